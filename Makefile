@@ -1,0 +1,59 @@
+# wirelab: `make demo` runs every demo, `make test` runs the test suite.
+# Every target bootstraps what it needs (`make setup`), so a fresh clone works.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.wirelab-installed
+
+# The patterns that exist; each has a demo-<pattern> target below.
+PATTERNS := websocket
+
+.PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
+        $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean
+
+help:
+	@echo "make demo             every demo in turn (a guided tour)"
+	@echo "make demo-<pattern>   one demo: $(PATTERNS)"
+	@echo "make test             the whole test suite"
+	@echo "make bench            every benchmark (figures, not tests)"
+	@echo "make lint             ruff"
+	@echo "make setup            .venv with the pinned dependencies (done by every target)"
+	@echo "make system-deps      Debian packages the demos and tests use (as root)"
+
+setup: $(STAMP)
+
+# Re-run only when the pins change.  The interpreter must be 3.11 or newer.
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "error: wirelab needs Python >= 3.11 ($(PYTHON) is `$(PYTHON) --version 2>&1`)"; \
+	    echo "  what to do: install python3.11 and run: make PYTHON=python3.11 setup"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+system-deps:
+	bash tools/system-deps.sh
+
+demo: $(addprefix demo-,$(PATTERNS))
+
+demo-websocket: setup
+	$(PY) -m learn_websocket.demo $(ARGS)
+
+test: setup
+	$(PY) -m pytest $(ARGS)
+
+bench: $(addprefix bench-,$(PATTERNS))
+
+bench-websocket: setup
+	$(PY) bench/bench_websocket.py $(ARGS)
+
+conformance-websocket: setup
+	$(PY) -m learn_websocket.conformance $(ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,0 +1,10 @@
+"""wirelab_common: the few helpers every wirelab pattern shares.
+
+Read these only when a pattern's code sends you here:
+
+- ``wiretrace``  -- the one trace convention (``>`` sent, ``<`` received, ``=`` state).
+- ``ports``      -- free loopback ports, and a clear error when a port is busy.
+- ``processes``  -- start a server process, wait until it is ready, stop it by PID.
+- ``redis_server`` -- find Redis (``REDIS_URL``) or start a throwaway ``redis-server``.
+- ``errors``     -- ``SetupError`` and ``run_main``: how demos and CLIs fail with a hint.
+"""

@@ -1,0 +1,94 @@
+"""Fixtures shared by the integration suite.
+
+Integration tests start real processes on free ports, wait until they are
+ready, and stop them by PID; these fixtures make that one line each.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from wirelab_common.errors import SetupError
+from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.redis_server import start_redis
+
+PYTHON = sys.executable
+IN_CI = os.environ.get("CI") == "true"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def need_binary(name: str, package: str) -> str:
+    """Path of a peer binary; in CI its absence is a failure, elsewhere a clear skip."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not installed (Debian: apt-get install {package}; .ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+class Processes:
+    """Starts processes for one test and stops every one of them afterwards."""
+
+    def __init__(self) -> None:
+        self.started: list[ManagedProcess] = []
+
+    def start(self, argv: list[str], **kwargs: object) -> ManagedProcess:
+        proc = start_process(argv, **kwargs)  # type: ignore[arg-type]
+        self.started.append(proc)
+        return proc
+
+    def python(self, module: str, *args: str, **kwargs: object) -> ManagedProcess:
+        """Start ``python -m module args...`` with this interpreter."""
+        kwargs.setdefault("name", module.rsplit(".", 1)[-1])
+        return self.start([PYTHON, "-m", module, *args], **kwargs)
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.started):
+            proc.stop()
+
+
+@pytest.fixture
+def procs() -> Iterator[Processes]:
+    processes = Processes()
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[tuple[ManagedProcess, str]]:
+    """A throwaway redis-server on a free port: (process, url). Never the shared 6379."""
+    need_binary("redis-server", "redis-server")
+    try:
+        proc, url = start_redis()
+    except SetupError as exc:
+        pytest.fail(str(exc))
+    with proc:
+        yield proc, url
+
+
+@pytest.fixture
+def chromium_page():
+    """A page in headless Debian Chromium, driven by playwright (never `playwright install`)."""
+    need_binary("chromium", "chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            yield page
+        finally:
+            browser.close()

@@ -1,0 +1,87 @@
+"""The shared helpers: trace format, free ports, process start/stop, throwaway Redis."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from wirelab_common.errors import SetupError
+from wirelab_common.ports import RESERVED_PORTS, ensure_port_free, free_port, port_is_open
+from wirelab_common.processes import ProcessNotReady, start_process
+from wirelab_common.redis_server import start_redis
+from wirelab_common.wiretrace import Trace, hexdump, shorten
+
+
+def test_trace_lines_start_with_the_three_marks_and_details_only_when_verbose():
+    out = io.StringIO()
+    quiet = Trace("alice", stream=out)
+    quiet.sent("TEXT 'hi'", ["81 02 68 69"])
+    quiet.received("TEXT 'yo'")
+    quiet.state("OPEN -> CLOSING")
+    quiet.child("bob").note("narration")
+    Trace("srv", verbose=True, stream=out).sent("PING", ["89 00"])
+    assert out.getvalue().splitlines() == [
+        "> alice    TEXT 'hi'",
+        "< alice    TEXT 'yo'",
+        "= alice    OPEN -> CLOSING",
+        "# bob      narration",
+        "> srv      PING",
+        "      89 00",
+    ]
+
+
+def test_shorten_keeps_one_line_and_says_how_much_was_cut():
+    assert shorten("a\nb") == "a\\nb"
+    assert shorten("x" * 100, limit=10) == "x" * 10 + "...(+90 chars)"
+    assert hexdump(bytes(range(40)), limit=2) == "00 01 ...(+38 bytes)"
+
+
+def test_free_port_is_bindable_and_never_a_service_port():
+    port = free_port()
+    assert port not in RESERVED_PORTS
+    ensure_port_free("127.0.0.1", port)
+
+
+def test_a_busy_port_gives_a_setup_error_with_a_hint():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(SetupError, match="--port"):
+            ensure_port_free("127.0.0.1", port)
+    with pytest.raises(SetupError, match="already running"):
+        ensure_port_free("127.0.0.1", 6379)
+
+
+def test_start_process_waits_for_the_ready_line_and_stops_by_pid():
+    code = "import time; print('ready now', flush=True); time.sleep(60)"
+    with start_process([sys.executable, "-c", code], name="sleeper", ready_line="ready") as proc:
+        assert proc.alive()
+    assert not proc.alive()
+    assert proc.popen.returncode == -15  # SIGTERM
+
+
+def test_a_process_that_dies_early_reports_its_output():
+    code = "import sys; print('cannot start: boom'); sys.exit(3)"
+    with pytest.raises(ProcessNotReady, match="boom"):
+        start_process([sys.executable, "-c", code], name="dies", ready_line="ready", timeout=5)
+
+
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored():
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    proc = start_process([sys.executable, "-c", code], name="stubborn", ready_line="up")
+    assert proc.stop(grace=0.5) == -9
+
+
+def test_throwaway_redis_answers_and_is_gone_afterwards():
+    pytest.importorskip("redis")
+    proc, url = start_redis()
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with proc:
+        reply = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, timeout=10)
+        assert reply.stdout.strip() == "PONG"
+    assert not port_is_open("127.0.0.1", port)

@@ -1,0 +1,57 @@
+"""docker-compose.yml, checked statically: there is no Docker engine on these machines.
+
+The file is validated against the Compose specification's JSON schema
+(``check-jsonschema --builtin-schema vendor.compose-spec``), and everything it
+points at on disk (build contexts, Dockerfiles, mounted config files) must exist.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+VALIDATOR = Path(sys.executable).parent / "check-jsonschema"
+
+
+def validate(path: Path) -> subprocess.CompletedProcess[str]:
+    validator = str(VALIDATOR) if VALIDATOR.exists() else shutil.which("check-jsonschema")
+    assert validator, "check-jsonschema is a dev dependency (make setup installs it)"
+    return subprocess.run([validator, "--builtin-schema", "vendor.compose-spec", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_compose_file_matches_the_compose_spec():
+    result = validate(COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_validator_rejects_a_broken_compose_file(tmp_path):
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text("services:\n  web:\n    image: 42\n    ports: {oops: true}\n")
+    assert validate(broken).returncode != 0
+
+
+def test_compose_runs_the_websocket_servers_nginx_and_redis():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert {"redis", "nginx", "echo", "chat1", "chat2"} <= set(services)
+
+
+def test_everything_compose_points_at_exists():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, service in services.items():
+        build = service.get("build")
+        if build:
+            context = ROOT / (build if isinstance(build, str) else build.get("context", "."))
+            assert context.is_dir(), f"{name}: build context {context} missing"
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+            assert (context / dockerfile).is_file(), f"{name}: {dockerfile} missing"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: mounted {source} missing"
