@@ -72,7 +72,8 @@ def test_a_process_that_dies_early_reports_its_output():
 
 
 def test_stop_escalates_to_sigkill_when_sigterm_is_ignored():
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('up', flush=True); time.sleep(60)")
     proc = start_process([sys.executable, "-c", code], name="stubborn", ready_line="up")
     assert proc.stop(grace=0.5) == -9
 
@@ -82,6 +83,7 @@ def test_throwaway_redis_answers_and_is_gone_afterwards():
     proc, url = start_redis()
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     with proc:
-        reply = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, timeout=10)
+        reply = subprocess.run(["redis-cli", "-p", str(port), "ping"],
+                               capture_output=True, text=True, timeout=10)
         assert reply.stdout.strip() == "PONG"
     assert not port_is_open("127.0.0.1", port)

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every pattern folder the project plans; only those that exist are checked.
 PATTERN_FOLDERS = ["websocket", "sse", "webhook", "pubsub", "queue", "webrtc", "dns", "mcp", "mini_git"]
 EXISTING = [name for name in PATTERN_FOLDERS if (ROOT / name).is_dir()]
-SKIP_DIRS = {".venv", ".git", ".cache", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", "build"}
+SKIP_DIRS = {".venv", ".git", ".cache", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache",
+             "build"}
 # The lesson template (shared/STYLE.md): each README has a heading for each.
 README_SECTIONS = [
     "What problem",
@@ -106,11 +107,24 @@ def test_pattern_packages_import_from_any_directory(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_pattern_names_still_resolve_to_the_real_modules(tmp_path):
-    """From the repository root, ``import queue`` must still be the standard library's."""
-    code = "import queue, asyncio; assert 'site' in queue.__file__ or 'python3' in queue.__file__, queue.__file__"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+def test_pattern_names_still_resolve_to_the_real_modules():
+    """From the repository root, ``import queue`` (dns, mcp, ...) must not find our folder's code.
+
+    A folder without ``__init__.py`` can at most become an empty namespace
+    package, which loses to any real module of the same name.
+    """
+    code = (
+        "import importlib.util, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    spec = importlib.util.find_spec(name)\n"
+        "    print(name, spec.origin if spec else None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *PATTERN_FOLDERS], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        name, origin = line.split(" ", 1)
+        assert not origin.startswith(str(ROOT / name)), f"import {name} finds our {origin}"
 
 
 @pytest.mark.parametrize("folder", EXISTING)
