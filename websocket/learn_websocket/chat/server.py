@@ -1,0 +1,216 @@
+"""The chat server process: command line, uvicorn, heartbeats and a graceful shutdown.
+
+Reading order: schema -> hub -> broker -> app -> **server**; then client; then the page.
+
+    python -m learn_websocket.chat.server --port 8000 --server-id s1 \\
+        [--redis-url redis://127.0.0.1:6379/0] [--token alice=alice-token ...] \\
+        [--allow-origin http://example.test ...] [--ping-interval 20] [--ping-timeout 20] \\
+        [--queue-size 256] [-v]
+
+It prints ``= s1       listening on http://127.0.0.1:8000`` once it accepts connections.
+
+Three things an ASGI app cannot do for itself are done here:
+
+- **Heartbeats** (RFC 6455 §5.5.2): uvicorn sends a ping every ``--ping-interval``
+  seconds and, if no pong comes back within ``--ping-timeout``, closes with 1011
+  and drops the TCP connection.  A peer that vanished without a FIN (a laptop lid
+  closed, a NAT entry expired) would otherwise hold its member slot forever.
+  Browsers and the ``websockets`` library answer pings by themselves.
+- **Shutdown with 1001**: on SIGTERM uvicorn would close every WebSocket with 1012
+  "service restart".  This server first stops accepting, then has the hub flush and
+  close every client with 1001 "going away" (§7.4.1), then lets uvicorn finish; the
+  process exits 0.  (uvicorn also re-raises the signal after a clean shutdown, which
+  would make the exit status "killed by SIGTERM"; we install our own handler.)
+- **Ready line**: printed only after the socket is bound and Redis is subscribed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+from uvicorn.logging import TRACE_LOG_LEVEL
+
+from wirelab_common.errors import SetupError, run_main
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace
+
+from .app import DEMO_TOKENS, Settings, create_app
+from .hub import GOING_AWAY, Hub
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_websocket.chat.server", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--server-id", default="s1", help="name in traces and in welcome/message")
+    parser.add_argument("--redis-url", help="fan out through Redis pub/sub (default: local only)")
+    parser.add_argument("--token", action="append", default=[], metavar="NAME=TOKEN",
+                        help="a user and their token (default: alice/bob/carol with NAME-token)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a page origin allowed besides this server's own, e.g. http://host:8080")
+    parser.add_argument("--ping-interval", type=float, default=20.0, help="seconds; 0 disables pings")
+    parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong")
+    parser.add_argument("--queue-size", type=int, default=256, help="per-client outbox (messages)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="trace detail lines")
+    args = parser.parse_args(argv)
+    tokens = {}
+    for item in args.token:
+        name, sep, token = item.partition("=")
+        if not sep or not name or not token:
+            parser.error(f"--token wants NAME=TOKEN, got {item!r}")
+        tokens[name] = token
+    args.tokens = tokens or dict(DEMO_TOKENS)
+    return args
+
+
+def own_origins(host: str, port: int) -> set[str]:
+    """The origins of pages this server serves itself: its page may always connect."""
+    names = {host}
+    if host in ("127.0.0.1", "0.0.0.0", "localhost"):
+        names |= {"127.0.0.1", "localhost"}
+    return {f"http://{name}:{port}" for name in names}
+
+
+class UvicornLogBridge(logging.Handler):
+    """Turns uvicorn's heartbeat timeout log record into a trace line; prints warnings.
+
+    uvicorn reports a missed pong only in its log (at its TRACE level), so we listen
+    there.  If a future uvicorn words it differently, only this trace line is lost.
+    """
+
+    def __init__(self, trace: Trace, ping_timeout: float | None) -> None:
+        super().__init__(TRACE_LOG_LEVEL)
+        self.trace = trace
+        self.ping_timeout = ping_timeout
+        self.setFormatter(logging.Formatter("! %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text.endswith("WebSocket keepalive ping timeout"):
+            peer = text.partition(" - ")[0]
+            self.trace.state(f"{peer} sent no pong within {self.ping_timeout} s -> close 1011, drop TCP")
+        elif text.startswith("ASGI callable returned without completing handshake"):
+            # uvicorn 0.54's websockets-sansio logs this after every denial response
+            # (401/403 before accept), although the response went out correctly.
+            # Our app always accepts or denies, so the message is never a real bug here.
+            return
+        elif record.levelno >= logging.WARNING:
+            print(self.format(record), file=sys.stderr, flush=True)
+
+
+class ChatServer(uvicorn.Server):
+    """uvicorn's server with our ready line, our signal handling and a 1001 shutdown."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings, hub: Hub, trace: Trace) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self.hub = hub
+        self.trace = trace
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        self.trace.state(f"{signal.Signals(sig).name} received: shutting down")
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl+C: stop waiting for anyone
+        self.should_exit = True
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started:
+            return
+        host = self.config.host
+        port = self.servers[0].sockets[0].getsockname()[1]
+        self.settings.allowed_origins |= own_origins(host, port)
+        interval, timeout = self.config.ws_ping_interval, self.config.ws_ping_timeout
+        self.trace.state(f"listening on http://{host}:{port}", [
+            f"WebSocket endpoint ws://{host}:{port}/ws?token=...",
+            f"allowed origins: {', '.join(sorted(self.settings.allowed_origins))}",
+            f"heartbeat: ping every {interval} s, pong within {timeout} s" if interval else "heartbeat: off",
+            f"outbox per client: {self.hub.queue_size} messages",
+        ])
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections can slip in after the goodbyes
+        count = len(self.hub.members)
+        self.trace.state(f"closing {count} client(s) with {GOING_AWAY} going away")
+        await self.hub.close_all(GOING_AWAY, "server shutting down")
+        # Clients that did not answer our close frame in time get uvicorn's 1012 here.
+        await super().shutdown(sockets)
+        self.trace.state("stopped")
+
+
+async def check_redis(url: str, wait: float = 5.0) -> None:
+    """Fail early with a hint when Redis is unreachable (wait a little: compose starts in parallel)."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+
+    client = aioredis.from_url(url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    try:
+        while True:
+            try:
+                await client.ping()
+                return
+            except (RedisError, OSError) as exc:
+                if loop.time() >= deadline:
+                    raise SetupError(f"cannot reach Redis at {url}: {exc}",
+                                     "start redis-server (or `docker compose up redis`) or fix --redis-url"
+                                     ) from None
+                await asyncio.sleep(0.25)
+    finally:
+        await client.aclose()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    trace = Trace(args.server_id, verbose=args.verbose)
+    ensure_port_free(args.host, args.port)
+    if args.redis_url:
+        await check_redis(args.redis_url)
+    settings = Settings(server_id=args.server_id, tokens=args.tokens, allowed_origins=set(args.allow_origin),
+                        redis_url=args.redis_url, queue_size=args.queue_size, trace=trace)
+    app = create_app(settings)
+    ping_interval = args.ping_interval if args.ping_interval > 0 else None
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port,
+        # The sans-I/O implementation on top of the websockets library: it supports the
+        # denial-response extension (real 401/403 before accept) and keepalive pings.
+        ws="websockets-sansio", ws_ping_interval=ping_interval, ws_ping_timeout=args.ping_timeout,
+        ws_max_size=64 * 1024,  # a chat message is <= 2000 characters: refuse megabyte frames
+        lifespan="on", access_log=False, log_config=None, timeout_graceful_shutdown=5,
+    )
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.handlers = [UvicornLogBridge(trace, args.ping_timeout)]
+    uvicorn_log.setLevel(TRACE_LOG_LEVEL)  # the heartbeat timeout is logged at this level
+    uvicorn_log.propagate = False
+    await ChatServer(config, settings, app.state.hub, trace).serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    run_main(lambda: serve(args))
+
+
+if __name__ == "__main__":
+    main()
