@@ -1,0 +1,172 @@
+"""The websocket demo: ``make demo-websocket`` (``python -m learn_websocket.demo [-v]``).
+
+Reading order: read this last; it drives everything else in the folder.
+
+Three acts, each checked, so the demo is also a test (CI runs it as one):
+
+1. **The protocol by hand.**  The hand-rolled echo server and client
+   (``server.py``, ``client.py``): the opening handshake with its headers, text
+   frames, a message split into continuation frames, a ping and its pong, and
+   the closing handshake.  The client's side is always shown in full detail
+   (headers and frame bytes): that is the lesson.
+2. **A chat across two servers.**  Redis, two chat servers (``chat/server.py``)
+   and nginx in front of them.  alice and bob connect through nginx, land on
+   different servers, join one room and talk: each message goes through Redis
+   pub/sub from one server to the other.
+3. **A server restart.**  The server alice is on gets SIGTERM: it closes her
+   connection with 1001 (going away); her client backs off, reconnects through
+   nginx to the server that is still up, rejoins the room and hears bob again.
+   The stopped server comes back on its port and takes new clients.
+
+Exit 0 when every check passed, 1 when one failed, 2 when the machine lacks
+something (nginx, redis-server, a free port), with what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from typing import Any
+
+from wirelab_common.errors import check, require_binary, run_main
+from wirelab_common.ports import free_port
+from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.redis_server import redis_url
+from wirelab_common.wiretrace import Trace
+
+from .chat.client import ChatClient
+from .chat.proxy import render_nginx_config
+from .client import connect
+
+PY = sys.executable
+READY = r"listening on (ws|http)://"
+ROOM = "lobby"
+
+
+def banner(trace: Trace, title: str) -> None:
+    print(f"\n{'-' * 72}", flush=True)
+    trace.note(title)
+    print("-" * 72, flush=True)
+
+
+async def act_protocol(trace: Trace, verbose: bool) -> None:
+    banner(trace, "Act 1: RFC 6455 by hand -- handshake, frames, ping, close")
+    port = free_port()
+    argv = [PY, "-m", "learn_websocket.server", "--port", str(port)] + (["-v"] if verbose else [])
+    with start_process(argv, name="server", ready_line=READY, echo=True):
+        # fragment_size=12: messages longer than 12 bytes go out as several frames (section 5.4).
+        client_trace = Trace("client", verbose=True)
+        async with connect(f"ws://127.0.0.1:{port}/", trace=client_trace, fragment_size=12) as ws:
+            accept = ws.handshake_response.headers.get("sec-websocket-accept")
+            check(accept, "the 101 response carried no Sec-WebSocket-Accept")
+            trace.note(f"the server proved it read our key: Sec-WebSocket-Accept {accept}")
+            for text in ("hello", "a message in three fragments"):
+                await ws.send(text)
+                echoed = await ws.recv()
+                check(echoed == text, f"echo mismatch: sent {text!r}, got {echoed!r}")
+            await ws.send(b"\x00\x01binary")
+            check(await ws.recv() == b"\x00\x01binary", "binary echo mismatch")
+            await ws.ping(b"are you there")
+            trace.note("the pong came back with the ping's payload: the connection is alive")
+        check(ws.close_code == 1000, f"expected close code 1000, got {ws.close_code}")
+
+
+async def new_client(name: str, url: str, trace: Trace, seed: int) -> ChatClient:
+    client = ChatClient(url, f"{name}-token", name=name, trace=trace.child(name),
+                        backoff_base=0.2, backoff_max=2.0, rng=random.Random(seed))
+    await client.start()
+    return client
+
+
+def is_message_from(sender: str, text: str):
+    return lambda m: m.get("type") == "message" and m.get("from") == sender and m.get("text") == text
+
+
+async def act_chat(trace: Trace, verbose: bool) -> None:
+    banner(trace, "Act 2: two chat servers behind nginx, rooms shared through Redis")
+    hint = "install it (Debian: `apt-get install nginx-light`) or run `make system-deps`"
+    nginx = require_binary("nginx", hint)
+    with redis_url() as url:
+        trace.state(f"redis at {url}")
+        ports = {"s1": free_port(), "s2": free_port()}
+
+        def start_chat(server_id: str) -> ManagedProcess:
+            argv = [PY, "-m", "learn_websocket.chat.server", "--port", str(ports[server_id]),
+                    "--server-id", server_id, "--redis-url", url] + (["-v"] if verbose else [])
+            return start_process(argv, name=server_id, ready_line=READY, echo=True)
+
+        servers = {sid: start_chat(sid) for sid in ports}
+        setup = render_nginx_config([("127.0.0.1", p) for p in ports.values()], nginx=nginx)
+        clients: list[ChatClient] = []
+        try:
+            with start_process(setup.argv, name="nginx", ready_port=setup.port, echo=True):
+                trace.state(f"nginx on {setup.url()} balances /ws over s1 and s2 (round robin)")
+                try:
+                    for seed, name in enumerate(("alice", "bob"), start=1):
+                        clients.append(await new_client(name, setup.ws_url(), trace, seed))
+                    await talk_across_servers(trace, *clients)
+                    await act_restart(trace, *clients, servers, start_chat)
+                finally:
+                    for client in clients:
+                        await client.close()
+        finally:
+            for proc in servers.values():
+                proc.stop()
+            setup.remove()
+
+
+async def talk_across_servers(trace: Trace, alice: ChatClient, bob: ChatClient) -> None:
+    check(alice.server_id != bob.server_id,
+          f"expected nginx to spread alice and bob, both are on {alice.server_id}")
+    trace.note(f"alice is on {alice.server_id}, bob on {bob.server_id}")
+    await alice.join(ROOM)
+    await bob.join(ROOM)
+    await alice.say(ROOM, "hi bob")
+    got = await bob.wait_for(is_message_from("alice", "hi bob"))
+    check(got["server"] == alice.server_id, f"message should come from {alice.server_id}: {got}")
+    await bob.say(ROOM, "hi alice, from the other server")
+    await alice.wait_for(is_message_from("bob", "hi alice, from the other server"))
+    trace.note("both directions crossed servers through Redis pub/sub")
+
+
+async def act_restart(trace: Trace, alice: ChatClient, bob: ChatClient,
+                      servers: dict[str, ManagedProcess], start_chat: Any) -> None:
+    banner(trace, "Act 3: the server alice is on restarts; her client reconnects and rejoins")
+    victim = alice.server_id
+    trace.note(f"SIGTERM to {victim}: it closes every client with 1001 (going away) before exiting")
+    code = servers[victim].stop()
+    check(code == 0, f"{victim} should exit 0 on SIGTERM, exited {code}")
+    await alice.wait_for(lambda m: m.get("type") == "welcome", timeout=10)
+    check(alice.last_close is not None and alice.last_close[0] == 1001,
+          f"alice should have seen close 1001, saw {alice.last_close}")
+    await alice.wait_for(lambda m: m.get("type") == "joined" and m.get("user") == "alice", timeout=5)
+    trace.note(f"alice is back (connection #{alice.connects}, now on {alice.server_id}) "
+               f"after waiting {', '.join(f'{d:.2f} s' for d in alice.delays)}")
+    await bob.say(ROOM, "welcome back")
+    await alice.wait_for(is_message_from("bob", "welcome back"))
+    servers[victim] = start_chat(victim)
+    trace.note(f"{victim} is up again on the same port; new connections may land on it")
+    carol = await new_client("carol", alice.url, trace, seed=3)
+    try:
+        await carol.join(ROOM)
+        await carol.say(ROOM, "hello from carol")
+        for listener in (alice, bob):
+            await listener.wait_for(is_message_from("carol", "hello from carol"))
+    finally:
+        await carol.close()
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_websocket.demo",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="frames and headers on every side")
+    args = parser.parse_args(argv)
+    trace = Trace("demo", verbose=args.verbose)
+    await act_protocol(trace, args.verbose)
+    await act_chat(trace, args.verbose)
+    banner(trace, "all checks passed")
+
+
+if __name__ == "__main__":
+    run_main(main)

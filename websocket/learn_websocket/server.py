@@ -1,0 +1,237 @@
+"""A WebSocket server written from scratch on asyncio (RFC 6455 §4.2, §7).
+
+Reading order: handshake -> frames -> protocol -> aio -> **server** / client.
+
+For each TCP connection, :class:`ServerHandshake` collects the HTTP request
+head, checks it with ``handshake.py`` and answers ``101 Switching Protocols``
+(or an HTTP error that says what was wrong); then a
+:class:`~learn_websocket.aio.WebSocket` takes over the connection and the
+application's handler runs with it.  The default handler echoes every message.
+
+Both are ``asyncio.Protocol`` objects rather than streams (``start_server``):
+the loop hands each chunk of bytes straight to our code, so a message costs
+one task switch (into the handler), not two; and no byte read after the
+request head can be stranded in a stream's buffer when the WebSocket takes over.
+
+Run it::
+
+    python -m learn_websocket.server --port 8765 -v      # -v: headers and frame bytes too
+
+A broken client (garbage instead of a handshake, a protocol error, a
+handler that crashes) costs only its own connection.  On SIGTERM or SIGINT
+every open connection is closed with 1001 "going away" (§7.4.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from wirelab_common.errors import SetupError, run_main
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace
+
+from .aio import ConnectionClosed, WebSocket
+from .frames import CloseCode
+from .handshake import (
+    HandshakeError,
+    build_error_response,
+    build_response,
+    offered_subprotocols,
+    parse_request,
+    select_subprotocol,
+    split_head,
+    validate_request,
+)
+from .protocol import DEFAULT_MAX_MESSAGE_SIZE, Connection, Role, State
+
+Handler = Callable[[WebSocket], Awaitable[None]]
+OPEN_TIMEOUT = 10.0  # a client that sends no complete handshake by then is dropped
+
+
+async def echo(ws: WebSocket) -> None:
+    """The default handler: send every message back as it came."""
+    async for message in ws:
+        await ws.send(message)
+
+
+class ServerHandshake(asyncio.Protocol):
+    """One TCP connection until its opening handshake is answered (§4.2).
+
+    asyncio calls :meth:`data_received` with each chunk read; once the request
+    head is complete it is checked, answered (101 or an HTTP error), and on
+    success a :class:`WebSocket` takes over the transport.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        timeout = HandshakeError(408, f"no request head within {self.server.open_timeout:.0f}s")
+        self.timer = asyncio.get_running_loop().call_later(self.server.open_timeout, self.reject, timeout)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        server, trace = self.server, self.server.trace
+        try:
+            split = split_head(self.buffer)  # §4.1: the request head ends at an empty line
+            if split is None:
+                return  # not all there yet
+            head, early_data = split
+            request = parse_request(head)
+            if trace:
+                trace.received(f"{request.method} {request.target} {request.version}",
+                               [f"{name}: {value}" for name, value in request.headers.items()])
+            key = validate_request(request)
+        except HandshakeError as error:
+            self.reject(error)
+            return
+        self.timer.cancel()
+        subprotocol = select_subprotocol(offered_subprotocols(request.headers), server.subprotocols)
+        response = build_response(key, subprotocol)
+        self.transport.write(response)
+        if trace:
+            peer = self.transport.get_extra_info("peername")
+            trace.sent("HTTP/1.1 101 Switching Protocols", response.decode("latin-1").split("\r\n")[1:-2])
+            trace.state(f"CONNECTING -> OPEN  (client {peer[0]}:{peer[1]})")
+        connection = Connection(Role.SERVER, max_message_size=server.max_message_size)
+        ws = WebSocket(connection, trace, subprotocol=subprotocol)
+        ws.handshake_request = request
+        ws.take_over(self.transport, early_data)
+        server.start_handler(ws)
+
+    def eof_received(self) -> bool:
+        self.reject(HandshakeError(400, "connection closed before the end of the request head"))
+        return True  # keep the transport: reject() closes it after the answer is written
+
+    def reject(self, error: HandshakeError) -> None:
+        """Answer with an HTTP error that says what was wrong, then close."""
+        if self.transport.is_closing():
+            return  # already answered
+        if self.server.trace:
+            peer = self.transport.get_extra_info("peername")
+            self.server.trace.sent(f"HTTP {error.status}: {error.reason}", [f"client {peer}"])
+        self.transport.write(build_error_response(error))
+        self.transport.close()  # after the buffered answer is sent
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+class Server:
+    """A listening WebSocket server; ``await server.close()`` closes every connection with 1001."""
+
+    def __init__(self, handler: Handler, *, subprotocols: Sequence[str], max_message_size: int | None,
+                 trace: Trace | None, open_timeout: float) -> None:
+        self.handler = handler
+        self.subprotocols = tuple(subprotocols)
+        self.max_message_size = max_message_size
+        self.trace = trace
+        self.open_timeout = open_timeout
+        self.connections: set[WebSocket] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    def start_handler(self, ws: WebSocket) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_handler(ws))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_handler(self, ws: WebSocket) -> None:
+        self.connections.add(ws)
+        try:
+            await self.handler(ws)
+        except ConnectionClosed:
+            pass  # the peer went away while the handler was busy: nothing left to do
+        except Exception as exc:  # a bug in one handler must not take the server down
+            print(f"error: handler failed: {exc!r}", file=sys.stderr, flush=True)
+            if ws.connection.state is State.OPEN:
+                await ws.close(CloseCode.INTERNAL_ERROR, "internal error")  # §7.4.1: 1011
+        finally:
+            await ws.close()  # no-op if already closed; otherwise the handler returned: 1000
+            self.connections.discard(ws)
+
+    async def close(self, code: int = CloseCode.GOING_AWAY, reason: str = "going away") -> None:
+        """Stop listening, close every connection with ``code``, wait for the handlers."""
+        if self._server is not None:
+            self._server.close()
+        await asyncio.gather(*(ws.close(code, reason) for ws in list(self.connections)),
+                             return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=OPEN_TIMEOUT)
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def serve(handler: Handler = echo, host: str = "127.0.0.1", port: int = 0, *,
+                subprotocols: Sequence[str] = (), max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+                trace: Trace | None = None, open_timeout: float = OPEN_TIMEOUT) -> Server:
+    """Listen on ``host:port`` (0: any free port, see ``server.port``) and run ``handler`` per client.
+
+    ``trace=None`` prints nothing (the fast path); pass ``Trace("server")`` to see every frame.
+    """
+    server = Server(handler, subprotocols=subprotocols, max_message_size=max_message_size,
+                    trace=trace, open_timeout=open_timeout)
+    loop = asyncio.get_running_loop()
+    server._server = await loop.create_server(lambda: ServerHandshake(server), host, port)
+    return server
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_websocket.server",
+                                     description="The hand-rolled RFC 6455 echo server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks any free port")
+    parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE,
+                        help="largest message accepted, in bytes; bigger ones close with 1009")
+    parser.add_argument("--subprotocol", action="append", default=[], help="a subprotocol to accept")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show headers and frame bytes")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no per-frame trace (for benchmarks)")
+    return parser.parse_args(argv)
+
+
+async def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.port != 0:
+        ensure_port_free(args.host, args.port)  # a clear SetupError instead of a traceback
+    announcer = Trace("server")  # the ready line is printed even with --quiet
+    trace = None if args.quiet else Trace("server", verbose=args.verbose)
+    try:
+        server = await serve(echo, args.host, args.port, subprotocols=args.subprotocol,
+                             max_message_size=args.max_size, trace=trace)
+    except OSError as exc:
+        raise SetupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
+                         "pass another --port (or 0 for any free port)") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    announcer.state(f"listening on ws://{args.host}:{server.port}/")
+    await stop.wait()
+    announcer.state(f"shutting down: closing {len(server.connections)} connection(s) with 1001")
+    await server.close()
+
+
+if __name__ == "__main__":
+    run_main(main)
