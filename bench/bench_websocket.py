@@ -1,0 +1,163 @@
+"""websocket benchmark: our servers and codec beside their anchors, in one run.
+
+    make bench-websocket                 (or: python bench/bench_websocket.py [--quick])
+
+Three measurements, each against the anchor named in shared/TARGETS.md:
+
+1. Echo round trips, 1 client, 32 B text: the hand-rolled server and the chat
+   server against a bare ``websockets`` 17 echo server and an asyncio TCP echo.
+2. Broadcast, 1,000 clients x 100 messages: the chat server's room fan-out
+   against ``websockets.broadcast``.
+3. Codec: 125 B masked text frames serialized by a client connection and
+   parsed by a server connection, ours against ``wsproto``.
+
+Every server runs in its own process (so it has a core of its own, as in
+production) and every one is driven by the same lean client below, so the
+client's cost is the same on both sides of each ratio.  Rounds are interleaved
+(anchor, ours, anchor, ours, ...) and the median is reported, because these
+machines drift by 30-40% between runs.  Nothing here asserts a time: a target
+missed is printed as MISS, and the README says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench_ws_clients import broadcast_rate, round_trips
+
+from wirelab_common.ports import free_port
+from wirelab_common.processes import ManagedProcess, start_process
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+TOKEN = "bench-token"
+READY = r"listening on (ws|tcp|http)://"
+
+
+def start(kind: str) -> tuple[ManagedProcess, int]:
+    """Start one server process by name; return it and its port."""
+    port = free_port()
+    peers = [PY, str(HERE / "bench_ws_peers.py")]
+    argv = {
+        "websockets": [*peers, "ws-echo", str(port)],
+        "tcp": [*peers, "tcp-echo", str(port)],
+        "broadcast": [*peers, "ws-broadcast", str(port)],
+        "hand-rolled": [PY, "-m", "learn_websocket.server", "--port", str(port), "--quiet"],
+        "chat": [PY, "-m", "learn_websocket.chat.server", "--port", str(port), "--server-id", "bench",
+                 "--token", f"bench={TOKEN}", "--ping-interval", "3600", "--queue-size", "4096"],
+    }[kind]
+    return start_process(argv, name=kind, ready_line=READY), port
+
+
+def measure_echo(rounds: int, count: int) -> dict[str, dict[str, float]]:
+    """Median round trips/s and p50/p99 latency per server, rounds interleaved."""
+    kinds = ["websockets", "tcp", "hand-rolled", "chat"]
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
+    latencies: dict[str, list[int]] = {k: [] for k in kinds}
+    servers = {k: start(k) for k in kinds}
+    try:
+        for _ in range(rounds):
+            for kind, (_proc, port) in servers.items():
+                rate, lat = round_trips(port, kind, count, TOKEN)
+                rates[kind].append(rate)
+                latencies[kind].extend(lat)
+    finally:
+        for proc, _port in servers.values():
+            proc.stop()
+    result = {}
+    for kind in kinds:
+        lat = sorted(latencies[kind])
+        result[kind] = {"rate": statistics.median(rates[kind]), "p50": lat[len(lat) // 2] / 1000,
+                        "p99": lat[int(len(lat) * 0.99)] / 1000}
+    return result
+
+
+def measure_broadcast(rounds: int, clients: int, messages: int) -> dict[str, float]:
+    rates: dict[str, list[float]] = {"broadcast": [], "chat": []}
+    for _ in range(rounds):
+        for kind in rates:
+            proc, port = start(kind)
+            try:
+                rates[kind].append(asyncio.run(broadcast_rate(port, kind, clients, messages, TOKEN)))
+            finally:
+                proc.stop()
+    return {kind: statistics.median(r) for kind, r in rates.items()}
+
+
+def measure_codec(rounds: int, frames: int) -> dict[str, float]:
+    from wsproto import ConnectionType
+    from wsproto.connection import Connection as WsprotoConnection
+    from wsproto.events import TextMessage
+
+    from learn_websocket.protocol import Connection, Role
+
+    text = "x" * 125
+
+    def wsproto_run() -> None:
+        client, server = WsprotoConnection(ConnectionType.CLIENT), WsprotoConnection(ConnectionType.SERVER)
+        for _ in range(frames):
+            server.receive_data(client.send(TextMessage(data=text)))
+            for _event in server.events():
+                pass
+
+    def ours_run() -> None:
+        client, server = Connection(Role.CLIENT), Connection(Role.SERVER)
+        for _ in range(frames):
+            client.send_text(text)
+            server.receive_data(client.data_to_send())
+            server.events_received()
+
+    rates: dict[str, list[float]] = {"wsproto": [], "ours": []}
+    for _ in range(rounds):
+        for name, run in (("wsproto", wsproto_run), ("ours", ours_run)):
+            t0 = time.perf_counter()
+            run()
+            rates[name].append(frames / (time.perf_counter() - t0))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def verdict(ratio: float, target: float) -> str:
+    return f"x{ratio:.2f} (target >= {target})  {'ok' if ratio >= target else 'MISS'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts: checks the benchmark runs")
+    args = parser.parse_args()
+    if args.quick:
+        rounds, count, clients, messages, frames = 1, 200, 50, 10, 2000
+    else:
+        rounds, count, clients, messages, frames = 5, 3000, 1000, 100, 50000
+
+    print(f"# echo round trips: 1 client, 32 B text, {count} rt x {rounds} rounds (median)")
+    echo = measure_echo(rounds, count)
+    print(f"{'server':<34}{'rt/s':>9}{'p50 us':>9}{'p99 us':>9}")
+    names = {"websockets": "bare websockets 17 (anchor)", "tcp": "asyncio TCP echo (anchor)",
+             "hand-rolled": "hand-rolled learn_websocket", "chat": "chat server (FastAPI/uvicorn)"}
+    for kind, row in echo.items():
+        print(f"{names[kind]:<34}{row['rate']:>9.0f}{row['p50']:>9.0f}{row['p99']:>9.0f}")
+    anchor, tcp = echo["websockets"]["rate"], echo["tcp"]["rate"]
+    print(f"hand-rolled / websockets  {verdict(echo['hand-rolled']['rate'] / anchor, 1.0)}")
+    print(f"hand-rolled / TCP echo    {verdict(echo['hand-rolled']['rate'] / tcp, 0.9)}")
+    print(f"chat / websockets         {verdict(echo['chat']['rate'] / anchor, 1.0)}")
+
+    print(f"\n# broadcast: {clients} clients x {messages} messages, {rounds} rounds (median msg/s)")
+    fan = measure_broadcast(max(1, rounds // 2), clients, messages)
+    print(f"websockets.broadcast (anchor)     {fan['broadcast']:>9.0f}")
+    print(f"chat server room fan-out          {fan['chat']:>9.0f}")
+    print(f"chat / websockets.broadcast  {verdict(fan['chat'] / fan['broadcast'], 0.8)}")
+
+    print(f"\n# codec: 125 B masked text frames, serialize + parse, {frames} frames x {rounds} rounds")
+    codec = measure_codec(rounds, frames)
+    print(f"wsproto 1.3 (anchor)              {codec['wsproto']:>9.0f} frames/s")
+    print(f"learn_websocket.protocol          {codec['ours']:>9.0f} frames/s")
+    print(f"ours / wsproto               {verdict(codec['ours'] / codec['wsproto'], 2.0)}")
+
+
+if __name__ == "__main__":
+    main()
