@@ -65,7 +65,7 @@ def taken_names() -> set[str]:
     """Top-level import names of the standard library and of installed dependencies."""
     names = set(sys.stdlib_module_names)
     for top, dists in importlib.metadata.packages_distributions().items():
-        if dists != ["wirelab"]:
+        if set(dists) != {"wirelab"}:  # our own packages (listed once per metadata copy)
             names.add(top)
     return names
 
