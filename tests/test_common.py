@@ -87,3 +87,17 @@ def test_throwaway_redis_answers_and_is_gone_afterwards():
                                capture_output=True, text=True, timeout=10)
         assert reply.stdout.strip() == "PONG"
     assert not port_is_open("127.0.0.1", port)
+
+
+def test_nginx_template_is_filled_and_an_unfilled_placeholder_is_an_error(tmp_path):
+    from wirelab_common.nginx_proxy import render_nginx_config
+
+    template = tmp_path / "t.conf.template"
+    template.write_text("pid {{prefix}}/nginx.pid;\nlisten 127.0.0.1:{{port}};\n{{upstream}}\n")
+    setup = render_nginx_config(template, port=12345, prefix=tmp_path / "p", nginx="/bin/true",
+                                upstream="server 127.0.0.1:1;")
+    assert setup.conf_path.read_text() == (
+        f"pid {tmp_path}/p/nginx.pid;\nlisten 127.0.0.1:12345;\nserver 127.0.0.1:1;\n")
+    assert setup.argv[:3] == ["/bin/true", "-p", str(tmp_path / "p")]
+    with pytest.raises(ValueError, match="unfilled"):
+        render_nginx_config(template, prefix=tmp_path / "q", nginx="/bin/true")

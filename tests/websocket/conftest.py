@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from learn_websocket.chat.proxy import NginxSetup, render_nginx_config
+from learn_websocket.chat.proxy import render_chat_proxy
+from wirelab_common.nginx_proxy import NginxSetup
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess
 
@@ -67,7 +68,7 @@ def nginx_proxy(procs, nginx_path) -> Iterator[Callable[..., tuple[NginxSetup, M
     setups: list[tuple[NginxSetup, ManagedProcess]] = []
 
     def start(upstreams: list[tuple[str, int]]) -> tuple[NginxSetup, ManagedProcess]:
-        setup = render_nginx_config(upstreams, nginx=nginx_path)
+        setup = render_chat_proxy(upstreams, nginx=nginx_path)
         proc = procs.start(setup.argv, name="nginx", ready_port=setup.port)
         setups.append((setup, proc))
         return setup, proc

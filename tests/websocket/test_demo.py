@@ -24,8 +24,8 @@ def test_demo_runs_every_act_and_exits_0(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_demo_without_nginx_exits_2_and_says_what_to_install(tmp_path):
-    env = {**os.environ, "PATH": str(tmp_path)}  # no nginx, no redis-server on this PATH
+    env = {**os.environ, "NGINX": str(tmp_path / "nginx")}  # point at an nginx that is not there
     result = subprocess.run(DEMO, cwd=tmp_path, capture_output=True, text=True, timeout=50, env=env)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "nginx not found" in result.stderr
+    assert "nginx not found at NGINX=" in result.stderr
     assert "apt-get install nginx-light" in result.stderr

@@ -29,14 +29,15 @@ import random
 import sys
 from typing import Any
 
-from wirelab_common.errors import check, require_binary, run_main
+from wirelab_common.errors import check, run_main
+from wirelab_common.nginx_proxy import find_nginx
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process
 from wirelab_common.redis_server import redis_url
 from wirelab_common.wiretrace import Trace
 
 from .chat.client import ChatClient
-from .chat.proxy import render_nginx_config
+from .chat.proxy import render_chat_proxy
 from .client import connect
 
 PY = sys.executable
@@ -85,8 +86,7 @@ def is_message_from(sender: str, text: str):
 
 async def act_chat(trace: Trace, verbose: bool) -> None:
     banner(trace, "Act 2: two chat servers behind nginx, rooms shared through Redis")
-    hint = "install it (Debian: `apt-get install nginx-light`) or run `make system-deps`"
-    nginx = require_binary("nginx", hint)
+    nginx = find_nginx()
     with redis_url() as url:
         trace.state(f"redis at {url}")
         ports = {"s1": free_port(), "s2": free_port()}
@@ -97,7 +97,7 @@ async def act_chat(trace: Trace, verbose: bool) -> None:
             return start_process(argv, name=server_id, ready_line=READY, echo=True)
 
         servers = {sid: start_chat(sid) for sid in ports}
-        setup = render_nginx_config([("127.0.0.1", p) for p in ports.values()], nginx=nginx)
+        setup = render_chat_proxy([("127.0.0.1", p) for p in ports.values()], nginx=nginx)
         clients: list[ChatClient] = []
         try:
             with start_process(setup.argv, name="nginx", ready_port=setup.port, echo=True):
