@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wirelab-installed
 
 # The patterns that exist; each has a demo-<pattern> target below.
-PATTERNS := websocket
+PATTERNS := websocket sse
 
 .PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean
@@ -44,10 +44,16 @@ demo-websocket: setup
 test: setup
 	$(PY) -m pytest $(ARGS)
 
+demo-sse: setup
+	$(PY) -m learn_sse.demo $(ARGS)
+
 bench: $(addprefix bench-,$(PATTERNS))
 
 bench-websocket: setup
 	$(PY) bench/bench_websocket.py $(ARGS)
+
+bench-sse: setup
+	$(PY) bench/bench_sse.py $(ARGS)
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)
