@@ -1,8 +1,10 @@
-"""The lean client every server in the websocket benchmark is driven by.
+"""The lean clients every server in the websocket benchmark is driven by.
 
-It does the least a client can: a pre-built masked frame is sent as is, and
-replies are read with two buffered reads (header, payload) and no validation.
-Whatever it costs, it costs the same against the anchor and against ours.
+They do the least a client can: a pre-built masked frame is sent as is, and
+replies are read without validation: for round trips with two buffered reads
+(header, payload), for broadcast by an ``asyncio.Protocol`` that parses every
+frame of a chunk in one go.  Whatever they cost, they cost the same against the
+anchor and against ours.
 
 Each server kind speaks differently only at the application level:
 ``tcp`` echoes raw bytes (no handshake), ``chat`` needs a token and a room,
@@ -114,56 +116,114 @@ def round_trips(port: int, kind: str, count: int, token: str) -> tuple[float, li
 
 # -- broadcast ---------------------------------------------------------------
 
-async def _open(port: int, kind: str, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-    writer.write(request_head(kind, token))
-    await reader.readuntil(b"\r\n\r\n")
-    return reader, writer
+BROADCAST_TEXT = "bench-msg " + "x" * 22
+MARKER = b"bench-msg"
+# The anchor fans out a frame as long as the chat's ``message`` event: the same compact
+# JSON, with an id as long as most of the chat's ("bench-100".."bench-999"): 124 B.
+ANCHOR_SAMPLE = json.dumps({"type": "message", "room": ROOM, "from": "bench", "text": BROADCAST_TEXT,
+                            "id": "bench-000", "server": "bench"}, separators=(",", ":")).encode()
 
 
-async def _count(reader: asyncio.StreamReader, marker: bytes, want: int, joined: asyncio.Event) -> None:
-    got = 0
-    while got < want:
-        b0, b1 = await reader.readexactly(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = int.from_bytes(await reader.readexactly(2), "big")
-        elif n == 127:
-            n = int.from_bytes(await reader.readexactly(8), "big")
-        payload = await reader.readexactly(n)
-        if marker in payload:
-            got += 1
-        elif b'"joined"' in payload:
-            joined.set()
+class Listener(asyncio.Protocol):
+    """One client connection that only counts what it receives.
+
+    Frames are parsed in bulk from each chunk the socket delivers, with no checks
+    and no await per frame: at 1,000 connections the client must cost far less
+    than the server it measures, or both sides of the ratio measure the client.
+    """
+
+    def __init__(self, audience: Audience) -> None:
+        self.audience = audience
+        self.buffer = bytearray()
+        loop = asyncio.get_running_loop()
+        self.upgraded = loop.create_future()  # the 101 response arrived
+        self.first_join = loop.create_future()  # chat: the "joined" notice for this client
+        self.joins = 0  # chat: "joined" notices seen (its own and those of later joiners)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        if not self.upgraded.done():
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            del buffer[:end + 4]
+            self.upgraded.set_result(None)
+        pos, size = 0, len(buffer)
+        while size - pos >= 2:
+            n = buffer[pos + 1] & 0x7F  # RFC 6455 section 5.2; server frames are unmasked
+            head = 2 if n < 126 else 4 if n == 126 else 10
+            if size - pos < head:
+                break
+            if n >= 126:
+                n = int.from_bytes(buffer[pos + 2:pos + head], "big")
+            start, end = pos + head, pos + head + n
+            if end > size:
+                break
+            if buffer.find(MARKER, start, end) >= 0:
+                self.audience.count_one()
+            elif buffer.find(b'"joined"', start, end) >= 0:
+                self.joins += 1
+                if not self.first_join.done():
+                    self.first_join.set_result(None)
+            pos = end
+        del buffer[:pos]
 
 
-async def broadcast_rate(port: int, kind: str, clients: int, messages: int, token: str) -> float:
-    """``clients`` connections each receive ``messages`` fanned-out frames; total msg/s."""
-    conns = []
-    tasks = []
-    # The anchor gets a payload as long as the chat's message event, so frames are alike in size.
-    text = "bench-msg " + "x" * 22
-    marker = b"bench-msg"
-    for _ in range(clients):
-        reader, writer = await _open(port, kind, token)
-        joined = asyncio.Event()
+class Audience:
+    """``clients`` connections to one server, all in the room (chat) or just connected."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.listeners: list[Listener] = []
+        self.received = 0  # marker frames, all listeners together
+        self.expected = 0
+        self.done: asyncio.Future[None] | None = None
+
+    @classmethod
+    async def open(cls, port: int, kind: str, clients: int, token: str) -> Audience:
+        audience = cls(kind)
+        loop = asyncio.get_running_loop()
+        for _ in range(clients):
+            _transport, listener = await loop.create_connection(lambda: Listener(audience), "127.0.0.1", port)
+            listener.transport.write(request_head(kind, token))
+            await asyncio.wait_for(listener.upgraded, 10)
+            if kind == "chat":
+                listener.transport.write(JOIN)
+                await asyncio.wait_for(listener.first_join, 10)
+            audience.listeners.append(listener)
         if kind == "chat":
-            writer.write(JOIN)
-        else:
-            joined.set()
-        tasks.append(asyncio.create_task(_count(reader, marker, messages, joined)))
-        if kind == "chat":
-            await asyncio.wait_for(joined.wait(), 10)
-        conns.append(writer)
-    sample = json.dumps({"type": "message", "room": ROOM, "from": "bench", "text": text, "id": "0" * 16,
-                         "server": "bench"}).encode()
-    frame = say(text) if kind == "chat" else masked_frame(sample)
-    start = time.perf_counter()
-    for _ in range(messages):
-        conns[0].write(frame)
-    await conns[0].drain()
-    await asyncio.wait_for(asyncio.gather(*tasks), 120)
-    elapsed = time.perf_counter() - start
-    for writer in conns:
-        writer.close()
-    return clients * messages / elapsed
+            # Each member is told of every later joiner: n(n+1)/2 "joined" notices in
+            # all (500,500 for 1,000 clients).  Wait until every one has arrived, so
+            # that none is sent or read inside a measured window.
+            deadline = loop.time() + 120
+            while any(listener.joins < clients - i for i, listener in enumerate(audience.listeners)):
+                if loop.time() > deadline:
+                    raise TimeoutError("the chat server did not deliver every joined notice")
+                await asyncio.sleep(0.05)
+        return audience
+
+    def count_one(self) -> None:
+        self.received += 1
+        if self.received == self.expected and self.done is not None:
+            self.done.set_result(None)
+
+    async def window(self, messages: int) -> float:
+        """The first client sends ``messages`` frames; msg/s until every client has them all."""
+        self.expected = self.received + len(self.listeners) * messages
+        self.done = asyncio.get_running_loop().create_future()
+        frame = say(BROADCAST_TEXT) if self.kind == "chat" else masked_frame(ANCHOR_SAMPLE)
+        sender = self.listeners[0].transport
+        start = time.perf_counter()
+        for _ in range(messages):
+            sender.write(frame)
+        await asyncio.wait_for(self.done, 120)
+        return len(self.listeners) * messages / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        for listener in self.listeners:
+            listener.transport.close()

@@ -117,6 +117,23 @@ async def test_two_clients_in_a_room_see_each_others_messages(chat_server):
         await bob.close()
 
 
+async def test_quiet_server_traces_state_changes_but_no_line_per_message(chat_server):
+    server = chat_server("--quiet")
+    alice = await started(server, "alice-token", "alice")
+    try:
+        await alice.join("lobby")
+        await alice.say("lobby", "unseen")
+        await alice.wait_for(is_message("unseen"))
+        await alice.send_raw("not json")
+        await alice.wait_for(lambda m: m["type"] == "error")
+    finally:
+        await alice.close()
+    await asyncio.to_thread(server.proc.wait_line, r"alice CLOSED from")
+    output = server.proc.output()
+    assert "alice OPEN from" in output
+    assert not [line for line in output.splitlines() if line.startswith(("<", ">"))], output
+
+
 async def test_invalid_messages_get_an_error_and_the_connection_stays_usable(chat_server):
     server = chat_server()
     alice = await started(server, "alice-token", "alice")
@@ -233,8 +250,9 @@ async def test_peer_that_never_answers_pings_is_dropped_within_the_heartbeat_bou
     await good.close()
 
 
-async def test_sigterm_closes_every_client_with_1001_and_exits_0(chat_server):
-    server = chat_server()
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_sigterm_closes_every_client_with_1001_and_exits_0(chat_server, loop):
+    server = chat_server("--loop", loop, "--verbose")
     alice = await started(server, "alice-token", "alice", backoff_base=5.0)
     await alice.join("lobby")
     async with connect(f"{server.ws_url}?token=bob-token", proxy=None) as bob:
@@ -248,6 +266,7 @@ async def test_sigterm_closes_every_client_with_1001_and_exits_0(chat_server):
     assert code == 0, server.proc.output()
     assert alice.last_close == (1001, "server shutting down")
     assert "closing 2 client(s) with 1001 going away" in server.proc.output()
+    assert f"event loop: {loop}" in server.proc.output()
     await alice.close()
 
 

@@ -36,6 +36,7 @@ def test_client_messages_round_trip_through_json():
     (b'{"type":"join","room":"x"}', "bad_json", "binary frame"),
     ('{"room":"lobby"}', "bad_message", "type must be one of join, leave, say; got None"),
     ('{"type":"shout","room":"lobby"}', "bad_message", "got 'shout'"),
+    ('{"type":["say"],"room":"lobby"}', "bad_message", "got ['say']"),
     ('{"type":"say","room":"lobby"}', "bad_message", "say: missing field(s) text"),
     ('{"type":"say","room":"lobby","txt":"hi"}', "bad_message", "missing field(s) text"),
     ('{"type":"join","room":"lobby","x":1}', "bad_message", "unknown field(s) x"),
@@ -152,3 +153,20 @@ async def test_join_and_leave_keep_the_room_index_tidy():
     assert hub.rooms == {}
     hub.disconnect(member)
     assert not hub.members
+
+
+async def test_a_burst_is_backlogged_once_an_outbox_is_over_a_quarter_full():
+    hub = Hub("s1", queue_size=16)
+    sock = FakeSocket()
+    member = connect(hub, "alice", sock)
+    hub.join(member, "lobby")
+    flags = []
+    for i in range(6):  # no await in between: one burst, the pump has not run yet
+        hub.deliver("lobby", f"m{i}")
+        flags.append(hub.backlogged())
+    assert flags == [False, False, False, False, True, True]  # 5 of 16 queued is over a quarter
+    await asyncio.sleep(0)  # what the app does when backlogged: the pump sends all six at once
+    assert sock.sent == [f"m{i}" for i in range(6)]
+    hub.deliver("lobby", "next")
+    assert not hub.backlogged()
+    hub.disconnect(member)

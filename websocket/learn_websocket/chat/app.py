@@ -63,12 +63,16 @@ class Settings:
     redis_url: str | None = None
     queue_size: int = 256  # per-client outbox: messages a client may fall behind by
     trace: Trace | None = None
+    # False (--quiet): only the "=" state lines, no "<"/">" line per message, and no
+    # formatting work for them either.  Each line costs a few microseconds.
+    trace_messages: bool = True
 
 
 def create_app(settings: Settings) -> FastAPI:
     trace = settings.trace or Trace(settings.server_id)
+    trace_messages = settings.trace_messages
     hub = Hub(settings.server_id, settings.queue_size, trace)
-    broker = make_broker(hub, settings.redis_url, settings.server_id, trace)
+    broker = make_broker(hub, settings.redis_url, settings.server_id, trace, trace_messages)
     users_by_token = {token: user for user, token in settings.tokens.items()}
     message_ids = itertools.count(1)
 
@@ -82,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.state.broker = broker
     app.state.settings = settings
+    app.state.trace = trace  # server.py traces heartbeat timeouts with it
 
     @app.get("/")
     async def page() -> FileResponse:
@@ -144,9 +149,11 @@ def create_app(settings: Settings) -> FastAPI:
                 # ASGI puts a text frame's payload under "text", a binary one's under "bytes".
                 text = frame.get("text")
                 await handle(member, text if text is not None else frame.get("bytes") or b"")
-                # Let the pumps run between two messages of a burst: a client that
-                # floods us must not fill everyone's queue before anyone can send.
-                await asyncio.sleep(0)
+                # Messages that came in one read are handled without waiting, and nothing
+                # is sent until we yield.  Let the pumps run before a flood fills anyone's
+                # queue, but not after every message (hub.py explains why).
+                if hub.backlogged():
+                    await asyncio.sleep(0)
         finally:
             rooms = hub.disconnect(member)
             trace.state(f"{user} CLOSED from {peer} (code {member.close_code or code})")
@@ -159,11 +166,13 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             msg = schema.parse_client_message(raw)
         except schema.SchemaError as exc:
-            trace.received(f"{member.user} invalid: {shorten(raw, 40)!r}")
+            if trace_messages:
+                trace.received(f"{member.user} invalid: {shorten(raw, 40)!r}")
             return reply_error(member, exc.code, exc.detail)
 
         if isinstance(msg, schema.Join):
-            trace.received(f"{member.user} joined {msg.room}")
+            if trace_messages:
+                trace.received(f"{member.user} joined {msg.room}")
             if hub.closing:
                 return reply_error(member, "unavailable", "server shutting down")
             if not hub.join(member, msg.room):
@@ -171,13 +180,15 @@ def create_app(settings: Settings) -> FastAPI:
                 return hub.send(member, schema.encode(schema.joined(msg.room, member.user)))
             await publish(member, msg.room, schema.joined(msg.room, member.user))
         elif isinstance(msg, schema.Leave):
-            trace.received(f"{member.user} left {msg.room}")
+            if trace_messages:
+                trace.received(f"{member.user} left {msg.room}")
             if not hub.leave(member, msg.room):
                 return reply_error(member, "not_in_room", f"you are not in {msg.room}")
             hub.send(member, schema.encode(schema.left(msg.room, member.user)))
             await publish(member, msg.room, schema.left(msg.room, member.user))
         else:
-            trace.received(f"{member.user} says in {msg.room}: {shorten(msg.text, 40)!r}")
+            if trace_messages:
+                trace.received(f"{member.user} says in {msg.room}: {shorten(msg.text, 40)!r}")
             if msg.room not in member.rooms:
                 return reply_error(member, "not_in_room", f"join {msg.room} before saying anything there")
             message_id = f"{settings.server_id}-{next(message_ids)}"
@@ -185,7 +196,8 @@ def create_app(settings: Settings) -> FastAPI:
             await publish(member, msg.room, event)
 
     def reply_error(member: Member, code: str, detail: str) -> None:
-        trace.sent(f"{member.user} error {code}: {detail}")
+        if trace_messages:
+            trace.sent(f"{member.user} error {code}: {detail}")
         hub.send(member, schema.encode(schema.error(code, detail)))
 
     async def publish(member: Member, room: str, event: dict[str, str], reply_errors: bool = True) -> None:

@@ -64,16 +64,18 @@ class LocalBroker:
 
     mode = "local"
 
-    def __init__(self, hub: Hub, trace: Trace) -> None:
+    def __init__(self, hub: Hub, trace: Trace, trace_messages: bool = True) -> None:
         self.hub = hub
         self.trace = trace
+        self.trace_messages = trace_messages  # False: state lines only (--quiet)
 
     async def start(self) -> None:
         self.trace.state("broker: local only (no --redis-url): one process, no scale-out")
 
     async def publish(self, room: str, event: dict[str, Any]) -> None:
         count = self.hub.deliver(room, schema.encode(event))
-        self.trace.sent(f"{room}: {describe(event)} -> {count} member(s)")
+        if self.trace_messages:
+            self.trace.sent(f"{room}: {describe(event)} -> {count} member(s)")
 
     async def stop(self) -> None:
         pass
@@ -84,11 +86,13 @@ class RedisBroker:
 
     mode = "redis"
 
-    def __init__(self, hub: Hub, url: str, server_id: str, trace: Trace, retry_delay: float = 0.5) -> None:
+    def __init__(self, hub: Hub, url: str, server_id: str, trace: Trace, retry_delay: float = 0.5,
+                 trace_messages: bool = True) -> None:
         self.hub = hub
         self.url = url
         self.server_id = server_id
         self.trace = trace
+        self.trace_messages = trace_messages  # False: state lines only (--quiet)
         self.retry_delay = retry_delay
         # After Redis restarts, the pooled connection is dead; redis-py retries a command
         # on a fresh connection only for the errors listed in retry_on_error.
@@ -117,7 +121,8 @@ class RedisBroker:
     async def publish(self, room: str, event: dict[str, Any]) -> None:
         channel = CHANNEL_PREFIX + room
         envelope = schema.encode({"origin": self.server_id, "event": event})
-        self.trace.sent(f"-> redis PUBLISH {channel} {describe(event)}", [envelope])
+        if self.trace_messages:
+            self.trace.sent(f"-> redis PUBLISH {channel} {describe(event)}", [envelope])
         try:
             await self._redis.publish(channel, envelope)
         except (RedisError, OSError) as exc:
@@ -134,9 +139,10 @@ class RedisBroker:
                     failures = 0
                     if item["type"] == "pmessage":
                         self._on_message(item["channel"], item["data"])
-                        # Yield between messages so the members' pumps run while a burst
-                        # of messages is being fanned out (no queue fills up needlessly).
-                        await asyncio.sleep(0)
+                        # A burst from Redis is read without waiting: let the members'
+                        # pumps run before it fills anyone's queue (see hub.py).
+                        if self.hub.backlogged():
+                            await asyncio.sleep(0)
                     elif item["type"] == "psubscribe":
                         self.trace.state(f"redis re-subscribed to {PATTERN}")
                 raise RedisError("the subscription ended")  # listen() only stops if unsubscribed
@@ -159,8 +165,9 @@ class RedisBroker:
             return
         room = channel.removeprefix(CHANNEL_PREFIX)
         count = self.hub.deliver(room, schema.encode(event))
-        self.trace.received(f"<- redis {channel} {describe(event)} (from {origin}) "
-                            f"-> {count} local member(s)")
+        if self.trace_messages:
+            self.trace.received(f"<- redis {channel} {describe(event)} (from {origin}) "
+                                f"-> {count} local member(s)")
 
     async def _drop_pubsub(self) -> None:
         if self._pubsub is not None:
@@ -181,8 +188,9 @@ class RedisBroker:
         await self._redis.aclose()
 
 
-def make_broker(hub: Hub, redis_url: str | None, server_id: str, trace: Trace) -> LocalBroker | RedisBroker:
+def make_broker(hub: Hub, redis_url: str | None, server_id: str, trace: Trace,
+                trace_messages: bool = True) -> LocalBroker | RedisBroker:
     """Redis fan-out when a URL is given, otherwise local-only."""
     if redis_url:
-        return RedisBroker(hub, redis_url, server_id, trace)
-    return LocalBroker(hub, trace)
+        return RedisBroker(hub, redis_url, server_id, trace, trace_messages=trace_messages)
+    return LocalBroker(hub, trace, trace_messages)

@@ -5,7 +5,7 @@ Reading order: schema -> hub -> broker -> app -> **server**; then client; then t
     python -m learn_websocket.chat.server --port 8000 --server-id s1 \\
         [--redis-url redis://127.0.0.1:6379/0] [--token alice=alice-token ...] \\
         [--allow-origin http://example.test ...] [--ping-interval 20] [--ping-timeout 20] \\
-        [--queue-size 256] [-v]
+        [--queue-size 256] [--loop auto] [-v | -q]
 
 It prints ``= s1       listening on http://127.0.0.1:8000`` once it accepts connections.
 
@@ -22,6 +22,12 @@ Three things an ASGI app cannot do for itself are done here:
   process exits 0.  (uvicorn also re-raises the signal after a clean shutdown, which
   would make the exit status "killed by SIGTERM"; we install our own handler.)
 - **Ready line**: printed only after the socket is bound and Redis is subscribed.
+
+The event loop is uvloop when it is installed (``--loop auto``), because that is
+what ``uvicorn app:app`` does when installed as ``uvicorn[standard]``: it is how
+this app would normally be deployed.  ``--loop asyncio`` runs on the standard
+library's loop instead.  ``--quiet`` keeps the ``=`` state lines (start, stop,
+connections, errors) and drops the ``<``/``>`` line per message, for benchmarks.
 """
 
 from __future__ import annotations
@@ -32,10 +38,10 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
-from uvicorn.logging import TRACE_LOG_LEVEL
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from wirelab_common.errors import SetupError, run_main
 from wirelab_common.ports import ensure_port_free
@@ -59,7 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ping-interval", type=float, default=20.0, help="seconds; 0 disables pings")
     parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong")
     parser.add_argument("--queue-size", type=int, default=256, help="per-client outbox (messages)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="trace detail lines")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="event loop; auto is uvloop when installed, as in uvicorn")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", help="trace detail lines")
+    noise.add_argument("-q", "--quiet", action="store_true",
+                       help="no per-message trace, only state lines (for benchmarks)")
     args = parser.parse_args(argv)
     tokens = {}
     for item in args.token:
@@ -80,30 +91,36 @@ def own_origins(host: str, port: int) -> set[str]:
 
 
 class UvicornLogBridge(logging.Handler):
-    """Turns uvicorn's heartbeat timeout log record into a trace line; prints warnings.
+    """Prints uvicorn's warnings and errors, minus one that is not an error here."""
 
-    uvicorn reports a missed pong only in its log (at its TRACE level), so we listen
-    there.  If a future uvicorn words it differently, only this trace line is lost.
-    """
-
-    def __init__(self, trace: Trace, ping_timeout: float | None) -> None:
-        super().__init__(TRACE_LOG_LEVEL)
-        self.trace = trace
-        self.ping_timeout = ping_timeout
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
         self.setFormatter(logging.Formatter("! %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if text.endswith("WebSocket keepalive ping timeout"):
-            peer = text.partition(" - ")[0]
-            self.trace.state(f"{peer} sent no pong within {self.ping_timeout} s -> close 1011, drop TCP")
-        elif text.startswith("ASGI callable returned without completing handshake"):
+        if record.getMessage().startswith("ASGI callable returned without completing handshake"):
             # uvicorn 0.54's websockets-sansio logs this after every denial response
             # (401/403 before accept), although the response went out correctly.
             # Our app always accepts or denies, so the message is never a real bug here.
             return
-        elif record.levelno >= logging.WARNING:
-            print(self.format(record), file=sys.stderr, flush=True)
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+class HeartbeatTracingProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, plus a trace line when a peer misses a pong.
+
+    uvicorn reports a missed pong only in its log, at its TRACE level, and that level
+    is costly: uvicorn then wraps the app in its message logger, and the websockets
+    library formats a debug line for every frame (the echo benchmark ran 1.5x faster
+    without them).  Overriding the one method that handles the timeout costs nothing.
+    """
+
+    def keepalive_timeout(self) -> None:
+        if not self.close_sent and not self.transport.is_closing():
+            host, port = self.client or ("?", 0)
+            trace = self.config.app.state.trace
+            trace.state(f"{host}:{port} sent no pong within {self.ping_timeout} s -> close 1011, drop TCP")
+        super().keepalive_timeout()  # sends the close frame (1011) and drops the connection
 
 
 class ChatServer(uvicorn.Server):
@@ -145,6 +162,7 @@ class ChatServer(uvicorn.Server):
             f"allowed origins: {', '.join(sorted(self.settings.allowed_origins))}",
             f"heartbeat: ping every {interval} s, pong within {timeout} s" if interval else "heartbeat: off",
             f"outbox per client: {self.hub.queue_size} messages",
+            f"event loop: {type(asyncio.get_running_loop()).__module__.partition('.')[0]}",
         ])
 
     async def shutdown(self, sockets: list | None = None) -> None:
@@ -189,27 +207,50 @@ async def serve(args: argparse.Namespace) -> None:
     if args.redis_url:
         await check_redis(args.redis_url)
     settings = Settings(server_id=args.server_id, tokens=args.tokens, allowed_origins=set(args.allow_origin),
-                        redis_url=args.redis_url, queue_size=args.queue_size, trace=trace)
+                        redis_url=args.redis_url, queue_size=args.queue_size, trace=trace,
+                        trace_messages=not args.quiet)
     app = create_app(settings)
     ping_interval = args.ping_interval if args.ping_interval > 0 else None
     config = uvicorn.Config(
         app, host=args.host, port=args.port,
-        # The sans-I/O implementation on top of the websockets library: it supports the
-        # denial-response extension (real 401/403 before accept) and keepalive pings.
-        ws="websockets-sansio", ws_ping_interval=ping_interval, ws_ping_timeout=args.ping_timeout,
+        # uvicorn's sans-I/O implementation on top of the websockets library (ws="websockets-sansio"),
+        # with a trace line added: it supports the denial-response extension (real 401/403
+        # before accept) and keepalive pings.
+        ws=HeartbeatTracingProtocol, ws_ping_interval=ping_interval, ws_ping_timeout=args.ping_timeout,
         ws_max_size=64 * 1024,  # a chat message is <= 2000 characters: refuse megabyte frames
         lifespan="on", access_log=False, log_config=None, timeout_graceful_shutdown=5,
     )
     uvicorn_log = logging.getLogger("uvicorn.error")
-    uvicorn_log.handlers = [UvicornLogBridge(trace, args.ping_timeout)]
-    uvicorn_log.setLevel(TRACE_LOG_LEVEL)  # the heartbeat timeout is logged at this level
+    uvicorn_log.handlers = [UvicornLogBridge()]
+    # WARNING, and never DEBUG or below: the websockets library would log every frame.
+    uvicorn_log.setLevel(logging.WARNING)
     uvicorn_log.propagate = False
     await ChatServer(config, settings, app.state.hub, trace).serve()
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop for ``--loop``; "auto" picks uvloop when installed, as uvicorn does."""
+    if name in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if name == "uvloop":
+                raise SetupError("uvloop is not installed",
+                                 "pip install uvloop, or pass --loop asyncio") from None
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    run_main(lambda: serve(args))
+
+    def run() -> None:
+        # asyncio.run() takes a loop_factory only from Python 3.12 on; asyncio.Runner does in 3.11.
+        with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+            runner.run(serve(args))
+
+    run_main(run)
 
 
 if __name__ == "__main__":
