@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wirelab-installed
 
 # The patterns that exist; each has a demo-<pattern> target below.
-PATTERNS := websocket sse
+PATTERNS := websocket sse webhook
 
 .PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean
@@ -47,6 +47,9 @@ test: setup
 demo-sse: setup
 	$(PY) -m learn_sse.demo $(ARGS)
 
+demo-webhook: setup
+	$(PY) -m learn_webhook.demo $(ARGS)
+
 bench: $(addprefix bench-,$(PATTERNS))
 
 bench-websocket: setup
@@ -54,6 +57,9 @@ bench-websocket: setup
 
 bench-sse: setup
 	$(PY) bench/bench_sse.py $(ARGS)
+
+bench-webhook: setup
+	$(PY) bench/bench_webhook.py $(ARGS)
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)

@@ -1,0 +1,1 @@
+"""learn_webhook: signed, retried, durable webhooks (see webhook/README.md)."""

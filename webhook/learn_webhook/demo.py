@@ -1,0 +1,197 @@
+"""The webhook demo: ``make demo-webhook`` (``python -m learn_webhook.demo [-v]``).
+
+Reading order: read this last; it drives everything else in the folder.
+
+Five acts, each checked, so the demo is also a test (CI runs it as one):
+
+1. **Registration.**  The subscriber registers its endpoint URL with the
+   provider and gets a ``whsec_`` secret back; it configures its receiver with it.
+   (The provider refuses loopback targets unless told otherwise: the demo allows
+   127.0.0.0/8 explicitly, as the SSRF guard demands.)
+2. **A signed delivery.**  An event is created through the provider's API; the
+   provider stores it in its outbox, then POSTs it with ``webhook-id``,
+   ``webhook-timestamp`` and ``webhook-signature`` (shown in full); the
+   receiver verifies the raw body, answers 202 at once and processes it after.
+3. **A forged request.**  Someone without the secret POSTs a look-alike
+   delivery: 401, and nothing from it is processed.
+4. **A replay.**  The exact same signed request is sent twice: the second is
+   recognised by its ``webhook-id`` and not processed again.
+5. **An outage.**  The receiver goes down; three events are created; the
+   provider retries each with exponential backoff and full jitter; the receiver
+   comes back and every event arrives, processed exactly once.
+
+Exit 0 when every check passed, 1 when one failed, 2 when the machine lacks
+something (a free port), with what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from wirelab_common.errors import check, run_main
+from wirelab_common.ports import free_port
+from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.wiretrace import Trace
+
+from .signatures import standard_headers
+
+PY = sys.executable
+READY = r"listening on http://"
+
+
+def banner(trace: Trace, title: str) -> None:
+    print(f"\n{'-' * 72}", flush=True)
+    trace.note(title)
+    print("-" * 72, flush=True)
+
+
+class Demo:
+    """The two processes and the HTTP client the acts share."""
+
+    def __init__(self, workdir: Path, verbose: bool) -> None:
+        self.workdir, self.verbose = workdir, verbose
+        self.trace = Trace("demo", verbose=verbose)
+        self.provider_port, self.receiver_port = free_port(), free_port()
+        self.http = httpx.AsyncClient(timeout=10)
+        self.provider: ManagedProcess | None = None
+        self.receiver: ManagedProcess | None = None
+        self.secret = ""
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.provider_port}"
+
+    @property
+    def hook(self) -> str:
+        return f"http://127.0.0.1:{self.receiver_port}"
+
+    def start_provider(self) -> None:
+        # -v always: the signed headers of every attempt are the point of act 2.
+        argv = [PY, "-m", "learn_webhook.provider", "--port", str(self.provider_port),
+                "--data-dir", str(self.workdir / "provider"), "--allow-target", "127.0.0.0/8",
+                "--backoff-base", "0.25", "--backoff-cap", "2", "--max-attempts", "20", "--seed", "7", "-v"]
+        self.provider = start_process(argv, name="provider", ready_line=READY, echo=True)
+
+    def start_receiver(self) -> None:
+        argv = [PY, "-m", "learn_webhook.receiver", "--port", str(self.receiver_port),
+                "--data-dir", str(self.workdir / "receiver"), "--secret", self.secret]
+        argv += ["-v"] if self.verbose else []
+        self.receiver = start_process(argv, name="receiver", ready_line=READY, echo=True)
+
+    async def received(self) -> dict:
+        return (await self.http.get(f"{self.hook}/received")).json()
+
+    async def wait_processed(self, count: int, timeout: float = 20) -> dict:
+        deadline = time.monotonic() + timeout
+        while (state := await self.received())["counts"]["processed"] < count:
+            check(time.monotonic() < deadline, f"wanted {count} processed events, receiver has {state}")
+            await asyncio.sleep(0.1)
+        return state
+
+    async def create_event(self, event_type: str, payload: dict) -> str:
+        reply = await self.http.post(f"{self.api}/events", json={"type": event_type, "payload": payload})
+        check(reply.status_code == 202, f"POST /events answered {reply.status_code}: {reply.text}")
+        body = reply.json()
+        self.trace.received(f"202 event {body['event_id']} stored; deliveries {body['deliveries']}")
+        return body["deliveries"][0]
+
+    def stop(self) -> None:
+        for proc in (self.receiver, self.provider):
+            if proc is not None:
+                proc.stop()
+
+
+async def act_register(demo: Demo) -> None:
+    banner(demo.trace, "Act 1: the subscriber registers its endpoint and gets a secret")
+    url = f"{demo.hook}/webhook"
+    demo.trace.sent(f"POST /subscriptions {{'url': '{url}'}}")
+    reply = await demo.http.post(f"{demo.api}/subscriptions", json={"url": url})
+    check(reply.status_code == 201, f"registration answered {reply.status_code}: {reply.text}")
+    demo.secret = reply.json()["secret"]
+    demo.trace.received(f"201 subscription {reply.json()['id']}, secret {demo.secret[:12]}...")
+    demo.start_receiver()
+
+
+async def act_deliver(demo: Demo) -> None:
+    banner(demo.trace, "Act 2: an event, stored in the outbox, delivered signed, verified, processed")
+    delivery = await demo.create_event("push", {"repo": "wirelab", "ref": "refs/heads/main"})
+    state = await demo.wait_processed(1)
+    check(state["events"][0]["id"] == delivery, f"processed {state['events']}, expected {delivery}")
+    demo.trace.note(f"the receiver processed {delivery} after answering 202")
+
+
+async def act_forged(demo: Demo) -> None:
+    banner(demo.trace, "Act 3: a forged request (signed with the wrong secret) is refused")
+    body = json.dumps({"type": "push", "data": {"repo": "evil"}}).encode()
+    guessed = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"  # well-formed, but not the secret
+    headers = standard_headers([guessed], "msg_forged", int(time.time()), body)
+    demo.trace.sent("POST /webhook id=msg_forged (signed with a guessed secret)")
+    reply = await demo.http.post(f"{demo.hook}/webhook", content=body, headers=headers)
+    demo.trace.received(f"{reply.status_code} {reply.text}")
+    check(reply.status_code == 401, f"a forged request must get 401, got {reply.status_code}")
+    state = await demo.received()
+    check(all(e["id"] != "msg_forged" for e in state["events"]), "a forged event was processed")
+
+
+async def act_replay(demo: Demo) -> None:
+    banner(demo.trace, "Act 4: the same signed request twice -- the second is a duplicate")
+    body = json.dumps({"type": "issue.opened", "timestamp": "2026-11-21T00:00:00Z",
+                       "data": {"number": 7}}).encode()
+    headers = standard_headers([demo.secret], "msg_replayed", int(time.time()), body)
+    answers = []
+    for attempt in ("original", "replay"):
+        reply = await demo.http.post(f"{demo.hook}/webhook", content=body, headers=headers)
+        demo.trace.received(f"{attempt}: {reply.status_code} {reply.text}")
+        answers.append(reply.status_code)
+    check(answers == [202, 200], f"expected 202 then 200 (duplicate), got {answers}")
+    state = await demo.wait_processed(2)
+    check(sum(e["id"] == "msg_replayed" for e in state["events"]) == 1, "the replay was processed twice")
+
+
+async def act_outage(demo: Demo) -> None:
+    banner(demo.trace, "Act 5: the receiver goes down; the provider retries; nothing is lost")
+    assert demo.receiver is not None
+    demo.receiver.stop()
+    demo.trace.note("receiver stopped: deliveries now fail with 'connection refused'")
+    ids = [await demo.create_event("push", {"n": n}) for n in range(3)]
+    await asyncio.sleep(2.0)  # let a few attempts fail and back off
+    demo.trace.note("receiver back, with the same inbox")
+    demo.start_receiver()
+    state = await demo.wait_processed(5)
+    processed = [e["id"] for e in state["events"]]
+    check(all(processed.count(i) == 1 for i in ids), f"each of {ids} once, processed: {processed}")
+    log = (await demo.http.get(f"{demo.api}/deliveries")).json()["deliveries"]
+    attempts = {d["id"]: d["attempts"] for d in log if d["id"] in ids}
+    check(all(n > 1 for n in attempts.values()), f"expected retries for every delivery: {attempts}")
+    demo.trace.note(f"all delivered; attempts per delivery: {attempts}")
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_webhook.demo", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="every header on every side")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as workdir:
+        demo = Demo(Path(workdir), args.verbose)
+        try:
+            demo.start_provider()
+            await act_register(demo)
+            await act_deliver(demo)
+            await act_forged(demo)
+            await act_replay(demo)
+            await act_outage(demo)
+        finally:
+            await demo.http.aclose()
+            demo.stop()
+    banner(Trace("demo"), "all checks passed")
+
+
+if __name__ == "__main__":
+    run_main(main)

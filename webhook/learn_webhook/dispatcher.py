@@ -1,0 +1,257 @@
+"""The delivery worker: claim due deliveries from the outbox, sign, POST, record, repeat.
+
+Reading order: signatures -> outbox -> retry_schedule -> **dispatcher** -> provider_app
+-> provider -> receiver_app -> receiver.
+
+One loop, a few deliveries in flight at once (``concurrency``)::
+
+    wake up (a new event was stored, a slot freed up, or the next retry fell due)
+      -> outbox.claim_due(now, free slots)         oldest due first, none already in flight
+      -> per delivery, in its own task:
+           ssrf_guard.check(url)                   resolve again: DNS rebinding (see there)
+           sign with a fresh webhook-timestamp     same webhook-id on every attempt
+           POST, bounded by --timeout              2xx or not, or no answer at all
+           retry_schedule.decide(...)              Delivered / Retry(at) / GiveUp
+           outbox.record_attempt(...)              the attempt log + the new state, one commit
+      -> sleep until the earliest next_attempt_at, or until woken
+
+**The headers of one attempt** (Standard Webhooks, "Webhook headers")::
+
+    webhook-id: msg_...             the delivery id: the receiver's idempotency key
+    webhook-timestamp: 1714000000   *now*, not the event's time: a retry an hour later
+                                    must still pass the receiver's 5-minute replay window
+    webhook-signature: v1,... v1,... one per active secret of the subscription (rotation)
+    x-hub-signature-256: sha256=... only if the subscription asked for GitHub's scheme, with
+    x-github-event / x-github-delivery as GitHub sends them
+    content-type: application/json, user-agent: wirelab-webhooks/0.1
+
+**Timeouts.**  A receiver that holds the request open would hold our slot for ever.
+httpx's timeouts bound each step (connect, each read); ``asyncio.timeout`` bounds the
+whole attempt, so a receiver that trickles a byte a second still times out.  A
+timeout is a failed attempt like any other, although the receiver may well have
+processed the webhook: one reason deliveries are at-least-once.
+
+**Redirects** are not followed (httpx's default, kept on purpose): the spec counts a
+3xx as a failure, and a redirect is a way around the SSRF guard.
+
+**Shutdown.**  ``stop()`` takes no new work and gives in-flight attempts a grace
+period; attempts still running are then cancelled *before* their outcome is
+recorded, so their rows stay PENDING and go out again after the restart, with the
+same webhook-id (outbox.py, "crash safety").
+
+Candour: the concurrency limit is global, so one slow endpoint can occupy every
+slot and delay everyone else's webhooks.  Production keeps per-endpoint limits
+and queues, throttles on 429/502/504 as the spec suggests, and disables an endpoint
+that has failed for days.  Deliveries are not ordered: with retries and several in
+flight, a receiver may see event 2 before event 1 (the spec's payloads carry
+their own ``timestamp`` for that reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from wirelab_common.wiretrace import Trace, shorten
+
+from .outbox import Job, Outbox, State
+from .retry_schedule import Delivered, GiveUp, Retry, RetryPolicy, decide, parse_retry_after
+from .signatures import sign_github, standard_headers
+from .ssrf_guard import Target, TargetGuard, TargetRefused, is_literal
+
+USER_AGENT = "wirelab-webhooks/0.1"
+MAX_RESPONSE = 64 * 1024  # we read this much of an answer, for the log; the rest is ignored
+
+
+def attempt_headers(job: Job, timestamp: int) -> dict[str, str]:
+    """Every header of one attempt (pure: the timestamp is a parameter)."""
+    headers = standard_headers(job.secrets, job.delivery_id, timestamp, job.body)
+    headers.update({"content-type": "application/json", "user-agent": USER_AGENT})
+    if job.github_secret:
+        headers["x-hub-signature-256"] = sign_github(job.github_secret, job.body)
+        headers["x-github-event"] = job.event_type
+        headers["x-github-delivery"] = job.delivery_id
+    return headers
+
+
+def pinned_request(target: Target) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """URL, extra headers and httpx extensions that connect to the address we checked.
+
+    The URL's host becomes the checked IP (so the client does not resolve the name
+    again); ``Host`` keeps the name for the receiver's virtual hosting, and for https
+    ``sni_hostname`` keeps it for TLS (server name and certificate check).  Only the
+    first address is tried, where httpx alone would try each in turn (Happy Eyeballs,
+    RFC 8305): production walks the checked addresses, one connection attempt each.
+    """
+    url = httpx.URL(target.url)
+    address = target.addresses[0]
+    if address == target.host:
+        return url, {}, {}
+    host_header = url.netloc.decode("ascii")
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return url.copy_with(host=address), {"host": host_header}, extensions
+
+
+class Dispatcher:
+    """Delivers what the outbox holds.  ``run()`` is the loop; ``wake()`` says "new work"."""
+
+    def __init__(self, outbox: Outbox, policy: RetryPolicy, guard: TargetGuard, *, concurrency: int = 4,
+                 timeout: float = 5.0, rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.time, trace: Trace | None = None, loud: bool = True,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.outbox = outbox
+        self.policy = policy
+        self.guard = guard
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.rng = rng or random.Random()  # used for retry delays only: --seed makes them exact
+        self.clock = clock
+        self.trace = trace or Trace("provider")
+        self.loud = loud
+        # Keep-alive pays off: most deliveries go to the few endpoints that were just used.
+        # trust_env=False: an HTTP(S)_PROXY from the environment must not reroute webhooks
+        # (production does send through a proxy, on purpose: an SSRF-filtering egress proxy).
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
+            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2))
+        self._owns_client = client is None
+        self._wake = asyncio.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # delivery id -> its attempt: "in flight"
+        self._stopping = False
+        self._paused_until = 0.0  # after a failure to record an outcome: do not spin on it
+        self.attempts_made = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def wake(self) -> None:
+        """New work may be due (an event was stored, a delivery redelivered)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        counts = await asyncio.to_thread(self.outbox.counts)
+        if counts[State.PENDING]:
+            self.trace.state(f"resuming {counts[State.PENDING]} pending deliveries from the outbox")
+        while not self._stopping:
+            # Clear before looking: a wake() that comes while we query is not lost.
+            self._wake.clear()
+            slots = self.concurrency - len(self._tasks)
+            timeout = None  # all slots busy: a finishing attempt wakes us
+            pause = self._paused_until - self.clock()
+            if pause > 0:
+                timeout, slots = pause, 0
+            elif slots > 0:
+                jobs, next_due = await asyncio.to_thread(
+                    self.outbox.claim_due, self.clock(), slots, tuple(self._tasks))
+                if self._stopping:
+                    break  # stop() came while we looked: start nothing (claiming wrote nothing)
+                for job in jobs:
+                    self._start(job)
+                if len(jobs) < slots and next_due is not None:
+                    timeout = max(0.0, next_due - self.clock())
+            if self._stopping:
+                break
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass  # the next retry is due
+
+    def _start(self, job: Job) -> None:
+        task = asyncio.create_task(self._attempt(job), name=f"deliver-{job.delivery_id}")
+        self._tasks[job.delivery_id] = task
+        task.add_done_callback(lambda t: self._finished(job.delivery_id, t))
+
+    def _finished(self, delivery_id: str, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(delivery_id, None)
+        self._wake.set()  # a slot is free
+        if not task.cancelled() and task.exception() is not None:
+            # The outcome could not be recorded (a full disk?): the row is still PENDING and
+            # due, so it would be claimed again at once.  A pause keeps that from spinning.
+            self._paused_until = self.clock() + 1.0
+            self.trace.state(f"{delivery_id}: recording the attempt failed: {task.exception()!r}")
+
+    async def _attempt(self, job: Job) -> None:
+        attempt = job.attempts + 1
+        started = self.clock()
+        begin = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        try:
+            # Again, before every attempt: DNS may have changed (ssrf_guard.py, "DNS rebinding").
+            # A name is resolved in a thread (getaddrinfo blocks); a literal IP needs no lookup.
+            if is_literal(urlsplit(job.url).hostname or ""):
+                target = self.guard.check(job.url)
+            else:
+                target = await asyncio.to_thread(self.guard.check, job.url)
+            url, extra, extensions = pinned_request(target)
+            headers = {**attempt_headers(job, int(started)), **extra}
+            if self.loud:
+                detail = [f"{name}: {value}" for name, value in headers.items()]
+                self.trace.sent(f"POST {job.url} id={job.delivery_id} attempt {attempt}/"
+                                f"{self.policy.max_attempts}", [*detail, f"body: {shorten(job.body, 100)}"])
+            async with asyncio.timeout(self.timeout):
+                async with self.client.stream("POST", url, content=job.body, headers=headers,
+                                              extensions=extensions) as response:
+                    status = response.status_code
+                    answer = await read_some(response, MAX_RESPONSE)
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if not 200 <= status <= 299:
+                error = f"HTTP {status}: {shorten(answer, 100)}" if answer else f"HTTP {status}"
+        except TargetRefused as exc:
+            error = f"refused by the SSRF guard: {exc}"
+        except (TimeoutError, httpx.TimeoutException):
+            status, error = None, f"timeout after {self.timeout:g} s"
+        except httpx.HTTPError as exc:  # refused, reset, protocol error...: no (whole) answer
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # a bug of ours: still an attempt, so it cannot loop for ever
+            error = f"internal error: {exc!r}"
+        latency_ms = (time.perf_counter() - begin) * 1000
+        self.attempts_made += 1
+        outcome = decide(self.policy, attempt, status, self.clock(), self.rng, retry_after)
+        if self.loud:
+            took = f"{latency_ms:.1f} ms"
+            said = f"{status} in {took}" if status is not None else f"{error} ({took})"
+            self.trace.received(f"{said} id={job.delivery_id}")
+        await asyncio.to_thread(self.outbox.record_attempt, job.delivery_id, attempt, started, status, error,
+                                round(latency_ms, 3), outcome)
+        if isinstance(outcome, Retry) and self.loud:
+            self.trace.state(f"{job.delivery_id} retry in {outcome.delay:.2f} s")
+        elif isinstance(outcome, GiveUp):
+            # Always shown (even --quiet): a dead webhook needs a human.
+            self.trace.state(f"{job.delivery_id} DEAD after {attempt} attempts ({outcome.reason})")
+        elif isinstance(outcome, Delivered) and self.loud and attempt > 1:
+            self.trace.state(f"{job.delivery_id} DELIVERED on attempt {attempt}")
+
+    async def stop(self, grace: float) -> None:
+        """Take no new work; wait up to ``grace`` s for attempts in flight, then cancel the rest."""
+        self._stopping = True
+        self._wake.set()
+        tasks = list(self._tasks.values())
+        if tasks:
+            self.trace.state(f"stopping: {len(tasks)} attempt(s) in flight, waiting up to {grace:g} s")
+            _, unfinished = await asyncio.wait(tasks, timeout=grace)
+            for task in unfinished:
+                task.cancel()  # before its outcome is recorded: the delivery stays PENDING
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            if unfinished:
+                self.trace.state(f"left {len(unfinished)} delivery(ies) PENDING for the next start")
+        if self._owns_client:
+            await self.client.aclose()
+
+
+async def read_some(response: httpx.Response, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the response body: a receiver cannot make us buffer gigabytes."""
+    parts, size = [], 0
+    async for chunk in response.aiter_raw():
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]

@@ -1,0 +1,207 @@
+"""The webhook provider process: command line, uvicorn, ready line, resume, clean SIGTERM.
+
+Reading order: signatures -> outbox -> retry_schedule -> dispatcher -> provider_app
+-> **provider** -> receiver_app -> receiver.
+
+    python -m learn_webhook.provider --host 127.0.0.1 --port 8000 --data-dir DIR
+        [--allow-target 127.0.0.0/8] [--max-attempts 6] [--backoff-base 0.5] [--backoff-cap 30]
+        [--timeout 5] [--concurrency 4] [--seed N] [--rotation-grace 86400] [-v | --quiet]
+
+It prints ``= provider listening on http://127.0.0.1:8000`` once it accepts
+requests, then one line per thing that happens to a delivery::
+
+    = provider stored evt_... type=invoice.paid -> 1 delivery(ies)
+    > provider POST http://127.0.0.1:9000/webhook id=msg_... attempt 1/6
+    < provider 503 in 2.4 ms id=msg_...
+    = provider msg_... retry in 0.31 s
+    > provider POST http://127.0.0.1:9000/webhook id=msg_... attempt 2/6
+    < provider 202 in 3.1 ms id=msg_...
+    = provider msg_... DELIVERED on attempt 2
+
+``-v`` adds every header sent (the signatures included) under each ``>`` line.
+``--quiet`` keeps the ready line, the resume line, DEAD deliveries, stop lines and errors.
+
+``--data-dir`` holds the outbox (SQLite).  On start the dispatcher resumes every
+PENDING delivery found there, including those that were in flight when the last
+process died: they go out again with the same ``webhook-id`` (at-least-once).
+Without ``--data-dir`` the outbox lives in a temporary directory deleted at exit.
+
+``--allow-target`` exempts a network from the SSRF guard (``ssrf_guard.py``); the
+demo and the tests need ``127.0.0.0/8`` because their receivers run on loopback.
+``--seed`` makes the retry jitter repeatable (tests, demos): the delays of a
+single failing delivery are then ``RetryPolicy(...).schedule(random.Random(seed))``.
+
+SIGTERM (or Ctrl+C): stop accepting requests, start no new attempts, give the
+attempts in flight two seconds, leave the rest PENDING for the next start, exit 0.
+A busy port exits 2 with a hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import uvicorn
+
+from wirelab_common.errors import SetupError, run_main
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace
+
+from .provider_app import Settings, create_app
+from .retry_schedule import RetryPolicy
+from .ssrf_guard import parse_networks
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_webhook.provider", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--data-dir", type=Path, help="where the outbox lives (default: a temp dir)")
+    parser.add_argument("--allow-target", action="append", default=[], metavar="NETWORK",
+                        help="let webhooks reach this network despite the SSRF guard (repeatable)")
+    parser.add_argument("--max-attempts", type=int, default=6, help="attempts before a delivery is DEAD")
+    parser.add_argument("--backoff-base", type=float, default=0.5,
+                        help="ceiling of the first retry delay (s)")
+    parser.add_argument("--backoff-cap", type=float, default=30.0, help="the longest retry delay (s)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds one attempt may take")
+    parser.add_argument("--concurrency", type=int, default=4, help="attempts in flight at once")
+    parser.add_argument("--seed", type=int, help="seed the retry jitter (repeatable schedules)")
+    parser.add_argument("--rotation-grace", type=float, default=86400.0,
+                        help="seconds an old secret keeps signing after a rotation")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="event loop; auto is uvloop when installed, as in uvicorn")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", help="trace every header sent")
+    noise.add_argument("-q", "--quiet", action="store_true",
+                       help="only the ready line, DEAD deliveries, stop lines and errors (for benchmarks)")
+    args = parser.parse_args(argv)
+    if args.max_attempts < 1 or args.concurrency < 1:
+        parser.error("--max-attempts and --concurrency must be >= 1")
+    if args.backoff_base < 0 or args.backoff_cap < 0 or args.timeout <= 0 or args.rotation_grace < 0:
+        parser.error("--backoff-base, --backoff-cap and --rotation-grace must be >= 0, --timeout > 0")
+    try:
+        args.allowed = parse_networks(args.allow_target)
+    except ValueError as exc:
+        parser.error(f"--allow-target: {exc}")
+    return args
+
+
+class UvicornLogBridge(logging.Handler):
+    """Prints uvicorn's warnings and errors (tracebacks included) on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("! %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+class ProviderServer(uvicorn.Server):
+    """uvicorn's server with our ready line and our signal handling."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings, trace: Trace) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self.trace = trace
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Our own handlers: uvicorn's would re-raise the signal after a clean shutdown,
+        # and the exit status would read "killed by SIGTERM" instead of 0.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl+C: stop waiting for anyone
+        self.should_exit = True
+        self.trace.state(f"{signal.Signals(sig).name} received: shutting down")
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started:
+            return
+        s = self.settings
+        host = self.config.host
+        port = self.servers[0].sockets[0].getsockname()[1]
+        self.trace.state(f"listening on http://{host}:{port}", [
+            f"outbox: {s.data_dir}",
+            f"retries: {s.policy.max_attempts} attempts, full jitter, base {s.policy.base} s, "
+            f"cap {s.policy.cap} s; timeout {s.timeout} s; concurrency {s.concurrency}",
+            "SSRF guard exempts: " + (", ".join(map(str, s.allowed)) or "nothing"),
+        ])
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        await super().shutdown(sockets)  # closes the listeners, then the lifespan stops the dispatcher
+        self.trace.state("stopped")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    trace = Trace("provider", verbose=args.verbose)
+    ensure_port_free(args.host, args.port)
+    with contextlib.ExitStack() as cleanup:
+        data_dir = args.data_dir
+        if data_dir is None:
+            data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="learn-webhook-")))
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SetupError(f"cannot use --data-dir {data_dir}: {exc.strerror}",
+                             "pass a directory you can write to") from None
+        settings = Settings(
+            data_dir=data_dir, allowed=args.allowed,
+            policy=RetryPolicy(args.max_attempts, args.backoff_base, args.backoff_cap),
+            timeout=args.timeout, concurrency=args.concurrency, rng=random.Random(args.seed),
+            rotation_grace=args.rotation_grace, trace=trace, trace_events=not args.quiet)
+        app = create_app(settings)
+        config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", access_log=False,
+                                log_config=None, timeout_graceful_shutdown=3)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.handlers = [UvicornLogBridge()]
+        uvicorn_log.setLevel(logging.WARNING)
+        uvicorn_log.propagate = False
+        await ProviderServer(config, settings, trace).serve()
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop for ``--loop``; "auto" picks uvloop when installed, as uvicorn does."""
+    if name in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if name == "uvloop":
+                raise SetupError("uvloop is not installed",
+                                 "pip install uvloop, or pass --loop asyncio") from None
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+
+    def run() -> None:
+        with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+            runner.run(serve(args))
+
+    run_main(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The webhook receiver process: command line, uvicorn, ready line, clean SIGTERM.
+
+Reading order: signatures -> [provider side: outbox -> retry_schedule -> dispatcher ->
+provider_app -> provider] -> receiver side: inbox -> receiver_app -> **receiver**.
+
+    python -m learn_webhook.receiver --host 127.0.0.1 --port 9000 --secret whsec_... \\
+        [--secret whsec_... (rotation)] [--github-secret TEXT] [--data-dir DIR] \\
+        [--tolerance 300] [--work-delay 0] [--fail-first N] [--fail-status 503] [-v | --quiet]
+
+It prints ``= receiver listening on http://127.0.0.1:9000`` once it accepts
+connections, then one trace line per delivery::
+
+    < receiver POST /webhook id=msg_2KWP... type=invoice.paid (signature ok)
+    > receiver 202 accepted
+    = receiver processed msg_2KWP... type=invoice.paid
+    < receiver POST /webhook id=msg_evil (signature mismatch)
+    > receiver 401 signature mismatch
+    > receiver 200 duplicate msg_2KWP...
+
+``-v`` adds the webhook headers and the start of the body under each ``<`` line.
+``--quiet`` keeps the ready line, state changes and errors only.
+
+``--data-dir`` holds the inbox (SQLite): which ids were accepted, and which are
+processed.  Without it the inbox lives in a temporary directory deleted at exit;
+give one to keep duplicates out across restarts and to process, after a crash,
+what was accepted before it.  A port already in use exits 2 with a hint; SIGTERM
+or Ctrl+C stops accepting, lets in-flight requests finish and exits 0 (events not
+yet processed stay in the inbox for the next start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from wirelab_common.errors import SetupError, run_main
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace
+
+from .receiver_app import ReceiverSettings, create_receiver_app
+from .signatures import DEFAULT_TOLERANCE, decode_secret
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_webhook.receiver", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    parser.add_argument("--secret", action="append", default=[], metavar="WHSEC",
+                        help="a Standard Webhooks secret (whsec_...); repeat it while rotating")
+    parser.add_argument("--github-secret", metavar="TEXT",
+                        help="also accept GitHub's X-Hub-Signature-256 made with this secret")
+    parser.add_argument("--data-dir", type=Path, help="where the inbox lives (default: a temp dir)")
+    parser.add_argument("--tolerance", type=int, default=DEFAULT_TOLERANCE,
+                        help="seconds a webhook-timestamp may be off, either way (default 300)")
+    parser.add_argument("--work-delay", type=float, default=0.0,
+                        help="seconds of simulated work per event (processing happens after the 202)")
+    parser.add_argument("--fail-first", type=int, default=0, metavar="N",
+                        help="answer the first N deliveries with --fail-status, on purpose")
+    parser.add_argument("--fail-status", type=int, default=503, help="status for failures on purpose")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", help="trace headers and bodies")
+    noise.add_argument("-q", "--quiet", action="store_true", help="no line per delivery (for benchmarks)")
+    args = parser.parse_args(argv)
+    if not args.secret and not args.github_secret:
+        parser.error("give at least one --secret whsec_... (or --github-secret)")
+    for secret in args.secret:
+        try:
+            decode_secret(secret)
+        except ValueError as exc:
+            parser.error(f"--secret: {exc}")
+    if args.tolerance < 0 or args.work_delay < 0 or args.fail_first < 0:
+        parser.error("--tolerance, --work-delay and --fail-first must be >= 0")
+    if not 400 <= args.fail_status <= 599:
+        parser.error("--fail-status must be a 4xx or 5xx code")
+    return args
+
+
+class UvicornLogBridge(logging.Handler):
+    """Prints uvicorn's warnings and errors (tracebacks included) on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("! %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+class ReceiverServer(uvicorn.Server):
+    """uvicorn's server with our ready line and our signal handling."""
+
+    def __init__(self, config: uvicorn.Config, settings: ReceiverSettings, trace: Trace) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self.trace = trace
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Our own handlers: uvicorn's would re-raise the signal after a clean shutdown,
+        # and the exit status would read "killed by SIGTERM" instead of 0.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl+C: stop waiting for anyone
+        self.should_exit = True
+        self.trace.state(f"{signal.Signals(sig).name} received: shutting down")
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started:
+            return
+        s = self.settings
+        host = self.config.host
+        port = self.servers[0].sockets[0].getsockname()[1]
+        self.trace.state(f"listening on http://{host}:{port}", [
+            f"webhooks: POST http://{host}:{port}/webhook",
+            f"Standard Webhooks secrets: {len(s.secrets)}; "
+            f"GitHub secret: {'yes' if s.github_secret else 'no'}",
+            f"timestamp tolerance: +-{s.tolerance} s; work delay: {s.work_delay} s",
+            f"inbox: {s.data_dir}",
+            f"state: GET http://{host}:{port}/received; outage switch: POST /control",
+        ])
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        await super().shutdown(sockets)
+        self.trace.state("stopped")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    trace = Trace("receiver", verbose=args.verbose)
+    ensure_port_free(args.host, args.port)
+    with contextlib.ExitStack() as cleanup:
+        data_dir = args.data_dir
+        if data_dir is None:
+            data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="learn-webhook-")))
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SetupError(f"cannot use --data-dir {data_dir}: {exc.strerror}",
+                             "pass a directory you can write to") from None
+        settings = ReceiverSettings(
+            data_dir=data_dir, secrets=args.secret, github_secret=args.github_secret,
+            tolerance=args.tolerance, work_delay=args.work_delay, fail_first=args.fail_first,
+            fail_status=args.fail_status, trace=trace, trace_events=not args.quiet)
+        app = create_receiver_app(settings)
+        config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", access_log=False,
+                                log_config=None, timeout_graceful_shutdown=3)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.handlers = [UvicornLogBridge()]
+        uvicorn_log.setLevel(logging.WARNING)
+        uvicorn_log.propagate = False
+        await ReceiverServer(config, settings, trace).serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    run_main(lambda: serve(args))
+
+
+if __name__ == "__main__":
+    main()
