@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wirelab-installed
 
 # The patterns that exist; each has a demo-<pattern> target below.
-PATTERNS := websocket sse webhook
+PATTERNS := websocket sse webhook pubsub
 
 .PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean
@@ -50,6 +50,9 @@ demo-sse: setup
 demo-webhook: setup
 	$(PY) -m learn_webhook.demo $(ARGS)
 
+demo-pubsub: setup
+	$(PY) -m learn_pubsub.demo $(ARGS)
+
 bench: $(addprefix bench-,$(PATTERNS))
 
 bench-websocket: setup
@@ -60,6 +63,9 @@ bench-sse: setup
 
 bench-webhook: setup
 	$(PY) bench/bench_webhook.py $(ARGS)
+
+bench-pubsub: setup
+	$(PY) bench/bench_pubsub.py $(ARGS)
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)

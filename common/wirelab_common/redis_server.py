@@ -32,6 +32,7 @@ def start_redis(port: int | None = None, *, aof_dir: str | None = None) -> tuple
     port = port or free_port()
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     if aof_dir:
+        os.makedirs(aof_dir, exist_ok=True)
         argv += ["--appendonly", "yes", "--appendfsync", "always", "--dir", aof_dir]
     else:
         argv += ["--appendonly", "no", "--dir", tempfile.gettempdir()]

@@ -1,0 +1,213 @@
+"""pubsub benchmark: publish-to-deliver latency and throughput, ours beside bare redis-py and redis-benchmark.
+
+    make bench-pubsub                  (or: python bench/bench_pubsub.py [--quick])
+
+All on one throwaway redis-server on a free port.  Four paths, each with 1 and
+100 subscribers:
+
+- ``bare redis-py``: ``redis.asyncio`` PUBLISH, and subscribers reading
+  ``PubSub.listen()``; the payload is the send time, nothing else (the anchor);
+- ``ours pub/sub``: ``Publisher`` and ``Subscriber``: JSON envelopes (id, topic,
+  timestamp, payload) built, validated on receipt, recorded, traced;
+- ``ours streams``: ``StreamPublisher`` (XADD) and one ``StreamConsumer`` per
+  subscriber service, each in its own consumer group (XREADGROUP, XACK).
+
+Latency: one message at a time, the clock from just before PUBLISH (or XADD)
+to its arrival at each subscriber (all in one process: one clock).  Throughput:
+a burst, until every subscriber has every message.  ``redis-benchmark``'s
+PUBLISH rate (no subscribers, 50 parallel clients, pipelining off) is printed
+as the server's ceiling.  Rounds alternate the paths; medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+
+from learn_pubsub.envelope import sequential_ids
+from learn_pubsub.publisher import Publisher
+from learn_pubsub.streams import StreamConsumer, StreamPublisher
+from learn_pubsub.subscriber import Subscriber
+from wirelab_common.redis_server import start_redis
+from wirelab_common.wiretrace import Trace
+
+NULL = Trace("bench", stream=open(os.devnull, "w"))  # noqa: SIM115  (kept open for the whole run)
+CHANNEL = "bench.orders"
+
+
+class Run:
+    """Arrival bookkeeping shared by every path: who got which message when."""
+
+    def __init__(self, subscribers: int) -> None:
+        self.subscribers = subscribers
+        self.sent: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.arrived = 0
+        self.done = asyncio.Event()
+        self.want = 0
+
+    def arrive(self, key: str) -> None:
+        self.latencies.append((time.perf_counter_ns() - self.sent[key]) / 1000)
+        self.arrived += 1
+        if self.arrived >= self.want:
+            self.done.set()
+
+    async def expect(self, count: int, send: Callable[[], Awaitable[None]]) -> None:
+        self.arrived, self.want = 0, count * self.subscribers
+        self.done.clear()
+        await send()
+        await asyncio.wait_for(self.done.wait(), 60)
+
+
+async def bare(url: str, run: Run, messages: int) -> float:
+    client = aioredis.from_url(url, max_connections=1000)  # one connection per subscriber
+    readers = []
+
+    async def listen(pubsub) -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                run.arrive(message["data"].decode())
+
+    for _ in range(run.subscribers):
+        pubsub = client.pubsub()
+        await pubsub.subscribe(CHANNEL)
+        readers.append(asyncio.create_task(listen(pubsub)))
+    counter = iter(range(10**9))
+
+    async def publish_one() -> None:
+        key = str(next(counter))
+        run.sent[key] = time.perf_counter_ns()
+        await client.publish(CHANNEL, key)
+
+    return await drive(run, messages, publish_one, lambda: cleanup(readers, client.aclose()))
+
+
+async def ours_pubsub(url: str, run: Run, messages: int) -> float:
+    publisher = Publisher(url, NULL, id_source=sequential_ids("pub"))
+    subs = [Subscriber(url, channels=[CHANNEL], name=f"s{n}", trace=NULL,
+                       on_message=lambda d: run.arrive(d.envelope.id)) for n in range(run.subscribers)]
+    for sub in subs:
+        await sub.start()
+
+    async def publish_one() -> None:
+        # The envelope's id is known only after publish() builds it; stamp the time first.
+        stamp = time.perf_counter_ns()
+        key = f"pub-{len(publisher.receipts) + 1}"
+        run.sent[key] = stamp
+        await publisher.publish(CHANNEL, {"n": 1})
+
+    async def close() -> None:
+        for sub in subs:
+            await sub.close()
+        await publisher.aclose()
+
+    return await drive(run, messages, publish_one, close)
+
+
+async def ours_streams(url: str, run: Run, messages: int) -> float:
+    stream = f"bench-{time.monotonic_ns()}"
+    publisher = StreamPublisher(url, NULL, id_source=sequential_ids("xadd"))
+    consumers = [StreamConsumer(url, stream, f"g{n}", "c1", trace=NULL, start_id="$",
+                                on_entry=lambda p: run.arrive(p.envelope_id), batch=100)
+                 for n in range(run.subscribers)]
+    for consumer in consumers:
+        await consumer.start()
+
+    async def publish_one() -> None:
+        key = f"xadd-{len(publisher.entries) + 1}"
+        run.sent[key] = time.perf_counter_ns()
+        await publisher.publish(stream, {"n": 1})
+
+    async def close() -> None:
+        for consumer in consumers:
+            await consumer.close()
+        await publisher.aclose()
+
+    return await drive(run, messages, publish_one, close)
+
+
+async def cleanup(tasks: list[asyncio.Task], closing: Awaitable[None]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await closing
+
+
+async def drive(run: Run, messages: int, publish_one: Callable[[], Awaitable[None]],
+                close: Callable[[], Awaitable[None]]) -> float:
+    """Latency (one at a time) into ``run.latencies``; then a burst; returns delivered messages/s."""
+    try:
+        for _ in range(20):  # warm-up
+            await run.expect(1, publish_one)
+        run.latencies.clear()
+        for _ in range(messages):
+            await run.expect(1, publish_one)
+        latencies = list(run.latencies)
+
+        async def burst() -> None:
+            for _ in range(messages):
+                await publish_one()
+
+        start = time.perf_counter()
+        await run.expect(messages, burst)
+        rate = messages * run.subscribers / (time.perf_counter() - start)
+        run.latencies = latencies
+        return rate
+    finally:
+        await close()
+
+
+def redis_benchmark(port: int, requests: int) -> float:
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", str(requests), "publish", "chan",
+                          "hello"], capture_output=True, text=True, timeout=120).stdout
+    match = re.search(r"([\d.]+) requests per second", out.replace("\r", "\n"))
+    return float(match.group(1)) if match else float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts: checks the benchmark runs")
+    args = parser.parse_args()
+    rounds, messages = (1, 50) if args.quick else (3, 1000)
+    paths = {"bare redis-py": bare, "ours pub/sub": ours_pubsub, "ours streams": ours_streams}
+    proc, url = start_redis()
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with proc:
+        ceiling = redis_benchmark(port, 20000 if args.quick else 200000)
+        print(f"# redis-benchmark PUBLISH (no subscribers): {ceiling:.0f} requests/s")
+        for subscribers in (1, 100):
+            results: dict[str, dict[str, list[float]]] = {
+                p: {"p50": [], "p99": [], "rate": []} for p in paths}
+            for _ in range(rounds):
+                for name, path in paths.items():
+                    run = Run(subscribers)
+                    rate = asyncio.run(path(url, run, messages if subscribers == 1 else messages // 5))
+                    results[name]["p50"].append(percentile(run.latencies, 0.50))
+                    results[name]["p99"].append(percentile(run.latencies, 0.99))
+                    results[name]["rate"].append(rate)
+            print(f"\n# {subscribers} subscriber(s): latency one message at a time, then a burst; "
+                  f"{rounds} rounds (median)")
+            print(f"{'path':<18}{'p50 us':>9}{'p99 us':>9}{'delivered msg/s':>17}")
+            med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in results.items()}
+            for name, row in med.items():
+                print(f"{name:<18}{row['p50']:>9.0f}{row['p99']:>9.0f}{row['rate']:>17.0f}")
+            ratio = med["ours pub/sub"]["p99"] / med["bare redis-py"]["p99"]
+            verdict = "ok" if ratio <= 1.5 else "MISS"
+            print(f"ours pub/sub p99 / bare p99  x{ratio:.2f} (target <= 1.5)  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
