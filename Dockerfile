@@ -1,4 +1,4 @@
-# One image for every Python service of docker-compose.yml (chat servers, echo server).
+# One image for every Python service of docker-compose.yml (every pattern's servers and clients).
 # Build context: the repository root.  Needs requirements.lock (pinned dependencies).
 FROM python:3.11-slim
 
@@ -16,6 +16,9 @@ RUN pip install -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY common ./common
 COPY websocket ./websocket
+COPY sse ./sse
+COPY webhook ./webhook
+COPY pubsub ./pubsub
 RUN pip install --no-deps .
 
 # Nothing here needs root.
