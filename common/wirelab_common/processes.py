@@ -125,7 +125,7 @@ class ManagedProcess:
                 # The whole session: a server may have children of its own.
                 os.killpg(self.pid, signal.SIGKILL)
                 self.popen.wait(5)
-        self._reader.join(2)
+        self._finish()
         return self.popen.returncode
 
     def kill(self) -> int:
@@ -133,8 +133,14 @@ class ManagedProcess:
         if self.alive():
             os.killpg(self.pid, signal.SIGKILL)
         self.popen.wait(5)
-        self._reader.join(2)
+        self._finish()
         return self.popen.returncode
+
+    def _finish(self) -> None:
+        """Collect the last output and close our end of the pipe."""
+        self._reader.join(2)
+        if not self._reader.is_alive() and self.popen.stdout is not None:
+            self.popen.stdout.close()
 
     def __enter__(self) -> ManagedProcess:
         return self
