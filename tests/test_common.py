@@ -101,3 +101,26 @@ def test_nginx_template_is_filled_and_an_unfilled_placeholder_is_an_error(tmp_pa
     assert setup.argv[:3] == ["/bin/true", "-p", str(tmp_path / "p")]
     with pytest.raises(ValueError, match="unfilled"):
         render_nginx_config(template, prefix=tmp_path / "q", nginx="/bin/true")
+
+
+def test_a_demo_banner_is_a_narration_line_between_two_rules():
+    out = io.StringIO()
+    Trace("demo", stream=out).banner("Act 1")
+    assert out.getvalue() == f"\n{'-' * 72}\n# demo     Act 1\n{'-' * 72}\n"
+
+
+def test_data_directory_is_a_temp_dir_unless_given(tmp_path):
+    import contextlib
+
+    from wirelab_common.asgi_server import data_directory
+
+    with contextlib.ExitStack() as stack:
+        temp = data_directory(None, stack, "t-")
+        assert temp.is_dir()
+        given = data_directory(tmp_path / "a" / "b", stack, "t-")
+        assert given == tmp_path / "a" / "b" and given.is_dir()
+    assert not temp.exists() and given.exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a directory should go
+    with pytest.raises(SetupError, match="--data-dir"):
+        data_directory(blocker / "sub", contextlib.ExitStack(), "t-")

@@ -75,6 +75,17 @@ class Trace:
         """Narration: what the demo is about to show."""
         self._emit(NOTE, text, ())
 
+    def banner(self, title: str) -> None:
+        """A demo's act heading: a narration line between two rules."""
+        rule = "-" * 72
+        stream = self.stream or sys.stdout
+        with _lock:
+            stream.write(f"\n{rule}\n")
+        self.note(title)
+        with _lock:
+            stream.write(f"{rule}\n")
+            stream.flush()
+
     def _emit(self, mark: str, summary: str, detail: Iterable[str]) -> None:
         who = f"{self.actor:<8} " if self.actor else ""
         lines = [f"{mark} {who}{summary}"]

@@ -52,14 +52,8 @@ from .subscriber import Subscriber
 PY = sys.executable
 
 
-def banner(trace: Trace, title: str) -> None:
-    print(f"\n{'-' * 72}", flush=True)
-    trace.note(title)
-    print("-" * 72, flush=True)
-
-
 async def act_resp(trace: Trace, url: str) -> None:
-    banner(trace, "Act 1: RESP by hand -- the bytes of SUBSCRIBE, PUBLISH and a pushed message")
+    trace.banner("Act 1: RESP by hand -- the bytes of SUBSCRIBE, PUBLISH and a pushed message")
     parts = urlsplit(url)
     # verbose=True always: the bytes are the lesson.
     sub = await RespClient.connect(parts.hostname, parts.port, trace=Trace("resp-sub", verbose=True))
@@ -80,7 +74,7 @@ def quiet(name: str, verbose: bool) -> Trace:
 
 
 async def act_fan_out(trace: Trace, url: str, verbose: bool) -> None:
-    banner(trace, "Act 2: fan-out -- each subscriber gets what its channel or pattern matches")
+    trace.banner("Act 2: fan-out -- each subscriber gets what its channel or pattern matches")
     subs = [Subscriber(url, channels=["orders.created"], name="billing", trace=quiet("billing", verbose)),
             Subscriber(url, patterns=["orders.*"], name="audit", trace=quiet("audit", verbose)),
             Subscriber(url, channels=["users.created"], name="crm", trace=quiet("crm", verbose))]
@@ -101,7 +95,7 @@ async def act_fan_out(trace: Trace, url: str, verbose: bool) -> None:
 
 
 async def act_at_most_once(trace: Trace, url: str, verbose: bool) -> None:
-    banner(trace, "Act 3: at most once -- an offline subscriber misses messages, a slow one is cut off")
+    trace.banner("Act 3: at most once -- an offline subscriber misses messages, a slow one is cut off")
     async with Publisher(url, Trace("pub", verbose=verbose)) as pub:
         sub = Subscriber(url, channels=["orders.created"], name="mobile", trace=quiet("mobile", verbose))
         await sub.start()
@@ -133,7 +127,7 @@ async def act_at_most_once(trace: Trace, url: str, verbose: bool) -> None:
 
 
 async def act_streams(trace: Trace, url: str, workdir: Path, verbose: bool) -> None:
-    banner(trace, "Act 4: Streams -- a consumer group misses nothing; a dead consumer's work is claimed")
+    trace.banner("Act 4: Streams -- a consumer group misses nothing; a dead consumer's work is claimed")
     stream = "orders-demo"
     first = StreamConsumer(url, stream, "billing", "c1", trace=quiet("c1", verbose))
     await first.start()  # creates the group
@@ -178,7 +172,7 @@ async def act_streams(trace: Trace, url: str, workdir: Path, verbose: bool) -> N
 
 
 async def act_restart(trace: Trace, workdir: Path, verbose: bool) -> None:
-    banner(trace, "Act 5: Redis restarts -- Pub/Sub loses the gap, Streams does not")
+    trace.banner("Act 5: Redis restarts -- Pub/Sub loses the gap, Streams does not")
     port = free_port()
     proc, url = start_redis(port, aof_dir=str(workdir / "aof"))
     # Seed 2 makes the subscriber's first reconnect wait 1.9 s (uniform(0, 2.0) draws 0.956 * 2):
@@ -226,7 +220,7 @@ async def main(argv: list[str] | None = None) -> None:
         await act_at_most_once(trace, url, args.verbose)
         await act_streams(trace, url, Path(workdir), args.verbose)
         await act_restart(trace, Path(workdir), args.verbose)
-    banner(trace, "all checks passed")
+    trace.banner("all checks passed")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from fastapi import FastAPI, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import FileResponse, JSONResponse
 
+from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace, shorten
 
 from . import completions
@@ -148,17 +149,6 @@ def reset_event(gap: Gap, oldest_id: int, last_id: int) -> ServerSentEvent:
     body = {"reason": gap.reason, "requested": gap.requested, "oldest_available": oldest_id,
             "last_id": last_id}
     return ServerSentEvent(data=encode_data(body), event="reset", id=str(last_id), sep=SEP)
-
-
-async def read_body(request: Request) -> bytes | None:
-    """The request body, or None if it is larger than MAX_BODY (read no further)."""
-    parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > MAX_BODY:
-            return None
-        parts.append(part)
-    return b"".join(parts)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -289,7 +279,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/publish")
     async def publish(request: Request) -> JSONResponse:
-        body = await read_body(request)
+        body = await read_body(request, MAX_BODY)
         if body is None:
             return error(413, f"the body is larger than {MAX_BODY} bytes", None, "too_large")
         try:
@@ -313,7 +303,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
-        body = await read_body(request)
+        body = await read_body(request, MAX_BODY)
         if body is None:
             return error(413, f"the body is larger than {MAX_BODY} bytes", None, "too_large")
         try:

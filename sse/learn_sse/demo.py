@@ -51,19 +51,13 @@ PY = sys.executable
 READY = r"listening on http://"
 
 
-def banner(trace: Trace, title: str) -> None:
-    print(f"\n{'-' * 72}", flush=True)
-    trace.note(title)
-    print("-" * 72, flush=True)
-
-
 def start_server(port: int, data_dir: str, *args: str, verbose: bool = False) -> ManagedProcess:
     argv = [PY, "-m", "learn_sse.server", "--port", str(port), "--data-dir", data_dir, *args]
     return start_process(argv + (["-v"] if verbose else []), name="sse", ready_line=READY, echo=True)
 
 
 async def act_wire_format(trace: Trace, base: str) -> None:
-    banner(trace, "Act 1: the wire format -- what text/event-stream looks like")
+    trace.banner("Act 1: the wire format -- what text/event-stream looks like")
     async with httpx.AsyncClient(timeout=10) as http:
         async with http.stream("GET", f"{base}/events?lastEventId=0&limit=2",
                                headers={"Accept-Encoding": "identity"}) as response:
@@ -80,7 +74,7 @@ async def act_wire_format(trace: Trace, base: str) -> None:
 
 async def act_resume(trace: Trace, port: int, data_dir: str, server: ManagedProcess,
                      verbose: bool) -> ManagedProcess:
-    banner(trace, "Act 2: a live feed, a server crash, and an exact resume with Last-Event-ID")
+    trace.banner("Act 2: a live feed, a server crash, and an exact resume with Last-Event-ID")
     base = f"http://127.0.0.1:{port}"
     seen: list[int] = []
     async with EventSourceClient(f"{base}/events?lastEventId=2", trace=trace.child("client")) as client:
@@ -112,7 +106,7 @@ async def act_resume(trace: Trace, port: int, data_dir: str, server: ManagedProc
 
 
 async def act_tokens(trace: Trace, base: str) -> None:
-    banner(trace, "Act 3: token streaming -- POST /v1/chat/completions with stream: true")
+    trace.banner("Act 3: token streaming -- POST /v1/chat/completions with stream: true")
     body = {"model": "wirelab-echo", "stream": True,
             "messages": [{"role": "user", "content": "Why do proxies buffer?"}]}
     trace.sent(f"POST /v1/chat/completions {json.dumps(body)}")
@@ -150,7 +144,7 @@ async def arrival_times(url: str) -> list[float]:
 
 
 async def act_proxy(trace: Trace, verbose: bool) -> None:
-    banner(trace, "Act 4: the proxy pitfall -- nginx buffering holds events back")
+    trace.banner("Act 4: the proxy pitfall -- nginx buffering holds events back")
     nginx, port = find_nginx(), free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         with start_server(port, data_dir, "--tick", "0.4", "--no-accel-header", verbose=verbose):
@@ -188,7 +182,7 @@ async def main(argv: list[str] | None = None) -> None:
         finally:
             server.stop()
     await act_proxy(trace, args.verbose)
-    banner(trace, "all checks passed")
+    trace.banner("all checks passed")
 
 
 if __name__ == "__main__":

@@ -47,12 +47,6 @@ PY = sys.executable
 READY = r"listening on http://"
 
 
-def banner(trace: Trace, title: str) -> None:
-    print(f"\n{'-' * 72}", flush=True)
-    trace.note(title)
-    print("-" * 72, flush=True)
-
-
 class Demo:
     """The two processes and the HTTP client the acts share."""
 
@@ -110,7 +104,7 @@ class Demo:
 
 
 async def act_register(demo: Demo) -> None:
-    banner(demo.trace, "Act 1: the subscriber registers its endpoint and gets a secret")
+    demo.trace.banner("Act 1: the subscriber registers its endpoint and gets a secret")
     url = f"{demo.hook}/webhook"
     demo.trace.sent(f"POST /subscriptions {{'url': '{url}'}}")
     reply = await demo.http.post(f"{demo.api}/subscriptions", json={"url": url})
@@ -121,7 +115,7 @@ async def act_register(demo: Demo) -> None:
 
 
 async def act_deliver(demo: Demo) -> None:
-    banner(demo.trace, "Act 2: an event, stored in the outbox, delivered signed, verified, processed")
+    demo.trace.banner("Act 2: an event, stored in the outbox, delivered signed, verified, processed")
     delivery = await demo.create_event("push", {"repo": "wirelab", "ref": "refs/heads/main"})
     state = await demo.wait_processed(1)
     check(state["events"][0]["id"] == delivery, f"processed {state['events']}, expected {delivery}")
@@ -129,7 +123,7 @@ async def act_deliver(demo: Demo) -> None:
 
 
 async def act_forged(demo: Demo) -> None:
-    banner(demo.trace, "Act 3: a forged request (signed with the wrong secret) is refused")
+    demo.trace.banner("Act 3: a forged request (signed with the wrong secret) is refused")
     body = json.dumps({"type": "push", "data": {"repo": "evil"}}).encode()
     guessed = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"  # well-formed, but not the secret
     headers = standard_headers([guessed], "msg_forged", int(time.time()), body)
@@ -142,7 +136,7 @@ async def act_forged(demo: Demo) -> None:
 
 
 async def act_replay(demo: Demo) -> None:
-    banner(demo.trace, "Act 4: the same signed request twice -- the second is a duplicate")
+    demo.trace.banner("Act 4: the same signed request twice -- the second is a duplicate")
     body = json.dumps({"type": "issue.opened", "timestamp": "2026-11-21T00:00:00Z",
                        "data": {"number": 7}}).encode()
     headers = standard_headers([demo.secret], "msg_replayed", int(time.time()), body)
@@ -157,7 +151,7 @@ async def act_replay(demo: Demo) -> None:
 
 
 async def act_outage(demo: Demo) -> None:
-    banner(demo.trace, "Act 5: the receiver goes down; the provider retries; nothing is lost")
+    demo.trace.banner("Act 5: the receiver goes down; the provider retries; nothing is lost")
     assert demo.receiver is not None
     demo.receiver.stop()
     demo.trace.note("receiver stopped: deliveries now fail with 'connection refused'")
@@ -190,7 +184,7 @@ async def main(argv: list[str] | None = None) -> None:
         finally:
             await demo.http.aclose()
             demo.stop()
-    banner(Trace("demo"), "all checks passed")
+    Trace("demo").banner("all checks passed")
 
 
 if __name__ == "__main__":

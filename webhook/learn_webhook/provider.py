@@ -39,19 +39,12 @@ A busy port exits 2 with a hint.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import logging
 import random
-import signal
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import uvicorn
-
-from wirelab_common.errors import SetupError, run_main
+from wirelab_common.asgi_server import LOOPS, TracedServer, config, data_directory, run_server
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.wiretrace import Trace
 
@@ -77,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="seed the retry jitter (repeatable schedules)")
     parser.add_argument("--rotation-grace", type=float, default=86400.0,
                         help="seconds an old secret keeps signing after a rotation")
-    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+    parser.add_argument("--loop", choices=LOOPS, default="auto",
                         help="event loop; auto is uvloop when installed, as in uvicorn")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="trace every header sent")
@@ -95,112 +88,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-class UvicornLogBridge(logging.Handler):
-    """Prints uvicorn's warnings and errors (tracebacks included) on stderr."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.setFormatter(logging.Formatter("! %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        print(self.format(record), file=sys.stderr, flush=True)
-
-
-class ProviderServer(uvicorn.Server):
-    """uvicorn's server with our ready line and our signal handling."""
-
-    def __init__(self, config: uvicorn.Config, settings: Settings, trace: Trace) -> None:
-        super().__init__(config)
-        self.settings = settings
-        self.trace = trace
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Our own handlers: uvicorn's would re-raise the signal after a clean shutdown,
-        # and the exit status would read "killed by SIGTERM" instead of 0.
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal, sig)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-    def _on_signal(self, sig: int) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True  # a second Ctrl+C: stop waiting for anyone
-        self.should_exit = True
-        self.trace.state(f"{signal.Signals(sig).name} received: shutting down")
-
-    async def startup(self, sockets: list | None = None) -> None:
-        await super().startup(sockets)
-        if not self.started:
-            return
-        s = self.settings
-        host = self.config.host
-        port = self.servers[0].sockets[0].getsockname()[1]
-        self.trace.state(f"listening on http://{host}:{port}", [
+def describe(settings: Settings) -> Callable[[str, int], list[str]]:
+    """The detail lines under the ready line."""
+    def lines(host: str, port: int) -> list[str]:
+        s = settings
+        return [
             f"outbox: {s.data_dir}",
             f"retries: {s.policy.max_attempts} attempts, full jitter, base {s.policy.base} s, "
             f"cap {s.policy.cap} s; timeout {s.timeout} s; concurrency {s.concurrency}",
             "SSRF guard exempts: " + (", ".join(map(str, s.allowed)) or "nothing"),
-        ])
-
-    async def shutdown(self, sockets: list | None = None) -> None:
-        await super().shutdown(sockets)  # closes the listeners, then the lifespan stops the dispatcher
-        self.trace.state("stopped")
+        ]
+    return lines
 
 
 async def serve(args: argparse.Namespace) -> None:
     trace = Trace("provider", verbose=args.verbose)
     ensure_port_free(args.host, args.port)
     with contextlib.ExitStack() as cleanup:
-        data_dir = args.data_dir
-        if data_dir is None:
-            data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="learn-webhook-")))
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SetupError(f"cannot use --data-dir {data_dir}: {exc.strerror}",
-                             "pass a directory you can write to") from None
         settings = Settings(
-            data_dir=data_dir, allowed=args.allowed,
+            data_dir=data_directory(args.data_dir, cleanup, "learn-webhook-"), allowed=args.allowed,
             policy=RetryPolicy(args.max_attempts, args.backoff_base, args.backoff_cap),
             timeout=args.timeout, concurrency=args.concurrency, rng=random.Random(args.seed),
             rotation_grace=args.rotation_grace, trace=trace, trace_events=not args.quiet)
         app = create_app(settings)
-        config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", access_log=False,
-                                log_config=None, timeout_graceful_shutdown=3)
-        uvicorn_log = logging.getLogger("uvicorn.error")
-        uvicorn_log.handlers = [UvicornLogBridge()]
-        uvicorn_log.setLevel(logging.WARNING)
-        uvicorn_log.propagate = False
-        await ProviderServer(config, settings, trace).serve()
-
-
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop for ``--loop``; "auto" picks uvloop when installed, as uvicorn does."""
-    if name in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if name == "uvloop":
-                raise SetupError("uvloop is not installed",
-                                 "pip install uvloop, or pass --loop asyncio") from None
-        else:
-            return uvloop.new_event_loop
-    return asyncio.new_event_loop
+        # The listeners close first; then the lifespan stops the dispatcher.
+        await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
 
-    def run() -> None:
-        with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
-            runner.run(serve(args))
-
-    run_main(run)
+    run_server(lambda: serve(args), args.loop)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.responses import JSONResponse
 
+from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace
 
 from .dispatcher import Dispatcher
@@ -96,14 +97,11 @@ def error(status: int, code: str, message: str) -> JSONResponse:
 
 async def parse(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
     """The body as ``model``, or the error response that says what is wrong with it."""
-    parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > MAX_BODY:
-            return error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
-        parts.append(part)
+    body = await read_body(request, MAX_BODY)
+    if body is None:
+        return error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
     try:
-        return model.model_validate_json(b"".join(parts))
+        return model.model_validate_json(body)
     except ValidationError as exc:
         problems = exc.errors(include_url=False)
         if any(p["type"] == "json_invalid" for p in problems):

@@ -31,18 +31,11 @@ yet processed stay in the inbox for the next start).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import logging
-import signal
-import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import uvicorn
-
-from wirelab_common.errors import SetupError, run_main
+from wirelab_common.asgi_server import TracedServer, config, data_directory, run_server
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.wiretrace import Trace
 
@@ -85,94 +78,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-class UvicornLogBridge(logging.Handler):
-    """Prints uvicorn's warnings and errors (tracebacks included) on stderr."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.setFormatter(logging.Formatter("! %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        print(self.format(record), file=sys.stderr, flush=True)
-
-
-class ReceiverServer(uvicorn.Server):
-    """uvicorn's server with our ready line and our signal handling."""
-
-    def __init__(self, config: uvicorn.Config, settings: ReceiverSettings, trace: Trace) -> None:
-        super().__init__(config)
-        self.settings = settings
-        self.trace = trace
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Our own handlers: uvicorn's would re-raise the signal after a clean shutdown,
-        # and the exit status would read "killed by SIGTERM" instead of 0.
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal, sig)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-    def _on_signal(self, sig: int) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True  # a second Ctrl+C: stop waiting for anyone
-        self.should_exit = True
-        self.trace.state(f"{signal.Signals(sig).name} received: shutting down")
-
-    async def startup(self, sockets: list | None = None) -> None:
-        await super().startup(sockets)
-        if not self.started:
-            return
-        s = self.settings
-        host = self.config.host
-        port = self.servers[0].sockets[0].getsockname()[1]
-        self.trace.state(f"listening on http://{host}:{port}", [
+def describe(settings: ReceiverSettings) -> Callable[[str, int], list[str]]:
+    """The detail lines under the ready line."""
+    def lines(host: str, port: int) -> list[str]:
+        s = settings
+        return [
             f"webhooks: POST http://{host}:{port}/webhook",
             f"Standard Webhooks secrets: {len(s.secrets)}; "
             f"GitHub secret: {'yes' if s.github_secret else 'no'}",
             f"timestamp tolerance: +-{s.tolerance} s; work delay: {s.work_delay} s",
             f"inbox: {s.data_dir}",
             f"state: GET http://{host}:{port}/received; outage switch: POST /control",
-        ])
-
-    async def shutdown(self, sockets: list | None = None) -> None:
-        await super().shutdown(sockets)
-        self.trace.state("stopped")
+        ]
+    return lines
 
 
 async def serve(args: argparse.Namespace) -> None:
     trace = Trace("receiver", verbose=args.verbose)
     ensure_port_free(args.host, args.port)
     with contextlib.ExitStack() as cleanup:
-        data_dir = args.data_dir
-        if data_dir is None:
-            data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="learn-webhook-")))
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SetupError(f"cannot use --data-dir {data_dir}: {exc.strerror}",
-                             "pass a directory you can write to") from None
         settings = ReceiverSettings(
-            data_dir=data_dir, secrets=args.secret, github_secret=args.github_secret,
-            tolerance=args.tolerance, work_delay=args.work_delay, fail_first=args.fail_first,
-            fail_status=args.fail_status, trace=trace, trace_events=not args.quiet)
+            data_dir=data_directory(args.data_dir, cleanup, "learn-webhook-"), secrets=args.secret,
+            github_secret=args.github_secret, tolerance=args.tolerance, work_delay=args.work_delay,
+            fail_first=args.fail_first, fail_status=args.fail_status, trace=trace,
+            trace_events=not args.quiet)
         app = create_receiver_app(settings)
-        config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", access_log=False,
-                                log_config=None, timeout_graceful_shutdown=3)
-        uvicorn_log = logging.getLogger("uvicorn.error")
-        uvicorn_log.handlers = [UvicornLogBridge()]
-        uvicorn_log.setLevel(logging.WARNING)
-        uvicorn_log.propagate = False
-        await ReceiverServer(config, settings, trace).serve()
+        await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    run_main(lambda: serve(args))
+    run_server(lambda: serve(args), loop="asyncio")
 
 
 if __name__ == "__main__":

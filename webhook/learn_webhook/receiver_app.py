@@ -65,6 +65,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
+from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace, shorten
 
 from .inbox import Inbox, InboxEvent
@@ -172,17 +173,6 @@ class FailSwitch:
         return self.on
 
 
-async def read_body(request: Request) -> bytes | None:
-    """The raw body, or None once it exceeds MAX_BODY (we stop reading there)."""
-    parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > MAX_BODY:
-            return None
-        parts.append(part)
-    return b"".join(parts)
-
-
 def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
     trace = settings.trace or Trace("receiver")
     loud = settings.trace_events
@@ -255,7 +245,7 @@ def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
             response = refuse(fail.status, "failing on purpose")
             response.headers.update(headers)
             return response
-        body = await read_body(request)
+        body = await read_body(request, MAX_BODY)
         if body is None:
             return refuse(413, f"body larger than {MAX_BODY} bytes")
         claimed = request.headers.get(HEADER_ID) or request.headers.get(GITHUB_DELIVERY) or "-"

@@ -45,14 +45,8 @@ READY = r"listening on (ws|http)://"
 ROOM = "lobby"
 
 
-def banner(trace: Trace, title: str) -> None:
-    print(f"\n{'-' * 72}", flush=True)
-    trace.note(title)
-    print("-" * 72, flush=True)
-
-
 async def act_protocol(trace: Trace, verbose: bool) -> None:
-    banner(trace, "Act 1: RFC 6455 by hand -- handshake, frames, ping, close")
+    trace.banner("Act 1: RFC 6455 by hand -- handshake, frames, ping, close")
     port = free_port()
     argv = [PY, "-m", "learn_websocket.server", "--port", str(port)] + (["-v"] if verbose else [])
     with start_process(argv, name="server", ready_line=READY, echo=True):
@@ -85,7 +79,7 @@ def is_message_from(sender: str, text: str):
 
 
 async def act_chat(trace: Trace, verbose: bool) -> None:
-    banner(trace, "Act 2: two chat servers behind nginx, rooms shared through Redis")
+    trace.banner("Act 2: two chat servers behind nginx, rooms shared through Redis")
     nginx = find_nginx()
     with redis_url() as url:
         trace.state(f"redis at {url}")
@@ -132,7 +126,7 @@ async def talk_across_servers(trace: Trace, alice: ChatClient, bob: ChatClient) 
 
 async def act_restart(trace: Trace, alice: ChatClient, bob: ChatClient,
                       servers: dict[str, ManagedProcess], start_chat: Any) -> None:
-    banner(trace, "Act 3: the server alice is on restarts; her client reconnects and rejoins")
+    trace.banner("Act 3: the server alice is on restarts; her client reconnects and rejoins")
     victim = alice.server_id
     trace.note(f"SIGTERM to {victim}: it closes every client with 1001 (going away) before exiting")
     code = servers[victim].stop()
@@ -165,7 +159,7 @@ async def main(argv: list[str] | None = None) -> None:
     trace = Trace("demo", verbose=args.verbose)
     await act_protocol(trace, args.verbose)
     await act_chat(trace, args.verbose)
-    banner(trace, "all checks passed")
+    trace.banner("all checks passed")
 
 
 if __name__ == "__main__":

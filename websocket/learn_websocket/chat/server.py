@@ -34,16 +34,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from wirelab_common.errors import SetupError, run_main
+from wirelab_common.asgi_server import LOOPS, LogBridge, TracedServer, config, run_server
+from wirelab_common.errors import SetupError
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.wiretrace import Trace
 
@@ -65,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ping-interval", type=float, default=20.0, help="seconds; 0 disables pings")
     parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong")
     parser.add_argument("--queue-size", type=int, default=256, help="per-client outbox (messages)")
-    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+    parser.add_argument("--loop", choices=LOOPS, default="auto",
                         help="event loop; auto is uvloop when installed, as in uvicorn")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="trace detail lines")
@@ -90,12 +88,8 @@ def own_origins(host: str, port: int) -> set[str]:
     return {f"http://{name}:{port}" for name in names}
 
 
-class UvicornLogBridge(logging.Handler):
-    """Prints uvicorn's warnings and errors, minus one that is not an error here."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.setFormatter(logging.Formatter("! %(name)s: %(message)s"))
+class ChatLogBridge(LogBridge):
+    """uvicorn's warnings and errors on stderr, minus one that is not an error here."""
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.getMessage().startswith("ASGI callable returned without completing handshake"):
@@ -103,7 +97,7 @@ class UvicornLogBridge(logging.Handler):
             # (401/403 before accept), although the response went out correctly.
             # Our app always accepts or denies, so the message is never a real bug here.
             return
-        print(self.format(record), file=sys.stderr, flush=True)
+        super().emit(record)
 
 
 class HeartbeatTracingProtocol(WebSocketsSansIOProtocol):
@@ -123,57 +117,31 @@ class HeartbeatTracingProtocol(WebSocketsSansIOProtocol):
         super().keepalive_timeout()  # sends the close frame (1011) and drops the connection
 
 
-class ChatServer(uvicorn.Server):
-    """uvicorn's server with our ready line, our signal handling and a 1001 shutdown."""
-
-    def __init__(self, config: uvicorn.Config, settings: Settings, hub: Hub, trace: Trace) -> None:
-        super().__init__(config)
-        self.settings = settings
-        self.hub = hub
-        self.trace = trace
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal, sig)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-    def _on_signal(self, sig: int) -> None:
-        self.trace.state(f"{signal.Signals(sig).name} received: shutting down")
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True  # a second Ctrl+C: stop waiting for anyone
-        self.should_exit = True
-
-    async def startup(self, sockets: list | None = None) -> None:
-        await super().startup(sockets)
-        if not self.started:
-            return
-        host = self.config.host
-        port = self.servers[0].sockets[0].getsockname()[1]
-        self.settings.allowed_origins |= own_origins(host, port)
-        interval, timeout = self.config.ws_ping_interval, self.config.ws_ping_timeout
-        self.trace.state(f"listening on http://{host}:{port}", [
+def describe(settings: Settings, hub: Hub, cfg: uvicorn.Config) -> Callable[[str, int], list[str]]:
+    """The ready line's detail lines; also lets the server's own page connect (its Origin)."""
+    def lines(host: str, port: int) -> list[str]:
+        settings.allowed_origins |= own_origins(host, port)
+        interval, timeout = cfg.ws_ping_interval, cfg.ws_ping_timeout
+        return [
             f"WebSocket endpoint ws://{host}:{port}/ws?token=...",
-            f"allowed origins: {', '.join(sorted(self.settings.allowed_origins))}",
+            f"allowed origins: {', '.join(sorted(settings.allowed_origins))}",
             f"heartbeat: ping every {interval} s, pong within {timeout} s" if interval else "heartbeat: off",
-            f"outbox per client: {self.hub.queue_size} messages",
+            f"outbox per client: {hub.queue_size} messages",
             f"event loop: {type(asyncio.get_running_loop()).__module__.partition('.')[0]}",
-        ])
+        ]
+    return lines
 
-    async def shutdown(self, sockets: list | None = None) -> None:
-        for server in self.servers:
-            server.close()  # no new connections can slip in after the goodbyes
-        count = len(self.hub.members)
-        self.trace.state(f"closing {count} client(s) with {GOING_AWAY} going away")
-        await self.hub.close_all(GOING_AWAY, "server shutting down")
-        # Clients that did not answer our close frame in time get uvicorn's 1012 here.
-        await super().shutdown(sockets)
-        self.trace.state("stopped")
+
+def goodbye(hub: Hub, trace: Trace) -> Callable[[], Awaitable[None]]:
+    """Before uvicorn's own shutdown: close every client with 1001 (going away).
+
+    uvicorn alone would send 1012 (service restart) to the WebSockets still open;
+    clients that do not answer our close frame in time still get that.
+    """
+    async def close_all() -> None:
+        trace.state(f"closing {len(hub.members)} client(s) with {GOING_AWAY} going away")
+        await hub.close_all(GOING_AWAY, "server shutting down")
+    return close_all
 
 
 async def check_redis(url: str, wait: float = 5.0) -> None:
@@ -211,46 +179,23 @@ async def serve(args: argparse.Namespace) -> None:
                         trace_messages=not args.quiet)
     app = create_app(settings)
     ping_interval = args.ping_interval if args.ping_interval > 0 else None
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port,
+    cfg = config(
+        app, args.host, args.port, bridge=ChatLogBridge(),
         # uvicorn's sans-I/O implementation on top of the websockets library (ws="websockets-sansio"),
         # with a trace line added: it supports the denial-response extension (real 401/403
-        # before accept) and keepalive pings.
+        # before accept) and keepalive pings.  The log stays at WARNING, never DEBUG: the
+        # websockets library would format a line for every frame.
         ws=HeartbeatTracingProtocol, ws_ping_interval=ping_interval, ws_ping_timeout=args.ping_timeout,
         ws_max_size=64 * 1024,  # a chat message is <= 2000 characters: refuse megabyte frames
-        lifespan="on", access_log=False, log_config=None, timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=5,
     )
-    uvicorn_log = logging.getLogger("uvicorn.error")
-    uvicorn_log.handlers = [UvicornLogBridge()]
-    # WARNING, and never DEBUG or below: the websockets library would log every frame.
-    uvicorn_log.setLevel(logging.WARNING)
-    uvicorn_log.propagate = False
-    await ChatServer(config, settings, app.state.hub, trace).serve()
-
-
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop for ``--loop``; "auto" picks uvloop when installed, as uvicorn does."""
-    if name in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if name == "uvloop":
-                raise SetupError("uvloop is not installed",
-                                 "pip install uvloop, or pass --loop asyncio") from None
-        else:
-            return uvloop.new_event_loop
-    return asyncio.new_event_loop
+    hub = app.state.hub
+    await TracedServer(cfg, trace, describe(settings, hub, cfg), before_shutdown=goodbye(hub, trace)).serve()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-
-    def run() -> None:
-        # asyncio.run() takes a loop_factory only from Python 3.12 on; asyncio.Runner does in 3.11.
-        with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
-            runner.run(serve(args))
-
-    run_main(run)
+    run_server(lambda: serve(args), args.loop)
 
 
 if __name__ == "__main__":
