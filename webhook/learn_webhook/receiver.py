@@ -35,7 +35,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from wirelab_common.asgi_server import TracedServer, config, data_directory, run_server
+from wirelab_common.asgi_server import LOOPS, TracedServer, config, data_directory, run_server
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.wiretrace import Trace
 
@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fail-first", type=int, default=0, metavar="N",
                         help="answer the first N deliveries with --fail-status, on purpose")
     parser.add_argument("--fail-status", type=int, default=503, help="status for failures on purpose")
+    parser.add_argument("--loop", choices=LOOPS, default="auto",
+                        help="event loop; auto is uvloop when installed, as in uvicorn")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="trace headers and bodies")
     noise.add_argument("-q", "--quiet", action="store_true", help="no line per delivery (for benchmarks)")
@@ -108,7 +110,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    run_server(lambda: serve(args), loop="asyncio")
+    run_server(lambda: serve(args), args.loop)
 
 
 if __name__ == "__main__":
