@@ -19,6 +19,7 @@ COPY websocket ./websocket
 COPY sse ./sse
 COPY webhook ./webhook
 COPY pubsub ./pubsub
+COPY queue ./queue
 RUN pip install --no-deps .
 
 # Nothing here needs root.

@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wirelab-installed
 
 # The patterns that exist; each has a demo-<pattern> target below.
-PATTERNS := websocket sse webhook pubsub
+PATTERNS := websocket sse webhook pubsub queue
 
 .PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean
@@ -53,6 +53,9 @@ demo-webhook: setup
 demo-pubsub: setup
 	$(PY) -m learn_pubsub.demo $(ARGS)
 
+demo-queue: setup
+	$(PY) -m learn_queue.demo $(ARGS)
+
 bench: $(addprefix bench-,$(PATTERNS))
 
 bench-websocket: setup
@@ -66,6 +69,9 @@ bench-webhook: setup
 
 bench-pubsub: setup
 	$(PY) bench/bench_pubsub.py $(ARGS)
+
+bench-queue: setup
+	$(PY) bench/bench_queue.py $(ARGS)
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)

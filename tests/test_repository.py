@@ -128,6 +128,16 @@ def test_pattern_names_still_resolve_to_the_real_modules():
 
 
 @pytest.mark.parametrize("folder", EXISTING)
+def test_a_pattern_named_like_a_real_module_keeps_its_tests_in_tests(folder):
+    """pytest (--import-mode=importlib) would import queue/tests/x.py as ``queue.tests.x``,
+    putting a stand-in for ``queue`` over the real module; such tests go in tests/<folder>/."""
+    if folder not in taken_names():
+        return
+    stray = sorted(str(p.relative_to(ROOT)) for p in (ROOT / folder).rglob("test_*.py"))
+    assert not stray, f"move {stray} to tests/{folder}/: '{folder}' is a real module's name"
+
+
+@pytest.mark.parametrize("folder", EXISTING)
 def test_pattern_readme_has_the_lesson_sections(folder):
     readme = ROOT / folder / "README.md"
     assert readme.is_file(), f"{folder}/README.md is the lesson and is missing"

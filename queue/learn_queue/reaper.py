@@ -1,0 +1,114 @@
+"""Heartbeats, and the reaper that gives a dead worker's jobs back to the queues.
+
+Reading order: job -> client -> jobs -> worker (fetch, run, retry) ->
+scheduler / **reaper** -> web.
+
+A worker proves it is alive by refreshing a key with a time-to-live::
+
+    SET lq:heartbeat:w-1 <unix time> PX 5000        every --heartbeat seconds
+    SADD lq:workers w-1                             once, at start
+
+A worker killed with SIGKILL (or a machine that lost power) cannot clean up:
+its jobs stay in ``lq:processing:w-1``.  Every live worker also runs the reaper:
+for each id in ``lq:workers`` whose heartbeat key has expired, or holds a time
+older than ``--dead-after`` seconds, it moves that worker's processing list back
+to the queues and forgets the worker.  Each job moves in one atomic step (a Lua
+script: ``LPOP`` from the processing list, ``RPUSH`` onto its queue, on the
+right, so it is fetched next), so two reapers racing move every job once.
+
+The whole scheme is *at-least-once*: a job the dead worker had finished, but not
+yet removed, runs again.  And a worker that is merely slow to heartbeat (its
+event loop blocked, a long GC pause, a network partition) is declared dead while
+it still runs its jobs: they run twice.  ``--dead-after`` must comfortably exceed
+``--heartbeat``; the worker never blocks its loop (sync jobs run in threads).
+Comparing a heartbeat's time with ours assumes the machines' clocks agree; the
+TTL alone does not, which is why an expired key is the main signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from .client import PREFIX, WORKERS, heartbeat_key, processing_key
+
+# KEYS[1] = a processing list.  Newest first (LPOP), each RPUSHed, so the oldest
+# in-flight job ends up rightmost in its queue: the next one fetched.
+RECOVER = """
+local n = 0
+while true do
+  local member = redis.call('LPOP', KEYS[1])
+  if not member then return n end
+  local queue, jid = 'default', nil
+  local ok, job = pcall(cjson.decode, member)
+  if ok and type(job) == 'table' then
+    if type(job.queue) == 'string' then queue = job.queue end
+    if type(job.jid) == 'string' then jid = job.jid end
+  end
+  redis.call('RPUSH', ARGV[1] .. 'queue:' .. queue, member)
+  if jid then redis.call('HSET', ARGV[1] .. 'job:' .. jid, 'status', 'queued', 'updated', ARGV[2]) end
+  n = n + 1
+end
+"""
+
+
+class Reaper:
+    """Heartbeat for ``worker_id`` and reaping of the others; see the module docstring."""
+
+    def __init__(self, redis: aioredis.Redis, worker_id: str, *, heartbeat: float, dead_after: float,
+                 on_reaped: Callable[[str, int], None] = lambda worker, jobs: None) -> None:
+        self.redis, self.worker_id = redis, worker_id
+        self.heartbeat, self.dead_after = heartbeat, dead_after
+        self.on_reaped = on_reaped
+        self._recover = redis.register_script(RECOVER)
+
+    async def beat(self) -> None:
+        ttl_ms = max(1, int(self.dead_after * 1000))
+        await self.redis.set(heartbeat_key(self.worker_id), repr(time.time()), px=ttl_ms)
+
+    async def register(self) -> None:
+        """Heartbeat first, then join lq:workers, so no reaper ever sees us without one."""
+        await self.beat()
+        await self.redis.sadd(WORKERS, self.worker_id)
+
+    async def recover(self, worker_id: str) -> int:
+        """Move every job in ``worker_id``'s processing list back to its queue."""
+        return int(await self._recover(keys=[processing_key(worker_id)], args=[PREFIX, repr(time.time())]))
+
+    async def unregister(self) -> int:
+        """On shutdown: give back what we still hold, leave lq:workers, drop the heartbeat."""
+        moved = await self.recover(self.worker_id)
+        await self.redis.srem(WORKERS, self.worker_id)
+        await self.redis.delete(heartbeat_key(self.worker_id), processing_key(self.worker_id))
+        return moved
+
+    async def is_dead(self, worker_id: str, now: float) -> bool:
+        beat = await self.redis.get(heartbeat_key(worker_id))
+        return beat is None or now - float(beat) > self.dead_after
+
+    async def reap_once(self) -> dict[str, int]:
+        """One round: {dead worker id: jobs given back}."""
+        reaped = {}
+        now = time.time()
+        for raw in await self.redis.smembers(WORKERS):
+            worker = raw.decode() if isinstance(raw, bytes) else raw
+            if worker == self.worker_id or not await self.is_dead(worker, now):
+                continue
+            moved = await self.recover(worker)
+            await self.redis.srem(WORKERS, worker)
+            reaped[worker] = moved
+            self.on_reaped(worker, moved)
+        return reaped
+
+    async def run(self) -> None:
+        """Heartbeat every ``heartbeat`` s; reap about every ``dead_after / 2`` s."""
+        last_reap = 0.0
+        while True:
+            await self.beat()
+            if time.monotonic() - last_reap >= self.dead_after / 2:
+                last_reap = time.monotonic()
+                await self.reap_once()
+            await asyncio.sleep(self.heartbeat)

@@ -1,0 +1,91 @@
+"""The web process: command line, a Redis check, uvicorn, ready line, clean SIGTERM.
+
+Reading order: job -> client -> jobs -> worker -> ... -> web_app -> **web**.
+
+    python -m learn_queue.web --host 127.0.0.1 --port 8080 --redis-url redis://127.0.0.1:6379/0 \\
+        [--loop auto] [-v | --quiet]
+
+It prints ``= web      listening on http://127.0.0.1:8080`` once it accepts
+connections, then one trace line per change it makes::
+
+    < web      POST /jobs class=checksum queue=default
+    > web      201 jid=5f0c... queued
+    = web      dead job 5f0c... back on queue default
+
+``--quiet`` keeps the ready line, state changes and errors only.
+
+Before it listens, the process asks Redis for a PING: an API that answers 503
+to everything is worse than one that does not start, so an unreachable Redis
+exits 2 with a hint, as does a busy port.  SIGTERM or Ctrl+C lets in-flight
+requests finish and exits 0; nothing is lost, because the web process holds no
+jobs: every job it accepts is in Redis before the 201 goes out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
+from wirelab_common.errors import SetupError
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace
+
+from .web_app import WebSettings, create_app
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_queue.web", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--redis-url", required=True, help="e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument("--loop", choices=LOOPS, default="auto",
+                        help="event loop; auto is uvloop when installed, as in uvicorn")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", help="detail lines under the ready line")
+    noise.add_argument("-q", "--quiet", action="store_true", help="no line per request (for benchmarks)")
+    return parser.parse_args(argv)
+
+
+async def check_redis(url: str) -> None:
+    """PING once, so a wrong --redis-url fails now, with a hint, and not on the first request."""
+    client = aioredis.from_url(url, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        raise SetupError(f"cannot reach Redis at {url}: {exc}",
+                         "start redis-server (or check --redis-url: redis://HOST:PORT/DB)") from None
+    finally:
+        await client.aclose()
+
+
+def describe(settings: WebSettings) -> Callable[[str, int], list[str]]:
+    """The detail lines under the ready line (shown with -v)."""
+    def lines(host: str, port: int) -> list[str]:
+        base = f"http://{host}:{port}"
+        return [f"redis: {settings.redis_url}",
+                f"enqueue: POST {base}/jobs; status: GET {base}/jobs/<jid>",
+                f"overview: GET {base}/queues, /scheduled, /retries, /dead"]
+    return lines
+
+
+async def serve(args: argparse.Namespace) -> None:
+    trace = Trace("web", verbose=args.verbose)
+    ensure_port_free(args.host, args.port)
+    await check_redis(args.redis_url)
+    settings = WebSettings(redis_url=args.redis_url, trace=trace, trace_events=not args.quiet)
+    app = create_app(settings)
+    await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    run_server(lambda: serve(args), args.loop)
+
+
+if __name__ == "__main__":
+    main()

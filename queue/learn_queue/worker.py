@@ -1,0 +1,236 @@
+"""The worker: fetch jobs reliably, run them concurrently, retry failures, give back on exit.
+
+Reading order: job -> client -> jobs -> **worker** (fetch, run, retry) ->
+scheduler / reaper -> web.
+
+    python -m learn_queue.worker --redis-url redis://127.0.0.1:6379/0 \\
+        [--queues critical,default,low] [--concurrency 10] [--worker-id ID] [--heartbeat 1.0] \\
+        [--dead-after 5.0] [--poll 0.5] [--backoff-scale 1.0] [--job-timeout 30] [--grace 5] \\
+        [-v] [--quiet]
+
+One asyncio process, four tasks:
+
+- the *fetcher* (fetch.py) waits for a free slot of ``--concurrency``, then
+  ``LMOVE``s the next job into ``lq:processing:<worker id>`` and starts a task
+  that runs it;
+- each *job task* decodes the job, looks its function up in the registry
+  (jobs.py), runs it under ``asyncio.timeout`` and then, in one ``MULTI`` with
+  the ``LREM``, marks it done, schedules a retry after a growing backoff
+  (job.backoff_seconds), or buries it in ``lq:dead`` when out of retries.  A
+  payload that does not decode, or names no registered function, is buried at
+  once: retrying would fail the same way;
+- the *scheduler* (scheduler.py) moves due retries and scheduled jobs back;
+- the *heartbeat + reaper* (reaper.py) keeps us alive and recovers dead workers.
+
+SIGTERM (or Ctrl-C) stops the fetcher; running jobs get ``--grace`` seconds to
+finish; whatever is still in our processing list then goes back to its queue
+(``RPUSH``: it runs next, on another worker).  Nothing is lost, and exit is 0.
+A timeout stops an ``async`` job; a sync job running in a thread cannot be
+stopped (Python has no thread kill): it is reported as failed and its thread
+runs on, which is why long sync work should check a deadline itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import os
+import random
+import signal
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from wirelab_common.errors import SetupError, run_main
+from wirelab_common.wiretrace import Trace
+
+from . import jobs
+from .client import processing_key, status_key
+from .fetch import bury, done, fetch, malformed_job, retry_later
+from .job import Job, JobFormatError, backoff_seconds, decode
+from .reaper import Reaper
+from .scheduler import Scheduler
+
+
+class Worker:
+    """One worker; ``run()`` until ``stop()`` (or a signal in the CLI)."""
+
+    def __init__(self, redis: aioredis.Redis, *, queues: list[str], concurrency: int = 10,
+                 worker_id: str | None = None, heartbeat: float = 1.0, dead_after: float = 5.0,
+                 poll: float = 0.5, backoff_scale: float = 1.0, job_timeout: float = 30.0,
+                 grace: float = 5.0, trace: Trace | None = None, quiet: bool = False,
+                 rng: random.Random | None = None) -> None:
+        self.redis, self.queues, self.concurrency = redis, queues, concurrency
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.processing = processing_key(self.worker_id)
+        self.poll, self.backoff_scale, self.job_timeout, self.grace = poll, backoff_scale, job_timeout, grace
+        self.trace = trace or Trace("worker")
+        self.quiet = quiet
+        self.rng = rng or random.Random()
+        self.reaper = Reaper(redis, self.worker_id, heartbeat=heartbeat, dead_after=dead_after,
+                             on_reaped=self._reaped)
+        self.scheduler = Scheduler(redis, poll)
+        self.running: set[asyncio.Task[None]] = set()
+        self.finished = 0
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop fetching; ``run()`` then drains and returns."""
+        self._stopping.set()
+
+    def _reaped(self, worker: str, moved: int) -> None:
+        self.trace.state(f"reaper: worker {worker} is dead; {moved} job(s) back to their queues")
+
+    async def run(self) -> None:
+        await self.reaper.register()
+        leftover = await self.reaper.recover(self.worker_id)  # same id, restarted after a crash
+        if leftover:
+            self.trace.state(f"{leftover} job(s) left by an earlier run of {self.worker_id} requeued")
+        background = [asyncio.create_task(self.reaper.run()), asyncio.create_task(self.scheduler.run())]
+        self.trace.state(f"{self.worker_id} fetching from {', '.join(self.queues)} "
+                         f"(concurrency {self.concurrency})")
+        try:
+            await self._fetch_loop()
+        finally:
+            await self._drain()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            moved = await self.reaper.unregister()
+            self.trace.state(f"{self.worker_id} stopped; {self.finished} job(s) finished, "
+                             f"{moved} given back to their queues")
+
+    async def _fetch_loop(self) -> None:
+        slots = asyncio.Semaphore(self.concurrency)
+        while not self._stopping.is_set():
+            await slots.acquire()
+            if self._stopping.is_set():
+                slots.release()
+                break
+            # Block no longer than --poll, so a stop request is noticed soon.
+            got = await fetch(self.redis, self.queues, self.processing, self.poll)
+            if got is None:
+                slots.release()
+                continue
+            task = asyncio.create_task(self._run_job(*got))
+            self.running.add(task)
+            task.add_done_callback(lambda t: (self.running.discard(t), slots.release()))
+
+    async def _drain(self) -> None:
+        if self.running:
+            self.trace.state(f"stopping: waiting up to {self.grace:g} s for {len(self.running)} job(s)")
+            _, late = await asyncio.wait(self.running, timeout=self.grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    @staticmethod
+    def _resolve(queue: str, raw: bytes) -> tuple[Job, Callable[..., Any] | None]:
+        """The job and its registered function; None (and the error on the job) if unrunnable."""
+        try:
+            job = decode(raw)
+        except JobFormatError as exc:
+            return malformed_job(raw, queue, exc, time.time()), None
+        try:
+            return job, jobs.lookup(job.func)
+        except jobs.UnknownJobError as exc:
+            job.error_class, job.error_message, job.failed_at = type(exc).__name__, str(exc), time.time()
+            return job, None
+
+    async def _run_job(self, queue: str, raw: bytes) -> None:
+        # Unrunnable jobs are buried at once: a retry would fail the same way.
+        job, func = self._resolve(queue, raw)
+        if func is None:
+            await bury(self.redis, self.processing, raw, job)
+            self.trace.state(f"job {job.jid} DEAD at once: {job.error_class}: {job.error_message}")
+            return
+        if not self.quiet:
+            self.trace.received(f"job {job.jid} {job.short_name} (queue {job.queue})", [raw.decode()])
+        await self.redis.hset(status_key(job.jid), mapping={"status": "running", "updated": time.time()})
+        jobs.current.set(jobs.JobContext(self.redis, job))
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(job.timeout or self.job_timeout):
+                if inspect.iscoroutinefunction(func):
+                    result = await func(*job.args)
+                else:
+                    result = await asyncio.to_thread(func, *job.args)
+        except asyncio.CancelledError:
+            raise  # shutdown after the grace: the job goes back to its queue
+        except Exception as exc:  # noqa: BLE001 - any failure of user code is a job failure
+            await self._failed(job, raw, exc)
+            return
+        if not await done(self.redis, self.processing, raw, job, result):
+            self.trace.state(f"job {job.jid} was no longer ours (reaped?): it may run again")
+        self.finished += 1
+        if not self.quiet:
+            self.trace.state(f"job {job.jid} done in {(time.perf_counter() - started) * 1000:.1f} ms")
+
+    async def _failed(self, job: Job, raw: bytes, exc: Exception) -> None:
+        now = time.time()
+        if isinstance(exc, TimeoutError):
+            exc = TimeoutError(f"no result after {job.timeout or self.job_timeout:g} s")
+        job.error_class, job.error_message = type(exc).__name__, str(exc)
+        if job.retry_count is None:
+            job.failed_at = now
+        else:
+            job.retried_at = now
+        job.retry_count = (job.retry_count or 0) + 1
+        if job.retry_count > job.retry:
+            await bury(self.redis, self.processing, raw, job)
+            self.trace.state(f"job {job.jid} DEAD after {job.retry} retries ({job.error_class}: "
+                             f"{job.error_message})")
+            return
+        delay = backoff_seconds(job.retry_count, self.rng, self.backoff_scale)
+        await retry_later(self.redis, self.processing, raw, job, now + delay)
+        self.trace.state(f"job {job.jid} failed ({job.error_class}: {job.error_message}); "
+                         f"retry {job.retry_count}/{job.retry} in {delay:.2f} s")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_queue.worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
+                        help="redis://HOST:PORT/DB (default: $REDIS_URL)")
+    parser.add_argument("--queues", default="default", help="comma-separated, strict priority order")
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--worker-id", default=None, help="default: host-pid")
+    parser.add_argument("--heartbeat", type=float, default=1.0, help="seconds between heartbeats")
+    parser.add_argument("--dead-after", type=float, default=5.0, help="a heartbeat older is a dead worker")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds: blocking fetch, schedule poll")
+    parser.add_argument("--backoff-scale", type=float, default=1.0, help="multiply retry delays")
+    parser.add_argument("--job-timeout", type=float, default=30.0, help="seconds, unless the job says")
+    parser.add_argument("--grace", type=float, default=5.0, help="seconds running jobs get on SIGTERM")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show each job's JSON")
+    parser.add_argument("--quiet", action="store_true", help="no line per job")
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.redis_url:
+        raise SetupError("no Redis URL", "pass --redis-url redis://127.0.0.1:6379/0 or set REDIS_URL")
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    redis = aioredis.from_url(args.redis_url, decode_responses=False)
+    try:
+        await redis.ping()
+    except OSError as exc:
+        raise SetupError(f"cannot reach Redis at {args.redis_url}: {exc}", "start redis-server") from None
+    worker = Worker(redis, queues=queues, concurrency=args.concurrency, worker_id=args.worker_id,
+                    heartbeat=args.heartbeat, dead_after=args.dead_after, poll=args.poll,
+                    backoff_scale=args.backoff_scale, job_timeout=args.job_timeout, grace=args.grace,
+                    trace=Trace("worker", verbose=args.verbose), quiet=args.quiet)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        await redis.aclose()
+
+
+if __name__ == "__main__":
+    run_main(main)
