@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import require_binary
+from .errors import SetupError, require_binary
 from .ports import free_port
 from .processes import ManagedProcess, start_process
 
@@ -50,3 +50,35 @@ def redis_url() -> Iterator[str]:
     proc, url = start_redis()
     with proc:
         yield url
+
+
+async def check_redis(url: str, wait: float = 5.0) -> None:
+    """PING ``url`` until it answers, for up to ``wait`` seconds, or raise SetupError with a hint.
+
+    Servers call this before they listen, so a wrong ``--redis-url`` fails at
+    start-up with a message instead of on the first request.  The short wait is
+    for ``docker compose``, which starts Redis and its clients at the same time.
+    """
+    import asyncio
+
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+
+    client = aioredis.from_url(url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    try:
+        while True:
+            try:
+                await client.ping()
+                return
+            except (RedisError, OSError) as exc:
+                if loop.time() >= deadline:
+                    raise SetupError(f"cannot reach Redis at {url}: {exc}",
+                                     "start redis-server (or `docker compose up redis`) or fix --redis-url"
+                                     ) from None
+                await asyncio.sleep(0.25)
+    finally:
+        await client.aclose()

@@ -26,12 +26,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
-from wirelab_common.errors import SetupError
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.redis_server import check_redis
 from wirelab_common.wiretrace import Trace
 
 from .web_app import WebSettings, create_app
@@ -49,18 +46,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     noise.add_argument("-v", "--verbose", action="store_true", help="detail lines under the ready line")
     noise.add_argument("-q", "--quiet", action="store_true", help="no line per request (for benchmarks)")
     return parser.parse_args(argv)
-
-
-async def check_redis(url: str) -> None:
-    """PING once, so a wrong --redis-url fails now, with a hint, and not on the first request."""
-    client = aioredis.from_url(url, socket_connect_timeout=3)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        raise SetupError(f"cannot reach Redis at {url}: {exc}",
-                         "start redis-server (or check --redis-url: redis://HOST:PORT/DB)") from None
-    finally:
-        await client.aclose()
 
 
 def describe(settings: WebSettings) -> Callable[[str, int], list[str]]:

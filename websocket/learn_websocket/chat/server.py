@@ -41,8 +41,8 @@ import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from wirelab_common.asgi_server import LOOPS, LogBridge, TracedServer, config, run_server
-from wirelab_common.errors import SetupError
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.redis_server import check_redis
 from wirelab_common.wiretrace import Trace
 
 from .app import DEMO_TOKENS, Settings, create_app
@@ -142,31 +142,6 @@ def goodbye(hub: Hub, trace: Trace) -> Callable[[], Awaitable[None]]:
         trace.state(f"closing {len(hub.members)} client(s) with {GOING_AWAY} going away")
         await hub.close_all(GOING_AWAY, "server shutting down")
     return close_all
-
-
-async def check_redis(url: str, wait: float = 5.0) -> None:
-    """Fail early with a hint when Redis is unreachable (wait a little: compose starts in parallel)."""
-    import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import RedisError
-
-    client = aioredis.from_url(url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    try:
-        while True:
-            try:
-                await client.ping()
-                return
-            except (RedisError, OSError) as exc:
-                if loop.time() >= deadline:
-                    raise SetupError(f"cannot reach Redis at {url}: {exc}",
-                                     "start redis-server (or `docker compose up redis`) or fix --redis-url"
-                                     ) from None
-                await asyncio.sleep(0.25)
-    finally:
-        await client.aclose()
 
 
 async def serve(args: argparse.Namespace) -> None:
