@@ -33,15 +33,12 @@ messages (slow_subscriber.py shows what Redis does to a slow reader).  As a prog
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from wirelab_common.errors import CheckFailed, SetupError, check, run_main
 from wirelab_common.wiretrace import Trace, shorten
 
 from .resp import ProtocolError, Push, RespError, RespParser, encode_command
@@ -336,59 +333,8 @@ def _describe(value: Any) -> str:
     return "(nil)" if value is None else shorten(f"({type(value).__name__}) {value}")
 
 
-# -- the program ----------------------------------------------------------------------
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m learn_pubsub.resp_client",
-                                     description="A from-scratch RESP client: Pub/Sub, bytes visible.")
-    parser.add_argument("action", choices=("subscribe", "psubscribe", "publish", "ping"))
-    parser.add_argument("names", nargs="*", metavar="ARG", help="CHANNEL..., PATTERN..., CHANNEL MESSAGE")
-    parser.add_argument("--url", "--redis-url", default="redis://127.0.0.1:6379")
-    parser.add_argument("--resp", type=int, choices=(2, 3), default=2, help="RESP version")
-    parser.add_argument("--name", help="trace actor and CLIENT SETNAME")
-    parser.add_argument("--count", type=int, help="(p)subscribe: exit 0 after this many messages")
-    parser.add_argument("--expect", type=int, help="publish: exit 1 unless this many subscriptions got it")
-    parser.add_argument("--timeout", type=float, help="exit 1 if not done within this many seconds")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the bytes of each command, reply")
-    args = parser.parse_args(argv)
-    given = len(args.names)
-    if given != 2 if args.action == "publish" else given != 0 if args.action == "ping" else given == 0:
-        parser.error("give subscribe CHANNEL..., psubscribe PATTERN..., publish CHANNEL MESSAGE, or ping")
-    return args
-
-
-async def run(args: argparse.Namespace) -> None:
-    url = urlsplit(args.url)  # redis://host:port[/db]: Pub/Sub ignores the db number
-    if url.scheme != "redis" or not url.hostname or url.password:
-        raise SetupError(f"cannot use {args.url!r}", "pass --url redis://HOST:PORT (no TLS, no AUTH)")
-    trace = Trace(args.name or {"publish": "pub", "ping": "cli"}.get(args.action, "sub"), args.verbose)
-    try:
-        client = await RespClient.connect(url.hostname, url.port or 6379, protocol=args.resp,
-                                          trace=trace, name=args.name)
-    except OSError as exc:
-        raise SetupError(f"no Redis at {url.netloc}: {exc}", "start redis-server, or pass --url") from None
-    try:
-        async with asyncio.timeout(args.timeout), client:
-            if args.action == "ping":
-                check(await client.ping() == "PONG", "PING was not answered with PONG")
-            elif args.action == "publish":
-                receivers = await client.publish(*args.names)
-                trace.note(f"{receivers} subscription(s) received it")
-                check(args.expect in (None, receivers), f"expected {args.expect}, not {receivers}")
-            else:
-                await client.command(args.action.upper(), *args.names)
-                received = 0
-                async for _ in client.messages():
-                    received += 1
-                    if received == args.count:
-                        trace.note(f"got the {received} message(s) expected")
-                        break
-    except TimeoutError:
-        raise CheckFailed(f"{args.action} did not finish within {args.timeout}s") from None
-    except (ReplyError, ConnectionLost) as exc:
-        raise CheckFailed(f"{type(exc).__name__}: {exc}") from None
-
-
 if __name__ == "__main__":
-    run_main(lambda: run(parse_args()))
+    # The command line lives in resp_cli.py, so this module stays the client alone.
+    from learn_pubsub.resp_cli import main
+
+    main()
