@@ -4,6 +4,7 @@ Read these only when a pattern's code sends you here:
 
 - ``wiretrace``  -- the one trace convention (``>`` sent, ``<`` received, ``=`` state).
 - ``ports``      -- free loopback ports, and a clear error when a port is busy.
+- ``backoff``    -- exponential backoff with full jitter (reconnects and retries).
 - ``processes``  -- start a server process, wait until it is ready, stop it by PID.
 - ``redis_server`` -- find Redis (``REDIS_URL``) or start a throwaway ``redis-server``.
 - ``errors``     -- ``SetupError`` and ``run_main``: how demos and CLIs fail with a hint.

@@ -60,10 +60,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.wiretrace import Trace, shorten
 
-from .backoff import backoff_delay
 from .envelope import EnvelopeError, decode, encode, make_envelope, sequential_ids
 from .publisher import url_or_env
 

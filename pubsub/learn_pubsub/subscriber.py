@@ -1,7 +1,7 @@
 """The subscriber: topic channels and patterns, envelope checks, and reconnecting.
 
 Reading order: resp -> resp_client -> envelope -> publisher -> **subscriber**
-(+ backoff) -> slow_subscriber -> streams.
+-> slow_subscriber -> streams.  The reconnect delay is ``wirelab_common/backoff.py``.
 
     python -m learn_pubsub.subscriber --redis-url redis://127.0.0.1:6379/0 \\
         --channel orders.created --pattern 'orders.*' [--count N] [--name sub-a] [-v]
@@ -55,10 +55,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.wiretrace import Trace, shorten
 
-from .backoff import backoff_delay
 from .envelope import Envelope, EnvelopeError, decode
 from .publisher import url_or_env
 

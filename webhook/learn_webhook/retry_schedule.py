@@ -39,13 +39,8 @@ into account).  Its HTTP-date form is ignored here: one more parser for a rare c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
-
-class Rng(Protocol):
-    """What the schedule needs from ``random.Random``: a seeded one makes it exact."""
-
-    def uniform(self, a: float, b: float) -> float: ...
+from wirelab_common.backoff import Rng, backoff_delay, ceiling
 
 
 @dataclass(frozen=True)
@@ -64,11 +59,11 @@ class RetryPolicy:
 
     def ceiling(self, failed_attempts: int) -> float:
         """The longest delay after ``failed_attempts`` failures in a row (1 for the first)."""
-        return min(self.cap, self.base * 2 ** (failed_attempts - 1))
+        return ceiling(failed_attempts - 1, self.base, self.cap)
 
     def delay(self, failed_attempts: int, rng: Rng) -> float:
-        """Full jitter: a delay drawn uniformly from ``[0, ceiling]``."""
-        return rng.uniform(0, self.ceiling(failed_attempts))
+        """Full jitter: a delay drawn uniformly from ``[0, ceiling]`` (``wirelab_common.backoff``)."""
+        return backoff_delay(failed_attempts - 1, self.base, self.cap, rng)
 
     def schedule(self, rng: Rng) -> list[float]:
         """Every delay of a delivery that always fails: ``max_attempts - 1`` of them.

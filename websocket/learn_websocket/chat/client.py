@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from wirelab_common.backoff import backoff_delay  # full jitter, shared by every pattern
 from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.wiretrace import Trace, shorten
 
@@ -48,11 +49,6 @@ from . import schema
 
 # 429 Too Many Requests is a 4xx that does invite a retry (later).
 RETRYABLE_4XX = {408, 429}
-
-
-def backoff_delay(attempt: int, base: float, max_delay: float, rng: random.Random) -> float:
-    """Full jitter: a delay in ``[0, min(max_delay, base * 2**attempt)]``; ``attempt`` counts from 0."""
-    return rng.uniform(0, min(max_delay, base * 2**attempt))
 
 
 def with_token(url: str, token: str) -> str:

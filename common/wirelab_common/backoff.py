@@ -1,10 +1,10 @@
-"""How long to wait before reconnecting to Redis: exponential backoff with full jitter.
+"""How long to wait before trying again: exponential backoff with full jitter.
 
-Reading order: read it with the subscriber (resp -> resp_client -> envelope ->
-publisher -> subscriber + **backoff** -> slow_subscriber -> streams); the stream
-consumer uses it too.
+Shared by every pattern that retries: the chat client reconnecting to its
+server (websocket), subscribers and stream consumers reconnecting to Redis
+(pubsub), the webhook provider retrying a delivery.
 
-When Redis restarts, every subscriber and consumer loses its connection in the
+When a server restarts, every client loses its connection in the
 same instant.  If they all retried at once, and again at once after each failure,
 the server would be hit by the whole herd every time it tries to come back.  So:
 
@@ -23,7 +23,13 @@ This module is pure: no clock, no sleeping, no I/O.
 
 from __future__ import annotations
 
-import random
+from typing import Protocol
+
+
+class Rng(Protocol):
+    """What the schedule needs from ``random.Random``: a seeded one makes it exact."""
+
+    def uniform(self, a: float, b: float) -> float: ...
 
 
 def ceiling(attempt: int, base: float, max_delay: float) -> float:
@@ -32,6 +38,6 @@ def ceiling(attempt: int, base: float, max_delay: float) -> float:
     return min(max_delay, base * 2 ** min(attempt, 62))
 
 
-def backoff_delay(attempt: int, base: float, max_delay: float, rng: random.Random) -> float:
+def backoff_delay(attempt: int, base: float, max_delay: float, rng: Rng) -> float:
     """Full jitter: a delay in ``[0, ceiling(attempt, base, max_delay)]``."""
     return rng.uniform(0, ceiling(attempt, base, max_delay))

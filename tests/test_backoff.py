@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from learn_pubsub.backoff import backoff_delay, ceiling
+from wirelab_common.backoff import backoff_delay, ceiling
 
 
 class Highest(random.Random):
