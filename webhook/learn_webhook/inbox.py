@@ -136,17 +136,28 @@ class Inbox:
     def processed(self) -> list[InboxEvent]:
         """Processed events in the order they were processed."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT i.msg_id, i.type, i.body, i.scheme FROM processed_log p"
-                " JOIN inbox i ON i.msg_id = p.msg_id ORDER BY p.seq").fetchall()
-        return [InboxEvent(*row) for row in rows]
+            return self.processed_unlocked()
 
     def counts(self) -> dict[str, int]:
         """``accepted`` and ``processed`` as recorded on disk (they survive restarts)."""
         with self._lock:
-            accepted, processed = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(processed), 0) FROM inbox").fetchone()
+            return self.counts_unlocked()
+
+    def processed_unlocked(self) -> list[InboxEvent]:
+        rows = self._db.execute(
+            "SELECT i.msg_id, i.type, i.body, i.scheme FROM processed_log p"
+            " JOIN inbox i ON i.msg_id = p.msg_id ORDER BY p.seq").fetchall()
+        return [InboxEvent(*row) for row in rows]
+
+    def counts_unlocked(self) -> dict[str, int]:
+        accepted, processed = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(processed), 0) FROM inbox").fetchone()
         return {"accepted": accepted, "processed": processed}
+
+    def snapshot(self) -> tuple[list[InboxEvent], dict[str, int]]:
+        """Processed events and the counts, read together: the counts never run ahead of the list."""
+        with self._lock:  # mark_processed commits under the same lock, so nothing lands in between
+            return self.processed_unlocked(), self.counts_unlocked()
 
     def close(self) -> None:
         with self._lock:  # waits for a statement still running in another thread

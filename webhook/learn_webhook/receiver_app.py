@@ -281,8 +281,7 @@ def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
 
     @app.get("/received")
     async def received() -> JSONResponse:
-        events, stored = await asyncio.gather(asyncio.to_thread(inbox.processed),
-                                              asyncio.to_thread(inbox.counts))
+        events, stored = await asyncio.to_thread(inbox.snapshot)
         return JSONResponse({
             "events": [{"id": e.msg_id, "type": e.type, "scheme": e.scheme, "body": json.loads(e.body)}
                        for e in events],
