@@ -28,6 +28,7 @@ TTL alone does not, which is why an expired key is the main signal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -103,12 +104,17 @@ class Reaper:
             self.on_reaped(worker, moved)
         return reaped
 
-    async def run(self) -> None:
-        """Heartbeat every ``heartbeat`` s; reap about every ``dead_after / 2`` s."""
+    async def run(self, stop: asyncio.Event) -> None:
+        """Heartbeat every ``heartbeat`` s; reap about every ``dead_after / 2`` s; until ``stop``.
+
+        A stop event, not task cancellation: redis-py can swallow a cancel that
+        lands in a read, and the loop would then never end.
+        """
         last_reap = 0.0
-        while True:
+        while not stop.is_set():
             await self.beat()
             if time.monotonic() - last_reap >= self.dead_after / 2:
                 last_reap = time.monotonic()
                 await self.reap_once()
-            await asyncio.sleep(self.heartbeat)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.heartbeat)

@@ -24,6 +24,7 @@ given every key it touches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import redis.asyncio as aioredis
@@ -65,7 +66,9 @@ class Scheduler:
             if moved < self.batch:
                 return total
 
-    async def run(self) -> None:
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Move due jobs every ``poll`` seconds until ``stop`` (an event: see ``Reaper.run``)."""
+        while not stop.is_set():
             await self.move_due()
-            await asyncio.sleep(self.poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll)

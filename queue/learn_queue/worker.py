@@ -90,16 +90,20 @@ class Worker:
         leftover = await self.reaper.recover(self.worker_id)  # same id, restarted after a crash
         if leftover:
             self.trace.state(f"{leftover} job(s) left by an earlier run of {self.worker_id} requeued")
-        background = [asyncio.create_task(self.reaper.run()), asyncio.create_task(self.scheduler.run())]
+        # The heartbeat goes on while running jobs drain; it stops only after them.
+        background_stop = asyncio.Event()
+        background = [asyncio.create_task(self.reaper.run(background_stop)),
+                      asyncio.create_task(self.scheduler.run(background_stop))]
         self.trace.state(f"{self.worker_id} fetching from {', '.join(self.queues)} "
                          f"(concurrency {self.concurrency})")
         try:
             await self._fetch_loop()
         finally:
             await self._drain()
-            for task in background:
+            background_stop.set()
+            _, stuck = await asyncio.wait(background, timeout=5)
+            for task in stuck:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
             moved = await self.reaper.unregister()
             self.trace.state(f"{self.worker_id} stopped; {self.finished} job(s) finished, "
                              f"{moved} given back to their queues")
