@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wirelab-installed
 
 # The patterns that exist; each has a demo-<pattern> target below.
-PATTERNS := websocket sse webhook pubsub queue
+PATTERNS := websocket sse webhook pubsub queue dns mcp mini_git webrtc
 
 .PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean
@@ -56,6 +56,18 @@ demo-pubsub: setup
 demo-queue: setup
 	$(PY) -m learn_queue.demo $(ARGS)
 
+demo-dns: setup
+	$(PY) -m learn_dns.demo $(ARGS)
+
+demo-mcp: setup
+	$(PY) -m learn_mcp.demo $(ARGS)
+
+demo-mini_git: setup
+	$(PY) -m learn_git.demo $(ARGS)
+
+demo-webrtc: setup
+	$(PY) -m learn_webrtc.demo $(ARGS)
+
 bench: $(addprefix bench-,$(PATTERNS))
 
 bench-websocket: setup
@@ -72,6 +84,18 @@ bench-pubsub: setup
 
 bench-queue: setup
 	$(PY) bench/bench_queue.py $(ARGS)
+
+bench-dns: setup
+	$(PY) bench/bench_dns.py $(ARGS)
+
+bench-mcp: setup
+	$(PY) bench/bench_mcp.py $(ARGS)
+
+bench-mini_git: setup
+	$(PY) bench/bench_mini_git.py $(ARGS)
+
+bench-webrtc: setup
+	$(PY) bench/bench_webrtc.py $(ARGS)
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)

@@ -10,6 +10,13 @@ declare -A NEED=(
   [nginx]=nginx-light
   [chromium]=chromium
   [dig]=dnsutils
+  [kdig]=knot-dnsutils
+  [dnsperf]=dnsperf
+  [unbound]=unbound
+  [dnsmasq]=dnsmasq
+  [turnserver]=coturn
+  [iptables]=iptables
+  [socat]=socat
 )
 
 missing=()

@@ -1,0 +1,1 @@
+"""MCP: the Model Context Protocol by hand (JSON-RPC 2.0, lifecycle, stdio and Streamable HTTP)."""

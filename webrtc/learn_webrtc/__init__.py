@@ -1,0 +1,1 @@
+"""WebRTC: signaling, STUN, TURN and aiortc peers through NAT."""
