@@ -20,6 +20,10 @@ COPY sse ./sse
 COPY webhook ./webhook
 COPY pubsub ./pubsub
 COPY queue ./queue
+COPY dns ./dns
+COPY mcp ./mcp
+COPY mini_git ./mini_git
+COPY webrtc ./webrtc
 RUN pip install --no-deps .
 
 # Nothing here needs root.

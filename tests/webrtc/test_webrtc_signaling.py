@@ -1,0 +1,179 @@
+"""The signaling protocol: the pure room state machine, then the real server over WebSocket."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from learn_webrtc.signaling import (
+    ROOM_FULL_CLOSE,
+    Close,
+    PeerState,
+    Rooms,
+    Send,
+    SignalingError,
+    parse_message,
+)
+from wirelab_common.ports import free_port
+
+READY = r"listening on http://"
+
+
+def j(**message) -> str:
+    return json.dumps(message)
+
+
+def sent_to(actions, peer):
+    return [a.message for a in actions if isinstance(a, Send) and a.peer == peer]
+
+
+# -- pure: messages ------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, code", [
+    ("not json", "bad-json"),
+    ("[1, 2]", "bad-json"),
+    (j(type="dance"), "bad-message"),
+    (j(type="join"), "bad-message"),
+    (j(type="join", room=""), "bad-message"),
+    (j(type="offer", sdp=3), "bad-message"),
+    (j(type="candidate", candidate="candidate:1 1 udp 1 127.0.0.2 9 typ host", sdpMLineIndex="0"),
+     "bad-message"),
+    ("x" * 70000, "too-big"),
+])
+def test_malformed_messages_are_refused_with_a_code(text, code):
+    with pytest.raises(SignalingError) as info:
+        parse_message(text)
+    assert info.value.code == code
+
+
+def test_a_null_candidate_is_end_of_candidates_and_valid():
+    assert parse_message(j(type="candidate", candidate=None))["candidate"] is None
+
+
+# -- pure: the room state machine ------------------------------------------------------
+
+def joined_pair() -> Rooms:
+    rooms = Rooms()
+    for peer in ("p0", "p1"):
+        rooms.connect(peer)
+        rooms.receive(peer, j(type="join", room="r"))
+    return rooms
+
+
+def test_the_second_peer_is_announced_to_the_first_who_then_offers():
+    rooms = Rooms()
+    rooms.connect("p0")
+    assert sent_to(rooms.receive("p0", j(type="join", room="r")), "p0") == [
+        {"type": "joined", "room": "r", "peer": "p0", "peers": []}]
+    rooms.connect("p1")
+    actions = rooms.receive("p1", j(type="join", room="r"))
+    assert sent_to(actions, "p1") == [{"type": "joined", "room": "r", "peer": "p1", "peers": ["p0"]}]
+    assert sent_to(actions, "p0") == [{"type": "peer-joined", "peer": "p1"}]
+
+
+def test_offer_answer_and_candidates_are_relayed_with_the_sender():
+    rooms = joined_pair()
+    assert rooms.receive("p0", j(type="offer", sdp="v=0")) == [
+        Send("p1", {"type": "offer", "sdp": "v=0", "from": "p0"})]
+    candidate = {"type": "candidate", "candidate": "candidate:1 1 udp 1 127.0.0.2 9 typ host",
+                 "sdpMid": "0", "sdpMLineIndex": 0}
+    assert rooms.receive("p1", json.dumps(candidate)) == [Send("p0", {**candidate, "from": "p1"})]
+
+
+def test_a_third_peer_gets_room_full_and_is_closed_with_4003():
+    rooms = joined_pair()
+    rooms.connect("p2")
+    actions = rooms.receive("p2", j(type="join", room="r"))
+    assert actions[0].message["code"] == "room-full"
+    assert actions[1] == Close("p2", ROOM_FULL_CLOSE, "room full")
+    assert rooms.rooms["r"] == ["p0", "p1"]
+
+
+def test_messages_before_join_and_a_second_join_are_out_of_order():
+    rooms = Rooms()
+    rooms.connect("p0")
+    assert sent_to(rooms.receive("p0", j(type="offer", sdp="v=0")), "p0")[0]["code"] == "not-joined"
+    rooms.receive("p0", j(type="join", room="r"))
+    assert sent_to(rooms.receive("p0", j(type="join", room="s")), "p0")[0]["code"] == "already-joined"
+    assert sent_to(rooms.receive("p0", j(type="offer", sdp="v=0")), "p0")[0]["code"] == "no-peer"
+    assert rooms.state["p0"] is PeerState.JOINED
+
+
+def test_a_disconnect_frees_the_slot_and_tells_the_other_peer():
+    rooms = joined_pair()
+    assert rooms.disconnect("p1") == [Send("p0", {"type": "peer-left", "peer": "p1"})]
+    rooms.connect("p2")
+    assert sent_to(rooms.receive("p2", j(type="join", room="r")), "p2")[0]["peers"] == ["p0"]
+
+
+def test_bye_leaves_and_an_empty_room_disappears():
+    rooms = joined_pair()
+    assert sent_to(rooms.receive("p0", j(type="bye")), "p1") == [{"type": "peer-left", "peer": "p0"}]
+    rooms.receive("p1", j(type="bye"))
+    assert rooms.rooms == {}
+
+
+# -- the server, over real WebSockets ------------------------------------------------------
+
+@pytest.fixture
+def signaling_url(procs):
+    port = free_port()
+    procs.python("learn_webrtc.signaling_server", "--port", str(port), ready_line=READY)
+    return f"ws://127.0.0.1:{port}/ws"
+
+
+async def recv_json(ws):
+    return json.loads(await ws.recv())
+
+
+async def test_server_answers_bad_messages_and_keeps_the_connection(signaling_url):
+    async with connect(signaling_url) as ws:
+        await ws.send("{oops")
+        assert (await recv_json(ws))["code"] == "bad-json"
+        await ws.send(j(type="join", room="r"))
+        assert (await recv_json(ws))["type"] == "joined"
+
+
+async def test_server_closes_a_third_peer_with_4003(signaling_url):
+    async with connect(signaling_url) as a, connect(signaling_url) as b, connect(signaling_url) as c:
+        for ws in (a, b):
+            await ws.send(j(type="join", room="r"))
+            assert (await recv_json(ws))["type"] == "joined"
+        await c.send(j(type="join", room="r"))
+        assert (await recv_json(c))["code"] == "room-full"
+        with pytest.raises(ConnectionClosed) as info:
+            await c.recv()
+        assert info.value.rcvd.code == ROOM_FULL_CLOSE
+
+
+async def test_server_tells_the_other_peer_when_one_disconnects(signaling_url):
+    async with connect(signaling_url) as a:
+        await a.send(j(type="join", room="r"))
+        await recv_json(a)
+        async with connect(signaling_url) as b:
+            await b.send(j(type="join", room="r"))
+            joined = await recv_json(b)
+            assert (await recv_json(a)) == {"type": "peer-joined", "peer": joined["peer"]}
+        assert (await recv_json(a)) == {"type": "peer-left", "peer": joined["peer"]}
+
+
+async def test_server_serves_the_browser_page(signaling_url):
+    import httpx
+
+    base = signaling_url.replace("ws://", "http://").removesuffix("/ws")
+    async with httpx.AsyncClient() as client:
+        page = await client.get(base + "/")
+        script = await client.get(base + "/peer.js")
+    assert page.status_code == 200 and "peer.js" in page.text
+    assert script.status_code == 200 and "RTCPeerConnection" in script.text
+
+
+async def test_server_closes_a_connection_that_sends_binary_with_1003(signaling_url):
+    async with connect(signaling_url) as ws:
+        await ws.send(b"\x00\x01")
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+        assert info.value.rcvd.code == 1003

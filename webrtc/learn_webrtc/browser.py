@@ -1,0 +1,141 @@
+"""Headless Chromium talks to an aiortc peer through our signaling server: a differential check.
+
+Reading order: after the demo; the browser's side is ``static/peer.js``.
+
+    python -m learn_webrtc.browser [-v]        # as root: re-runs itself inside `unshare -n`
+
+Why a private network namespace.  Chromium, by default, hides local addresses
+behind mDNS names and refuses loopback in peer connections; with
+``--allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns``
+it still gathers no candidates on ``lo`` here, so the pair forms through a
+*peer-reflexive* candidate (RFC 8445 §7.3.1.3): aiortc learns Chromium's address
+from Chromium's first connectivity check.  aiortc, in turn, must offer a host
+candidate Chromium can reach: aioice skips 127.0.0.1, so the namespace gets a
+second loopback address, 127.0.0.2, and nothing else (no eth0 to leak through).
+So ``main`` re-executes this module as::
+
+    unshare -n sh -c 'ip link set lo up && ip addr add 127.0.0.2/8 dev lo && \
+        exec python -m learn_webrtc.browser --inside'
+
+and inside it starts the signaling server, Chromium on the page, and an aiortc
+peer, then checks that chat lines crossed both ways.  Exit 0: the browser and
+aiortc agree; 1: something did not cross; 2: cannot run here (not root, no
+Chromium), with what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+from wirelab_common.errors import SetupError, check, require_binary, run_main
+from wirelab_common.ports import free_port
+from wirelab_common.processes import start_process
+from wirelab_common.wiretrace import Trace
+
+from .chat import say
+from .peer import LAB_HOST, Peer, lab_timers, restrict_host_addresses
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+ROOM = "browser"
+
+
+def namespace_argv(verbose: bool) -> list[str]:
+    inner = [sys.executable, "-m", "learn_webrtc.browser", "--inside"] + (["-v"] if verbose else [])
+    script = f"ip link set lo up && ip addr add {LAB_HOST}/8 dev lo && exec {shlex.join(inner)}"
+    return ["unshare", "-n", "sh", "-c", script]
+
+
+def can_unshare() -> str | None:
+    """None if ``unshare -n`` works here, else why not."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "unshare or ip (util-linux, iproute2) not installed"
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0:
+        return f"unshare -n not permitted here ({probe.stderr.strip() or 'exit ' + str(probe.returncode)})"
+    return None
+
+
+async def run_inside(trace: Trace) -> None:
+    from playwright.async_api import async_playwright
+
+    restrict_host_addresses([LAB_HOST])
+    lab_timers()
+    port = free_port()
+    argv = [sys.executable, "-m", "learn_webrtc.signaling_server", "--port", str(port)]
+    with start_process(argv, name="signal", ready_line=r"listening on http://", echo=True):
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                page.on("console", lambda msg: trace.note(f"chromium console: {msg.text}"))
+                await page.goto(f"http://127.0.0.1:{port}/?room={ROOM}")
+                await page.wait_for_function("window.webrtcLog && window.webrtcLog.some(l => "
+                                             "l.includes('signal joined'))", timeout=10_000)
+                trace.note("chromium joined the room first: it will offer (and trickle for real)")
+                await talk_to(page, f"ws://127.0.0.1:{port}/ws", trace)
+            finally:
+                await browser.close()
+
+
+async def talk_to(page, url: str, trace: Trace) -> None:
+    peer = Peer("aiortc", url, ROOM, trace.child("aiortc"))
+    try:
+        await peer.join()
+        await peer.connected(20)
+        inbox = await asyncio.wait_for(peer.channels.get(), 20)  # Chromium created it and offered
+        channel = inbox.channel
+        local, remote = peer.selected_pair() or ("?", "?")
+        peer.trace.state(f"selected pair {local} <-> {remote}")
+        first = await inbox.next_json(10)
+        check(first == {"type": "chat", "text": "hello from chromium"}, f"unexpected first line {first}")
+        say(channel, peer.trace, "hello from aiortc")
+        echo = await inbox.next_json(10)
+        check(echo.get("text") == "echo: hello from aiortc", f"the browser did not echo: {echo}")
+        log = await page.evaluate("window.webrtcLog")
+        for line in log:
+            trace.child("chromium").note(line)
+        check(any("chat" in line and "hello from aiortc" in line for line in log),
+              "the browser's log lacks our line")
+        trace.state("chromium <-> aiortc: data channel works both ways")
+    finally:
+        await peer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_webrtc.browser",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--inside", action="store_true", help="already in the namespace (internal)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    trace = Trace("browser", verbose=args.verbose)
+
+    def outside() -> None:
+        require_binary("chromium", "apt-get install chromium (Debian's; never `playwright install`)")
+        if not os.path.exists(CHROMIUM):
+            raise SetupError(f"{CHROMIUM} missing", "apt-get install chromium")
+        why = can_unshare()
+        if why:
+            raise SetupError(why, "run as root (CI does), or in a container with CAP_SYS_ADMIN")
+        result = subprocess.run(namespace_argv(args.verbose), timeout=120)
+        sys.exit(result.returncode)
+
+    if args.inside:
+        sys.stdout.reconfigure(line_buffering=True)
+        run_main(lambda: run_inside(trace))
+    else:
+        run_main(outside)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The data-channel application: chat lines and files, and a peer you can run as a process.
+
+Reading order: ... peer -> file_transfer -> media -> turn -> **chat** -> demo.
+
+    python -m learn_webrtc.chat --signaling ws://127.0.0.1:8800/ws --room lobby --name alice \\
+        [--say "hi"]... [--expect 1] [--stay 30] [-v]
+
+On the channel, text messages are JSON: ``{"type": "chat", "text": ...}`` and
+the file messages of ``file_transfer.py``; binary messages are file chunks.
+
+**Flow control.**  ``RTCDataChannel.send()`` never blocks: it appends to a
+queue whose size is ``bufferedAmount``.  A sender that loops over a 16 MiB file
+would queue all of it in memory before a byte leaves.  ``send_file`` stops when
+``bufferedAmount`` passes HIGH_WATER and resumes on ``bufferedamountlow``, the
+event fired when it falls to ``bufferedAmountLowThreshold`` (W3C WebRTC §6.2):
+at most HIGH_WATER bytes wait in our process, the rest wait in the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from aiortc import RTCDataChannel
+
+from wirelab_common.errors import check, run_main
+from wirelab_common.wiretrace import Trace, shorten
+
+from .file_transfer import Assembler, Manifest, TransferError, frames, make_manifest
+from .peer import LAB_HOST, IceFailed, Inbox, Peer, lab_timers, open_channel, restrict_host_addresses
+
+HIGH_WATER = 1024 * 1024  # stop queueing above 1 MiB ...
+LOW_WATER = 256 * 1024  # ... and resume below 256 KiB
+
+
+def say(channel: RTCDataChannel, trace: Trace, text: str) -> None:
+    message = json.dumps({"type": "chat", "text": text})
+    trace.sent(f"{channel.label} {message}")
+    channel.send(message)
+
+
+async def drain(channel: RTCDataChannel, high_water: int = HIGH_WATER) -> None:
+    """Wait until ``bufferedAmount`` is back under the low-water mark, if it is above ``high_water``."""
+    if channel.bufferedAmount <= high_water:
+        return
+    low = asyncio.Event()
+    channel.on("bufferedamountlow", low.set)
+    try:
+        while channel.bufferedAmount > channel.bufferedAmountLowThreshold:
+            low.clear()
+            await low.wait()
+    finally:
+        channel.remove_listener("bufferedamountlow", low.set)
+
+
+async def send_file(channel: RTCDataChannel, trace: Trace, name: str, data: bytes,
+                    corrupt_chunk: int | None = None) -> Manifest:
+    """Manifest, chunks (with flow control), end marker.  ``corrupt_chunk`` flips a byte on purpose."""
+    manifest = make_manifest(name, data)
+    channel.bufferedAmountLowThreshold = LOW_WATER
+    trace.sent(f"{channel.label} file {name!r}: {manifest.size} bytes in {manifest.chunks} chunks, "
+               f"sha256 {manifest.sha256[:16]}...")
+    channel.send(json.dumps(manifest.to_message()))
+    pauses = 0
+    for index, frame in enumerate(frames(data, manifest.chunk_size)):
+        if index == corrupt_chunk:
+            frame = frame[:-1] + bytes([frame[-1] ^ 0xFF])  # what a bad buffer would do
+        if channel.bufferedAmount > HIGH_WATER:
+            pauses += 1
+            await drain(channel)
+        channel.send(frame)
+    channel.send(json.dumps({"type": "file-end", "name": name}))
+    trace.note(f"sender paused {pauses} time(s) on bufferedAmount > {HIGH_WATER} "
+               f"until bufferedamountlow (<= {LOW_WATER})")
+    await drain(channel, 0)
+    return manifest
+
+
+async def receive_file(inbox: Inbox, trace: Trace, timeout: float = 30.0) -> tuple[Manifest, bytes]:
+    """Read one file from ``inbox``; TransferError (naming the bad chunks) if it does not check out."""
+    manifest = Manifest.from_message(await inbox.next_json(timeout))
+    assembler = Assembler(manifest)
+    while True:
+        message = await inbox.next(timeout)
+        if isinstance(message, str):
+            end = json.loads(message)
+            if end.get("type") != "file-end":
+                raise TransferError(f"unexpected message during a transfer: {shorten(message)}")
+            break
+        assembler.add(message)
+    data = assembler.verify()
+    trace.state(f"file {manifest.name!r}: {len(data)} bytes, SHA-256 verified ({manifest.sha256[:16]}...)")
+    return manifest, data
+
+
+async def run_peer(args: argparse.Namespace) -> None:
+    """A chat peer process: join, connect, say lines, read ``--expect`` lines, then stay or leave."""
+    restrict_host_addresses([args.host_address])
+    lab_timers()
+    trace = Trace(args.name, verbose=args.verbose)
+    peer = Peer(args.name, args.signaling, args.room, trace)
+    joined = await peer.join()
+    try:
+        # The first peer in the room offers, so it creates the channel (before its offer goes
+        # out: peer-joined cannot arrive before this line runs); the other peer is handed it.
+        first = not joined["peers"]
+        created = peer.pc.createDataChannel("chat") if first else None
+        own = Inbox(created, trace) if created else None
+        await peer.connected(args.timeout)
+        try:
+            inbox = own if own else await asyncio.wait_for(peer.channels.get(), args.timeout)
+            channel = await open_channel(inbox.channel, args.timeout)
+        except TimeoutError:
+            raise IceFailed(peer.explain("connected, but the data channel did not open")) from None
+        trace.state(f"chat open; selected pair {peer.selected_pair()}")
+        for text in args.say:
+            say(channel, trace, text)
+        for _ in range(args.expect):
+            message = await inbox.next_json(args.timeout)
+            check(message.get("type") == "chat", f"expected a chat message, got {message}")
+        if args.stay:
+            trace.note(f"staying up to {args.stay:.0f} s, until the connection to the other peer ends")
+            state = await peer.wait_disconnected(args.stay)
+            trace.state(f"connection {state}: the other peer is gone")
+    finally:
+        await peer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_webrtc.chat", description=__doc__.split("\n")[0])
+    parser.add_argument("--signaling", required=True, help="ws://HOST:PORT/ws")
+    parser.add_argument("--room", default="lobby")
+    parser.add_argument("--name", default="peer")
+    parser.add_argument("--say", action="append", default=[], help="a chat line to send (repeatable)")
+    parser.add_argument("--expect", type=int, default=0, help="chat lines to wait for")
+    parser.add_argument("--stay", type=float, default=0, help="then wait this long for the peer to go")
+    parser.add_argument("--timeout", type=float, default=20.0)
+    parser.add_argument("--host-address", default=LAB_HOST, help="the one host candidate address")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show SDP")
+    args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+    run_main(lambda: run_peer(args))
+
+
+if __name__ == "__main__":
+    main()

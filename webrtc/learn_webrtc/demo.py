@@ -1,0 +1,293 @@
+"""The webrtc demo: ``make demo-webrtc`` (``python -m learn_webrtc.demo [-v]``).
+
+Reading order: read this last; it drives everything else in the folder.
+
+Acts, each checked, so the demo is also a test (CI runs it as one):
+
+1. **Signaling.**  The signaling server on a free port; a raw client sends a
+   malformed message (error, connection stays), two peers fill a room and a
+   third is turned away (``room-full``, close 4003).
+2. **Chat.**  alice and bob (aiortc, in this process) meet in a room: offer,
+   answer, trickled candidates, ICE checks, DTLS, SCTP; a data channel carries
+   chat lines both ways.
+3. **A file.**  1 MiB in 16 KiB chunks with flow control, SHA-256 checked on
+   arrival; then the same file with one chunk flipped on purpose: caught.
+4. **Media.**  A video track whose frames carry a counter in big pixel blocks
+   and a 440 Hz tone; bob decodes the counters (VP8 and back) and hears the tone.
+5. **TURN.**  coturn on loopback; both peers relay-only: the selected pair is
+   relay <-> relay and the chat goes through coturn.
+6. **Failures.**  bob as a separate process is killed (SIGKILL): alice hears
+   ``peer-left`` from the signaling server at once and her connection fails
+   when consent checks go unanswered; a relay-only peer with no TURN server has
+   no candidates at all, and the bounded wait says so instead of hanging.
+7. **NATs** (as root only; ``--no-nat`` skips it): ``nat_lab.py`` puts two
+   peers behind two NATs in network namespaces and shows which candidates
+   get through: host only, STUN, symmetric NATs, TURN.
+
+All addresses are loopback: the peers offer only 127.0.0.2 as a host candidate
+(``peer.restrict_host_addresses``: aioice skips 127.0.0.1 and would otherwise
+offer this machine's real interfaces), and coturn relays on 127.0.0.1.
+
+Exit 0 when every check passed, 1 when one failed, 2 when something is missing
+(coturn's ``turnserver``), with what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import time
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from wirelab_common.errors import check, run_main
+from wirelab_common.ports import free_port
+from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.wiretrace import Trace
+
+from .chat import receive_file, say, send_file
+from .file_transfer import TransferError
+from .media import CounterVideoTrack, ToneAudioTrack, counter_of, peak
+from .peer import (
+    LAB_HOST,
+    IceFailed,
+    Inbox,
+    Peer,
+    configuration,
+    lab_timers,
+    open_channel,
+    restrict_host_addresses,
+)
+from .turn import coturn
+
+PY = sys.executable
+READY = r"listening on http://"
+
+
+async def act_signaling(trace: Trace, url: str) -> None:
+    trace.banner("Act 1: the signaling server -- rooms of two, errors, room-full")
+    async with connect(url) as raw:
+        await raw.send("this is not json")
+        reply = json.loads(await raw.recv())
+        trace.received(f"raw      {reply}")
+        check(reply["code"] == "bad-json", f"expected bad-json, got {reply}")
+        await raw.send(json.dumps({"type": "offer", "sdp": "v=0"}))
+        reply = json.loads(await raw.recv())
+        trace.received(f"raw      {reply}")
+        check(reply["code"] == "not-joined", f"expected not-joined, got {reply}")
+        trace.note("malformed and out-of-order messages get an error; the connection stays open")
+        async with connect(url) as first, connect(url) as second, connect(url) as third:
+            for ws in (first, second, third):
+                await ws.send(json.dumps({"type": "join", "room": "full-house"}))
+            replies = [json.loads(await ws.recv()) for ws in (first, second, third)]
+            check(replies[2].get("code") == "room-full", f"third peer should be refused: {replies[2]}")
+            trace.received(f"third    {replies[2]}")
+            try:
+                await asyncio.wait_for(third.recv(), 5)
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                check(code == 4003, f"room-full should close with 4003, got {code}")
+                trace.state(f"third    closed by the server with {code}")
+
+
+async def pair(trace: Trace, url: str, room: str, config_a=None, config_b=None) -> tuple[Peer, Peer]:
+    alice = Peer("alice", url, room, trace.child("alice"), config_a)
+    bob = Peer("bob", url, room, trace.child("bob"), config_b)
+    return alice, bob
+
+
+async def act_chat_and_file(trace: Trace, url: str) -> None:
+    trace.banner("Act 2: alice and bob connect peer to peer; a data channel carries chat")
+    alice, bob = await pair(trace, url, "lobby")
+    chat = alice.pc.createDataChannel("chat")
+    alice_in = Inbox(chat, alice.trace)
+    try:
+        started = time.monotonic()
+        await alice.join()
+        await bob.join()  # alice is told peer-joined and offers
+        await open_channel(chat)
+        bob_in = await asyncio.wait_for(bob.channels.get(), 10)
+        bob_chat = bob_in.channel
+        trace.note(f"offer to open data channel: {1000 * (time.monotonic() - started):.0f} ms")
+        local, remote = alice.selected_pair() or ("?", "?")
+        trace.note(f"selected pair: {local} <-> {remote}")
+        check(local.startswith("host"), f"on one machine the pair should be host <-> host: {local}")
+        say(chat, alice.trace, "hi bob, this went peer to peer")
+        check((await bob_in.next_json())["text"].startswith("hi bob"), "bob did not get alice's line")
+        say(bob_chat, bob.trace, "hi alice, the server never saw this")
+        check((await alice_in.next_json())["text"].startswith("hi alice"), "alice did not get bob's line")
+
+        trace.banner("Act 3: a file in 16 KiB chunks, flow control, SHA-256 on arrival")
+        data = os.urandom(1024 * 1024)
+        receiving = asyncio.create_task(receive_file(bob_in, bob.trace))
+        manifest = await send_file(chat, alice.trace, "photo.bin", data)
+        got_manifest, got = await receiving
+        check(got == data and got_manifest.sha256 == manifest.sha256, "the file arrived different")
+        trace.note("now the same file with chunk 7 flipped by the sender on purpose")
+        receiving = asyncio.create_task(receive_file(bob_in, bob.trace))
+        await send_file(chat, alice.trace, "photo.bin", data, corrupt_chunk=7)
+        try:
+            await receiving
+        except TransferError as exc:
+            bob.trace.state(f"transfer rejected: {exc}")
+            check("[7]" in str(exc), f"the corrupted chunk should be named: {exc}")
+        else:
+            check(False, "a corrupted chunk went unnoticed")
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def act_media(trace: Trace, url: str) -> None:
+    trace.banner("Act 4: media -- a frame counter drawn in pixels, a 440 Hz tone (VP8, Opus, SRTP)")
+    alice, bob = await pair(trace, url, "studio")
+    video = CounterVideoTrack()
+    alice.pc.addTrack(video)
+    alice.pc.addTrack(ToneAudioTrack())
+    tracks: asyncio.Queue = asyncio.Queue()
+    bob.pc.on("track", lambda track: (bob.trace.state(f"track {track.kind} arrived"),
+                                      tracks.put_nowait(track)))
+    try:
+        await alice.join()
+        await bob.join()
+        await bob.connected()
+        received = {}
+        for _ in range(2):
+            track = await asyncio.wait_for(tracks.get(), 10)
+            received[track.kind] = track
+        counters = [counter_of(await asyncio.wait_for(received["video"].recv(), 10)) for _ in range(45)]
+        bob.trace.received(f"video 45 frames, counters {counters[:4]} ... {counters[-2:]}")
+        check(all(b > a for a, b in zip(counters, counters[1:], strict=False)),
+              f"frame counters should only go up: {counters}")
+        check(counters[-1] - counters[0] >= 44, f"frames were lost or misread: {counters}")
+        peaks = [peak(await asyncio.wait_for(received["audio"].recv(), 10)) for _ in range(25)]
+        bob.trace.received(f"audio 25 frames of 20 ms, peak amplitude {max(peaks)} (silence would be ~0)")
+        check(max(peaks) > 1000, f"the tone did not come through: peaks {peaks}")
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def act_turn(trace: Trace, url: str, verbose: bool) -> None:
+    trace.banner("Act 5: relay only -- every byte through coturn (TURN, RFC 8656)")
+    with coturn(echo=verbose) as turn:
+        trace.state(f"coturn on {turn.url}, user {turn.user}, relay ports on 127.0.0.1")
+        config = configuration(turn.server, relay_only=True)
+        alice, bob = await pair(trace, url, "relayed", config, configuration(turn.server, relay_only=True))
+        chat = alice.pc.createDataChannel("chat")
+        try:
+            await alice.join()
+            await bob.join()
+            await open_channel(chat)
+            bob_in = await asyncio.wait_for(bob.channels.get(), 10)
+            for peer in (alice, bob):
+                local, remote = peer.selected_pair() or ("?", "?")
+                peer.trace.state(f"selected pair {local} <-> {remote}")
+                check(local.startswith("relay") and remote.startswith("relay"),
+                      f"not relayed: {local}, {remote}")
+            say(chat, alice.trace, "this line went through the relay")
+            check((await bob_in.next_json())["text"].endswith("relay"), "the relayed line did not arrive")
+        finally:
+            await alice.close()
+            await bob.close()
+
+
+async def act_failures(trace: Trace, url: str, verbose: bool) -> None:
+    trace.banner("Act 6: failures -- a peer killed, and ICE with no candidates")
+    alice = Peer("alice", url, "fragile", trace.child("alice"))
+    chat = alice.pc.createDataChannel("chat")
+    inbox = Inbox(chat, alice.trace)  # listening before the channel opens: bob speaks first
+    await alice.join()
+    argv = [PY, "-m", "learn_webrtc.chat", "--signaling", url, "--room", "fragile", "--name", "bob",
+            "--expect", "1", "--stay", "60", "--say", "bob here, in another process"]
+    argv += ["-v"] if verbose else []
+    # start_process waits for the ready line by blocking: in a thread, so alice's loop keeps running.
+    bob: ManagedProcess = await asyncio.to_thread(start_process, argv, name="bob", ready_line="chat open",
+                                                  echo=True, timeout=30)
+    try:
+        await open_channel(chat)
+        check((await inbox.next_json())["text"].startswith("bob here"), "no line from bob's process")
+        say(chat, alice.trace, "hello, other process")
+        await asyncio.sleep(0.5)
+        trace.note(f"SIGKILL to bob (pid {bob.pid}): no bye, no DTLS close alert, nothing")
+        started = time.monotonic()
+        bob.kill()
+        await asyncio.wait_for(alice.peer_left.wait(), 10)
+        trace.note(f"the signaling server saw bob's TCP connection drop: peer-left after "
+                   f"{time.monotonic() - started:.1f} s")
+        async with connect(url) as newcomer:
+            await newcomer.send(json.dumps({"type": "join", "room": "fragile"}))
+            reply = json.loads(await newcomer.recv())
+            check(reply.get("type") == "joined", f"bob's slot should be free again: {reply}")
+            trace.received(f"carol    {reply} -- bob's slot is free again")
+        state = await alice.wait_disconnected(20)
+        trace.note(f"alice's ICE consent checks went unanswered: connection {state} after "
+                   f"{time.monotonic() - started:.1f} s (RFC 7675; lab timers: 1 s x 3)")
+    finally:
+        bob.stop()
+        await alice.close()
+
+    trace.note("relay-only with no TURN server: aioice gathers nothing; we wait 5 s, then say why")
+    alice, bob = await pair(trace, url, "hopeless", configuration(relay_only=True),
+                            configuration(relay_only=True))
+    alice.pc.createDataChannel("chat")
+    try:
+        await alice.join()
+        await bob.join()
+        try:
+            await alice.connected(timeout=5)
+        except IceFailed as exc:
+            alice.trace.state(f"gave up: {exc}")
+            check("no local candidates" in str(exc), f"the reason should be named: {exc}")
+        else:
+            check(False, "a relay-only connection without TURN should not connect")
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def act_nat(trace: Trace, verbose: bool) -> None:
+    """The NAT lab (``nat_lab.py``): real NATs in network namespaces; needs root."""
+    if not (shutil.which("ip") and os.geteuid() == 0):
+        trace.banner("Next: NAT traversal in network namespaces (needs root)")
+        trace.note("sudo .venv/bin/python -m learn_webrtc.nat_lab  (host-only / STUN / TURN behind two NATs)")
+        return
+    trace.banner("Act 7: behind two NATs -- host only, STUN, symmetric NATs, TURN (nat_lab.py, as root)")
+    argv = [PY, "-m", "learn_webrtc.nat_lab"] + (["-v"] if verbose else [])
+    lab = await asyncio.to_thread(start_process, argv, name="nat_lab", echo=True, timeout=5)
+    code = await asyncio.to_thread(lab.popen.wait, 90)
+    lab.stop()
+    check(code == 0, f"nat_lab exited {code}")
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_webrtc.demo", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="SDP bodies and coturn's log")
+    parser.add_argument("--no-nat", dest="nat", action="store_false",
+                        help="skip act 7, the NAT lab (it runs only as root, ~20 s)")
+    args = parser.parse_args(argv)
+    trace = Trace("demo", verbose=args.verbose)
+    restrict_host_addresses([LAB_HOST])
+    lab_timers()
+    port = free_port()
+    server_argv = [PY, "-m", "learn_webrtc.signaling_server", "--port", str(port)]
+    server_argv += ["-v"] if args.verbose else []
+    with start_process(server_argv, name="signal", ready_line=READY, echo=True):
+        url = f"ws://127.0.0.1:{port}/ws"
+        await act_signaling(trace, url)
+        await act_chat_and_file(trace, url)
+        await act_media(trace, url)
+        await act_turn(trace, url, args.verbose)
+        await act_failures(trace, url, args.verbose)
+    if args.nat:
+        await act_nat(trace, args.verbose)
+    trace.banner("all checks passed")
+
+
+if __name__ == "__main__":
+    run_main(main)

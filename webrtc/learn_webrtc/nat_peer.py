@@ -1,0 +1,299 @@
+"""An aiortc peer for the NAT lab, and the tiny signaling relay it finds its partner through.
+
+Reading order: stun -> stun_attributes -> stun_server -> stun_client -> netns -> **nat_peer** -> nat_lab.
+
+Three roles, each one process (``nat_lab`` starts them inside namespaces)::
+
+    python -m learn_webrtc.nat_peer relay  --host 203.0.113.10 --port 0
+    python -m learn_webrtc.nat_peer offer  --signal 203.0.113.10:P --room r1 [--stun H:P] [--turn H:P]
+    python -m learn_webrtc.nat_peer answer --signal 203.0.113.10:P --room r1 [--stun H:P] [--turn H:P]
+    python -m learn_webrtc.nat_peer gather [--stun H:P]           # just print the candidates
+
+The relay is WebRTC signaling at its smallest: a TCP server in the public
+namespace that both peers can reach *through* their NATs (outgoing TCP is
+always allowed).  Each peer sends one JSON line ``{"join": room}``; once two
+have joined the same room, every later line from one is passed to the other.
+The offerer sends its SDP offer, the answerer its answer; each SDP carries all
+the candidates (no trickle: aiortc gathers before it answers).
+
+Then ICE (RFC 8445) runs: each side pairs its candidates with the other's and
+sends STUN Binding requests on every pair until one answers.  The offerer is
+*controlling* and nominates the pair.  The peer prints the candidates, the
+selected pair, one data-channel message each way, and a ``RESULT`` line:
+``RESULT connected local=host remote=srflx`` or ``RESULT failed: ...``.
+
+Bounded time: ICE gives up on a pair after its STUN retransmissions (§6.2.1);
+aioice's default, 7 requests, takes 63.5 s.  ``--stun-attempts 3`` (the RFC
+lets Rc be configured) makes that 3.5 s, and ``--timeout`` caps the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import time
+from collections.abc import Sequence
+
+import aioice.stun
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
+
+from wirelab_common.errors import CheckFailed, SetupError, run_main
+from wirelab_common.wiretrace import Trace
+
+from .stun_client import parse_address
+
+TURN_USER, TURN_PASSWORD = "test", "secret"
+
+
+# --- signaling relay ------------------------------------------------------------
+
+
+class SignalingRelay:
+    """Pairs TCP clients by room and copies lines between the two of a room."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.waiting: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            room = json.loads(await reader.readline())["join"]
+        except (ValueError, KeyError, TypeError):
+            writer.close()
+            return
+        self.trace.received(f"join {room!r} from {peer[0]}:{peer[1]}  (the router's public address)")
+        partner = self.waiting.pop(room, None)
+        if partner is None:
+            self.waiting[room] = (reader, writer)
+            return
+        self.trace.state(f"room {room!r} has two peers: relaying")
+        other_reader, other_writer = partner
+        await asyncio.gather(self.pipe(other_reader, writer, room), self.pipe(reader, other_writer, room))
+        writer.close()
+        other_writer.close()
+
+    async def pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, room: str) -> None:
+        while line := await reader.readline():
+            kind = json.loads(line).get("type", "?")
+            self.trace.sent(f"{kind} ({len(line)} bytes) relayed in room {room!r}")
+            writer.write(line)
+            await writer.drain()
+        writer.write_eof()
+
+
+async def run_relay(host: str, port: int, trace: Trace) -> None:
+    relay = SignalingRelay(trace)
+    try:
+        server = await asyncio.start_server(relay.handle, host, port)
+    except OSError as exc:
+        raise SetupError(f"cannot listen on tcp {host}:{port}: {exc.strerror}",
+                         "pass another --port") from None
+    bound = server.sockets[0].getsockname()
+    print(f"signaling relay listening on tcp {bound[0]}:{bound[1]}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+# --- the peer ---------------------------------------------------------------------
+
+
+def ice_servers(stun: tuple[str, int] | None, turn: tuple[str, int] | None) -> list[RTCIceServer]:
+    servers = []
+    if stun:
+        servers.append(RTCIceServer(f"stun:{stun[0]}:{stun[1]}"))
+    if turn:
+        servers.append(RTCIceServer(f"turn:{turn[0]}:{turn[1]}?transport=udp", TURN_USER, TURN_PASSWORD))
+    return servers
+
+
+def candidates_in(sdp: str) -> list[aioice.Candidate]:
+    """The ``a=candidate:`` lines of an SDP (RFC 8839 §5.1) as aioice candidates."""
+    return [aioice.Candidate.from_sdp(line[len("a=candidate:"):])
+            for line in sdp.splitlines() if line.startswith("a=candidate:")]
+
+
+def describe(candidate: aioice.Candidate) -> str:
+    """``srflx 203.0.113.1:40000 (base 10.0.1.2:40000)``: where it is, and what it stands for."""
+    text = f"{candidate.type:<5} {candidate.host}:{candidate.port}"
+    if candidate.related_address:
+        text += f" (base {candidate.related_address}:{candidate.related_port})"
+    return text
+
+
+def selected_pair(pc: RTCPeerConnection) -> tuple[aioice.Candidate, aioice.Candidate] | None:
+    """The nominated pair of component 1, or None.
+
+    aiortc 1.16 has no public getSelectedCandidatePair(), so this reads aioice's
+    nominated pair through the ICE transport.  The local candidate is the
+    socket's own: a srflx candidate is never "used" locally, its base is
+    (RFC 8445 §6.1.2.4), and packets leave from the base and get NATed.
+    """
+    ice = pc.sctp.transport.transport if pc.sctp else None
+    pair = ice._connection._nominated.get(1) if ice else None  # noqa: SLF001 (see docstring)
+    return (pair.local_candidate, pair.remote_candidate) if pair else None
+
+
+class IceLog(logging.Handler):
+    """aioice's own log of the checklist (``Check pair FROZEN -> WAITING``...) as trace lines."""
+
+    def __init__(self, trace: Trace) -> None:
+        super().__init__(logging.INFO)
+        self.trace = trace
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().split(" ", 1)[-1]  # drop the "Connection(0)" prefix
+        self.trace.state(f"ice: {text.replace('CandidatePair', 'pair').replace('State.', '')}")
+
+
+def make_peer_connection(args: argparse.Namespace) -> RTCPeerConnection:
+    policy = RTCIceTransportPolicy.RELAY if args.relay_only else RTCIceTransportPolicy.ALL
+    return RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(args.stun, args.turn),
+                                              iceTransportPolicy=policy))
+
+
+async def gather(args: argparse.Namespace, trace: Trace) -> None:
+    pc = make_peer_connection(args)
+    pc.createDataChannel("probe")
+    await pc.setLocalDescription(await pc.createOffer())
+    for candidate in candidates_in(pc.localDescription.sdp):
+        trace.state(f"gathered {describe(candidate)}")
+    await pc.close()
+
+
+async def run_peer(args: argparse.Namespace, trace: Trace) -> None:
+    # RFC 8489 §6.2.1: Rc is configurable; fewer attempts = ICE fails in seconds, not a minute.
+    aioice.stun.RETRY_MAX = args.stun_attempts - 1
+    if args.verbose:
+        logging.getLogger("aioice.ice").addHandler(IceLog(trace))
+        logging.getLogger("aioice.ice").setLevel(logging.INFO)
+    started = time.monotonic()
+    pc = make_peer_connection(args)
+    done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    @pc.on("iceconnectionstatechange")
+    def on_ice_state() -> None:
+        trace.state(f"ICE {pc.iceConnectionState}")
+        if pc.iceConnectionState == "failed" and not done.done():
+            done.set_exception(CheckFailed("ICE failed: no candidate pair answered its checks"))
+
+    def wire(channel) -> None:  # noqa: ANN001 (an RTCDataChannel)
+        @channel.on("message")
+        def on_message(message: str) -> None:
+            trace.received(f"data channel {channel.label!r}: {message!r}")
+            if args.role == "answer":
+                channel.send(f"echo from {args.name}: {message}")
+                trace.sent(f"data channel {channel.label!r}: echo")
+            if not done.done():
+                done.set_result(message)
+
+    if args.role == "offer":
+        channel = pc.createDataChannel("chat")
+        wire(channel)
+
+        @channel.on("open")
+        def on_open() -> None:
+            text = f"hello from {args.name}"
+            channel.send(text)
+            trace.sent(f"data channel 'chat': {text!r}")
+    else:
+        pc.on("datachannel", wire)
+
+    reader, writer = await asyncio.open_connection(*args.signal)
+    writer.write(json.dumps({"join": args.room}).encode() + b"\n")
+    try:
+        if args.role == "offer":
+            await pc.setLocalDescription(await pc.createOffer())
+            report_local(pc, trace)
+            await send(writer, pc.localDescription, trace)
+            await pc.setRemoteDescription(await receive(reader, trace, args.timeout))
+        else:
+            await pc.setRemoteDescription(await receive(reader, trace, args.timeout))
+            await pc.setLocalDescription(await pc.createAnswer())
+            report_local(pc, trace)
+            await send(writer, pc.localDescription, trace)
+        remaining = args.timeout - (time.monotonic() - started)
+        try:
+            await asyncio.wait_for(done, remaining)
+        except TimeoutError:
+            raise CheckFailed(f"no data-channel message within {args.timeout:.0f}s "
+                              f"(ICE state {pc.iceConnectionState})") from None
+        pair = selected_pair(pc)
+        if pair:
+            trace.state(f"selected pair: local {describe(pair[0])} -> remote {describe(pair[1])}")
+            print(f"RESULT connected local={pair[0].type} remote={pair[1].type} "
+                  f"after {time.monotonic() - started:.1f}s", flush=True)
+        if args.role == "answer":
+            await asyncio.sleep(0.5)  # let the echo leave before closing
+    except CheckFailed as exc:
+        print(f"RESULT failed: {exc} after {time.monotonic() - started:.1f}s", flush=True)
+        raise
+    finally:
+        writer.close()
+        await pc.close()
+
+
+def report_local(pc: RTCPeerConnection, trace: Trace) -> None:
+    for candidate in candidates_in(pc.localDescription.sdp):
+        trace.state(f"local candidate {describe(candidate)}")
+
+
+async def send(writer: asyncio.StreamWriter, description: RTCSessionDescription, trace: Trace) -> None:
+    writer.write(json.dumps({"type": description.type, "sdp": description.sdp}).encode() + b"\n")
+    await writer.drain()
+    trace.sent(f"{description.type} via signaling ({len(candidates_in(description.sdp))} candidates)",
+               description.sdp.splitlines())
+
+
+async def receive(reader: asyncio.StreamReader, trace: Trace, timeout: float) -> RTCSessionDescription:
+    try:
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except TimeoutError:
+        raise CheckFailed(f"the other peer's description did not arrive within {timeout:.0f}s") from None
+    if not line:
+        raise CheckFailed("signaling closed before the other peer's description arrived")
+    message = json.loads(line)
+    description = RTCSessionDescription(message["sdp"], message["type"])
+    trace.received(f"{description.type} via signaling", description.sdp.splitlines())
+    for candidate in candidates_in(description.sdp):
+        trace.received(f"remote candidate {describe(candidate)}")
+    return description
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("role", choices=["relay", "offer", "answer", "gather"])
+    parser.add_argument("--host", default="127.0.0.1", help="relay: address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="relay: TCP port (0: any free port)")
+    parser.add_argument("--signal", type=parse_address, metavar="HOST:PORT", help="the relay's address")
+    parser.add_argument("--room", default="lab")
+    parser.add_argument("--name", help="name in the trace (default: the role)")
+    parser.add_argument("--stun", type=parse_address, metavar="HOST:PORT")
+    parser.add_argument("--turn", type=parse_address, metavar="HOST:PORT", help=f"user {TURN_USER}")
+    parser.add_argument("--relay-only", action="store_true", help="iceTransportPolicy 'relay'")
+    parser.add_argument("--stun-attempts", type=int, default=3, help="STUN requests per check (Rc)")
+    parser.add_argument("--timeout", type=float, default=20.0, help="give up after this many seconds")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the SDPs and ICE checks too")
+    args = parser.parse_args(argv)
+    args.name = args.name or args.role
+    trace = Trace(args.name, verbose=args.verbose)
+    if args.role == "relay":
+        run_main(lambda: run_relay(args.host, args.port, trace))
+    elif args.role == "gather":
+        run_main(lambda: gather(args, trace))
+    else:
+        if args.signal is None:
+            parser.error("--signal HOST:PORT is required for offer and answer")
+        run_main(lambda: run_peer(args, trace))
+
+
+if __name__ == "__main__":
+    main()

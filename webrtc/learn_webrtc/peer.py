@@ -1,0 +1,328 @@
+"""The peer driver: an aiortc ``RTCPeerConnection`` wired to the signaling client, traced.
+
+Reading order: signaling -> signaling_server -> signaling_client -> **peer** -> file_transfer -> ...
+
+What happens, in JSEP terms (RFC 8829 §3), once two peers are in a room:
+
+    offerer (already in the room)             answerer (joined second)
+    createOffer, setLocalDescription  --offer-->  setRemoteDescription
+                                      <--answer-- createAnswer, setLocalDescription
+    candidate, candidate, ..., null   --------->  addIceCandidate (trickle, RFC 8838)
+    addIceCandidate                   <---------  candidate, ..., null
+    ICE checks (STUN binding requests on every pair, RFC 8445), then DTLS (RFC 6347)
+    on the selected pair, then SCTP over DTLS (RFC 8261) for data channels and SRTP for media.
+
+**Trickle ICE.**  A browser hands out candidates one by one (``onicecandidate``)
+while it gathers.  aiortc gathers everything inside ``setLocalDescription()`` and
+writes the candidates into the SDP.  To show the same protocol on both sides we
+take them out of the SDP (``split_candidates``) and send each as a ``candidate``
+message, then ``null`` for end-of-candidates.  Received candidates go to
+``addIceCandidate``, which takes trickled candidates at any time.
+
+**Addresses.**  aioice offers every interface address as a host candidate except
+127.0.0.1.  On a developer machine that means eth0, docker bridges, VPNs: traffic
+this lab must not send (wirelab stays on loopback and its own namespaces).
+``restrict_host_addresses(["127.0.0.2"])`` makes aioice offer only 127.0.0.2,
+which Linux routes to ``lo`` with no setup (all of 127.0.0.0/8 is local).
+
+**Lab timers.**  RFC 7675 consent freshness: a peer that stops answering the
+every-5 s STUN consent checks is declared gone after ~30 s.  ``lab_timers()``
+makes that 1 s x 3 failures, so a killed peer is noticed in a few seconds.
+
+The ``=`` lines trace ICE gathering, ICE connection, connection and signaling
+states; candidates show their type (host / srflx / prflx / relay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import aioice.ice
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.sdp import candidate_from_sdp
+from websockets.exceptions import ConnectionClosed
+
+from wirelab_common.errors import CheckFailed
+from wirelab_common.wiretrace import Trace, shorten
+
+from .signaling_client import SignalingClient
+
+LAB_HOST = "127.0.0.2"
+
+
+def restrict_host_addresses(addresses: Iterable[str]) -> None:
+    """Make aioice offer only ``addresses`` as host candidates (see the module docstring)."""
+    chosen = list(addresses)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(chosen)
+
+
+def lab_timers(interval: float = 1.0, failures: int = 3) -> None:
+    """Consent freshness (RFC 7675) on a lab clock: a dead peer is noticed after ~interval*failures."""
+    aioice.ice.CONSENT_INTERVAL = interval
+    aioice.ice.CONSENT_FAILURES = failures
+
+
+class IceFailed(CheckFailed):
+    """The connection did not come up; the message says what was seen."""
+
+
+def configuration(turn: tuple[str, int, str, str] | None = None,
+                  relay_only: bool = False) -> RTCConfiguration:
+    """An RTCConfiguration: optionally a TURN server (host, port, user, password) and relay-only.
+
+    ``max-bundle``: one ICE transport for everything (audio, video, data), as
+    every browser ends up negotiating.  aiortc's default, ``balanced``, gathers
+    one transport per media kind; the ones that BUNDLE makes redundant are then
+    reported as ICE "failed" when end-of-candidates reaches them.
+    """
+    servers = [RTCIceServer(f"turn:{turn[0]}:{turn[1]}", turn[2], turn[3])] if turn else []
+    policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy,
+                            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def split_candidates(sdp: str) -> tuple[str, list[dict[str, Any]]]:
+    """The SDP without its ``a=candidate`` lines, and those lines as ``candidate`` messages."""
+    kept, candidates = [], []
+    mline, mid = -1, None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            mline, mid = mline + 1, None
+        elif line.startswith("a=mid:"):
+            mid = line[len("a=mid:"):]
+        if line.startswith("a=candidate:"):
+            candidates.append({"candidate": line[2:], "sdpMid": mid, "sdpMLineIndex": mline})
+            continue
+        if line == "a=end-of-candidates":
+            continue
+        kept.append(line)
+    # aiortc writes one copy per bundled m-line; the transport is shared, so send each once,
+    # tagged with the first m-line (the BUNDLE's primary: the others ignore candidates).
+    unique: dict[str, dict[str, Any]] = {}
+    for candidate in candidates:
+        unique.setdefault(candidate["candidate"], candidate)
+    return "\r\n".join(kept) + "\r\n", list(unique.values())
+
+
+def candidate_type(candidate: str) -> str:
+    bits = candidate.split()
+    return bits[bits.index("typ") + 1] if "typ" in bits else "?"
+
+
+def describe_candidate(candidate: str) -> str:
+    bits = candidate.removeprefix("candidate:").split()
+    return f"typ {candidate_type(candidate):<5} {bits[2]} {bits[4]}:{bits[5]}" if len(bits) > 5 else candidate
+
+
+class Inbox:
+    """Every message that arrives on one data channel, traced and queued."""
+
+    def __init__(self, channel: RTCDataChannel, trace: Trace, quiet_binary: bool = True) -> None:
+        self.channel = channel
+        self.trace = trace
+        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self.closed = asyncio.Event()
+        channel.on("message", self._on_message)
+        channel.on("close", self.closed.set)
+        self.quiet_binary = quiet_binary
+
+    def _on_message(self, message: str | bytes) -> None:
+        if isinstance(message, str):
+            self.trace.received(f"{self.channel.label} {shorten(message, 90)}")
+        elif not self.quiet_binary:
+            self.trace.received(f"{self.channel.label} <{len(message)} bytes>")
+        self.queue.put_nowait(message)
+
+    async def next(self, timeout: float = 10.0) -> str | bytes:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+    async def next_json(self, timeout: float = 10.0) -> dict[str, Any]:
+        message = await self.next(timeout)
+        if not isinstance(message, str):
+            raise ValueError(f"expected a text message, got {len(message)} binary bytes")
+        return json.loads(message)
+
+
+class Peer:
+    """One WebRTC endpoint: ``await join()``, then ``await connected()``, then use ``pc``.
+
+    Create data channels and add tracks on ``pc`` *before* ``join()``: the
+    offerer puts them in its offer the moment the other peer arrives.
+    """
+
+    def __init__(self, name: str, signaling_url: str, room: str, trace: Trace,
+                 config: RTCConfiguration | None = None) -> None:
+        self.name, self.url, self.room = name, signaling_url, room
+        self.trace = trace
+        self.pc = RTCPeerConnection(config or configuration())
+        self.signaling: SignalingClient | None = None
+        self.peer_left = asyncio.Event()
+        self.remote_candidates: list[str] = []
+        self.local_candidates: list[str] = []
+        # Channels the other peer opened, each already listened to: a message sent the moment a
+        # channel opens must not be lost before our code gets round to attaching a handler.
+        self.channels: asyncio.Queue[Inbox] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._state_changed = asyncio.Event()
+        self._watch_states()
+
+    def _watch_states(self) -> None:
+        pc = self.pc
+        names = {"icegatheringstatechange": "iceGatheringState", "iceconnectionstatechange":
+                 "iceConnectionState", "connectionstatechange": "connectionState",
+                 "signalingstatechange": "signalingState"}
+        for event, attribute in names.items():
+            def changed(attribute: str = attribute) -> None:
+                self.trace.state(f"{attribute} -> {getattr(pc, attribute)}")
+                self._state_changed.set()
+            pc.on(event, changed)
+        pc.on("datachannel", lambda channel: (
+            self.trace.state(f"datachannel {channel.label!r} opened by the other peer"),
+            self.channels.put_nowait(Inbox(channel, self.trace))))
+
+    async def join(self) -> dict[str, Any]:
+        """Connect to the signaling server, join the room and start answering signaling."""
+        self.signaling = await SignalingClient.open(self.url, self.trace)
+        joined = await self.signaling.join(self.room)
+        self._task = asyncio.create_task(self._signal_loop(), name=f"signal-{self.name}")
+        return joined
+
+    async def _signal_loop(self) -> None:
+        assert self.signaling is not None
+        try:
+            while True:
+                message = await self.signaling.recv()
+                kind = message.get("type")
+                if kind == "peer-joined" and self.pc.remoteDescription is None:
+                    await self._offer()
+                elif kind == "peer-joined":  # a newcomer after a peer vanished: a fresh call is needed
+                    self.trace.state("a new peer joined; this connection is already negotiated, not offering")
+                elif kind in ("offer", "answer"):
+                    await self._on_description(message)
+                elif kind == "candidate":
+                    await self._on_candidate(message)
+                elif kind == "peer-left":
+                    self.peer_left.set()
+                    self._state_changed.set()
+        except ConnectionClosed:
+            self.trace.state("signaling connection closed")
+        except Exception as exc:  # noqa: BLE001 - shown, then ends the loop: never a silent hang
+            self.trace.state(f"signaling loop failed: {exc!r}")
+            self._state_changed.set()
+
+    async def _offer(self) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())  # gathers every candidate
+        await self._send_description()
+
+    async def _on_description(self, message: dict[str, Any]) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], message["type"]))
+        if message["type"] == "offer":
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            await self._send_description()
+
+    async def _send_description(self) -> None:
+        assert self.signaling is not None
+        local = self.pc.localDescription
+        sdp, candidates = split_candidates(local.sdp)
+        await self.signaling.send({"type": local.type, "sdp": sdp})
+        for candidate in candidates:  # trickle: one message per candidate, then null
+            self.local_candidates.append(candidate["candidate"])
+            self.trace.state(f"gathered local candidate {describe_candidate(candidate['candidate'])}")
+            await self.signaling.send({"type": "candidate", **candidate})
+        await self.signaling.send({"type": "candidate", "candidate": None})
+
+    async def _on_candidate(self, message: dict[str, Any]) -> None:
+        text = message.get("candidate")
+        if not text:  # null or "": the browser's and our end-of-candidates
+            await self.pc.addIceCandidate(None)
+            return
+        self.remote_candidates.append(text)
+        self.trace.state(f"remote candidate {describe_candidate(text)}")
+        candidate = candidate_from_sdp(text.removeprefix("candidate:"))
+        candidate.sdpMid = message.get("sdpMid")
+        candidate.sdpMLineIndex = message.get("sdpMLineIndex")
+        await self.pc.addIceCandidate(candidate)
+
+    async def connected(self, timeout: float = 20.0) -> None:
+        """Wait until connectionState is "connected"; IceFailed (with the reason) otherwise."""
+        async def until_settled() -> None:
+            while self.pc.connectionState not in ("connected", "failed", "closed"):
+                self._state_changed.clear()
+                await self._state_changed.wait()
+        try:
+            await asyncio.wait_for(until_settled(), timeout)
+        except TimeoutError:
+            raise IceFailed(self.explain(f"not connected after {timeout:.0f} s")) from None
+        if self.pc.connectionState != "connected":
+            raise IceFailed(self.explain(f"connection {self.pc.connectionState}"))
+
+    def explain(self, what: str) -> str:
+        local, remote = len(self.local_candidates), len(self.remote_candidates)
+        hint = ""
+        if local == 0 and self.pc.localDescription is not None:
+            hint = " -- no local candidates: relay-only policy without a reachable TURN server?"
+        elif remote == 0 and self.pc.remoteDescription is not None:
+            hint = " -- the other peer sent no candidates"
+        elif self.pc.remoteDescription is None:
+            hint = " -- no offer/answer yet: is the other peer in the room?"
+        return (f"{self.name}: {what} (ICE {self.pc.iceConnectionState}, {local} local / {remote} remote "
+                f"candidate(s)){hint}")
+
+    async def wait_disconnected(self, timeout: float) -> str:
+        """Wait until the connection is failed or closed; returns the state (IceFailed on timeout)."""
+        async def until_down() -> None:
+            while self.pc.connectionState not in ("failed", "closed"):
+                self._state_changed.clear()
+                await self._state_changed.wait()
+        try:
+            await asyncio.wait_for(until_down(), timeout)
+        except TimeoutError:
+            raise IceFailed(f"{self.name}: still {self.pc.connectionState} after {timeout:.0f} s") from None
+        return self.pc.connectionState
+
+    def selected_pair(self) -> tuple[str, str] | None:
+        """(local, remote) candidate of the nominated pair, e.g. ("relay 127.0.0.1:50001", ...).
+
+        aiortc 1.16 has no ``candidate-pair`` entries in ``getStats()``, so we read
+        aioice's nominated pair (a private attribute, ``Connection._nominated``).
+        """
+        transports = [self.pc.sctp.transport.transport] if self.pc.sctp else []
+        transports += [t.receiver.transport.transport for t in self.pc.getTransceivers()]
+        for transport in transports:
+            for pair in getattr(transport._connection, "_nominated", {}).values():
+                lc, rc = pair.local_candidate, pair.remote_candidate
+                return f"{lc.type} {lc.host}:{lc.port}", f"{rc.type} {rc.host}:{rc.port}"
+        return None
+
+    async def close(self, say_bye: bool = True) -> None:
+        if self.signaling is not None:
+            if say_bye:
+                with contextlib.suppress(ConnectionClosed):
+                    await self.signaling.send({"type": "bye"})
+            await self.signaling.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.pc.close()
+
+
+async def open_channel(channel: RTCDataChannel, timeout: float = 20.0) -> RTCDataChannel:
+    """Wait for a data channel we created to open (after DTLS and SCTP are up)."""
+    if channel.readyState != "open":
+        opened = asyncio.Event()
+        channel.on("open", opened.set)
+        await asyncio.wait_for(opened.wait(), timeout)
+    return channel

@@ -1,0 +1,65 @@
+"""The signaling client: one WebSocket to the signaling server, JSON in and out, traced.
+
+Reading order: signaling -> signaling_server -> **signaling_client** -> peer -> ...
+
+A thin layer on the ``websockets`` library (17: ``websockets.asyncio.client``):
+``send(message)`` and ``recv()`` move dicts; every message is traced as
+``> name  {...}`` / ``< name  {...}`` with SDP bodies shortened (``-v`` shows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from wirelab_common.wiretrace import Trace, shorten
+
+
+def summary(message: dict[str, Any]) -> str:
+    shown = {k: (f"<{len(v)} chars>" if k == "sdp" else v) for k, v in message.items()}
+    return shorten(json.dumps(shown), 100)
+
+
+class SignalingClient:
+    """``await SignalingClient.open(url, trace)``, then ``join``, ``send``, ``recv``, ``close``."""
+
+    def __init__(self, ws: ClientConnection, trace: Trace) -> None:
+        self.ws = ws
+        self.trace = trace
+        self.peer_id: str | None = None
+
+    @classmethod
+    async def open(cls, url: str, trace: Trace) -> SignalingClient:
+        ws = await connect(url, open_timeout=10, max_size=64 * 1024)
+        trace.state(f"signaling connected to {url}")
+        return cls(ws, trace)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.trace.sent(f"signal {summary(message)}", message.get("sdp", "").splitlines())
+        await self.ws.send(json.dumps(message))
+
+    async def recv(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next message; ConnectionClosed when the server closed; TimeoutError after ``timeout``."""
+        text = await asyncio.wait_for(self.ws.recv(), timeout)
+        message = json.loads(text)
+        self.trace.received(f"signal {summary(message)}", message.get("sdp", "").splitlines())
+        return message
+
+    async def join(self, room: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Join ``room``; returns the ``joined`` message or raises RuntimeError with the error."""
+        await self.send({"type": "join", "room": room})
+        reply = await self.recv(timeout)
+        if reply.get("type") != "joined":
+            raise RuntimeError(f"could not join {room!r}: {reply}")
+        self.peer_id = reply["peer"]
+        return reply
+
+    async def close(self) -> None:
+        try:
+            await self.ws.close()
+        except ConnectionClosed:
+            pass

@@ -1,0 +1,139 @@
+"""The signaling server: rooms of two peers over WebSocket (FastAPI on uvicorn).
+
+Reading order: signaling -> **signaling_server** -> signaling_client -> peer -> ...
+
+    python -m learn_webrtc.signaling_server --host 127.0.0.1 --port 8800 [-v]
+
+It prints ``= signal   listening on http://127.0.0.1:8800`` once it accepts.
+
+- ``/ws``: the WebSocket.  Every rule (join, relay, room-full, peer-left) is in
+  ``signaling.Rooms``; this file turns its ``Send``/``Close`` actions into
+  WebSocket sends and closes, and names each connection ``p0``, ``p1``, ...
+- ``/``: the browser peer's page (``static/index.html`` + ``static/peer.js``),
+  so Chromium can load it from the same origin.
+
+The server never parses SDP: it relays opaque text.  Media and data never pass
+through it; once the peers are connected it could go away (only a renegotiation
+or an ICE restart would need it again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from importlib import resources
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from starlette.responses import FileResponse, Response
+
+from wirelab_common.asgi_server import TracedServer, config, run_server
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace, shorten
+
+from .signaling import Close, Rooms, Send
+
+STATIC = resources.files("learn_webrtc") / "static"
+
+
+def summary(message: dict) -> str:
+    """One line per message; SDP bodies only with -v (they are ~1-3 KiB each)."""
+    shown = {k: (f"<{len(v)} chars>" if k == "sdp" else v) for k, v in message.items()}
+    return shorten(json.dumps(shown), 110)
+
+
+def create_app(trace: Trace) -> FastAPI:
+    app = FastAPI(title="learn_webrtc signaling")
+    rooms = Rooms()
+    sockets: dict[str, WebSocket] = {}
+    ids = itertools.count()
+    app.state.rooms = rooms
+
+    async def perform(actions: list[Send | Close]) -> None:
+        for action in actions:
+            ws = sockets.get(action.peer)
+            if ws is None:
+                continue  # that peer is already gone
+            if isinstance(action, Send):
+                text = json.dumps(action.message)
+                trace.sent(f"{action.peer:<3} {summary(action.message)}",
+                           action.message.get("sdp", "").splitlines())
+                try:
+                    await ws.send_text(text)
+                except (WebSocketDisconnect, RuntimeError):
+                    pass  # its own handler will see the disconnect and clean up
+            else:
+                trace.state(f"{action.peer:<3} close {action.code} ({action.reason})")
+                sockets.pop(action.peer, None)
+                await ws.close(action.code, action.reason)
+
+    @app.websocket("/ws")
+    async def signal(ws: WebSocket) -> None:
+        await ws.accept()
+        peer = f"p{next(ids)}"
+        sockets[peer] = ws
+        host, port = ws.client or ("?", 0)
+        trace.state(f"{peer:<3} connected from {host}:{port}")
+        await perform(rooms.connect(peer))
+        try:
+            while peer in sockets:
+                text = await ws.receive_text()
+                try:
+                    shown = summary(json.loads(text))
+                except ValueError:
+                    shown = shorten(text, 80)
+                trace.received(f"{peer:<3} {shown}")
+                await perform(rooms.receive(peer, text))
+        except WebSocketDisconnect as exc:
+            trace.state(f"{peer:<3} disconnected (code {exc.code})")
+        except KeyError:  # a binary frame: receive_text() finds no "text"
+            trace.state(f"{peer:<3} sent a binary frame: close 1003")
+            await ws.close(1003, "text frames only")
+        finally:
+            sockets.pop(peer, None)
+            room = rooms.room_of.get(peer)
+            actions = rooms.disconnect(peer)
+            if room is not None:
+                trace.state(f"{peer:<3} left room {room!r}; slot free")
+            await perform(actions)
+
+    @app.get("/")
+    async def page() -> FileResponse:
+        return FileResponse(str(STATIC / "index.html"), media_type="text/html")
+
+    @app.get("/peer.js")
+    async def script() -> FileResponse:
+        return FileResponse(str(STATIC / "peer.js"), media_type="text/javascript")
+
+    @app.get("/favicon.ico")
+    async def no_icon() -> Response:
+        return Response(status_code=204)  # browsers ask; a 404 would be noise in the console
+
+    return app
+
+
+async def serve(args: argparse.Namespace) -> None:
+    trace = Trace("signal", verbose=args.verbose)
+    ensure_port_free(args.host, args.port)
+    app = create_app(trace)
+    cfg = config(app, args.host, args.port, ws="websockets-sansio", ws_max_size=64 * 1024,
+                 ws_ping_interval=5.0, ws_ping_timeout=5.0)
+
+    def describe(host: str, port: int) -> list[str]:
+        return [f"WebSocket ws://{host}:{port}/ws", f"browser page http://{host}:{port}/"]
+
+    await TracedServer(cfg, trace, describe).serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_webrtc.signaling_server", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8800)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show SDP bodies")
+    args = parser.parse_args(argv)
+    run_server(lambda: serve(args), "asyncio")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""A STUN Binding server: tells each client the address its datagram came from (RFC 8489 §6.3).
+
+Reading order: stun -> stun_attributes -> **stun_server** -> stun_client -> netns -> nat_peer -> nat_lab.
+
+This is all a WebRTC peer needs from STUN to learn its *server-reflexive*
+address: the public IP and port its NAT gave it.  :func:`answer` is the whole
+protocol, pure (a datagram and its source in, the datagram to send back out);
+:class:`StunServerProtocol` is the thin asyncio driver around it.
+
+What it answers (§6.3, §6.3.1):
+
+- a Binding request -> success response with XOR-MAPPED-ADDRESS, SOFTWARE,
+  FINGERPRINT;
+- a request with an unknown comprehension-required attribute -> 420 with
+  UNKNOWN-ATTRIBUTES (§14);
+- a request that is STUN (cookie in place) but malformed, or of another
+  method -> 400 Bad Request with the reason;
+- a response or indication (a Binding indication is a keepalive) -> nothing;
+- anything that is not STUN at all -> nothing: never answer a stranger's
+  garbage, or the server becomes a reflector for spoofed traffic.
+
+Run it (``-v`` traces every datagram)::
+
+    python -m learn_webrtc.stun_server --host 127.0.0.1 --port 3478 -v
+    turnutils_stunclient -p 3478 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wirelab_common.errors import SetupError, run_main
+from wirelab_common.wiretrace import Trace, hexdump
+
+from .stun import Message, MessageClass, Method, decode, encode, looks_like_stun, parse_header
+from .stun_attributes import REASONS, ErrorCode, Software, StunError, UnknownAttributes, XorMappedAddress
+
+SOFTWARE = "wirelab learn_webrtc stun_server"
+
+
+@dataclass
+class Answer:
+    """What :func:`answer` made of one datagram: the request, the reply (if any), and why."""
+
+    request: Message | None
+    response: Message | None
+    data: bytes | None  # the datagram to send back, or None to stay silent
+    why: str  # a few words for the trace
+
+
+def _error(method: int, transaction_id: bytes, code: int, detail: str, extra: Sequence = ()) -> Message:
+    reason = f"{REASONS.get(code, 'Error')}: {detail}"[:120]
+    attributes = [ErrorCode(code, reason), *extra, Software(SOFTWARE)]
+    return Message(method, MessageClass.ERROR_RESPONSE, transaction_id, attributes)
+
+
+def answer(datagram: bytes, source: tuple[str, int], software: str = SOFTWARE) -> Answer:
+    """The server's whole decision for one datagram from ``source`` (host, port)."""
+    if not looks_like_stun(datagram):
+        return Answer(None, None, None, "dropped: not STUN")
+    try:
+        request = decode(datagram)
+    except StunError as exc:
+        method, message_class, _, transaction_id = parse_header(datagram)  # looks_like_stun: cannot fail
+        if message_class != MessageClass.REQUEST:
+            return Answer(None, None, None, f"dropped: malformed {message_class.name.lower()} ({exc})")
+        response = _error(method, transaction_id, 400, str(exc))
+    else:
+        if request.message_class != MessageClass.REQUEST:
+            kind = request.message_class.name.lower().replace("_", " ")
+            return Answer(request, None, None, f"dropped: a {kind} needs no answer")
+        unknown = request.unknown_required()
+        if request.method != Method.BINDING:
+            response = _error(request.method, request.transaction_id, 400,
+                              f"method 0x{request.method:03x} is not served here")
+        elif unknown:
+            names = ", ".join(f"0x{t:04X}" for t in unknown)
+            response = _error(request.method, request.transaction_id, 420, names,
+                              [UnknownAttributes(tuple(unknown))])
+        else:
+            # §14.2: the address the request came *from*, as seen after every NAT on the way.
+            attributes = [XorMappedAddress(source[0], source[1]), Software(software)]
+            response = Message(Method.BINDING, MessageClass.SUCCESS_RESPONSE, request.transaction_id,
+                               attributes)
+        return Answer(request, response, encode(response, fingerprint=True), "answered")
+    return Answer(None, response, encode(response, fingerprint=True), "answered with an error")
+
+
+def describe_response(response: Message) -> str:
+    """``Binding success response ... 203.0.113.1:40000`` or ``... 400 Bad Request: ...``."""
+    mapped = response.get(XorMappedAddress)
+    error = response.get(ErrorCode)
+    if mapped is not None:
+        return f"{response.summary()}  mapped={mapped.address}:{mapped.port}"
+    if error is not None:
+        return f"{response.summary()}  {error.code} {error.reason}"
+    return response.summary()
+
+
+class StunServerProtocol(asyncio.DatagramProtocol):
+    """The asyncio driver: every datagram goes through :func:`answer`; nothing can crash it."""
+
+    def __init__(self, trace: Trace | None = None) -> None:
+        self.trace = trace
+        self.transport: asyncio.DatagramTransport | None = None
+        self.answered = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        source = (addr[0], addr[1])
+        try:
+            result = answer(data, source)
+        except Exception as exc:  # a bug in the codec must cost one datagram, not the server
+            result = Answer(None, None, None, f"dropped: internal error {exc!r}")
+        trace = self.trace
+        if trace:
+            what = result.request.summary() if result.request else f"{len(data)} bytes"
+            trace.received(f"{what} from {source[0]}:{source[1]}  [{result.why}]", [hexdump(data, 48)])
+        if result.data is None:
+            return
+        self.transport.sendto(result.data, addr)
+        self.answered += 1
+        if trace:
+            trace.sent(f"{describe_response(decode(result.data))} to {source[0]}:{source[1]}",
+                       [hexdump(result.data, 48)])
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors (port unreachable from a client that went away) arrive here.
+        if self.trace:
+            self.trace.state(f"socket error ignored: {exc}")
+
+
+async def serve(host: str, port: int, trace: Trace | None,
+                ready: asyncio.Future | None = None) -> None:
+    """Serve until cancelled or SIGTERM; print the ready line once bound."""
+    loop = asyncio.get_running_loop()
+    try:
+        transport, _ = await loop.create_datagram_endpoint(lambda: StunServerProtocol(trace),
+                                                           local_addr=(host, port))
+    except OSError as exc:
+        raise SetupError(f"cannot bind udp {host}:{port}: {exc.strerror}",
+                         "pass another --port (0 picks a free one) or stop what uses it") from None
+    bound = transport.get_extra_info("sockname")
+    print(f"stun server listening on udp {bound[0]}:{bound[1]}", flush=True)
+    if ready is not None:
+        ready.set_result(bound)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        transport.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3478, help="UDP port (0: any free port)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="trace every datagram, with bytes")
+    args = parser.parse_args(argv)
+    trace = Trace("stun", verbose=True) if args.verbose else None
+    run_main(lambda: serve(args.host, args.port, trace))
+
+
+if __name__ == "__main__":
+    main()
