@@ -1,0 +1,257 @@
+"""The MCP host's client: connect (either transport, either era), list tools, call them.
+
+Reading order: client_session -> client_stdio / client_http -> **client** -> guards ->
+planner -> agent -> demo.
+
+:class:`McpClient` drives a :class:`~learn_mcp.client_session.ClientSession` over a
+transport: it sends the session's first message, hands each answer back to the session
+until the session is READY (modern after ``server/discover``, or legacy after the
+``initialize`` handshake), then offers what an agent needs:
+
+- ``list_tools()``: ``tools/list``, following ``nextCursor`` pages;
+- ``call_tool()``: ``tools/call`` with a ``progressToken``; each
+  ``notifications/progress`` goes to a callback; cancelling the awaiting task (or a
+  timeout) cancels the request the transport's way.
+
+As a program it is a small inspector::
+
+    python -m learn_mcp.client --stdio "python -m learn_mcp.server --transport stdio" -v
+    python -m learn_mcp.client --url http://127.0.0.1:8931/mcp --legacy \\
+        --call calculate '{"expression": "2*(3+4)"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from wirelab_common.errors import SetupError, check, run_main
+from wirelab_common.wiretrace import Trace
+
+from .client_http import HttpTransport
+from .client_session import (
+    LEGACY,
+    MODERN,
+    ClientSession,
+    Phase,
+    Reply,
+    result_of,
+)
+from .client_stdio import StdioTransport
+from .guards import is_destructive
+from .jsonrpc import Notification, Request
+
+OnProgress = Callable[[float, float | None, str | None], None]
+
+
+class Transport(Protocol):
+    label: str
+    on_log: Callable[[Notification], None]
+
+    async def request(self, message: Request,
+                      on_notification: Callable[[Notification], None] | None = None) -> Reply: ...
+    async def notify(self, message: Notification) -> None: ...
+    async def close(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """One entry of ``tools/list``, with what the guards need to know about it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def destructive(self) -> bool:
+        """By the hints and their defaults: not read-only, and not ``destructiveHint: false``."""
+        return is_destructive(self.annotations)
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> ToolInfo:
+        return cls(entry["name"], entry.get("description", ""), entry.get("inputSchema") or {},
+                   entry.get("annotations") or {})
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A ``CallToolResult``: the structured value if any, the text otherwise, and isError."""
+
+    is_error: bool
+    structured: Any
+    text: str
+
+    @property
+    def value(self) -> Any:
+        return self.structured if self.structured is not None else self.text
+
+    @classmethod
+    def from_json(cls, result: dict[str, Any]) -> ToolResult:
+        texts = [c.get("text", "") for c in result.get("content") or [] if c.get("type") == "text"]
+        return cls(bool(result.get("isError", False)), result.get("structuredContent"), "\n".join(texts))
+
+
+class McpClient:
+    """One connection from the host to one MCP server."""
+
+    def __init__(self, transport: Transport, session: ClientSession, trace: Trace) -> None:
+        self.transport = transport
+        self.session = session
+        self.trace = trace
+        self.tools: dict[str, ToolInfo] = {}
+        self.logs: list[dict[str, Any]] = []  # notifications/message params, for checks
+        self._tokens = itertools.count(1)
+        transport.on_log = self._on_log
+
+    @classmethod
+    async def stdio(cls, argv: Sequence[str], trace: Trace, *, versions: tuple[str, ...] = (MODERN, LEGACY),
+                    log_level: str | None = None, env: dict[str, str] | None = None,
+                    probe_timeout: float = 10.0) -> McpClient:
+        """Start ``argv`` and connect.  ``probe_timeout``: how long silence after
+        ``server/discover`` is waited out before deciding the server is legacy; it
+        includes the child's start-up, which takes seconds on a busy machine."""
+        transport = StdioTransport(trace)
+        await transport.start(argv, env)
+        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace)
+        try:
+            await client.connect(probe_timeout)
+        except BaseException:
+            await transport.close()
+            raise
+        return client
+
+    @classmethod
+    async def http(cls, url: str, trace: Trace, *, versions: tuple[str, ...] = (MODERN, LEGACY),
+                   token: str | None = None, log_level: str | None = None,
+                   http: httpx.AsyncClient | None = None) -> McpClient:
+        transport = HttpTransport(url, trace, token=token, http=http)
+        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace)
+        try:
+            await client.connect(probe_timeout=None)  # over HTTP a legacy server answers 4xx, not silence
+        except BaseException:
+            await transport.close()
+            raise
+        return client
+
+    async def connect(self, probe_timeout: float | None = 10.0) -> None:
+        """Negotiate the revision: probe, maybe fall back, maybe the handshake."""
+        message: Request | None = self.session.open()
+        while self.session.phase is Phase.DISCOVERING and message is not None:
+            try:
+                reply: Reply | None = await asyncio.wait_for(self.transport.request(message), probe_timeout)
+            except TimeoutError:
+                reply = None  # silence is a legacy answer too (stdio "Backward Compatibility")
+            message = self.session.on_discover(reply)
+            if self.session.phase is Phase.INITIALIZING:
+                self.trace.state("no modern answer to server/discover: falling back to initialize")
+        if self.session.phase is Phase.INITIALIZING and message is not None:
+            initialized = self.session.on_initialize(await self.transport.request(message))
+            await self.transport.notify(initialized)
+            self.trace.state(f"initialized, protocol {self.session.version} "
+                             f"(server {self.session.server_info.get('name', '?')})")
+        else:
+            self.trace.state(f"modern, protocol {self.session.version}: no handshake, _meta on every request "
+                             f"(server {self.session.server_info.get('name', '?')})")
+
+    async def request(self, method: str, params: dict[str, Any] | None = None,
+                      on_notification: Callable[[Notification], None] | None = None,
+                      progress_token: str | None = None) -> dict[str, Any]:
+        message = self.session.request(method, params, progress_token=progress_token)
+        return result_of(await self.transport.request(message, on_notification))
+
+    async def list_tools(self) -> list[ToolInfo]:
+        tools: list[ToolInfo] = []
+        cursor: str | None = None
+        for _page in range(100):  # a bound: a server that pages forever is a bug
+            result = await self.request("tools/list", {"cursor": cursor} if cursor else {})
+            tools.extend(ToolInfo.from_json(entry) for entry in result.get("tools", []))
+            cursor = result.get("nextCursor")
+            if not cursor:
+                break
+        self.tools = {tool.name: tool for tool in tools}
+        schemas = getattr(self.transport, "tool_schemas", None)
+        if schemas is not None:
+            schemas.update({tool.name: tool.input_schema for tool in tools})  # for Mcp-Param-* headers
+        return tools
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        on_progress: OnProgress | None = None, timeout: float | None = None) -> ToolResult:
+        """``tools/call``; a timeout (or cancelling the caller) cancels the request on the server."""
+        token = f"progress-{next(self._tokens)}" if on_progress else None
+
+        def progress(note: Notification) -> None:
+            if note.method == "notifications/progress" and on_progress is not None:
+                p = note.params
+                on_progress(p.get("progress", 0), p.get("total"), p.get("message"))
+            else:
+                self._on_log(note)
+
+        call = self.request("tools/call", {"name": name, "arguments": arguments}, progress, token)
+        result = await asyncio.wait_for(call, timeout) if timeout else await call
+        return ToolResult.from_json(result)
+
+    def _on_log(self, note: Notification) -> None:
+        if note.method == "notifications/message":
+            self.logs.append(note.params)
+
+    async def close(self) -> None:
+        self.session.close()
+        await self.transport.close()
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_mcp.client", description=__doc__.split("\n")[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stdio", metavar="COMMAND", help="start this server command and talk over stdio")
+    where.add_argument("--url", help="the Streamable HTTP endpoint, e.g. http://127.0.0.1:8931/mcp")
+    parser.add_argument("--token", help="bearer token for the HTTP endpoint")
+    era = parser.add_mutually_exclusive_group()
+    era.add_argument("--legacy", action="store_true", help=f"only {LEGACY}: the initialize handshake")
+    era.add_argument("--modern", action="store_true", help=f"only {MODERN}: never fall back")
+    parser.add_argument("--call", nargs=2, metavar=("TOOL", "JSON_ARGS"), help="call one tool")
+    parser.add_argument("-v", "--verbose", action="store_true", help="every message's JSON and headers")
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    trace = Trace("host", verbose=args.verbose)
+    versions = (LEGACY,) if args.legacy else (MODERN,) if args.modern else (MODERN, LEGACY)
+    try:
+        if args.stdio:
+            client = await McpClient.stdio(shlex.split(args.stdio), trace, versions=versions)
+        else:
+            client = await McpClient.http(args.url, trace, versions=versions, token=args.token)
+    except (httpx.HTTPError, ConnectionError) as exc:
+        raise SetupError(f"cannot talk to the server: {exc or type(exc).__name__}",
+                         "is it running? python -m learn_mcp.server --transport http --port 8931") from None
+    try:
+        tools = await client.list_tools()
+        for tool in tools:
+            flag = " (destructive)" if tool.destructive else ""
+            print(f"  tool {tool.name}{flag}: {tool.description}")
+        if args.call:
+            name, raw = args.call
+            result = await client.call_tool(
+                name, json.loads(raw), on_progress=lambda p, t, m: print(f"  progress {p}/{t} {m or ''}"))
+            print(json.dumps(result.value, indent=2))
+            check(not result.is_error, f"{name} returned an error: {result.text}")
+    finally:
+        await client.close()
+
+
+if __name__ == "__main__":
+    run_main(lambda: main(sys.argv[1:]))

@@ -1,0 +1,379 @@
+"""Streamable HTTP: one endpoint, ``/mcp``, for both revisions (the asyncio driver for HTTP).
+
+Reading order: ... -> server_core -> stdio_transport / sessions + **http_transport** -> server.
+
+Every request goes down the same ladder; the first rung that fails answers:
+
+1. ``Origin`` (and, on a loopback bind, ``Host``) must be ours: 403 / 421.
+   This is the DNS-rebinding defence both revisions make a MUST.
+2. With ``--token``: ``Authorization: Bearer <token>`` or 401 with
+   ``WWW-Authenticate: Bearer``.
+3. The method: POST carries messages; GET opens a legacy session's stream;
+   DELETE ends a legacy session.
+4. For POST: ``Accept`` must allow JSON or SSE (406), the body must be one
+   JSON-RPC message (400 with -32700 / -32600; arrays are refused).
+5. The era, decided per request:
+
+   - an ``initialize`` request starts a **legacy session** (2025-11-25
+     basic/transports §Session Management): the answer carries
+     ``Mcp-Session-Id``, later requests must repeat it (400 without it, 404
+     for an unknown or ended one) and send a supported ``MCP-Protocol-Version``
+     (400 otherwise).  Errors travel as JSON-RPC errors in a 200.
+   - a request whose ``_meta`` or ``MCP-Protocol-Version`` names 2026-07-28 is
+     **modern** (2026-07-28 transports/streamable-http): no session; the
+     ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name`` headers must
+     match the body (400, -32020 HeaderMismatch); errors get an HTTP status
+     of their own (400, or 404 for -32601) so intermediaries can see them.
+
+6. The answer is ``application/json`` unless the request may send
+   notifications first (progress or log messages) or the client accepts only
+   SSE; then it is an SSE stream: notifications, then the response, then the
+   end of the stream.  Legacy streams number their events and keep them in
+   the session's log (sessions.py) so ``GET`` + ``Last-Event-ID`` resumes
+   them; a closed legacy connection is *not* a cancellation (the client
+   sends ``notifications/cancelled``).  Modern streams have no ids, and
+   closing one *is* the cancellation of its request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response as HttpResponse
+from starlette.routing import Route
+
+from wirelab_common.asgi_server import read_body
+from wirelab_common.wiretrace import Trace, shorten
+
+from .jsonrpc import (
+    HEADER_MISMATCH,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    ErrorResponse,
+    JsonRpcError,
+    Message,
+    Notification,
+    Request,
+    Response,
+    error_response,
+    parse,
+    serialize,
+)
+from .lifecycle import (
+    DEFAULT_HEADER_VERSION,
+    LEGACY_VERSIONS,
+    META_PROTOCOL_VERSION,
+    MODERN_VERSIONS,
+    is_modern,
+)
+from .server_core import Call, ServerCore
+from .sessions import Session, SessionStore, parse_event_id
+
+MAX_BODY = 1 << 20
+# 2026-07-28 transports/streamable-http §Standard Request Headers: the body field Mcp-Name mirrors.
+NAME_FIELDS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+# The HTTP status for an error code (modern requests; the SDK server uses the same table).
+ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400,
+                METHOD_NOT_FOUND: 404}
+JSON = "application/json"
+SSE = "text/event-stream"
+
+
+@dataclass
+class HttpSettings:
+    token: str | None = None
+    allow_origins: list[str] = field(default_factory=list)
+    loopback: bool = True  # validate Host too (only meaningful when bound to a loopback address)
+    port: int = 0  # filled in once listening: our own origins are http://127.0.0.1:<port> etc.
+
+    def own_hosts(self) -> set[str]:
+        return {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+
+
+def _json(message: Message | dict[str, Any] | None, status: int = 200, headers: dict | None = None,
+          ) -> HttpResponse:
+    body = b"" if message is None else (json.dumps(message).encode() if isinstance(message, dict)
+                                         else serialize(message))
+    return HttpResponse(body, status, headers, media_type=JSON if body else None)
+
+
+def _refuse(status: int, code: int, text: str, headers: dict | None = None) -> HttpResponse:
+    """An HTTP error whose body is a JSON-RPC error with no id (both revisions allow that)."""
+    return _json(error_response(None, code, text), status, headers)
+
+
+def decode_header(value: str | None) -> str | None:
+    """Mcp-Name may be sent as ``=?base64?<b64>?=`` when not plain ASCII (§Value Encoding)."""
+    if value and value.startswith("=?base64?") and value.endswith("?="):
+        try:
+            return base64.b64decode(value[9:-2], validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return value
+
+
+class McpHttpApp:
+    def __init__(self, core: ServerCore, settings: HttpSettings, trace: Trace, wire: Trace | None = None,
+                 store: SessionStore | None = None) -> None:
+        # trace: state changes (sessions, refusals); wire: every message, only with -v
+        self.core, self.settings, self.trace, self.wire = core, settings, trace, wire
+        self.store = store or SessionStore()
+        self.modern_tasks: set[asyncio.Task] = set()
+        self.app = Starlette(routes=[Route("/mcp", self.endpoint, methods=["GET", "POST", "DELETE"])])
+
+    # --- the ladder --------------------------------------------------------------------------
+
+    async def endpoint(self, http: HttpRequest) -> HttpResponse:
+        refusal = self.check_origin_and_auth(http)
+        if refusal is not None:
+            return refusal
+        if http.method == "POST":
+            return await self.post(http)
+        if http.method == "GET":
+            return self.get(http)
+        return self.delete(http)
+
+    def check_origin_and_auth(self, http: HttpRequest) -> HttpResponse | None:
+        settings = self.settings
+        origin = http.headers.get("origin")
+        allowed = {f"http://{host}" for host in settings.own_hosts()} | set(settings.allow_origins)
+        if origin is not None and origin not in allowed:
+            self.trace.state(f"403 foreign Origin {origin!r}")
+            return _refuse(403, INVALID_REQUEST, f"Forbidden: Origin {origin} is not allowed")
+        if settings.loopback and http.headers.get("host") not in settings.own_hosts():
+            self.trace.state(f"421 foreign Host {http.headers.get('host')!r}")
+            return _refuse(421, INVALID_REQUEST, "Misdirected Request: Host is not this server")
+        if settings.token is not None and http.headers.get("authorization") != f"Bearer {settings.token}":
+            return _refuse(401, INVALID_REQUEST, "Unauthorized: send Authorization: Bearer <token>",
+                           {"WWW-Authenticate": 'Bearer realm="mcp", error="invalid_token"'})
+        return None
+
+    async def post(self, http: HttpRequest) -> HttpResponse:
+        accept = http.headers.get("accept", "*/*")
+        takes_json = any(t in accept for t in (JSON, "application/*", "*/*"))
+        takes_sse = any(t in accept for t in (SSE, "text/*", "*/*"))
+        if not (takes_json or takes_sse):
+            return _refuse(406, INVALID_REQUEST, f"Not Acceptable: Accept must allow {JSON} and {SSE}")
+        if not http.headers.get("content-type", "").startswith(JSON):
+            return _refuse(415, INVALID_REQUEST, f"Unsupported Media Type: send {JSON}")
+        body = await read_body(http, MAX_BODY)
+        if body is None:
+            return _refuse(413, INVALID_REQUEST, f"Payload Too Large: at most {MAX_BODY} bytes")
+        try:
+            message = parse(body)
+        except JsonRpcError as exc:
+            if self.wire:
+                self.wire.received(shorten(body), [f"rejected: {exc.code} {exc.message}"])
+            return _json(exc.to_response(), 400)
+        if self.wire:
+            self.wire.received(shorten(body, 160))
+        session_id = http.headers.get("mcp-session-id")
+        version_header = http.headers.get("mcp-protocol-version")
+        if isinstance(message, Request) and message.method == "initialize":
+            if session_id is not None:
+                return _refuse(400, INVALID_REQUEST, "initialize starts a new session: send it without "
+                               "Mcp-Session-Id")
+            return await self.initialize(message)
+        if session_id is not None and version_header not in MODERN_VERSIONS:
+            session = self.store.get(session_id)
+            if session is None:
+                return _refuse(404, INVALID_REQUEST, "Not Found: no such session (ended or never existed); "
+                               "initialize a new one")
+            version = version_header or DEFAULT_HEADER_VERSION
+            if version not in LEGACY_VERSIONS:
+                return _refuse(400, INVALID_REQUEST, f"Bad Request: unsupported MCP-Protocol-Version "
+                               f"{version}; supported: {', '.join(LEGACY_VERSIONS + MODERN_VERSIONS)}")
+            return await self.legacy(session, message, takes_json, takes_sse)
+        if version_header in MODERN_VERSIONS or (isinstance(message, Request) and is_modern(message.params)):
+            return await self.modern(http, message, takes_json, takes_sse)
+        return _json(error_response(message.id if isinstance(message, Request) else None, INVALID_REQUEST,
+                                    "Bad Request: missing Mcp-Session-Id (send initialize first), "
+                                    "or speak 2026-07-28 with params._meta and MCP-Protocol-Version"), 400)
+
+    # --- legacy (2025-11-25): sessions ------------------------------------------------------
+
+    async def initialize(self, request: Request) -> HttpResponse:
+        session = self.store.create()
+        response = await self.core.handle_request(request, session.lifecycle, self._drop)
+        if isinstance(response, ErrorResponse):
+            self.store.end(session.id)
+            return self.answer(response, 200)
+        self.trace.state(f"session {session.id} created ({session.lifecycle.protocol_version})")
+        return self.answer(response, 200, {"Mcp-Session-Id": session.id})
+
+    async def legacy(self, session: Session, message: Message, takes_json: bool,
+                     takes_sse: bool) -> HttpResponse:
+        if isinstance(message, Notification):
+            cancel = self.core.handle_notification(message, session.lifecycle)
+            if cancel is not None and cancel in session.tasks:
+                session.tasks[cancel].cancel()
+                self.trace.state(f"request {cancel} cancelled")
+            return _json(None, 202)
+        if not isinstance(message, Request):
+            return _json(None, 202)  # a client's answer to a server request: we never send any
+        try:
+            call = self.core.prepare(message, session.lifecycle)
+        except JsonRpcError as exc:
+            return self.answer(exc.to_response(message.id), 200)
+        if takes_json and not call.may_notify:
+            return self.answer(await self.core.execute(call, self._drop, self.announce), 200)
+        stream = session.new_stream()
+        if (session.lifecycle.protocol_version or "") >= "2025-11-25":
+            stream.append("")  # §Sending Messages 6: an event id before anything else primes resumption
+
+        async def send(note: Notification) -> None:
+            stream.append(self.traced(note).decode())
+
+        async def run() -> None:
+            try:
+                stream.append(self.traced(await self.core.execute(call, send, self.announce)).decode())
+            except asyncio.CancelledError:
+                self.trace.state(f"request {message.id} cancelled: no response will be sent")
+            finally:
+                stream.close()
+                session.tasks.pop(message.id, None)
+
+        session.tasks[message.id] = asyncio.create_task(run())
+        return self.event_stream(stream.follow())
+
+    def get(self, http: HttpRequest) -> HttpResponse:
+        session_id = http.headers.get("mcp-session-id")
+        if session_id is None:  # 2026-07-28 §Backward Compatibility: GET is not part of it
+            return _refuse(405, INVALID_REQUEST, "Method Not Allowed: GET needs a 2025-11-25 session",
+                           {"Allow": "POST, DELETE"})
+        session = self.store.get(session_id)
+        if session is None:
+            return _refuse(404, INVALID_REQUEST, "Not Found: no such session")
+        if SSE not in http.headers.get("accept", ""):
+            return _refuse(406, INVALID_REQUEST, f"Not Acceptable: GET needs Accept: {SSE}")
+        last = http.headers.get("last-event-id")
+        if last is not None:
+            where = parse_event_id(last)
+            stream = session.streams.get(where[0]) if where else None
+            if stream is None or where is None:
+                return _refuse(404, INVALID_REQUEST, f"Not Found: no stream for Last-Event-ID {last}")
+            self.trace.state(f"resuming stream {stream.id} after event {where[1]}")
+            return self.event_stream(stream.follow(where[1]), stream)
+        if session.standalone is not None and not session.standalone.closed and session.standalone.attached:
+            return _refuse(409, INVALID_REQUEST, "Conflict: this session's GET stream is already open")
+        if session.standalone is None or session.standalone.closed:
+            session.standalone = session.new_stream()
+        return self.event_stream(session.standalone.follow(), session.standalone)
+
+    def delete(self, http: HttpRequest) -> HttpResponse:
+        session_id = http.headers.get("mcp-session-id")
+        if session_id is None:
+            return _refuse(405, INVALID_REQUEST, "Method Not Allowed: DELETE needs a 2025-11-25 session",
+                           {"Allow": "POST"})
+        if not self.store.end(session_id):
+            return _refuse(404, INVALID_REQUEST, "Not Found: no such session")
+        self.trace.state(f"session {session_id} ended by DELETE")
+        return HttpResponse(status_code=204)
+
+    async def announce(self, note: Notification) -> None:
+        """A change every legacy session hears about, on its GET stream if it has one open."""
+        data = serialize(note).decode()
+        for session in self.store.sessions.values():
+            if session.standalone is not None and not session.standalone.closed:
+                session.standalone.append(data)
+
+    # --- modern (2026-07-28): stateless ------------------------------------------------------
+
+    async def modern(self, http: HttpRequest, message: Message, takes_json: bool,
+                     takes_sse: bool) -> HttpResponse:
+        if not isinstance(message, Request):
+            return _json(None, 202)  # 2026-07-28 defines no client notifications over HTTP
+        try:
+            self.check_headers(http, message)
+            call = self.core.prepare(message, None)
+        except JsonRpcError as exc:
+            return self.answer(exc.to_response(message.id), ERROR_STATUS.get(exc.code, 400))
+        if takes_json and not call.may_notify:
+            response = await self.core.execute(call, self._drop)
+            failed = isinstance(response, ErrorResponse)
+            status = ERROR_STATUS.get(response.error.code, 200) if failed else 200
+            return self.answer(response, status)
+        return self.event_stream(self.modern_stream(call))
+
+    def check_headers(self, http: HttpRequest, request: Request) -> None:
+        """§Server Validation: headers that mirror the body must match it (-32020)."""
+        meta = request.params.get("_meta")
+        body_version = meta.get(META_PROTOCOL_VERSION) if isinstance(meta, dict) else None
+        problems = []
+        if http.headers.get("mcp-protocol-version") != body_version:
+            problems.append(f"MCP-Protocol-Version {http.headers.get('mcp-protocol-version')!r} "
+                            f"does not match _meta {body_version!r}")
+        if http.headers.get("mcp-method") != request.method:
+            problems.append(f"Mcp-Method {http.headers.get('mcp-method')!r} does not match method "
+                            f"{request.method!r}")
+        name_field = NAME_FIELDS.get(request.method)
+        if name_field and decode_header(http.headers.get("mcp-name")) != request.params.get(name_field):
+            problems.append(f"Mcp-Name {http.headers.get('mcp-name')!r} does not match params.{name_field}")
+        if problems:
+            raise JsonRpcError(HEADER_MISMATCH, "Header mismatch: " + "; ".join(problems))
+
+    async def modern_stream(self, call: Call) -> AsyncIterator[tuple[str | None, str]]:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def send(note: Notification) -> None:
+            queue.put_nowait(self.traced(note))
+
+        async def run() -> None:
+            try:
+                queue.put_nowait(self.traced(await self.core.execute(call, send)))
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.create_task(run())
+        self.modern_tasks.add(task)
+        task.add_done_callback(self.modern_tasks.discard)
+        try:
+            while (data := await queue.get()) is not None:
+                yield None, data.decode()
+        finally:
+            if not task.done():  # the client closed the stream: that is the cancellation (§Cancellation)
+                task.cancel()
+                self.trace.state(f"request {call.request.id} cancelled: client closed the stream")
+
+    # --- output --------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _drop(note: Notification) -> None:
+        """Where notifications go when the answer is plain JSON: nowhere (none are expected)."""
+
+    def traced(self, message: Message) -> bytes:
+        data = serialize(message)
+        if self.wire:
+            self.wire.sent(shorten(data, 160))
+        return data
+
+    def answer(self, message: Response | ErrorResponse, status: int,
+               headers: dict | None = None) -> HttpResponse:
+        return HttpResponse(self.traced(message), status, headers, media_type=JSON)
+
+    def event_stream(self, events: AsyncIterator[tuple[str | None, str]], stream: Any = None) -> HttpResponse:
+        async def encode() -> AsyncIterator[ServerSentEvent]:
+            if stream is not None:
+                stream.attached = True
+            try:
+                async for event_id, data in events:
+                    yield ServerSentEvent(data=data, id=event_id)
+            finally:
+                if stream is not None:
+                    stream.attached = False
+
+        return EventSourceResponse(encode(), headers={"Cache-Control": "no-cache"})
+
+    async def close(self) -> None:
+        """Before shutdown: end every stream so open SSE responses finish."""
+        self.store.end_all()
+        for task in list(self.modern_tasks):
+            task.cancel()

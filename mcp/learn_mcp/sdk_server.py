@@ -1,0 +1,158 @@
+"""The same notes-and-calculator server, written with the official SDK's ``MCPServer``.
+
+Reading order: read it beside ``server.py`` (the hand-rolled server), after the client:
+it is what the library does for you, and the peer our hand-written client is tested
+against ("our client against an MCPServer-based server").
+
+Same tool names and schemas as the hand-rolled server (see ``tools.py``): ``calculate``,
+``add_note``, ``search_notes``, ``delete_note`` (annotated ``destructiveHint: true``) and
+``slow_count`` (progress and cancellation), plus the ``notes://index`` and
+``notes://{id}`` resources.  The SDK derives each input schema from the Python
+signature and each output schema from the return type; it answers ``server/discover``
+(2026-07-28) as well as ``initialize`` (2025-11-25): a dual-era server.
+
+    python -m learn_mcp.sdk_server --transport stdio
+    python -m learn_mcp.sdk_server --transport http --host 127.0.0.1 --port 8932   # endpoint /mcp
+
+Over HTTP it runs the SDK's Starlette app on uvicorn with wirelab's ready line and a
+clean exit on SIGTERM (``wirelab_common.asgi_server``); stdout is free for the ready
+line there, while over stdio stdout belongs to JSON-RPC and nothing else may go on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import sys
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+# pydantic (which the SDK uses for schemas) needs typing_extensions' TypedDict on Python < 3.12.
+from typing_extensions import TypedDict
+
+from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace
+
+from .calculator import CalcError, evaluate
+
+
+class Value(TypedDict):
+    value: float
+
+
+class NoteId(TypedDict):
+    id: str
+
+
+class Note(TypedDict):
+    id: str
+    title: str
+    body: str
+
+
+class Notes(TypedDict):
+    notes: list[Note]
+
+
+class Deleted(TypedDict):
+    id: str
+    deleted: bool
+
+
+class Counted(TypedDict):
+    counted: int
+
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+
+
+def build_server() -> MCPServer:
+    """A fresh server with an empty notebook (one per process)."""
+    server = MCPServer("wirelab-sdk-notes", version="1.0",
+                       instructions="Notes and a calculator, built on the official SDK.", log_level="WARNING")
+    notes: dict[str, Note] = {}
+    ids = itertools.count(1)
+
+    @server.tool(annotations=READ_ONLY)
+    def calculate(expression: str) -> Value:
+        """Evaluate an arithmetic expression: + - * / // % ** and parentheses on numbers."""
+        try:
+            return {"value": evaluate(expression)}
+        except CalcError as exc:
+            raise ToolError(f"cannot calculate {expression!r}: {exc}") from None
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
+    def add_note(title: str, body: str) -> NoteId:
+        """Store a note; returns its id."""
+        note_id = str(next(ids))
+        notes[note_id] = {"id": note_id, "title": title, "body": body}
+        return {"id": note_id}
+
+    @server.tool(annotations=READ_ONLY)
+    def search_notes(query: str) -> Notes:
+        """Notes whose title or body contains the query (case-insensitive; empty matches all)."""
+        q = query.lower()
+        return {"notes": [n for n in notes.values() if q in n["title"].lower() or q in n["body"].lower()]}
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True,
+                                             openWorldHint=False))
+    def delete_note(id: str) -> Deleted:
+        """Delete the note with this id. Cannot be undone."""
+        if notes.pop(id, None) is None:
+            raise ToolError(f"no note with id {id!r}; search_notes lists the ids")
+        return {"id": id, "deleted": True}
+
+    @server.tool(annotations=READ_ONLY)
+    async def slow_count(steps: int, ctx: Context, delay: float = 0.1) -> Counted:
+        """Count to steps, pausing delay seconds per step; reports progress and can be cancelled."""
+        for step in range(1, steps + 1):
+            await asyncio.sleep(delay)  # the SDK cancels this task on notifications/cancelled
+            await ctx.report_progress(step, steps, f"counted {step} of {steps}")
+        return {"counted": steps}
+
+    @server.resource("notes://index", mime_type="application/json")
+    def index() -> list[NoteId]:
+        """The ids of all notes."""
+        return [{"id": n} for n in notes]
+
+    @server.resource("notes://{id}", mime_type="application/json")
+    def note(id: str) -> Note:
+        """One note."""
+        return notes[id]
+
+    return server
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_mcp.sdk_server",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8932)
+    parser.add_argument("--loop", choices=LOOPS, default="auto")
+    return parser.parse_args(argv)
+
+
+async def serve_http(host: str, port: int) -> None:
+    trace = Trace("sdk", stream=sys.stdout)
+    ensure_port_free(host, port)
+    # host= lets the SDK turn on its DNS-rebinding protection for loopback Host/Origin values.
+    app = build_server().streamable_http_app(host=host)
+    server = TracedServer(config(app, host, port), trace, lambda h, p: [f"MCP endpoint http://{h}:{p}/mcp"])
+    await server.serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.transport == "stdio":
+        build_server().run("stdio")  # stdout is the JSON-RPC channel from here on
+    else:
+        run_server(lambda: serve_http(args.host, args.port), args.loop)
+
+
+if __name__ == "__main__":
+    main()

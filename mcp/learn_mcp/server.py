@@ -1,0 +1,101 @@
+"""The MCP server process: command line, transport choice, ready line, clean shutdown.
+
+Reading order: ... -> server_core -> stdio_transport / sessions + http_transport -> **server**.
+
+    python -m learn_mcp.server --transport stdio [-v]
+    python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port P] [--token T]
+                               [--allow-origin ORIGIN ...] [--loop auto] [-v]
+
+Contract (what clients, the demo and the tests rely on; keep it stable):
+
+- **stdio**: newline-delimited JSON-RPC on stdin/stdout, nothing else on stdout.
+  Ready line on stderr: ``= mcp      listening on stdio``.  End of input: exit 0.
+- **http**: one endpoint, ``POST/GET/DELETE http://HOST:PORT/mcp``.  Ready line on
+  stdout: ``= mcp      listening on http://HOST:PORT``.  SIGTERM: exit 0.
+  ``--token T`` requires ``Authorization: Bearer T`` (else 401 with
+  ``WWW-Authenticate``); ``--allow-origin`` adds browser origins besides our own
+  (any other ``Origin`` gets 403).  Binds 127.0.0.1 unless told otherwise.
+- **revisions**: 2026-07-28 (stateless, ``server/discover``, ``_meta`` envelope)
+  and 2025-11-25 (``initialize`` handshake; over HTTP a session with
+  ``Mcp-Session-Id``), chosen by each client; 2025-06-18 and 2025-03-26 are
+  accepted in ``initialize`` too.
+- **tools** (input -> structuredContent; see tools.py for the schemas):
+  ``calculate`` {expression} -> {value}; ``add_note`` {title, body} -> {id};
+  ``search_notes`` {query} -> {notes: [{id, title, body}]};
+  ``delete_note`` {id} -> {id, deleted} (destructiveHint);
+  ``slow_count`` {steps, delay} -> {counted} (progress, cancellable).
+- **resources**: ``notes://index``, ``notes://{id}`` (template); **prompt**:
+  ``summarize_notes`` {style: short|bullets|detailed, query?}.
+- ``-v``: every JSON-RPC message on stderr, ``<`` received, ``>`` sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import sys
+
+from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
+from wirelab_common.ports import ensure_port_free
+from wirelab_common.wiretrace import Trace
+
+from .http_transport import HttpSettings, McpHttpApp
+from .server_core import ServerCore
+from .stdio_transport import serve_stdio
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_mcp.server", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--token", help="require Authorization: Bearer TOKEN (http)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a browser origin allowed besides the server's own (http; repeatable)")
+    parser.add_argument("--loop", choices=LOOPS, default="auto", help="event loop for http")
+    parser.add_argument("-v", "--verbose", action="store_true", help="trace every message on stderr")
+    return parser.parse_args(argv)
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def serve_http(args: argparse.Namespace) -> None:
+    trace = Trace("mcp", verbose=args.verbose)
+    wire = Trace("mcp", verbose=True, stream=sys.stderr) if args.verbose else None
+    ensure_port_free(args.host, args.port)
+    settings = HttpSettings(token=args.token, allow_origins=args.allow_origin,
+                            loopback=is_loopback(args.host))
+    mcp = McpHttpApp(ServerCore(asyncio.sleep), settings, trace, wire)
+
+    def describe(host: str, port: int) -> list[str]:
+        settings.port = port  # our own origins and Host values need the real port
+        return [f"endpoint: http://{host}:{port}/mcp (2026-07-28 and 2025-11-25)",
+                "auth: bearer token required" if args.token else "auth: none",
+                f"extra origins: {', '.join(args.allow_origin) or 'none'}"]
+
+    await TracedServer(config(mcp.app, args.host, args.port), trace, describe, mcp.close).serve()
+
+
+async def serve_stdio_main(args: argparse.Namespace) -> None:
+    trace = Trace("mcp", verbose=args.verbose, stream=sys.stderr)  # stdout is for protocol messages only
+    wire = trace if args.verbose else None
+    await serve_stdio(ServerCore(asyncio.sleep), trace, wire)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.transport == "stdio":
+        run_server(lambda: serve_stdio_main(args), "asyncio")
+    else:
+        run_server(lambda: serve_http(args), args.loop)
+
+
+if __name__ == "__main__":
+    main()

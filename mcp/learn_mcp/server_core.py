@@ -1,0 +1,248 @@
+"""The server core: one JSON-RPC message in, one response (and maybe notifications) out.
+
+Reading order: jsonrpc -> lifecycle -> notes / calculator / schema -> tools / resources /
+prompts -> **server_core** -> stdio_transport / sessions + http_transport -> server.
+
+Both transports hand every message to :class:`ServerCore`; neither knows what a
+tool is.  The core does no I/O: notifications leave through the ``send`` and
+``announce`` callables the driver passes in, and time passes through the
+``sleep`` it was given (tests pass one that does not wait).
+
+A request goes through two steps, so that the HTTP driver can choose a JSON or
+an SSE response before any work starts:
+
+1. :meth:`ServerCore.prepare` decides the era and the rules that apply
+   (lifecycle.py): a modern request's ``_meta`` envelope is validated; a legacy
+   request must fit the connection's handshake phase.  The result, a
+   :class:`Call`, says whether the request may produce notifications.
+2. :meth:`ServerCore.execute` dispatches on the method name and turns any
+   :class:`JsonRpcError` into an error response.
+
+What differs by era, all decided here:
+
+=========================  =======================================  =========================
+                           legacy (2025-11-25)                      modern (2026-07-28)
+=========================  =======================================  =========================
+version, capabilities      once, in ``initialize``                  in every request's _meta
+``ping``, setLevel         yes                                      removed (-32601)
+log messages               after ``logging/setLevel``               when _meta has logLevel
+resource not found         -32002                                   -32602
+results carry              just the result                          + resultType, serverInfo,
+                                                                    ttlMs/cacheScope on lists
+=========================  =======================================  =========================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import prompts, resources, tools
+from .jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    ErrorResponse,
+    JsonRpcError,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+)
+from .lifecycle import (
+    LOG_LEVELS,
+    META_SERVER_INFO,
+    SUPPORTED_VERSIONS,
+    Event,
+    Lifecycle,
+    is_modern,
+    level_allows,
+    read_envelope,
+)
+from .notes import NoteBook
+
+SERVER_INFO = {"name": "learn-mcp", "title": "wirelab notes server", "version": "0.1.0"}
+INSTRUCTIONS = ("Notes and arithmetic. Use search_notes before delete_note; "
+                "notes are also readable as resources notes://index and notes://{id}.")
+LEGACY_ONLY = {"initialize", "ping", "logging/setLevel"}  # removed from the modern revision
+CACHEABLE = {"server/discover": (3_600_000, "public"), "tools/list": (3_600_000, "public"),
+             "prompts/list": (3_600_000, "public"), "resources/templates/list": (3_600_000, "public"),
+             "resources/list": (0, "private"), "resources/read": (0, "private")}
+
+Send = Callable[[Notification], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+Handler = Callable[[dict[str, Any], "Call"], Awaitable[dict[str, Any]] | dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, classified: everything execute() needs besides the callbacks."""
+
+    request: Request
+    modern: bool
+    version: str | None  # None: legacy request on a connection that has not initialized yet
+    log_level: str | None
+    progress_token: str | int | None
+    lifecycle: Lifecycle | None  # the legacy connection/session state; None for modern requests
+
+    @property
+    def may_notify(self) -> bool:
+        """Might this request send notifications before its response? (HTTP: use SSE.)"""
+        return self.request.method == "tools/call" and (
+            self.progress_token is not None or self.log_level is not None)
+
+
+class _ToolContext:
+    """The ToolContext of tools.py for one call: notifications go to this request's stream."""
+
+    def __init__(self, core: ServerCore, call: Call, send: Send, announce: Send | None) -> None:
+        self.notes = core.notes
+        self.sleep = core.sleep
+        self._call, self._send, self._announce = call, send, announce
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        if self._call.progress_token is None:
+            return  # the client did not ask (basic/utilities/progress: the token is the opt-in)
+        params: dict[str, Any] = {"progressToken": self._call.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message:
+            params["message"] = message
+        await self._send(Notification("notifications/progress", params))
+
+    async def log(self, level: str, data: Any) -> None:
+        if level_allows(self._call.log_level, level):
+            await self._send(Notification("notifications/message",
+                                          {"level": level, "logger": "notes", "data": data}))
+
+    async def resources_changed(self) -> None:
+        if self._announce is not None and not self._call.modern:  # modern: only subscriptions/listen
+            await self._announce(Notification("notifications/resources/list_changed"))
+
+
+class ServerCore:
+    def __init__(self, sleep: Sleep, notes: NoteBook | None = None) -> None:
+        self.sleep = sleep
+        self.notes = notes if notes is not None else NoteBook()
+        self.methods: dict[str, Handler] = {
+            "initialize": self.initialize,
+            "ping": lambda params, call: {},
+            "logging/setLevel": self.set_level,
+            "server/discover": self.discover,
+            "tools/list": lambda params, call: {"tools": [t.definition() for t in tools.TOOLS.values()]},
+            "resources/list": lambda params, call: resources.list_resources(self.notes),
+            "resources/templates/list": lambda params, call: resources.list_templates(),
+            "resources/read": lambda params, call: resources.read_resource(self.notes, params, call.modern),
+            "prompts/list": lambda params, call: prompts.list_prompts(),
+            "prompts/get": lambda params, call: prompts.get_prompt(self.notes, params),
+        }
+
+    # --- step 1: which era, which rules -------------------------------------------------------
+
+    def prepare(self, request: Request, lifecycle: Lifecycle | None) -> Call:
+        """Classify ``request`` and take its lifecycle step; raises JsonRpcError.
+
+        Drivers call this in the order messages arrive (before starting a task), so
+        the handshake table sees initialize, initialized and requests in that order.
+        """
+        meta = request.params.get("_meta")
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
+            raise JsonRpcError(INVALID_PARAMS, "_meta.progressToken must be a string or an integer")
+        if request.method != "initialize" and (is_modern(request.params) or lifecycle is None):
+            envelope = read_envelope(request.params)
+            if request.method in LEGACY_ONLY:
+                raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {request.method} "
+                                   "(removed in 2026-07-28)")
+            return Call(request, True, envelope.protocol_version, envelope.log_level, token, None)
+        if request.method == "server/discover":
+            # Legacy clients never send it; a modern one must say which version it speaks.
+            read_envelope(request.params)
+        if lifecycle is None:
+            raise JsonRpcError(INVALID_REQUEST, "initialize needs a connection or session to initialize")
+        if request.method == "initialize":
+            lifecycle.initialize(request.params)  # the transition happens here, in arrival order
+        else:
+            lifecycle.fire(Event.PING if request.method == "ping" else Event.REQUEST)  # may raise
+        return Call(request, False, lifecycle.protocol_version, lifecycle.log_level, token, lifecycle)
+
+    # --- step 2: run it ------------------------------------------------------------------------
+
+    async def execute(self, call: Call, send: Send, announce: Send | None = None) -> Response | ErrorResponse:
+        request = call.request
+        try:
+            if request.method == "tools/call":
+                result = await tools.call_tool(request.params, _ToolContext(self, call, send, announce))
+            else:
+                handler = self.methods.get(request.method)
+                if handler is None:
+                    raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {request.method}")
+                result = handler(request.params, call)
+                if not isinstance(result, dict):
+                    result = await result
+        except JsonRpcError as exc:
+            return exc.to_response(request.id)
+        except Exception as exc:  # a bug in a handler: answer -32603 instead of dropping the request
+            return ErrorResponse(request.id, JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc!r}")
+                                 .to_response().error)
+        return Response(request.id, self.decorate(call, result))
+
+    async def handle_request(self, request: Request, lifecycle: Lifecycle | None, send: Send,
+                             announce: Send | None = None) -> Response | ErrorResponse:
+        """prepare + execute, for drivers that need no decision in between (stdio)."""
+        try:
+            call = self.prepare(request, lifecycle)
+        except JsonRpcError as exc:
+            return exc.to_response(request.id)
+        return await self.execute(call, send, announce)
+
+    def handle_notification(self, note: Notification, lifecycle: Lifecycle | None) -> RequestId | None:
+        """Apply a client notification; returns the id of a request to cancel, if any."""
+        if note.method == "notifications/initialized" and lifecycle is not None:
+            try:
+                lifecycle.fire(Event.INITIALIZED)
+            except JsonRpcError:
+                pass  # a notification cannot be answered, not even with an error
+        elif note.method == "notifications/cancelled":
+            request_id = note.params.get("requestId")
+            if isinstance(request_id, str | int) and not isinstance(request_id, bool):
+                return request_id
+        return None
+
+    def decorate(self, call: Call, result: dict[str, Any]) -> dict[str, Any]:
+        """Modern results say they are complete and who answered (2026-07-28 changelog 2, 8, minor 5)."""
+        if not call.modern:
+            return result
+        ttl = CACHEABLE.get(call.request.method)
+        extra: dict[str, Any] = {"resultType": "complete"}
+        if ttl is not None:
+            extra.update(ttlMs=ttl[0], cacheScope=ttl[1])
+        meta = dict(result.get("_meta") or {}, **{META_SERVER_INFO: SERVER_INFO})
+        return {**result, **extra, "_meta": meta}
+
+    # --- the handshake-era and discovery methods -------------------------------------------------
+
+    def capabilities(self, modern: bool) -> dict[str, Any]:
+        if modern:  # list changes would need subscriptions/listen, which this server does not offer
+            return {"tools": {}, "resources": {}, "prompts": {}, "logging": {}}
+        return {"tools": {"listChanged": False}, "resources": {"subscribe": False, "listChanged": True},
+                "prompts": {"listChanged": False}, "logging": {}}
+
+    def initialize(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        # prepare() already ran the handshake step (lifecycle.initialize) and negotiated the version.
+        return {"protocolVersion": call.version, "capabilities": self.capabilities(False),
+                "serverInfo": SERVER_INFO, "instructions": INSTRUCTIONS}
+
+    def discover(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        return {"supportedVersions": list(SUPPORTED_VERSIONS), "capabilities": self.capabilities(True),
+                "instructions": INSTRUCTIONS}
+
+    def set_level(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        level = params.get("level")
+        if level not in LOG_LEVELS:
+            raise JsonRpcError(INVALID_PARAMS, f"unknown log level {level!r}; one of {', '.join(LOG_LEVELS)}")
+        assert call.lifecycle is not None
+        call.lifecycle.log_level = level
+        return {}

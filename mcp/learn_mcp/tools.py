@@ -1,0 +1,183 @@
+"""Tools: functions a model may call, each with a JSON Schema for its input and its output.
+
+Reading order: jsonrpc -> lifecycle -> notes / calculator / schema -> **tools** / resources /
+prompts -> server_core -> transports -> server.
+
+Spec: 2025-11-25 and 2026-07-28 server/tools.  ``tools/list`` returns each
+:class:`Tool`'s definition; ``tools/call`` runs one.  Two kinds of failure
+are kept apart, as the spec asks (§Error Handling):
+
+- a *protocol* error (JSON-RPC error -32602): the tool does not exist, or
+  ``arguments`` is not an object.  The caller got the protocol wrong.
+- a *tool execution* error: a result with ``isError: true`` and a text
+  content saying what went wrong.  Arguments that fail the input schema are
+  reported this way too (2025-11-25 §Error Handling, SEP-1303): the model reads
+  the message and can correct itself, which it cannot do with a protocol error.
+
+A successful call returns ``structuredContent`` (checked against the tool's
+``outputSchema``) and, for clients that only read ``content``, the same JSON as
+text (§Structured Content: a server SHOULD do both).
+
+The tools (the contract part B's client and agent rely on):
+
+    calculate     {"expression": str}               -> {"value": number}
+    add_note      {"title": str, "body": str}       -> {"id": str}
+    search_notes  {"query": str}                    -> {"notes": [{"id","title","body"}]}
+    delete_note   {"id": str}                       -> {"id": str, "deleted": true}  (destructiveHint)
+    slow_count    {"steps": int, "delay": number}   -> {"counted": int}   (progress, cancellable)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .calculator import CalcError, evaluate
+from .jsonrpc import INVALID_PARAMS, JsonRpcError
+from .notes import NoteBook
+from .schema import validate
+
+
+class ToolContext(Protocol):
+    """What a running tool may do besides computing: the driver supplies it (see server_core)."""
+
+    notes: NoteBook
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
+    async def log(self, level: str, data: Any) -> None: ...
+    async def sleep(self, seconds: float) -> None: ...
+    async def resources_changed(self) -> None: ...
+
+
+class ToolError(Exception):
+    """A tool failed in a way the model should hear about: becomes ``isError: true``."""
+
+
+Handler = Callable[[dict[str, Any], ToolContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    run: Handler
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    def definition(self) -> dict[str, Any]:
+        """The entry in ``tools/list`` (server/tools §Tool)."""
+        entry = {"name": self.name, "title": self.title, "description": self.description,
+                 "inputSchema": self.input_schema, "outputSchema": self.output_schema}
+        if self.annotations:
+            entry["annotations"] = self.annotations
+        return entry
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+NOTE_SCHEMA = _object({"id": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"}},
+                      ["id", "title", "body"])
+
+
+async def calculate(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    try:
+        return {"value": evaluate(args["expression"])}
+    except CalcError as exc:
+        raise ToolError(f"cannot calculate {args['expression']!r}: {exc}") from None
+
+
+async def add_note(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    note = ctx.notes.add(args["title"], args["body"])
+    await ctx.log("info", {"event": "note added", "id": note.id, "title": note.title})
+    await ctx.resources_changed()
+    return {"id": note.id}
+
+
+async def search_notes(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    return {"notes": [note.to_json() for note in ctx.notes.search(args["query"])]}
+
+
+async def delete_note(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    if not ctx.notes.delete(args["id"]):
+        raise ToolError(f"no note with id {args['id']!r}; search_notes lists the ids")
+    await ctx.log("notice", {"event": "note deleted", "id": args["id"]})
+    await ctx.resources_changed()
+    return {"id": args["id"], "deleted": True}
+
+
+async def slow_count(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """Counts with a pause per step: the tool that shows progress and cancellation."""
+    steps, delay = int(args["steps"]), float(args.get("delay", 0.1))
+    await ctx.log("debug", {"event": "counting", "steps": steps, "delay": delay})
+    for step in range(1, steps + 1):
+        await ctx.sleep(delay)  # a cancelled request stops here: the driver cancels this task
+        await ctx.progress(step, steps, f"counted {step} of {steps}")
+    return {"counted": steps}
+
+
+TOOLS: dict[str, Tool] = {tool.name: tool for tool in [
+    Tool("calculate", "Calculator",
+         "Evaluate an arithmetic expression: + - * / // % ** and parentheses on numbers.",
+         _object({"expression": {"type": "string", "minLength": 1, "maxLength": 200,
+                                 "description": "for example (2 + 3) * 4"}}, ["expression"]),
+         _object({"value": {"type": "number"}}, ["value"]), calculate,
+         {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False}),
+    Tool("add_note", "Add a note", "Store a note; returns its id.",
+         _object({"title": {"type": "string", "minLength": 1, "maxLength": 200},
+                  "body": {"type": "string", "maxLength": 10000}}, ["title", "body"]),
+         _object({"id": {"type": "string"}}, ["id"]), add_note,
+         {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}),
+    Tool("search_notes", "Search notes",
+         "Notes whose title or body contains the query (case-insensitive; empty matches all).",
+         _object({"query": {"type": "string", "maxLength": 200}}, ["query"]),
+         _object({"notes": {"type": "array", "items": NOTE_SCHEMA}}, ["notes"]), search_notes,
+         {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False}),
+    Tool("delete_note", "Delete a note", "Delete the note with this id. Cannot be undone.",
+         _object({"id": {"type": "string", "minLength": 1}}, ["id"]),
+         _object({"id": {"type": "string"}, "deleted": {"type": "boolean"}}, ["id", "deleted"]), delete_note,
+         {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False}),
+    Tool("slow_count", "Slow count",
+         "Count to steps, pausing delay seconds per step; reports progress and can be cancelled.",
+         _object({"steps": {"type": "integer", "minimum": 1, "maximum": 100},
+                  "delay": {"type": "number", "minimum": 0, "maximum": 5}}, ["steps"]),
+         _object({"counted": {"type": "integer"}}, ["counted"]), slow_count,
+         {"readOnlyHint": True, "openWorldHint": False}),
+]}
+
+
+def text_result(structured: dict[str, Any]) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": json.dumps(structured)}], "structuredContent": structured,
+            "isError": False}
+
+
+def error_result(message: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+async def call_tool(params: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """``tools/call``: the CallToolResult for ``params`` (or a -32602 JsonRpcError)."""
+    name, args = params.get("name"), params.get("arguments", {})
+    if not isinstance(name, str):
+        raise JsonRpcError(INVALID_PARAMS, "tools/call needs params.name (a string)")
+    tool = TOOLS.get(name)
+    if tool is None:
+        raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name}", {"known": sorted(TOOLS)})
+    if not isinstance(args, dict):
+        raise JsonRpcError(INVALID_PARAMS, "tools/call params.arguments must be an object")
+    problems = validate(args, tool.input_schema)
+    if problems:
+        return error_result(f"invalid arguments for {name}: " + "; ".join(problems))
+    try:
+        structured = await tool.run(args, ctx)
+    except ToolError as exc:
+        return error_result(str(exc))
+    problems = validate(structured, tool.output_schema)
+    if problems:  # our bug, not the caller's: say so rather than send a result that breaks the schema
+        return error_result(f"{name} produced output that breaks its outputSchema: " + "; ".join(problems))
+    return text_result(structured)

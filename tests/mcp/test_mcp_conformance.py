@@ -1,0 +1,63 @@
+"""The official MCP conformance suite (npm @modelcontextprotocol/conformance@0.1.13) against our HTTP server.
+
+It runs every server scenario of its active suite, then compares the failures with
+``conformance_expected_failures.txt``: a failure not listed there is a regression, and a
+listed scenario that passes means the list is stale.  Both fail the test.  Run it with
+``-s`` to see the counts.  0.1.14 and later need Node 22 (PEERS.md), hence the pin.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+EXPECTED = Path(__file__).with_name("conformance_expected_failures.txt")
+
+
+def expected_failures() -> dict[str, str]:
+    entries = {}
+    for line in EXPECTED.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, reason = line.partition(" ")
+            entries[name] = reason.strip()
+    return entries
+
+
+def scenario_results(output: Path) -> dict[str, bool]:
+    """scenario -> passed, from the suite's ``-o`` directory (one folder with checks.json per scenario)."""
+    results = {}
+    for checks_file in output.glob("*/checks.json"):
+        folder = checks_file.parent.name  # server-<scenario>-<timestamp>
+        scenario = re.sub(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z$", "", folder.removeprefix("server-"))
+        checks = json.loads(checks_file.read_text())
+        # The suite counts WARNING as a failure too (its baseline logic does).
+        results[scenario] = not any(c.get("status") in ("FAILURE", "WARNING") for c in checks)
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_conformance_server_scenarios(conformance_bin, wire, tmp_path):
+    proc, url = wire.start_http_server()
+    with proc:
+        run = subprocess.run([str(conformance_bin), "server", "--url", url, "-o", str(tmp_path)],
+                             capture_output=True, text=True, timeout=300)
+    results = scenario_results(tmp_path)
+    assert results, f"the suite produced no results:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    expected = expected_failures()
+    passed = sorted(s for s, ok in results.items() if ok)
+    failed = sorted(s for s, ok in results.items() if not ok)
+    print(f"\nconformance 0.1.13: {len(results)} scenarios, {len(passed)} passed, {len(failed)} failed "
+          f"({len([s for s in failed if s in expected])} expected)\npassed: {', '.join(passed)}")
+    unexpected = [s for s in failed if s not in expected]
+    stale = [s for s in passed if s in expected]
+    assert not unexpected, f"regressions (not in {EXPECTED.name}): {unexpected}\n{run.stdout[-3000:]}"
+    assert not stale, f"now passing, remove from {EXPECTED.name}: {stale}"
+    # These protocol scenarios must keep passing: they exercise what this server implements.
+    for core in ("server-initialize", "ping", "tools-list", "logging-set-level", "resources-list",
+                 "prompts-list", "server-sse-multiple-streams", "dns-rebinding-protection"):
+        assert results.get(core) is True, core

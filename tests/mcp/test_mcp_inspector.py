@@ -1,0 +1,54 @@
+"""The MCP Inspector CLI (npm @modelcontextprotocol/inspector@0.15.0, the newest that runs on Node 20).
+
+Its ``--cli`` mode connects with the TypeScript SDK of mid-2025, which offers protocol
+2025-06-18 in ``initialize``: our server accepts it (lifecycle.LEGACY_VERSIONS).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+def inspect(inspector_bin, target: list[str], *args: str) -> dict:
+    done = subprocess.run([str(inspector_bin), "--cli", *target, *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+STDIO_TARGET = [sys.executable, "-m", "learn_mcp.server", "--transport", "stdio"]
+
+
+@pytest.fixture(scope="module")
+def http_target(wire):
+    proc, url = wire.start_http_server()
+    with proc:
+        yield [url]
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_inspector_lists_tools(inspector_bin, http_target, transport):
+    target = http_target if transport == "http" else STDIO_TARGET
+    tools = inspect(inspector_bin, target, "--method", "tools/list")["tools"]
+    assert [t["name"] for t in tools] == ["calculate", "add_note", "search_notes", "delete_note",
+                                          "slow_count"]
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_inspector_calls_a_tool(inspector_bin, http_target, transport):
+    target = http_target if transport == "http" else STDIO_TARGET
+    result = inspect(inspector_bin, target, "--method", "tools/call", "--tool-name", "calculate",
+                     "--tool-arg", "expression=(1+2)*14")
+    assert result["structuredContent"] == {"value": 42} and result["isError"] is False
+
+
+def test_inspector_reads_a_resource(inspector_bin, http_target):
+    read = inspect(inspector_bin, http_target, "--method", "resources/read", "--uri", "notes://index")
+    assert read["contents"][0]["mimeType"] == "text/markdown"
+    assert read["contents"][0]["text"].startswith("# Notes")
