@@ -1,0 +1,115 @@
+"""Benchmark: mini_git vs git 2.39 -- ``add`` + ``commit`` of 2,000 files, then ``status``.
+
+Run: ``.venv/bin/python bench/bench_mini_git.py [--files 2000] [--repeat 5]``
+
+Both programs get the same generated tree (100 directories x 20 files of a
+few hundred bytes, on tmpfs ``/dev/shm`` when there is one), the same fixed
+identity and dates, and are started as processes the same way
+(``python -m learn_git ...`` vs ``git ...``), so interpreter start-up counts
+against mini_git just as it would for a user.  ``status`` is measured on a
+clean tree after one warm-up run (which lets both refresh their index stat
+data).  Runs alternate between the programs; medians are reported.  Targets (shared/TARGETS.md):
+add+commit <= 3x git, status <= 10x git.  The commit ids must agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from learn_git.sidebyside import fixed_env
+
+TARGETS = {"add + commit": 3.0, "status": 10.0}
+
+
+def generate(root: Path, files: int) -> None:
+    per_dir = 20
+    for i in range(files):
+        d = root / f"pkg{i // per_dir:03d}" / ("sub" if i % 2 else "")
+        d.mkdir(parents=True, exist_ok=True)
+        body = "".join(f"line {n} of file {i}: some text to make it a few hundred bytes\n" for n in range(5))
+        (d / f"file_{i:05d}.txt").write_text(body)
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user+system) of one run of ``argv``.
+
+    CPU time is the steadier figure on a shared machine: waiting for a core does not count.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def plus(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return a[0] + b[0], a[1] + b[1]
+
+
+def add_commit(tool: list[str], work: Path, env: dict[str, str]) -> tuple[float, float]:
+    """A fresh repository over the same files, then ``add .`` + ``commit``."""
+    shutil.rmtree(work / ".git", ignore_errors=True)
+    subprocess.run([*tool, "init", "-q", "-b", "main"] if tool[0] == "git" else [*tool, "init", "-q"],
+                   cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
+    add = timed([*tool, "add", "."], work, env)
+    return plus(add, timed([*tool, "commit", "-q", "-m", "2,000 files"], work, env))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=9, help="status runs per program")
+    parser.add_argument("--rounds", type=int, default=3, help="add + commit runs per program")
+    args = parser.parse_args()
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
+    root = Path(tempfile.mkdtemp(prefix="bench_mini_git_", dir=base))
+    try:
+        env = fixed_env(root / "home")
+        tools = {"git": ["git"], "mini_git": [sys.executable, "-m", "learn_git"]}
+        samples: dict[str, dict[str, list[tuple[float, float]]]] = {
+            n: {"add + commit": [], "status": []} for n in tools}
+        for name in tools:
+            (root / name).mkdir()
+            generate(root / name, args.files)
+        # Rounds alternate between the two programs, so a burst of load on the shared machine
+        # hits both rather than one; the median of each column is reported.
+        for _ in range(args.rounds):
+            for name, tool in tools.items():
+                samples[name]["add + commit"].append(add_commit(tool, root / name, env))
+        for name, tool in tools.items():
+            timed([*tool, "status", "--porcelain"], root / name, env)  # warm-up: stat data refreshed
+        for _ in range(args.repeat):
+            for name, tool in tools.items():
+                samples[name]["status"].append(timed([*tool, "status", "--porcelain"], root / name, env))
+        results = {n: {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+                       for k, v in steps.items()} for n, steps in samples.items()}
+        heads = {n: subprocess.run(["git", "rev-parse", "HEAD"], cwd=root / n, env=env, capture_output=True,
+                                   text=True).stdout.strip() for n in tools}
+        where = "tmpfs /dev/shm" if base else "the default temp dir"
+        print(f"{args.files} files on {where}; medians of {args.rounds} add+commit "
+              f"and {args.repeat} status runs; same commit id: {heads['git'] == heads['mini_git']}")
+        print("| step          | measure | git 2.39  | mini_git  | ratio  | target | met |")
+        print("|---------------|---------|-----------|-----------|--------|--------|-----|")
+        for step, target in TARGETS.items():
+            for i, measure in enumerate(("wall", "CPU")):
+                g, m = results["git"][step][i], results["mini_git"][step][i]
+                ratio = m / g if g else float("inf")
+                met = "yes" if ratio <= target else "no"
+                print(f"| {step:<13} | {measure:<7} | {g * 1000:>6.1f} ms | {m * 1000:>6.1f} ms "
+                      f"| {ratio:>5.1f}x | {target:>5.0f}x | {met:<3} |")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

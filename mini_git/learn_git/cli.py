@@ -1,0 +1,77 @@
+"""The command line: ``python -m learn_git <command> [options]``, named as git's commands.
+
+Reading order: the entry point; each command's logic lives in ``commands/<name>.py``
+(one small module per command, each with a ``register(subparsers)``), and the
+network commands (clone, fetch, pull, push) come from part 2's ``cli_remote``.
+
+Only the module of the command being run is imported: ``status`` must not pay
+for loading the HTTP client the network commands use (start-up time is most of
+what a small command costs in Python).  ``--help`` loads them all.
+
+Errors a user can fix (:class:`GitError`) print ``fatal: ...`` and exit 128
+(``error: ...`` and 1 for refused checkouts and conflicts), as git does; a
+traceback means a bug in mini_git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .errors import GitError
+
+# command name -> module under learn_git.commands, in the order ``--help`` lists them.
+COMMANDS = {
+    "init": "init", "hash-object": "plumbing", "cat-file": "plumbing", "ls-tree": "plumbing",
+    "rev-parse": "plumbing", "update-ref": "plumbing", "show-ref": "plumbing", "add": "add", "rm": "add",
+    "commit": "commit", "status": "status", "log": "log", "diff": "diff", "branch": "branch",
+    "checkout": "checkout", "switch": "checkout", "merge": "merge", "rebase": "rebase", "reset": "reset",
+    "revert": "revert", "stash": "stash", "worktree": "worktree", "tag": "tag",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``command`` only (fast), or for every command when None."""
+    parser = argparse.ArgumentParser(prog="python -m learn_git",
+                                     description="mini_git: a small git, byte-compatible with real git")
+    parser.add_argument("-C", dest="directory", default=None, help="run as if started in this directory")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        importlib.import_module(f"learn_git.commands.{name}").register(subparsers)
+    if command not in COMMANDS:
+        from . import cli_remote  # clone, fetch, pull, push (part 2)
+        cli_remote.register(subparsers)
+    return parser
+
+
+def find_command(argv: list[str]) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "-C":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    args = build_parser(find_command(args_list)).parse_args(args_list)
+    if args.directory:
+        os.chdir(args.directory)
+    try:
+        code = args.func(args) or 0
+    except GitError as exc:
+        print(f"{exc.prefix}: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except BrokenPipeError:
+        code = 0
+    sys.stdout.flush()
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,228 @@
+"""The mini_git demo: ``python -m learn_git.demo [-v]``.
+
+Reading order: read this last; it drives everything else.  Six acts, each
+checked, so the demo is also a test:
+
+1. **Objects.**  ``init``, two files, ``add`` + ``commit``: which blobs, trees and
+   commit were written, and each one printed back with ``cat-file``.
+2. **Branch and merge.**  A branch, diverging edits to the same line, a merge
+   that stops with conflict markers, resolved with ``add`` + ``commit``.
+3. **Reset and revert.**  ``reset --hard`` moves the branch back; ``revert``
+   adds a commit that undoes an old one.
+4. **Stash.**  Local edits put aside as two commits, then popped back.
+5. **Worktree.**  A second work tree sharing the same objects and refs.
+6. **Real git reads it all.**  ``git fsck --strict``, ``git log`` and ``git status``.
+
+Trace marks: ``>`` an object or file mini_git wrote, ``<`` an object it read
+back, ``=`` a ref or HEAD that changed.  Every command runs with fixed
+identities and dates, so the ids printed are the same on every machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from wirelab_common.errors import check, require_binary, run_main
+from wirelab_common.wiretrace import Trace, shorten
+
+from .objects import parse_commit, parse_tree
+from .refs import list_refs, read_raw
+from .repo import Repository
+from .sidebyside import fixed_env, run_git, run_mini
+
+
+class Narrator:
+    """Runs mini_git commands and traces the objects and refs each one changed."""
+
+    def __init__(self, work: Path, trace: Trace) -> None:
+        self.work, self.trace, self.tick = work, trace, 0
+        self.env = fixed_env(work.parent / "home")
+
+    def _state(self) -> tuple[set[str], dict[str, str]]:
+        git_dir = self.work / ".git"
+        if not git_dir.exists():
+            return set(), {}
+        repo = Repository(git_dir, self.work)
+        refs = dict(list_refs(git_dir))
+        refs["HEAD"] = read_raw(git_dir, "HEAD") or ""
+        return set(repo.odb.iter_loose()), refs
+
+    def _written_order(self, oids: set[str]) -> list[str]:
+        repo = Repository(self.work / ".git", self.work)
+        return sorted(oids, key=lambda oid: repo.odb.loose_path(oid).stat().st_mtime_ns)
+
+    def git(self, *args: str, cwd: Path | None = None, expect: int = 0) -> str:
+        """``python -m learn_git <args>`` (in-process), tracing what it changed."""
+        self.tick += 1
+        self.env = fixed_env(self.work.parent / "home", self.tick)
+        objects, refs = self._state()
+        self.trace.note("$ mini_git " + " ".join(args))
+        result = run_mini(cwd or self.work, list(args), self.env)
+        check(result.code == expect, f"'{' '.join(args)}' exited {result.code}: {result.err.decode()}")
+        new_objects, new_refs = self._state()
+        repo = Repository.discover(self.work) if (self.work / ".git").exists() else None
+        for oid in self._written_order(new_objects - objects):
+            kind, body = repo.odb.read(oid)
+            self.trace.sent(f"{kind:<6} {oid[:12]}  {describe(kind, body)}", body_lines(kind, body))
+        for name in sorted(new_refs.keys() | refs.keys()):
+            if new_refs.get(name) != refs.get(name):
+                old, new = refs.get(name) or "(none)", new_refs.get(name) or "(deleted)"
+                self.trace.state(f"{name}: {short(old)} -> {short(new)}")
+        for line in (result.out + result.err).decode("utf-8", "replace").splitlines()[:12]:
+            self.trace.note(f"  {line}")
+        return result.text
+
+    def show(self, spec: str) -> tuple[str, bytes]:
+        """``cat-file -p``: read one object back."""
+        repo = Repository.discover(self.work)
+        oid = run_mini(self.work, ["rev-parse", spec], self.env).text.strip()
+        kind, body = repo.odb.read(oid)
+        self.trace.received(f"{kind:<6} {oid[:12]}  ({spec})", body_lines(kind, body, always=True))
+        return kind, body
+
+
+def short(value: str) -> str:
+    return value if value.startswith("ref:") else value[:12]
+
+
+def describe(kind: str, body: bytes) -> str:
+    if kind == "blob":
+        return shorten(body, 40)
+    if kind == "tree":
+        names = (e.name.decode("utf-8", "replace") + ("/" if e.is_tree else "") for e in parse_tree(body))
+        return ", ".join(names)
+    if kind == "commit":
+        c = parse_commit(body)
+        return f"{c.message.splitlines()[0] if c.message else ''!r} ({len(c.parents)} parent(s))"
+    return shorten(body.split(b"\n\n", 1)[-1], 40)
+
+
+def body_lines(kind: str, body: bytes, always: bool = False) -> list[str]:
+    if kind == "tree":
+        return [f"{e.mode:0>6} {e.oid[:12]} {e.name.decode('utf-8', 'replace')}" for e in parse_tree(body)]
+    return body.decode("utf-8", "replace").splitlines()
+
+
+def demo(verbose: bool) -> None:
+    git_bin = require_binary("git", "install git (Debian: apt-get install git)")
+    trace = Trace("mini_git", verbose=verbose)
+    root = Path(tempfile.mkdtemp(prefix="mini_git_demo_"))
+    try:
+        work = root / "project"
+        work.mkdir()
+        n = Narrator(work, trace)
+        act_objects(n, work)
+        act_merge(n, work)
+        act_reset_revert(n, work)
+        act_stash(n, work)
+        act_worktree(n, work, root)
+        act_real_git(n, work, git_bin, trace)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def act_objects(n: Narrator, work: Path) -> None:
+    n.trace.banner("Act 1: objects -- every file a blob, every directory a tree, a commit on top")
+    n.git("init", "-q")
+    (work / "README.md").write_text("# Recipes\n")
+    (work / "soup").mkdir()
+    (work / "soup" / "tomato.txt").write_text("tomatoes\nwater\nsalt\n")
+    n.git("add", ".")
+    n.git("commit", "-q", "-m", "First recipes")
+    _, commit = n.show("HEAD")
+    n.show("HEAD^{tree}")
+    tree = parse_commit(commit).tree
+    check(len(tree) == 40, "the commit names a tree")
+    blob = run_mini(work, ["hash-object", "soup/tomato.txt"], n.env).text.strip()
+    kind, body = Repository.discover(work).odb.read(blob)
+    n.trace.received(f"{kind:<6} {blob[:12]}  (soup/tomato.txt)", body_lines(kind, body))
+    check(body == b"tomatoes\nwater\nsalt\n", "the blob holds the file's bytes")
+
+
+def act_merge(n: Narrator, work: Path) -> None:
+    n.trace.banner("Act 2: a branch, a conflicting merge, resolved with add + commit")
+    n.git("switch", "-q", "-c", "spicy")
+    (work / "soup" / "tomato.txt").write_text("tomatoes\nwater\nchili\n")
+    n.git("commit", "-q", "-am", "Spicy soup")
+    n.git("switch", "-q", "main")
+    (work / "soup" / "tomato.txt").write_text("tomatoes\nwater\nsea salt\n")
+    n.git("commit", "-q", "-am", "Better salt")
+    n.git("merge", "spicy", expect=1)
+    text = (work / "soup" / "tomato.txt").read_text()
+    check("<<<<<<< HEAD\nsea salt\n=======\nchili\n>>>>>>> spicy\n" in text,
+          "conflict markers as git writes them")
+    n.trace.note("the file now holds both sides between conflict markers; the index holds stages 1, 2, 3")
+    check(n.git("status", "--porcelain") == "UU soup/tomato.txt\n", "status shows the conflict")
+    (work / "soup" / "tomato.txt").write_text("tomatoes\nwater\nsea salt\nchili\n")
+    n.git("add", "soup/tomato.txt")
+    n.git("commit", "-q", "-m", "Merge branch 'spicy'")
+    _, merge = n.show("HEAD")
+    check(len(parse_commit(merge).parents) == 2, "the merge commit has two parents")
+
+
+def act_reset_revert(n: Narrator, work: Path) -> None:
+    n.trace.banner("Act 3: reset moves a branch; revert adds a commit that undoes one")
+    (work / "dessert.txt").write_text("ice cream\n")
+    n.git("add", "dessert.txt")
+    n.git("commit", "-q", "-m", "Add dessert")
+    (work / "README.md").write_text("# Recipes\n\nSoup first.\n")
+    n.git("commit", "-q", "-am", "Explain the order")
+    (work / "notes.txt").write_text("a mistake\n")
+    n.git("add", "notes.txt")
+    n.git("commit", "-q", "-m", "Oops")
+    n.git("reset", "-q", "--hard", "HEAD~1")
+    check(not (work / "notes.txt").exists(), "reset --hard removed the file of the dropped commit")
+    n.git("revert", "HEAD~1")
+    log = n.git("log", "--oneline", "-n", "1")
+    check(log.strip().endswith('Revert "Add dessert"'), "revert made a new commit on top")
+    check(not (work / "dessert.txt").exists() and "Soup first" in (work / "README.md").read_text(),
+          "the reverted commit's file is gone, the later commit's change stays")
+
+
+def act_stash(n: Narrator, work: Path) -> None:
+    n.trace.banner("Act 4: stash -- local edits saved as two commits, then popped back")
+    committed = (work / "README.md").read_text()
+    (work / "README.md").write_text(committed + "work in progress\n")
+    n.git("stash", "push")
+    check((work / "README.md").read_text() == committed, "the work tree is clean after stash push")
+    check(n.git("stash", "list").startswith("stash@{0}: WIP on main"), "stash list shows the entry")
+    n.git("stash", "pop")
+    check("work in progress" in (work / "README.md").read_text(), "stash pop brought the edit back")
+    n.git("commit", "-q", "-am", "Note the work in progress")
+
+
+def act_worktree(n: Narrator, work: Path, root: Path) -> None:
+    n.trace.banner("Act 5: a second worktree -- same objects and refs, its own HEAD and index")
+    second = root / "project-bread"
+    n.git("worktree", "add", "-b", "bread", str(second))
+    (second / "bread.txt").write_text("flour\nwater\nyeast\n")
+    n.git("add", "bread.txt", cwd=second)
+    n.git("commit", "-q", "-m", "Bread", cwd=second)
+    n.git("worktree", "list")
+    check("Bread" in n.git("log", "--oneline", "bread"), "the main worktree sees the new branch's commit")
+
+
+def act_real_git(n: Narrator, work: Path, git_bin: str, trace: Trace) -> None:
+    trace.banner("Act 6: real git reads everything mini_git wrote")
+    fsck = run_git(work, ["fsck", "--strict"], n.env)
+    trace.note(f"$ {git_bin} fsck --strict -> exit {fsck.code} {fsck.err.decode().strip()}")
+    check(fsck.code == 0 and b"error" not in fsck.err, "git fsck --strict is clean")
+    for args in (["log", "--oneline"], ["status", "--porcelain"], ["worktree", "list"]):
+        ours, theirs = run_mini(work, args, n.env), run_git(work, args, n.env)
+        trace.note(f"$ git {' '.join(args)}: {'same as mini_git' if ours.out == theirs.out else 'DIFFERENT'}")
+        check(ours.out == theirs.out, f"git {' '.join(args)} agrees with mini_git")
+    trace.note("all checks passed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each object's content")
+    args = parser.parse_args()
+    run_main(lambda: demo(args.verbose))
+
+
+if __name__ == "__main__":
+    main()

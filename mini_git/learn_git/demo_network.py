@@ -1,0 +1,134 @@
+"""The network demo: our smart HTTP server with real git and mini_git as clients.
+
+    python -m learn_git.demo_network [-v]
+
+Reading order: run it first, read it last.  It starts ``learn_git.http_server``
+on a free port with one bare repository, then:
+
+1. real git clones it, with ``GIT_TRACE_PACKET=1`` so git shows its pkt-lines;
+2. mini_git clones it (our client's own ``>``/``<`` trace);
+3. real git pushes a commit (401, then Basic credentials);
+4. mini_git pushes a commit;
+5. a stale clone tries a non-fast-forward push: refused by the client, and,
+   forced, refused by the server;
+6. checks: ``git fsck --strict`` on the server's repository, and both clones
+   agree with the server after a fetch.
+
+Everything runs in a temporary directory with ``HOME`` pointing into it.
+Exit 0 when every check held, 1 when one failed, 2 when git is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from wirelab_common.errors import check, require_binary, run_main
+from wirelab_common.wiretrace import Trace
+
+from .remote import clone, fetch
+from .remote_push import push
+from .repo import Repository
+from .smart_http_peers import bare_repository, git, git_env, make_history, start_our_server
+
+
+def packet_lines(stderr: bytes, limit: int) -> list[str]:
+    """A few of git's GIT_TRACE_PACKET lines, without the timestamp and source-file prefix."""
+    lines = []
+    for line in stderr.decode(errors="replace").splitlines():
+        if "packet:" in line:
+            text = line.split("packet:", 1)[1].strip()
+            # git traces each line in two processes (remote-curl "git" and "clone"): keep one.
+            if text.startswith(("clone>", "clone<")):
+                lines.append(text)
+    return lines[:limit]
+
+
+def head(env: dict[str, str], cwd: Path, name: str = "HEAD") -> str:
+    return git(env, "rev-parse", name, cwd=cwd).stdout.decode().strip()
+
+
+def run(verbose: bool) -> None:
+    require_binary("git", "apt-get install git")
+    trace = Trace("demo", verbose=verbose)
+    client_trace = Trace("mini_git", verbose=verbose)
+    with tempfile.TemporaryDirectory(prefix="learn-git-net-") as scratch:
+        base = Path(scratch)
+        env = git_env(base / "home")
+        root = base / "served"
+        root.mkdir()
+        bare = bare_repository(env, root / "demo.git")
+        seed = base / "seed"
+        make_history(env, seed, 5)
+        git(env, "push", "-q", str(bare), "main", cwd=seed)
+        server, port = start_our_server(root, env, verbose=verbose)
+        url = f"http://127.0.0.1:{port}/demo.git"
+        push_url = f"http://alice:secret@127.0.0.1:{port}/demo.git"
+        try:
+            trace.banner(f"1. real git clones {url} (GIT_TRACE_PACKET=1, protocol v2)")
+            cloned = git({**env, "GIT_TRACE_PACKET": "1"}, "clone", url, str(base / "by-git"))
+            for line in packet_lines(cloned.stderr, 14):
+                trace.note(f"git  {line}")
+            check(head(env, base / "by-git") == head(env, bare, "main"), "git's clone is not at main")
+            trace.state(f"real git cloned main at {head(env, bare, 'main')[:7]}")
+
+            trace.banner("2. mini_git clones the same URL (protocol v0, our own trace)")
+            mine = clone(url, str(base / "by-mini"), Trace("mini_git", verbose=True))
+            check(head(env, base / "by-mini") == head(env, bare, "main"), "mini_git's clone is not at main")
+            check(git(env, "status", "--porcelain", cwd=base / "by-mini").stdout == b"",
+                  "mini_git's work tree differs from what it checked out")
+
+            trace.banner("3. real git pushes a commit (401 first, then Basic credentials)")
+            make_history(env, base / "by-git", 1, start=100)
+            git(env, "push", "-q", push_url, "main", cwd=base / "by-git")
+            check(head(env, bare, "main") == head(env, base / "by-git"), "git's push did not move main")
+            trace.state(f"server main is now {head(env, bare, 'main')[:7]}")
+
+            trace.banner("4. mini_git fetches that commit, adds one, and pushes it")
+            fetch(mine, "origin", client_trace)
+            git(env, "merge", "-q", "--ff-only", "origin/main", cwd=base / "by-mini")
+            make_history(env, base / "by-mini", 1, start=200)
+            updates = push(mine, "origin", [], client_trace, url=push_url)
+            check([u.status for u in updates] == ["ok"], f"mini_git's push failed: {updates}")
+            check(head(env, bare, "main") == head(env, base / "by-mini"), "mini_git's push did not move main")
+
+            trace.banner("5. a stale clone pushes a non-fast-forward: refused, then refused by the server")
+            stale = Repository.discover(base / "by-git")
+            make_history(env, base / "by-git", 1, start=300)
+            before = head(env, bare, "main")
+            refused = push(stale, "origin", [], client_trace, url=push_url)
+            check(refused[0].status == "rejected", "the client should refuse a non-fast-forward")
+            trace.note(f"client said: {refused[0].describe().strip()}")
+            forced = push(stale, "origin", [], client_trace, force=True, url=push_url)
+            check(forced[0].status == "remote rejected" and forced[0].reason == "non-fast-forward",
+                  f"the server should refuse a forced non-fast-forward, got {forced[0]}")
+            trace.note(f"server said: {forced[0].describe().strip()}")
+            check(head(env, bare, "main") == before, "a refused push moved main")
+
+            trace.banner("6. checks: git fsck --strict on the server; both clones agree after fetch")
+            git(env, "fsck", "--strict", cwd=bare)
+            git(env, "fetch", "-q", cwd=base / "by-git")
+            main = head(env, bare, "main")
+            check(head(env, base / "by-git", "origin/main") == main, "git's fetch is behind")
+            fetch(mine, "origin", client_trace)
+            check(head(env, base / "by-mini", "origin/main") == main, "our fetch is behind")
+            trace.state("all checks passed: fsck clean, both clients agree with the server")
+        finally:
+            server.stop()
+        if verbose:
+            trace.banner("the server's own trace")
+            for line in server.output().splitlines()[:60]:
+                print(f"  | {line}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_git.demo_network",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every pkt-line")
+    args = parser.parse_args(argv)
+    run_main(lambda: run(args.verbose))
+
+
+if __name__ == "__main__":
+    main()

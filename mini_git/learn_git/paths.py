@@ -1,0 +1,61 @@
+"""Path safety: a path from a tree object or the command line must stay inside the work tree.
+
+Reading order: before the commands that write files.  Trees come from other
+people (a clone, a fetch), so a tree entry named ``..`` or ``.git`` (or a path
+``a/../../etc``) must never become a file outside the work tree or inside the
+repository's own ``.git``.  git's fsck and checkout refuse the same names
+(``verify_path`` in git's read-cache.c).  Pure functions, plus one that asks the
+OS to resolve symlinks in a command-line path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import UnsafePath
+
+
+def check_tree_path(path: str) -> str:
+    """A slash-separated repository path: every component a plain name, none of them ``.git``."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        raise UnsafePath(f"refusing unsafe path {path!r}")
+    for part in path.split("/"):
+        if part in ("", ".", "..") or part.lower() == ".git":
+            raise UnsafePath(f"refusing unsafe path {path!r} (component {part!r})")
+    return path
+
+
+def worktree_relative(work_tree: Path, path: Path) -> str:
+    """``path`` (relative to the current directory, or absolute) as a path inside ``work_tree``.
+
+    Returns "" for the work tree itself; raises :class:`UnsafePath` for anything outside it or
+    inside ``.git``.
+    """
+    root = work_tree.resolve()
+    absolute = Path(os.path.abspath(path))
+    # Resolve the parent (symlinked directories) but not the last component: a symlink itself
+    # is a legitimate file to add.
+    full = absolute.parent.resolve() / absolute.name if absolute != root else root
+    try:
+        rel = full.relative_to(root)
+    except ValueError:
+        raise UnsafePath(f"'{path}' is outside repository at '{root}'") from None
+    text = rel.as_posix()
+    if text == ".":
+        return ""
+    check_tree_path(text)
+    return text
+
+
+def quote_path(path: str | bytes) -> str:
+    """git's ``core.quotePath`` output: a path with bytes outside printable ASCII (or ``"``, ``\\``)
+    is written in double quotes with C escapes and octal bytes, e.g. ``"\\303\\274.txt"``."""
+    raw = path.encode("utf-8", "surrogateescape") if isinstance(path, str) else path
+    if all(32 <= b < 127 and b not in (34, 92) for b in raw):
+        return raw.decode("ascii")
+    specials = {34: '\\"', 92: "\\\\", 9: "\\t", 10: "\\n", 13: "\\r",
+                7: "\\a", 8: "\\b", 11: "\\v", 12: "\\f"}
+    escaped = "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else specials.get(b, f"\\{b:03o}")
+                      for b in raw)
+    return f'"{escaped}"'

@@ -1,0 +1,248 @@
+"""The client side of fetch, clone and pull (protocol v0 over smart HTTP).
+
+Reading order: after ``transport_http.py``; ``remote_push.py`` follows.
+Spec: gitprotocol-pack "Packfile Negotiation" (the client's half),
+gitprotocol-http "Smart Service git-upload-pack"; git-fetch(1) for refspecs.
+
+A fetch is three steps:
+
+1. **discover**: GET the advertisement; every remote branch we lack becomes a
+   *want* (``refs/heads/X`` will land in ``refs/remotes/origin/X``);
+2. **negotiate**: POST our recent commits as *haves* and a flush; the server
+   ACKs those it has too.  Then POST the wants, the common haves and ``done``;
+   (git walks history in rounds of growing size; we send at most
+   ``MAX_HAVES`` recent commits in one round, which is enough when the two
+   sides share recent history, and only costs pack size when they do not);
+3. **receive**: the pack arrives on side-band 1; ``pack_stream`` verifies it
+   and resolves deltas (thin packs included); we check that every want is now
+   complete, write the pack, and only then move the remote-tracking refs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from wirelab_common.wiretrace import Trace
+
+from . import pkt_line
+from .errors import GitError, LocalChanges
+from .index import entry_from_stat, read_index, write_index
+from .objects import parse_commit
+from .pack_stream import OverlayStore, receive_pack_bytes, store_received
+from .pkt_line import Data, PktLineError
+from .refs import ANY, list_refs, read_head, read_ref, set_head_symbolic, update_ref
+from .repo import Repository
+from .smart_http import UPLOAD_PACK
+from .transport_http import HttpTransport, TransportError
+from .trees import flatten_tree, index_map
+from .walk import ancestors, is_ancestor, missing_objects
+from .workdir import compare_with_index, full_path, remove_file, write_file
+
+MAX_HAVES = 256
+WANTED_CAPS = ("multi_ack_detailed", "side-band-64k", "ofs-delta", "thin-pack", "no-progress")
+
+
+@dataclass
+class FetchResult:
+    """What a fetch changed: (local ref, old oid or None, new oid), and the pack it took."""
+
+    updated: list[tuple[str, str | None, str]] = field(default_factory=list)
+    objects: int = 0
+    head_target: str | None = None
+    remote_refs: dict[str, str] = field(default_factory=dict)
+
+
+# -- the pure part: request bodies and response parsing ------------------------------------------
+
+def want_request(wants: list[str], haves: list[str], caps: list[str], done: bool) -> bytes:
+    """wants (capabilities on the first), a flush, haves, then ``done`` or a flush."""
+    lines = [f"want {wants[0]} {' '.join(caps)}".rstrip(), *(f"want {oid}" for oid in wants[1:])]
+    body = pkt_line.encode_all(lines) + b"".join(pkt_line.encode(f"have {oid}") for oid in haves)
+    return body + (pkt_line.encode("done") if done else pkt_line.FLUSH)
+
+
+def parse_upload_result(body: bytes) -> tuple[list[str], bytes | None, list[str]]:
+    """(ACK/NAK lines, the pack or None, progress messages) of an upload-pack response."""
+    acks: list[str] = []
+    pos = 0
+    while pos < len(body):
+        if body[pos:pos + 4] == b"PACK":          # no side-band: the raw pack follows
+            return acks, body[pos:], []
+        length = pkt_line.parse_length(body[pos:pos + 4])
+        if length == 0:
+            pos += 4
+            continue
+        payload = body[pos + 4:pos + length]
+        if payload[:1] in (b"\x01", b"\x02", b"\x03"):
+            band = pkt_line.demux_sideband(pkt_line.decode_all(body[pos:]))
+            if band.error:
+                raise TransportError(f"remote error: {band.error}")
+            return acks, band.data, band.progress
+        text = Data(payload).text()
+        if text.startswith("ERR "):
+            raise TransportError(f"remote error: {text[4:]}")
+        if not (text.startswith("ACK ") or text == "NAK"):
+            raise PktLineError(f"unexpected line in upload-pack response: {text[:60]!r}")
+        acks.append(text)
+        pos += length
+    return acks, None, []
+
+
+def recent_commits(repo: Repository, limit: int = MAX_HAVES) -> list[str]:
+    """Our commits to offer as haves: ref tips first, then their ancestors, newest first."""
+    tips = [oid for oid in dict.fromkeys(list_refs(repo.git_dir).values()) if repo.odb.contains(oid)]
+    commits = []
+    for oid in ancestors(repo.odb, tips, skip_missing=True):
+        committer = parse_commit(repo.odb.read_kind(oid, "commit")).committer
+        commits.append((int(committer.rsplit(" ", 2)[-2]), oid))
+    ordered = [oid for oid in tips if oid in {c for _, c in commits}]
+    ordered += [oid for _, oid in sorted(commits, reverse=True)]
+    return list(dict.fromkeys(ordered))[:limit]
+
+
+# -- the driver: fetch, clone, pull -----------------------------------------------------------------
+
+def fetch(repo: Repository, remote: str, trace: Trace, url: str | None = None) -> FetchResult:
+    """Bring ``remote``'s branches and tags into ``refs/remotes/<remote>/`` and ``refs/tags/``."""
+    url = url or repo.config.get(f"remote.{remote}.url")
+    if url is None:
+        raise GitError(f"no URL for remote {remote!r} (git remote add {remote} <url>)")
+    result = FetchResult()
+    with HttpTransport(url, trace) as transport:
+        advert = transport.advertisement(UPLOAD_PACK)
+        result.head_target, result.remote_refs = advert.head_target, advert.refs
+        mapping = {}
+        for name, oid in advert.refs.items():
+            if name.startswith("refs/heads/"):
+                mapping[f"refs/remotes/{remote}/{name.removeprefix('refs/heads/')}"] = oid
+            elif name.startswith("refs/tags/") and read_ref(repo.git_dir, name) is None:
+                mapping[name] = oid
+        wants = [oid for oid in dict.fromkeys(mapping.values()) if not repo.odb.contains(oid)]
+        if wants:
+            result.objects = receive_objects(repo, transport, advert.caps, wants, trace)
+    for name, new in mapping.items():
+        old = read_ref(repo.git_dir, name)
+        if old != new:
+            update_ref(repo.git_dir, name, new, expected_old=ANY)   # "+" refspec: may be forced
+            result.updated.append((name, old, new))
+            trace.state(f"{name}: {(old or '(new)')[:7]} -> {new[:7]}")
+    return result
+
+
+def receive_objects(repo: Repository, transport: HttpTransport, server_caps: list[str],
+                    wants: list[str], trace: Trace) -> int:
+    """Negotiate, receive and store the pack for ``wants``; returns the number of objects."""
+    caps = [cap for cap in WANTED_CAPS if cap in server_caps] + ["agent=mini_git/0.1"]
+    if "side-band-64k" not in caps:
+        raise TransportError("server does not offer side-band-64k; mini_git needs it")
+    candidates = recent_commits(repo)
+    common: list[str] = []
+    if candidates:
+        reply = transport.rpc(UPLOAD_PACK, want_request(wants, candidates, caps, done=False))
+        acks, _, _ = parse_upload_result(reply)
+        common = [line.split()[1] for line in acks if line.startswith("ACK ")]
+        trace.state(f"negotiation: {len(common)} of {len(candidates)} haves are common")
+    reply = transport.rpc(UPLOAD_PACK, want_request(wants, common, caps, done=True))
+    acks, pack, progress = parse_upload_result(reply)
+    for line in progress:
+        trace.note(f"remote: {line}")
+    if pack is None:
+        raise TransportError("server ended the response without a pack")
+    received = receive_pack_bytes(pack, repo.odb.read)
+    missing = missing_objects(OverlayStore(repo.odb, received), received.objects, wants)
+    if missing:
+        raise TransportError(f"pack is incomplete: {len(missing)} objects missing, e.g. {missing[0]}")
+    trace.state(f"pack verified: {len(received)} objects ({received.deltas} deltas, "
+                f"{len(received.thin_bases)} thin bases)")
+    store_received(repo.git_dir, received)
+    repo.odb.rescan()
+    return len(received)
+
+
+def default_directory(url: str) -> str:
+    name = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return name.removesuffix(".git") or "repo"
+
+
+def clone(url: str, directory: str | None, trace: Trace) -> Repository:
+    """``git clone``: a new repository, origin configured, the remote HEAD checked out."""
+    target = Path(directory or default_directory(url))
+    if target.exists() and any(target.iterdir()):
+        raise GitError(f"destination path '{target}' already exists and is not an empty directory")
+    created = not target.exists()
+    repo = Repository.init(target)
+    try:
+        repo.config.set("remote.origin.url", url)
+        repo.config.set("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
+        result = fetch(repo, "origin", trace)
+        branches = [name for name in result.remote_refs if name.startswith("refs/heads/")]
+        branch_ref = result.head_target or (branches[0] if branches else None)
+        if branch_ref is None or branch_ref not in result.remote_refs:
+            if branch_ref is not None:   # an unborn branch: ours will be born under the same name
+                set_head_symbolic(repo.git_dir, branch_ref)
+            trace.note("warning: you appear to have cloned an empty repository")
+            return repo
+        branch = branch_ref.removeprefix("refs/heads/")
+        oid = result.remote_refs[branch_ref]
+        update_ref(repo.git_dir, branch_ref, oid, expected_old=None)
+        set_head_symbolic(repo.git_dir, branch_ref)
+        repo.config.set(f"branch.{branch}.remote", "origin")
+        repo.config.set(f"branch.{branch}.merge", branch_ref)
+        update_worktree(repo, None, parse_commit(repo.odb.read_kind(oid, "commit")).tree)
+        trace.state(f"checked out {branch} at {oid[:7]} in {target}")
+        return repo
+    except BaseException:
+        # Like git: a failed clone leaves nothing behind.
+        shutil.rmtree(target if created else target / ".git", ignore_errors=True)
+        raise
+
+
+def pull(repo: Repository, remote: str, trace: Trace) -> str:
+    """fetch, then fast-forward the current branch to its upstream (no merges: ff-only)."""
+    head = read_head(repo.git_dir)
+    if head.ref is None:
+        raise GitError("HEAD is detached: pull needs a branch")
+    fetch(repo, remote, trace)
+    branch = head.ref.removeprefix("refs/heads/")
+    upstream = read_ref(repo.git_dir, f"refs/remotes/{remote}/{branch}")
+    if upstream is None:
+        raise GitError(f"the remote has no branch {branch}")
+    if head.oid == upstream or (head.oid and is_ancestor(repo.odb, upstream, head.oid)):
+        return "Already up to date."
+    if head.oid is not None and not is_ancestor(repo.odb, head.oid, upstream):
+        raise GitError("Not possible to fast-forward, aborting. (pull is --ff-only in mini_git)")
+    old_tree = parse_commit(repo.odb.read_kind(head.oid, "commit")).tree if head.oid else None
+    update_worktree(repo, old_tree, parse_commit(repo.odb.read_kind(upstream, "commit")).tree)
+    update_ref(repo.git_dir, head.ref, upstream, expected_old=head.oid)
+    return f"Fast-forward {(head.oid or '0000000')[:7]}..{upstream[:7]}"
+
+
+def update_worktree(repo: Repository, old_tree: str | None, new_tree: str) -> None:
+    """Move the work tree and index from ``old_tree`` to ``new_tree``, refusing to lose local changes."""
+    work_tree = repo.require_work_tree()
+    entries = read_index(repo.index_path)
+    old = flatten_tree(repo.odb, old_tree)
+    if entries or old:
+        mtime = repo.index_path.stat().st_mtime_ns if repo.index_path.exists() else 0
+        status = compare_with_index(work_tree, entries, mtime)
+        if status.modified or status.deleted or index_map(entries) != old:
+            raise LocalChanges("your local changes would be overwritten: commit or stash them first")
+    new = flatten_tree(repo.odb, new_tree)
+    for path in old.keys() - new.keys():
+        remove_file(work_tree, path)
+    by_path = {entry.path: entry for entry in entries}
+    fresh = []
+    for path, (mode, oid) in sorted(new.items()):
+        if mode == 0o160000:
+            continue   # submodules are not fetched by mini_git
+        if old.get(path) != (mode, oid) or path not in by_path:
+            st = write_file(work_tree, path, repo.odb.read_kind(oid, "blob"), mode)
+        else:
+            st = full_path(work_tree, path).lstat()
+        entry = entry_from_stat(path, oid, st)
+        entry.mode = mode
+        fresh.append(entry)
+    write_index(repo.index_path, fresh)

@@ -1,0 +1,299 @@
+"""Differential tests: the same steps with mini_git and with real git must give the same object ids.
+
+Each scenario runs in two fresh directories (``Pair``): every command goes to
+both, with the same fixed identity and dates, then the commit/tree/tag ids are
+compared, real git checks what mini_git wrote (``git fsck --strict``), and
+``git status``/``git log``/``git diff`` run by real git *in mini_git's repository*
+must print what mini_git prints.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from learn_git.sidebyside import Pair
+from tests.conftest import need_binary
+
+
+@pytest.fixture
+def pair(tmp_path):
+    need_binary("git", "git")
+    p = Pair(tmp_path)
+    run(p, "init", "-q", "-b", "main")
+    return p
+
+
+def run(p: Pair, *args: str, tick: bool = False, same_output: bool = False):
+    mini, git = p.both(*args, tick=tick)
+    assert mini.code == git.code, (f"{args}: mini exit {mini.code} ({mini.err!r}), "
+                                   f"git exit {git.code} ({git.err!r})")
+    if same_output:
+        assert mini.text == git.text, f"{args}: outputs differ"
+    return mini, git
+
+
+def assert_same(p: Pair, spec: str = "HEAD") -> str:
+    mini, git = p.rev(spec)
+    assert mini == git and len(mini) == 40, f"{spec}: mini_git made {mini}, git made {git}"
+    return mini
+
+
+def assert_fsck_clean(p: Pair) -> None:
+    result = p.git_in("mini", "fsck", "--strict", "--no-dangling")
+    assert result.code == 0 and not result.err.strip(), result.err.decode()
+
+
+def assert_git_agrees_with_mini(p: Pair) -> None:
+    """Real git, run in mini_git's repository, sees what mini_git sees."""
+    for args in (["status", "--porcelain"], ["log", "--oneline"], ["diff"], ["diff", "--cached"]):
+        mini, _ = p.both(*args)
+        real = p.git_in("mini", *args)
+        assert mini.out == real.out, f"{args}: mini_git says {mini.out!r}, git says {real.out!r}"
+
+
+def populate(p: Pair) -> None:
+    p.write("README.md", "# hello\n")
+    p.write("empty", b"")
+    p.write("bin/tool.sh", "#!/bin/sh\necho hi\n", mode=0o755)
+    p.write("src/deep/nested/module.py", "def f():\n    return 1\n")
+    p.write("file with spaces.txt", "spaces\n")
+    p.write("ünïcødé-名前.txt", "non-ascii name\n")
+    p.write("data.bin", bytes(range(256)) * 4)
+    p.write("a.b", "sorts before a/ in a tree\n")
+    p.write("a/inner", "inside a/\n")
+    p.symlink("link-to-readme", "README.md")
+
+
+def test_first_commit_of_varied_files_has_the_same_ids(pair):
+    populate(pair)
+    run(pair, "add", ".")
+    run(pair, "commit", "-q", "-m", "first commit\n\nwith a body\nof two lines", tick=True)
+    assert_same(pair)
+    assert_same(pair, "HEAD^{tree}")
+    assert_fsck_clean(pair)
+    assert_git_agrees_with_mini(pair)
+    run(pair, "ls-tree", "-r", "HEAD", same_output=True)
+    run(pair, "cat-file", "-p", "HEAD^{tree}", same_output=True)
+    run(pair, "log", same_output=True)
+
+
+def test_status_and_diff_agree_with_git_after_edits(pair):
+    populate(pair)
+    run(pair, "add", ".")
+    run(pair, "commit", "-q", "-m", "base", tick=True)
+    pair.write("README.md", "# hello\n\nmore text\n")
+    pair.write("src/deep/nested/module.py", "def f():\n    return 2\n")
+    pair.write("new.txt", "untracked\n")
+    pair.write("untracked-dir/x", "x\n")
+    pair.remove("empty")
+    (pair.mini / "bin/tool.sh").chmod(0o644)
+    (pair.git / "bin/tool.sh").chmod(0o644)
+    assert_git_agrees_with_mini(pair)
+    run(pair, "diff", same_output=True)
+    run(pair, "add", "README.md", "empty", "new.txt")
+    assert_git_agrees_with_mini(pair)
+    run(pair, "diff", "--cached", same_output=True)
+    run(pair, "status", "--porcelain", same_output=True)
+    run(pair, "commit", "-q", "-a", "-m", "second", tick=True)
+    assert_same(pair)
+    assert_fsck_clean(pair)
+
+
+def test_branches_fast_forward_and_three_way_merge(pair):
+    pair.write("story.txt", "".join(f"line {i}\n" for i in range(1, 11)))
+    run(pair, "add", "story.txt")
+    run(pair, "commit", "-q", "-m", "story", tick=True)
+    run(pair, "branch", "feature")
+    run(pair, "switch", "-q", "feature")
+    pair.write("story.txt", "".join(f"line {i}\n" for i in range(1, 10)) + "feature ending\n")
+    run(pair, "commit", "-q", "-am", "feature ending", tick=True)
+    run(pair, "switch", "-q", "main")
+    run(pair, "merge", "feature", tick=True)  # fast-forward
+    assert_same(pair)
+    run(pair, "switch", "-q", "-c", "side", "HEAD~1")
+    pair.write("other.txt", "side work\n")
+    run(pair, "add", "other.txt")
+    run(pair, "commit", "-q", "-m", "side work", tick=True)
+    run(pair, "switch", "-q", "main")
+    middle = "".join(f"line {i}\n" for i in range(2, 10))
+    pair.write("story.txt", "new beginning\n" + middle + "feature ending\n")
+    run(pair, "commit", "-q", "-am", "main beginning", tick=True)
+    run(pair, "merge", "--no-edit", "side", tick=True)
+    merge = assert_same(pair)
+    assert len(pair.git_in("mini", "cat-file", "-p", merge).text.split("parent ")) == 3
+    run(pair, "log", "--first-parent", "--oneline", same_output=True)
+    run(pair, "log", "--oneline", same_output=True)
+    run(pair, "branch", "-d", "side", same_output=True)
+    run(pair, "branch", same_output=True)
+    assert_fsck_clean(pair)
+
+
+def test_merge_conflict_is_marked_like_git_and_finished_with_add_commit(pair):
+    pair.write("f.txt", "one\ntwo\nthree\n")
+    run(pair, "add", "f.txt")
+    run(pair, "commit", "-q", "-m", "base", tick=True)
+    run(pair, "switch", "-q", "-c", "theirs")
+    pair.write("f.txt", "one\nTHEIRS\nthree\n")
+    run(pair, "commit", "-q", "-am", "theirs", tick=True)
+    run(pair, "switch", "-q", "main")
+    pair.write("f.txt", "one\nOURS\nthree\n")
+    run(pair, "commit", "-q", "-am", "ours", tick=True)
+    mini, git = run(pair, "merge", "theirs", tick=True)
+    assert mini.code == 1
+    assert (pair.mini / "f.txt").read_bytes() == (pair.git / "f.txt").read_bytes()
+    assert b"<<<<<<< HEAD\nOURS\n=======\nTHEIRS\n>>>>>>> theirs\n" in (pair.mini / "f.txt").read_bytes()
+    assert pair.git_in("mini", "status", "--porcelain").text == "UU f.txt\n"
+    assert pair.git_in("mini", "ls-files", "-u").text == pair.git_in("git", "ls-files", "-u").text
+    pair.write("f.txt", "one\nBOTH\nthree\n")
+    run(pair, "add", "f.txt")
+    run(pair, "commit", "-q", "--no-edit" if False else "-m", "Merge branch 'theirs'", tick=True)
+    assert_same(pair)
+    assert_fsck_clean(pair)
+
+
+def test_reset_revert_and_tags(pair):
+    for n in range(3):
+        pair.write("counter.txt", f"value {n}\nsecond line\n")
+        run(pair, "add", "counter.txt")
+        run(pair, "commit", "-q", "-m", f"value {n}", tick=True)
+    run(pair, "tag", "light")
+    run(pair, "tag", "-a", "v1.0", "-m", "release one", tick=True)
+    assert_same(pair, "v1.0")
+    run(pair, "tag", same_output=True)
+    run(pair, "revert", "--no-edit", "HEAD", tick=True)
+    assert_same(pair)
+    run(pair, "reset", "--soft", "HEAD~2")
+    run(pair, "status", "--porcelain", same_output=True)
+    run(pair, "reset", "HEAD~1")  # --mixed
+    run(pair, "status", "--porcelain", same_output=True)
+    assert_git_agrees_with_mini(pair)
+    run(pair, "reset", "-q", "--hard", "v1.0")
+    assert (pair.mini / "counter.txt").read_text() == "value 2\nsecond line\n"
+    assert_same(pair)
+    assert_fsck_clean(pair)
+
+
+def test_stash_push_list_pop(pair):
+    pair.write("work.txt", "committed\n")
+    run(pair, "add", "work.txt")
+    run(pair, "commit", "-q", "-m", "work", tick=True)
+    pair.write("work.txt", "in progress\n")
+    pair.write("added.txt", "staged new file\n")
+    run(pair, "add", "added.txt")
+    run(pair, "stash", "push", tick=True)
+    assert_same(pair, "refs/stash")
+    assert_same(pair, "refs/stash^2")
+    assert pair.git_in("mini", "stash", "list").text == pair.git_in("git", "stash", "list").text
+    run(pair, "stash", "list", same_output=True)
+    run(pair, "status", "--porcelain", same_output=True)
+    run(pair, "stash", "pop")
+    run(pair, "status", "--porcelain", same_output=True)
+    assert (pair.mini / "work.txt").read_text() == "in progress\n"
+    assert_fsck_clean(pair)
+
+
+def test_rebase_of_a_linear_branch_gives_the_same_commits(pair):
+    pair.write("base.txt", "base\n")
+    run(pair, "add", "base.txt")
+    run(pair, "commit", "-q", "-m", "base", tick=True)
+    run(pair, "switch", "-q", "-c", "topic")
+    for n in range(2):
+        pair.write(f"topic{n}.txt", f"topic {n}\n")
+        run(pair, "add", f"topic{n}.txt")
+        run(pair, "commit", "-q", "-m", f"topic {n}", tick=True)
+    run(pair, "switch", "-q", "main")
+    pair.write("base.txt", "base, improved\n")
+    run(pair, "commit", "-q", "-am", "improve base", tick=True)
+    run(pair, "switch", "-q", "topic")
+    run(pair, "rebase", "main", tick=True)
+    assert_same(pair)
+    run(pair, "log", "--oneline", same_output=True)
+    assert_fsck_clean(pair)
+
+
+def test_checkout_refuses_to_overwrite_local_changes(pair):
+    pair.write("f.txt", "v1\n")
+    run(pair, "add", "f.txt")
+    run(pair, "commit", "-q", "-m", "v1", tick=True)
+    run(pair, "switch", "-q", "-c", "other")
+    pair.write("f.txt", "v2\n")
+    run(pair, "commit", "-q", "-am", "v2", tick=True)
+    run(pair, "switch", "-q", "main")
+    pair.write("f.txt", "local edit\n")
+    mini, git = run(pair, "switch", "other")
+    assert mini.code != 0
+    assert (pair.mini / "f.txt").read_text() == "local edit\n"
+    assert pair.git_in("mini", "symbolic-ref", "HEAD").text.strip() == "refs/heads/main"
+    # A change to a file the switch does not touch is carried along, as git does.
+    pair.write("f.txt", "v1\n")
+    pair.write("g.txt", "untracked stays\n")
+    run(pair, "checkout", "-q", "other")
+    run(pair, "status", "--porcelain", same_output=True)
+    run(pair, "checkout", "-q", "HEAD~1")  # detached
+    assert pair.git_in("mini", "rev-parse", "--abbrev-ref", "HEAD").text.strip() == "HEAD"
+    assert_same(pair)
+
+
+def test_ignored_files_binary_and_symlink_changes_and_plumbing(pair):
+    pair.write(".gitignore", "*.log\nbuild/\n!keep.log\n")
+    pair.write("app.log", "noise\n")
+    pair.write("keep.log", "kept\n")
+    pair.write("build/out.o", b"\0\1\2")
+    pair.write("img.bin", b"\x89PNG\0\0\1")
+    pair.write("target.txt", "target\n")
+    pair.symlink("ln", "target.txt")
+    run(pair, "status", "--porcelain", same_output=True)
+    run(pair, "add", ".")
+    run(pair, "status", "--porcelain", same_output=True)
+    run(pair, "commit", "-q", "-m", "with ignores", tick=True)
+    assert_same(pair)
+    pair.write("img.bin", b"\x89PNG\0\0\2")
+    pair.remove("ln")
+    pair.write("ln", "now a file\n")  # symlink -> regular file: a type change
+    run(pair, "diff", same_output=True)
+    run(pair, "status", "--porcelain", same_output=True)
+    run(pair, "add", "-A")
+    run(pair, "diff", "--cached", same_output=True)
+    run(pair, "commit", "-q", "-m", "binary and type change", tick=True)
+    assert_same(pair)
+    run(pair, "diff", "HEAD~1", "HEAD", same_output=True)
+    run(pair, "rm", "-q", "keep.log")
+    run(pair, "status", "--porcelain", same_output=True)
+    pair.write("target.txt", "scribbled\n")
+    run(pair, "checkout", "--", "target.txt")
+    assert (pair.mini / "target.txt").read_text() == "target\n"
+    run(pair, "log", "--format=%H %T %P %an <%ae> %s", same_output=True)
+    for args in (["cat-file", "-t", "HEAD"], ["cat-file", "-s", "HEAD^{tree}"], ["hash-object", "img.bin"],
+                 ["rev-parse", "HEAD~1^{tree}"], ["show-ref"]):
+        run(pair, *args, same_output=True)
+    assert pair.git_in("mini", "reflog").code == 0
+    assert_fsck_clean(pair)
+
+
+def test_clean_merge_of_additions_deletions_and_mode_changes(pair):
+    pair.write("keep.txt", "keep\n")
+    pair.write("drop-on-main.txt", "x\n")
+    pair.write("drop-on-side.txt", "y\n")
+    pair.write("script.sh", "echo\n")
+    pair.write("both.txt", "".join(f"{i}\n" for i in range(20)))
+    run(pair, "add", ".")
+    run(pair, "commit", "-q", "-m", "base", tick=True)
+    run(pair, "switch", "-q", "-c", "side")
+    pair.remove("drop-on-side.txt")
+    pair.write("side/new.txt", "from side\n")
+    (pair.mini / "script.sh").chmod(0o755)
+    (pair.git / "script.sh").chmod(0o755)
+    pair.write("both.txt", "".join(f"{i}\n" for i in range(19)) + "side end\n")
+    run(pair, "add", "-A")
+    run(pair, "commit", "-q", "-m", "side changes", tick=True)
+    run(pair, "switch", "-q", "main")
+    pair.remove("drop-on-main.txt")
+    pair.write("main-new.txt", "from main\n")
+    pair.write("both.txt", "main start\n" + "".join(f"{i}\n" for i in range(1, 20)))
+    run(pair, "add", "-A")
+    run(pair, "commit", "-q", "-m", "main changes", tick=True)
+    run(pair, "merge", "-m", "combine", "side", tick=True)
+    assert_same(pair)
+    assert_same(pair, "HEAD^{tree}")
+    run(pair, "status", "--porcelain", same_output=True)
+    assert_fsck_clean(pair)
