@@ -10,7 +10,8 @@ STAMP  := $(VENV)/.wirelab-installed
 PATTERNS := websocket sse webhook pubsub queue dns mcp mini_git webrtc
 
 .PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
-        $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean
+        $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean \
+        demo-mini_git-network
 
 help:
 	@echo "make demo             every demo in turn (a guided tour)"
@@ -64,6 +65,11 @@ demo-mcp: setup
 
 demo-mini_git: setup
 	$(PY) -m learn_git.demo $(ARGS)
+	$(PY) -m learn_git.demo_network $(ARGS)
+
+# The network half alone (smart HTTP: clone, fetch, push against real git).
+demo-mini_git-network: setup
+	$(PY) -m learn_git.demo_network $(ARGS)
 
 demo-webrtc: setup
 	$(PY) -m learn_webrtc.demo $(ARGS)
@@ -87,12 +93,14 @@ bench-queue: setup
 
 bench-dns: setup
 	$(PY) bench/bench_dns.py $(ARGS)
+	$(PY) bench/bench_dns_resolver.py $(ARGS)
 
 bench-mcp: setup
 	$(PY) bench/bench_mcp.py $(ARGS)
 
 bench-mini_git: setup
 	$(PY) bench/bench_mini_git.py $(ARGS)
+	$(PY) bench/bench_mini_git_clone.py $(ARGS)
 
 bench-webrtc: setup
 	$(PY) bench/bench_webrtc.py $(ARGS)

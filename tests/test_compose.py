@@ -40,7 +40,8 @@ def test_the_validator_rejects_a_broken_compose_file(tmp_path):
 def test_compose_runs_every_pattern_that_has_a_server():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     assert {"redis", "nginx", "echo", "chat1", "chat2", "sse", "webhook-receiver", "webhook-provider",
-            "pubsub-subscriber", "pubsub-consumer", "queue-web", "queue-worker"} <= set(services)
+            "pubsub-subscriber", "pubsub-consumer", "queue-web", "queue-worker",
+            "mcp", "mini-git", "webrtc-signaling", "dns"} <= set(services)
 
 
 def test_everything_compose_points_at_exists():
