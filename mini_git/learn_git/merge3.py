@@ -13,10 +13,16 @@ other side), made the same change (take it once) or made different changes
     their lines
     >>>>>>> their-label
 
-Like git's default ("zealous") level, lines the two sides agree on at the start
-and end of a conflict are moved out of the markers.  git also splits a
-conflict in two when the sides agree on lines in its *middle*; we do not, so
-in such cases our markers enclose more than git's.
+Then two clean-ups that git's default level (``XDL_MERGE_ZEALOUS`` in
+``xdiff/xmerge.c``) makes, so our markers enclose the same lines as git's:
+
+1. **refine**: the two sides of a conflict are diffed against each other, and
+   lines they agree on become ordinary lines, splitting the conflict in pieces
+   (``xdl_refine_conflicts``; skipped when one side is empty);
+2. **simplify**: two conflicts separated by 3 or fewer unchanged lines are
+   joined into one, lines between included, because that reads more easily
+   than two tiny conflicts (``xdl_simplify_non_conflicts``).  A change taken
+   cleanly from one side sits between them as a barrier: no joining across it.
 """
 
 from __future__ import annotations
@@ -26,12 +32,24 @@ from dataclasses import dataclass
 from .unified_diff import myers, split_lines
 
 MARKER = 7
+JOIN_GAP = 3  # git joins conflicts separated by at most this many unchanged lines
 
 
 @dataclass
 class MergeResult:
     data: bytes
     conflicts: int
+
+
+@dataclass
+class _Conflict:
+    ours: list[bytes]
+    theirs: list[bytes]
+
+
+# A merged text is built as a list of pieces: ``bytes`` (an unchanged line), a ``_Conflict``,
+# or a ``list`` of lines one side changed cleanly (a barrier for joining conflicts).
+Piece = bytes | _Conflict | list
 
 
 def _matches(base: list[bytes], side: list[bytes]) -> dict[int, int]:
@@ -43,8 +61,7 @@ def merge_lines(base: bytes, ours: bytes, theirs: bytes, ours_label: str = "ours
                 theirs_label: str = "theirs") -> MergeResult:
     o, a, b = split_lines(base), split_lines(ours), split_lines(theirs)
     ma, mb = _matches(o, a), _matches(o, b)
-    out: list[bytes] = []
-    conflicts = 0
+    pieces: list[Piece] = []
     oi = ai = bi = 0
     while True:
         # Find the next base line kept by both sides at the places we have reached.
@@ -58,33 +75,70 @@ def merge_lines(base: bytes, ours: bytes, theirs: bytes, ours_label: str = "ours
         b_end = mb[sync] if sync is not None else len(b)
         chunk_o, chunk_a, chunk_b = o[oi:o_end], a[ai:a_end], b[bi:b_end]
         if chunk_a == chunk_o:
-            out += chunk_b
+            pieces.extend(chunk_b) if chunk_b == chunk_o else pieces.append(chunk_b)
         elif chunk_b == chunk_o or chunk_a == chunk_b:
-            out += chunk_a
+            pieces.append(chunk_a)
         else:
-            conflicts += 1
-            out += _conflict(chunk_a, chunk_b, ours_label, theirs_label)
+            pieces += _refine(chunk_a, chunk_b)
         if sync is None:
             break
-        out.append(o[sync])
+        pieces.append(o[sync])
         oi, ai, bi = sync + 1, a_end + 1, b_end + 1
+    return _render(_simplify(pieces), ours_label, theirs_label)
+
+
+def _refine(a: list[bytes], b: list[bytes]) -> list[Piece]:
+    """One conflict -> conflicts and agreed lines, by diffing the two sides against each other."""
+    if not a or not b:
+        return [_Conflict(a, b)]
+    out: list[Piece] = []
+    current: _Conflict | None = None
+    for op, i, j in myers(a, b):
+        if op == "=":
+            current = None
+            out.append(a[i])
+            continue
+        if current is None:
+            current = _Conflict([], [])
+            out.append(current)
+        (current.ours if op == "-" else current.theirs).append(a[i] if op == "-" else b[j])
+    return out
+
+
+def _simplify(pieces: list[Piece]) -> list[Piece]:
+    """Join conflicts that only a few unchanged lines keep apart (the lines go inside)."""
+    out: list[Piece] = []
+    last_conflict = -1  # where in ``out`` the latest conflict is, if only unchanged lines follow it
+    for piece in pieces:
+        if isinstance(piece, _Conflict):
+            between = out[last_conflict + 1:]
+            if last_conflict >= 0 and len(between) <= JOIN_GAP:
+                joined = out[last_conflict]
+                joined.ours += between + piece.ours
+                joined.theirs += between + piece.theirs
+                del out[last_conflict + 1:]
+                continue
+            out.append(piece)
+            last_conflict = len(out) - 1
+        elif isinstance(piece, list):
+            out.extend(piece)
+            last_conflict = -1  # a clean change from one side: never join across it
+        else:
+            out.append(piece)
+    return out
+
+
+def _render(pieces: list[Piece], ours_label: str, theirs_label: str) -> MergeResult:
+    out: list[bytes] = []
+    conflicts = 0
+    for piece in pieces:
+        if not isinstance(piece, _Conflict):
+            out.append(piece)
+            continue
+        conflicts += 1
+        # A side whose last line lacks "\n" would glue itself to the marker; git adds one too.
+        ours = [line if line.endswith(b"\n") else line + b"\n" for line in piece.ours]
+        theirs = [line if line.endswith(b"\n") else line + b"\n" for line in piece.theirs]
+        out += ([b"<" * MARKER + b" " + ours_label.encode() + b"\n"] + ours + [b"=" * MARKER + b"\n"]
+                + theirs + [b">" * MARKER + b" " + theirs_label.encode() + b"\n"])
     return MergeResult(b"".join(out), conflicts)
-
-
-def _conflict(a: list[bytes], b: list[bytes], ours_label: str, theirs_label: str) -> list[bytes]:
-    pre = 0
-    while pre < len(a) and pre < len(b) and a[pre] == b[pre]:
-        pre += 1
-    suf = 0
-    while suf < len(a) - pre and suf < len(b) - pre and a[-1 - suf] == b[-1 - suf]:
-        suf += 1
-    mid_a, mid_b = a[pre:len(a) - suf], b[pre:len(b) - suf]
-    # A side whose last line lacks "\n" would glue itself to the marker; git adds one too.
-    fix = [line if line.endswith(b"\n") else line + b"\n" for line in (mid_a[-1:] + mid_b[-1:])]
-    if mid_a:
-        mid_a = mid_a[:-1] + fix[:1]
-    if mid_b:
-        mid_b = mid_b[:-1] + fix[-1:]
-    return (a[:pre] + [b"<" * MARKER + b" " + ours_label.encode() + b"\n"] + mid_a
-            + [b"=" * MARKER + b"\n"] + mid_b
-            + [b">" * MARKER + b" " + theirs_label.encode() + b"\n"] + a[len(a) - suf:])

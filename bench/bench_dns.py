@@ -1,0 +1,201 @@
+"""dns benchmark: authoritative queries/s (dnsperf), ours beside unbound, dnsmasq and naive dnspython.
+
+    python bench/bench_dns.py [--seconds 3] [--rounds 3] [--quick]
+
+Every server answers the same records of example.com from the same query file
+(``www A``, ``www AAAA``, ``mail A``, ``@ MX``, ``_validation-persist TXT``),
+all running at once, measured in interleaved rounds by the same ``dnsperf``
+(one client, up to 100 queries outstanding, UDP, no EDNS):
+
+- **ours**: ``python -m learn_dns.authoritative --uvloop``: dnsperf repeats
+  the same five packets (but the ID), so every query after the first is a
+  level-1 hit of ``wire_cache.py``: a dict lookup and a concatenation.  Three
+  more rows price the parts: asyncio's own event loop instead of uvloop;
+  the question-key cache alone (``--cache question``: shape check, key,
+  patch); no cache (``--cache off``: our codec decodes, ``answers.py`` looks
+  up, our codec encodes, every time);
+- **unbound** (``local-zone static`` + ``local-data``), the anchor of
+  shared/TARGETS.md; **dnsmasq** (``--host-record`` etc.), another C server;
+- **naive dnspython** (``bench_dns_naive.py``): decode, build, encode per query.
+
+A second, in-process table compares the codecs alone: decode and encode of
+one response, ours and dnspython's.
+
+Targets (shared/TARGETS.md): ours >= 0.25x unbound and >= 3x the naive server.
+dnsperf must see 100% NOERROR for a row to count.  The machine is shared:
+figures move 30-40% between runs; the ratios within one run are what matter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import learn_dns
+from wirelab_common.ports import free_port
+from wirelab_common.processes import ManagedProcess, start_process
+
+HERE = Path(__file__).resolve().parent
+ZONE = Path(learn_dns.__file__).parent / "zones" / "example.com.zone"
+QUERIES = [
+    "www.example.com A", "www.example.com AAAA", "mail.example.com A", "example.com MX",
+    "_validation-persist.example.com TXT",
+]
+TXT = "letsencrypt.org; accounturi=https://acme.example/acct/123"
+RECORDS = [  # what unbound and dnsmasq serve: the same data as the zone file
+    "www.example.com. 5 IN A 192.0.2.10", "www.example.com. 5 IN AAAA 2001:db8::10",
+    "mail.example.com. 5 IN A 192.0.2.25", "example.com. 5 IN MX 10 mail.example.com.",
+    f'_validation-persist.example.com. 5 IN TXT "{TXT}"',
+]
+
+
+def unbound_conf(port: int) -> str:
+    # single quotes: the TXT record has double quotes of its own
+    local_data = "\n".join(f"    local-data: '{record}'" for record in RECORDS)
+    return f"""server:
+    interface: 127.0.0.1
+    port: {port}
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    num-threads: 1
+    module-config: "iterator"
+    access-control: 127.0.0.0/8 allow
+    local-zone: "example.com." static
+{local_data}
+remote-control:
+    control-enable: no
+"""
+
+
+OURS = {  # row -> extra arguments of learn_dns.authoritative
+    "ours, uvloop": ["--uvloop"],
+    "ours, asyncio loop": [],
+    "ours, uvloop, question-key cache only": ["--uvloop", "--cache", "question"],
+    "ours, uvloop, no cache": ["--uvloop", "--cache", "off"],
+}
+PEERS = ["unbound", "dnsmasq", "naive dnspython"]
+
+
+def start(kind: str, port: int, workdir: Path) -> ManagedProcess:
+    py = sys.executable
+    if kind in OURS:
+        argv = [py, "-m", "learn_dns.authoritative", "--port", str(port), "--zone", str(ZONE), *OURS[kind]]
+        return start_process(argv, name=kind, ready_line="ready on")
+    if kind == "unbound":
+        conf = workdir / "unbound.conf"
+        conf.write_text(unbound_conf(port))
+        subprocess.run(["unbound-checkconf", str(conf)], check=True, capture_output=True)
+        return start_process(["unbound", "-d", "-c", str(conf)], name=kind, ready_port=port)
+    if kind == "dnsmasq":
+        argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", f"--port={port}",
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                "--pid-file=", "--user=root", "--local=/example.com/",
+                "--host-record=www.example.com,192.0.2.10,2001:db8::10",
+                "--host-record=mail.example.com,192.0.2.25", "--mx-host=example.com,mail.example.com,10",
+                f"--txt-record=_validation-persist.example.com,{TXT}"]
+        return start_process(argv, name=kind, ready_port=port)
+    argv = [py, str(HERE / "bench_dns_naive.py"), str(port), str(ZONE)]
+    return start_process(argv, name=kind, ready_line="ready on")
+
+
+def dnsperf(port: int, query_file: Path, seconds: float) -> tuple[float, str]:
+    """(queries per second, response-code summary) from one dnsperf run."""
+    out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file),
+                          "-l", str(seconds), "-c", "1", "-q", "100"],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    qps = re.search(r"Queries per second:\s+([\d.]+)", out)
+    codes = re.search(r"Response codes:\s+(.*)", out)
+    lost = re.search(r"Queries lost:\s+(\d+)", out)
+    summary = (codes.group(1) if codes else "no responses") + (f", lost {lost.group(1)}" if lost else "")
+    return (float(qps.group(1)) if qps else 0.0), summary
+
+
+def codec_table(count: int) -> None:
+    """In-process: decode and encode one referral-sized response, ours vs dnspython."""
+    import dns.message
+    import dns.rrset
+
+    from learn_dns.message import Message
+
+    response = dns.message.make_response(dns.message.make_query("www.example.com", "A", use_edns=0))
+    response.answer.append(dns.rrset.from_text("www.example.com.", 5, "IN", "A", "192.0.2.10"))
+    response.authority.append(dns.rrset.from_text("example.com.", 8, "IN", "NS", "ns1.example.com.",
+                                                  "ns2.example.com."))
+    response.additional.append(dns.rrset.from_text("ns1.example.com.", 8, "IN", "A", "127.53.0.3"))
+    wire = response.to_wire()
+    ours, theirs = Message.from_wire(wire), dns.message.from_wire(wire)
+    rates = {}
+    for name, fn in (("decode, ours", lambda: Message.from_wire(wire)),
+                     ("decode, dnspython", lambda: dns.message.from_wire(wire)),
+                     ("encode, ours", ours.to_wire), ("encode, dnspython", theirs.to_wire)):
+        start = time.perf_counter()
+        for _ in range(count):
+            fn()
+        rates[name] = count / (time.perf_counter() - start)
+    print(f"\ncodec, in-process, a {len(wire)}-byte response (1 answer, 2 NS, 1 glue), {count:,} times:\n")
+    print("| operation | ours /s | dnspython /s | ratio |\n|---|---:|---:|---:|")
+    for op in ("decode", "encode"):
+        mine, other = rates[f"{op}, ours"], rates[f"{op}, dnspython"]
+        print(f"| {op} | {mine:,.0f} | {other:,.0f} | {mine / other:.1f}x |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="dnsperf run length per server and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each measures every server once")
+    parser.add_argument("--quick", action="store_true", help="one round of 2 s")
+    args = parser.parse_args()
+    seconds, rounds = (2.0, 1) if args.quick else (args.seconds, args.rounds)
+    kinds = [*OURS, *PEERS]
+    missing = [b for b in ("dnsperf", "unbound", "dnsmasq") if shutil.which(b) is None]
+    if missing:
+        sys.exit(f"missing {missing}: apt-get install -y dnsperf unbound dnsmasq")
+    samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        query_file = workdir / "queries.txt"
+        query_file.write_text("\n".join(QUERIES) + "\n")
+        ports = {}
+        for kind in kinds:  # all up at once: idle servers cost nothing, rounds can interleave
+            ports[kind] = free_port()
+            stack.enter_context(start(kind, ports[kind], workdir))
+            dnsperf(ports[kind], query_file, 0.5)  # warm-up: caches filled, code paths hot
+        for round_ in range(rounds):
+            order = kinds[round_ % len(kinds):] + kinds[:round_ % len(kinds)]  # rotate: spread the drift
+            for kind in order:
+                qps, codes = dnsperf(ports[kind], query_file, seconds)
+                if "NOERROR" not in codes or "(100.00%)" not in codes:
+                    sys.exit(f"{kind}: dnsperf saw {codes}: not a valid measurement")
+                samples[kind].append(qps)
+                print(f"  round {round_ + 1}  {kind:<40} {qps:>10,.0f} qps   {codes}", flush=True)
+    results = {kind: statistics.median(values) for kind, values in samples.items()}
+    unbound, naive = results["unbound"], results["naive dnspython"]
+    print(f"\ndnsperf: 1 client, 100 queries outstanding, UDP, {len(QUERIES)}-name query file; median of "
+          f"{rounds} round(s) of {seconds:g} s per server, servers interleaved")
+    print("(shared 2-core machine, noisy: compare ratios within this run)\n")
+    print("| server | queries/s | x unbound | x naive dnspython |\n|---|---:|---:|---:|")
+    for kind in kinds:
+        qps = results[kind]
+        print(f"| {kind} | {qps:,.0f} | {qps / unbound:.2f} | {qps / naive:.1f} |")
+    best = results["ours, uvloop"]
+    print(f"\ntarget (ours, uvloop): >= 0.25x unbound: {best / unbound:.2f}x "
+          f"{'MET' if best >= 0.25 * unbound else 'NOT MET'}; "
+          f">= 3x naive dnspython: {best / naive:.1f}x {'MET' if best >= 3 * naive else 'NOT MET'}")
+    codec_table(5_000 if args.quick else 20_000)
+
+
+if __name__ == "__main__":
+    main()

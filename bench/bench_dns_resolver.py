@@ -1,0 +1,171 @@
+"""dns resolver benchmark: hot-cache answers/s of our resolver beside unbound, same names, same run.
+
+    python bench/bench_dns_resolver.py [--seconds 5] [--rounds 2]
+
+Both resolvers sit in front of the same loopback DNS internet (learn_dns.hierarchy:
+root, com/net, example.com on part A's authoritative server, one free port) and
+are measured with the same client, ``dnsperf``, on the same five questions:
+
+- **ours** (``learn_dns.resolver_server --quiet --rate 0``), on asyncio's loop
+  and on uvloop;
+- **unbound** as a real caching *recursive* resolver over the same authoritative
+  servers (not ``local-data``, which would make it an authoritative server and
+  measure something else).  unbound sends every query to port 53, the port a
+  referral implies, and our servers share one free port, so each zone cut is
+  given to it as a ``stub-zone`` with ``addr@port`` (root, com, net, example.com):
+  it skips the referrals, which changes nothing once the cache is hot.
+  ``do-not-query-localhost: no`` lets it talk to 127.53.0.x; one thread,
+  iterator module only (no DNSSEC validation), like ours.
+
+Each resolver is warmed with one query per name, so the run measures the cache
+hit path.  The zones' TTLs are compressed (5 s), so during a run each name
+expires and is fetched again about once per 5 s, in both resolvers alike.
+Rounds alternate ours/unbound; the median of the rounds is printed.
+The target (shared/TARGETS.md, dns row): >= 0.25x unbound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dns.message
+import dns.query
+
+from learn_dns.hierarchy import RESOLVER_ADDRESS, Hierarchy
+from wirelab_common.errors import SetupError, require_binary, run_main
+from wirelab_common.processes import ManagedProcess
+
+QUESTIONS = ["www.example.com A", "mail.example.com A", "example.com MX", "www.example.com AAAA",
+             "ftp.example.com A"]
+ASYNCIO_RESOLVER = "127.53.0.57"
+UNBOUND = "127.53.0.60"
+
+UNBOUND_CONF = """server:
+    interface: {address}
+    port: {port}
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    num-threads: 1
+    do-ip6: no
+    module-config: "iterator"
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    qname-minimisation: no
+remote-control:
+    control-enable: no
+stub-zone:
+    name: "."
+    stub-addr: 127.53.0.1@{port}
+stub-zone:
+    name: "com."
+    stub-addr: 127.53.0.2@{port}
+stub-zone:
+    name: "net."
+    stub-addr: 127.53.0.2@{port}
+stub-zone:
+    name: "example.com."
+    stub-addr: 127.53.0.3@{port}
+    stub-addr: 127.53.0.4@{port}
+"""
+
+
+def dnsperf(server: str, port: int, queries: Path, seconds: float) -> tuple[float, str]:
+    out = subprocess.run(["dnsperf", "-s", server, "-p", str(port), "-d", str(queries), "-l", str(seconds),
+                          "-q", "100"], capture_output=True, text=True, timeout=seconds + 30).stdout
+    qps = re.search(r"Queries per second:\s+([\d.]+)", out)
+    lost = re.search(r"Queries lost:\s+(\d+)", out)
+    if qps is None:
+        raise SetupError(f"dnsperf printed no rate:\n{out}", "run dnsperf by hand with the same options")
+    return float(qps.group(1)), lost.group(1) if lost else "?"
+
+
+def warm(server: str, port: int) -> None:
+    for line in QUESTIONS:
+        name, rdtype = line.split()
+        response = dns.query.udp(dns.message.make_query(name, rdtype), server, port=port, timeout=5)
+        if not response.answer:
+            raise SetupError(f"{server} gave no answer for {line}", "check the resolver's output")
+
+
+def start_unbound(port: int, workdir: Path) -> ManagedProcess:
+    conf = workdir / "unbound.conf"
+    conf.write_text(UNBOUND_CONF.format(address=UNBOUND, port=port))
+    check = subprocess.run(["unbound-checkconf", str(conf)], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise SetupError(f"unbound-checkconf: {check.stdout}{check.stderr}", "see the config above")
+    proc = ManagedProcess(["unbound", "-d", "-c", str(conf)], "unbound", None, None, False)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            warm(UNBOUND, port)
+            return proc
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.2)
+    proc.stop()
+    raise SetupError(f"unbound did not answer: {proc.output()}", "run unbound -d -c with that config by hand")
+
+
+def bench(seconds: float, rounds: int) -> None:
+    require_binary("dnsperf", "apt-get install dnsperf")
+    require_binary("unbound", "apt-get install unbound")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-dns-"))
+    queries = workdir / "queries.txt"
+    queries.write_text("\n".join(QUESTIONS) + "\n")
+    results: dict[str, list[float]] = {"ours (uvloop)": [], "ours (asyncio)": [], "unbound": []}
+    lost: dict[str, str] = {}
+    with Hierarchy(resolver_args=["--quiet", "--rate", "0", "--uvloop"]) as h:
+        port = h.port
+        argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", ASYNCIO_RESOLVER,
+                "--port", str(port), "--root-hints", "127.53.0.1", "--quiet", "--rate", "0"]
+        plain = ManagedProcess(argv, "resolver-asyncio", None, None, False)
+        unbound = None
+        try:
+            plain.wait_line("ready", 20)
+            unbound = start_unbound(port, workdir)
+            servers = {"ours (uvloop)": RESOLVER_ADDRESS, "ours (asyncio)": ASYNCIO_RESOLVER,
+                       "unbound": UNBOUND}
+            for address in servers.values():
+                warm(address, port)
+            for _ in range(rounds):
+                for label, address in servers.items():
+                    qps, lost[label] = dnsperf(address, port, queries, seconds)
+                    results[label].append(qps)
+        finally:
+            if unbound is not None:
+                unbound.stop()
+            plain.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    anchor = statistics.median(results["unbound"])
+    print(f"\ndnsperf -l {seconds:g} -q 100, {len(QUESTIONS)} names, hot cache, median of {rounds} rounds "
+          "(shared, noisy 2-core machine)")
+    print(f"{'resolver':<16} {'queries/s':>10} {'lost':>6} {'x unbound':>10}  target")
+    for label, rates in results.items():
+        qps = statistics.median(rates)
+        met = "met" if qps >= 0.25 * anchor else "NOT met"
+        target = "" if label == "unbound" else f">= 0.25x: {met}"
+        print(f"{label:<16} {qps:>10.0f} {lost[label]:>6} {qps / anchor:>9.2f}x  {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    run_main(lambda: bench(args.seconds, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
