@@ -11,7 +11,7 @@ PATTERNS := websocket sse webhook pubsub queue dns mcp mini_git webrtc
 
 .PHONY: help setup system-deps demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean \
-        demo-mini_git-network
+        demo-mini_git-network npm-peers
 
 help:
 	@echo "make demo             every demo in turn (a guided tour)"
@@ -36,6 +36,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 system-deps:
 	bash tools/system-deps.sh
+
+# The MCP peers from the npm registry, pinned to what runs on Node 20 (shared/PEERS.md);
+# tests/mcp installs them on first use too, but CI does it up front, outside any test's time limit.
+NPM_PEERS := @modelcontextprotocol/conformance@0.1.13 @modelcontextprotocol/inspector@0.15.0
+npm-peers:
+	npm install --prefix .cache/npm --save-exact --no-audit --no-fund --loglevel=error $(NPM_PEERS)
 
 demo: $(addprefix demo-,$(PATTERNS))
 

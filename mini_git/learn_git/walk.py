@@ -143,24 +143,23 @@ def is_ancestor(odb, old: str, new: str) -> bool:
     return old_commit in ancestors(odb, [new_commit], skip_missing=True)
 
 
-def missing_objects(store, received: dict, tips: list[str]) -> list[str]:
-    """Objects that ``tips`` need but neither ``received`` nor the store has (push connectivity).
+def walk_received(received: dict, tips: list[str]) -> tuple[set[str], set[str]]:
+    """(received objects reachable from ``tips``, outside objects they point at).
 
     The walk descends only through newly received objects: anything already
     stored is assumed complete, as git assumes of its own object store.
     """
-    missing: list[str] = []
+    inside: set[str] = set()
+    outside: set[str] = set()
     stack = [tip for tip in tips if tip != ZERO_OID]
-    seen: set[str] = set()
     while stack:
         oid = stack.pop()
-        if oid in seen:
+        if oid in inside or oid in outside:
             continue
-        seen.add(oid)
         if oid not in received:
-            if not store.contains(oid):
-                missing.append(oid)
+            outside.add(oid)
             continue
+        inside.add(oid)
         kind, data = received[oid]
         if kind == "commit":
             commit = parse_commit(data)
@@ -169,4 +168,9 @@ def missing_objects(store, received: dict, tips: list[str]) -> list[str]:
             stack.extend(e.oid for e in parse_tree(data) if e.mode != "160000")
         elif kind == "tag":
             stack.append(parse_tag(data).object)
-    return missing
+    return inside, outside
+
+
+def missing_objects(store, received: dict, tips: list[str]) -> list[str]:
+    """Objects that ``tips`` need but neither ``received`` nor the store has (push connectivity)."""
+    return sorted(oid for oid in walk_received(received, tips)[1] if not store.contains(oid))

@@ -50,11 +50,12 @@ def test_agreeing_lines_split_a_conflict_and_close_conflicts_are_joined():
 
 
 def test_a_clean_change_between_two_conflicts_keeps_them_apart():
-    base = lines("x", "keep", "y", "z")
-    ours = lines("X1", "keep", "y", "Z1")
-    theirs = lines("X2", "keep", "Y2", "Z2")  # y -> Y2 only on their side: taken cleanly
+    # (checked against ``git merge-file -p``, which prints the same)
+    base = lines("x", "keep", "y", "k2", "z")
+    ours = lines("X1", "keep", "y", "k2", "Z1")
+    theirs = lines("X2", "keep", "Y2", "k2", "Z2")  # y -> Y2 only on their side: taken cleanly
     assert merge_lines(base.encode(), ours.encode(), theirs.encode(), "o", "t").data.decode() == lines(
-        "<<<<<<< o", "X1", "=======", "X2", ">>>>>>> t", "keep", "Y2",
+        "<<<<<<< o", "X1", "=======", "X2", ">>>>>>> t", "keep", "Y2", "k2",
         "<<<<<<< o", "Z1", "=======", "Z2", ">>>>>>> t")
 
 
