@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -58,7 +59,10 @@ class ManagedProcess:
         for line in self.popen.stdout:
             line = line.rstrip("\n")
             if self._echo:
-                print(f"  [{self.name}] {line}", flush=True)
+                # One write per line: print() writes the text and the newline separately,
+                # so another thread's output could land between them.
+                sys.stdout.write(f"  [{self.name}] {line}\n")
+                sys.stdout.flush()
             with self._cond:
                 self._lines.append(line)
                 self._cond.notify_all()

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ MAX_BODY = 1 << 20
 # 2026-07-28 transports/streamable-http §Standard Request Headers: the body field Mcp-Name mirrors.
 NAME_FIELDS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 # The HTTP status for an error code (modern requests; the SDK server uses the same table).
+# -32603 is left out on purpose: the spec gives it no status, so it travels in a 200.
 ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400,
                 METHOD_NOT_FOUND: 404}
 JSON = "application/json"
@@ -151,7 +153,9 @@ class McpHttpApp:
         if settings.loopback and http.headers.get("host") not in settings.own_hosts():
             self.trace.state(f"421 foreign Host {http.headers.get('host')!r}")
             return _refuse(421, INVALID_REQUEST, "Misdirected Request: Host is not this server")
-        if settings.token is not None and http.headers.get("authorization") != f"Bearer {settings.token}":
+        # compare_digest: a plain != returns sooner the earlier the first wrong byte, which leaks the token
+        sent = http.headers.get("authorization", "").encode()
+        if settings.token is not None and not hmac.compare_digest(sent, f"Bearer {settings.token}".encode()):
             return _refuse(401, INVALID_REQUEST, "Unauthorized: send Authorization: Bearer <token>",
                            {"WWW-Authenticate": 'Bearer realm="mcp", error="invalid_token"'})
         return None

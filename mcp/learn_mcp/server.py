@@ -4,7 +4,7 @@ Reading order: ... -> server_core -> stdio_transport / sessions + http_transport
 
     python -m learn_mcp.server --transport stdio [-v]
     python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port P] [--token T]
-                               [--allow-origin ORIGIN ...] [--loop auto] [-v]
+                               [--allow-origin ORIGIN ...] [--loop auto] [--conformance-fixtures] [-v]
 
 Contract (what clients, the demo and the tests rely on; keep it stable):
 
@@ -27,6 +27,9 @@ Contract (what clients, the demo and the tests rely on; keep it stable):
 - **resources**: ``notes://index``, ``notes://{id}`` (template); **prompt**:
   ``summarize_notes`` {style: short|bullets|detailed, query?}.
 - ``-v``: every JSON-RPC message on stderr, ``<`` received, ``>`` sent.
+- ``--conformance-fixtures``: also the ``test_*`` tools and prompts and ``test://``
+  resources the MCP conformance suite calls by name (conformance_fixtures.py); only
+  its test uses this.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.wiretrace import Trace
 
+from . import conformance_fixtures
 from .http_transport import HttpSettings, McpHttpApp
 from .server_core import ServerCore
 from .stdio_transport import serve_stdio
@@ -55,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="a browser origin allowed besides the server's own (http; repeatable)")
     parser.add_argument("--loop", choices=LOOPS, default="auto", help="event loop for http")
+    parser.add_argument("--conformance-fixtures", action="store_true",
+                        help="also offer the conformance suite's test_* tools, resources and prompts")
     parser.add_argument("-v", "--verbose", action="store_true", help="trace every message on stderr")
     return parser.parse_args(argv)
 
@@ -66,13 +72,20 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def make_core(args: argparse.Namespace) -> ServerCore:
+    core = ServerCore(asyncio.sleep)
+    if args.conformance_fixtures:  # only the conformance test asks for these (conformance_fixtures.py)
+        conformance_fixtures.install(core)
+    return core
+
+
 async def serve_http(args: argparse.Namespace) -> None:
     trace = Trace("mcp", verbose=args.verbose)
     wire = Trace("mcp", verbose=True, stream=sys.stderr) if args.verbose else None
     ensure_port_free(args.host, args.port)
     settings = HttpSettings(token=args.token, allow_origins=args.allow_origin,
                             loopback=is_loopback(args.host))
-    mcp = McpHttpApp(ServerCore(asyncio.sleep), settings, trace, wire)
+    mcp = McpHttpApp(make_core(args), settings, trace, wire)
 
     def describe(host: str, port: int) -> list[str]:
         settings.port = port  # our own origins and Host values need the real port
@@ -86,7 +99,7 @@ async def serve_http(args: argparse.Namespace) -> None:
 async def serve_stdio_main(args: argparse.Namespace) -> None:
     trace = Trace("mcp", verbose=args.verbose, stream=sys.stderr)  # stdout is for protocol messages only
     wire = trace if args.verbose else None
-    await serve_stdio(ServerCore(asyncio.sleep), trace, wire)
+    await serve_stdio(make_core(args), trace, wire)
 
 
 def main(argv: list[str] | None = None) -> None:

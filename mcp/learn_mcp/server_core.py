@@ -126,6 +126,9 @@ class ServerCore:
     def __init__(self, sleep: Sleep, notes: NoteBook | None = None) -> None:
         self.sleep = sleep
         self.notes = notes if notes is not None else NoteBook()
+        # tools/call runs apart from the table: it alone gets a ToolContext (progress, logs).
+        self.call_tool: Callable[[dict[str, Any], tools.ToolContext], Awaitable[dict[str, Any]]] = \
+            tools.call_tool
         self.methods: dict[str, Handler] = {
             "initialize": self.initialize,
             "ping": lambda params, call: {},
@@ -174,7 +177,7 @@ class ServerCore:
         request = call.request
         try:
             if request.method == "tools/call":
-                result = await tools.call_tool(request.params, _ToolContext(self, call, send, announce))
+                result = await self.call_tool(request.params, _ToolContext(self, call, send, announce))
             else:
                 handler = self.methods.get(request.method)
                 if handler is None:

@@ -122,6 +122,14 @@ def test_http_request_before_initialize_is_400(mcp_url, session):
     still_serves(mcp_url, session)
 
 
+def test_http_initialize_with_an_unknown_version_gets_the_counter_offer(mcp_url, session):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2024-01-01", "capabilities": {}}}
+    reply = httpx.post(mcp_url, content=json.dumps(body), headers=HEADERS)
+    assert reply.status_code == 200 and reply.json()["result"]["protocolVersion"] == "2025-11-25"
+    still_serves(mcp_url, session)
+
+
 def test_http_unsupported_modern_version_is_400_with_supported_list(mcp_url, session, wire):
     body = wire.modern_request("tools/list")
     body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2099-01-01"

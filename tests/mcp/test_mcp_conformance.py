@@ -1,5 +1,9 @@
 """The official MCP conformance suite (npm @modelcontextprotocol/conformance@0.1.13) against our HTTP server.
 
+The server runs with ``--conformance-fixtures``: the suite calls tools, resources and
+prompts of fixed names (``test_simple_text``, ``test://static-text``, ...), which
+``learn_mcp/conformance_fixtures.py`` adds beside the lesson's notes tools.
+
 It runs every server scenario of its active suite, then compares the failures with
 ``conformance_expected_failures.txt``: a failure not listed there is a regression, and a
 listed scenario that passes means the list is stale.  Both fail the test.  Run it with
@@ -42,7 +46,7 @@ def scenario_results(output: Path) -> dict[str, bool]:
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_conformance_server_scenarios(conformance_bin, wire, tmp_path):
-    proc, url = wire.start_http_server()
+    proc, url = wire.start_http_server("--conformance-fixtures")  # the suite's test_* tools etc.
     with proc:
         run = subprocess.run([str(conformance_bin), "server", "--url", url, "-o", str(tmp_path)],
                              capture_output=True, text=True, timeout=300)
@@ -53,11 +57,14 @@ def test_conformance_server_scenarios(conformance_bin, wire, tmp_path):
     failed = sorted(s for s, ok in results.items() if not ok)
     print(f"\nconformance 0.1.13: {len(results)} scenarios, {len(passed)} passed, {len(failed)} failed "
           f"({len([s for s in failed if s in expected])} expected)\npassed: {', '.join(passed)}")
+    assert len(results) == 30, "0.1.13's active server suite has 30 scenarios; some did not run"
     unexpected = [s for s in failed if s not in expected]
     stale = [s for s in passed if s in expected]
     assert not unexpected, f"regressions (not in {EXPECTED.name}): {unexpected}\n{run.stdout[-3000:]}"
     assert not stale, f"now passing, remove from {EXPECTED.name}: {stale}"
     # These protocol scenarios must keep passing: they exercise what this server implements.
     for core in ("server-initialize", "ping", "tools-list", "logging-set-level", "resources-list",
-                 "prompts-list", "server-sse-multiple-streams", "dns-rebinding-protection"):
+                 "prompts-list", "server-sse-multiple-streams", "dns-rebinding-protection",
+                 "tools-call-with-progress", "tools-call-with-logging", "tools-call-error",
+                 "resources-templates-read", "prompts-get-with-args"):
         assert results.get(core) is True, core

@@ -7,6 +7,8 @@ import json
 import httpx
 import pytest
 
+from learn_mcp.server import is_loopback, parse_args
+
 LEGACY = "2025-11-25"
 ACCEPT_BOTH = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
@@ -79,10 +81,13 @@ def test_get_stream_carries_list_changed_notifications(mcp_url):
         with client.stream("GET", mcp_url, headers={**session, "Accept": "text/event-stream"}) as stream:
             assert stream.status_code == 200
             assert post(client, mcp_url, call("add_note", title="t", body="b"), **session).status_code == 200
+            received = None
             for line in stream.iter_lines():
                 if line.startswith("data:") and line[5:].strip():
-                    assert json.loads(line[5:])["method"] == "notifications/resources/list_changed"
+                    received = json.loads(line[5:])
                     break
+        assert received is not None, "the GET stream ended without a message"
+        assert received["method"] == "notifications/resources/list_changed"
 
 
 def test_broken_stream_resumes_with_last_event_id(mcp_url, wire):
@@ -176,6 +181,12 @@ def test_token_is_required_when_configured(wire):
         ok = httpx.post(url, content=json.dumps(body),
                         headers={**wire.modern_headers(body), "Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
+
+
+def test_the_server_binds_loopback_unless_told_otherwise():
+    args = parse_args(["--transport", "http"])
+    assert args.host == "127.0.0.1" and is_loopback(args.host)
+    assert not is_loopback("0.0.0.0")  # then the Host check is off: a deliberate choice, not the default
 
 
 def test_allowed_extra_origin(wire):

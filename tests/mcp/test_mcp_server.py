@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
 import pytest
 
+from learn_mcp import conformance_fixtures
 from learn_mcp.calculator import CalcError, evaluate
 from learn_mcp.jsonrpc import ErrorResponse, Notification, Request, Response
 from learn_mcp.lifecycle import Lifecycle
@@ -236,6 +239,46 @@ async def test_modern_log_level_is_per_request():
                       modern=True, **{"io.modelcontextprotocol/logLevel": "debug"})
     assert [n.method for n in link.sent] == ["notifications/message"]
     assert link.announced == []  # modern clients hear about changes only via subscriptions/listen
+
+
+async def test_a_handler_that_crashes_is_internal_error_and_the_next_request_is_served(link):
+    def broken(params, call):
+        raise KeyError("a bug")
+
+    async def broken_tool(params, ctx):
+        raise RuntimeError("a bug in a tool")
+
+    link.core.methods["prompts/list"] = broken
+    link.core.call_tool = broken_tool
+    response = await link.request("prompts/list")
+    assert isinstance(response, ErrorResponse) and response.error.code == -32603
+    assert "KeyError" in response.error.message
+    assert await link.error("tools/call", {"name": "calculate", "arguments": {"expression": "1"}}) == -32603
+    assert await link.result("resources/templates/list")  # the connection goes on
+
+
+async def test_conformance_fixtures_are_added_only_when_installed_and_delegate_the_rest():
+    plain = {t["name"] for t in (await Link().result("tools/list", modern=True))["tools"]}
+    assert plain == {"calculate", "add_note", "search_notes", "delete_note", "slow_count"}
+    core = ServerCore(no_wait)
+    conformance_fixtures.install(core)
+    link = Link(core)
+    await link.initialize()
+    names = [t["name"] for t in (await link.result("tools/list"))["tools"]]
+    assert names[:5] == ["calculate", "add_note", "search_notes", "delete_note", "slow_count"]
+    assert "test_simple_text" in names and "test_tool_with_progress" in names
+    assert (await link.call("calculate", expression="2+2"))["structuredContent"] == {"value": 4}
+    image = (await link.call("test_image_content"))["content"][0]
+    assert image["mimeType"] == "image/png" and base64.b64decode(image["data"]).startswith(b"\x89PNG")
+    await link.result("tools/call", {"name": "test_tool_with_progress"}, progressToken="p")
+    assert [n.params["progress"] for n in link.sent] == [0, 50, 100]
+    read = (await link.result("resources/read", {"uri": "test://template/7/data"}))["contents"][0]
+    assert json.loads(read["text"])["id"] == "7"
+    assert await link.error("resources/read", {"uri": "notes://n404"}) == -32002  # the lesson's handler
+    prompt = await link.result("prompts/get", {"name": "test_prompt_with_arguments",
+                                               "arguments": {"arg1": "a", "arg2": "b"}})
+    assert prompt["messages"][0]["content"]["text"] == "Prompt with arguments: arg1='a', arg2='b'"
+    assert await link.error("prompts/get", {"name": "test_prompt_with_arguments"}) == -32602
 
 
 def test_calculator_grammar():

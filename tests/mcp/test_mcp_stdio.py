@@ -118,8 +118,12 @@ def test_sigterm_exits_zero(peer):
 def test_verbose_traces_messages_on_stderr_only():
     peer = StdioPeer("-v")
     peer.initialize()
+    peer.send(call(1, "slow_count", token="t", steps=2, delay=0))
+    peer.until(1)
     code, stderr = peer.close()
     assert code == 0
+    assert peer.proc.stdout is not None
+    assert peer.proc.stdout.read() == b""  # every stdout line so far was JSON (receive() parsed it)
     assert '< mcp      {"jsonrpc": "2.0", "id": 0, "method": "initialize"' in stderr
     assert '> mcp      {"jsonrpc":"2.0","id":0,"result"' in stderr
     assert "= mcp      new -> initializing (protocol 2025-11-25)" in stderr
