@@ -60,7 +60,9 @@ def cgi_environment(root: Path, method: str, path: str, query: str, headers, len
         "CONTENT_LENGTH": str(length),
         "REMOTE_ADDR": "127.0.0.1",
     }
-    for variable in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"):
+    # GIT_TRACE_PACKET (a file path) makes the upload-pack/receive-pack behind http-backend log
+    # their pkt-lines: the server's side of the conversation, which the demo shows.
+    for variable in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL", "GIT_TRACE_PACKET"):
         if variable in os.environ:
             env[variable] = os.environ[variable]
     if "content-encoding" in headers:

@@ -54,7 +54,7 @@ def cmd_push(args) -> int:
     from .remote_push import push
     from .transport_http import split_credentials
     repo = Repository.discover(".")
-    updates = push(repo, args.remote, args.refspec, make_trace(args), force=args.force)
+    updates = push(repo, args.remote, args.refspec, make_trace(args), force=args.force, atomic=args.atomic)
     url = repo.config.get(f"remote.{args.remote}.url") or args.remote
     print(f"To {split_credentials(url)[0] if '://' in url else url}")   # never echo a password
     for update in updates:
@@ -89,5 +89,6 @@ def register(subparsers) -> None:
     p.add_argument("refspec", nargs="*", help="src[:dst]; ':dst' deletes; default: the current branch")
     p.add_argument("-f", "--force", action="store_true",
                    help="send a non-fast-forward update anyway (the server still decides)")
+    p.add_argument("--atomic", action="store_true", help="all refs are updated, or none")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_push)

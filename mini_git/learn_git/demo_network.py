@@ -5,13 +5,16 @@
 Reading order: run it first, read it last.  It starts ``learn_git.http_server``
 on a free port with one bare repository, then:
 
-1. real git clones it, with ``GIT_TRACE_PACKET=1`` so git shows its pkt-lines;
-2. mini_git clones it (our client's own ``>``/``<`` trace);
-3. real git pushes a commit (401, then Basic credentials);
+1. real git clones it, with ``GIT_TRACE_PACKET=1`` so git shows its pkt-lines
+   (protocol v2: ``ls-refs``, then ``fetch``);
+2. mini_git clones it (our client's own ``>``/``<`` trace, protocol v0);
+3. real git pushes a commit (401, then Basic credentials), traced the same way;
 4. mini_git pushes a commit;
 5. a stale clone tries a non-fast-forward push: refused by the client, and,
    forced, refused by the server;
-6. checks: ``git fsck --strict`` on the server's repository, and both clones
+6. mini_git clones from ``git http-backend`` (the reference server), whose
+   upload-pack logs its side of the pkt-lines to a ``GIT_TRACE_PACKET`` file;
+7. checks: ``git fsck --strict`` on the server's repository, and both clones
    agree with the server after a fetch.
 
 Everything runs in a temporary directory with ``HOME`` pointing into it.
@@ -30,18 +33,26 @@ from wirelab_common.wiretrace import Trace
 from .remote import clone, fetch
 from .remote_push import push
 from .repo import Repository
-from .smart_http_peers import bare_repository, git, git_env, make_history, start_our_server
+from .smart_http_peers import bare_repository, git, git_env, make_history, start_backend, start_our_server
+
+# Lines that repeat in every request and teach nothing new after the first time.
+DULL = ("agent=", "object-format=")
 
 
-def packet_lines(stderr: bytes, limit: int) -> list[str]:
-    """A few of git's GIT_TRACE_PACKET lines, without the timestamp and source-file prefix."""
-    lines = []
-    for line in stderr.decode(errors="replace").splitlines():
-        if "packet:" in line:
-            text = line.split("packet:", 1)[1].strip()
-            # git traces each line in two processes (remote-curl "git" and "clone"): keep one.
-            if text.startswith(("clone>", "clone<")):
-                lines.append(text)
+def packet_lines(trace: bytes, processes: tuple[str, ...], limit: int = 40) -> list[str]:
+    """git's GIT_TRACE_PACKET lines of ``processes``, without timestamps and repetitions.
+
+    git traces a line once in each process it passes through (remote-curl is
+    "git", the command itself "clone"); keeping one process avoids doubles.
+    """
+    lines: list[str] = []
+    for line in trace.decode(errors="replace").splitlines():
+        if "packet:" not in line:
+            continue
+        text = " ".join(line.split("packet:", 1)[1].split())
+        process, _, payload = text.partition(" ")
+        if process[:-1] in processes and not payload.startswith(DULL) and text not in lines[-1:]:
+            lines.append(text if len(text) <= 110 else text[:107] + "...")
     return lines[:limit]
 
 
@@ -68,7 +79,7 @@ def run(verbose: bool) -> None:
         try:
             trace.banner(f"1. real git clones {url} (GIT_TRACE_PACKET=1, protocol v2)")
             cloned = git({**env, "GIT_TRACE_PACKET": "1"}, "clone", url, str(base / "by-git"))
-            for line in packet_lines(cloned.stderr, 14):
+            for line in packet_lines(cloned.stderr, ("clone", "sideband")):
                 trace.note(f"git  {line}")
             check(head(env, base / "by-git") == head(env, bare, "main"), "git's clone is not at main")
             trace.state(f"real git cloned main at {head(env, bare, 'main')[:7]}")
@@ -81,7 +92,16 @@ def run(verbose: bool) -> None:
 
             trace.banner("3. real git pushes a commit (401 first, then Basic credentials)")
             make_history(env, base / "by-git", 1, start=100)
-            git(env, "push", "-q", push_url, "main", cwd=base / "by-git")
+            pushed = git({**env, "GIT_TRACE_PACKET": "1"}, "push", "-q", push_url, "main",
+                         cwd=base / "by-git")
+            # receive-pack stays protocol v0: refs with capabilities, commands, a pack, report-status.
+            # Left out: flushes, and git's internal talk with its HTTP helper (refspecs, echoes).
+            shown: set[str] = set()
+            for line in packet_lines(pushed.stderr, ("git",)):
+                if line in shown or line.endswith(" 0000") or ":refs/" in line or line.startswith("git< 00"):
+                    continue
+                shown.add(line)
+                trace.note(f"git  {line}")
             check(head(env, bare, "main") == head(env, base / "by-git"), "git's push did not move main")
             trace.state(f"server main is now {head(env, bare, 'main')[:7]}")
 
@@ -106,7 +126,19 @@ def run(verbose: bool) -> None:
             trace.note(f"server said: {forced[0].describe().strip()}")
             check(head(env, bare, "main") == before, "a refused push moved main")
 
-            trace.banner("6. checks: git fsck --strict on the server; both clones agree after fetch")
+            trace.banner("6. mini_git clones from git http-backend (upload-pack traced by GIT_TRACE_PACKET)")
+            packets = base / "backend-packets.log"
+            backend, backend_port = start_backend(root, {**env, "GIT_TRACE_PACKET": str(packets)})
+            try:
+                clone(f"http://127.0.0.1:{backend_port}/demo.git", str(base / "from-backend"), client_trace)
+            finally:
+                backend.stop()
+            for line in packet_lines(packets.read_bytes(), ("upload-pack",), limit=10):
+                trace.note(f"http-backend  {line}")
+            check(head(env, base / "from-backend") == head(env, bare, "main"),
+                  "mini_git's clone from http-backend is not at main")
+
+            trace.banner("7. checks: git fsck --strict on the server; both clones agree after fetch")
             git(env, "fsck", "--strict", cwd=bare)
             git(env, "fetch", "-q", cwd=base / "by-git")
             main = head(env, bare, "main")
@@ -118,7 +150,7 @@ def run(verbose: bool) -> None:
             server.stop()
         if verbose:
             trace.banner("the server's own trace")
-            for line in server.output().splitlines()[:60]:
+            for line in server.output().splitlines():
                 print(f"  | {line}")
 
 

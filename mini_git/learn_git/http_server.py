@@ -193,6 +193,7 @@ def create_app(root: Path, users: dict[str, str], trace: Trace) -> FastAPI:
         for cmd in commands:
             outcome = "ok" if cmd.error is None else f"ng ({cmd.error})"
             trace.state(f"{cmd.ref}: {cmd.old[:7]} -> {cmd.new[:7]} {outcome}")
+        trace.sent(f"200 {result_type(RECEIVE_PACK)} ({len(reply)} bytes)", describe_stream(reply))
         return Response(reply, media_type=result_type(RECEIVE_PACK), headers=NO_CACHE)
 
     return app

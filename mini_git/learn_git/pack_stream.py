@@ -158,7 +158,10 @@ def _find_base(entry, resolved: dict, by_oid: dict) -> tuple[str, bytes] | None:
 
 
 def store_received(git_dir: str | Path, received: ReceivedPack) -> Path | None:
-    """Write the objects we did not have as one complete pack + idx; None if nothing is new.
+    """Write ``received``'s objects as one complete pack + idx; None when there are none.
+
+    receive-pack passes only the objects that the refs it is about to move
+    reach and the store lacks; a fetch keeps the whole pack it asked for.
 
     The pack we write has no deltas, so it never depends on a thin-pack base
     outside itself, and its idx appears last (see ``pack_write.store_pack``).

@@ -17,23 +17,30 @@ The request is pkt-lines, a flush, then a raw pack::
 
 The order of the checks is the lesson: everything that can be decided without
 writing (ref names, old values, the pack's checksum and hashes, connectivity,
-fast-forward) is decided first, with the pack held in memory.  Only commands
-that pass get their objects saved and their refs moved, each ref with an
-old-value check under its ``.lock`` so a concurrent push cannot be lost.
+fast-forward) is decided first, with the pack held in memory.  Then the refs
+of the commands that passed are locked, every ``.lock`` taken before any ref
+moves, and their old values checked again under the locks (a concurrent push
+cannot be lost); then the objects those refs reach are saved; only then are
+the locks renamed over the refs.  With ``atomic`` this is one transaction for
+all refs (:class:`RefTransaction`): all move, or none.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import pkt_line
 from .errors import GitError, RefConflict
 from .pack_stream import OverlayStore, PackError, ReceivedPack, receive_pack_bytes, store_received
 from .pkt_line import Data, PktLineError
 from .refname import push_target_problem
-from .refs import delete_ref, list_refs, read_ref, update_ref
+from .refs import common_dir, list_refs, read_packed_refs, read_ref, ref_path
 from .smart_http import ZERO_OID, is_oid
-from .walk import is_ancestor, missing_objects
+from .walk import is_ancestor, missing_objects, walk_received
+
+ATOMIC_FAILED = "atomic push failed: another ref was rejected"
 
 
 class ReceivePackError(GitError):
@@ -113,20 +120,171 @@ def check_objects(odb, received: ReceivedPack, commands: list[Command]) -> None:
             cmd.error = "non-fast-forward"
 
 
-def apply_commands(git_dir, commands: list[Command]) -> None:
-    """Move each accepted ref, checking under its lock that nobody moved it meanwhile."""
-    for cmd in commands:
-        if cmd.error is not None:
-            continue
+class RefLockFailed(RefConflict):
+    """One ref of a transaction could not be locked or no longer holds its old value."""
+
+    def __init__(self, ref: str, message: str) -> None:
+        super().__init__(message)
+        self.ref = ref
+
+
+@dataclass
+class _Locked:
+    ref: str
+    path: Path            # the loose ref file
+    lock: Path            # <ref>.lock, holding the new value (empty for a deletion)
+    delete: bool
+    before: bytes | None  # the loose file's content before, for a rollback
+
+
+class RefTransaction:
+    """Several ref updates that take effect together or not at all (git's ref transaction, small).
+
+    ``prepare`` takes every ``<ref>.lock`` first (``O_EXCL``: a concurrent push
+    fails here instead of racing), checks *under the lock* that each ref still
+    holds its old value, and writes the new value into the lock file; nothing
+    is visible yet, and any failure removes every lock.  ``commit`` renames the
+    locks over the refs (a deletion also drops the name from ``packed-refs``,
+    whose own lock was taken in ``prepare``); should a rename fail half-way,
+    the refs already moved are put back from what ``prepare`` remembered.
+    """
+
+    def __init__(self, git_dir) -> None:
+        self.git_dir = Path(git_dir)
+        self.locked: list[_Locked] = []
+        self.packed_lock: Path | None = None
+        self.packed_before: bytes | None = None
+
+    def prepare(self, updates: list[tuple[str, str, str]]) -> None:
+        """Lock and check ``(ref, old, new)`` updates; raises :class:`RefLockFailed`, holding nothing."""
         try:
-            if cmd.is_delete:
-                delete_ref(git_dir, cmd.ref, expected_old=cmd.old)
-            else:
-                update_ref(git_dir, cmd.ref, cmd.new, expected_old=None if cmd.old == ZERO_OID else cmd.old)
-        except RefConflict as exc:
-            cmd.error = f"failed to update ref: {exc}"
-        except GitError as exc:
-            cmd.error = str(exc)
+            for ref, old, new in updates:
+                self._lock_ref(ref, old, new)
+            unpacked = {e.ref for e in self.locked if e.delete} & set(read_packed_refs(self.git_dir)[0])
+            if unpacked:
+                self._lock_packed_refs(unpacked)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _exclusive(self, lock: Path, ref: str) -> int:
+        # A ref is a file, so refs/heads/a and refs/heads/a/b cannot both exist.
+        if lock.with_suffix("").is_dir():
+            raise RefLockFailed(ref, f"cannot lock ref '{ref}': there are refs below it")
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            raise RefLockFailed(ref, f"cannot lock ref '{ref}': a ref is in the way") from None
+        try:
+            return os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise RefLockFailed(ref, f"cannot lock ref '{ref}': {lock.name} exists "
+                                     "(another push is updating it)") from None
+        except OSError as exc:
+            raise RefLockFailed(ref, f"cannot lock ref '{ref}': {exc.strerror}") from None
+
+    def _lock_ref(self, ref: str, old: str, new: str) -> None:
+        path = ref_path(self.git_dir, ref)
+        lock = path.with_name(path.name + ".lock")
+        fd = self._exclusive(lock, ref)
+        with os.fdopen(fd, "w") as out:
+            self.locked.append(_Locked(ref, path, lock, new == ZERO_OID,
+                                       path.read_bytes() if path.is_file() else None))
+            current = read_ref(self.git_dir, ref) or ZERO_OID
+            if current != old:
+                raise RefLockFailed(ref, f"{ref} moved to {current[:7]} while we checked it "
+                                         f"(expected {old[:7]})")
+            if new != ZERO_OID:
+                out.write(new + "\n")
+
+    def _lock_packed_refs(self, names: set[str]) -> None:
+        packed = common_dir(self.git_dir) / "packed-refs"
+        lock = packed.with_name("packed-refs.lock")
+        fd = self._exclusive(lock, "packed-refs")
+        self.packed_lock, self.packed_before = lock, packed.read_bytes()
+        kept, skipping = [], False
+        for line in self.packed_before.decode().splitlines(keepends=True):
+            if line.startswith("^") and skipping:
+                continue                        # the peeled value of a deleted tag
+            skipping = not line.startswith("#") and line.rstrip("\n").partition(" ")[2] in names
+            if not skipping:
+                kept.append(line)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(kept))
+
+    def commit(self) -> None:
+        """Make every update visible; on failure undo the ones done and raise."""
+        packed = common_dir(self.git_dir) / "packed-refs"
+        done: list[_Locked] = []
+        try:
+            if self.packed_lock is not None:
+                os.replace(self.packed_lock, packed)
+                self.packed_lock = None
+            for entry in self.locked:
+                if entry.delete:
+                    entry.path.unlink(missing_ok=True)
+                    entry.lock.unlink()
+                else:
+                    os.replace(entry.lock, entry.path)
+                done.append(entry)
+        except BaseException:
+            for entry in reversed(done):
+                if entry.before is None:
+                    entry.path.unlink(missing_ok=True)
+                else:
+                    entry.path.write_bytes(entry.before)
+            if self.packed_before is not None and self.packed_lock is None:
+                packed.write_bytes(self.packed_before)
+            self.abort()
+            raise
+        self.locked = []
+
+    def abort(self) -> None:
+        """Remove every lock we hold; the refs were never touched."""
+        for entry in self.locked:
+            entry.lock.unlink(missing_ok=True)
+        if self.packed_lock is not None:
+            self.packed_lock.unlink(missing_ok=True)
+        self.locked, self.packed_lock = [], None
+
+
+def apply_commands(git_dir, odb, received: ReceivedPack, commands: list[Command], atomic: bool) -> None:
+    """Lock the accepted refs, save the objects they reach, then move the refs.
+
+    With ``atomic`` all accepted commands form one transaction; otherwise each
+    command is its own.  The pack is written only after the locks are held and
+    the old values re-checked, and holds only objects that a locked ref
+    reaches: a refused push leaves no new object file behind.
+    """
+    accepted = [cmd for cmd in commands if cmd.error is None]
+    groups = [accepted] if atomic and accepted else [[cmd] for cmd in accepted]
+    prepared: list[tuple[RefTransaction, list[Command]]] = []
+    for group in groups:
+        transaction = RefTransaction(git_dir)
+        try:
+            transaction.prepare([(cmd.ref, cmd.old, cmd.new) for cmd in group])
+        except RefLockFailed as exc:
+            for cmd in group:
+                cmd.error = f"failed to update ref: {exc}" if cmd.ref == exc.ref else ATOMIC_FAILED
+            continue
+        prepared.append((transaction, group))
+    tips = [cmd.new for _, group in prepared for cmd in group if not cmd.is_delete]
+    keep, _ = walk_received(received.objects, tips)
+    try:
+        # Objects first, so that a ref never names a missing one.
+        store_received(git_dir, ReceivedPack({oid: received.objects[oid] for oid in keep
+                                              if not odb.contains(oid)}))
+    except BaseException:
+        for transaction, _ in prepared:
+            transaction.abort()
+        raise
+    odb.rescan()
+    for transaction, group in prepared:
+        try:
+            transaction.commit()
+        except OSError as exc:
+            for cmd in group:
+                cmd.error = f"failed to update ref: {exc}"
 
 
 def report(unpack_error: str | None, commands: list[Command]) -> bytes:
@@ -153,13 +311,11 @@ def serve_receive_pack(git_dir, odb, body: bytes) -> tuple[bytes, list[Command]]
     else:
         check_commands(git_dir, commands)
         check_objects(odb, received, commands)
-        if "atomic" in caps and any(cmd.error for cmd in commands):
+        atomic = "atomic" in caps
+        if atomic and any(cmd.error for cmd in commands):
             for cmd in commands:
-                cmd.error = cmd.error or "atomic push failed: another ref was rejected"
-        if any(cmd.error is None and not cmd.is_delete for cmd in commands):
-            store_received(git_dir, received)   # objects first, so a ref never names a missing one
-            odb.rescan()
-        apply_commands(git_dir, commands)
+                cmd.error = cmd.error or ATOMIC_FAILED
+        apply_commands(git_dir, odb, received, commands, atomic)
     status = report(unpack_error, commands)
     if "report-status" not in caps:
         return b"", commands

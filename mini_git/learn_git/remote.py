@@ -28,18 +28,17 @@ from urllib.parse import urlsplit
 from wirelab_common.wiretrace import Trace
 
 from . import pkt_line
-from .errors import GitError, LocalChanges
-from .index import entry_from_stat, read_index, write_index
+from .errors import GitError
 from .objects import parse_commit
 from .pack_stream import OverlayStore, receive_pack_bytes, store_received
 from .pkt_line import Data, PktLineError
+from .porcelain import load_index, save_index, tree_map_of_commit
 from .refs import ANY, list_refs, read_head, read_ref, set_head_symbolic, update_ref
 from .repo import Repository
 from .smart_http import UPLOAD_PACK
+from .switching import switch_trees
 from .transport_http import HttpTransport, TransportError
-from .trees import flatten_tree, index_map
 from .walk import ancestors, is_ancestor, missing_objects
-from .workdir import compare_with_index, full_path, remove_file, write_file
 
 MAX_HAVES = 256
 WANTED_CAPS = ("multi_ack_detailed", "side-band-64k", "ofs-delta", "thin-pack", "no-progress")
@@ -191,7 +190,7 @@ def clone(url: str, directory: str | None, trace: Trace) -> Repository:
         set_head_symbolic(repo.git_dir, branch_ref)
         repo.config.set(f"branch.{branch}.remote", "origin")
         repo.config.set(f"branch.{branch}.merge", branch_ref)
-        update_worktree(repo, None, parse_commit(repo.odb.read_kind(oid, "commit")).tree)
+        update_worktree(repo, None, oid)
         trace.state(f"checked out {branch} at {oid[:7]} in {target}")
         return repo
     except BaseException:
@@ -214,35 +213,20 @@ def pull(repo: Repository, remote: str, trace: Trace) -> str:
         return "Already up to date."
     if head.oid is not None and not is_ancestor(repo.odb, head.oid, upstream):
         raise GitError("Not possible to fast-forward, aborting. (pull is --ff-only in mini_git)")
-    old_tree = parse_commit(repo.odb.read_kind(head.oid, "commit")).tree if head.oid else None
-    update_worktree(repo, old_tree, parse_commit(repo.odb.read_kind(upstream, "commit")).tree)
+    update_worktree(repo, head.oid, upstream)
     update_ref(repo.git_dir, head.ref, upstream, expected_old=head.oid)
     return f"Fast-forward {(head.oid or '0000000')[:7]}..{upstream[:7]}"
 
 
-def update_worktree(repo: Repository, old_tree: str | None, new_tree: str) -> None:
-    """Move the work tree and index from ``old_tree`` to ``new_tree``, refusing to lose local changes."""
-    work_tree = repo.require_work_tree()
-    entries = read_index(repo.index_path)
-    old = flatten_tree(repo.odb, old_tree)
-    if entries or old:
-        mtime = repo.index_path.stat().st_mtime_ns if repo.index_path.exists() else 0
-        status = compare_with_index(work_tree, entries, mtime)
-        if status.modified or status.deleted or index_map(entries) != old:
-            raise LocalChanges("your local changes would be overwritten: commit or stash them first")
-    new = flatten_tree(repo.odb, new_tree)
-    for path in old.keys() - new.keys():
-        remove_file(work_tree, path)
-    by_path = {entry.path: entry for entry in entries}
-    fresh = []
-    for path, (mode, oid) in sorted(new.items()):
-        if mode == 0o160000:
-            continue   # submodules are not fetched by mini_git
-        if old.get(path) != (mode, oid) or path not in by_path:
-            st = write_file(work_tree, path, repo.odb.read_kind(oid, "blob"), mode)
-        else:
-            st = full_path(work_tree, path).lstat()
-        entry = entry_from_stat(path, oid, st)
-        entry.mode = mode
-        fresh.append(entry)
-    write_index(repo.index_path, fresh)
+def update_worktree(repo: Repository, old_commit: str | None, new_commit: str) -> None:
+    """Move the work tree and index from one commit's tree to another's with part 1's checkout.
+
+    ``switching.switch_trees`` touches only the paths that differ and refuses
+    (``LocalChanges``) when one of them holds uncommitted work, as ``git pull``
+    does.  Submodule entries are left out: mini_git does not fetch submodules.
+    """
+    def files(commit: str | None) -> dict:
+        return {path: entry for path, entry in tree_map_of_commit(repo, commit).items()
+                if entry[0] != 0o160000}
+    entries = switch_trees(repo, load_index(repo), files(old_commit), files(new_commit))
+    save_index(repo, entries)

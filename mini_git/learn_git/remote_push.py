@@ -32,7 +32,7 @@ from .smart_http import RECEIVE_PACK, ZERO_OID
 from .transport_http import HttpTransport, TransportError
 from .walk import is_ancestor, objects_to_send
 
-WANTED_CAPS = ("report-status", "side-band-64k", "ofs-delta", "atomic")
+WANTED_CAPS = ("report-status", "side-band-64k", "ofs-delta")
 
 
 @dataclass
@@ -113,12 +113,19 @@ def parse_report(body: bytes, sideband: bool) -> tuple[str, dict[str, str | None
 
 
 def push(repo: Repository, remote: str, refspecs: list[str], trace: Trace, force: bool = False,
-         url: str | None = None) -> list[RefUpdate]:
-    """Push ``refspecs`` (the current branch when empty); returns each ref's outcome."""
+         url: str | None = None, atomic: bool = False) -> list[RefUpdate]:
+    """Push ``refspecs`` (the current branch when empty); returns each ref's outcome.
+
+    ``atomic`` (``git push --atomic``): every ref moves or none does; a ref we
+    refuse ourselves stops the whole push, and the server is asked for its
+    ``atomic`` capability so that it refuses all refs if it refuses one.
+    """
     named = repo.config.get(f"remote.{remote}.url")
     url = url or named or remote    # a URL may stand where a remote name goes
     with HttpTransport(url, trace) as transport:
         advert = transport.advertisement(RECEIVE_PACK)
+        if atomic and not advert.has("atomic"):
+            raise GitError("the receiving end does not support --atomic push")
         updates = []
         for spec in refspecs or [None]:
             src, dst = expand(repo, spec)
@@ -133,9 +140,14 @@ def push(repo: Repository, remote: str, refspecs: list[str], trace: Trace, force
                     repo.odb.contains(update.old) and is_ancestor(repo.odb, update.old, update.new)):
                 update.status, update.reason = "rejected", (
                     "non-fast-forward" if repo.odb.contains(update.old) else "fetch first")
+        if atomic and any(u.status == "rejected" for u in updates):
+            for update in updates:
+                if update.status == "pending":
+                    update.status, update.reason = "rejected", "atomic push failed"
         sending = [u for u in updates if u.status == "pending"]
         if sending:
-            caps = [cap for cap in WANTED_CAPS if cap in advert.caps] + ["agent=mini_git/0.1"]
+            caps = [cap for cap in WANTED_CAPS if cap in advert.caps] + (["atomic"] if atomic else [])
+            caps.append("agent=mini_git/0.1")
             tips = [u.new for u in sending if u.new != ZERO_OID]
             pack = None
             if tips:

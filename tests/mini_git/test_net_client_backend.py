@@ -114,7 +114,28 @@ def test_our_server_refuses_a_forced_non_fast_forward_from_our_client(servers, t
     assert b"[remote rejected]" in result.stdout and b"(non-fast-forward)" in result.stdout
 
 
-def test_pull_refuses_to_overwrite_local_changes(servers, tmp_path):
+def test_an_atomic_push_moves_no_ref_when_our_server_refuses_one(servers, tmp_path):
+    root, env, ports = servers
+    bare = bare_repository(env, root / "atomic.git")
+    work = tmp_path / "seed"
+    make_history(env, work, 3)
+    git(env, "push", "-q", str(bare), "main", cwd=work)
+    git(env, "remote", "add", "origin", f"http://alice:secret@127.0.0.1:{ports['ours']}/atomic.git", cwd=work)
+    git(env, "reset", "-q", "--hard", "HEAD~1", cwd=work)
+    make_history(env, work, 1, start=9)
+    result = mini_git(env, "push", "--force", "--atomic", "origin", "main", "main:refs/heads/other",
+                      cwd=work, check=False)
+    assert result.returncode == 1
+    assert b"main -> main (non-fast-forward)" in result.stdout
+    assert b"main -> other (atomic push failed" in result.stdout
+    assert git(env, "show-ref", "--verify", "-q", "refs/heads/other", cwd=bare, check=False).returncode != 0
+    # Unforced, our client refuses main itself, and with it the whole push, before sending anything.
+    plain = mini_git(env, "push", "--atomic", "origin", "main", "main:refs/heads/other", cwd=work,
+                     check=False)
+    assert b"[rejected]" in plain.stdout and b"(atomic push failed)" in plain.stdout
+
+
+def test_pull_refuses_to_overwrite_local_changes_and_keeps_unrelated_ones(servers, tmp_path):
     root, env, ports = servers
     bare = bare_repository(env, root / "local-changes.git")
     work = tmp_path / "seed"
@@ -122,12 +143,36 @@ def test_pull_refuses_to_overwrite_local_changes(servers, tmp_path):
     git(env, "push", "-q", str(bare), "main", cwd=work)
     clone = tmp_path / "m"
     mini_git(env, "clone", f"http://127.0.0.1:{ports['ours']}/local-changes.git", str(clone))
+    make_history(env, work, 1, start=50)   # commit 50 changes dir0/file0.txt
+    git(env, "push", "-q", str(bare), "main", cwd=work)
+    (clone / "dir0" / "file0.txt").write_text("my unsaved work\n")     # the file the new commit changes
+    (clone / "dir1" / "file1.txt").write_text("unrelated work\n")      # a file it does not touch
+    result = mini_git(env, "pull", cwd=clone, check=False)
+    assert result.returncode != 0 and b"local changes" in result.stderr and b"dir0/file0.txt" in result.stderr
+    assert (clone / "dir0" / "file0.txt").read_text() == "my unsaved work\n"
+    assert rev(env, clone) != rev(env, work)
+    git(env, "checkout", "--", "dir0/file0.txt", cwd=clone)
+    mini_git(env, "pull", cwd=clone)                                     # like git: unrelated work stays
+    assert rev(env, clone) == rev(env, work)
+    assert (clone / "dir1" / "file1.txt").read_text() == "unrelated work\n"
+    assert git(env, "status", "--porcelain", cwd=clone).stdout == b" M dir1/file1.txt\n"
+
+
+def test_pull_refuses_a_diverged_branch(servers, tmp_path):
+    root, env, ports = servers
+    bare = bare_repository(env, root / "diverged.git")
+    work = tmp_path / "seed"
+    make_history(env, work, 2)
+    git(env, "push", "-q", str(bare), "main", cwd=work)
+    clone = tmp_path / "m"
+    mini_git(env, "clone", f"http://127.0.0.1:{ports['ours']}/diverged.git", str(clone))
     make_history(env, work, 1, start=2)
     git(env, "push", "-q", str(bare), "main", cwd=work)
-    (clone / "dir0" / "file0.txt").write_text("my unsaved work\n")
+    make_history(env, clone, 1, start=3)                     # a local commit: the histories diverge
+    mine = rev(env, clone)
     result = mini_git(env, "pull", cwd=clone, check=False)
-    assert result.returncode != 0 and b"local changes" in result.stderr
-    assert (clone / "dir0" / "file0.txt").read_text() == "my unsaved work\n"
+    assert result.returncode == 128 and b"Not possible to fast-forward" in result.stderr
+    assert rev(env, clone) == mine and rev(env, clone, "origin/main") == rev(env, work)
 
 
 def test_clone_without_a_server_fails_clearly_and_leaves_nothing(servers, tmp_path):

@@ -1,16 +1,18 @@
 """Client and server halves talking through memory: request builders in, the server's pure functions out."""
 
+import os
+
 import pytest
 
 from learn_git import pkt_line, upload_pack_v2
 from learn_git.odb import ObjectStore
 from learn_git.pack_stream import receive_pack_bytes
 from learn_git.pack_write import pack_from_store
-from learn_git.receive_pack import serve_receive_pack
+from learn_git.receive_pack import RefTransaction, serve_receive_pack
 from learn_git.remote import parse_upload_result, want_request
 from learn_git.remote_push import RefUpdate, parse_report, push_request
 from learn_git.smart_http import UPLOAD_PACK, build_advertisement, parse_advertisement
-from learn_git.smart_http_peers import bare_repository, git, git_env, make_history
+from learn_git.smart_http_peers import bare_repository, git, git_env, make_history, repository_snapshot
 from learn_git.upload_pack import advertised_refs, capabilities, serve_upload_pack
 from learn_git.walk import objects_to_send
 from tests.conftest import need_binary
@@ -124,6 +126,90 @@ def test_atomic_push_refuses_every_ref_when_one_fails(served):
     assert results["refs/heads/main"] == "non-fast-forward"
     assert results["refs/heads/copy"].startswith("atomic push failed")
     assert git(env, "show-ref", "--verify", "-q", "refs/heads/copy", cwd=bare, check=False).returncode != 0
+
+
+def push_new_commit_and_a_copy(bare, work, env, caps):
+    """Push main -> a new commit and create refs/heads/copy at main~1 in one request."""
+    make_history(env, work, 1, start=100)
+    local = ObjectStore(work / ".git")
+    old, older, new = rev(env, bare, "main"), rev(env, bare, "main~1"), rev(env, work, "main")
+    updates = [RefUpdate("x", "refs/heads/copy", "0" * 40, older),
+               RefUpdate("y", "refs/heads/main", old, new)]
+    pack = pack_from_store(local, objects_to_send(local, [new], [old]))
+    reply, _ = serve_receive_pack(bare, ObjectStore(bare), push_request(updates, caps, pack))
+    return parse_report(reply, sideband=False)[1]
+
+
+def test_atomic_push_moves_no_ref_when_one_cannot_be_locked(served):
+    bare, work, env = served
+    (bare / "refs" / "heads" / "main.lock").write_text("someone else\n")   # a push in progress
+    before = repository_snapshot(bare)
+    results = push_new_commit_and_a_copy(bare, work, env, ["report-status", "atomic"])
+    assert "cannot lock ref 'refs/heads/main'" in results["refs/heads/main"]
+    assert results["refs/heads/copy"].startswith("atomic push failed")
+    assert repository_snapshot(bare) == before          # no ref, no lock, no object file added
+    assert (bare / "refs" / "heads" / "main.lock").read_text() == "someone else\n"
+
+
+def test_without_atomic_the_other_ref_moves_and_only_its_objects_are_stored(served):
+    bare, work, env = served
+    (bare / "refs" / "heads" / "main.lock").write_text("someone else\n")
+    refs_before, objects_before = repository_snapshot(bare)
+    results = push_new_commit_and_a_copy(bare, work, env, ["report-status"])
+    assert results["refs/heads/copy"] is None and "cannot lock" in results["refs/heads/main"]
+    refs_after, objects_after = repository_snapshot(bare)
+    assert refs_after["refs/heads/copy"] == rev(env, bare, "main~1")
+    assert objects_after == objects_before    # copy needed nothing new; main's commit was not kept
+
+
+def test_ref_transaction_puts_refs_back_when_a_rename_fails(served, monkeypatch):
+    bare, work, env = served
+    git(env, "pack-refs", "--all", cwd=bare)                       # v1 now lives in packed-refs only
+    main, older, tag = rev(env, bare, "main"), rev(env, bare, "main~1"), rev(env, bare, "v1")
+    before = repository_snapshot(bare)
+    transaction = RefTransaction(bare)
+    transaction.prepare([("refs/tags/v1", tag, "0" * 40), ("refs/heads/new", "0" * 40, main),
+                         ("refs/heads/main", main, older)])
+    real_replace, calls = os.replace, []
+
+    def failing_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:                  # packed-refs and refs/heads/new done, main fails
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space"):
+        transaction.commit()
+    monkeypatch.undo()
+    assert repository_snapshot(bare) == before
+    assert rev(env, bare, "v1") == tag and rev(env, bare, "main") == main
+    git(env, "fsck", "--strict", cwd=bare)
+
+
+def test_a_push_deletes_a_packed_tag_through_the_transaction(served):
+    bare, work, env = served
+    git(env, "pack-refs", "--all", cwd=bare)
+    tag = rev(env, bare, "v1")
+    reply, _ = serve_receive_pack(bare, ObjectStore(bare), push_request(
+        [RefUpdate(None, "refs/tags/v1", tag, "0" * 40)], ["report-status", "delete-refs"], None))
+    assert parse_report(reply, sideband=False) == ("ok", {"refs/tags/v1": None})
+    assert "refs/tags/v1" not in (bare / "packed-refs").read_text()
+    assert git(env, "show-ref", "--verify", "-q", "refs/tags/v1", cwd=bare, check=False).returncode != 0
+    assert not list(bare.rglob("*.lock"))
+
+
+@pytest.mark.parametrize(("existing", "pushed", "reason"), [
+    ("refs/heads/main", "refs/heads/main/x", "a ref is in the way"),
+    ("refs/heads/topic/y", "refs/heads/topic", "there are refs below it")])
+def test_a_ref_where_a_directory_of_refs_is_refused_cleanly(served, existing, pushed, reason):
+    bare, work, env = served
+    main = rev(env, bare, "main")
+    git(env, "update-ref", existing, main, cwd=bare)
+    before = repository_snapshot(bare)
+    reply, _ = serve_receive_pack(bare, ObjectStore(bare), push_request(
+        [RefUpdate("x", pushed, "0" * 40, main)], ["report-status"], pack_from_store(ObjectStore(bare), [])))
+    assert reason in parse_report(reply, sideband=False)[1][pushed]
+    assert repository_snapshot(bare) == before
 
 
 def test_credentials_come_from_the_url_or_else_the_environment(monkeypatch):
