@@ -1,13 +1,13 @@
-"""dns resolver benchmark: hot-cache answers/s of our resolver beside unbound, same names, same run.
+"""dns resolver benchmark: hot-cache answers/s of our resolver beside unbound and dnsmasq, same run.
 
-    python bench/bench_dns_resolver.py [--seconds 5] [--rounds 2]
+    python bench/bench_dns_resolver.py [--seconds 5] [--rounds 2] [--quick]
 
-Both resolvers sit in front of the same loopback DNS internet (learn_dns.hierarchy:
+All of them sit in front of the same loopback DNS internet (learn_dns.hierarchy:
 root, com/net, example.com on part A's authoritative server, one free port) and
 are measured with the same client, ``dnsperf``, on the same five questions:
 
-- **ours** (``learn_dns.resolver_server --quiet --rate 0``), on asyncio's loop
-  and on uvloop;
+- **ours** (``learn_dns.resolver_server --quiet --rate 0``), on uvloop (its
+  default when installed) and on asyncio's own loop (``--loop asyncio``);
 - **unbound** as a real caching *recursive* resolver over the same authoritative
   servers (not ``local-data``, which would make it an authoritative server and
   measure something else).  unbound sends every query to port 53, the port a
@@ -15,12 +15,15 @@ are measured with the same client, ``dnsperf``, on the same five questions:
   given to it as a ``stub-zone`` with ``addr@port`` (root, com, net, example.com):
   it skips the referrals, which changes nothing once the cache is hot.
   ``do-not-query-localhost: no`` lets it talk to 127.53.0.x; one thread,
-  iterator module only (no DNSSEC validation), like ours.
+  iterator module only (no DNSSEC validation), like ours;
+- **dnsmasq**, which cannot iterate: it is a caching *forwarder*, here sending
+  its misses straight to example.com's primary (``--server=127.53.0.3#P``).
+  With a hot cache it does what the others do: answer from memory.
 
 Each resolver is warmed with one query per name, so the run measures the cache
 hit path.  The zones' TTLs are compressed (5 s), so during a run each name
-expires and is fetched again about once per 5 s, in both resolvers alike.
-Rounds alternate ours/unbound; the median of the rounds is printed.
+expires and is fetched again about once per 5 s, in every resolver alike.
+Rounds alternate the four; the median of the rounds is printed.
 The target (shared/TARGETS.md, dns row): >= 0.25x unbound.
 """
 
@@ -47,6 +50,7 @@ QUESTIONS = ["www.example.com A", "mail.example.com A", "example.com MX", "www.e
              "ftp.example.com A"]
 ASYNCIO_RESOLVER = "127.53.0.57"
 UNBOUND = "127.53.0.60"
+DNSMASQ = "127.53.0.61"
 
 UNBOUND_CONF = """server:
     interface: {address}
@@ -118,25 +122,47 @@ def start_unbound(port: int, workdir: Path) -> ManagedProcess:
     raise SetupError(f"unbound did not answer: {proc.output()}", "run unbound -d -c with that config by hand")
 
 
+def start_dnsmasq(port: int) -> ManagedProcess:
+    """dnsmasq as a caching forwarder: misses go to example.com's primary, hits come from its cache."""
+    argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", f"--port={port}",
+            f"--listen-address={DNSMASQ}", "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
+            "--user=root", f"--server=127.53.0.3#{port}", "--cache-size=1000"]
+    proc = ManagedProcess(argv, "dnsmasq", None, None, False)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            warm(DNSMASQ, port)
+            return proc
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.2)
+    proc.stop()
+    raise SetupError(f"dnsmasq did not answer: {proc.output()}", "run dnsmasq --no-daemon by hand")
+
+
+OURS_DEFAULT, OURS_ASYNCIO = "ours (uvloop, default)", "ours (--loop asyncio)"
+
+
 def bench(seconds: float, rounds: int) -> None:
     require_binary("dnsperf", "apt-get install dnsperf")
     require_binary("unbound", "apt-get install unbound")
+    require_binary("dnsmasq", "apt-get install dnsmasq")
     workdir = Path(tempfile.mkdtemp(prefix="bench-dns-"))
     queries = workdir / "queries.txt"
     queries.write_text("\n".join(QUESTIONS) + "\n")
-    results: dict[str, list[float]] = {"ours (uvloop)": [], "ours (asyncio)": [], "unbound": []}
+    servers = {OURS_DEFAULT: RESOLVER_ADDRESS, OURS_ASYNCIO: ASYNCIO_RESOLVER, "unbound": UNBOUND,
+               "dnsmasq": DNSMASQ}
+    results: dict[str, list[float]] = {label: [] for label in servers}
     lost: dict[str, str] = {}
-    with Hierarchy(resolver_args=["--quiet", "--rate", "0", "--uvloop"]) as h:
+    with Hierarchy(resolver_args=["--quiet", "--rate", "0", "--loop", "uvloop"]) as h:
         port = h.port
         argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", ASYNCIO_RESOLVER,
-                "--port", str(port), "--root-hints", "127.53.0.1", "--quiet", "--rate", "0"]
-        plain = ManagedProcess(argv, "resolver-asyncio", None, None, False)
-        unbound = None
+                "--port", str(port), "--root-hints", "127.53.0.1", "--quiet", "--rate", "0",
+                "--loop", "asyncio"]
+        peers = [ManagedProcess(argv, "resolver-asyncio", None, None, False)]
         try:
-            plain.wait_line("ready", 20)
-            unbound = start_unbound(port, workdir)
-            servers = {"ours (uvloop)": RESOLVER_ADDRESS, "ours (asyncio)": ASYNCIO_RESOLVER,
-                       "unbound": UNBOUND}
+            peers[0].wait_line("ready", 20)
+            peers.append(start_unbound(port, workdir))
+            peers.append(start_dnsmasq(port))
             for address in servers.values():
                 warm(address, port)
             for _ in range(rounds):
@@ -144,27 +170,28 @@ def bench(seconds: float, rounds: int) -> None:
                     qps, lost[label] = dnsperf(address, port, queries, seconds)
                     results[label].append(qps)
         finally:
-            if unbound is not None:
-                unbound.stop()
-            plain.stop()
+            for proc in reversed(peers):
+                proc.stop()
     shutil.rmtree(workdir, ignore_errors=True)
     anchor = statistics.median(results["unbound"])
-    print(f"\ndnsperf -l {seconds:g} -q 100, {len(QUESTIONS)} names, hot cache, median of {rounds} rounds "
+    print(f"\ndnsperf -l {seconds:g} -q 100, {len(QUESTIONS)} names, hot cache, median of {rounds} round(s) "
           "(shared, noisy 2-core machine)")
-    print(f"{'resolver':<16} {'queries/s':>10} {'lost':>6} {'x unbound':>10}  target")
+    print(f"{'resolver':<24} {'queries/s':>10} {'lost':>6} {'x unbound':>10}  target")
     for label, rates in results.items():
         qps = statistics.median(rates)
         met = "met" if qps >= 0.25 * anchor else "NOT met"
-        target = "" if label == "unbound" else f">= 0.25x: {met}"
-        print(f"{label:<16} {qps:>10.0f} {lost[label]:>6} {qps / anchor:>9.2f}x  {target}")
+        target = f">= 0.25x: {met}" if label.startswith("ours") else ""
+        print(f"{label:<24} {qps:>10.0f} {lost[label]:>6} {qps / anchor:>9.2f}x  {target}".rstrip())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="one round of 2 s")
     args = parser.parse_args()
-    run_main(lambda: bench(args.seconds, args.rounds))
+    seconds, rounds = (2.0, 1) if args.quick else (args.seconds, args.rounds)
+    run_main(lambda: bench(seconds, rounds))
 
 
 if __name__ == "__main__":

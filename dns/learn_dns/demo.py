@@ -28,7 +28,7 @@ from wirelab_common.wiretrace import Trace
 
 from . import propagation
 from .hierarchy import RESOLVER_ADDRESS, SERVERS, Hierarchy
-from .propagation import OLD_WWW, ask, first_address, upstream_count
+from .propagation import OLD_WWW, ask_resolver, first_address, upstream_count
 from .trace_dig import trace_resolution
 
 
@@ -58,14 +58,14 @@ def act_trace(h: Hierarchy, trace: Trace) -> None:
 def act_cache(h: Hierarchy, trace: Trace) -> None:
     trace.banner("Act 3: the resolver; the second query is answered from its cache")
     before, lines = upstream_count(h), h.resolver.line_count()
-    address, ttl = first_address(ask(h.port, "www.example.com"))
+    address, ttl = first_address(ask_resolver(h, "www.example.com"))
     trace.received(f"client: www.example.com -> {address} (TTL {ttl})")
     first = upstream_count(h) - before
     show_resolver_lines(h, lines, trace)
     check(address == OLD_WWW and first >= 1, f"the first query should iterate ({first} upstream queries)")
     time.sleep(1.0)
     before, lines = upstream_count(h), h.resolver.line_count()
-    address, ttl2 = first_address(ask(h.port, "www.example.com"))
+    address, ttl2 = first_address(ask_resolver(h, "www.example.com"))
     trace.received(f"client: www.example.com -> {address} (TTL {ttl2}, counted down in the cache)")
     show_resolver_lines(h, lines, trace)
     second = upstream_count(h) - before

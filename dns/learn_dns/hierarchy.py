@@ -117,7 +117,7 @@ class Hierarchy:
 
     def resolver_argv(self) -> list[str]:
         argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", RESOLVER_ADDRESS,
-                "--port", str(self.port), "--root-hints", ROOT_ADDRESS, "--timeout", "0.5",
+                "--port", str(self.port), "--root-hints", ROOT_ADDRESS, "--timeout", "1.5",
                 "--max-stale", "72", "--stale-ttl", "1"]
         return argv + (["-v"] if self.verbose else []) + self.resolver_args
 

@@ -4,8 +4,12 @@ Reading order: the last resolver module, after ``resolver_upstream.py``.
 
     python -m learn_dns.resolver_server --address 127.53.0.53 --port P --root-hints 127.53.0.1 -v
 
+(``--loop asyncio`` runs it on asyncio's own loop instead of uvloop; ``-h`` lists
+the rest: ``--allow``, ``--rate``, ``--timeout``, ``--stale-ttl``, ``--quiet``.)
+
 What happens to a client's query, in order:
 
+0. A datagram shorter than a header, or a response (QR=1), is dropped.
 1. **Access control** (RFC 5358): a client outside ``--allow`` gets REFUSED.
 2. **Rate limit**: a client over its token bucket gets REFUSED too (an honest
    simplification: production resolvers usually just drop, which a test cannot see quickly).
@@ -13,8 +17,12 @@ What happens to a client's query, in order:
    a hit is the cached response with the client's id and RD patched in and the
    TTLs counted down.  No parsing, no message building: this is what makes a
    caching resolver fast, and why it is written with ``struct`` rather than objects.
-4. **Slow path**: parse with dnspython, resolve with :class:`Recursor` (identical
-   questions in flight share one resolution), build the response, store its bytes.
+4. **Slow path**: parse with dnspython (FORMERR if it does not parse), resolve
+   with :class:`Recursor` (identical questions in flight share one resolution),
+   build the response, store its bytes.
+   A query with RD=0 (``dig +norec``) is answered from the cache only, or with a
+   referral from it (:meth:`ResolverService.cache_only`): it never goes upstream.
+   A zone transfer (AXFR, IXFR) is REFUSED: that is the authoritative servers' job.
 5. **Size**: over UDP a response larger than the client's buffer (512 bytes
    without EDNS, RFC 1035 §4.2.1; the EDNS size up to 1232 otherwise) is replaced by
    an empty one with TC=1, and the client retries over TCP.
@@ -40,16 +48,19 @@ import dns.name
 import dns.opcode
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 
-from wirelab_common.errors import run_main
+from wirelab_common.asgi_server import run_server
 from wirelab_common.wiretrace import Trace
 
+from .authoritative import add_loop_options, loop_name
 from .cache import AnswerCache, Cache, question_key
-from .resolver import Finished
+from .resolver import Finished, Resolution
 from .resolver_policy import AllowList, RateLimiter
 from .resolver_upstream import EDNS_PAYLOAD, Recursor
 
 RESOLVE_DEADLINE = 4.0  # seconds for one client question, all upstream queries included
+ZONE_TRANSFERS = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
 
 
 def refuse(query: bytes, rcode: int) -> bytes:
@@ -88,8 +99,11 @@ class ResolverService:
     def fast_answer(self, query: bytes, client: str, udp: bool) -> tuple[bytes | None, int]:
         """Access control, rate limit, and the wire cache: (answer or None for "take the slow
         path", the client's UDP size limit, 0 for TCP).  ``b""`` means "drop it"."""
-        if len(query) < 12:
-            return b"", 0  # not even a header
+        if len(query) < 12 or query[2] & 0x80:
+            # Not even a header, or a response (QR=1): never answered, or two servers
+            # could bounce messages between them forever (and a forged source makes
+            # us a reflector).
+            return b"", 0
         if not self.allow.allows(client):
             if self.log_queries:
                 self.trace.state(f"client {client} not in --allow: REFUSED (RFC 5358)")
@@ -121,32 +135,65 @@ class ResolverService:
             return refuse(query_wire, dns.rcode.NOTIMP if query.opcode() != dns.opcode.QUERY
                           else dns.rcode.FORMERR)
         question = query.question[0]
+        if question.rdtype in ZONE_TRANSFERS:  # a zone is transferred from its servers, not a cache
+            if self.log_queries:
+                self.trace.state(f"client {client} asked for a zone transfer of {question.name}: REFUSED")
+            return refuse(query_wire, dns.rcode.REFUSED)
+        recurse = bool(query.flags & dns.flags.RD)
         if self.log_queries:
-            self.trace.received(f"client {client} {question.name} {dns.rdatatype.to_text(question.rdtype)}")
+            norec = "" if recurse else " (RD=0: cache only)"
+            self.trace.received(f"client {client} {question.name} "
+                                f"{dns.rdatatype.to_text(question.rdtype)}{norec}")
         self.misses += 1
-        finished = await self._resolve_shared(question.name, question.rdtype)
+        additional: list[dns.rrset.RRset] = []
+        if recurse:
+            finished = await self._resolve_shared(question.name, question.rdtype)
+        else:
+            finished, additional = self.cache_only(question.name, question.rdtype)
         response = dns.message.make_response(query, recursion_available=True, our_payload=EDNS_PAYLOAD)
         response.set_rcode(finished.rcode)
         response.answer = finished.answer
         authority = []
-        for soa in finished.authority:  # RFC 2308 §5: the SOA's TTL is the negative TTL
-            soa = soa.copy()
-            soa.ttl = min(soa.ttl, soa[0].minimum)
-            authority.append(soa)
+        for rrset in finished.authority:
+            if rrset.rdtype == dns.rdatatype.SOA:  # RFC 2308 §5: the SOA's TTL is the negative TTL
+                rrset = rrset.copy()
+                rrset.ttl = min(rrset.ttl, rrset[0].minimum)
+            authority.append(rrset)
         response.authority = authority
+        response.additional = additional
         # make_response() limits the size to the client's buffer; we want the whole
         # answer (for the cache and for TCP) and truncate below ourselves.
         wire = response.to_wire(max_size=65535)
         key = question_key(query_wire)
-        if key and not finished.stale and finished.rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        if (key and recurse and not finished.stale
+                and finished.rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN)):
             self.answers.put(key[0], wire)
         if self.log_queries:
-            how = "stale cache" if finished.stale else "cache" if finished.from_cache else "iteration"
+            how = ("stale cache" if finished.stale else "the cache only" if not recurse
+                   else "cache" if finished.from_cache else "iteration")
             self.trace.sent(f"client {client} {dns.rcode.to_text(finished.rcode)} "
                             f"{len(finished.answer)} RRset(s) from {how}")
         if limit and len(wire) > limit:
             return truncated(query_wire)
         return wire
+
+    def cache_only(self, qname: dns.name.Name, qtype: int) -> tuple[Finished, list[dns.rrset.RRset]]:
+        """RD=0 (``dig +norec``): the client asked us not to recurse (RFC 1034 §4.3.1).
+
+        Answer from the cache if it can; else refer the client to the closest zone
+        cut the cache knows (NS in authority, cached addresses as additional);
+        else REFUSED.  Never a query upstream: this is how an operator peeks into
+        a resolver's cache, and how a cache-snooping attacker does too.
+        """
+        cache = self.recursor.cache
+        step = Resolution(qname, qtype, cache, self.recursor.root_hints).next_step()
+        if isinstance(step, Finished) and step.from_cache:
+            return step, []
+        ns = cache.closest_delegation(qname)
+        if ns is None:
+            return Finished(dns.rcode.REFUSED, reason="RD=0 and nothing cached"), []
+        glue = [found for rdata in ns if (found := cache.rrset(rdata.target, dns.rdatatype.A)) is not None]
+        return Finished(dns.rcode.NOERROR, authority=[ns], from_cache=True), glue
 
     async def _resolve_shared(self, qname: dns.name.Name, qtype: int) -> Finished:
         key = (qname, qtype)
@@ -271,7 +318,7 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     print(f"resolver ready on {args.address}:{port} (udp+tcp), root hints {', '.join(args.root_hints)}, "
-          f"allow {', '.join(args.allow)}", flush=True)
+          f"allow {', '.join(args.allow)}, loop={loop_name()}", flush=True)
     await stop.wait()
     udp.close()
     tcp.close()
@@ -298,7 +345,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds past expiry that data may still be served stale")
     parser.add_argument("-q", "--quiet", action="store_true", help="no line per client query")
     parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--uvloop", action="store_true", help="run on uvloop instead of asyncio's own loop")
+    add_loop_options(parser)
     args = parser.parse_args(argv)
     args.allow = args.allow or ["127.0.0.0/8"]
     return args
@@ -306,16 +353,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-
-    def run() -> None:
-        if args.uvloop:  # the benchmark's option: same code, a faster event loop
-            import uvloop
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                runner.run(serve(args))
-        else:
-            asyncio.run(serve(args))
-
-    run_main(run)
+    run_server(lambda: serve(args), args.loop)  # uvloop when installed; --loop asyncio to compare
 
 
 if __name__ == "__main__":

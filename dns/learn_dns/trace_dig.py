@@ -3,13 +3,17 @@
 Reading order: after ``resolver_upstream.py``; it is the resolver's loop with an
 empty cache and this process as the client, so nothing is hidden by caching::
 
-    python -m learn_dns.trace_dig www.example.com A --port P
-    > 127.53.0.1   www.example.com. A (zone ., id 4711, udp from port 40213)
-    < 127.53.0.1   NOERROR ns=[com. NS] ar=[a.gtld-servers.net. A] (udp)
-    = referral to com. (1 NS, 1 with glue)
-    > 127.53.0.2   www.example.com. A (zone com., ...)
+    python -m learn_dns.trace_dig www.example.com A --port P [--root-hints 127.53.0.1] [-v]
+    = trace    start at the root hints 127.53.0.1
+    > trace    127.53.0.1   www.example.com. A (zone ., id 4711, udp from port 40213)
+    < trace    127.53.0.1   NOERROR ns=[com. NS] ar=[a.gtld-servers.net. A] (udp)
+    = trace    referral to com. (1 NS, 1 with glue)
+    > trace    127.53.0.2   www.example.com. A (zone com., ...)
     ...
-    = answer: www.example.com. 5 IN A 192.0.2.10
+    = trace    answer: www.example.com. 5 IN A 192.0.2.10
+
+``>`` a query sent, ``<`` what came back (``-v``: the whole response), ``=`` what
+the resolver concluded.  Exit status 1 if the name could not be resolved (SERVFAIL).
 
 Like ``dig +trace`` it starts at the root hints and follows each referral
 itself (RFC 1034 §5.3.3); unlike ``dig +trace`` it does not first ask a local

@@ -61,6 +61,7 @@ def test_names_with_odd_bytes_round_trip_through_text():
     (b"\x00" * 12 + b"\x03abc", 12, "past the end"),                    # no terminating root label
     (b"\x00" * 12 + b"\x40abc\x00", 12, "label type 0x40"),             # label length 64: reserved bits
     (b"\x00" * 12 + b"\xc0", 12, "cut off"),                            # half a pointer
+    (b"\x00" * 12 + b"\xc0\xff", 12, "points to 255"),                   # past the end of the message
     (b"\x00" * 12 + (b"\x3f" + b"a" * 63) * 4 + b"\x00", 12, "longer than 255"),
 ])
 def test_a_malformed_name_raises_format_error_saying_why(data, offset, reason):

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dns.message
+import dns.rcode
 import dns.rrset
 import pytest
 
@@ -119,7 +120,24 @@ def start_server(port: int):
     return start_process(argv, name="auth-fuzz", ready_line="authoritative ready on", timeout=30)
 
 
-def throw_at_server(port: int, count: int, seed: int) -> tuple[int, int]:
+def ours_rejects(packet: bytes) -> bool:
+    try:
+        Message.from_wire(packet)
+    except FormatError:
+        return True
+    return False
+
+
+def dnspython_rejects(packet: bytes) -> bool:
+    try:
+        dns.message.from_wire(packet)
+    except Exception:  # noqa: BLE001 - any rejection is FORMERR at the resolver
+        return True
+    return False
+
+
+def throw_at_server(port: int, count: int, seed: int, server: str = SERVER,
+                    rejects=ours_rejects) -> tuple[int, int]:
     """Send ``count`` mutated packets in windows; return (FORMERR expected, FORMERR received).
 
     Every packet with a header and QR=0 gets exactly one reply (an answer,
@@ -131,8 +149,8 @@ def throw_at_server(port: int, count: int, seed: int) -> tuple[int, int]:
     window = 128
     packets = list(mutations(rng, count))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(1.0)
-        sock.connect((SERVER, port))
+        sock.settimeout(3.0)  # generous on a loaded machine; a lost reply costs this once
+        sock.connect((server, port))
         for start in range(0, count, window):
             replies_due = 0
             formerr_due: set[int] = set()  # per window: IDs wrap around at 65536
@@ -142,9 +160,7 @@ def throw_at_server(port: int, count: int, seed: int) -> tuple[int, int]:
                     packet = struct.pack("!H", qid) + packet[2:]
                 if len(packet) >= 12 and not packet[2] & 0x80:
                     replies_due += 1
-                    try:
-                        Message.from_wire(packet)
-                    except FormatError:
+                    if rejects(packet):
                         formerr_due.add(qid)
                 sock.send(packet)
             formerr_expected += len(formerr_due)
@@ -191,3 +207,29 @@ def test_a_server_survives_a_few_thousand_malformed_packets():
 def test_a_server_survives_100k_malformed_packets():
     check_server_survives(100_000, seed=3)
 
+
+
+RESOLVER = "127.53.0.53"
+
+
+def test_the_resolver_survives_malformed_packets_answering_formerr_or_dropping(procs):
+    """The recursive resolver too: FORMERR for what does not parse, silence for responses and
+    scraps, and still an answer afterwards.  Its root hint points where nothing listens, so
+    packets that happen to be valid queries end in a quick SERVFAIL, not a long resolution."""
+    port = free_port(RESOLVER)
+    resolver = procs.python("learn_dns.resolver_server", "--address", RESOLVER, "--port", str(port),
+                            "--root-hints", "127.53.3.1", "--rate", "0", "--timeout", "0.2", "--quiet",
+                            ready_line="resolver ready", timeout=30)
+    count = 10_000
+    formerr_expected, formerr_received = throw_at_server(port, count, seed=4, server=RESOLVER,
+                                                         rejects=dnspython_rejects)
+    query = dns.message.make_query("www.example.com", "A")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(query.to_wire(), (RESOLVER, port))
+        response = dns.message.from_wire(sock.recv(65535))
+    assert response.id == query.id and response.rcode() == dns.rcode.SERVFAIL  # nobody upstream: alive
+    assert resolver.alive()
+    assert "internal error" not in resolver.output() and "Traceback" not in resolver.output()
+    assert formerr_expected > count // 4
+    assert formerr_received >= formerr_expected * 0.9

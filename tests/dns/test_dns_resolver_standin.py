@@ -78,6 +78,7 @@ class StandIn:
             self.selector.register(udp, selectors.EVENT_READ, ("udp", handler))
             self.selector.register(tcp, selectors.EVENT_READ, ("tcp", handler))
             self.sockets += [udp, tcp]
+        self.received: list[tuple[dns.message.Message, tuple[str, int]]] = []  # UDP queries, with source
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -88,7 +89,9 @@ class StandIn:
                 kind, handler = key.data
                 if kind == "udp":
                     data, addr = key.fileobj.recvfrom(4096)
-                    for response in handler(dns.message.from_wire(data), False):
+                    query = dns.message.from_wire(data)
+                    self.received.append((query, addr))
+                    for response in handler(query, False):
                         key.fileobj.sendto(response.to_wire(), addr)
                 else:
                     conn, _ = key.fileobj.accept()
@@ -113,7 +116,7 @@ def hostile(procs):
     try:
         resolver = procs.python("learn_dns.resolver_server", "--address", RESOLVER, "--port", str(port),
                                 "--root-hints", ROOT, ready_line="ready")
-        yield port, resolver
+        yield port, resolver, stand_in
     finally:
         stand_in.close()
 
@@ -123,24 +126,37 @@ def ask(port: int, name: str, rdtype: str = "A") -> dns.message.Message:
 
 
 def test_records_injected_for_another_zone_are_not_believed(hostile):
-    port, resolver = hostile
+    port, resolver, _ = hostile
     response = ask(port, "www.evil.test")
     assert [rr[0].address for rr in response.answer] == ["192.0.2.66"]
-    assert "ignored out-of-bailiwick www.victim.test." in resolver.output()
+    resolver.wait_line("ignored out-of-bailiwick www.victim.test.", timeout=10)
     victim = ask(port, "www.victim.test")
     assert victim.rcode() == dns.rcode.NXDOMAIN and not victim.answer  # asked the root, not the cache
 
 
 def test_a_truncated_upstream_answer_is_fetched_again_over_tcp(hostile):
-    port, resolver = hostile
+    port, resolver, _ = hostile
     query = dns.message.make_query("big.test", "TXT")
     response = dns.query.tcp(query, RESOLVER, port=port, timeout=4)
     assert len(response.answer[0]) == len(BIG)
-    assert "asking again over TCP" in resolver.output()
+    resolver.wait_line("asking again over TCP", timeout=10)
 
 
 def test_an_answer_with_the_wrong_id_is_ignored(hostile):
-    port, resolver = hostile
+    port, resolver, _ = hostile
     response = ask(port, "spoof.test")
     assert [rr[0].address for rr in response.answer] == ["192.0.2.77"]
-    assert "did not match id/question" in resolver.output()
+    resolver.wait_line("did not match id/question", timeout=10)
+
+
+def test_upstream_queries_are_iterative_with_edns_1232_and_random_ids_and_ports(hostile):
+    port, _, stand_in = hostile
+    for i in range(6):
+        ask(port, f"n{i}.nothing.test")  # six NXDOMAINs: six queries to the root
+    queries = [(q, addr) for q, addr in stand_in.received if q.question[0].name.labels[1] == b"nothing"]
+    assert len(queries) == 6
+    for query, _addr in queries:
+        assert not query.flags & dns.flags.RD   # iterative: we do the recursion ourselves
+        assert query.edns == 0 and query.payload == 1232  # RFC 6891, DNS flag day 2020
+    assert len({q.id for q, _ in queries}) == 6            # RFC 5452 §9.2: a fresh id...
+    assert len({addr[1] for _, addr in queries}) >= 5       # ...and a fresh source port (rarely one repeats)
