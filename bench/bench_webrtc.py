@@ -9,9 +9,10 @@ Two figures, each beside its TCP anchor:
   control), vs the same bytes in 16 KiB writes over a loopback TCP connection
   (asyncio streams, ``drain()`` as flow control).  Also through coturn
   (relay-only) when ``turnserver`` is installed.
-- **setup time**: from "alice creates the offer" to "the data channel is open"
-  (signaling round trips, ICE checks, DTLS handshake, SCTP association, DCEP
-  open), median of N, vs a TCP connect (the 3-way handshake) on loopback.
+- **setup time**: from bob's ``join`` (the moment alice learns of him and
+  offers) to "the data channel is open" at alice: signaling round trips, ICE
+  checks, DTLS handshake, SCTP association, DCEP open; median of N, vs a TCP
+  connect (the 3-way handshake) on loopback.
 
 Both peers and both TCP ends run in this one process and event loop, so the
 figures compare the protocol stacks, not the scheduling across CPUs.
@@ -152,7 +153,7 @@ async def main(args: argparse.Namespace) -> None:
     connects = await tcp_connect_times(args.setups)
 
     print(f"# throughput: {args.mib} MiB in {MESSAGE // 1024} KiB messages, one process, "
-          f"{args.rounds} rounds (median MB/s = MiB/s)")
+          f"{args.rounds} rounds (median)")
     tcp = statistics.median(rows["TCP socket"])
     for name, values in rows.items():
         if values:

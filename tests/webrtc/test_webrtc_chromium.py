@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from learn_webrtc.browser import can_unshare
+from learn_webrtc.netns import can_unshare
 from tests.conftest import IN_CI, need_binary
 
 

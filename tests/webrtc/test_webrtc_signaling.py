@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 
 import pytest
@@ -9,6 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from learn_webrtc.signaling import (
+    MAX_FRAME,
+    MAX_MESSAGE,
     ROOM_FULL_CLOSE,
     Close,
     PeerState,
@@ -17,9 +21,6 @@ from learn_webrtc.signaling import (
     SignalingError,
     parse_message,
 )
-from wirelab_common.ports import free_port
-
-READY = r"listening on http://"
 
 
 def j(**message) -> str:
@@ -35,7 +36,10 @@ def sent_to(actions, peer):
 @pytest.mark.parametrize("text, code", [
     ("not json", "bad-json"),
     ("[1, 2]", "bad-json"),
+    ("[" * 50_000, "bad-json"),  # nested deeper than json.loads can recurse, still under 64 KiB
     (j(type="dance"), "bad-message"),
+    (j(type=["join"]), "bad-message"),  # not a str: must not reach the dict lookup (unhashable)
+    (j(room="r"), "bad-message"),
     (j(type="join"), "bad-message"),
     (j(type="join", room=""), "bad-message"),
     (j(type="offer", sdp=3), "bad-message"),
@@ -51,6 +55,11 @@ def test_malformed_messages_are_refused_with_a_code(text, code):
 
 def test_a_null_candidate_is_end_of_candidates_and_valid():
     assert parse_message(j(type="candidate", candidate=None))["candidate"] is None
+
+
+def test_fields_outside_the_documented_format_are_dropped():
+    message = j(type="offer", sdp="v=0", extra=[1], **{"from": "p9"})
+    assert parse_message(message) == {"type": "offer", "sdp": "v=0"}
 
 
 # -- pure: the room state machine ------------------------------------------------------
@@ -119,45 +128,73 @@ def test_bye_leaves_and_an_empty_room_disappears():
 # -- the server, over real WebSockets ------------------------------------------------------
 
 @pytest.fixture
-def signaling_url(procs):
-    port = free_port()
-    procs.python("learn_webrtc.signaling_server", "--port", str(port), ready_line=READY)
-    return f"ws://127.0.0.1:{port}/ws"
+def signaling_url(shared_signaling_url):
+    return shared_signaling_url
+
+
+ROOM_NUMBERS = itertools.count()
+
+
+@pytest.fixture
+def room():
+    """A room of its own for each test: the server is shared, and it handles disconnects asynchronously."""
+    return f"room{next(ROOM_NUMBERS)}"
 
 
 async def recv_json(ws):
-    return json.loads(await ws.recv())
+    return json.loads(await asyncio.wait_for(ws.recv(), 10))  # bounded: a missing reply fails, not hangs
 
 
-async def test_server_answers_bad_messages_and_keeps_the_connection(signaling_url):
-    async with connect(signaling_url) as ws:
-        await ws.send("{oops")
-        assert (await recv_json(ws))["code"] == "bad-json"
-        await ws.send(j(type="join", room="r"))
+async def test_server_answers_bad_messages_and_keeps_the_connection(signaling_url, room):
+    bad = [("{oops", "bad-json"), ("[1]", "bad-json"), ("[" * 50_000, "bad-json"), ('"text"', "bad-json"),
+           (j(type=[]), "bad-message"), (j(type="dance"), "bad-message"),
+           (j(type="join", room=5), "bad-message"), (j(type="offer", sdp="x" * (MAX_MESSAGE + 1)), "too-big"),
+           (j(type="offer", sdp="v=0"), "not-joined")]
+    async with connect(signaling_url, max_size=None) as ws:
+        for text, code in bad:
+            await ws.send(text)
+            reply = await recv_json(ws)
+            assert reply["type"] == "error" and reply["code"] == code and reply["reason"], (text[:40], reply)
+        await ws.send(j(type="join", room=room))
         assert (await recv_json(ws))["type"] == "joined"
 
 
-async def test_server_closes_a_third_peer_with_4003(signaling_url):
+async def test_server_closes_a_connection_whose_message_exceeds_the_frame_limit_with_1009(
+        signaling_url, room):
+    async with connect(signaling_url, max_size=None) as ws:
+        await ws.send("x" * (MAX_FRAME + 1))
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert info.value.rcvd.code == 1009
+    async with connect(signaling_url) as ws:  # and the server goes on serving
+        await ws.send(j(type="join", room=room))
+        assert (await recv_json(ws))["type"] == "joined"
+
+
+async def test_server_closes_a_third_peer_with_4003(signaling_url, room):
     async with connect(signaling_url) as a, connect(signaling_url) as b, connect(signaling_url) as c:
         for ws in (a, b):
-            await ws.send(j(type="join", room="r"))
+            await ws.send(j(type="join", room=room))
             assert (await recv_json(ws))["type"] == "joined"
-        await c.send(j(type="join", room="r"))
+        await c.send(j(type="join", room=room))
         assert (await recv_json(c))["code"] == "room-full"
         with pytest.raises(ConnectionClosed) as info:
-            await c.recv()
+            await asyncio.wait_for(c.recv(), 10)
         assert info.value.rcvd.code == ROOM_FULL_CLOSE
 
 
-async def test_server_tells_the_other_peer_when_one_disconnects(signaling_url):
+async def test_server_tells_the_other_peer_when_one_disconnects(signaling_url, room):
     async with connect(signaling_url) as a:
-        await a.send(j(type="join", room="r"))
+        await a.send(j(type="join", room=room))
         await recv_json(a)
         async with connect(signaling_url) as b:
-            await b.send(j(type="join", room="r"))
+            await b.send(j(type="join", room=room))
             joined = await recv_json(b)
             assert (await recv_json(a)) == {"type": "peer-joined", "peer": joined["peer"]}
         assert (await recv_json(a)) == {"type": "peer-left", "peer": joined["peer"]}
+        async with connect(signaling_url) as c:  # the slot is free again
+            await c.send(j(type="join", room=room))
+            assert (await recv_json(c))["peers"] == [joined["peers"][0]]
 
 
 async def test_server_serves_the_browser_page(signaling_url):
@@ -175,5 +212,5 @@ async def test_server_closes_a_connection_that_sends_binary_with_1003(signaling_
     async with connect(signaling_url) as ws:
         await ws.send(b"\x00\x01")
         with pytest.raises(ConnectionClosed) as info:
-            await ws.recv()
+            await asyncio.wait_for(ws.recv(), 10)
         assert info.value.rcvd.code == 1003

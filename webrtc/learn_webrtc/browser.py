@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 
@@ -39,6 +38,7 @@ from wirelab_common.processes import start_process
 from wirelab_common.wiretrace import Trace
 
 from .chat import say
+from .netns import can_unshare
 from .peer import LAB_HOST, Peer, lab_timers, restrict_host_addresses
 
 CHROMIUM = "/usr/bin/chromium"
@@ -56,16 +56,6 @@ def namespace_argv(verbose: bool) -> list[str]:
     return ["unshare", "-n", "sh", "-c", script]
 
 
-def can_unshare() -> str | None:
-    """None if ``unshare -n`` works here, else why not."""
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return "unshare or ip (util-linux, iproute2) not installed"
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, timeout=10)
-    if probe.returncode != 0:
-        return f"unshare -n not permitted here ({probe.stderr.strip() or 'exit ' + str(probe.returncode)})"
-    return None
-
-
 async def run_inside(trace: Trace) -> None:
     from playwright.async_api import async_playwright
 
@@ -81,7 +71,7 @@ async def run_inside(trace: Trace) -> None:
                 page.on("console", lambda msg: trace.note(f"chromium console: {msg.text}"))
                 await page.goto(f"http://127.0.0.1:{port}/?room={ROOM}")
                 await page.wait_for_function("window.webrtcLog && window.webrtcLog.some(l => "
-                                             "l.includes('signal joined'))", timeout=10_000)
+                                             "l.includes('signal joined'))", timeout=30_000)
                 trace.note("chromium joined the room first: it will offer (and trickle for real)")
                 await talk_to(page, f"ws://127.0.0.1:{port}/ws", trace)
             finally:
@@ -103,8 +93,11 @@ async def talk_to(page, url: str, trace: Trace) -> None:
         echo = await inbox.next_json(10)
         check(echo.get("text") == "echo: hello from aiortc", f"the browser did not echo: {echo}")
         log = await page.evaluate("window.webrtcLog")
-        for line in log:
-            trace.child("chromium").note(line)
+        chromium = trace.child("chromium")
+        trace.note("the browser's own log (window.webrtcLog), replayed with its marks:")
+        for line in log:  # "> signal offer", "= connectionState -> connected", ...
+            mark, _, text = line.partition(" ")
+            {">": chromium.sent, "<": chromium.received}.get(mark, chromium.state)(text)
         check(any("chat" in line and "hello from aiortc" in line for line in log),
               "the browser's log lacks our line")
         trace.state("chromium <-> aiortc: data channel works both ways")

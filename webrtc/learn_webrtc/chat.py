@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import dataclass
 
 from aiortc import RTCDataChannel
 
@@ -55,15 +56,24 @@ async def drain(channel: RTCDataChannel, high_water: int = HIGH_WATER) -> None:
         channel.remove_listener("bufferedamountlow", low.set)
 
 
+@dataclass(frozen=True)
+class FileSent:
+    """What ``send_file`` did: the manifest, how often it waited, the most it ever had queued."""
+
+    manifest: Manifest
+    pauses: int
+    peak_buffered: int  # at most HIGH_WATER + one chunk message: that is the flow control
+
+
 async def send_file(channel: RTCDataChannel, trace: Trace, name: str, data: bytes,
-                    corrupt_chunk: int | None = None) -> Manifest:
+                    corrupt_chunk: int | None = None) -> FileSent:
     """Manifest, chunks (with flow control), end marker.  ``corrupt_chunk`` flips a byte on purpose."""
     manifest = make_manifest(name, data)
     channel.bufferedAmountLowThreshold = LOW_WATER
     trace.sent(f"{channel.label} file {name!r}: {manifest.size} bytes in {manifest.chunks} chunks, "
                f"sha256 {manifest.sha256[:16]}...")
     channel.send(json.dumps(manifest.to_message()))
-    pauses = 0
+    pauses = peak = 0
     for index, frame in enumerate(frames(data, manifest.chunk_size)):
         if index == corrupt_chunk:
             frame = frame[:-1] + bytes([frame[-1] ^ 0xFF])  # what a bad buffer would do
@@ -71,11 +81,12 @@ async def send_file(channel: RTCDataChannel, trace: Trace, name: str, data: byte
             pauses += 1
             await drain(channel)
         channel.send(frame)
+        peak = max(peak, channel.bufferedAmount)
     channel.send(json.dumps({"type": "file-end", "name": name}))
-    trace.note(f"sender paused {pauses} time(s) on bufferedAmount > {HIGH_WATER} "
-               f"until bufferedamountlow (<= {LOW_WATER})")
+    trace.note(f"sender paused {pauses} time(s) on bufferedAmount > {HIGH_WATER} until "
+               f"bufferedamountlow (<= {LOW_WATER}); at most {peak} bytes were ever queued")
     await drain(channel, 0)
-    return manifest
+    return FileSent(manifest, pauses, peak)
 
 
 async def receive_file(inbox: Inbox, trace: Trace, timeout: float = 30.0) -> tuple[Manifest, bytes]:
@@ -114,7 +125,8 @@ async def run_peer(args: argparse.Namespace) -> None:
             channel = await open_channel(inbox.channel, args.timeout)
         except TimeoutError:
             raise IceFailed(peer.explain("connected, but the data channel did not open")) from None
-        trace.state(f"chat open; selected pair {peer.selected_pair()}")
+        local, remote = peer.selected_pair() or ("?", "?")
+        trace.state(f"chat open; selected pair {local} <-> {remote}")
         for text in args.say:
             say(channel, trace, text)
         for _ in range(args.expect):

@@ -10,8 +10,9 @@ Acts, each checked, so the demo is also a test (CI runs it as one):
 2. **Chat.**  alice and bob (aiortc, in this process) meet in a room: offer,
    answer, trickled candidates, ICE checks, DTLS, SCTP; a data channel carries
    chat lines both ways.
-3. **A file.**  1 MiB in 16 KiB chunks with flow control, SHA-256 checked on
-   arrival; then the same file with one chunk flipped on purpose: caught.
+3. **A file.**  3 MiB in 16 KiB chunks with flow control (the sender waits
+   whenever 1 MiB is queued), SHA-256 checked on arrival; then the same file
+   with one chunk flipped on purpose: caught.
 4. **Media.**  A video track whose frames carry a counter in big pixel blocks
    and a 440 Hz tone; bob decodes the counters (VP8 and back) and hears the tone.
 5. **TURN.**  coturn on loopback; both peers relay-only: the selected pair is
@@ -38,11 +39,11 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
+import subprocess
 import sys
 import time
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from wirelab_common.errors import check, run_main
@@ -50,8 +51,9 @@ from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process
 from wirelab_common.wiretrace import Trace
 
-from .chat import receive_file, say, send_file
-from .file_transfer import TransferError
+from . import netns
+from .chat import HIGH_WATER, receive_file, say, send_file
+from .file_transfer import CHUNK_SIZE, TransferError
 from .media import CounterVideoTrack, ToneAudioTrack, counter_of, peak
 from .peer import (
     LAB_HOST,
@@ -61,6 +63,7 @@ from .peer import (
     configuration,
     lab_timers,
     open_channel,
+    pair,
     restrict_host_addresses,
 )
 from .turn import coturn
@@ -69,44 +72,43 @@ PY = sys.executable
 READY = r"listening on http://"
 
 
+async def ask(ws: ClientConnection, text: str) -> dict:
+    """Send one message on a raw WebSocket and read the server's reply (bounded: never hang)."""
+    await ws.send(text)
+    return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+
 async def act_signaling(trace: Trace, url: str) -> None:
     trace.banner("Act 1: the signaling server -- rooms of two, errors, room-full")
     async with connect(url) as raw:
-        await raw.send("this is not json")
-        reply = json.loads(await raw.recv())
-        trace.received(f"raw      {reply}")
-        check(reply["code"] == "bad-json", f"expected bad-json, got {reply}")
-        await raw.send(json.dumps({"type": "offer", "sdp": "v=0"}))
-        reply = json.loads(await raw.recv())
-        trace.received(f"raw      {reply}")
-        check(reply["code"] == "not-joined", f"expected not-joined, got {reply}")
+        reply = await ask(raw, "this is not json")
+        trace.received(f"raw      {json.dumps(reply)}")
+        check(reply.get("code") == "bad-json", f"expected bad-json, got {reply}")
+        reply = await ask(raw, json.dumps({"type": "offer", "sdp": "v=0"}))
+        trace.received(f"raw      {json.dumps(reply)}")
+        check(reply.get("code") == "not-joined", f"expected not-joined, got {reply}")
         trace.note("malformed and out-of-order messages get an error; the connection stays open")
+        join = json.dumps({"type": "join", "room": "full-house"})
         async with connect(url) as first, connect(url) as second, connect(url) as third:
-            for ws in (first, second, third):
-                await ws.send(json.dumps({"type": "join", "room": "full-house"}))
-            replies = [json.loads(await ws.recv()) for ws in (first, second, third)]
+            # One after the other: three connections race, and the room must fill in this order.
+            replies = [await ask(ws, join) for ws in (first, second, third)]
             check(replies[2].get("code") == "room-full", f"third peer should be refused: {replies[2]}")
-            trace.received(f"third    {replies[2]}")
+            trace.received(f"third    {json.dumps(replies[2])}")
             try:
-                await asyncio.wait_for(third.recv(), 5)
+                extra = await asyncio.wait_for(third.recv(), 10)
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else None
                 check(code == 4003, f"room-full should close with 4003, got {code}")
                 trace.state(f"third    closed by the server with {code}")
-
-
-async def pair(trace: Trace, url: str, room: str, config_a=None, config_b=None) -> tuple[Peer, Peer]:
-    alice = Peer("alice", url, room, trace.child("alice"), config_a)
-    bob = Peer("bob", url, room, trace.child("bob"), config_b)
-    return alice, bob
+            else:
+                check(False, f"the third peer should have been closed, got {extra}")
 
 
 async def act_chat_and_file(trace: Trace, url: str) -> None:
     trace.banner("Act 2: alice and bob connect peer to peer; a data channel carries chat")
-    alice, bob = await pair(trace, url, "lobby")
-    chat = alice.pc.createDataChannel("chat")
-    alice_in = Inbox(chat, alice.trace)
-    try:
+    async with pair(trace, url, "lobby") as (alice, bob):
+        chat = alice.pc.createDataChannel("chat")
+        alice_in = Inbox(chat, alice.trace)
         started = time.monotonic()
         await alice.join()
         await bob.join()  # alice is told peer-joined and offers
@@ -123,11 +125,13 @@ async def act_chat_and_file(trace: Trace, url: str) -> None:
         check((await alice_in.next_json())["text"].startswith("hi alice"), "alice did not get bob's line")
 
         trace.banner("Act 3: a file in 16 KiB chunks, flow control, SHA-256 on arrival")
-        data = os.urandom(1024 * 1024)
+        data = os.urandom(3 * 1024 * 1024)  # three times the high-water mark: the sender must wait
         receiving = asyncio.create_task(receive_file(bob_in, bob.trace))
-        manifest = await send_file(chat, alice.trace, "photo.bin", data)
+        sent = await send_file(chat, alice.trace, "photo.bin", data)
         got_manifest, got = await receiving
-        check(got == data and got_manifest.sha256 == manifest.sha256, "the file arrived different")
+        check(got == data and got_manifest.sha256 == sent.manifest.sha256, "the file arrived different")
+        check(sent.pauses > 0 and sent.peak_buffered <= HIGH_WATER + CHUNK_SIZE + 4,
+              f"flow control: {sent.pauses} pauses, {sent.peak_buffered} bytes queued at most")
         trace.note("now the same file with chunk 7 flipped by the sender on purpose")
         receiving = asyncio.create_task(receive_file(bob_in, bob.trace))
         await send_file(chat, alice.trace, "photo.bin", data, corrupt_chunk=7)
@@ -138,21 +142,16 @@ async def act_chat_and_file(trace: Trace, url: str) -> None:
             check("[7]" in str(exc), f"the corrupted chunk should be named: {exc}")
         else:
             check(False, "a corrupted chunk went unnoticed")
-    finally:
-        await alice.close()
-        await bob.close()
 
 
 async def act_media(trace: Trace, url: str) -> None:
     trace.banner("Act 4: media -- a frame counter drawn in pixels, a 440 Hz tone (VP8, Opus, SRTP)")
-    alice, bob = await pair(trace, url, "studio")
-    video = CounterVideoTrack()
-    alice.pc.addTrack(video)
-    alice.pc.addTrack(ToneAudioTrack())
-    tracks: asyncio.Queue = asyncio.Queue()
-    bob.pc.on("track", lambda track: (bob.trace.state(f"track {track.kind} arrived"),
-                                      tracks.put_nowait(track)))
-    try:
+    async with pair(trace, url, "studio") as (alice, bob):
+        alice.pc.addTrack(CounterVideoTrack())
+        alice.pc.addTrack(ToneAudioTrack())
+        tracks: asyncio.Queue = asyncio.Queue()
+        bob.pc.on("track", lambda track: (bob.trace.state(f"track {track.kind} arrived"),
+                                          tracks.put_nowait(track)))
         await alice.join()
         await bob.join()
         await bob.connected()
@@ -164,23 +163,22 @@ async def act_media(trace: Trace, url: str) -> None:
         bob.trace.received(f"video 45 frames, counters {counters[:4]} ... {counters[-2:]}")
         check(all(b > a for a, b in zip(counters, counters[1:], strict=False)),
               f"frame counters should only go up: {counters}")
-        check(counters[-1] - counters[0] >= 44, f"frames were lost or misread: {counters}")
+        # A misread counter would jump; a frame lost under load only leaves a small gap.
+        check(counters[-1] - counters[0] < 4 * len(counters), f"counters misread: {counters}")
+        lost = counters[-1] - counters[0] + 1 - len(counters)
+        trace.note(f"{len(counters)} frames decoded in order, {lost} skipped by the receiver")
         peaks = [peak(await asyncio.wait_for(received["audio"].recv(), 10)) for _ in range(25)]
         bob.trace.received(f"audio 25 frames of 20 ms, peak amplitude {max(peaks)} (silence would be ~0)")
         check(max(peaks) > 1000, f"the tone did not come through: peaks {peaks}")
-    finally:
-        await alice.close()
-        await bob.close()
 
 
 async def act_turn(trace: Trace, url: str, verbose: bool) -> None:
     trace.banner("Act 5: relay only -- every byte through coturn (TURN, RFC 8656)")
     with coturn(echo=verbose) as turn:
         trace.state(f"coturn on {turn.url}, user {turn.user}, relay ports on 127.0.0.1")
-        config = configuration(turn.server, relay_only=True)
-        alice, bob = await pair(trace, url, "relayed", config, configuration(turn.server, relay_only=True))
-        chat = alice.pc.createDataChannel("chat")
-        try:
+        relayed = configuration(turn.server, relay_only=True)
+        async with pair(trace, url, "relayed", relayed, relayed) as (alice, bob):
+            chat = alice.pc.createDataChannel("chat")
             await alice.join()
             await bob.join()
             await open_channel(chat)
@@ -192,9 +190,6 @@ async def act_turn(trace: Trace, url: str, verbose: bool) -> None:
                       f"not relayed: {local}, {remote}")
             say(chat, alice.trace, "this line went through the relay")
             check((await bob_in.next_json())["text"].endswith("relay"), "the relayed line did not arrive")
-        finally:
-            await alice.close()
-            await bob.close()
 
 
 async def act_failures(trace: Trace, url: str, verbose: bool) -> None:
@@ -202,14 +197,15 @@ async def act_failures(trace: Trace, url: str, verbose: bool) -> None:
     alice = Peer("alice", url, "fragile", trace.child("alice"))
     chat = alice.pc.createDataChannel("chat")
     inbox = Inbox(chat, alice.trace)  # listening before the channel opens: bob speaks first
-    await alice.join()
     argv = [PY, "-m", "learn_webrtc.chat", "--signaling", url, "--room", "fragile", "--name", "bob",
             "--expect", "1", "--stay", "60", "--say", "bob here, in another process"]
     argv += ["-v"] if verbose else []
-    # start_process waits for the ready line by blocking: in a thread, so alice's loop keeps running.
-    bob: ManagedProcess = await asyncio.to_thread(start_process, argv, name="bob", ready_line="chat open",
-                                                  echo=True, timeout=30)
+    bob: ManagedProcess | None = None
     try:
+        await alice.join()
+        # start_process waits for the ready line by blocking: in a thread, so alice's loop keeps running.
+        bob = await asyncio.to_thread(start_process, argv, name="bob", ready_line="chat open", echo=True,
+                                      timeout=30)
         await open_channel(chat)
         check((await inbox.next_json())["text"].startswith("bob here"), "no line from bob's process")
         say(chat, alice.trace, "hello, other process")
@@ -221,47 +217,49 @@ async def act_failures(trace: Trace, url: str, verbose: bool) -> None:
         trace.note(f"the signaling server saw bob's TCP connection drop: peer-left after "
                    f"{time.monotonic() - started:.1f} s")
         async with connect(url) as newcomer:
-            await newcomer.send(json.dumps({"type": "join", "room": "fragile"}))
-            reply = json.loads(await newcomer.recv())
+            reply = await ask(newcomer, json.dumps({"type": "join", "room": "fragile"}))
             check(reply.get("type") == "joined", f"bob's slot should be free again: {reply}")
-            trace.received(f"carol    {reply} -- bob's slot is free again")
+            trace.received(f"carol    {json.dumps(reply)} -- bob's slot is free again")
         state = await alice.wait_disconnected(20)
         trace.note(f"alice's ICE consent checks went unanswered: connection {state} after "
                    f"{time.monotonic() - started:.1f} s (RFC 7675; lab timers: 1 s x 3)")
     finally:
-        bob.stop()
+        if bob is not None:
+            bob.stop()
         await alice.close()
 
-    trace.note("relay-only with no TURN server: aioice gathers nothing; we wait 5 s, then say why")
-    alice, bob = await pair(trace, url, "hopeless", configuration(relay_only=True),
-                            configuration(relay_only=True))
-    alice.pc.createDataChannel("chat")
-    try:
+    trace.note("relay-only with no TURN server: aioice gathers nothing; after offer/answer we give ICE 3 s")
+    nowhere = configuration(relay_only=True)
+    async with pair(trace, url, "hopeless", nowhere, nowhere) as (alice, bob):
+        alice.pc.createDataChannel("chat")
         await alice.join()
         await bob.join()
+        await alice.negotiated()
         try:
-            await alice.connected(timeout=5)
+            await alice.connected(timeout=3)
         except IceFailed as exc:
             alice.trace.state(f"gave up: {exc}")
             check("no local candidates" in str(exc), f"the reason should be named: {exc}")
         else:
             check(False, "a relay-only connection without TURN should not connect")
-    finally:
-        await alice.close()
-        await bob.close()
 
 
 async def act_nat(trace: Trace, verbose: bool) -> None:
     """The NAT lab (``nat_lab.py``): real NATs in network namespaces; needs root."""
-    if not (shutil.which("ip") and os.geteuid() == 0):
-        trace.banner("Next: NAT traversal in network namespaces (needs root)")
-        trace.note("sudo .venv/bin/python -m learn_webrtc.nat_lab  (host-only / STUN / TURN behind two NATs)")
+    why = netns.lab_unavailable()
+    if why:
+        trace.banner("Next: NAT traversal in network namespaces (skipped here)")
+        trace.note(f"{why}; then: sudo .venv/bin/python -m learn_webrtc.nat_lab")
         return
     trace.banner("Act 7: behind two NATs -- host only, STUN, symmetric NATs, TURN (nat_lab.py, as root)")
     argv = [PY, "-m", "learn_webrtc.nat_lab"] + (["-v"] if verbose else [])
     lab = await asyncio.to_thread(start_process, argv, name="nat_lab", echo=True, timeout=5)
-    code = await asyncio.to_thread(lab.popen.wait, 90)
-    lab.stop()
+    try:
+        code = await asyncio.to_thread(lab.popen.wait, 90)
+    except subprocess.TimeoutExpired:
+        code = "nothing: still running after 90 s"
+    finally:
+        lab.stop()  # SIGTERM: the lab's `finally` blocks delete its namespaces
     check(code == 0, f"nat_lab exited {code}")
 
 

@@ -19,7 +19,7 @@ corrupted disk buffer, a middlebox in a relay you do not control).  The
 whole-file SHA-256 says *whether* the file is intact; the per-chunk digests say
 *which* chunk is not.
 
-Flow control is the sender's job and lives in the driver (``peer.py``):
+Flow control is the sender's job and lives in the application (``chat.py``):
 ``RTCDataChannel.send()`` never blocks, it queues, so the sender waits for the
 ``bufferedamountlow`` event whenever ``bufferedAmount`` is above a threshold.
 """

@@ -36,15 +36,17 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from wirelab_common.errors import SetupError, check, run_main
+from wirelab_common.errors import check, require_binary, run_main
 from wirelab_common.processes import ManagedProcess, start_process
 from wirelab_common.wiretrace import Trace
 
 from . import netns
 from .netns import PUBLIC_SERVER, NatBehaviour, Topology
+from .turn import turnserver_argv
 
 PY = sys.executable
 TURN_PORT = 3478  # fixed, but inside the lab's own namespace, which nothing else shares
+TURN_RELAY_PORTS = (49152, 49200)  # likewise
 PEER_TIMEOUT = 15.0
 
 
@@ -86,14 +88,10 @@ def start_servers(topo: Topology, workdir: str, want_turn: bool, verbose: bool) 
                                name="relay", ready_line="listening on tcp", echo=verbose),
     }
     if want_turn:
-        # The command line of shared/PEERS.md, on the public address instead of loopback.
-        servers["turn"] = start_process(public([
-            "turnserver", "-n", f"--listening-ip={PUBLIC_SERVER}", f"--relay-ip={PUBLIC_SERVER}",
-            f"--listening-port={TURN_PORT}", "--min-port=49152", "--max-port=49200",
-            "--lt-cred-mech", "--user=test:secret", "--realm=example.test", "--fingerprint",
-            "--no-tls", "--no-dtls", "--no-cli", f"--userdb={workdir}/turndb",
-            f"--pidfile={workdir}/turn.pid", "--log-file=stdout", "--simple-log",
-        ]), name="turn", ready_line="Total General servers")
+        # turn.py's command line, on the public address; ready when coturn has started its threads
+        # (turn.py waits for the port instead, which the root namespace cannot reach here).
+        argv = turnserver_argv(TURN_PORT, TURN_RELAY_PORTS, workdir, host=PUBLIC_SERVER)
+        servers["turn"] = start_process(public(argv), name="turn", ready_line="Total General servers")
     return servers
 
 
@@ -157,8 +155,8 @@ def run_case(case: Case, topo: Topology, ports: dict[str, int], trace: Trace, ve
 def run_lab(cases: Sequence[Case], verbose: bool, firewall: bool = True) -> None:
     trace = Trace("lab", verbose=verbose)
     want_turn = any(case.turn for case in cases)
-    if want_turn and subprocess.run(["which", "turnserver"], capture_output=True).returncode != 0:
-        raise SetupError("turnserver (coturn) not found", "apt-get install coturn, or --cases a,b,b'")
+    if want_turn:  # before building anything
+        require_binary("turnserver", "apt-get install coturn, or leave out case c: --cases a,b,b'")
     outcomes = []
     with netns.lab(firewall=firewall) as topo, tempfile.TemporaryDirectory(prefix="wl-turn-") as workdir:
         trace.state(f"namespaces {', '.join(topo.namespaces)}")

@@ -38,16 +38,14 @@ import time
 from collections.abc import Sequence
 
 import aioice.stun
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from wirelab_common.errors import CheckFailed, SetupError, run_main
 from wirelab_common.wiretrace import Trace
 
+from .peer import configuration, nominated_pair
 from .stun_client import parse_address
-
-TURN_USER, TURN_PASSWORD = "test", "secret"
-
+from .turn import PASSWORD, USER
 
 # --- signaling relay ------------------------------------------------------------
 
@@ -106,15 +104,6 @@ async def run_relay(host: str, port: int, trace: Trace) -> None:
 # --- the peer ---------------------------------------------------------------------
 
 
-def ice_servers(stun: tuple[str, int] | None, turn: tuple[str, int] | None) -> list[RTCIceServer]:
-    servers = []
-    if stun:
-        servers.append(RTCIceServer(f"stun:{stun[0]}:{stun[1]}"))
-    if turn:
-        servers.append(RTCIceServer(f"turn:{turn[0]}:{turn[1]}?transport=udp", TURN_USER, TURN_PASSWORD))
-    return servers
-
-
 def candidates_in(sdp: str) -> list[aioice.Candidate]:
     """The ``a=candidate:`` lines of an SDP (RFC 8839 §5.1) as aioice candidates."""
     return [aioice.Candidate.from_sdp(line[len("a=candidate:"):])
@@ -127,19 +116,6 @@ def describe(candidate: aioice.Candidate) -> str:
     if candidate.related_address:
         text += f" (base {candidate.related_address}:{candidate.related_port})"
     return text
-
-
-def selected_pair(pc: RTCPeerConnection) -> tuple[aioice.Candidate, aioice.Candidate] | None:
-    """The nominated pair of component 1, or None.
-
-    aiortc 1.16 has no public getSelectedCandidatePair(), so this reads aioice's
-    nominated pair through the ICE transport.  The local candidate is the
-    socket's own: a srflx candidate is never "used" locally, its base is
-    (RFC 8445 §6.1.2.4), and packets leave from the base and get NATed.
-    """
-    ice = pc.sctp.transport.transport if pc.sctp else None
-    pair = ice._connection._nominated.get(1) if ice else None  # noqa: SLF001 (see docstring)
-    return (pair.local_candidate, pair.remote_candidate) if pair else None
 
 
 class IceLog(logging.Handler):
@@ -155,9 +131,8 @@ class IceLog(logging.Handler):
 
 
 def make_peer_connection(args: argparse.Namespace) -> RTCPeerConnection:
-    policy = RTCIceTransportPolicy.RELAY if args.relay_only else RTCIceTransportPolicy.ALL
-    return RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(args.stun, args.turn),
-                                              iceTransportPolicy=policy))
+    turn = (*args.turn, USER, PASSWORD) if args.turn else None
+    return RTCPeerConnection(configuration(turn, args.relay_only, stun=args.stun))
 
 
 async def gather(args: argparse.Namespace, trace: Trace) -> None:
@@ -226,7 +201,7 @@ async def run_peer(args: argparse.Namespace, trace: Trace) -> None:
         except TimeoutError:
             raise CheckFailed(f"no data-channel message within {args.timeout:.0f}s "
                               f"(ICE state {pc.iceConnectionState})") from None
-        pair = selected_pair(pc)
+        pair = nominated_pair(pc)
         if pair:
             trace.state(f"selected pair: local {describe(pair[0])} -> remote {describe(pair[1])}")
             print(f"RESULT connected local={pair[0].type} remote={pair[1].type} "
@@ -277,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--room", default="lab")
     parser.add_argument("--name", help="name in the trace (default: the role)")
     parser.add_argument("--stun", type=parse_address, metavar="HOST:PORT")
-    parser.add_argument("--turn", type=parse_address, metavar="HOST:PORT", help=f"user {TURN_USER}")
+    parser.add_argument("--turn", type=parse_address, metavar="HOST:PORT", help=f"coturn with user {USER}")
     parser.add_argument("--relay-only", action="store_true", help="iceTransportPolicy 'relay'")
     parser.add_argument("--stun-attempts", type=int, default=3, help="STUN requests per check (Rc)")
     parser.add_argument("--timeout", type=float, default=20.0, help="give up after this many seconds")

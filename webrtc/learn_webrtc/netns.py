@@ -158,14 +158,34 @@ def _run(argv: Sequence[str]) -> None:
                          "the NAT lab needs root (CAP_NET_ADMIN) with iproute2 and iptables")
 
 
-def check_can_build() -> None:
-    """SetupError unless this process may create namespaces and has ``ip`` and ``iptables``."""
+def lab_unavailable() -> str | None:
+    """None if this process can build the lab (root, ``ip``, ``iptables``, ``ip netns add``), else why not."""
     if os.geteuid() != 0:
-        raise SetupError("the NAT lab creates network namespaces, which needs root",
-                         "run it as root (in CI it is), e.g. sudo .venv/bin/python -m learn_webrtc.nat_lab")
+        return "the NAT lab creates network namespaces, which needs root (CAP_NET_ADMIN)"
     for binary, package in (("ip", "iproute2"), ("iptables", "iptables")):
         if shutil.which(binary) is None:
-            raise SetupError(f"{binary} not found on PATH", f"apt-get install {package}")
+            return f"{binary} not found on PATH (apt-get install {package})"
+    probe = f"{NAME_PREFIX}probe{os.getpid()}"  # root in a container may still lack CAP_SYS_ADMIN
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=10)
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=10)
+    return None if made.returncode == 0 else f"ip netns add failed: {made.stderr.strip()}"
+
+
+def can_unshare() -> str | None:
+    """None if ``unshare -n`` (a private network namespace for one command) works here, else why not."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "unshare or ip (util-linux, iproute2) not installed"
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0:
+        return f"unshare -n not permitted here ({probe.stderr.strip() or 'exit ' + str(probe.returncode)})"
+    return None
+
+
+def check_can_build() -> None:
+    """SetupError unless :func:`lab_unavailable` finds nothing missing."""
+    why = lab_unavailable()
+    if why:
+        raise SetupError(why, "run it as root (CI does): sudo .venv/bin/python -m learn_webrtc.nat_lab")
 
 
 def set_nat(topo: Topology, behaviour: NatBehaviour) -> None:

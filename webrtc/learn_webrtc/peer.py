@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import aioice.ice
@@ -78,16 +78,18 @@ class IceFailed(CheckFailed):
     """The connection did not come up; the message says what was seen."""
 
 
-def configuration(turn: tuple[str, int, str, str] | None = None,
-                  relay_only: bool = False) -> RTCConfiguration:
-    """An RTCConfiguration: optionally a TURN server (host, port, user, password) and relay-only.
+def configuration(turn: tuple[str, int, str, str] | None = None, relay_only: bool = False,
+                  stun: tuple[str, int] | None = None) -> RTCConfiguration:
+    """An RTCConfiguration: optionally a TURN server (host, port, user, password), relay-only, a STUN server.
 
     ``max-bundle``: one ICE transport for everything (audio, video, data), as
     every browser ends up negotiating.  aiortc's default, ``balanced``, gathers
     one transport per media kind; the ones that BUNDLE makes redundant are then
     reported as ICE "failed" when end-of-candidates reaches them.
     """
-    servers = [RTCIceServer(f"turn:{turn[0]}:{turn[1]}", turn[2], turn[3])] if turn else []
+    servers = [RTCIceServer(f"stun:{stun[0]}:{stun[1]}")] if stun else []
+    if turn:
+        servers.append(RTCIceServer(f"turn:{turn[0]}:{turn[1]}?transport=udp", turn[2], turn[3]))
     policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
     return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy,
                             bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -255,16 +257,30 @@ class Peer:
         candidate.sdpMLineIndex = message.get("sdpMLineIndex")
         await self.pc.addIceCandidate(candidate)
 
-    async def connected(self, timeout: float = 20.0) -> None:
-        """Wait until connectionState is "connected"; IceFailed (with the reason) otherwise."""
-        async def until_settled() -> None:
-            while self.pc.connectionState not in ("connected", "failed", "closed"):
+    async def _until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Wait (bounded) until ``done()`` holds, re-checking on every state change; False on timeout."""
+        async def watch() -> None:
+            while not done():
                 self._state_changed.clear()
                 await self._state_changed.wait()
         try:
-            await asyncio.wait_for(until_settled(), timeout)
+            await asyncio.wait_for(watch(), timeout)
         except TimeoutError:
-            raise IceFailed(self.explain(f"not connected after {timeout:.0f} s")) from None
+            return False
+        return True
+
+    async def negotiated(self, timeout: float = 20.0) -> None:
+        """Wait until offer and answer are both applied (signalingState back to "stable")."""
+        pc = self.pc
+        if not await self._until(lambda: pc.remoteDescription is not None and pc.signalingState == "stable",
+                                 timeout):
+            raise IceFailed(self.explain(f"offer/answer not done after {timeout:.0f} s"))
+
+    async def connected(self, timeout: float = 20.0) -> None:
+        """Wait until connectionState is "connected"; IceFailed (with the reason) otherwise."""
+        if not await self._until(lambda: self.pc.connectionState in ("connected", "failed", "closed"),
+                                 timeout):
+            raise IceFailed(self.explain(f"not connected after {timeout:.0f} s"))
         if self.pc.connectionState != "connected":
             raise IceFailed(self.explain(f"connection {self.pc.connectionState}"))
 
@@ -282,29 +298,16 @@ class Peer:
 
     async def wait_disconnected(self, timeout: float) -> str:
         """Wait until the connection is failed or closed; returns the state (IceFailed on timeout)."""
-        async def until_down() -> None:
-            while self.pc.connectionState not in ("failed", "closed"):
-                self._state_changed.clear()
-                await self._state_changed.wait()
-        try:
-            await asyncio.wait_for(until_down(), timeout)
-        except TimeoutError:
-            raise IceFailed(f"{self.name}: still {self.pc.connectionState} after {timeout:.0f} s") from None
+        if not await self._until(lambda: self.pc.connectionState in ("failed", "closed"), timeout):
+            raise IceFailed(f"{self.name}: still {self.pc.connectionState} after {timeout:.0f} s")
         return self.pc.connectionState
 
     def selected_pair(self) -> tuple[str, str] | None:
-        """(local, remote) candidate of the nominated pair, e.g. ("relay 127.0.0.1:50001", ...).
-
-        aiortc 1.16 has no ``candidate-pair`` entries in ``getStats()``, so we read
-        aioice's nominated pair (a private attribute, ``Connection._nominated``).
-        """
-        transports = [self.pc.sctp.transport.transport] if self.pc.sctp else []
-        transports += [t.receiver.transport.transport for t in self.pc.getTransceivers()]
-        for transport in transports:
-            for pair in getattr(transport._connection, "_nominated", {}).values():
-                lc, rc = pair.local_candidate, pair.remote_candidate
-                return f"{lc.type} {lc.host}:{lc.port}", f"{rc.type} {rc.host}:{rc.port}"
-        return None
+        """(local, remote) candidate of the nominated pair, e.g. ("relay 127.0.0.1:50001", ...)."""
+        pair = nominated_pair(self.pc)
+        if pair is None:
+            return None
+        return tuple(f"{c.type} {c.host}:{c.port}" for c in pair)  # type: ignore[return-value]
 
     async def close(self, say_bye: bool = True) -> None:
         if self.signaling is not None:
@@ -317,6 +320,37 @@ class Peer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.pc.close()
+
+
+def nominated_pair(pc: RTCPeerConnection) -> tuple[aioice.Candidate, aioice.Candidate] | None:
+    """(local, remote) candidate of the pair ICE nominated for component 1, or None.
+
+    aiortc 1.16 has no ``candidate-pair`` entries in ``getStats()``, so we read
+    aioice's nominated pair (a private attribute, ``Connection._nominated``).
+    The local side is always a socket's own candidate (host or relay): a srflx
+    candidate is never "used" locally, its base is (RFC 8445 §6.1.2.4), and
+    packets leave from the base and get NATed.
+    """
+    transports = [pc.sctp.transport.transport] if pc.sctp else []
+    transports += [t.receiver.transport.transport for t in pc.getTransceivers()]
+    for transport in transports:
+        pair = getattr(transport._connection, "_nominated", {}).get(1)  # noqa: SLF001 (see above)
+        if pair is not None:
+            return pair.local_candidate, pair.remote_candidate
+    return None
+
+
+@contextlib.asynccontextmanager
+async def pair(trace: Trace, url: str, room: str, config_a: RTCConfiguration | None = None,
+               config_b: RTCConfiguration | None = None) -> AsyncIterator[tuple[Peer, Peer]]:
+    """alice and bob for ``room``, not yet joined (add channels and tracks first); closed after."""
+    alice = Peer("alice", url, room, trace.child("alice"), config_a)
+    bob = Peer("bob", url, room, trace.child("bob"), config_b)
+    try:
+        yield alice, bob
+    finally:
+        await alice.close()
+        await bob.close()
 
 
 async def open_channel(channel: RTCDataChannel, timeout: float = 20.0) -> RTCDataChannel:

@@ -28,11 +28,19 @@ Messages, one JSON object per WebSocket text message::
 Who offers: the peer that was already in the room, when ``peer-joined``
 arrives.  A fixed rule avoids "glare" (both peers offering at once).
 
+Only the fields listed above are relayed; anything else in a message is
+dropped, so the other peer gets exactly the documented format.
+
 Errors.  A malformed or out-of-order message gets an ``error`` reply and the
 connection stays open (the client may have a bug in one message, not in all);
 a third peer gets ``room-full`` and is closed with code 4003 (WebSocket codes
 4000-4999 are the application's, RFC 6455 §7.4.2).  The server also closes a
 connection that sends a binary frame, with 1003 (unsupported data, §7.4.1).
+
+Size.  A message over MAX_MESSAGE (64 KiB) gets ``too-big`` and the connection
+stays open; one over MAX_FRAME (256 KiB) is not even read: the WebSocket layer
+closes the connection with 1009 (message too big, §7.4.1), so a client cannot
+make the server buffer megabytes.
 """
 
 from __future__ import annotations
@@ -42,8 +50,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from wirelab_common.wiretrace import shorten
+
 ROOM_SIZE = 2
 MAX_MESSAGE = 64 * 1024  # an SDP with many candidates is a few KiB; refuse megabytes
+MAX_FRAME = 4 * MAX_MESSAGE  # above this the WebSocket layer closes with 1009 before we see it
 ROOM_FULL_CLOSE = 4003
 
 # code -> what it means; every error the server sends is one of these.
@@ -81,18 +92,18 @@ class SignalingError(Exception):
 
 def parse_message(text: str) -> dict[str, Any]:
     """Check one client message against CLIENT_MESSAGES; return it as a dict."""
-    if len(text.encode()) > MAX_MESSAGE:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_MESSAGE:
         raise SignalingError("too-big")
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested thousands deep
         raise SignalingError("bad-json") from None
     if not isinstance(message, dict):
         raise SignalingError("bad-json")
     kind = message.get("type")
-    if kind not in CLIENT_MESSAGES:
-        raise SignalingError("bad-message",
-                             f"unknown type {kind!r}; expected one of {sorted(CLIENT_MESSAGES)}")
+    if not isinstance(kind, str) or kind not in CLIENT_MESSAGES:
+        what = "no \"type\" field" if kind is None else f"unknown type {kind!r}"
+        raise SignalingError("bad-message", f"{what}; expected one of {sorted(CLIENT_MESSAGES)}")
     for name, expected in CLIENT_MESSAGES[kind].items():
         value = message.get(name)
         if value is None and (kind, name) in NULLABLE and name in message:
@@ -105,7 +116,23 @@ def parse_message(text: str) -> dict[str, Any]:
             raise SignalingError("bad-message", f"{kind}: field {name!r} must be {expected.__name__}")
     if kind == "join" and not (1 <= len(message["room"]) <= 64):
         raise SignalingError("bad-message", "join: room must be 1-64 characters")
-    return message
+    known = {"type", *CLIENT_MESSAGES[kind], *OPTIONAL.get(kind, {})}
+    return {name: value for name, value in message.items() if name in known}
+
+
+def summary(message: dict[str, Any], width: int = 100) -> str:
+    """One trace line for a message: SDP bodies as ``<798 chars>`` (``-v`` prints them in full)."""
+    shown = {k: (f"<{len(v)} chars>" if k == "sdp" and isinstance(v, str) else v) for k, v in message.items()}
+    return shorten(json.dumps(shown), width)
+
+
+def describe(text: str, width: int = 100) -> str:
+    """One trace line for a received text, whatever it is (the trace must not fail on bad input)."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        message = None
+    return summary(message, width) if isinstance(message, dict) else shorten(text, min(width, 80))
 
 
 def error_message(code: str, detail: str = "") -> dict[str, Any]:

@@ -16,12 +16,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from wirelab_common.wiretrace import Trace, shorten
+from wirelab_common.wiretrace import Trace
 
-
-def summary(message: dict[str, Any]) -> str:
-    shown = {k: (f"<{len(v)} chars>" if k == "sdp" else v) for k, v in message.items()}
-    return shorten(json.dumps(shown), 100)
+from .signaling import MAX_FRAME, summary
 
 
 class SignalingClient:
@@ -34,7 +31,7 @@ class SignalingClient:
 
     @classmethod
     async def open(cls, url: str, trace: Trace) -> SignalingClient:
-        ws = await connect(url, open_timeout=10, max_size=64 * 1024)
+        ws = await connect(url, open_timeout=10, max_size=MAX_FRAME)
         trace.state(f"signaling connected to {url}")
         return cls(ws, trace)
 

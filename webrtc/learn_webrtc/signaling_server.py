@@ -29,17 +29,11 @@ from starlette.responses import FileResponse, Response
 
 from wirelab_common.asgi_server import TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
-from wirelab_common.wiretrace import Trace, shorten
+from wirelab_common.wiretrace import Trace
 
-from .signaling import Close, Rooms, Send
+from .signaling import MAX_FRAME, Close, Rooms, Send, describe, summary
 
 STATIC = resources.files("learn_webrtc") / "static"
-
-
-def summary(message: dict) -> str:
-    """One line per message; SDP bodies only with -v (they are ~1-3 KiB each)."""
-    shown = {k: (f"<{len(v)} chars>" if k == "sdp" else v) for k, v in message.items()}
-    return shorten(json.dumps(shown), 110)
 
 
 def create_app(trace: Trace) -> FastAPI:
@@ -56,7 +50,7 @@ def create_app(trace: Trace) -> FastAPI:
                 continue  # that peer is already gone
             if isinstance(action, Send):
                 text = json.dumps(action.message)
-                trace.sent(f"{action.peer:<3} {summary(action.message)}",
+                trace.sent(f"{action.peer:<3} {summary(action.message, 110)}",
                            action.message.get("sdp", "").splitlines())
                 try:
                     await ws.send_text(text)
@@ -78,11 +72,7 @@ def create_app(trace: Trace) -> FastAPI:
         try:
             while peer in sockets:
                 text = await ws.receive_text()
-                try:
-                    shown = summary(json.loads(text))
-                except ValueError:
-                    shown = shorten(text, 80)
-                trace.received(f"{peer:<3} {shown}")
+                trace.received(f"{peer:<3} {describe(text, 110)}")
                 await perform(rooms.receive(peer, text))
         except WebSocketDisconnect as exc:
             trace.state(f"{peer:<3} disconnected (code {exc.code})")
@@ -116,7 +106,7 @@ async def serve(args: argparse.Namespace) -> None:
     trace = Trace("signal", verbose=args.verbose)
     ensure_port_free(args.host, args.port)
     app = create_app(trace)
-    cfg = config(app, args.host, args.port, ws="websockets-sansio", ws_max_size=64 * 1024,
+    cfg = config(app, args.host, args.port, ws="websockets-sansio", ws_max_size=MAX_FRAME,
                  ws_ping_interval=5.0, ws_ping_timeout=5.0)
 
     def describe(host: str, port: int) -> list[str]:

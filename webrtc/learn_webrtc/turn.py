@@ -63,12 +63,14 @@ def relay_port_range(size: int = 20) -> tuple[int, int]:
 
 def turnserver_argv(port: int, relay_ports: tuple[int, int], directory: str,
                     host: str = "127.0.0.1") -> list[str]:
+    """The command line of PEERS.md on ``host`` (``nat_lab`` uses it on the lab's public address)."""
     binary = require_binary("turnserver", "apt-get install coturn (the coturn TURN server)")
+    loopback = ["--allow-loopback-peers"] if host.startswith("127.") else []  # see the module docstring
     return [
         binary, "-n", f"--listening-ip={host}", f"--relay-ip={host}", f"--listening-port={port}",
         f"--min-port={relay_ports[0]}", f"--max-port={relay_ports[1]}",
         "--lt-cred-mech", f"--user={USER}:{PASSWORD}", f"--realm={REALM}", "--fingerprint",
-        "--no-tls", "--no-dtls", "--no-cli", "--allow-loopback-peers",
+        "--no-tls", "--no-dtls", "--no-cli", *loopback,
         f"--userdb={directory}/turndb", f"--pidfile={directory}/turn.pid",
         "--log-file=stdout", "--simple-log",
     ]

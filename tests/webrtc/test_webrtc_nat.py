@@ -8,9 +8,7 @@ ones, TURN always connects.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -19,6 +17,7 @@ import pytest
 from learn_webrtc import netns
 from learn_webrtc.netns import NatBehaviour, Topology, nat_commands, setup_commands
 from tests.conftest import need_binary
+from wirelab_common.errors import SetupError
 
 TOPO = Topology("test")
 
@@ -57,23 +56,19 @@ def test_the_firewall_rule_is_the_only_difference_without_firewall():
     assert all(argv[-8:] == rule for argv in extra)
 
 
+def test_without_root_the_lab_refuses_with_a_reason_and_a_hint(monkeypatch):
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    assert "needs root" in netns.lab_unavailable()
+    with pytest.raises(SetupError) as info:  # nat_lab exits 2 with this
+        netns.check_can_build()
+    assert "sudo" in info.value.hint
+
+
 # --- as root --------------------------------------------------------------------------
 
 
-def can_make_namespaces() -> str | None:
-    """None if this process can build the lab, else why not."""
-    if os.geteuid() != 0:
-        return "not root: network namespaces need CAP_NET_ADMIN"
-    for binary in ("ip", "iptables"):
-        if shutil.which(binary) is None:
-            return f"{binary} not installed"
-    probe = f"wlnatprobe{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None if made.returncode == 0 else f"ip netns add failed: {made.stderr.strip()}"
-
-
-needs_namespaces = pytest.mark.skipif(bool(can_make_namespaces()), reason=str(can_make_namespaces()))
+WHY_NO_LAB = netns.lab_unavailable()  # asked once, at collection
+needs_namespaces = pytest.mark.skipif(WHY_NO_LAB is not None, reason=f"NAT lab skipped: {WHY_NO_LAB}")
 
 
 @needs_namespaces
