@@ -8,7 +8,9 @@ Reading order: with ``repo.py``.  Format (git-config(1), "CONFIGURATION FILE")::
         remote = origin
 
 Keys are addressed as ``section.key`` or ``section.subsection.key``; section and
-key names are case-insensitive, subsections are not.  We keep the file's lines
+key names are case-insensitive, subsections are not.  ``layered_get`` reads a key
+as git does for ``user.name``: the repository's file first, then the user's
+``~/.gitconfig`` (or XDG) file, then the system's.  We keep the file's lines
 when writing so comments and unknown settings survive.  Not handled: includes,
 ``\\`` continuation lines, multi-valued keys beyond "last one wins".
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 _SECTION = re.compile(r'^\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\]|\\.)*)")?\s*\]\s*$')
@@ -56,6 +59,33 @@ def parse_config(text: str) -> dict[str, str]:
             full = ".".join(p for p in (section[0], section[1], m.group(1).lower()) if p is not None)
             values[full] = "true" if m.group(2) is None else _unquote(m.group(2))
     return values
+
+
+def user_config_files(env: Mapping[str, str]) -> list[Path]:
+    """The files git reads before the repository's own config, lowest priority first:
+    the system file (unless ``GIT_CONFIG_NOSYSTEM``), then the user's -- ``GIT_CONFIG_GLOBAL``
+    if set, else ``$XDG_CONFIG_HOME/git/config`` and ``~/.gitconfig`` (git-config(1), FILES)."""
+    files = [] if env.get("GIT_CONFIG_NOSYSTEM") else [Path("/etc/gitconfig")]
+    if env.get("GIT_CONFIG_GLOBAL"):
+        return files + [Path(env["GIT_CONFIG_GLOBAL"])]
+    home = Path(env.get("HOME", "~")).expanduser()
+    xdg = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
+    return files + [xdg / "git" / "config", home / ".gitconfig"]
+
+
+def layered_get(repo_config: Config, env: Mapping[str, str]) -> Callable[[str], str | None]:
+    """``get`` over the repository's config, then the user's and the system's files: the
+    first file (in git's priority order) that sets the key wins."""
+
+    def get(key: str) -> str | None:
+        value = repo_config.get(key)
+        for path in reversed(user_config_files(env)):
+            if value is not None:
+                break
+            value = Config(path).get(key)
+        return value
+
+    return get
 
 
 class Config:

@@ -75,12 +75,23 @@ class Narrator:
             self.trace.note(f"  {line}")
         return result.text
 
-    def show(self, spec: str) -> tuple[str, bytes]:
-        """``cat-file -p``: read one object back."""
+    def show(self, spec: str, always: bool = False) -> tuple[str, bytes]:
+        """``cat-file -p``: read one object back, and check real git prints it the same way.
+
+        ``always``: print the content even without ``-v`` (act 1 is about what objects hold).
+        """
         repo = Repository.discover(self.work)
         oid = run_mini(self.work, ["rev-parse", spec], self.env).text.strip()
         kind, body = repo.odb.read(oid)
-        self.trace.received(f"{kind:<6} {oid[:12]}  ({spec})", body_lines(kind, body, always=True))
+        self.trace.note(f"$ mini_git cat-file -p {spec}")
+        printed = run_mini(self.work, ["cat-file", "-p", spec], self.env).out
+        check(printed == run_git(self.work, ["cat-file", "-p", spec], self.env).out,
+              f"cat-file -p {spec} prints what git prints")
+        lines = printed.decode("utf-8", "replace").splitlines()
+        self.trace.received(f"{kind:<6} {oid[:12]}  ({spec})", lines)
+        if always and not self.trace.verbose:
+            for line in lines:
+                self.trace.note(f"  | {line}")
         return kind, body
 
 
@@ -100,7 +111,7 @@ def describe(kind: str, body: bytes) -> str:
     return shorten(body.split(b"\n\n", 1)[-1], 40)
 
 
-def body_lines(kind: str, body: bytes, always: bool = False) -> list[str]:
+def body_lines(kind: str, body: bytes) -> list[str]:
     if kind == "tree":
         return [f"{e.mode:0>6} {e.oid[:12]} {e.name.decode('utf-8', 'replace')}" for e in parse_tree(body)]
     return body.decode("utf-8", "replace").splitlines()
@@ -132,13 +143,13 @@ def act_objects(n: Narrator, work: Path) -> None:
     (work / "soup" / "tomato.txt").write_text("tomatoes\nwater\nsalt\n")
     n.git("add", ".")
     n.git("commit", "-q", "-m", "First recipes")
-    _, commit = n.show("HEAD")
-    n.show("HEAD^{tree}")
+    _, commit = n.show("HEAD", always=True)
+    n.show("HEAD^{tree}", always=True)
     tree = parse_commit(commit).tree
     check(len(tree) == 40, "the commit names a tree")
     blob = run_mini(work, ["hash-object", "soup/tomato.txt"], n.env).text.strip()
-    kind, body = Repository.discover(work).odb.read(blob)
-    n.trace.received(f"{kind:<6} {blob[:12]}  (soup/tomato.txt)", body_lines(kind, body))
+    n.trace.note(f"$ mini_git hash-object soup/tomato.txt -> {blob[:12]}: the id is the content's SHA-1")
+    kind, body = n.show(blob[:10], always=True)
     check(body == b"tomatoes\nwater\nsalt\n", "the blob holds the file's bytes")
 
 
@@ -154,7 +165,9 @@ def act_merge(n: Narrator, work: Path) -> None:
     text = (work / "soup" / "tomato.txt").read_text()
     check("<<<<<<< HEAD\nsea salt\n=======\nchili\n>>>>>>> spicy\n" in text,
           "conflict markers as git writes them")
-    n.trace.note("the file now holds both sides between conflict markers; the index holds stages 1, 2, 3")
+    n.trace.note("the file now holds both sides between conflict markers; the index holds stages 1, 2, 3:")
+    for line in text.splitlines():
+        n.trace.note(f"  soup/tomato.txt | {line}")
     check(n.git("status", "--porcelain") == "UU soup/tomato.txt\n", "status shows the conflict")
     (work / "soup" / "tomato.txt").write_text("tomatoes\nwater\nsea salt\nchili\n")
     n.git("add", "soup/tomato.txt")

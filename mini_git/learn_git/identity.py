@@ -67,8 +67,8 @@ def signature(role: str, env: Mapping[str, str], config_get: Callable[[str], str
     name = env.get(f"GIT_{role}_NAME") or config_get("user.name")
     mail = env.get(f"GIT_{role}_EMAIL") or config_get("user.email") or env.get("EMAIL")
     if not name or not mail:
-        raise GitError("Author identity unknown: set user.name and user.email "
-                       "(python -m learn_git config is not implemented; use git config or GIT_AUTHOR_*)")
+        raise GitError("Author identity unknown: set user.name and user.email with git config "
+                       "(mini_git has no config command), or GIT_AUTHOR_NAME/EMAIL")
     date = env.get(f"GIT_{role}_DATE")
     when, tz = parse_date(date) if date else local_now(clock)
     return Signature(name, mail, when, tz)

@@ -10,14 +10,13 @@ only, a pattern with a ``/`` (other than at its end) is anchored to the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 
-@dataclass(frozen=True)
-class Pattern:
-    regex: re.Pattern[str]
-    negate: bool
-    dir_only: bool
+class Pattern(namedtuple("Pattern", "regex negate dir_only")):
+    """One ignore line: a compiled ``regex``, ``!`` (``negate``), trailing ``/`` (``dir_only``)."""
+
+    __slots__ = ()
 
 
 def _translate(glob: str) -> str:

@@ -27,7 +27,6 @@ import hashlib
 import os
 import stat
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IndexFormatError
@@ -37,24 +36,39 @@ _ENTRY = struct.Struct(">10I20sH")  # 62 bytes before the path
 FLAG_ASSUME_VALID, FLAG_EXTENDED = 0x8000, 0x4000
 
 
-@dataclass
 class IndexEntry:
-    """One staged file: where it came from on disk (stat data) and which blob it is."""
+    """One staged file: where it came from on disk (stat data) and which blob it is.
 
-    path: str  # slash-separated, utf-8 (surrogateescape for other bytes)
-    oid: str
-    mode: int  # 0o100644, 0o100755, 0o120000 or 0o160000
-    size: int = 0
-    mtime_s: int = 0
-    mtime_ns: int = 0
-    ctime_s: int = 0
-    ctime_ns: int = 0
-    dev: int = 0
-    ino: int = 0
-    uid: int = 0
-    gid: int = 0
-    stage: int = 0  # 0 = normal; 1/2/3 = base/ours/theirs while a merge conflict is unresolved
-    assume_valid: bool = False
+    A plain class with ``__slots__`` (not a dataclass: see ``objects.py`` on start-up cost);
+    entries are mutable because a refresh or checkout updates them in place.
+    """
+
+    __slots__ = ("path", "oid", "mode", "size", "mtime_s", "mtime_ns", "ctime_s", "ctime_ns",
+                 "dev", "ino", "uid", "gid", "stage", "assume_valid")
+
+    def __init__(self, path: str, oid: str, mode: int, size: int = 0, mtime_s: int = 0, mtime_ns: int = 0,
+                 ctime_s: int = 0, ctime_ns: int = 0, dev: int = 0, ino: int = 0, uid: int = 0, gid: int = 0,
+                 stage: int = 0, assume_valid: bool = False) -> None:
+        self.path = path  # slash-separated, utf-8 (surrogateescape for other bytes)
+        self.oid = oid
+        self.mode = mode  # 0o100644, 0o100755, 0o120000 or 0o160000
+        # stat data when staged (each field cut to 32 bits, as the file format stores it)
+        self.size, self.mtime_s, self.mtime_ns = size, mtime_s, mtime_ns
+        self.ctime_s, self.ctime_ns = ctime_s, ctime_ns
+        self.dev, self.ino, self.uid, self.gid = dev, ino, uid, gid
+        self.stage = stage  # 0 = normal; 1/2/3 = base/ours/theirs while a merge conflict is unresolved
+        self.assume_valid = assume_valid
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IndexEntry) and self._values() == other._values()
+
+    __hash__ = None  # mutable: not usable as a dict key
+
+    def __repr__(self) -> str:
+        return f"IndexEntry({self.path!r}, {self.oid[:12]}, {self.mode:o}, stage={self.stage})"
 
     @property
     def path_bytes(self) -> bytes:

@@ -23,6 +23,10 @@ Then two clean-ups that git's default level (``XDL_MERGE_ZEALOUS`` in
    joined into one, lines between included, because that reads more easily
    than two tiny conflicts (``xdl_simplify_non_conflicts``).  A change taken
    cleanly from one side sits between them as a barrier: no joining across it.
+
+One difference stays: git's merge pairs lines with the *histogram* diff, we use
+Myers' (``unified_diff.myers``).  They agree unless a text repeats lines, and
+then only sometimes (4 of 1,600 random merges differed in our fuzzing).
 """
 
 from __future__ import annotations

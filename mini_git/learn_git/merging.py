@@ -80,7 +80,7 @@ def apply_merge(repo, entries: list[IndexEntry], ours: FlatMap, result: TreeMerg
     touched = dict(result.merged)
     for path in result.conflicts:
         touched[path] = (0, "conflict")
-    check_clean(work_tree, by_path, ours, touched)
+    check_clean(work_tree, by_path, ours, touched, "merge")
     new_entries = switch_trees(repo, entries, ours, result.merged, force=True)
     new_entries = [e for e in new_entries if e.path not in result.conflicts]
     for path, sides in result.conflicts.items():

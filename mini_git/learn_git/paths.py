@@ -48,11 +48,15 @@ def worktree_relative(work_tree: Path, path: Path) -> str:
     return text
 
 
-def quote_path(path: str | bytes) -> str:
+def quote_path(path: str | bytes, quote_space: bool = False) -> str:
     """git's ``core.quotePath`` output: a path with bytes outside printable ASCII (or ``"``, ``\\``)
-    is written in double quotes with C escapes and octal bytes, e.g. ``"\\303\\274.txt"``."""
+    is written in double quotes with C escapes and octal bytes, e.g. ``"\\303\\274.txt"``.
+
+    ``quote_space``: also quote a name with a space (``status --short`` does, so that its
+    ``old -> new`` rename lines stay parseable; the long format and diff headers do not).
+    """
     raw = path.encode("utf-8", "surrogateescape") if isinstance(path, str) else path
-    if all(32 <= b < 127 and b not in (34, 92) for b in raw):
+    if all(32 <= b < 127 and b not in (34, 92) for b in raw) and not (quote_space and b" " in raw):
         return raw.decode("ascii")
     specials = {34: '\\"', 92: "\\\\", 9: "\\t", 10: "\\n", 13: "\\r",
                 7: "\\a", 8: "\\b", 11: "\\v", 12: "\\f"}

@@ -40,9 +40,11 @@ def tree_map_of_commit(repo, commit_oid: str | None) -> FlatMap:
 
 
 def who(repo, role: str = "COMMITTER", env=None) -> Signature:
+    from .config import layered_get
     from .identity import signature  # only commands that write commits or reflogs need it
 
-    return signature(role, os.environ if env is None else env, repo.config.get)
+    env = os.environ if env is None else env
+    return signature(role, env, layered_get(repo.config, env))
 
 
 def cleanup_message(message: str) -> str:

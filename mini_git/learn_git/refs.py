@@ -18,7 +18,7 @@ HEAD and pseudo-refs; everything under ``refs/`` lives in the common dir.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from .errors import GitError, RefConflict
@@ -122,12 +122,10 @@ def list_refs(git_dir: Path, prefix: str = "refs/") -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-@dataclass(frozen=True)
-class Head:
+class Head(namedtuple("Head", "ref oid")):
     """HEAD: ``ref`` is the branch it names (None when detached); ``oid`` None on an unborn branch."""
 
-    ref: str | None
-    oid: str | None
+    __slots__ = ()
 
     @property
     def detached(self) -> bool:

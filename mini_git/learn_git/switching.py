@@ -44,8 +44,13 @@ def untracked_in_the_way(work_tree: Path, path: str, want: tuple[int, str]) -> b
     return hash_file(work_tree, path)[0] != want[1]
 
 
-def check_clean(work_tree: Path, entries: dict[str, IndexEntry], old: FlatMap, new: FlatMap) -> None:
-    """Raise :class:`LocalChanges` naming every path the switch would clobber."""
+# git's words for each operation that can refuse: (what overwrites, what the user was about to do)
+ACTIONS = {"checkout": ("checkout", "switch branches"), "merge": ("merge", "merge")}
+
+
+def check_clean(work_tree: Path, entries: dict[str, IndexEntry], old: FlatMap, new: FlatMap,
+                action: str = "checkout") -> None:
+    """Raise :class:`LocalChanges` naming every path the switch would clobber (in git's words)."""
     dirty, untracked = [], []
     for ch in diff_maps(old, new):
         entry = entries.get(ch.path)
@@ -56,21 +61,24 @@ def check_clean(work_tree: Path, entries: dict[str, IndexEntry], old: FlatMap, n
             dirty.append(ch.path)
         elif entry is None and ch.new is not None and untracked_in_the_way(work_tree, ch.path, ch.new):
             untracked.append(ch.path)
+    by, before = ACTIONS[action]
     if dirty:
-        raise LocalChanges("Your local changes to the following files would be overwritten:\n\t"
-                           + "\n\t".join(dirty) + "\nPlease commit your changes or stash them.")
+        raise LocalChanges(f"Your local changes to the following files would be overwritten by {by}:\n\t"
+                           + "\n\t".join(dirty) + f"\nPlease commit your changes or stash them before you "
+                           f"{before}.\nAborting")
     if untracked:
-        raise LocalChanges("The following untracked working tree files would be overwritten:\n\t"
-                           + "\n\t".join(untracked) + "\nPlease move or remove them.")
+        raise LocalChanges(f"The following untracked working tree files would be overwritten by {by}:\n\t"
+                           + "\n\t".join(untracked) + f"\nPlease move or remove them before you {before}."
+                           "\nAborting")
 
 
 def switch_trees(repo, entries: list[IndexEntry], old: FlatMap, new: FlatMap,
-                 force: bool = False) -> list[IndexEntry]:
+                 force: bool = False, action: str = "checkout") -> list[IndexEntry]:
     """Update files and index from ``old`` to ``new``; returns the new index entries."""
     work_tree = repo.require_work_tree()
     by_path = {e.path: e for e in entries if e.stage == 0}
     if not force:
-        check_clean(work_tree, by_path, old, new)
+        check_clean(work_tree, by_path, old, new, action)
     changes = diff_maps(old, new)
     for ch in changes:
         if ch.new is None:

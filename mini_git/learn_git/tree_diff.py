@@ -9,18 +9,16 @@ renamed file is a deletion plus an addition (git shows it that way too with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 FlatMap = dict[str, tuple[int, str]]
 ADDED, DELETED, MODIFIED, TYPE_CHANGED = "A", "D", "M", "T"
 
 
-@dataclass(frozen=True)
-class Change:
-    status: str  # A, D, M or T (file <-> symlink)
-    path: str
-    old: tuple[int, str] | None
-    new: tuple[int, str] | None
+class Change(namedtuple("Change", "status path old new")):
+    """``status`` A, D, M or T (file <-> symlink); ``old``/``new``: (mode, oid) or None."""
+
+    __slots__ = ()
 
 
 def path_key(path: str) -> bytes:

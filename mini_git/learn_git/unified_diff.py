@@ -9,10 +9,15 @@ them the way ``git diff`` does::
 
 A count of 1 is omitted; an empty side is written ``<line before>,0``.  The
 "function context" after the second ``@@`` is git's default: the nearest line
-above the hunk that starts with a letter, ``_`` or ``$``.  git also runs an
-"indent heuristic" that slides ambiguous hunks; on the simple edits in the
-tests both agree, but a diff of heavily repetitive text may place a hunk
-differently from git (same meaning, different lines).
+above the hunk that starts with a letter, ``_`` or ``$``.
+
+A change can often be placed in several equally short ways (add a function
+between two others: which blank line is "new"?).  git slides each run of
+changed lines as far as it goes, and ``git diff`` then picks the position whose
+two edges look most like the places a human would cut -- at blank lines, at
+the same or a lower indentation -- its *indent heuristic* (``xdiff/xdiffi.c``,
+on by default since git 2.14).  We do the same, with git's weights.  Merges
+do not use it (git's merge does not either).
 """
 
 from __future__ import annotations
@@ -27,15 +32,15 @@ def split_lines(data: bytes) -> list[bytes]:
                                                             not data.endswith(b"\n") and data else [])
 
 
-def myers(a: list[bytes], b: list[bytes]) -> list[tuple[str, int, int]]:
+def myers(a: list[bytes], b: list[bytes], indent_heuristic: bool = False) -> list[tuple[str, int, int]]:
     """The edit script as ("=", i, j) keep, ("-", i, -1) delete, ("+", -1, j) insert.
 
     Deletions come before insertions inside each change, and each run of changed lines is
     slid as git's ``xdl_change_compact`` slides it, so ambiguous diffs come out as git's do.
     """
     del_a, ins_b = changed_lines(a, b)
-    compact(a, del_a, ins_b)
-    compact(b, ins_b, del_a)
+    compact(a, del_a, ins_b, indent_heuristic)
+    compact(b, ins_b, del_a, indent_heuristic)
     edits, i, j = [], 0, 0
     while i < len(a) or j < len(b):
         if i < len(a) and del_a[i]:
@@ -92,9 +97,10 @@ def changed_lines(a: list[bytes], b: list[bytes]) -> tuple[list[bool], list[bool
     return del_a, ins_b
 
 
-def compact(lines: list[bytes], rchg: list[bool], other: list[bool]) -> None:
+def compact(lines: list[bytes], rchg: list[bool], other: list[bool], indent_heuristic: bool = False) -> None:
     """Slide each group of changed lines as far down as it goes, then back up to line up
-    with a change in the other file if one was passed (git's xdl_change_compact, no heuristic)."""
+    with a change in the other file if one was passed, else (``indent_heuristic``) to the
+    best-looking position (git's ``xdl_change_compact``)."""
     n, n_other = len(lines), len(other)
 
     def changed(flags: list[bool], i: int) -> bool:
@@ -158,8 +164,15 @@ def compact(lines: list[bytes], rchg: list[bool], other: list[bool]) -> None:
                         end_matching_other = ge
                 if size == ge - gs:
                     break
-            if ge != earliest_end and end_matching_other != -1:
+            if ge == earliest_end:
+                pass  # it could not slide at all
+            elif end_matching_other != -1:
                 while oe == os_:
+                    gs, ge = slide_up(gs, ge)
+                    os_, oe = prev_group(other, os_, oe)
+            elif indent_heuristic:
+                best = best_shift(lines, earliest_end, ge, ge - gs)
+                while ge > best:
                     gs, ge = slide_up(gs, ge)
                     os_, oe = prev_group(other, os_, oe)
         nxt = next_group(rchg, gs, ge) if ge < n else None
@@ -169,6 +182,82 @@ def compact(lines: list[bytes], rchg: list[bool], other: list[bool]) -> None:
         if oe >= n_other:
             break
         os_, oe = next_group(other, os_, oe)
+
+
+# git's indent heuristic weights (xdiff/xdiffi.c), tuned by its authors on real code
+MAX_INDENT, MAX_BLANKS, MAX_SLIDING = 200, 20, 100
+START_OF_FILE_PENALTY, END_OF_FILE_PENALTY = 1, 21
+TOTAL_BLANK_WEIGHT, POST_BLANK_WEIGHT = -30, 6
+RELATIVE_INDENT_PENALTY, RELATIVE_INDENT_WITH_BLANK_PENALTY = -4, 10
+RELATIVE_OUTDENT_PENALTY, RELATIVE_OUTDENT_WITH_BLANK_PENALTY = 24, 17
+RELATIVE_DEDENT_PENALTY, RELATIVE_DEDENT_WITH_BLANK_PENALTY = 23, 17
+INDENT_WEIGHT = 60
+
+
+def indent_of(line: bytes) -> int:
+    """Columns of leading whitespace (tabs to multiples of 8); -1 for a blank line."""
+    width = 0
+    for c in line:
+        if c not in b" \t\n\r\v\f":
+            return width
+        width += 1 if c == 32 else 8 - width % 8 if c == 9 else 0
+        if width >= MAX_INDENT:
+            return MAX_INDENT
+    return -1
+
+
+def split_score(lines: list[bytes], split: int) -> tuple[int, int]:
+    """(indent, penalty) of cutting ``lines`` just before line ``split`` (git's measure_split
+    + score_add_split): cuts before a blank line or at a lower indentation score better."""
+    end_of_file = split >= len(lines)
+    indent = -1 if end_of_file else indent_of(lines[split])
+    pre_blank, pre_indent = 0, -1
+    for i in range(split - 1, -1, -1):
+        pre_indent = indent_of(lines[i])
+        if pre_indent != -1:
+            break
+        pre_blank += 1
+        if pre_blank == MAX_BLANKS:
+            pre_indent = 0
+            break
+    post_blank, post_indent = 0, -1
+    for i in range(split + 1, len(lines)):
+        post_indent = indent_of(lines[i])
+        if post_indent != -1:
+            break
+        post_blank += 1
+        if post_blank == MAX_BLANKS:
+            post_indent = 0
+            break
+    penalty = START_OF_FILE_PENALTY if pre_indent == -1 and pre_blank == 0 else 0
+    penalty += END_OF_FILE_PENALTY if end_of_file else 0
+    post_blank = 1 + post_blank if indent == -1 else 0
+    total_blank = pre_blank + post_blank
+    penalty += TOTAL_BLANK_WEIGHT * total_blank + POST_BLANK_WEIGHT * post_blank
+    indent = indent if indent != -1 else post_indent
+    blanks = total_blank != 0
+    if indent == -1 or pre_indent == -1 or indent == pre_indent:
+        pass
+    elif indent > pre_indent:
+        penalty += RELATIVE_INDENT_WITH_BLANK_PENALTY if blanks else RELATIVE_INDENT_PENALTY
+    elif post_indent != -1 and post_indent > indent:
+        penalty += RELATIVE_OUTDENT_WITH_BLANK_PENALTY if blanks else RELATIVE_OUTDENT_PENALTY
+    else:
+        penalty += RELATIVE_DEDENT_WITH_BLANK_PENALTY if blanks else RELATIVE_DEDENT_PENALTY
+    return indent, penalty
+
+
+def best_shift(lines: list[bytes], earliest_end: int, end: int, size: int) -> int:
+    """Where a group of ``size`` changed lines that can end anywhere in ``earliest_end..end``
+    should end: the position whose two cuts score lowest (the last one on a tie)."""
+    best, best_end = (0, 0), -1
+    for shift in range(max(earliest_end, end - size - 1, end - MAX_SLIDING), end + 1):
+        (i1, p1), (i2, p2) = split_score(lines, shift), split_score(lines, shift - size)
+        indent, penalty = i1 + i2, p1 + p2
+        compared = INDENT_WEIGHT * ((indent > best[0]) - (indent < best[0])) + penalty - best[1]
+        if best_end == -1 or compared <= 0:
+            best, best_end = (indent, penalty), shift
+    return best_end
 
 
 def _func_context(a: list[bytes], before: int) -> bytes:
@@ -188,7 +277,7 @@ def _range(start: int, count: int) -> str:
 def unified(a_data: bytes, b_data: bytes, context: int = 3) -> bytes:
     """The hunks of a unified diff between two texts (no file header lines)."""
     a, b = split_lines(a_data), split_lines(b_data)
-    edits = myers(a, b)
+    edits = myers(a, b, indent_heuristic=True)
     changed = [i for i, e in enumerate(edits) if e[0] != "="]
     out = bytearray()
     group_start = 0

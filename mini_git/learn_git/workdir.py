@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UnsafePath
@@ -150,12 +149,14 @@ def scan(work_tree: Path, git_dir: Path, directory: str = "", patterns: list[Pat
             yield path, item.stat(follow_symlinks=False) if with_stat else None
 
 
-@dataclass
 class WorktreeStatus:
-    modified: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    typechanged: list[str] = field(default_factory=list)  # file <-> symlink (also in ``modified``)
-    refreshed: bool = False  # some entries got fresh stat data: worth writing the index back
+    """What :func:`compare_with_index` found (a plain class: see ``objects.py`` on start-up cost)."""
+
+    def __init__(self) -> None:
+        self.modified: list[str] = []
+        self.deleted: list[str] = []
+        self.typechanged: list[str] = []  # file <-> symlink (also in ``modified``)
+        self.refreshed = False  # some entries got fresh stat data: worth writing the index back
 
 
 def compare_with_index(work_tree: Path, entries: list[IndexEntry], index_mtime_ns: int) -> WorktreeStatus:

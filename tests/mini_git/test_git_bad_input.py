@@ -111,10 +111,11 @@ def raw_entry(mode: bytes, name: bytes, oid: str) -> bytes:
 
 @pytest.mark.parametrize(("name", "message"), [(b"..", b"invalid tree entry name"),
                                                (b".git", b"unsafe path"), (b".GIT", b"unsafe path"),
-                                               (b"a/../../x", b"invalid tree entry")])
+                                               (b"a/../../x", b"invalid tree entry"),
+                                               (b"/etc/passwd", b"invalid tree entry")])
 def test_a_tree_entry_that_escapes_the_work_tree_is_refused_on_checkout(repo, tmp_path, name, message):
     work, env = repo
-    if name == b"a/../../x":
+    if b"/" in name:  # a file entry whose name is a path
         evil = commit_with_tree(work, raw_entry(b"100644", name, BLOB))
     else:  # a subtree named ".." (or ".git") holding a file
         odb = Repository.discover(work).odb
@@ -140,15 +141,30 @@ def test_a_symlink_in_a_tree_cannot_lead_a_later_file_outside(repo, tmp_path):
     assert (work / "dir").is_dir() and not (work / "dir").is_symlink()
 
 
+def test_a_tree_naming_one_entry_twice_is_refused_before_anything_is_written(repo, tmp_path):
+    """"dir" as a symlink to the outside *and* as a directory holding "pwned": written in order,
+    the link would be followed.  The whole tree is checked first, so nothing changes."""
+    work, env = repo
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    odb = Repository.discover(work).odb
+    link = odb.write("blob", str(outside).encode())
+    inner = odb.write("tree", serialize_tree([TreeEntry("100644", b"pwned", BLOB)]))
+    evil = commit_with_tree(work, raw_entry(b"120000", b"dir", link) + raw_entry(b"40000", b"dir", inner))
+    fails_cleanly(work, env, ["checkout", evil], b"duplicate entries", outside=outside)
+    assert not (outside / "pwned").exists()
+
+
 @pytest.mark.parametrize(("arg", "message"), [("../outside.txt", b"outside repository"),
                                               ("/etc/hostname", b"outside repository"),
                                               (".git/config", b"unsafe path"),
                                               ("sub/../../outside.txt", b"outside repository")])
-def test_command_line_paths_outside_the_work_tree_are_refused(repo, tmp_path, arg, message):
+@pytest.mark.parametrize("command", [["add"], ["rm"], ["checkout", "--"], ["reset", "HEAD"]])
+def test_command_line_paths_outside_the_work_tree_are_refused(repo, tmp_path, arg, message, command):
     work, env = repo
     (tmp_path / "outside.txt").write_text("not yours\n")
     (work / "sub").mkdir()
-    fails_cleanly(work, env, ["add", arg], message)
+    fails_cleanly(work, env, [*command, arg], message, outside=tmp_path)  # tmp_path holds outside.txt
 
 
 def test_git_fsck_agrees_our_repository_is_sound_after_all_that(repo):

@@ -86,6 +86,10 @@ def test_status_and_diff_agree_with_git_after_edits(pair):
     pair.write("new.txt", "untracked\n")
     pair.write("untracked-dir/x", "x\n")
     pair.remove("empty")
+    # odd names in diff headers: git quotes non-ASCII names and ends a name with a space with a tab
+    pair.write("file with spaces.txt", "spaces\nand more\n")
+    pair.write("ünïcødé-名前.txt", "non-ascii name, edited\n")
+    pair.write("data.bin", bytes(range(255, -1, -1)) * 4)
     (pair.mini / "bin/tool.sh").chmod(0o644)
     (pair.git / "bin/tool.sh").chmod(0o644)
     assert_git_agrees_with_mini(pair)
@@ -221,7 +225,7 @@ def test_checkout_refuses_to_overwrite_local_changes(pair):
     run(pair, "switch", "-q", "main")
     pair.write("f.txt", "local edit\n")
     mini, git = run(pair, "switch", "other")
-    assert mini.code != 0
+    assert mini.code != 0 and mini.err == git.err, (mini.err, git.err)  # git's words, "Aborting" too
     assert (pair.mini / "f.txt").read_text() == "local edit\n"
     assert pair.git_in("mini", "symbolic-ref", "HEAD").text.strip() == "refs/heads/main"
     # A change to a file the switch does not touch is carried along, as git does.
@@ -297,3 +301,83 @@ def test_clean_merge_of_additions_deletions_and_mode_changes(pair):
     assert_same(pair, "HEAD^{tree}")
     run(pair, "status", "--porcelain", same_output=True)
     assert_fsck_clean(pair)
+
+
+def long_status_agrees(p: Pair) -> None:
+    """mini_git's long ``status`` is git's with ``advice.statusHints=false`` (no "(use ...)" lines)."""
+    mini, _ = p.both("status")
+    real = p.git_in("mini", "-c", "advice.statusHints=false", "status")
+    assert mini.text == real.text, f"mini_git:\n{mini.text}\ngit:\n{real.text}"
+
+
+def test_conflict_kinds_and_long_status_read_like_gits(pair):
+    long_status_agrees(pair)  # unborn branch: "No commits yet"
+    pair.write("edit-vs-delete.txt", "base\n")
+    pair.write("delete-vs-edit.txt", "base\n")
+    pair.write("both-edit.txt", "base\n")
+    pair.write("spaced name.txt", "base\n")
+    run(pair, "add", ".")
+    run(pair, "commit", "-q", "-m", "base", tick=True)
+    long_status_agrees(pair)
+    run(pair, "switch", "-q", "-c", "other")
+    pair.remove("edit-vs-delete.txt")
+    pair.write("delete-vs-edit.txt", "theirs\n")
+    pair.write("both-edit.txt", "theirs\n")
+    pair.write("both-add.txt", "theirs\n")
+    run(pair, "add", "-A")
+    run(pair, "commit", "-q", "-m", "other", tick=True)
+    run(pair, "switch", "-q", "main")
+    pair.write("edit-vs-delete.txt", "ours\n")
+    pair.remove("delete-vs-edit.txt")
+    pair.write("both-edit.txt", "ours\n")
+    pair.write("both-add.txt", "ours\n")
+    pair.write("spaced name.txt", "edited, not staged\n")
+    run(pair, "add", "edit-vs-delete.txt", "delete-vs-edit.txt", "both-edit.txt", "both-add.txt")
+    run(pair, "commit", "-q", "-m", "ours", tick=True)
+    pair.write("untracked ü.txt", "new\n")
+    long_status_agrees(pair)
+    run(pair, "checkout", "--", "spaced name.txt")
+    mini, git = run(pair, "merge", "other", tick=True)
+    assert mini.code == 1
+    assert pair.git_in("mini", "ls-files", "-u").out == pair.git_in("git", "ls-files", "-u").out
+    run(pair, "status", "--porcelain", same_output=True)  # UU, AA, UD, DU
+    assert {line[:2] for line in pair.git_in("mini", "status", "--porcelain").text.splitlines()} >= {
+        "UU", "AA", "UD", "DU"}
+    long_status_agrees(pair)
+    for name in ("both-edit.txt", "both-add.txt"):
+        pair.write(name, "resolved\n")
+    run(pair, "add", "both-edit.txt", "both-add.txt", "edit-vs-delete.txt", "delete-vs-edit.txt")
+    long_status_agrees(pair)  # "All conflicts fixed but you are still merging."
+    run(pair, "commit", "-q", "-m", "merged", tick=True)
+    assert_same(pair)
+    assert_fsck_clean(pair)
+
+
+@pytest.mark.parametrize(("author_date", "committer_date"), [
+    ("1700000000 -0530", "@1700003600 +1245"),               # git's own form, odd time zones
+    ("2024-02-29T23:59:30-08:00", "2024-03-01 09:00:00 +0000"),  # ISO 8601
+    ("Thu, 07 Apr 2005 22:13:13 +0200", "Fri, 8 Apr 2005 01:02:03 -0700"),  # RFC 2822
+])
+def test_dates_and_time_zones_give_the_same_commit_ids(pair, author_date, committer_date):
+    from learn_git.sidebyside import run_git, run_mini
+
+    pair.write("f.txt", "dated\n")
+    run(pair, "add", "f.txt")
+    env = pair.env() | {"GIT_AUTHOR_DATE": author_date, "GIT_COMMITTER_DATE": committer_date}
+    for args in (["commit", "-q", "-m", "dated"], ["tag", "-a", "dated", "-m", "tagged"]):
+        assert run_mini(pair.mini, args, env).code == run_git(pair.git, args, env).code == 0
+    assert_same(pair)
+    assert_same(pair, "dated")
+    run(pair, "log", same_output=True)  # "Date:" printed in the author's own zone
+
+
+def test_hash_object_write_and_cat_file_exists(pair):
+    pair.write("blob.bin", b"\0\1binary\xff")
+    run(pair, "hash-object", "-w", "blob.bin", same_output=True)
+    oid = pair.git_in("git", "hash-object", "blob.bin").text.strip()
+    assert pair.git_in("mini", "cat-file", "-e", oid).code == 0  # real git finds the object we wrote
+    run(pair, "cat-file", "-e", oid)
+    run(pair, "cat-file", "-e", "0" * 40)  # both exit non-zero
+    run(pair, "cat-file", "blob", oid, same_output=True)
+    fsck = pair.git_in("mini", "fsck", "--strict")
+    assert fsck.code == 0 and b"error" not in fsck.err, fsck.err  # (only notices: no commit yet)

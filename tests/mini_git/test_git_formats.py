@@ -23,7 +23,7 @@ from learn_git.objects import (
 )
 from learn_git.pack import OBJ_BLOB, OBJ_OFS_DELTA, parse_object_header, parse_ofs_offset
 from learn_git.paths import check_tree_path, quote_path
-from learn_git.unified_diff import unified
+from learn_git.unified_diff import myers, unified
 
 
 def test_well_known_ids_of_the_empty_blob_and_tree():
@@ -53,7 +53,7 @@ def test_commit_with_two_parents_and_multiline_message_round_trips():
     c = Commit("4b825dc642cb6eb9a060e54bf8d69288fbee4904", ["1" * 40, "2" * 40],
                "A U Thor <a@example.org> 1700000000 -0530", "C O Mitter <c@example.org> 1700000060 +0200",
                "subject\n\nbody line one\nbody line two\n",
-               [("gpgsig", "-----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----")])
+               (("gpgsig", "-----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----"),))
     raw = serialize_commit(c)
     assert b"\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n abc\n" in raw
     assert parse_commit(raw) == c
@@ -136,3 +136,14 @@ def test_gitignore_patterns():
     assert is_ignored(pats, "sub/build", True) and not is_ignored(pats, "sub/build", False)
     assert is_ignored(pats, "top-only", False) and not is_ignored(pats, "sub/top-only", False)
     assert is_ignored(pats, "docs/a/b/c.tmp", False)
+
+
+def test_indent_heuristic_places_an_ambiguous_hunk_where_git_diff_does():
+    # The new block can be read as added before or after the old one; git's indent heuristic
+    # (and ours) prefers cutting at the blank line and the top-level "if", not inside a block.
+    old = b"if (a) {\n    x();\n}\n    y();\n"
+    new = b"if (a) {\n    x();\n}\n\nif (a) {\n    x();\n}\n    y();\n"
+    assert unified(old, new) == (b"@@ -1,3 +1,7 @@\n+if (a) {\n+    x();\n+}\n+\n"
+                                 b" if (a) {\n     x();\n }\n")  # git diff (heuristic on by default)
+    slid_down = [op for op, _, _ in myers(old.splitlines(True), new.splitlines(True))]
+    assert slid_down == ["=", "=", "=", "+", "+", "+", "+", "="]  # git diff --no-indent-heuristic

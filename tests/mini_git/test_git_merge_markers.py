@@ -24,7 +24,8 @@ def lines(*items: str) -> str:
 
 BASE = lines("title", "a1", "a2", "a3", "a4", "gap1", "gap2", "gap3", "gap4", "b1", "b2", "c1", "c2", "end")
 OURS = lines("title", "OURS a1", "a2", "a3", "OURS a4", "gap1", "gap2", "gap3", "gap4",
-             "OURS b1", "s1", "s2", "s3", "s4", "OURS b2", "c1", "OURS c1", "s5", "s6", "OURS c2", "end", "tail")
+             "OURS b1", "s1", "s2", "s3", "s4", "OURS b2", "c1", "OURS c1", "s5", "s6", "OURS c2",
+             "end", "tail")
 THEIRS = lines("title", "THEIRS a1", "a2", "a3", "THEIRS a4", "gap1", "gap2", "gap3", "gap4",
                "THEIRS b1", "s1", "s2", "s3", "s4", "THEIRS b2", "c1", "THEIRS c1", "s5", "s6", "THEIRS c2",
                "end")
@@ -79,6 +80,7 @@ def test_conflicted_file_content_equals_gits_after_a_real_merge(tmp_path):
     assert gits_file.count(b"<<<<<<< HEAD") == 3
     assert p.git_in("mini", "ls-files", "-u").out == p.git_in("git", "ls-files", "-u").out
     assert p.git_in("mini", "diff").out == p.git_in("git", "diff").out  # git's combined diff of the markers
+    assert p.git_in("mini", "fsck", "--strict").code == 0
 
 
 def _mutate(rnd: random.Random, base: list[str], tag: str) -> list[str]:
@@ -112,7 +114,8 @@ def test_random_edits_merge_to_the_same_bytes_as_git_merge_tree(tmp_path):
     conflicted = 0
     for case in range(60):
         base = [f"line {i}\n" for i in range(rnd.randint(3, 14))]
-        texts = ["".join(x).encode() for x in (base, _mutate(rnd, base, "ours"), _mutate(rnd, base, "theirs"))]
+        sides = (base, _mutate(rnd, base, "ours"), _mutate(rnd, base, "theirs"))
+        texts = ["".join(x).encode() for x in sides]
         root = commit(texts[0])
         git("update-ref", "refs/heads/ours", commit(texts[1], root))
         git("update-ref", "refs/heads/theirs", commit(texts[2], root))

@@ -61,3 +61,14 @@ def test_git_made_worktree_is_usable_by_mini_git(tmp_path):
     status = ["status", "--porcelain"]
     assert run_mini(other, status, env).out == run_git(other, status, env).out
     assert run_mini(main, ["worktree", "list"], env).out == run_git(main, ["worktree", "list"], env).out
+
+
+def test_a_relative_worktree_path_is_recorded_as_git_records_it(tmp_path):
+    main, env = make_repo(tmp_path)
+    assert run_mini(main, ["worktree", "add", "../rel"], env).code == 0  # "..": normalised, not kept
+    assert (tmp_path / "rel" / "shared.txt").read_text() == "shared\n"
+    assert run_mini(main, ["worktree", "list"], env).out == run_git(main, ["worktree", "list"], env).out
+    assert str(tmp_path / "rel") in run_git(main, ["worktree", "list"], env).text
+    assert run_git(main, ["worktree", "prune", "--dry-run", "-v"], env).out == b""  # git finds it
+    assert run_mini(main, ["worktree", "remove", "../rel"], env).code == 0
+    assert not (tmp_path / "rel").exists()

@@ -27,6 +27,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+class NotFullyMerged(GitError):
+    exit_code = 1  # git says "error:" and exits 1 here
+    prefix = "error"
+
+
 def create_branch(repo, name: str, start: str = "HEAD", force: bool = False) -> str:
     ref = check_ref_name(f"refs/heads/{name}")
     oid = resolve_commit(repo, start)
@@ -47,7 +52,7 @@ def delete_branch(repo, name: str, force: bool) -> str:
         raise GitError(f"Cannot delete branch '{name}' checked out at '{where}'")
     head = read_head(repo.git_dir).oid
     if not force and (head is None or not is_ancestor(repo, oid, head)):
-        raise GitError(f"The branch '{name}' is not fully merged.\n"
+        raise NotFullyMerged(f"The branch '{name}' is not fully merged.\n"
                        f"If you are sure you want to delete it, run 'git branch -D {name}'.")
     delete_ref(repo.git_dir, ref)
     return oid

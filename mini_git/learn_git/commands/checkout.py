@@ -62,7 +62,9 @@ def switch_to(repo, target: str | None, new_branch: str | None = None, detach: b
         name = branch_ref[11:]
         return f"Switched to a new branch '{name}'" if new_branch else f"Switched to branch '{name}'"
     update_ref(repo.git_dir, "HEAD", oid, no_deref=True, message=reflog, who=sig)
-    return f"HEAD is now at {oid[:7]}"
+    from ..history import read_commit
+    from ..porcelain import subject
+    return f"HEAD is now at {oid[:7]} {subject(read_commit(repo, oid).message)}"
 
 
 def run(args) -> int:

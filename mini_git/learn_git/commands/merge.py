@@ -68,9 +68,10 @@ def merge(repo, name: str, message: str | None = None, no_ff: bool = False, ff_o
         return True
     entries = load_index(repo)
     if is_ancestor(repo, ours, theirs) and not no_ff:
-        print(f"Updating {ours[:7]}..{theirs[:7]}\nFast-forward", file=out)
+        print(f"Updating {ours[:7]}..{theirs[:7]}", file=out)
         save_index(repo, switch_trees(repo, entries, tree_map_of_commit(repo, ours),
-                                      tree_map_of_commit(repo, theirs)))
+                                      tree_map_of_commit(repo, theirs), action="merge"))
+        print("Fast-forward", file=out)
         move_head(repo, theirs, f"merge {name}: Fast-forward")
         return True
     if ff_only:

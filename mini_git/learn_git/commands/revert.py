@@ -46,8 +46,11 @@ def revert(repo, spec: str, out=None) -> str | None:
     message = f'Revert "{title}"\n\nThis reverts commit {target}.\n'
     if result.conflicts:
         (repo.git_dir / "REVERT_HEAD").write_text(target + "\n")
-        (repo.git_dir / "MERGE_MSG").write_text(message)
-        print(f"error: could not revert {target[:7]}... {title}", file=out)
+        notes = "".join(f"#\t{p}\n" for p in result.conflicts)
+        (repo.git_dir / "MERGE_MSG").write_text(f"{message}\n# Conflicts:\n{notes}")
+        for path in result.conflicts:
+            print(f"CONFLICT (content): Merge conflict in {path}", file=out)
+        print(f"error: could not revert {target[:7]}... {title}", file=sys.stderr)
         return None
     return make_commit(repo, write_tree(repo.odb, index_map(new_entries)), [ours], message, "revert")
 

@@ -9,7 +9,11 @@ index so the next ``status`` does not hash it again (git does the same).
 
 ``--porcelain`` (``-s``) prints git's stable two-letter format: ``XY path`` with
 X the staged state and Y the unstaged one; an untracked directory with no
-tracked files inside is shown once, as ``?? dir/``.
+tracked files inside is shown once, as ``?? dir/``.  A conflicted path's code
+says which stages the index holds for it (``UNMERGED`` below): ``UU`` both
+modified (1, 2, 3), ``AA`` both added (2, 3), ``UD`` deleted by them (1, 2)...
+The long format prints what ``git -c advice.statusHints=false status`` prints:
+the same facts and labels, without git's "(use ...)" advice lines.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from ..repo import Repository
 from ..tree_diff import diff_maps, path_key
 from ..trees import flatten_tree, index_map, tree_oid_of
 from ..workdir import compare_with_index, scan
+
+# stages present for a conflicted path -> (porcelain code, long-format label), as git names them
+UNMERGED = {(1, 2, 3): ("UU", "both modified:"), (2, 3): ("AA", "both added:"),
+            (1, 2): ("UD", "deleted by them:"), (1, 3): ("DU", "deleted by us:"),
+            (2,): ("AU", "added by us:"), (3,): ("UA", "added by them:"), (1,): ("DD", "both deleted:")}
 
 
 def register(sub) -> None:
@@ -75,8 +84,12 @@ def collect(repo) -> dict[str, list]:
             save_index(repo, entries)
         except Exception:  # noqa: BLE001 - a refresh is an optimisation; a locked index is fine
             pass
-    unmerged = sorted({e.path for e in entries if e.stage}, key=path_key)
-    return {"staged": [(c.status, c.path) for c in staged if c.path not in unmerged],
+    stages: dict[str, tuple[int, ...]] = {}
+    for e in entries:
+        if e.stage:
+            stages[e.path] = (*stages.get(e.path, ()), e.stage)
+    unmerged = [(UNMERGED[tuple(sorted(stages[p]))][0], p) for p in sorted(stages, key=path_key)]
+    return {"staged": [(c.status, c.path) for c in staged if c.path not in stages],
             "unstaged": [("T" if p in work.typechanged else "M", p) for p in work.modified]
             + [("D", p) for p in work.deleted],
             "unmerged": unmerged, "untracked": untracked_paths(repo, entries)}
@@ -88,10 +101,11 @@ def porcelain_lines(state: dict[str, list]) -> list[str]:
         codes.setdefault(path, [" ", " "])[0] = code
     for code, path in state["unstaged"]:
         codes.setdefault(path, [" ", " "])[1] = code
-    for path in state["unmerged"]:
-        codes[path] = ["U", "U"]
-    lines = [f"{x}{y} {quote(p)}" for p, (x, y) in sorted(codes.items(), key=lambda kv: path_key(kv[0]))]
-    return lines + [f"?? {quote(p)}" for p in state["untracked"]]
+    for code, path in state["unmerged"]:
+        codes[path] = list(code)
+    ordered = sorted(codes.items(), key=lambda kv: path_key(kv[0]))
+    lines = [f"{x}{y} {quote(p, quote_space=True)}" for p, (x, y) in ordered]
+    return lines + [f"?? {quote(p, quote_space=True)}" for p in state["untracked"]]
 
 
 def run(args) -> int:
@@ -104,21 +118,34 @@ def run(args) -> int:
         return 0
     head = read_head(repo.git_dir)
     print(f"On branch {head.branch}" if head.ref else f"HEAD detached at {(head.oid or '')[:7]}")
-    names = {"A": "new file", "M": "modified", "D": "deleted", "T": "typechange"}
-    sections = [("Changes to be committed:", state["staged"]),
-                ("Unmerged paths:", [("U", p) for p in state["unmerged"]]),
-                ("Changes not staged for commit:", state["unstaged"])]
-    for title, items in sections:
+    if head.oid is None:
+        print("\nNo commits yet\n")
+    if (repo.git_dir / "MERGE_HEAD").exists():
+        print("You have unmerged paths.\n" if state["unmerged"] else
+              "All conflicts fixed but you are still merging.\n")
+    names = {"A": "new file:", "M": "modified:", "D": "deleted:", "T": "typechange:"}
+    unmerged_names = {code: label for code, label in UNMERGED.values()}
+    # git pads each label to the longest label of its section, plus one space
+    sections = [("Changes to be committed:", state["staged"], names, 12),
+                ("Unmerged paths:", state["unmerged"], unmerged_names, 17),
+                ("Changes not staged for commit:", state["unstaged"], names, 12)]
+    for title, items, labels, width in sections:
         if items:
             print(f"{title}")
             for code, path in items:
-                print(f"\t{names.get(code, 'both modified') + ':':<12}{path}")
+                print(f"\t{labels[code]:<{width}}{quote(path)}")
             print()
     if state["untracked"]:
         print("Untracked files:")
         for path in state["untracked"]:
-            print(f"\t{path}")
+            print(f"\t{quote(path)}")
         print()
-    if not any(state.values()):
-        print("nothing to commit, working tree clean")
+    if state["staged"]:
+        pass
+    elif state["unstaged"] or state["unmerged"]:
+        print("no changes added to commit")
+    elif state["untracked"]:
+        print("nothing added to commit but untracked files present")
+    else:
+        print("nothing to commit" + (", working tree clean" if head.oid else ""))
     return 0

@@ -69,7 +69,7 @@ def checked_out_branches(repo) -> dict[str, Path]:
 
 def run_add(args) -> int:
     repo = Repository.discover()
-    path = Path(args.path).absolute()
+    path = Path(args.path).resolve()  # git records the real, absolute path ("../x" normalised)
     if path.exists() and any(path.iterdir()):
         raise GitError(f"'{args.path}' already exists")
     name = path.name
