@@ -8,6 +8,7 @@ Read these only when a pattern's code sends you here:
 - ``processes``  -- start a server process, wait until it is ready, stop it by PID.
 - ``redis_server`` -- find Redis (``REDIS_URL``) or start a throwaway ``redis-server``.
 - ``errors``     -- ``SetupError`` and ``run_main``: how demos and CLIs fail with a hint.
+- ``event_loop`` -- ``--loop auto|asyncio|uvloop`` and ``run_server`` (no web framework).
 - ``asgi_server`` -- run an app on uvicorn: ready line, clean SIGTERM, ``--loop``, body limits.
 - ``nginx_proxy`` -- render a pattern's nginx template and say how to start nginx.
 """

@@ -10,9 +10,7 @@ the same four things from uvicorn, so they live here once:
   so the exit status would read "killed by SIGTERM" instead of 0;
 - **a hook before shutdown** (close WebSockets with 1001, end SSE streams) that
   runs after the listeners close, so no new connection slips in after it;
-- **the event loop** of ``--loop``: "auto" picks uvloop when installed, as the
-  ``uvicorn`` command does.  ``asyncio.run()`` takes a loop factory only from
-  Python 3.12; ``asyncio.Runner`` does in 3.11.
+- **the event loop** of ``--loop`` (``event_loop.py``, re-exported here).
 
 uvicorn's own warnings and errors go to stderr as ``! uvicorn.error: ...``.
 """
@@ -31,10 +29,9 @@ from typing import Any
 
 import uvicorn
 
-from .errors import SetupError, run_main
+from .errors import SetupError
+from .event_loop import LOOPS, loop_factory, run_server  # noqa: F401  (re-exported for the servers)
 from .wiretrace import Trace
-
-LOOPS = ("auto", "asyncio", "uvloop")
 
 
 class LogBridge(logging.Handler):
@@ -111,30 +108,6 @@ class TracedServer(uvicorn.Server):
                 await result
         await super().shutdown(sockets)
         self.trace.state("stopped")
-
-
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop for ``--loop``; "auto" picks uvloop when installed, as uvicorn does."""
-    if name in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if name == "uvloop":
-                raise SetupError("uvloop is not installed",
-                                 "pip install uvloop, or pass --loop asyncio") from None
-        else:
-            return uvloop.new_event_loop
-    return asyncio.new_event_loop
-
-
-def run_server(serve: Callable[[], Awaitable[None]], loop: str = "auto") -> None:
-    """Run ``serve()`` on the chosen loop, with wirelab's exit codes (``errors.run_main``)."""
-
-    def run() -> None:
-        with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-            runner.run(serve())
-
-    run_main(run)
 
 
 def data_directory(given: Path | None, cleanup: contextlib.ExitStack, prefix: str) -> Path:

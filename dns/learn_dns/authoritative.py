@@ -71,8 +71,8 @@ import asyncio
 import random
 import signal
 
-from wirelab_common.asgi_server import LOOPS, run_server
 from wirelab_common.errors import SetupError
+from wirelab_common.event_loop import LOOPS, run_server
 from wirelab_common.ports import ensure_port_free, free_port
 from wirelab_common.wiretrace import Trace, hexdump
 

@@ -50,7 +50,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from wirelab_common.asgi_server import run_server
+from wirelab_common.event_loop import run_server
 from wirelab_common.wiretrace import Trace
 
 from .authoritative import add_loop_options, loop_name
