@@ -3,7 +3,7 @@
     python bench/bench_dns_resolver.py [--seconds 5] [--rounds 2] [--quick]
 
 All of them sit in front of the same loopback DNS internet (learn_dns.hierarchy:
-root, com/net, example.com on part A's authoritative server, one free port) and
+root, com/net, example.com on our authoritative server, one free port) and
 are measured with the same client, ``dnsperf``, on the same five questions:
 
 - **ours** (``learn_dns.resolver_server --quiet --rate 0``), on uvloop (its

@@ -18,7 +18,7 @@ A successful call returns ``structuredContent`` (checked against the tool's
 ``outputSchema``) and, for clients that only read ``content``, the same JSON as
 text (§Structured Content: a server SHOULD do both).
 
-The tools (the contract part B's client and agent rely on):
+The tools (the contract the client and the agent rely on):
 
     calculate     {"expression": str}               -> {"value": number}
     add_note      {"title": str, "body": str}       -> {"id": str}
