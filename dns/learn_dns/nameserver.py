@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from wirelab_common.wiretrace import Trace, hexdump
 
@@ -54,6 +54,11 @@ def _enum_name(enum: type[IntEnum], value: int) -> str:
         return str(value)
 
 
+class DatagramSender(Protocol):
+    """Anything that can send one datagram (``udp_drain.UdpDrain``, an asyncio transport)."""
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None: ...
+
 class AuthoritativeServer:
     """The zones, the answer cache, and what every transport calls: :meth:`answer`."""
 
@@ -71,7 +76,7 @@ class AuthoritativeServer:
         self.zones: dict[Name, Zone] = {}
         self.cache = WireCache()
         self.secondaries: dict[Name, SecondaryZone] = {}
-        self.udp: asyncio.DatagramTransport | None = None
+        self.udp: DatagramSender | None = None   # the UDP socket's driver: NOTIFY leaves through it
         self._notify_acks: dict[int, tuple[str, asyncio.Future[None]]] = {}  # id -> (target, ack)
         self._tasks: set[asyncio.Task[None]] = set()
 

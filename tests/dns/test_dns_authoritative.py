@@ -243,12 +243,14 @@ def edit_zone(path: Path, serial: int, www: str) -> None:
     path.write_text(re.sub(r"192\.0\.2\.\d+(\n)", rf"{www}\1", text, count=1))
 
 
-def test_the_secondary_follows_the_primary_after_sighup_and_notify(tmp_path):
+@pytest.mark.parametrize("loop", ["auto", "asyncio"])  # NOTIFY leaves through the UDP socket's drain
+def test_the_secondary_follows_the_primary_after_sighup_and_notify(tmp_path, loop):
     zone = tmp_path / "example.com.zone"
     shutil.copy(ZONES / "example.com.zone", zone)
     port = free_port("127.53.0.3")
-    with start_server(PRIMARY, port, "--zone", str(zone), "--notify", SECONDARY) as primary, \
-            start_server(SECONDARY, port, "--secondary", f"example.com.={PRIMARY}") as secondary:
+    loop_args = ("--loop", loop)
+    with start_server(PRIMARY, port, "--zone", str(zone), "--notify", SECONDARY, *loop_args) as primary, \
+            start_server(SECONDARY, port, "--secondary", f"example.com.={PRIMARY}", *loop_args) as secondary:
         assert [r[-1] for r in dig(SECONDARY, port, "www.example.com").records("answer")] == ["192.0.2.10"]
         edit_zone(zone, 2026112102, "192.0.2.99")
         primary.signal(signal.SIGHUP)
