@@ -16,8 +16,11 @@ The stat fields are why ``status`` is fast: a file whose size, mtime, ctime and
 inode still match its entry is not read again.  Version 3 adds a second flags
 word for entries with the extended bit; we read it, but refuse the flags it
 carries (intent-to-add, skip-worktree) and version 4 (prefix-compressed paths).
-Unknown *optional* extensions (TREE, REUC, UNTR...) are skipped; required ones
-(lowercase, e.g. ``link`` for split index) are refused with a clear message.
+Of the *optional* extensions only the top record of TREE (the "cache tree") is
+read, and written after a commit: it says which tree the entries make, so
+``status`` need not hash them into trees to learn that nothing is staged.  The
+others (REUC, UNTR...) are skipped; required ones (lowercase, e.g. ``link`` for
+split index) are refused with a clear message.
 Pure: bytes in, entries out; ``read_index``/``write_index`` do the file I/O.
 """
 
@@ -32,7 +35,8 @@ from pathlib import Path
 from .errors import IndexFormatError
 
 SIGNATURE = b"DIRC"
-_ENTRY = struct.Struct(">10I20sH")  # 62 bytes before the path
+_ENTRY = struct.Struct(">10I20sH")  # the fixed part of an entry, before the path
+ENTRY_SIZE = _ENTRY.size  # 62
 FLAG_ASSUME_VALID, FLAG_EXTENDED = 0x8000, 0x4000
 
 
@@ -87,23 +91,43 @@ def mode_from_stat(st: os.stat_result) -> int:
     return 0o100755 if st.st_mode & 0o100 else 0o100644
 
 
+M32, NS = 0xFFFFFFFF, 1_000_000_000  # stat fields are 32 bits in the file: larger values are truncated
+# st[ST_MTIME] is the whole seconds as an int: cheaper than int(st.st_mtime), which makes a float first
+ST_MTIME, ST_CTIME = stat.ST_MTIME, stat.ST_CTIME
+
+
 def entry_from_stat(path: str, oid: str, st: os.stat_result) -> IndexEntry:
-    m32 = 0xFFFFFFFF  # fields are 32 bits: larger values are truncated, as git does
-    return IndexEntry(path, oid, mode_from_stat(st), st.st_size & m32, int(st.st_mtime) & m32,
-                      st.st_mtime_ns % 1_000_000_000, int(st.st_ctime) & m32, st.st_ctime_ns % 1_000_000_000,
-                      st.st_dev & m32, st.st_ino & m32, st.st_uid & m32, st.st_gid & m32)
+    return IndexEntry(path, oid, mode_from_stat(st), st.st_size & M32, st[ST_MTIME] & M32,
+                      st.st_mtime_ns % NS, st[ST_CTIME] & M32, st.st_ctime_ns % NS, st.st_dev & M32,
+                      st.st_ino & M32, st.st_uid & M32, st.st_gid & M32)
+
+
+# st_mode -> git's mode, filled as met: a tree has few distinct st_mode values, and ``status`` asks
+# once per tracked file.
+_GIT_MODES: dict[int, int] = {}
 
 
 def stat_matches(entry: IndexEntry, st: os.stat_result) -> bool:
-    """True when the file on disk looks untouched since it was staged (git's ie_match_stat)."""
-    m32 = 0xFFFFFFFF
-    return (entry.size == st.st_size & m32 and entry.mtime_s == int(st.st_mtime) & m32
-            and entry.mtime_ns == st.st_mtime_ns % 1_000_000_000 and entry.ctime_s == int(st.st_ctime) & m32
-            and entry.ctime_ns == st.st_ctime_ns % 1_000_000_000 and entry.ino == st.st_ino & m32
-            and entry.mode == mode_from_stat(st))
+    """True when the file on disk looks untouched since it was staged (git's ie_match_stat).
+
+    ``status`` calls this once per tracked file, so it compares two tuples in one go (the
+    mtime first: it is what an edit changes) rather than calling a helper per field.
+    """
+    mode = _GIT_MODES.get(st.st_mode)
+    if mode is None:
+        mode = _GIT_MODES[st.st_mode] = mode_from_stat(st)
+    return ((entry.mtime_ns, entry.mtime_s, entry.size, entry.ctime_ns, entry.ctime_s, entry.ino, entry.mode)
+            == (st.st_mtime_ns % NS, st[ST_MTIME] & M32, st.st_size & M32, st.st_ctime_ns % NS,
+                st[ST_CTIME] & M32, st.st_ino & M32, mode))
 
 
 def parse_index(data: bytes) -> list[IndexEntry]:
+    """The entries of an index file (see :func:`parse_index_and_tree` for the cached tree too)."""
+    return parse_index_and_tree(data)[0]
+
+
+def parse_index_and_tree(data: bytes) -> tuple[list[IndexEntry], str | None]:
+    """The entries, and the top tree's id if the TREE extension holds a valid one (else None)."""
     if len(data) < 32 or data[:4] != SIGNATURE:
         raise IndexFormatError("index file is not an index (no 'DIRC' signature)")
     if hashlib.sha1(data[:-20]).digest() != data[-20:]:
@@ -113,13 +137,16 @@ def parse_index(data: bytes) -> list[IndexEntry]:
         raise IndexFormatError(f"index version {version} is not supported by mini_git "
                                "(run 'git update-index --index-version 2')")
     entries, pos, end = [], 12, len(data) - 20
+    # This loop runs once per tracked file on every command: the struct is precompiled and the
+    # bound methods are looked up once, outside the loop.
+    unpack, find, append = _ENTRY.unpack_from, data.find, entries.append
     for _ in range(count):
-        if pos + _ENTRY.size > end:
+        if pos + ENTRY_SIZE > end:
             raise IndexFormatError("index truncated inside an entry")
         (ctime_s, ctime_ns, mtime_s, mtime_ns, dev, ino, mode, uid, gid, size, sha,
-         flags) = _ENTRY.unpack_from(data, pos)
+         flags) = unpack(data, pos)
         start = pos
-        pos += _ENTRY.size
+        pos += ENTRY_SIZE
         if flags & FLAG_EXTENDED:
             if version < 3:
                 raise IndexFormatError("extended flag set in a version 2 index")
@@ -127,13 +154,14 @@ def parse_index(data: bytes) -> list[IndexEntry]:
             if extended:
                 raise IndexFormatError("index entry uses intent-to-add/skip-worktree, unsupported")
             pos += 2
-        nul = data.find(b"\0", pos, end)
+        nul = find(b"\0", pos, end)
         if nul < 0:
             raise IndexFormatError("index entry path has no terminator")
         path = data[pos:nul].decode("utf-8", "surrogateescape")
         pos = start + ((nul - start) // 8 + 1) * 8  # 1-8 NULs pad the entry to a multiple of 8
-        entries.append(IndexEntry(path, sha.hex(), mode, size, mtime_s, mtime_ns, ctime_s, ctime_ns,
-                                  dev, ino, uid, gid, (flags >> 12) & 3, bool(flags & FLAG_ASSUME_VALID)))
+        append(IndexEntry(path, sha.hex(), mode, size, mtime_s, mtime_ns, ctime_s, ctime_ns,
+                          dev, ino, uid, gid, (flags >> 12) & 3, bool(flags & FLAG_ASSUME_VALID)))
+    tree = None
     while pos < end:
         if pos + 8 > end:
             raise IndexFormatError("index truncated inside an extension header")
@@ -141,14 +169,40 @@ def parse_index(data: bytes) -> list[IndexEntry]:
         (size,) = struct.unpack_from(">I", data, pos + 4)
         if not (65 <= sig[0] <= 90):
             raise IndexFormatError(f"index extension {sig!r} is required but not supported by mini_git")
-        pos += 8 + size  # optional extension (TREE cache, REUC, UNTR...): safe to ignore
+        if sig == b"TREE":
+            tree = cached_top_tree(data[pos + 8:pos + 8 + size], len(entries))
+        pos += 8 + size  # other optional extensions (REUC, UNTR...): safe to ignore
     if pos != end:
         raise IndexFormatError("index extensions overrun the file")
-    return entries
+    return entries, tree
 
 
-def serialize_index(entries: list[IndexEntry]) -> bytes:
-    """A version 2 index with no extensions (git rebuilds its TREE cache when it needs one)."""
+def cached_top_tree(ext: bytes, entry_count: int) -> str | None:
+    """The top tree's id from a TREE extension ("cache tree"), or None if it is marked invalid.
+
+    The extension is a tree of records, top directory first, each::
+
+        path NUL | entry count (ASCII) SP | subtree count (ASCII) LF | object id (20 bytes)
+
+    The id is present only when the entry count is not -1 (git writes -1 once a path under that
+    directory was staged since the tree was last computed).  Only the top record matters to us.
+    """
+    nl = ext.find(b"\n")
+    if not ext.startswith(b"\0") or nl < 0:
+        return None  # not the record layout we know: ignore it, as for any optional extension
+    covered, _, _subtrees = ext[1:nl].partition(b" ")
+    if covered != str(entry_count).encode() or len(ext) < nl + 21:
+        return None  # invalid (-1), or not covering exactly our entries
+    return ext[nl + 1:nl + 21].hex()
+
+
+def serialize_index(entries: list[IndexEntry], tree: str | None = None) -> bytes:
+    """A version 2 index; with ``tree``, a TREE extension saying the entries make that top tree.
+
+    Only the top record is written (with no subtrees): git accepts that and fills in the
+    subdirectories the next time it computes trees.  ``tree`` must be the id ``write_tree`` gives
+    exactly these entries -- git trusts it -- so a conflicted index never gets one.
+    """
     ordered = sorted(entries, key=IndexEntry.sort_key)
     out = bytearray(SIGNATURE + struct.pack(">II", 2, len(ordered)))
     for e in ordered:
@@ -159,20 +213,29 @@ def serialize_index(entries: list[IndexEntry]) -> bytes:
                            e.uid, e.gid, e.size, bytes.fromhex(e.oid), flags)
         out += name
         out += b"\0" * (8 - (len(out) - start) % 8)
+    if tree is not None and not any(e.stage for e in ordered):
+        record = b"\0" + f"{len(ordered)} 0\n".encode() + bytes.fromhex(tree)
+        out += b"TREE" + struct.pack(">I", len(record)) + record
     out += hashlib.sha1(out).digest()
     return bytes(out)
 
 
 def read_index(path: Path) -> list[IndexEntry]:
     """Entries of the index at ``path``; a missing index is an empty one."""
+    return read_index_and_tree(path)[0]
+
+
+def read_index_and_tree(path: Path) -> tuple[list[IndexEntry], str | None]:
+    """Entries and cached top tree (see :func:`parse_index_and_tree`); a missing index is empty."""
     try:
-        return parse_index(Path(path).read_bytes())
+        with open(path, "rb") as f:
+            return parse_index_and_tree(f.read())
     except FileNotFoundError:
-        return []
+        return [], None
 
 
-def write_index(path: Path, entries: list[IndexEntry]) -> None:
-    """Replace the index atomically through ``index.lock`` (as git does)."""
+def write_index(path: Path, entries: list[IndexEntry], tree: str | None = None) -> None:
+    """Replace the index atomically through ``index.lock`` (as git does); ``tree``: see above."""
     lock = Path(str(path) + ".lock")
     try:
         fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -180,7 +243,7 @@ def write_index(path: Path, entries: list[IndexEntry]) -> None:
         raise IndexFormatError(f"{lock} exists: another git process seems to be running") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(serialize_index(entries))
+            f.write(serialize_index(entries, tree))
         os.replace(lock, path)
     except BaseException:
         lock.unlink(missing_ok=True)

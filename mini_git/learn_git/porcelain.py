@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 
-from .index import IndexEntry, read_index, write_index
+from .errors import IndexFormatError
+from .index import IndexEntry, read_index, read_index_and_tree, write_index
 from .objects import Commit, Signature, parse_commit, serialize_commit
 from .refs import read_head, update_ref
 from .trees import FlatMap, flatten_tree
@@ -21,8 +22,42 @@ def load_index(repo) -> list[IndexEntry]:
     return read_index(repo.index_path)
 
 
-def save_index(repo, entries: list[IndexEntry]) -> None:
-    write_index(repo.index_path, entries)
+def load_index_and_tree(repo) -> tuple[list[IndexEntry], str | None]:
+    """The index and the top tree it says its entries make (its cache tree), if it has one."""
+    return read_index_and_tree(repo.index_path)
+
+
+def save_index(repo, entries: list[IndexEntry], tree: str | None = None) -> None:
+    """Write the index; pass ``tree`` only if it is the tree these very entries make."""
+    write_index(repo.index_path, entries, tree)
+
+
+def index_stamp(repo) -> tuple[int, int, int] | None:
+    """(mtime, size, inode) of the index file: equal stamps mean nobody rewrote it meanwhile."""
+    try:
+        st = os.stat(repo.index_path)
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def remember_tree(repo, entries: list[IndexEntry], tree: str, stamp: tuple[int, int, int] | None) -> None:
+    """After a commit, record ``tree`` in the index (git's cache tree) for the next ``status``.
+
+    ``entries`` must be the index as read when the file had ``stamp``; if it has been rewritten
+    since, nothing is written.  Nor is it when an entry is *racily clean* (its mtime is not older
+    than the index file's): rewriting the file would give it a newer mtime and make those
+    entries look trustworthy without their content having been checked.  It is only an
+    optimisation, so a locked index is left alone too.
+    """
+    if stamp is None or index_stamp(repo) != stamp:
+        return
+    if any(e.mtime_s * 1_000_000_000 + e.mtime_ns >= stamp[0] for e in entries):
+        return
+    try:
+        save_index(repo, entries, tree)
+    except IndexFormatError:
+        pass
 
 
 def head_oid(repo) -> str | None:

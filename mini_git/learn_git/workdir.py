@@ -10,7 +10,8 @@ symlink (a malicious tree could otherwise plant ``dir -> /etc`` and then write
 still matches its index entry is trusted without being read; only the others
 are hashed.  Entries whose mtime is not older than the index file itself are
 "racily clean" (modified within the same timestamp tick as the index was
-written) and are always hashed, as git does.
+written) and are always hashed, as git does.  :func:`untracked` is its other
+half: what is on disk but not in the index.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ def scan(work_tree: Path, git_dir: Path, directory: str = "", patterns: list[Pat
     ``with_stat=False`` yields (path, None): the directory listing already says which names are
     directories, so listing untracked files needs no ``lstat`` per file.
 
-    Plain strings and ``os.scandir`` rather than ``pathlib``: this runs once per file on every
-    ``status``, and it is most of what a status of a large tree costs.
+    Plain strings and ``os.scandir`` rather than ``pathlib``: ``add .`` runs this once per file
+    (and ``status`` inside untracked directories).
     """
     patterns = (patterns or []) + load_ignores(git_dir, work_tree, directory)
     base = os.path.join(work_tree, directory) if directory else str(work_tree)
@@ -149,6 +150,61 @@ def scan(work_tree: Path, git_dir: Path, directory: str = "", patterns: list[Pat
             yield path, item.stat(follow_symlinks=False) if with_stat else None
 
 
+def untracked(work_tree: Path, git_dir: Path, tracked: list[str]) -> list[str]:
+    """Untracked, not ignored files, collapsed to ``dir/`` where a directory holds no tracked file.
+
+    ``status``'s third question.  A directory listing is compared with the index's names for that
+    directory as two sets (one C-level set difference), so a tracked file costs little more here
+    than a look at its listing entry's type (usually no system call), and no ignore matching:
+    ignore rules only apply to untracked paths.  Only directories that hold tracked files are
+    descended into fully; an untracked directory is only searched until its first non-ignored
+    file, which is enough to print ``?? dir/``.  The result is unordered (``status`` sorts it).
+    """
+    files_in: dict[str, set[str]] = {}  # directory -> names of the tracked files directly in it
+    dirs_in: dict[str, set[str]] = {}  # directory -> names of its subdirectories holding tracked files
+    for path in tracked:
+        directory, _, name = path.rpartition("/")
+        files_in.setdefault(directory, set()).add(name)
+    for directory in list(files_in):
+        while directory:
+            parent, _, name = directory.rpartition("/")
+            names = dirs_in.setdefault(parent, set())
+            if name in names:
+                break  # the rest of the way up was added by a sibling
+            names.add(name)
+            directory = parent
+    root = str(work_tree)
+    out: list[str] = []
+
+    def walk(directory: str, patterns: list[Pattern]) -> None:
+        prefix = directory + "/" if directory else ""
+        with os.scandir(os.path.join(root, directory)) as it:
+            listing = {item.name: item for item in it}
+        listing.pop(".git", None)
+        if not directory or ".gitignore" in listing:  # the listing says if there is one: no stat
+            patterns = patterns + load_ignores(git_dir, work_tree, directory)
+        files = files_in.get(directory, set())
+        # A tracked file replaced by a directory: the directory is untracked, shown as "name/"
+        # (git 2.39 leaves it out unless -uall; mini_git has always shown it).
+        now_dirs = [n for n in files & listing.keys() if listing[n].is_dir(follow_symlinks=False)]
+        for name in (listing.keys() - files) | set(now_dirs):
+            item, path = listing[name], prefix + name
+            is_dir = item.is_dir(follow_symlinks=False)
+            if patterns and is_ignored(patterns, path, is_dir):
+                continue
+            if not is_dir:
+                out.append(path)
+            elif name in dirs_in.get(directory, ()):
+                walk(path, patterns)  # holds tracked files: a directory of ours, as git sees it too
+            elif os.path.lexists(os.path.join(item.path, ".git")):
+                continue  # a nested repository: git would show it as a gitlink; we leave it alone
+            elif any(True for _ in scan(work_tree, git_dir, path, patterns, with_stat=False)):
+                out.append(path + "/")  # the first file found is enough to show the directory
+
+    walk("", [])
+    return out
+
+
 class WorktreeStatus:
     """What :func:`compare_with_index` found (a plain class: see ``objects.py`` on start-up cost)."""
 
@@ -162,20 +218,25 @@ class WorktreeStatus:
 def compare_with_index(work_tree: Path, entries: list[IndexEntry], index_mtime_ns: int) -> WorktreeStatus:
     """Which staged files differ on disk; refreshes the stat data of unchanged ones in place."""
     result = WorktreeStatus()
-    root = str(work_tree)
+    # One lstat per tracked file is the unavoidable cost (git pays it too); everything else in
+    # this loop is kept to a few operations: the path is joined by plain concatenation (no
+    # os.path.join or pathlib per file) and the clean case is one call to ``stat_matches``.
+    root = str(work_tree) + "/"
+    lstat = os.lstat
+    # An entry whose mtime is not older than the index file is "racily clean": the file may
+    # have changed again within the same tick after it was staged, so its stat data proves nothing.
+    racy_from = divmod(index_mtime_ns, 1_000_000_000)
     for i, e in enumerate(entries):
         if e.stage:
             continue
         # Only reading here, so the index's own paths are used as they are (no escape checks):
         # a path through a symlinked directory would at worst be reported as modified.
-        target = os.path.join(root, e.path)
         try:
-            st = os.lstat(target)
+            st = lstat(root + e.path)
         except (FileNotFoundError, NotADirectoryError):
             result.deleted.append(e.path)
             continue
-        racy = e.mtime_s * 1_000_000_000 + e.mtime_ns >= index_mtime_ns
-        if stat_matches(e, st) and not racy:
+        if stat_matches(e, st) and (e.mtime_s, e.mtime_ns) < racy_from:
             continue
         if stat.S_ISDIR(st.st_mode):
             result.deleted.append(e.path)
@@ -185,7 +246,7 @@ def compare_with_index(work_tree: Path, entries: list[IndexEntry], index_mtime_n
             if (e.mode == 0o120000) != stat.S_ISLNK(st.st_mode):
                 result.typechanged.append(e.path)
             continue
-        if hash_object("blob", read_content(Path(target), st)) != e.oid:
+        if hash_object("blob", read_content(Path(root + e.path), st)) != e.oid:
             result.modified.append(e.path)
         elif not stat_matches(e, st):
             entries[i] = entry_from_stat(e.path, e.oid, st)

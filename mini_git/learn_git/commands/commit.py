@@ -17,8 +17,10 @@ from ..porcelain import (
     cleanup_message,
     commit_tree_oid,
     head_oid,
+    index_stamp,
     load_index,
     make_commit,
+    remember_tree,
     strip_comments,
     subject,
 )
@@ -46,6 +48,7 @@ def register(sub) -> None:
 
 def commit_index(repo, message: str | None, allow_empty: bool = False) -> str:
     """Commit what is staged; returns the new commit id."""
+    stamp = index_stamp(repo)
     entries = load_index(repo)
     unmerged = conflicted_paths(entries)
     if unmerged:
@@ -66,6 +69,7 @@ def commit_index(repo, message: str | None, allow_empty: bool = False) -> str:
     parents = ([parent] if parent else []) + extra
     kind = "commit (initial)" if parent is None else "commit (merge)" if extra else "commit"
     oid = make_commit(repo, tree, parents, message, kind)
+    remember_tree(repo, entries, tree, stamp)  # as git's commit does: the next status skips hashing trees
     for name in STATE_FILES:
         (repo.git_dir / name).unlink(missing_ok=True)
     return oid

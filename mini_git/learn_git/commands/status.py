@@ -6,6 +6,10 @@ one, so it uses the index's stat data (``workdir.compare_with_index``): only
 files whose size/mtime/ctime/inode changed are read and hashed.  When that
 re-hashing finds a file unchanged, the fresh stat data is written back to the
 index so the next ``status`` does not hash it again (git does the same).
+The HEAD side is usually free: the index remembers the tree its entries made
+at the last ``commit`` (its cache tree), and if that is HEAD's tree nothing is
+staged.  Untracked files come from one directory listing per directory,
+compared with the index's names as sets (``workdir.untracked``).
 
 ``--porcelain`` (``-s``) prints git's stable two-letter format: ``XY path`` with
 X the staged state and Y the unstaged one; an untracked directory with no
@@ -18,14 +22,16 @@ the same facts and labels, without git's "(use ...)" advice lines.
 
 from __future__ import annotations
 
+import os
+
 from ..index import IndexEntry
 from ..paths import quote_path as quote
-from ..porcelain import commit_tree_oid, head_oid, load_index, save_index
+from ..porcelain import commit_tree_oid, head_oid, load_index_and_tree, save_index
 from ..refs import read_head
 from ..repo import Repository
 from ..tree_diff import diff_maps, path_key
 from ..trees import flatten_tree, index_map, tree_oid_of
-from ..workdir import compare_with_index, scan
+from ..workdir import compare_with_index, untracked
 
 # stages present for a conflicted path -> (porcelain code, long-format label), as git names them
 UNMERGED = {(1, 2, 3): ("UU", "both modified:"), (2, 3): ("AA", "both added:"),
@@ -41,33 +47,18 @@ def register(sub) -> None:
 
 def untracked_paths(repo, entries: list[IndexEntry]) -> list[str]:
     """Untracked files, collapsed to ``dir/`` where a directory holds no tracked file."""
-    tracked = {e.path for e in entries}
-    tracked_dirs = set()
-    for p in tracked:
-        cut = p.rfind("/")
-        while cut > 0 and p[:cut] not in tracked_dirs:
-            tracked_dirs.add(p[:cut])
-            cut = p.rfind("/", 0, cut)
-    out = set()
-    for path, _ in scan(repo.work_tree, repo.git_dir, with_stat=False):
-        if path in tracked:
-            continue
-        parts = path.split("/")
-        shown = path
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            if prefix not in tracked_dirs:
-                shown = prefix + "/"
-                break
-        out.add(shown)
-    return sorted(out, key=path_key)
+    return sorted(untracked(repo.work_tree, repo.git_dir, [e.path for e in entries]), key=path_key)
 
 
-def staged_changes(repo, entries: list[IndexEntry]):
-    """HEAD vs index.  Hash the index's trees first (no writing): if the top tree is HEAD's,
-    nothing is staged and HEAD's trees need not be read at all (git's cache-tree shortcut)."""
-    flat = index_map(entries)
+def staged_changes(repo, entries: list[IndexEntry], cached_tree: str | None = None):
+    """HEAD vs index.  If the index's top tree is HEAD's, nothing is staged and HEAD's trees need
+    not be read at all (git's cache-tree shortcut).  That top tree is the one the index recorded
+    (``cached_tree``, written by ``commit``) if it has one; otherwise the index's trees are hashed
+    (nothing written) to find it."""
     head_tree = commit_tree_oid(repo, head_oid(repo))
+    if head_tree is not None and cached_tree == head_tree:
+        return []
+    flat = index_map(entries)
     if head_tree is not None and tree_oid_of(flat) == head_tree:
         return []
     return diff_maps(flatten_tree(repo.odb, head_tree), flat)
@@ -75,13 +66,19 @@ def staged_changes(repo, entries: list[IndexEntry]):
 
 def collect(repo) -> dict[str, list]:
     """Everything ``status`` reports, as lists of (code, path)."""
-    entries = load_index(repo)
-    index_mtime = repo.index_path.stat().st_mtime_ns if repo.index_path.exists() else 0
-    staged = staged_changes(repo, entries)
+    # The index's mtime before reading it: if it is rewritten meanwhile, an older mtime only makes
+    # more entries count as racily clean (hashed rather than trusted), which is the safe side.
+    try:
+        index_mtime = os.stat(repo.index_path).st_mtime_ns
+    except FileNotFoundError:
+        index_mtime = 0
+    entries, cached_tree = load_index_and_tree(repo)
+    staged = staged_changes(repo, entries, cached_tree)
     work = compare_with_index(repo.work_tree, entries, index_mtime)
     if work.refreshed:
         try:
-            save_index(repo, entries)
+            # a refresh changes stat data only, so the cached tree is still the entries' tree
+            save_index(repo, entries, cached_tree)
         except Exception:  # noqa: BLE001 - a refresh is an optimisation; a locked index is fine
             pass
     stages: dict[str, tuple[int, ...]] = {}
