@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_dns_peers import dnsperf, write_unbound_config
 
 import learn_dns
 from wirelab_common.ports import free_port
@@ -59,27 +59,10 @@ RECORDS = [  # what unbound and dnsmasq serve: the same data as the zone file
 ]
 
 
-def unbound_conf(port: int) -> str:
+def unbound_body() -> str:
     # single quotes: the TXT record has double quotes of its own
     local_data = "\n".join(f"    local-data: '{record}'" for record in RECORDS)
-    return f"""server:
-    interface: 127.0.0.1
-    port: {port}
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    verbosity: 0
-    num-threads: 1
-    module-config: "iterator"
-    access-control: 127.0.0.0/8 allow
-    local-zone: "example.com." static
-{local_data}
-remote-control:
-    control-enable: no
-"""
+    return f'    local-zone: "example.com." static\n{local_data}\n'
 
 
 OURS = {  # row -> extra arguments of learn_dns.authoritative
@@ -98,9 +81,7 @@ def start(kind: str, port: int, workdir: Path) -> ManagedProcess:
         argv = [py, "-m", "learn_dns.authoritative", "--port", str(port), "--zone", str(ZONE), *OURS[kind]]
         return start_process(argv, name=kind, ready_line="ready on")
     if kind == "unbound":
-        conf = workdir / "unbound.conf"
-        conf.write_text(unbound_conf(port))
-        subprocess.run(["unbound-checkconf", str(conf)], check=True, capture_output=True)
+        conf = write_unbound_config(workdir / "unbound.conf", "127.0.0.1", port, unbound_body())
         return start_process(["unbound", "-d", "-c", str(conf)], name=kind, ready_port=port)
     if kind == "dnsmasq":
         argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", f"--port={port}",
@@ -112,18 +93,6 @@ def start(kind: str, port: int, workdir: Path) -> ManagedProcess:
         return start_process(argv, name=kind, ready_port=port)
     argv = [py, str(HERE / "bench_dns_naive.py"), str(port), str(ZONE)]
     return start_process(argv, name=kind, ready_line="ready on")
-
-
-def dnsperf(port: int, query_file: Path, seconds: float) -> tuple[float, str]:
-    """(queries per second, response-code summary) from one dnsperf run."""
-    out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file),
-                          "-l", str(seconds), "-c", "1", "-q", "100"],
-                         capture_output=True, text=True, timeout=seconds + 60).stdout
-    qps = re.search(r"Queries per second:\s+([\d.]+)", out)
-    codes = re.search(r"Response codes:\s+(.*)", out)
-    lost = re.search(r"Queries lost:\s+(\d+)", out)
-    summary = (codes.group(1) if codes else "no responses") + (f", lost {lost.group(1)}" if lost else "")
-    return (float(qps.group(1)) if qps else 0.0), summary
 
 
 def codec_table(count: int) -> None:
@@ -175,15 +144,16 @@ def main() -> None:
         for kind in kinds:  # all up at once: idle servers cost nothing, rounds can interleave
             ports[kind] = free_port()
             stack.enter_context(start(kind, ports[kind], workdir))
-            dnsperf(ports[kind], query_file, 0.5)  # warm-up: caches filled, code paths hot
+            dnsperf("127.0.0.1", ports[kind], query_file, 0.5)  # warm-up: caches filled, code paths hot
         for round_ in range(rounds):
             order = kinds[round_ % len(kinds):] + kinds[:round_ % len(kinds)]  # rotate: spread the drift
             for kind in order:
-                qps, codes = dnsperf(ports[kind], query_file, seconds)
-                if "NOERROR" not in codes or "(100.00%)" not in codes:
-                    sys.exit(f"{kind}: dnsperf saw {codes}: not a valid measurement")
-                samples[kind].append(qps)
-                print(f"  round {round_ + 1}  {kind:<40} {qps:>10,.0f} qps   {codes}", flush=True)
+                run = dnsperf("127.0.0.1", ports[kind], query_file, seconds)
+                if not run.all_noerror:
+                    sys.exit(f"{kind}: dnsperf saw {run.codes}: not a valid measurement")
+                samples[kind].append(run.qps)
+                print(f"  round {round_ + 1}  {kind:<40} {run.qps:>10,.0f} qps   {run.codes}, "
+                      f"lost {run.lost}", flush=True)
     results = {kind: statistics.median(values) for kind, values in samples.items()}
     unbound, naive = results["unbound"], results["naive dnspython"]
     print(f"\ndnsperf: 1 client, 100 queries outstanding, UDP, {len(QUERIES)}-name query file; median of "

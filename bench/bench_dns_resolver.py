@@ -30,10 +30,8 @@ The target (shared/TARGETS.md, dns row): >= 0.25x unbound.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,10 +39,11 @@ from pathlib import Path
 
 import dns.message
 import dns.query
+from bench_dns_peers import dnsperf, write_unbound_config
 
 from learn_dns.hierarchy import RESOLVER_ADDRESS, Hierarchy
 from wirelab_common.errors import SetupError, require_binary, run_main
-from wirelab_common.processes import ManagedProcess
+from wirelab_common.processes import ManagedProcess, start_process
 
 QUESTIONS = ["www.example.com A", "mail.example.com A", "example.com MX", "www.example.com AAAA",
              "ftp.example.com A"]
@@ -52,24 +51,9 @@ ASYNCIO_RESOLVER = "127.53.0.57"
 UNBOUND = "127.53.0.60"
 DNSMASQ = "127.53.0.61"
 
-UNBOUND_CONF = """server:
-    interface: {address}
-    port: {port}
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    verbosity: 0
-    num-threads: 1
-    do-ip6: no
-    module-config: "iterator"
-    access-control: 127.0.0.0/8 allow
+UNBOUND_BODY = """    do-ip6: no
     do-not-query-localhost: no
     qname-minimisation: no
-remote-control:
-    control-enable: no
 stub-zone:
     name: "."
     stub-addr: 127.53.0.1@{port}
@@ -86,16 +70,6 @@ stub-zone:
 """
 
 
-def dnsperf(server: str, port: int, queries: Path, seconds: float) -> tuple[float, str]:
-    out = subprocess.run(["dnsperf", "-s", server, "-p", str(port), "-d", str(queries), "-l", str(seconds),
-                          "-q", "100"], capture_output=True, text=True, timeout=seconds + 30).stdout
-    qps = re.search(r"Queries per second:\s+([\d.]+)", out)
-    lost = re.search(r"Queries lost:\s+(\d+)", out)
-    if qps is None:
-        raise SetupError(f"dnsperf printed no rate:\n{out}", "run dnsperf by hand with the same options")
-    return float(qps.group(1)), lost.group(1) if lost else "?"
-
-
 def warm(server: str, port: int) -> None:
     for line in QUESTIONS:
         name, rdtype = line.split()
@@ -104,22 +78,24 @@ def warm(server: str, port: int) -> None:
             raise SetupError(f"{server} gave no answer for {line}", "check the resolver's output")
 
 
-def start_unbound(port: int, workdir: Path) -> ManagedProcess:
-    conf = workdir / "unbound.conf"
-    conf.write_text(UNBOUND_CONF.format(address=UNBOUND, port=port))
-    check = subprocess.run(["unbound-checkconf", str(conf)], capture_output=True, text=True)
-    if check.returncode != 0:
-        raise SetupError(f"unbound-checkconf: {check.stdout}{check.stderr}", "see the config above")
-    proc = ManagedProcess(["unbound", "-d", "-c", str(conf)], "unbound", None, None, False)
+def answering(proc: ManagedProcess, address: str, port: int) -> ManagedProcess:
+    """``proc`` once it answers every question (and so has them cached); stopped if it never does."""
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    while True:
         try:
-            warm(UNBOUND, port)
+            warm(address, port)
             return proc
-        except Exception:  # noqa: BLE001 - not listening yet
+        except Exception as exc:  # noqa: BLE001 - not listening yet
+            if time.monotonic() > deadline:
+                proc.stop()
+                raise SetupError(f"{proc.name} did not answer ({exc}): {proc.output()}",
+                                 f"run {proc.name} by hand with the same options") from None
             time.sleep(0.2)
-    proc.stop()
-    raise SetupError(f"unbound did not answer: {proc.output()}", "run unbound -d -c with that config by hand")
+
+
+def start_unbound(port: int, workdir: Path) -> ManagedProcess:
+    conf = write_unbound_config(workdir / "unbound.conf", UNBOUND, port, UNBOUND_BODY.format(port=port))
+    return answering(start_process(["unbound", "-d", "-c", str(conf)], name="unbound"), UNBOUND, port)
 
 
 def start_dnsmasq(port: int) -> ManagedProcess:
@@ -127,16 +103,7 @@ def start_dnsmasq(port: int) -> ManagedProcess:
     argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", f"--port={port}",
             f"--listen-address={DNSMASQ}", "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
             "--user=root", f"--server=127.53.0.3#{port}", "--cache-size=1000"]
-    proc = ManagedProcess(argv, "dnsmasq", None, None, False)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            warm(DNSMASQ, port)
-            return proc
-        except Exception:  # noqa: BLE001 - not listening yet
-            time.sleep(0.2)
-    proc.stop()
-    raise SetupError(f"dnsmasq did not answer: {proc.output()}", "run dnsmasq --no-daemon by hand")
+    return answering(start_process(argv, name="dnsmasq"), DNSMASQ, port)
 
 
 OURS_DEFAULT, OURS_ASYNCIO = "ours (uvloop, default)", "ours (--loop asyncio)"
@@ -158,17 +125,17 @@ def bench(seconds: float, rounds: int) -> None:
         argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", ASYNCIO_RESOLVER,
                 "--port", str(port), "--root-hints", "127.53.0.1", "--quiet", "--rate", "0",
                 "--loop", "asyncio"]
-        peers = [ManagedProcess(argv, "resolver-asyncio", None, None, False)]
+        peers = [start_process(argv, name="resolver-asyncio", ready_line="ready", timeout=20)]
         try:
-            peers[0].wait_line("ready", 20)
             peers.append(start_unbound(port, workdir))
             peers.append(start_dnsmasq(port))
             for address in servers.values():
                 warm(address, port)
             for _ in range(rounds):
                 for label, address in servers.items():
-                    qps, lost[label] = dnsperf(address, port, queries, seconds)
-                    results[label].append(qps)
+                    run = dnsperf(address, port, queries, seconds)
+                    lost[label] = run.lost
+                    results[label].append(run.qps)
         finally:
             for proc in reversed(peers):
                 proc.stop()
