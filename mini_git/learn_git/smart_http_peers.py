@@ -13,7 +13,6 @@ the same commits with the same ids.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,18 +21,24 @@ from wirelab_common.errors import SetupError, require_binary
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process
 
+from .sidebyside import fixed_env
+
 READY = r"listening on http://"
 FIXED_DATE = "1700000000 +0000"
 
 
 def git_env(home: Path, **extra: str) -> dict[str, str]:
-    """An environment in which git ignores the user's config and makes reproducible commits."""
+    """An environment in which git ignores the user's config and makes reproducible commits.
+
+    The sealing is ``sidebyside.fixed_env``'s (the local half's tests use it too); on top,
+    one identity for author and committer, and no password prompt: a server that asks for
+    credentials must make git fail, not wait for a terminal.
+    """
     home.mkdir(parents=True, exist_ok=True)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
-               GIT_AUTHOR_NAME="Ada", GIT_AUTHOR_EMAIL="ada@example.org", GIT_AUTHOR_DATE=FIXED_DATE,
+    env = fixed_env(home)
+    env.update(XDG_CONFIG_HOME=str(home / ".config"), GIT_AUTHOR_NAME="Ada", GIT_AUTHOR_DATE=FIXED_DATE,
                GIT_COMMITTER_NAME="Ada", GIT_COMMITTER_EMAIL="ada@example.org",
-               GIT_COMMITTER_DATE=FIXED_DATE, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+               GIT_COMMITTER_DATE=FIXED_DATE, GIT_TERMINAL_PROMPT="0")
     env.update(extra)
     return env
 
