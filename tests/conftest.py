@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -26,14 +27,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def unavailable(message: str) -> NoReturn:
+    """A peer or a facility the test needs is missing: in CI a failure, elsewhere a clear skip."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def need_binary(name: str, package: str) -> str:
     """Path of a peer binary; in CI its absence is a failure, elsewhere a clear skip."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} not installed (Debian: apt-get install {package}; .ci/run installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} not installed (Debian: apt-get install {package}; .ci/run installs it)")
     return path
 
 

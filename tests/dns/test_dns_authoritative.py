@@ -8,7 +8,6 @@ own pair on another port.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -27,6 +26,7 @@ import dns.rcode
 import pytest
 
 import learn_dns
+from tests.conftest import need_binary
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process
 
@@ -94,12 +94,7 @@ def parse(text: str) -> Answer:
 
 
 def dig(server: str, port: int, *args: str, tool: str = "dig") -> Answer:
-    path = shutil.which(tool)
-    if path is None:  # like conftest's need_binary: a skip here, a failure in CI
-        message = f"{tool} not installed (Debian: apt-get install dnsutils knot-dnsutils)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    path = need_binary(tool, "dnsutils" if tool == "dig" else "knot-dnsutils")
     timing = ["+time=3", "+tries=2"] if tool == "dig" else ["+time=3", "+retry=1"]
     result = subprocess.run([path, f"@{server}", "-p", str(port), *timing, *args],
                             capture_output=True, text=True, timeout=30)

@@ -16,7 +16,7 @@ import pytest
 
 from learn_webrtc import netns
 from learn_webrtc.netns import NatBehaviour, Topology, nat_commands, setup_commands
-from tests.conftest import need_binary
+from tests.conftest import need_binary, unavailable
 from wirelab_common.errors import SetupError
 
 TOPO = Topology("test")
@@ -67,12 +67,15 @@ def test_without_root_the_lab_refuses_with_a_reason_and_a_hint(monkeypatch):
 # --- as root --------------------------------------------------------------------------
 
 
-WHY_NO_LAB = netns.lab_unavailable()  # asked once, at collection
-needs_namespaces = pytest.mark.skipif(WHY_NO_LAB is not None, reason=f"NAT lab skipped: {WHY_NO_LAB}")
+@pytest.fixture
+def namespaces() -> None:
+    """The lab needs root, ip and iptables: without them a skip here, a failure in CI."""
+    why = netns.lab_unavailable()
+    if why is not None:
+        unavailable(f"NAT lab: {why}")
 
 
-@needs_namespaces
-def test_the_lab_is_torn_down_even_when_the_block_fails():
+def test_the_lab_is_torn_down_even_when_the_block_fails(namespaces):
     with pytest.raises(RuntimeError), netns.lab() as topo:
         names = topo.namespaces
         assert set(names) <= set(netns.existing_namespaces())
@@ -80,10 +83,9 @@ def test_the_lab_is_torn_down_even_when_the_block_fails():
     assert not set(names) & set(netns.existing_namespaces())
 
 
-@needs_namespaces
 @pytest.mark.slow
 @pytest.mark.timeout(150)
-def test_nat_lab_shows_host_fail_srflx_connect_symmetric_fail_relay_connect():
+def test_nat_lab_shows_host_fail_srflx_connect_symmetric_fail_relay_connect(namespaces):
     need_binary("turnserver", "coturn")
     result = subprocess.run([sys.executable, "-m", "learn_webrtc.nat_lab"], capture_output=True, text=True,
                             timeout=140)

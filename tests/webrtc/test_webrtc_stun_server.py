@@ -26,7 +26,7 @@ from learn_webrtc.stun_attributes import (
 )
 from learn_webrtc.stun_client import mapping_behaviour, retransmission_delays
 from learn_webrtc.stun_server import SOFTWARE, answer
-from tests.conftest import need_binary
+from tests.conftest import need_binary, unavailable
 from wirelab_common.ports import free_port
 
 READY = r"stun server listening on udp \S+:(\d+)"
@@ -207,7 +207,7 @@ def test_aiortc_gathers_a_server_reflexive_candidate_from_our_server():
     """
     why = can_unshare()
     if why:
-        pytest.skip(f"needs a private network namespace: {why}")
+        unavailable(f"needs a private network namespace: {why}")
     result = subprocess.run(["unshare", "-n", sys.executable, "-c", GATHER_IN_NAMESPACE],
                             capture_output=True, text=True, timeout=45)
     assert result.returncode == 0, result.stdout + result.stderr
