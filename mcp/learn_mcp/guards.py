@@ -18,8 +18,11 @@ calls and results, and at a tool's annotations, and answer.
   and ``destructiveHint`` (default **true**, meaningful when not read-only).  So a
   tool that says nothing is treated as destructive.  The spec also says these are
   *hints*, and that a client must treat them as untrusted unless the server is
-  trusted: ``trusted=False`` (the default here) confirms every tool that is not
-  declared read-only, even one that claims ``destructiveHint: false``.
+  trusted: ``needs_confirmation(..., trusted=False)`` (that function's default)
+  confirms every tool that is not declared read-only, even one that claims
+  ``destructiveHint: false``.  :class:`Guardrails`, which the agent uses, defaults
+  to ``trusted_server=True`` (the demo's servers are our own, so only destructive
+  tools are confirmed); give it ``trusted_server=False`` for anyone else's server.
 """
 
 from __future__ import annotations
