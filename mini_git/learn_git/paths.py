@@ -1,4 +1,4 @@
-"""Path safety: a path from a tree object or the command line must stay inside the work tree.
+r"""Path safety: a path from a tree object or the command line must stay inside the work tree.
 
 Reading order: before the commands that write files.  Trees come from other
 people (a clone, a fetch), so a tree entry named ``..`` or ``.git`` (or a path
@@ -6,23 +6,41 @@ people (a clone, a fetch), so a tree entry named ``..`` or ``.git`` (or a path
 repository's own ``.git``.  git's fsck and checkout refuse the same names
 (``verify_path`` in git's read-cache.c).  Pure functions, plus one that asks the
 OS to resolve symlinks in a command-line path.
+
+The rules are git's on Linux and other POSIX systems: only ``/`` separates
+directories, so a backslash is an ordinary character: ``a\b`` is one file of
+that name, which git stores (only git's Windows builds refuse it).  What git
+refuses there, we refuse: an absolute path, an empty, ``.`` or ``..`` component,
+``.git`` in any letter case, and -- because git's ``core.protectNTFS`` is on by
+default on every platform, so that a repository stays safe to check out on
+Windows -- the names NTFS would read as ``.git``: ``.git`` or its short name
+``git~1`` followed only by dots and spaces, at the start of a component or right
+after a backslash, ending the name or followed by ``/``, ``\`` or ``:``
+(``.git.``, ``GIT~1``, ``a\.git``, ``.git::$INDEX_ALLOCATION``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import UnsafePath
 
+# git's is_ntfs_dotgit: what NTFS resolves to ".git" (trailing dots and spaces are dropped, "::"
+# names a stream, git~1 is the 8.3 short name), after a "/" or "\\" or at the start.
+_NTFS_DOTGIT = re.compile(r"(?:^|[/\\])(?:\.git|git~1)[. ]*(?:$|[/\\:])", re.IGNORECASE)
+
 
 def check_tree_path(path: str) -> str:
     """A slash-separated repository path: every component a plain name, none of them ``.git``."""
-    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+    if not path or path.startswith("/") or "\0" in path:
         raise UnsafePath(f"refusing unsafe path {path!r}")
     for part in path.split("/"):
         if part in ("", ".", "..") or part.lower() == ".git":
             raise UnsafePath(f"refusing unsafe path {path!r} (component {part!r})")
+    if _NTFS_DOTGIT.search(path):
+        raise UnsafePath(f"refusing unsafe path {path!r} (an NTFS alias of .git)")
     return path
 
 

@@ -381,3 +381,74 @@ def test_hash_object_write_and_cat_file_exists(pair):
     run(pair, "cat-file", "blob", oid, same_output=True)
     fsck = pair.git_in("mini", "fsck", "--strict")
     assert fsck.code == 0 and b"error" not in fsck.err, fsck.err  # (only notices: no commit yet)
+
+
+def test_nothing_to_commit_stops_like_git_even_on_the_first_commit(pair):
+    # git's commit prints its long status; ours leaves out the "(use ...)" advice lines
+    assert pair.git_in("git", "config", "advice.statusHints", "false").code == 0
+    mini, git = run(pair, "commit", "-m", "empty", same_output=True)   # empty index, unborn branch
+    assert git.code == 1 and "Initial commit" in git.text and "nothing to commit" in git.text
+    pair.write("untracked.txt", "not added\n")
+    mini, git = run(pair, "commit", "-q", "-m", "still empty", same_output=True)
+    assert git.code == 1 and "nothing added to commit but untracked files present" in git.text
+    assert pair.git_in("mini", "rev-parse", "-q", "--verify", "HEAD").code != 0   # no commit made
+    run(pair, "add", "untracked.txt")
+    run(pair, "commit", "-q", "-m", "first", tick=True)
+    mini, git = run(pair, "commit", "-m", "again", same_output=True)
+    assert git.code == 1 and git.text.endswith("nothing to commit, working tree clean\n")
+    pair.write("untracked.txt", "changed, not staged\n")
+    mini, git = run(pair, "commit", "-m", "again", same_output=True)
+    assert git.code == 1 and "no changes added to commit" in git.text
+    run(pair, "commit", "-q", "--allow-empty", "-m", "allowed", tick=True)
+    assert_same(pair)
+    assert_fsck_clean(pair)
+
+
+def test_backslash_file_names_from_a_repository_git_made(pair):
+    """On POSIX a backslash is an ordinary character in a file name: git stores ``a\\b.txt``, and
+    only its Windows builds refuse it.  Real git makes the repository; ours checks it out,
+    reports it, stages and commits in it exactly as git does in an identical copy."""
+    import shutil
+
+    def real(*args):
+        result = pair.git_in("git", *args)
+        assert result.code == 0, result.err.decode()
+
+    (pair.git / "plain.txt").write_text("plain\n")
+    real("add", ".")
+    real("commit", "-q", "-m", "plain")
+    real("switch", "-q", "-c", "side")
+    (pair.git / "a\\b.txt").write_text("one\n")
+    (pair.git / "dir\\x").mkdir()
+    (pair.git / "dir\\x" / "in.txt").write_text("two\n")
+    real("add", ".")
+    real("commit", "-q", "-m", "backslashes")
+    real("switch", "-q", "main")
+    shutil.rmtree(pair.mini)
+    shutil.copytree(pair.git, pair.mini, symlinks=True)
+
+    run(pair, "checkout", "-q", "side")
+    assert (pair.mini / "a\\b.txt").read_text() == "one\n"
+    assert (pair.mini / "dir\\x" / "in.txt").read_text() == "two\n"
+    run(pair, "status", "--porcelain", same_output=True)
+    assert_git_agrees_with_mini(pair)
+    pair.write("a\\b.txt", "one, edited\n")
+    pair.write("new\\name.txt", "new\n")
+    pair.remove("dir\\x/in.txt")
+    run(pair, "status", "--porcelain", same_output=True)   # quoted as git quotes them: "a\\b.txt"
+    long_status_agrees(pair)
+    run(pair, "checkout", "--", "dir\\x/in.txt")
+    assert (pair.mini / "dir\\x" / "in.txt").read_text() == "two\n"
+    run(pair, "add", "a\\b.txt", "new\\name.txt")
+    run(pair, "status", "--porcelain", same_output=True)
+    assert_git_agrees_with_mini(pair)
+    run(pair, "commit", "-q", "-m", "edited", tick=True)
+    assert_same(pair)
+    run(pair, "ls-tree", "-r", "HEAD", same_output=True)
+    assert_fsck_clean(pair)
+    run(pair, "switch", "-q", "main")
+    assert not (pair.mini / "a\\b.txt").exists() and not (pair.mini / "dir\\x").exists()
+    # What git refuses on POSIX too (core.protectNTFS is on by default): both refuse, same exit code
+    pair.write("x\\.git", "no\n")
+    mini, git = run(pair, "add", "x\\.git")
+    assert git.code == 128 and b"unsafe path" in mini.err

@@ -121,9 +121,15 @@ def test_three_way_merge_takes_each_sides_change_and_marks_clashes():
 
 
 def test_paths_that_escape_are_refused_and_odd_names_are_quoted_like_git():
-    for bad in ("../x", "/abs", "a/../b", ".git/config", "a/.GIT/x", ""):
+    # git 2.39's verdicts on Linux (git update-index --add --cacheinfo), protectNTFS on by default
+    for bad in ("../x", "/abs", "a/../b", ".git/config", "a/.GIT/x", "", "a//b", "./x",
+                ".git.", ".git ", "GIT~1/x", "x/git~1/y", "a\\.git", "a\\.GIT\\x", "a\\.git \\b",
+                "a\\git~1", ".git::$INDEX_ALLOCATION", "a/.git::$INDEX_ALLOCATION/b"):
         with pytest.raises(Exception, match="unsafe"):
             check_tree_path(bad)
+    for good in ("a\\b", "dir\\x/in.txt", "..\\a", "a\\..", "\\a", "a\\", "C:\\x", "c:x",
+                 ".gitx", ".git~1", "git~10", "x.git", "a/.gitignore"):
+        assert check_tree_path(good) == good
     assert quote_path("plain name.txt") == "plain name.txt"
     assert quote_path("ü") == '"\\303\\274"'
     assert quote_path('tab\there') == '"tab\\there"'

@@ -6,6 +6,9 @@ tree, the parent(s), the author and committer and the message; finally the
 branch HEAD names is moved to it with the lock-and-rename protocol of
 ``refs.update_ref``.  After a conflicted merge, revert or cherry-pick the extra
 parent comes from ``MERGE_HEAD`` and the default message from ``MERGE_MSG``.
+When nothing would change -- the index makes the parent's tree, or is empty on a
+branch with no commit yet -- it stops as git's does: the long ``status`` on
+stdout and exit code 1 (``--allow-empty`` commits anyway).
 """
 
 from __future__ import annotations
@@ -27,10 +30,15 @@ from ..porcelain import (
 from ..repo import Repository
 from ..trees import conflicted_paths, index_map, write_tree
 from .add import add_paths
+from .status import collect, print_long
 
 
 class NothingToCommit(GitError):
-    exit_code = 1  # git exits 1 here, as for a refused checkout
+    """The index holds exactly the parent's tree (or, for a first commit, nothing at all).
+
+    ``run`` answers it as git does: the long status on stdout, exit code 1."""
+
+    exit_code = 1
     prefix = "error"
 
 
@@ -56,14 +64,20 @@ def commit_index(repo, message: str | None, allow_empty: bool = False) -> str:
     parent = head_oid(repo)
     merge_head = repo.git_dir / "MERGE_HEAD"
     extra = merge_head.read_text().split() if merge_head.is_file() else []
+    # Decided before the message is looked at, as git does.  On an unborn branch an empty index
+    # is nothing to commit too: git commits the empty tree only with --allow-empty.
+    flat = index_map(entries)
+    check = not extra and not allow_empty
+    if check and parent is None and not flat:
+        raise NothingToCommit("nothing to commit")
+    tree = write_tree(repo.odb, flat)   # when it is the parent's tree, its objects all exist already
+    if check and parent is not None and tree == commit_tree_oid(repo, parent):
+        raise NothingToCommit("nothing to commit")
     if message is None:
         merge_msg = repo.git_dir / "MERGE_MSG"
         if not merge_msg.is_file():
             raise GitError("no commit message given (use -m)")
         message = strip_comments(merge_msg.read_text())
-    tree = write_tree(repo.odb, index_map(entries))
-    if not extra and not allow_empty and parent is not None and tree == commit_tree_oid(repo, parent):
-        raise NothingToCommit("nothing to commit, working tree clean")
     if not message.strip():
         raise GitError("Aborting commit due to empty commit message.")
     parents = ([parent] if parent else []) + extra
@@ -83,7 +97,12 @@ def run(args) -> int:
             add_paths(repo, tracked)
     message = cleanup_message("\n\n".join(args.message)) if args.message else None
     was_root = head_oid(repo) is None
-    oid = commit_index(repo, message, args.allow_empty)
+    try:
+        oid = commit_index(repo, message, args.allow_empty)
+    except NothingToCommit:
+        # git prints its long status (to stdout, even with -q) and exits 1
+        print_long(repo, collect(repo), unborn="Initial commit")
+        return NothingToCommit.exit_code
     if not args.quiet:
         root = " (root-commit)" if was_root else ""
         print(f"[{branch_label(repo)}{root} {abbrev(oid)}] {subject(message or '')}")

@@ -113,10 +113,17 @@ def run(args) -> int:
         for line in porcelain_lines(state):
             print(line)
         return 0
+    print_long(repo, state)
+    return 0
+
+
+def print_long(repo, state: dict[str, list], unborn: str = "No commits yet") -> None:
+    """The long format.  ``commit`` prints it too when there is nothing to commit, as git's does,
+    with ``unborn="Initial commit"`` (git's wording there) on a branch with no commit yet."""
     head = read_head(repo.git_dir)
     print(f"On branch {head.branch}" if head.ref else f"HEAD detached at {(head.oid or '')[:7]}")
     if head.oid is None:
-        print("\nNo commits yet\n")
+        print(f"\n{unborn}\n")
     if (repo.git_dir / "MERGE_HEAD").exists():
         print("You have unmerged paths.\n" if state["unmerged"] else
               "All conflicts fixed but you are still merging.\n")
@@ -145,4 +152,3 @@ def run(args) -> int:
         print("nothing added to commit but untracked files present")
     else:
         print("nothing to commit" + (", working tree clean" if head.oid else ""))
-    return 0
