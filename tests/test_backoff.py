@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import re
 
+import wirelab_common.backoff as backoff
 from wirelab_common.backoff import backoff_delay, ceiling
 
 
@@ -16,6 +18,18 @@ class Highest(random.Random):
 
 def test_the_ceiling_doubles_per_failed_attempt_up_to_the_maximum():
     assert [ceiling(n, 0.1, 2.0) for n in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+
+
+def test_the_first_retry_is_k_0_and_its_ceiling_is_base_as_the_docstring_says():
+    # The docstring's formula, evaluated as written, against the code, retry by retry.
+    [formula] = re.findall(r"uniform\(0, (min\(max_delay, base \* 2\*\*k\))\)", backoff.__doc__ or "")
+    for base, max_delay in ((0.1, 2.0), (0.5, 30.0), (1.0, 1.0)):
+        for k in range(10):
+            names = {"min": min, "base": base, "max_delay": max_delay, "k": k}
+            written = eval(formula, {"__builtins__": {}}, names)
+            assert ceiling(k, base, max_delay) == written
+            assert backoff_delay(k, base, max_delay, Highest()) == written
+    assert ceiling(0, 0.25, 9.0) == 0.25  # retry 0: not base / 2, not 2 * base
 
 
 def test_the_ceiling_does_not_overflow_after_very_many_attempts():

@@ -13,9 +13,20 @@ the server would be hit by the whole herd every time it tries to come back.  So:
 - the actual delay is drawn uniformly below that ceiling ("full jitter"), which
   spreads the clients over the whole window.
 
-After the n-th failed attempt in a row (n counts from 0) the delay is::
+**The convention**:
+``k`` numbers the *retries*, counting from 0, so ``k`` is also how many retries
+were already made.  Retry ``k`` follows the ``k + 1``-th failed attempt in a
+row and waits::
 
-    uniform(0, min(max_delay, base * 2**n))
+    uniform(0, min(max_delay, base * 2**k))
+
+    retry k:        0      1      2      3    ...
+    ceiling:      base  2*base 4*base 8*base  ... up to max_delay
+
+The functions below take ``k`` as their first argument, named ``attempt``: a
+reconnect loop keeps ``attempt = 0`` while connected and adds one after each
+delay it draws.  A caller that numbers failed attempts from 1 instead (the webhook's
+``retry_schedule``, whose trace says "attempt 1/6") passes ``failures - 1``.
 
 The random generator is a parameter, so tests can assert an exact schedule.
 This module is pure: no clock, no sleeping, no I/O.
@@ -33,11 +44,11 @@ class Rng(Protocol):
 
 
 def ceiling(attempt: int, base: float, max_delay: float) -> float:
-    """The upper bound of the delay after ``attempt`` failures in a row (from 0)."""
+    """The upper bound of retry number ``attempt`` (k, from 0): ``min(max_delay, base * 2**k)``."""
     # min() before the power would still overflow for huge attempts; cap the exponent.
     return min(max_delay, base * 2 ** min(attempt, 62))
 
 
 def backoff_delay(attempt: int, base: float, max_delay: float, rng: Rng) -> float:
-    """Full jitter: a delay in ``[0, ceiling(attempt, base, max_delay)]``."""
+    """Full jitter: the delay of retry ``attempt`` (k, from 0), drawn from ``[0, ceiling(...)]``."""
     return rng.uniform(0, ceiling(attempt, base, max_delay))
