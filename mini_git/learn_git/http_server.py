@@ -16,9 +16,10 @@ Reads are public; anything that leads to a push needs a ``--user`` (401 with
 ``WWW-Authenticate: Basic`` first, which is what makes git ask for, or send,
 its credentials).  A repository path must name a bare repository inside
 ``--root``: ``..``, encoded or not, and absolute paths are refused.  Request
-bodies may be chunked (uvicorn de-chunks them) or gzip-encoded (git gzips
-large negotiation bodies); the protocol work runs in a worker thread because
-it is CPU and disk work.
+bodies may be chunked (uvicorn de-chunks them; git sends any push body over
+its ``http.postBuffer`` chunked, after a ``0000`` probe that is answered 200
+with an empty body) or gzip-encoded (git gzips large negotiation bodies); the
+protocol work runs in a worker thread because it is CPU and disk work.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ def create_app(root: Path, users: dict[str, str], trace: Trace) -> FastAPI:
             return fail(exc)
         except (GitError, PktLineError) as exc:
             return fail(BadRequest(400, f"bad receive-pack request: {exc}"))
+        if not commands:
+            trace.state("no commands: nothing to do (git probes like this before a large push)")
         for cmd in commands:
             outcome = "ok" if cmd.error is None else f"ng ({cmd.error})"
             trace.state(f"{cmd.ref}: {cmd.old[:7]} -> {cmd.new[:7]} {outcome}")

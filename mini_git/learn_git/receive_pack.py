@@ -15,6 +15,11 @@ The request is pkt-lines, a flush, then a raw pack::
     S: (on side-band 1)  000eunpack ok\\n  0019ok refs/heads/main\\n
                           0031ng refs/heads/topic non-fast-forward\\n  0000
 
+A body that is only a flush (``0000``, no command) asks for nothing, and gets an
+empty 200 answer, as from git's receive-pack.  Real git sends exactly that as a
+probe before a push body larger than its ``http.postBuffer`` (1 MiB by
+default): only if the probe succeeds does it send the real body, chunked.
+
 The order of the checks is the lesson: everything that can be decided without
 writing (ref names, old values, the pack's checksum and hashes, connectivity,
 fast-forward) is decided first, with the pack held in memory.  Then the refs
@@ -67,7 +72,7 @@ def advertised_refs(git_dir) -> list[tuple[str, str]]:
 
 
 def parse_commands(body: bytes) -> tuple[list[Command], list[str], bytes]:
-    """(commands, capabilities, pack bytes) from a push body."""
+    """(commands, capabilities, pack bytes) from a push body; no commands for git's ``0000`` probe."""
     try:
         packets, pack = pkt_line.split_pkt_prefix(body)
     except PktLineError as exc:
@@ -85,8 +90,6 @@ def parse_commands(body: bytes) -> tuple[list[Command], list[str], bytes]:
         if len(parts) != 3 or not (is_oid(parts[0]) and is_oid(parts[1])):
             raise ReceivePackError(f"bad command line {line[:80]!r} (expected '<old> <new> <ref>')")
         commands.append(Command(*parts))
-    if not commands:
-        raise ReceivePackError("push request has no commands")
     return commands, caps, pack
 
 
@@ -298,6 +301,10 @@ def report(unpack_error: str | None, commands: list[Command]) -> bytes:
 def serve_receive_pack(git_dir, odb, body: bytes) -> tuple[bytes, list[Command]]:
     """The response body for one push, and the commands with their outcome."""
     commands, caps, pack = parse_commands(body)
+    if not commands:
+        # git's receive-pack does nothing and says nothing when it reads no command; real git's
+        # probe for a large push (a lone flush) must get this empty 200, not an error.
+        return b"", commands
     unpack_error = None
     received = ReceivedPack()
     if pack or not all(cmd.is_delete for cmd in commands):

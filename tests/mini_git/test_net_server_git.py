@@ -4,6 +4,7 @@ import base64
 import gzip
 import hashlib
 import itertools
+import re
 import socket
 
 import httpx
@@ -133,6 +134,36 @@ def test_git_pushes_a_thin_pack_whose_deltas_use_objects_the_server_has(repo, se
     assert int(received.group(1)) < 5000, "git should have sent the change as a delta (a thin pack)"
     assert head(env, bare, "main") == head(env, clone, "main")
     git(env, "fsck", "--strict", cwd=bare)
+
+
+def test_git_pushes_more_than_its_post_buffer_after_a_probe_and_chunked(repo, served, tmp_path):
+    """Over ``http.postBuffer`` (1 MiB by default) git first POSTs a lone ``0000`` and sends the
+    real body, chunked, only if that probe gets 200 (git http-backend answers 200, empty)."""
+    bare, url, work, env = repo
+    server = served[3]
+    clone = tmp_path / "c"
+    git(env, "clone", "-q", url.replace("http://", "http://alice:secret@"), str(clone))
+    for number in range(3):   # 3 MiB that do not compress: the pack stays well over 1 MiB
+        seed = hashlib.sha256(b"seed %d" % number).digest()
+        data = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(32768))
+        (clone / f"blob{number}.bin").write_bytes(data)
+        git(env, "add", ".", cwd=clone)
+        git(env, "commit", "-q", "-m", f"big {number}", cwd=clone)
+    mark = server.line_count()
+    pushed = git({**env, "GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"},
+                 "push", "origin", "main", cwd=clone, check=False)
+    assert pushed.returncode == 0, pushed.stderr.decode(errors="replace")[-2000:]
+    trace = pushed.stderr.decode(errors="replace")
+    assert "Transfer-Encoding: chunked" in trace                  # git really streamed it
+    server.wait_line(r"refs/heads/main: \w+ -> \w+ ok", start=mark)
+    since = "\n".join(server.output().splitlines()[mark:])
+    posts = re.findall(r"git-receive-pack by alice \((\d+) bytes\)", since)
+    assert [int(size) for size in posts][:1] == [4]                # the probe: a lone flush
+    assert len(posts) == 2 and int(posts[1]) > 3 * 1024 * 1024     # then the whole chunked body
+    assert head(env, bare, "main") == head(env, clone, "main")
+    assert git(env, "cat-file", "-s", "main:blob2.bin", cwd=bare).stdout.strip() == b"1048576"
+    git(env, "fsck", "--strict", cwd=bare)
+    git(env, "fsck", "--strict", cwd=clone)
 
 
 def test_a_forced_non_fast_forward_push_is_rejected_by_the_server(repo, tmp_path):
