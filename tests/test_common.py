@@ -124,3 +124,79 @@ def test_data_directory_is_a_temp_dir_unless_given(tmp_path):
     blocker.write_text("x")  # a file where a directory should go
     with pytest.raises(SetupError, match="--data-dir"):
         data_directory(blocker / "sub", contextlib.ExitStack(), "t-")
+
+
+# run_main and SIGTERM: a process manager's stop must still run the program's cleanup.
+ASYNC_MAIN = """
+import asyncio
+from wirelab_common.errors import run_main
+
+async def main():
+    try:
+        print('running', flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.sleep(0.01)  # an await in cleanup still works: the task was cancelled
+        print('summary: cleaned up', flush=True)
+
+run_main(main)
+"""
+SYNC_MAIN = """
+import time
+from wirelab_common.errors import run_main
+
+def main():
+    try:
+        print('running', flush=True)
+        time.sleep(60)
+    finally:
+        print('summary: cleaned up', flush=True)
+
+run_main(main)
+"""
+OWN_HANDLER_MAIN = """
+import asyncio, signal
+from wirelab_common.errors import run_main
+
+async def main():
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print('running', flush=True)
+    await stop.wait()
+    print('own handler ran', flush=True)
+    raise SystemExit(7)
+
+run_main(main)
+"""
+
+
+@pytest.mark.parametrize("code", [ASYNC_MAIN, SYNC_MAIN], ids=["async", "sync"])
+def test_run_main_on_sigterm_runs_cleanup_and_exits_0(code):
+    import signal
+
+    proc = start_process([sys.executable, "-c", code], name="main", ready_line="running")
+    proc.signal(signal.SIGTERM)
+    assert proc.popen.wait(10) == 0, proc.output()
+    proc.stop()
+    assert "summary: cleaned up" in proc.output()
+    assert "Traceback" not in proc.output()
+
+
+def test_run_main_on_sigint_still_exits_130_after_cleanup():
+    import signal
+
+    proc = start_process([sys.executable, "-c", ASYNC_MAIN], name="main", ready_line="running")
+    proc.signal(signal.SIGINT)
+    assert proc.popen.wait(10) == 130, proc.output()
+    proc.stop()
+    assert "summary: cleaned up" in proc.output()
+
+
+def test_run_main_leaves_a_programs_own_sigterm_handler_alone():
+    import signal
+
+    proc = start_process([sys.executable, "-c", OWN_HANDLER_MAIN], name="main", ready_line="running")
+    proc.signal(signal.SIGTERM)
+    assert proc.popen.wait(10) == 7, proc.output()
+    proc.stop()
+    assert "own handler ran" in proc.output()

@@ -319,7 +319,7 @@ async def consume(args: argparse.Namespace) -> None:
             check(len(consumer.processed) >= args.count,
                   f"processed {len(consumer.processed)} of {args.count} entries in {args.timeout} s")
         else:
-            await asyncio.Event().wait()  # until Ctrl-C
+            await asyncio.Event().wait()  # until Ctrl-C or SIGTERM (run_main cancels us: finally runs)
     finally:
         await consumer.close()
         trace.state(f"processed {len(consumer.processed)} entries ({consumer.claimed} claimed, "

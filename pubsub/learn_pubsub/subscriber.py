@@ -271,7 +271,7 @@ async def run_cli(args: argparse.Namespace) -> None:
             got = len(subscriber.deliveries) + len(subscriber.invalid)
             check(got >= args.count, f"received {got} of {args.count} message(s) in {args.timeout} s")
         else:
-            await asyncio.Event().wait()  # until Ctrl-C
+            await asyncio.Event().wait()  # until Ctrl-C or SIGTERM (run_main cancels us: finally runs)
     finally:
         await subscriber.close()
         ids = " ".join(subscriber.received_ids)
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url", help="default: $REDIS_URL")
     parser.add_argument("--channel", action="append", default=[], help="SUBSCRIBE to it (repeatable)")
     parser.add_argument("--pattern", action="append", default=[], help="PSUBSCRIBE to it (repeatable)")
-    parser.add_argument("--count", type=int, default=0, help="exit after N messages (0: run until Ctrl-C)")
+    parser.add_argument("--count", type=int, default=0, help="exit after N messages (0: run until Ctrl-C or SIGTERM)")
     parser.add_argument("--timeout", type=float, default=30.0, help="with --count: fail after S seconds")
     parser.add_argument("--connect-timeout", type=float, default=10.0)
     parser.add_argument("--name", default="sub", help="name in the trace and in CLIENT LIST")

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 from urllib.parse import urlsplit
@@ -276,6 +277,19 @@ async def test_subscriber_cli_prints_its_ready_line_then_what_it_received(url, p
     assert "= sub-a    subscribed to 1 channel(s), 1 pattern(s): orders.created orders.*" in output
     assert "< sub-a    orders.created pub-1 (via orders.*)" in output
     assert "received 2 message(s), 0 invalid: pub-1 pub-1" in output
+
+
+async def test_a_subscriber_stopped_by_sigterm_prints_its_summary_and_exits_0(url, procs):
+    # SIGTERM is how systemd and `docker compose stop` stop a process: the summary must still come.
+    cli = procs.python("learn_pubsub.subscriber", "--redis-url", url, "--channel", "orders.created",
+                       "--name", "sub-t", ready_line="subscribed to")
+    async with Publisher(url, quiet("pub")) as pub:
+        assert await pub.publish("orders.created", {"n": 1}) == 1
+    await asyncio.to_thread(cli.wait_line, "< sub-t    orders.created pub-1", 5)
+    cli.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(cli.popen.wait, 10) == 0, cli.output()
+    assert "received 1 message(s), 0 invalid: pub-1" in cli.output()
+    assert "Traceback" not in cli.output()
 
 
 async def test_publisher_cli_publishes_count_messages_and_traces_receivers(url):
