@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url", help="default: $REDIS_URL")
     parser.add_argument("--channel", action="append", default=[], help="SUBSCRIBE to it (repeatable)")
     parser.add_argument("--pattern", action="append", default=[], help="PSUBSCRIBE to it (repeatable)")
-    parser.add_argument("--count", type=int, default=0, help="exit after N messages (0: run until Ctrl-C or SIGTERM)")
+    parser.add_argument("--count", type=int, default=0,
+                        help="exit after N messages (0: run until Ctrl-C or SIGTERM)")
     parser.add_argument("--timeout", type=float, default=30.0, help="with --count: fail after S seconds")
     parser.add_argument("--connect-timeout", type=float, default=10.0)
     parser.add_argument("--name", default="sub", help="name in the trace and in CLIENT LIST")
