@@ -26,7 +26,7 @@ from learn_websocket.chat.client import ChatClient, backoff_delay
 from wirelab_common.ports import free_port
 from wirelab_common.wiretrace import Trace
 
-OP_TEXT, OP_CLOSE, OP_PING = 0x1, 0x8, 0x9
+OP_CONT, OP_TEXT, OP_CLOSE, OP_PING = 0x0, 0x1, 0x8, 0x9
 
 
 def quiet(name: str) -> Trace:
@@ -61,11 +61,14 @@ class RawPeer:
         return cls(reader, writer)
 
     async def send_text(self, text: str) -> None:
-        payload = text.encode()
+        await self.send_frame(OP_TEXT, text.encode())
+
+    async def send_frame(self, opcode: int, payload: bytes, fin: bool = True) -> None:
+        """Any frame, e.g. a text frame whose payload is not UTF-8, or a fragment (fin=False)."""
         assert len(payload) < 126
         mask = os.urandom(4)  # clients must mask (§5.3)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(bytes([0x80 | OP_TEXT, 0x80 | len(payload)]) + mask + masked)
+        self.writer.write(bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)]) + mask + masked)
         await self.writer.drain()
 
     async def read_frame(self, timeout: float = 5.0) -> tuple[int, bytes] | None:
@@ -175,6 +178,54 @@ async def test_missing_or_unknown_token_is_refused_with_401_before_accept(chat_s
     with pytest.raises(InvalidStatus) as info:
         await connect(server.ws_url + query, proxy=None)
     assert info.value.response.status_code == 401
+
+
+async def raw_handshake(port: int, headers: str) -> bytes:
+    """Send a WebSocket handshake with these header lines over a bare socket; all the server says."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /ws?token=alice-token HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  f"{headers}\r\n").encode())
+    try:
+        return await asyncio.wait_for(reader.read(-1), 5)  # a refusal ends with the server's FIN
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("version", [["8"], [], ["13", "8"]], ids=["8", "missing", "13-and-8"])
+async def test_unsupported_websocket_version_gets_426_naming_version_13(chat_server, version):
+    server = chat_server()
+    answer = await raw_handshake(server.port, "".join(f"Sec-WebSocket-Version: {v}\r\n" for v in version))
+    head = answer.partition(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert head[0] == "HTTP/1.1 426 Upgrade Required", answer
+    assert "Sec-WebSocket-Version: 13" in head[1:], answer  # RFC 6455 §4.4: MUST say what we speak
+    await asyncio.to_thread(server.proc.wait_line, r"rejected .*: HTTP 426")
+    # Version 13 still opens.
+    peer = await RawPeer.open(server.port, "alice-token")
+    assert (await peer.read_frame())[0] == OP_TEXT  # welcome
+    peer.close()
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+async def test_token_in_authorization_bearer_header_is_accepted(chat_server, scheme):
+    server = chat_server()
+    async with connect(server.ws_url, additional_headers={"Authorization": f"{scheme} bob-token"},
+                       proxy=None) as ws:
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert (welcome["type"], welcome["user"]) == ("welcome", "bob")
+
+
+@pytest.mark.parametrize("authorization", ["Bearer wrong", "Basic Ym9iOmJvYi10b2tlbg==", "Bearer"])
+async def test_a_bad_authorization_header_is_refused_even_with_a_good_query_token(chat_server, authorization):
+    server = chat_server()
+    with pytest.raises(InvalidStatus) as info:
+        # When the header is there, it is the credential; the query is not a fallback.
+        await connect(f"{server.ws_url}?token=alice-token", proxy=None,
+                      additional_headers={"Authorization": authorization})
+    response = info.value.response
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 async def test_chat_client_does_not_retry_after_401(chat_server):
@@ -299,3 +350,42 @@ async def test_client_reconnects_with_backoff_and_rejoins_after_a_restart(chat_s
     finally:
         await bob.close()
         await alice.close()
+
+
+async def test_invalid_utf8_text_frames_cost_one_log_line_each_and_others_keep_chatting(chat_server):
+    server = chat_server()
+    bob = await started(server, "bob-token", "bob")
+    try:
+        await bob.join("lobby")
+        # Whole frames and a fragmented message, each invalid UTF-8 (RFC 6455 §8.1).
+        bad = [[(OP_TEXT, b"\xff\xfe", True)], [(OP_TEXT, b'{"text": "caf\xe9"}', True)],
+               [(OP_TEXT, b"\xe2\x82", False), (OP_CONT, b"(", True)], [(OP_TEXT, b"\xc0\xaf", True)],
+               [(OP_TEXT, b"\xed\xa0\x80", True)]]  # a UTF-16 surrogate, which UTF-8 forbids
+        for frames in bad:
+            peer = await RawPeer.open(server.port, "carol-token")
+            assert (await peer.read_frame())[0] == OP_TEXT  # welcome
+            for opcode, payload, fin in frames:
+                await peer.send_frame(opcode, payload, fin)
+            op, payload = await peer.read_frame()
+            assert op == OP_CLOSE and struct.unpack("!H", payload[:2])[0] == 1007
+            assert await peer.read_frame() is None  # and the server dropped TCP (§7.1.7)
+            peer.close()
+            await bob.say("lobby", "still here")  # the server keeps serving everyone else
+            await bob.wait_for(is_message("still here"))
+        # A fragmented message that is valid UTF-8 still gets through.
+        peer = await RawPeer.open(server.port, "carol-token")
+        await peer.read_frame()
+        await peer.send_frame(OP_TEXT, b'{"type": "join", ', fin=False)
+        await peer.send_frame(OP_CONT, b'"room": "lobby"}')
+        await bob.wait_for(lambda m: m["type"] == "joined" and m["user"] == "carol")
+        peer.close()
+        assert bob.connects == 1 and bob.state == "OPEN"
+    finally:
+        await bob.close()
+    await asyncio.to_thread(server.proc.wait_line, r"carol CLOSED from .*\(code 100[56]\)")
+    output = server.proc.output()
+    lines = [line for line in output.splitlines() if "invalid UTF-8" in line]
+    assert len(lines) == len(bad), output
+    assert all(" sent invalid UTF-8 " in line and line.endswith("-> close 1007") and len(line) < 120
+               for line in lines), lines
+    assert "Traceback" not in output and "UnicodeDecodeError" not in output, output

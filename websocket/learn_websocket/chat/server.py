@@ -9,7 +9,9 @@ Reading order: schema -> hub -> broker -> app -> **server**; then client; then t
 
 It prints ``= s1       listening on http://127.0.0.1:8000`` once it accepts connections.
 
-Three things an ASGI app cannot do for itself are done here:
+Things an ASGI app cannot do for itself are done here (the last two, and the
+heartbeat's trace line, in :class:`ChatWebSocketProtocol`, our subclass of
+uvicorn's WebSocket protocol):
 
 - **Heartbeats** (RFC 6455 §5.5.2): uvicorn sends a ping every ``--ping-interval``
   seconds and, if no pong comes back within ``--ping-timeout``, closes with 1011
@@ -22,6 +24,9 @@ Three things an ASGI app cannot do for itself are done here:
   process exits 0.  (uvicorn also re-raises the signal after a clean shutdown, which
   would make the exit status "killed by SIGTERM"; we install our own handler.)
 - **Ready line**: printed only after the socket is bound and Redis is subscribed.
+- **A bad ``Sec-WebSocket-Version``** gets 426 with ``Sec-WebSocket-Version: 13``
+  (§4.4): the websockets library answers the handshake before any ASGI code runs.
+- **Invalid UTF-8** in a text message: close 1007 and one trace line, not a traceback.
 
 The event loop is uvloop when it is installed (``--loop auto``), because that is
 what ``uvicorn app:app`` does when installed as ``uvicorn[standard]``: it is how
@@ -36,15 +41,18 @@ import argparse
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 
 from wirelab_common.asgi_server import LOOPS, LogBridge, TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.redis_server import check_redis
 from wirelab_common.wiretrace import Trace
 
+from ..handshake import VERSION
 from .app import DEMO_TOKENS, Settings, create_app
 from .hub import GOING_AWAY, Hub
 
@@ -100,20 +108,71 @@ class ChatLogBridge(LogBridge):
         super().emit(record)
 
 
-class HeartbeatTracingProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets-sansio protocol, plus a trace line when a peer misses a pong.
+class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol with three RFC 6455 duties done our way.
 
-    uvicorn reports a missed pong only in its log, at its TRACE level, and that level
-    is costly: uvicorn then wraps the app in its message logger, and the websockets
-    library formats a debug line for every frame (the echo benchmark ran 1.5x faster
-    without them).  Overriding the one method that handles the timeout costs nothing.
+    - **Version check** (§4.2.1 item 6, §4.4): a handshake whose ``Sec-WebSocket-Version``
+      is not ``13`` gets ``426 Upgrade Required`` *with* ``Sec-WebSocket-Version: 13``,
+      the header the RFC says MUST tell the client what we speak.  The websockets
+      library would answer a bare 400 without it, before any ASGI app or middleware
+      runs, so the check sits here, in front of the library (``handshake.py`` does
+      the same in the hand-rolled server).
+    - **Invalid UTF-8** (§8.1): a text message that is not UTF-8 fails the connection
+      with 1007 and costs one trace line.  uvicorn would log a full traceback for it,
+      and the client decides how often that happens: a log flood on demand.
+    - **Heartbeat timeout**: a trace line when a peer misses a pong.  uvicorn reports
+      it only at its TRACE log level, and that level is costly: uvicorn then wraps the
+      app in its message logger, and the websockets library formats a debug line for
+      every frame (the echo benchmark ran 1.5x faster without them).
     """
+
+    def _state(self, message: str) -> None:
+        self.config.app.state.trace.state(message)
+
+    @property
+    def _peer(self) -> str:
+        host, port = self.client or ("?", 0)
+        return f"{host}:{port}"
+
+    def handle_connect(self, event: Request) -> None:
+        versions = event.headers.get_all("Sec-WebSocket-Version")
+        if versions == [VERSION]:
+            super().handle_connect(event)  # the library checks the rest (method, key, ...)
+            return
+        offered = ", ".join(versions) or "none"
+        self._state(f"rejected {self._peer}: HTTP 426 (Sec-WebSocket-Version {offered}, not {VERSION})")
+        response = self.conn.reject(HTTPStatus.UPGRADE_REQUIRED,
+                                    f"Failed to open a WebSocket connection: unsupported "
+                                    f"Sec-WebSocket-Version {offered}; this server speaks {VERSION}.\n")
+        response.headers["Sec-WebSocket-Version"] = VERSION
+        # As uvicorn does for the library's own rejections: the answer, then close.
+        self.handshake_initiated = self.handshake_complete = self.close_sent = True
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        """A whole message arrived: a text one is decoded here (§8.1) instead of in uvicorn."""
+        if self.curr_msg_data_type != "text" or self.close_sent:
+            super().send_receive_event_to_app()  # bytes pass as they are; after close: dropped
+            return
+        data = b"".join(self.frames)
+        self.frames = []
+        try:
+            text = data.decode()
+        except UnicodeDecodeError as exc:
+            self._state(f"{self._peer} sent invalid UTF-8 ({exc.reason} at byte {exc.start}) -> close 1007")
+            self.conn.fail(1007, "invalid UTF-8")  # §7.1.7: close frame, then drop TCP
+            self.handle_parser_exception()  # tells the app, writes the close frame, closes
+            return
+        self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        if not self.read_paused:  # one message at a time: the app's receive() resumes reading
+            self.read_paused = True
+            self.transport.pause_reading()
 
     def keepalive_timeout(self) -> None:
         if not self.close_sent and not self.transport.is_closing():
-            host, port = self.client or ("?", 0)
-            trace = self.config.app.state.trace
-            trace.state(f"{host}:{port} sent no pong within {self.ping_timeout} s -> close 1011, drop TCP")
+            self._state(f"{self._peer} sent no pong within {self.ping_timeout} s -> close 1011, drop TCP")
         super().keepalive_timeout()  # sends the close frame (1011) and drops the connection
 
 
@@ -157,10 +216,10 @@ async def serve(args: argparse.Namespace) -> None:
     cfg = config(
         app, args.host, args.port, bridge=ChatLogBridge(),
         # uvicorn's sans-I/O implementation on top of the websockets library (ws="websockets-sansio"),
-        # with a trace line added: it supports the denial-response extension (real 401/403
-        # before accept) and keepalive pings.  The log stays at WARNING, never DEBUG: the
-        # websockets library would format a line for every frame.
-        ws=HeartbeatTracingProtocol, ws_ping_interval=ping_interval, ws_ping_timeout=args.ping_timeout,
+        # with the changes ChatWebSocketProtocol lists: it supports the denial-response extension
+        # (real 401/403 before accept) and keepalive pings.  The log stays at WARNING, never DEBUG:
+        # the websockets library would format a line for every frame.
+        ws=ChatWebSocketProtocol, ws_ping_interval=ping_interval, ws_ping_timeout=args.ping_timeout,
         ws_max_size=64 * 1024,  # a chat message is <= 2000 characters: refuse megabyte frames
         timeout_graceful_shutdown=5,
     )
