@@ -12,7 +12,8 @@ What happens at ``/ws``, in order::
 
     handshake arrives (HTTP GET + Upgrade)       RFC 6455 §4.1
       1. Origin header from a foreign page?  -> HTTP 403, no upgrade   (§10.2)
-      2. ?token= missing or unknown?         -> HTTP 401, no upgrade
+      2. token missing or unknown?           -> HTTP 401, no upgrade
+         (from ``Authorization: Bearer``, else from ``?token=``)
          (server shutting down?              -> HTTP 503, try another one)
       3. accept (101 Switching Protocols), send ``welcome``
       4. loop: read a frame, parse it (schema.py), act (hub.py / broker.py)
@@ -66,6 +67,23 @@ class Settings:
     # False (--quiet): only the "=" state lines, no "<"/">" line per message, and no
     # formatting work for them either.  Each line costs a few microseconds.
     trace_messages: bool = True
+
+
+def presented_token(websocket: WebSocket) -> str:
+    """The token from ``Authorization: Bearer <token>`` (RFC 6750 §2.1), else from ``?token=``.
+
+    The header is what our 401 asks for (``WWW-Authenticate: Bearer``), and it stays
+    out of access logs.  But a browser's ``WebSocket`` API cannot set any header on
+    the handshake, so the page has to put its token in the query string; hence both.
+    (Query strings do show up in access logs: production prefers a short-lived,
+    single-use ticket there.)  When the header is present, the query is not read.
+    """
+    authorization = websocket.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.strip().partition(" ")
+        # RFC 9110 §11.1: the scheme name is case-insensitive.
+        return token.strip() if scheme.lower() == "bearer" else ""
+    return websocket.query_params.get("token", "")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -125,9 +143,7 @@ def create_app(settings: Settings) -> FastAPI:
         if origin is not None and origin not in settings.allowed_origins:
             await deny(websocket, peer, 403, f"origin {origin} is not allowed")
             return
-        # Browsers cannot set headers on a WebSocket handshake, hence the query string.
-        # (It shows up in access logs; production prefers a short-lived, single-use token.)
-        user = users_by_token.get(websocket.query_params.get("token", ""))
+        user = users_by_token.get(presented_token(websocket))
         if user is None:
             await deny(websocket, peer, 401, "missing or unknown token")
             return
