@@ -228,11 +228,15 @@ async def test_a_bad_authorization_header_is_refused_even_with_a_good_query_toke
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-async def test_chat_client_does_not_retry_after_401(chat_server):
+@pytest.mark.parametrize("token, origin, status", [("nope", None, 401),
+                                                   ("alice-token", "http://evil.example", 403)])
+async def test_chat_client_does_not_retry_after_a_4xx(chat_server, token, origin, status):
     server = chat_server()
-    client = ChatClient(server.ws_url, "nope", name="mallory", trace=quiet("mallory"), backoff_base=0.01)
-    with pytest.raises(InvalidStatus):
+    client = ChatClient(server.ws_url, token, name="mallory", trace=quiet("mallory"), backoff_base=0.01,
+                        origin=origin)
+    with pytest.raises(InvalidStatus) as info:
         await client.start()
+    assert info.value.response.status_code == status
     await asyncio.sleep(0.3)
     assert (client.state, client.connects, client.delays) == ("CLOSED", 0, [])
 

@@ -10,7 +10,7 @@ Wi-Fi changes.  :class:`ChatClient` hides that from its user:
 
     CLOSED -> CONNECTING -> OPEN --(drop)--> WAITING --(delay)--> CONNECTING -> OPEN ...
                    |                                                    |
-                   '-- HTTP 401/403: CLOSED for good                    '-- rejoin every room
+                   '-- HTTP 4xx but 408/429: CLOSED for good            '-- rejoin every room
 
 **Backoff with full jitter.**  After the n-th failed attempt in a row (n = 0 for the
 first retry) the client sleeps ``uniform(0, min(backoff_max, backoff_base * 2**n))``.
@@ -19,9 +19,13 @@ delay below the ceiling spreads the clients out, so a thousand clients dropped b
 the same restart do not all come back in the same millisecond (a "thundering
 herd").  The random generator is a parameter, so tests can assert the schedule.
 
-**No retry after 401/403.**  A rejected token or origin will be rejected again:
-retrying only adds load, and the user has to act (log in again).  Other failures
-(connection refused, 5xx, timeouts, a dropped connection) are worth retrying.
+**No retry after a 4xx, but 408 and 429.**  A 4xx says the request itself is wrong
+(RFC 9110 §15.5): a rejected token (401) or origin (403), a wrong path, a
+handshake the server does not speak (400, 426).  The same request will be
+refused again: retrying only adds load, and someone has to act (log in again,
+fix the URL).  408 Request Timeout and 429 Too Many Requests are the two 4xx that
+invite a retry later.  Other failures (connection refused, 5xx such as the 503 of
+a server shutting down, timeouts, a dropped connection) are worth retrying.
 
 RFC 6455: the close code and reason the server sent (§7.4: 1001 going away, 4008
 slow consumer, 1011 heartbeat timeout) end up in :attr:`ChatClient.last_close`;
@@ -52,7 +56,11 @@ RETRYABLE_4XX = {408, 429}
 
 
 def with_token(url: str, token: str) -> str:
-    """``url`` with ``?token=`` added (browsers cannot send headers, so neither do we)."""
+    """``url`` with ``?token=`` added, as the browser page does (it cannot send headers).
+
+    The server also takes ``Authorization: Bearer`` (``app.presented_token``); this
+    client uses the query so that it walks the same path as the page.
+    """
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "token"] + [("token", token)]
     return urlunsplit(parts._replace(query=urlencode(query)))
