@@ -35,9 +35,14 @@ import pytest
 import uvicorn
 from standardwebhooks import Webhook
 
+from learn_webhook.dispatcher import Dispatcher
+from learn_webhook.outbox import Outbox
 from learn_webhook.retry_schedule import RetryPolicy
+from learn_webhook.signatures import new_secret
+from learn_webhook.ssrf_guard import TargetGuard, parse_networks
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess
+from wirelab_common.wiretrace import Trace
 
 READY = r"= provider +listening on http://"
 LOOPBACK = ("--allow-target", "127.0.0.0/8")
@@ -107,11 +112,15 @@ class Captured:
 
 @dataclass
 class CaptureServer:
-    """Records raw requests; answers ``statuses`` in turn (then 200), after ``delays`` (then none)."""
+    """Records raw requests; answers ``statuses`` in turn (then 200), after ``delays`` (then none).
+
+    ``retry_after`` (seconds), if set, goes out as ``Retry-After`` with every non-2xx answer.
+    """
 
     port: int
     statuses: list[int] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
+    retry_after: int | None = None
     requests: list[Captured] = field(default_factory=list)
 
     @property
@@ -129,8 +138,10 @@ class CaptureServer:
         if self.delays and (delay := self.delays.pop(0)):
             await asyncio.sleep(delay)
         status = self.statuses.pop(0) if self.statuses else 200
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
+        headers = [(b"content-type", b"application/json")]
+        if self.retry_after is not None and not 200 <= status <= 299:
+            headers.append((b"retry-after", str(self.retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b'{"recorded": true}'})
 
     def wait(self, count: int, timeout: float = 10.0) -> list[Captured]:
@@ -204,6 +215,60 @@ def test_after_a_rotation_both_secrets_sign_so_either_verifies(start_provider, c
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     for secret in (new, old):
         assert Webhook(secret).verify(request.body, request.headers)["data"] == {"id": 7}
+
+
+def test_each_attempt_is_signed_when_it_is_sent_so_a_retry_carries_its_own_timestamp(start_provider, capture):
+    # Retry-After: 1 puts at least a second between the two attempts, so two attempts
+    # signed at send time cannot share a (whole-second) timestamp.
+    capture.statuses, capture.retry_after = [503], 1  # then 200
+    provider = start_provider(*LOOPBACK, "--backoff-base", "0.05")
+    sub = provider.subscribe(capture.url)
+    [delivery_id] = provider.publish("invoice.paid", {"n": 1})["deliveries"]
+    first, second = capture.wait(2)
+    provider.wait_all("DELIVERED", 1)
+    assert second.at - first.at >= 1.0
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery_id
+    assert first.body == second.body
+    assert int(first.headers["webhook-timestamp"]) < int(second.headers["webhook-timestamp"])
+    assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
+    for request in (first, second):
+        # The reference library accepts each attempt as it was sent, its own timestamp included...
+        assert Webhook(sub["secret"]).verify(request.body, request.headers)["data"] == {"n": 1}
+        # ...and that timestamp is the second the request left, not an earlier one.
+        assert 0 <= request.at - int(request.headers["webhook-timestamp"]) < 1.5
+
+
+def test_an_attempt_is_signed_after_its_slow_dns_check_not_when_it_began(tmp_path, capture):
+    # The dispatcher re-resolves the target before every attempt (ssrf_guard.py).  A resolver
+    # that takes 1.5 s stands in for slow DNS; the signature must be made after it answered.
+    def slow_dns(host: str, port: int) -> list[str]:
+        time.sleep(1.5)
+        return ["127.0.0.1"]
+
+    outbox = Outbox.open(tmp_path / "outbox")
+    secret = new_secret()
+    outbox.add_subscription(f"http://slow-dns.test:{capture.port}/hook", secret)
+    outbox.add_event("invoice.paid", {"n": 2})
+    guard = TargetGuard(parse_networks(["127.0.0.0/8"]), resolver=slow_dns)
+
+    async def deliver_one() -> None:
+        dispatcher = Dispatcher(outbox, RetryPolicy(), guard, trace=Trace("provider"), loud=False)
+        running = asyncio.create_task(dispatcher.run())
+        while not capture.requests:
+            await asyncio.sleep(0.02)
+        await dispatcher.stop(grace=2.0)
+        await running
+
+    try:
+        asyncio.run(asyncio.wait_for(deliver_one(), 15))
+    finally:
+        outbox.close()
+    [request] = capture.requests
+    assert request.headers["host"] == f"slow-dns.test:{capture.port}"  # sent to the checked address
+    assert Webhook(secret).verify(request.body, request.headers)["data"] == {"n": 2}
+    # Signed at send time: less than a second (plus the way over loopback) before it arrived.
+    # Signed when the attempt began, it would be at least 1.5 s older.
+    assert 0 <= request.at - int(request.headers["webhook-timestamp"]) < 1.2
 
 
 # -- Retries, outages, dead letters ---------------------------------------------------------

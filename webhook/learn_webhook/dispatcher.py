@@ -1,7 +1,7 @@
 """The delivery worker: claim due deliveries from the outbox, sign, POST, record, repeat.
 
-Reading order: signatures -> outbox -> retry_schedule -> **dispatcher** -> provider_app
--> provider -> receiver_app -> receiver.
+Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> **dispatcher** ->
+provider_app -> provider -> inbox -> receiver_app -> receiver -> demo.
 
 One loop, a few deliveries in flight at once (``concurrency``)::
 
@@ -9,7 +9,7 @@ One loop, a few deliveries in flight at once (``concurrency``)::
       -> outbox.claim_due(now, free slots)         oldest due first, none already in flight
       -> per delivery, in its own task:
            ssrf_guard.check(url)                   resolve again: DNS rebinding (see there)
-           sign with a fresh webhook-timestamp     same webhook-id on every attempt
+           sign, with webhook-timestamp = now      same webhook-id on every attempt
            POST, bounded by --timeout              2xx or not, or no answer at all
            retry_schedule.decide(...)              Delivered / Retry(at) / GiveUp
            outbox.record_attempt(...)              the attempt log + the new state, one commit
@@ -18,12 +18,18 @@ One loop, a few deliveries in flight at once (``concurrency``)::
 **The headers of one attempt** (Standard Webhooks, "Webhook headers")::
 
     webhook-id: msg_...             the delivery id: the receiver's idempotency key
-    webhook-timestamp: 1714000000   *now*, not the event's time: a retry an hour later
-                                    must still pass the receiver's 5-minute replay window
+    webhook-timestamp: 1714000000   when this attempt is signed, just before it is sent:
+                                    not the event's time (a retry an hour later must still
+                                    pass the receiver's 5-minute replay window), and not
+                                    when the attempt began (the DNS check may be slow)
     webhook-signature: v1,... v1,... one per active secret of the subscription (rotation)
     x-hub-signature-256: sha256=... only if the subscription asked for GitHub's scheme, with
     x-github-event / x-github-delivery as GitHub sends them
     content-type: application/json, user-agent: wirelab-webhooks/0.1
+
+The timestamp counts whole seconds, so two attempts within one second carry the
+same timestamp and, with the same id and body, the same signature.  That is
+harmless (the receiver dedupes by id); an attempt a second or more later gets new ones.
 
 **Timeouts.**  A receiver that holds the request open would hold our slot for ever.
 httpx's timeouts bound each step (connect, each read); ``asyncio.timeout`` bounds the
@@ -191,7 +197,9 @@ class Dispatcher:
             else:
                 target = await asyncio.to_thread(self.guard.check, job.url)
             url, extra, extensions = pinned_request(target)
-            headers = {**attempt_headers(job, int(started)), **extra}
+            # Signed now, at send time (Standard Webhooks: the timestamp of the attempt), not
+            # at `started`: the DNS check above may have taken seconds of the receiver's window.
+            headers = {**attempt_headers(job, int(self.clock())), **extra}
             if self.loud:
                 detail = [f"{name}: {value}" for name, value in headers.items()]
                 self.trace.sent(f"POST {job.url} id={job.delivery_id} attempt {attempt}/"

@@ -1,7 +1,7 @@
 """When to try a failed webhook delivery again, and when to give up: the pure retry policy.
 
-Reading order: signatures -> outbox -> **retry_schedule** -> dispatcher -> provider_app
--> provider -> receiver_app -> receiver.
+Reading order: signatures -> outbox -> **retry_schedule** -> ssrf_guard -> dispatcher ->
+provider_app -> provider -> inbox -> receiver_app -> receiver -> demo.
 
 The dispatcher makes one HTTP attempt and then asks this module what the outcome
 means.  Nothing here does I/O: the clock (``now``) and the random generator
@@ -15,13 +15,16 @@ timeouts and refused connections.  ``410 Gone`` means "stop sending": the delive
 dies at once instead of being retried (production would also disable the endpoint).
 
 **Exponential backoff with full jitter** (Standard Webhooks, "Deliverability and
-reliability": exponential backoff, plus "some level of random jitter").  After
-the n-th failed attempt (n = 1 for the first) the delivery waits::
+reliability": exponential backoff, plus "some level of random jitter").  Attempts
+are numbered from 1, as the trace shows them ("attempt 1/6"); the retries between
+them are numbered from 0, as in ``wirelab_common.backoff``: after attempt n fails,
+retry k = n - 1 follows, and waits::
 
-    delay = rng.uniform(0, min(cap, base * 2**(n - 1)))
+    delay = uniform(0, min(cap, base * 2**k))
 
-    attempt:      1     2     3     4     5     6
-    ceiling (s):    0.5   1     2     4     8       (base 0.5, cap 30)
+    attempt n:      1     2     3     4     5     6
+    retry k:           0     1     2     3     4
+    ceiling (s):      0.5    1     2     4     8        (base 0.5, cap 30)
                   fail  fail  fail  fail  fail  fail -> DEAD after 6 attempts
 
 The ceiling doubles, so a receiver that stays down is not hammered; the random
@@ -42,14 +45,19 @@ from dataclasses import dataclass
 
 from wirelab_common.backoff import Rng, backoff_delay, ceiling
 
+# The defaults, defined here only: RetryPolicy() and the provider's command line use them.
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_BACKOFF_BASE = 0.5  # seconds: the ceiling of the first retry's delay (k = 0)
+DEFAULT_BACKOFF_CAP = 30.0  # seconds: no delay is ever longer
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How many attempts a delivery gets, and how the delays between them grow."""
 
-    max_attempts: int = 6
-    base: float = 0.5  # seconds: the ceiling of the first retry's delay
-    cap: float = 30.0  # seconds: no delay is ever longer
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    base: float = DEFAULT_BACKOFF_BASE
+    cap: float = DEFAULT_BACKOFF_CAP
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -58,11 +66,11 @@ class RetryPolicy:
             raise ValueError(f"base and cap must be >= 0, got base={self.base} cap={self.cap}")
 
     def ceiling(self, failed_attempts: int) -> float:
-        """The longest delay after ``failed_attempts`` failures in a row (1 for the first)."""
+        """The longest delay after attempt n = ``failed_attempts`` failed (from 1): retry k = n - 1."""
         return ceiling(failed_attempts - 1, self.base, self.cap)
 
     def delay(self, failed_attempts: int, rng: Rng) -> float:
-        """Full jitter: a delay drawn uniformly from ``[0, ceiling]`` (``wirelab_common.backoff``)."""
+        """Full jitter after attempt n failed: drawn from ``[0, ceiling(n)]`` (``wirelab_common.backoff``)."""
         return backoff_delay(failed_attempts - 1, self.base, self.cap, rng)
 
     def schedule(self, rng: Rng) -> list[float]:
