@@ -72,6 +72,9 @@ from .ssrf_guard import Target, TargetGuard, TargetRefused, is_literal
 
 USER_AGENT = "wirelab-webhooks/0.1"
 MAX_RESPONSE = 64 * 1024  # we read this much of an answer, for the log; the rest is ignored
+# Defaults, defined here only (provider_app.Settings and the provider's command line use them).
+DEFAULT_TIMEOUT = 5.0  # seconds one attempt may take, all of it
+DEFAULT_CONCURRENCY = 4  # attempts in flight at once
 
 
 def attempt_headers(job: Job, timestamp: int) -> dict[str, str]:
@@ -106,8 +109,9 @@ def pinned_request(target: Target) -> tuple[httpx.URL, dict[str, str], dict[str,
 class Dispatcher:
     """Delivers what the outbox holds.  ``run()`` is the loop; ``wake()`` says "new work"."""
 
-    def __init__(self, outbox: Outbox, policy: RetryPolicy, guard: TargetGuard, *, concurrency: int = 4,
-                 timeout: float = 5.0, rng: random.Random | None = None,
+    def __init__(self, outbox: Outbox, policy: RetryPolicy, guard: TargetGuard, *,
+                 concurrency: int = DEFAULT_CONCURRENCY, timeout: float = DEFAULT_TIMEOUT,
+                 rng: random.Random | None = None,
                  clock: Callable[[], float] = time.time, trace: Trace | None = None, loud: bool = True,
                  client: httpx.AsyncClient | None = None) -> None:
         self.outbox = outbox

@@ -4,8 +4,10 @@ Reading order: signatures -> outbox -> retry_schedule -> dispatcher -> provider_
 -> **provider** -> receiver_app -> receiver.
 
     python -m learn_webhook.provider --host 127.0.0.1 --port 8000 --data-dir DIR
-        [--allow-target 127.0.0.0/8] [--max-attempts 6] [--backoff-base 0.5] [--backoff-cap 30]
-        [--timeout 5] [--concurrency 4] [--seed N] [--rotation-grace 86400] [-v | --quiet]
+        [--allow-target 127.0.0.0/8] [--max-attempts N] [--backoff-base S] [--backoff-cap S]
+        [--timeout S] [--concurrency N] [--seed N] [--rotation-grace S] [-v | --quiet]
+
+(``--help`` shows the defaults; each is defined once, in the module that uses it.)
 
 It prints ``= provider listening on http://127.0.0.1:8000`` once it accepts
 requests, then one line per thing that happens to a delivery::
@@ -48,8 +50,9 @@ from wirelab_common.asgi_server import LOOPS, TracedServer, config, data_directo
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.wiretrace import Trace
 
-from .provider_app import Settings, create_app
-from .retry_schedule import RetryPolicy
+from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT
+from .provider_app import DEFAULT_ROTATION_GRACE, Settings, create_app
+from .retry_schedule import DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from .ssrf_guard import parse_networks
 
 
@@ -61,15 +64,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, help="where the outbox lives (default: a temp dir)")
     parser.add_argument("--allow-target", action="append", default=[], metavar="NETWORK",
                         help="let webhooks reach this network despite the SSRF guard (repeatable)")
-    parser.add_argument("--max-attempts", type=int, default=6, help="attempts before a delivery is DEAD")
-    parser.add_argument("--backoff-base", type=float, default=0.5,
-                        help="ceiling of the first retry delay (s)")
-    parser.add_argument("--backoff-cap", type=float, default=30.0, help="the longest retry delay (s)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds one attempt may take")
-    parser.add_argument("--concurrency", type=int, default=4, help="attempts in flight at once")
+    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
+                        help="attempts before a delivery is DEAD (default %(default)s)")
+    parser.add_argument("--backoff-base", type=float, default=DEFAULT_BACKOFF_BASE,
+                        help="ceiling of the first retry delay, s (default %(default)s)")
+    parser.add_argument("--backoff-cap", type=float, default=DEFAULT_BACKOFF_CAP,
+                        help="the longest retry delay, s (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds one attempt may take (default %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help="attempts in flight at once (default %(default)s)")
     parser.add_argument("--seed", type=int, help="seed the retry jitter (repeatable schedules)")
-    parser.add_argument("--rotation-grace", type=float, default=86400.0,
-                        help="seconds an old secret keeps signing after a rotation")
+    parser.add_argument("--rotation-grace", type=float, default=DEFAULT_ROTATION_GRACE,
+                        help="seconds an old secret keeps signing after a rotation (default %(default)s)")
     parser.add_argument("--loop", choices=LOOPS, default="auto",
                         help="event loop; auto is uvloop when installed, as in uvicorn")
     noise = parser.add_mutually_exclusive_group()

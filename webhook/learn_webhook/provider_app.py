@@ -53,13 +53,14 @@ from starlette.responses import JSONResponse
 from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace
 
-from .dispatcher import Dispatcher
+from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Dispatcher
 from .outbox import IllegalTransition, NotFound, Outbox, State
 from .retry_schedule import RetryPolicy
 from .signatures import new_secret
 from .ssrf_guard import IPNetwork, TargetGuard, TargetRefused
 
 MAX_BODY = 64 * 1024  # the spec recommends payloads under 20 kB
+DEFAULT_ROTATION_GRACE = 24 * 3600.0  # seconds an old secret still signs after a rotation
 EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$", max_length=100)]
 
 
@@ -81,10 +82,10 @@ class Settings:
     data_dir: Path
     allowed: tuple[IPNetwork, ...] = ()  # --allow-target networks, exempt from the SSRF guard
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: float = 5.0
-    concurrency: int = 4
+    timeout: float = DEFAULT_TIMEOUT
+    concurrency: int = DEFAULT_CONCURRENCY
     rng: random.Random = field(default_factory=random.Random)
-    rotation_grace: float = 24 * 3600.0  # seconds an old secret still signs after a rotation
+    rotation_grace: float = DEFAULT_ROTATION_GRACE
     shutdown_grace: float = 2.0  # seconds in-flight attempts get on SIGTERM
     trace: Trace | None = None
     trace_events: bool = True  # False (--quiet): no line per request or attempt

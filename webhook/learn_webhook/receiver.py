@@ -5,7 +5,9 @@ provider_app -> provider] -> receiver side: inbox -> receiver_app -> **receiver*
 
     python -m learn_webhook.receiver --host 127.0.0.1 --port 9000 --secret whsec_... \\
         [--secret whsec_... (rotation)] [--github-secret TEXT] [--data-dir DIR] \\
-        [--tolerance 300] [--work-delay 0] [--fail-first N] [--fail-status 503] [-v | --quiet]
+        [--tolerance S] [--work-delay S] [--fail-first N] [--fail-status CODE] [-v | --quiet]
+
+(``--help`` shows the defaults; each is defined once, in the module that uses it.)
 
 It prints ``= receiver listening on http://127.0.0.1:9000`` once it accepts
 connections, then one trace line per delivery::
@@ -39,7 +41,7 @@ from wirelab_common.asgi_server import LOOPS, TracedServer, config, data_directo
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.wiretrace import Trace
 
-from .receiver_app import ReceiverSettings, create_receiver_app
+from .receiver_app import DEFAULT_FAIL_STATUS, ReceiverSettings, create_receiver_app
 from .signatures import DEFAULT_TOLERANCE, decode_secret
 
 
@@ -54,12 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also accept GitHub's X-Hub-Signature-256 made with this secret")
     parser.add_argument("--data-dir", type=Path, help="where the inbox lives (default: a temp dir)")
     parser.add_argument("--tolerance", type=int, default=DEFAULT_TOLERANCE,
-                        help="seconds a webhook-timestamp may be off, either way (default 300)")
+                        help="seconds a webhook-timestamp may be off, either way (default %(default)s)")
     parser.add_argument("--work-delay", type=float, default=0.0,
                         help="seconds of simulated work per event (processing happens after the 202)")
     parser.add_argument("--fail-first", type=int, default=0, metavar="N",
                         help="answer the first N deliveries with --fail-status, on purpose")
-    parser.add_argument("--fail-status", type=int, default=503, help="status for failures on purpose")
+    parser.add_argument("--fail-status", type=int, default=DEFAULT_FAIL_STATUS,
+                        help="status for failures on purpose (default %(default)s)")
     parser.add_argument("--loop", choices=LOOPS, default="auto",
                         help="event loop; auto is uvloop when installed, as in uvicorn")
     noise = parser.add_mutually_exclusive_group()

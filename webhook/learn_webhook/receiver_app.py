@@ -70,6 +70,7 @@ from wirelab_common.wiretrace import Trace, shorten
 
 from .inbox import Inbox, InboxEvent
 from .signatures import (
+    DEFAULT_TOLERANCE,
     GITHUB_HEADER,
     HEADER_ID,
     HEADER_SIGNATURE,
@@ -80,6 +81,7 @@ from .signatures import (
 )
 
 MAX_BODY = 1024 * 1024  # the spec suggests payloads under 20 kB; 1 MiB leaves room and bounds memory
+DEFAULT_FAIL_STATUS = 503  # the status of failures on purpose (--fail-status, POST /control)
 GITHUB_DELIVERY = "x-github-delivery"
 GITHUB_EVENT = "x-github-event"
 TRACED_HEADERS = (HEADER_ID, "webhook-timestamp", HEADER_SIGNATURE, GITHUB_HEADER, GITHUB_DELIVERY,
@@ -91,10 +93,10 @@ class ReceiverSettings:
     data_dir: Path
     secrets: list[str] = field(default_factory=list)  # whsec_...; several while rotating
     github_secret: str | None = None
-    tolerance: int = 300  # seconds either side of now (signatures.check_timestamp)
+    tolerance: int = DEFAULT_TOLERANCE  # seconds either side of now (signatures.check_timestamp)
     work_delay: float = 0.0  # seconds of simulated work per event
     fail_first: int = 0  # answer the first N deliveries with fail_status, on purpose
-    fail_status: int = 503
+    fail_status: int = DEFAULT_FAIL_STATUS
     trace: Trace | None = None
     trace_events: bool = True  # False (--quiet): no line per request or event
     clock: Callable[[], float] = time.time
@@ -163,7 +165,7 @@ class FailSwitch:
 
     first: int = 0
     on: bool = False
-    status: int = 503
+    status: int = DEFAULT_FAIL_STATUS
     retry_after: int | None = None
 
     def take(self) -> bool:
