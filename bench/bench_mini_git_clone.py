@@ -1,10 +1,14 @@
-"""mini_git network benchmark: a clone of 1,000 commits from our server beside git http-backend.
+"""mini_git network benchmark: a clone from our server beside git http-backend.
 
-    python bench/bench_mini_git_clone.py [--commits 1000] [--rounds 3]
+    python bench/bench_mini_git_clone.py [--files 5000] [--commits 300] [--rounds 3]
+    python bench/bench_mini_git_clone.py --small          # 500 files, 50 commits, 1 round: quick
+    python bench/bench_mini_git_clone.py --profile        # where our server's time goes (cProfile)
 
-One generated repository (``git fast-import``: ``--commits`` commits, each
-changing one of 200 small files in 20 directories) is served from one root by
-two servers in the same run:
+One generated repository (``git fast-import``): a first commit of ``--files``
+small text files in 100 directories, then ``--commits`` - 1 commits each
+editing ``--changes`` of them, then ``git gc`` (one pack with deltas, as a
+served repository usually is).  It is served from one root by two servers in
+the same run:
 
 - **ours**: ``learn_git.http_server`` (FastAPI/uvicorn, protocol v2 ``fetch``,
   pack built in Python, stored entries and deltas copied, no delta search);
@@ -14,15 +18,26 @@ two servers in the same run:
 
 The client is real git both times (``git clone --bare``: transfer and
 ``index-pack``, no checkout), so the client's work is the same apart from the
-pack it is handed.  A third row shows our own client (``python -m learn_git
-clone``, which also checks out) against our server.  Rounds alternate; the
-median is printed.  There is no clone row in shared/TARGETS.md: the ratio to
-git http-backend is reported as is.
+pack it is handed.  The first clone from each freshly started server is the
+*cold* row (ours resolves the stored pack then, and caches it); the *warm*
+rows are the medians of ``--rounds`` further clones, alternating servers.  A
+last row shows our own client (``python -m learn_git clone``, which also
+checks out) against our server.  There is no clone row in shared/TARGETS.md:
+the ratios to git http-backend are reported as measured, nothing is asserted.
+
+``--profile`` runs our server's answer to a clone (v2 ``fetch``: the walk and
+the pack) in this process under cProfile, cold then warm, and prints the
+functions that take the time.  It is in-process because the server does this
+work in a worker thread, which a ``python -m cProfile`` of the server would
+not see.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import statistics
 import subprocess
 import sys
@@ -30,81 +45,182 @@ import tempfile
 import time
 from pathlib import Path
 
+from learn_git import pkt_line, upload_pack_v2
+from learn_git.objects import parse_tree
+from learn_git.odb import ObjectStore
+from learn_git.pack_stream import ResolvedPacks
+from learn_git.pack_write import pack_from_store
 from learn_git.smart_http_peers import git, git_env, start_backend, start_our_server
+from learn_git.walk import objects_to_send
 from wirelab_common.errors import run_main
 
+DIRECTORIES = 100
 
-def fast_import_stream(commits: int) -> bytes:
-    """A ``git fast-import`` script making ``commits`` commits on main."""
+
+def fast_import_stream(files: int, commits: int, changes: int) -> bytes:
+    """A ``git fast-import`` script: ``files`` files in the first commit, then edits on main."""
+    def body(number: int, version: int) -> bytes:
+        lines = "".join(f"line {i} of file {number}: some text that stays the same\n"
+                        for i in range(10 + number % 20))
+        return f"version {version}\n{lines}".encode()
+
+    def path(number: int) -> str:
+        return f"dir{number % DIRECTORIES:03d}/file{number:05d}.txt"
+
     out = []
-    for number in range(commits):
-        path = f"dir{number % 20}/file{number % 200}.txt"
-        data = (f"commit {number}\n" + "some text that stays the same\n" * (5 + number % 7)).encode()
-        message = f"commit {number}\n".encode()
+    for commit in range(commits):
+        message = f"commit {commit}\n".encode()
         out.append(b"commit refs/heads/main\n")
-        out.append(f"committer Ada <ada@example.org> {1700000000 + number} +0000\n".encode())
+        out.append(f"committer Ada <ada@example.org> {1700000000 + commit} +0000\n".encode())
         out.append(b"data %d\n%s" % (len(message), message))
-        out.append(f"M 100644 inline {path}\n".encode())
-        out.append(b"data %d\n%s\n" % (len(data), data))
+        edited = range(files) if commit == 0 else \
+            sorted({(commit * 7919 + k * 104729) % files for k in range(changes)})
+        for number in edited:
+            data = body(number, commit)
+            out.append(f"M 100644 inline {path(number)}\n".encode())
+            out.append(b"data %d\n%s\n" % (len(data), data))
     return b"".join(out)
+
+
+def make_repository(env: dict[str, str], bare: Path, files: int, commits: int, changes: int) -> str:
+    git(env, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(env, "fast-import", "--quiet", cwd=bare, input=fast_import_stream(files, commits, changes))
+    git(env, "gc", "-q", cwd=bare)
+    counts = git(env, "count-objects", "-v", cwd=bare).stdout.decode().splitlines()
+    count = dict(line.split(": ") for line in counts if line)
+    objects = git(env, "rev-list", "--objects", "--all", cwd=bare).stdout.count(b"\n")
+    return (f"repository: {files} files, {commits} commits ({changes} files edited per commit), "
+            f"{objects} objects, one pack of {int(count['size-pack']):,} KiB")
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=600)
     return time.perf_counter() - start
 
 
-def run(commits: int, rounds: int) -> None:
+def clone(env: dict[str, str], port: int, target: Path) -> tuple[float, int]:
+    """(seconds, bytes of the pack git stored) for one ``git clone --bare``."""
+    seconds = timed(["git", "clone", "-q", "--bare", f"http://127.0.0.1:{port}/big.git", str(target)], env)
+    return seconds, sum(p.stat().st_size for p in (target / "objects" / "pack").glob("*.pack"))
+
+
+def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-git-clone-") as scratch:
         base = Path(scratch)
         env = git_env(base / "home")
         root = base / "root"
-        bare = root / "big.git"
-        git(env, "init", "-q", "--bare", "-b", "main", str(bare))
-        git(env, "fast-import", "--quiet", cwd=bare, input=fast_import_stream(commits))
-        git(env, "gc", "-q", cwd=bare)     # one pack with deltas: what a served repository looks like
-        count = git(env, "count-objects", "-v", cwd=bare).stdout.decode()
-        print(f"repository: {commits} commits; {' '.join(count.split()[4:8])}")
+        print(make_repository(env, root / "big.git", files, commits, changes))
         ours, our_port = start_our_server(root, env)
         backend, backend_port = start_backend(root, env)
+        servers = (("ours", our_port), ("backend", backend_port))
         times: dict[str, list[float]] = {"ours": [], "backend": [], "mini_git client": []}
+        cold: dict[str, float] = {}
         sizes: dict[str, int] = {}
         try:
+            for name, port in servers:
+                cold[name], sizes[name] = clone(env, port, base / f"{name}-cold.git")
             for number in range(rounds):
-                for name, port in (("ours", our_port), ("backend", backend_port)):
-                    target = base / f"{name}-{number}.git"
-                    times[name].append(timed(["git", "clone", "-q", "--bare",
-                                              f"http://127.0.0.1:{port}/big.git", str(target)], env))
-                    packs = list((target / "objects" / "pack").glob("*.pack"))
-                    sizes[name] = sum(p.stat().st_size for p in packs)
-                mine = [sys.executable, "-m", "learn_git", "clone", f"http://127.0.0.1:{our_port}/big.git",
-                        str(base / f"mini-{number}")]
-                times["mini_git client"].append(timed(mine, env))
+                for name, port in servers:
+                    seconds, sizes[name] = clone(env, port, base / f"{name}-{number}.git")
+                    times[name].append(seconds)
+                if client:
+                    mine = [sys.executable, "-m", "learn_git", "clone",
+                            f"http://127.0.0.1:{our_port}/big.git", str(base / f"mini-{number}")]
+                    times["mini_git client"].append(timed(mine, env))
         finally:
             ours.stop()
             backend.stop()
         reference = statistics.median(times["backend"])
-        print(f"\nclone of {commits} commits, real git as client, median of {rounds} rounds "
+        print(f"\nclone by real git (--bare), warm = median of {rounds} rounds after the cold one "
               "(shared 2-core machine, noisy)")
-        print(f"{'server (client)':<34} {'seconds':>8} {'vs http-backend':>16} {'pack bytes':>11}")
-        rows = [("learn_git.http_server (git)", "ours"), ("git http-backend (git)", "backend"),
-                ("learn_git.http_server (mini_git)", "mini_git client")]
-        for label, key in rows:
-            median = statistics.median(times[key])
-            size = f"{sizes[key]:>11,}" if key in sizes else f"{'-':>11}"
-            print(f"{label:<34} {median:>8.2f} {median / reference:>15.2f}x {size}")
-        cold = times["ours"][0]
-        print(f"{'  first clone (cold pack cache)':<34} {cold:>8.2f} {cold / reference:>15.2f}x")
-        print("\nno clone target in shared/TARGETS.md: the ratio is reported as measured")
+        print(f"{'server (client)':<40} {'seconds':>8} {'vs http-backend':>16} {'pack bytes':>11}")
+        rows = [("learn_git.http_server (git), warm", statistics.median(times["ours"]), reference, "ours"),
+                ("git http-backend (git), warm", reference, reference, "backend"),
+                ("learn_git.http_server (git), cold", cold["ours"], cold["backend"], "ours"),
+                ("git http-backend (git), cold", cold["backend"], cold["backend"], "backend")]
+        if client:
+            rows.append(("learn_git.http_server (mini_git client)",
+                         statistics.median(times["mini_git client"]), reference, ""))
+        for label, seconds, against, key in rows:
+            size = f"{sizes[key]:>11,}" if key else f"{'-':>11}"
+            print(f"{label:<40} {seconds:>8.2f} {seconds / against:>15.2f}x {size}")
+        print("\nno clone target in shared/TARGETS.md: the ratios are reported as measured")
+
+
+def clone_request(wants: list[str]) -> bytes:
+    """The v2 ``fetch`` body git sends for a clone: every branch and tag wanted, then done."""
+    args = ["thin-pack", "no-progress", "ofs-delta", "include-tag", *(f"want {oid}" for oid in wants)]
+    return (pkt_line.encode("command=fetch") + pkt_line.encode("agent=git/2.39") + pkt_line.DELIM
+            + pkt_line.encode_all([*args, "done"]))
+
+
+def phases(bare: Path, wants: list[str]) -> None:
+    """Our clone answer step by step, timed without a profiler (cProfile inflates per-call costs)."""
+    clock = time.perf_counter
+    start = clock()
+    store = ResolvedPacks().store(ObjectStore(bare))
+    resolved = clock()
+    oids = objects_to_send(store, wants, [])
+    walked = clock()
+    pack = pack_from_store(store, oids)
+    packed = clock()
+    trees = [store.read(oid)[1] for oid in oids if store.read(oid)[0] == "tree"]
+    before = clock()
+    entries = sum(len(parse_tree(data)) for data in trees)
+    parsed = clock()
+    print(f"\nour clone answer in steps (no profiler; {len(oids)} objects, {len(pack):,} pack bytes):")
+    steps = (("resolve the stored pack (cold only, then cached)", resolved - start),
+             ("walk: commits, trees, blobs to send", walked - resolved),
+             (f"  of which parsing {len(trees):,} trees ({entries:,} entries)", parsed - before),
+             ("write the pack (copy stored entries, SHA-1)", packed - walked))
+    for label, seconds in steps:
+        print(f"  {label:<58} {seconds:6.2f} s")
+
+
+def profile(files: int, commits: int, changes: int, top: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-git-clone-") as scratch:
+        base = Path(scratch)
+        env = git_env(base / "home")
+        bare = base / "big.git"
+        print(make_repository(env, bare, files, commits, changes))
+        tips = git(env, "for-each-ref", "--format=%(objectname)", cwd=bare).stdout.decode().split()
+        wants = sorted(set(tips))
+        phases(bare, wants)
+        body = clone_request(wants)
+        cache = ResolvedPacks()
+        for label in ("cold (pack resolved, then cached)", "warm (pack already resolved)"):
+            profiler = cProfile.Profile()
+            start = time.perf_counter()
+            profiler.enable()
+            reply, stats = upload_pack_v2.serve(bare, cache.store(ObjectStore(bare)), body)
+            profiler.disable()
+            seconds = time.perf_counter() - start
+            print(f"\n## {label}: {seconds:.2f} s under cProfile, {stats['objects']} objects, "
+                  f"{stats['pack_bytes']:,} pack bytes")
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+            print("\n".join(line for line in out.getvalue().splitlines()
+                            if line.strip() and not line.startswith(("   Ordered", "   List"))))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--commits", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--commits", type=int, default=300)
+    parser.add_argument("--changes", type=int, default=20, help="files edited by each later commit")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--small", action="store_true", help="500 files, 50 commits, 1 round (quick)")
+    parser.add_argument("--no-client", action="store_true", help="skip the mini_git client row")
+    parser.add_argument("--profile", action="store_true", help="profile our server's clone answer in-process")
+    parser.add_argument("--top", type=int, default=18, help="functions listed by --profile")
     args = parser.parse_args()
-    run_main(lambda: run(args.commits, args.rounds))
+    if args.small:
+        args.files, args.commits, args.rounds = 500, 50, 1
+    if args.profile:
+        run_main(lambda: profile(args.files, args.commits, args.changes, args.top))
+    else:
+        run_main(lambda: run(args.files, args.commits, args.changes, args.rounds, not args.no_client))
 
 
 if __name__ == "__main__":
