@@ -1,7 +1,7 @@
 """The receiver's inbox: the idempotency record and the durable work queue, in one SQLite file.
 
-Reading order: signatures -> [provider side: outbox -> retry_schedule -> dispatcher ->
-provider_app -> provider] -> receiver side: **inbox** -> receiver_app -> receiver.
+Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
+provider_app -> provider -> **inbox** -> receiver_app -> receiver -> demo.
 
 Why a receiver needs one.  Webhook delivery is *at least once*: a provider that sent
 a request and got no answer (a timeout, a reset connection) cannot know whether we

@@ -1,7 +1,7 @@
 """The provider's durable outbox: subscriptions, events and their deliveries, in SQLite.
 
-Reading order: signatures -> **outbox** -> retry_schedule -> dispatcher -> provider_app
--> provider -> receiver_app -> receiver.
+Reading order: signatures -> **outbox** -> retry_schedule -> ssrf_guard -> dispatcher ->
+provider_app -> provider -> inbox -> receiver_app -> receiver -> demo.
 
 **Why an outbox.**  ``POST /events`` must not answer 202 and then lose the event if
 the process dies a millisecond later; nor may it make the caller wait while we

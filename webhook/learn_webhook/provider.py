@@ -1,7 +1,7 @@
 """The webhook provider process: command line, uvicorn, ready line, resume, clean SIGTERM.
 
-Reading order: signatures -> outbox -> retry_schedule -> dispatcher -> provider_app
--> **provider** -> receiver_app -> receiver.
+Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
+provider_app -> **provider** -> inbox -> receiver_app -> receiver -> demo.
 
     python -m learn_webhook.provider --host 127.0.0.1 --port 8000 --data-dir DIR
         [--allow-target 127.0.0.0/8] [--max-attempts N] [--backoff-base S] [--backoff-cap S]

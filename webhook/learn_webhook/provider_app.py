@@ -1,7 +1,7 @@
 """The provider's HTTP API: register endpoints, publish events, watch and replay deliveries.
 
-Reading order: signatures -> outbox -> retry_schedule -> dispatcher -> **provider_app**
--> provider -> receiver_app -> receiver.
+Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
+**provider_app** -> provider -> inbox -> receiver_app -> receiver -> demo.
 
 ``create_app(settings)`` returns a FastAPI app; the dispatcher runs in its lifespan.
 Errors have one shape, ``{"error": {"code": "...", "message": "..."}}``::

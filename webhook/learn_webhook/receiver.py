@@ -1,7 +1,7 @@
 """The webhook receiver process: command line, uvicorn, ready line, clean SIGTERM.
 
-Reading order: signatures -> [provider side: outbox -> retry_schedule -> dispatcher ->
-provider_app -> provider] -> receiver side: inbox -> receiver_app -> **receiver**.
+Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
+provider_app -> provider -> inbox -> receiver_app -> **receiver** -> demo.
 
     python -m learn_webhook.receiver --host 127.0.0.1 --port 9000 --secret whsec_... \\
         [--secret whsec_... (rotation)] [--github-secret TEXT] [--data-dir DIR] \\

@@ -1,7 +1,7 @@
 """The webhook receiver (the subscriber): verify first, record once, answer fast, work later.
 
-Reading order: signatures -> [provider side: outbox -> retry_schedule -> dispatcher ->
-provider_app -> provider] -> receiver side: inbox -> **receiver_app** -> receiver.
+Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
+provider_app -> provider -> inbox -> **receiver_app** -> receiver -> demo.
 
 ``create_receiver_app(settings)`` returns a FastAPI app with one webhook endpoint,
 ``POST /webhook`` (one URL for every event type and both signature schemes; the

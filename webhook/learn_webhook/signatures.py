@@ -1,9 +1,10 @@
 """Webhook signatures, written from scratch: Standard Webhooks (v1) and GitHub's sha256.
 
-Reading order: **signatures** -> [provider side: outbox -> retry_schedule ->
-dispatcher -> provider_app -> provider] -> receiver side: receiver_app -> receiver.
+Reading order: **signatures** -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
+provider_app -> provider -> inbox -> receiver_app -> receiver -> demo.
 Both sides start here: the provider signs, the receiver verifies, and both call
-this module and nothing else for it.
+this module and nothing else for it.  Provider side: outbox to provider; receiver
+side: inbox to receiver.
 
 A webhook is an HTTP request from a stranger.  Anyone who learns the URL can POST
 to it, so the receiver must check that the request was made by someone who holds

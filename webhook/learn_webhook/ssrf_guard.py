@@ -1,8 +1,9 @@
 """Which URLs the provider may POST to: the guard against server-side request forgery.
 
-Reading order: signatures -> outbox -> retry_schedule -> dispatcher (which calls
-**ssrf_guard** before every attempt) -> provider_app (before every registration)
--> provider -> receiver_app -> receiver.
+Reading order: signatures -> outbox -> retry_schedule -> **ssrf_guard** -> dispatcher ->
+provider_app -> provider -> inbox -> receiver_app -> receiver -> demo.
+The dispatcher calls this module before every attempt, the provider's API before
+every registration.
 
 The problem (Standard Webhooks, "Server side request forgery (SSRF)").  Anyone who
 may register a webhook URL chooses where *our* server sends requests.  From inside
