@@ -215,7 +215,7 @@ def chunk(c: Completion, delta: dict[str, str], finish_reason: str | None = None
 
 def stream_chunks(c: Completion) -> Iterator[dict[str, object]]:
     """The chunks of a streamed answer, in order (the ``data: [DONE]`` line is the caller's)."""
-    yield chunk(c, {"role": "assistant", "content": ""})  # the role comes first, alone
+    yield chunk(c, {"role": "assistant", "content": ""})  # the role comes first, with no token yet
     for token in c.tokens:
         yield chunk(c, {"content": token})
     yield chunk(c, {}, c.finish_reason)  # an empty delta carries the finish reason

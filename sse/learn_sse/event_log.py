@@ -28,8 +28,9 @@ module is that answer, in three layers:
 
    A slow subscriber costs little more than its cursor: it lags, and if it falls out
    of the window it is told so (``TooOld``) instead of silently missing events.
-   (One process owns a log file: two servers on one ``--data-dir`` would fail loudly
-   on their first append, when the ids they get are no longer contiguous.)
+   (One process owns a log file: with two servers on one ``--data-dir``, the first
+   append that follows one by the other server fails loudly, because the id SQLite
+   hands out no longer follows the window's last id; from then on both fail.)
 
 Why store before fan-out: if a client could see id 42 before id 42 was on disk, a
 crash could forget 42 and hand the number to a different event after the restart;
