@@ -1,7 +1,7 @@
 """Iterative resolution as a step function: which server to ask next, and what an answer means.
 
 Reading order: after ``cache.py``.  This is the resolver's brain with no I/O: no
-sockets, no clock, no randomness.  The driver (``resolver_server.Recursor``) runs
+sockets, no clock, no randomness.  The driver (``resolver_upstream.Recursor``) runs
 the loop::
 
     resolution = Resolution(qname, qtype, cache, root_hints)
@@ -226,7 +226,12 @@ class Resolution:
             hit = self.cache.get(self.target, self.qtype)
             if hit is not None:
                 if hit.negative:
-                    soa = [hit.entry.soa] if hit.entry.soa is not None else []
+                    soa = []
+                    if hit.entry.soa is not None:
+                        # RFC 2308 §5: the SOA's TTL is the negative TTL, and like any cached
+                        # TTL it counts down; the original would let it live on downstream.
+                        soa = [hit.entry.soa.copy()]
+                        soa[0].ttl = hit.ttl
                     return self._finish(hit.entry.rcode, authority=soa, from_cache=True)
                 rrset = self.cache.rrset(self.target, self.qtype)
                 assert rrset is not None

@@ -187,6 +187,18 @@ def test_nodata_and_nxdomain_are_negative_answers_with_the_soa():
     assert result.rcode == dns.rcode.NXDOMAIN
 
 
+def test_a_negative_answer_from_the_cache_carries_what_is_left_of_its_ttl():
+    clock = Clock()
+    cache = Cache(clock)
+    fresh, _, _ = resolve("nope.example.com.", cache=cache)
+    assert fresh.authority[0].ttl == 5  # the SOA as received; the server clamps it to MINIMUM 4
+    clock.now += 2.5
+    cached, net, _ = resolve("nope.example.com.", cache=cache)
+    assert cached.from_cache and net.log == []
+    assert cached.rcode == dns.rcode.NXDOMAIN and cached.authority[0].ttl == 1  # 4 - 2.5, RFC 2308 §5
+    assert cache.get(dns.name.from_text("nope.example.com."), dns.rdatatype.A).entry.soa.ttl == 5  # untouched
+
+
 def test_all_servers_down_is_servfail_and_stale_data_can_answer_instead():
     clock = Clock()
     cache = Cache(clock)
