@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from learn_webrtc.chat import HIGH_WATER, receive_file, say, send_file
 from learn_webrtc.file_transfer import CHUNK_SIZE, TransferError
 from learn_webrtc.media import CounterVideoTrack, ToneAudioTrack, counter_of, peak
-from learn_webrtc.peer import LAB_HOST, IceFailed, Inbox, Peer, configuration, open_channel, pair
+from learn_webrtc.peer import LAB_HOST, IceFailed, Peer, PeerGone, configuration, open_channel, pair
 from learn_webrtc.turn import coturn
 from tests.conftest import need_binary
 from wirelab_common.processes import start_process
@@ -43,7 +43,7 @@ async def connect_chat(alice: Peer, bob: Peer):
     await alice.join()
     await bob.join()
     await open_channel(chat, 20)
-    return Inbox(chat, alice.trace), await asyncio.wait_for(bob.channels.get(), 20)
+    return alice.inbox(chat), await bob.channel("chat", 20)
 
 
 async def test_chat_lines_cross_a_host_to_host_pair_both_ways(signaling_url):
@@ -64,7 +64,7 @@ async def test_a_file_arrives_intact_and_a_flipped_chunk_is_named(signaling_url)
         chat = alice_in.channel
         data = os.urandom(3 * 1024 * 1024 + 123)  # > HIGH_WATER: the sender must pause on bufferedAmount
         receiving = asyncio.create_task(receive_file(bob_in, bob.trace))
-        sent = await send_file(chat, alice.trace, "blob", data)
+        sent = await send_file(chat, alice.trace, "blob", data, peer=alice)
         manifest, got = await receiving
         assert got == data and manifest.chunks == 193 and manifest == sent.manifest
         # Flow control: the sender waited on bufferedAmount instead of queueing 3 MiB at once.
@@ -124,7 +124,7 @@ async def test_a_relay_only_peer_without_turn_fails_in_bounded_time_with_a_reaso
 async def test_a_killed_peer_is_noticed_by_signaling_and_by_ice(signaling_url):
     alice = Peer("alice", signaling_url, "fragile", QUIET.child("alice"))
     chat = alice.pc.createDataChannel("chat")
-    inbox = Inbox(chat, alice.trace)
+    inbox = alice.inbox(chat)
     argv = [sys.executable, "-m", "learn_webrtc.chat", "--signaling", signaling_url, "--room", "fragile",
             "--name", "bob", "--say", "bob here", "--stay", "60"]
     try:
@@ -139,5 +139,27 @@ async def test_a_killed_peer_is_noticed_by_signaling_and_by_ice(signaling_url):
                 await carol.send(json.dumps({"type": "join", "room": "fragile"}))
                 assert json.loads(await asyncio.wait_for(carol.recv(), 10))["type"] == "joined"
             assert await alice.wait_disconnected(20) in ("failed", "closed")
+    finally:
+        await alice.close()
+
+
+async def test_a_chat_peer_finds_the_chat_channel_by_label_among_others(signaling_url):
+    """The offerer opens a second channel *before* the chat one: the chat process must still pick "chat"."""
+    alice = Peer("alice", signaling_url, "two-channels", QUIET.child("alice"))
+    side = alice.inbox(alice.pc.createDataChannel("side"))  # announced first, so it arrives first
+    chat = alice.pc.createDataChannel("chat")
+    inbox = alice.inbox(chat)
+    argv = [sys.executable, "-m", "learn_webrtc.chat", "--signaling", signaling_url, "--room",
+            "two-channels", "--name", "bob", "--say", "bob here", "--expect", "1"]
+    try:
+        await alice.join()
+        bob = await asyncio.to_thread(start_process, argv, name="bob", ready_line="chat open", timeout=30)
+        with bob:
+            await open_channel(chat, 20)
+            assert (await inbox.next_json())["text"] == "bob here"
+            say(chat, alice.trace, "hi bob")
+            assert await asyncio.to_thread(bob.popen.wait, 20) == 0, bob.output()[-3000:]
+            with pytest.raises(PeerGone, match="peer-left"):  # bob is gone, and said nothing on "side"
+                await side.next(5)
     finally:
         await alice.close()

@@ -26,7 +26,6 @@ Chromium), with what to do.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shlex
 import subprocess
@@ -83,7 +82,7 @@ async def talk_to(page, url: str, trace: Trace) -> None:
     try:
         await peer.join()
         await peer.connected(20)
-        inbox = await asyncio.wait_for(peer.channels.get(), 20)  # Chromium created it and offered
+        inbox = await peer.channel("chat", 20)  # Chromium created it and offered
         channel = inbox.channel
         local, remote = peer.selected_pair() or ("?", "?")
         peer.trace.state(f"selected pair {local} <-> {remote}")

@@ -58,7 +58,6 @@ from .media import CounterVideoTrack, ToneAudioTrack, counter_of, peak
 from .peer import (
     LAB_HOST,
     IceFailed,
-    Inbox,
     Peer,
     configuration,
     lab_timers,
@@ -108,12 +107,12 @@ async def act_chat_and_file(trace: Trace, url: str) -> None:
     trace.banner("Act 2: alice and bob connect peer to peer; a data channel carries chat")
     async with pair(trace, url, "lobby") as (alice, bob):
         chat = alice.pc.createDataChannel("chat")
-        alice_in = Inbox(chat, alice.trace)
+        alice_in = alice.inbox(chat)
         started = time.monotonic()
         await alice.join()
         await bob.join()  # alice is told peer-joined and offers
         await open_channel(chat)
-        bob_in = await asyncio.wait_for(bob.channels.get(), 10)
+        bob_in = await bob.channel("chat", 10)
         bob_chat = bob_in.channel
         trace.note(f"offer to open data channel: {1000 * (time.monotonic() - started):.0f} ms")
         local, remote = alice.selected_pair() or ("?", "?")
@@ -127,7 +126,7 @@ async def act_chat_and_file(trace: Trace, url: str) -> None:
         trace.banner("Act 3: a file in 16 KiB chunks, flow control, SHA-256 on arrival")
         data = os.urandom(3 * 1024 * 1024)  # three times the high-water mark: the sender must wait
         receiving = asyncio.create_task(receive_file(bob_in, bob.trace))
-        sent = await send_file(chat, alice.trace, "photo.bin", data)
+        sent = await send_file(chat, alice.trace, "photo.bin", data, peer=alice)
         got_manifest, got = await receiving
         check(got == data and got_manifest.sha256 == sent.manifest.sha256, "the file arrived different")
         check(sent.pauses > 0 and sent.peak_buffered <= HIGH_WATER + CHUNK_SIZE + 4,
@@ -182,7 +181,7 @@ async def act_turn(trace: Trace, url: str, verbose: bool) -> None:
             await alice.join()
             await bob.join()
             await open_channel(chat)
-            bob_in = await asyncio.wait_for(bob.channels.get(), 10)
+            bob_in = await bob.channel("chat", 10)
             for peer in (alice, bob):
                 local, remote = peer.selected_pair() or ("?", "?")
                 peer.trace.state(f"selected pair {local} <-> {remote}")
@@ -196,7 +195,7 @@ async def act_failures(trace: Trace, url: str, verbose: bool) -> None:
     trace.banner("Act 6: failures -- a peer killed, and ICE with no candidates")
     alice = Peer("alice", url, "fragile", trace.child("alice"))
     chat = alice.pc.createDataChannel("chat")
-    inbox = Inbox(chat, alice.trace)  # listening before the channel opens: bob speaks first
+    inbox = alice.inbox(chat)  # listening before the channel opens: bob speaks first
     argv = [PY, "-m", "learn_webrtc.chat", "--signaling", url, "--room", "fragile", "--name", "bob",
             "--expect", "1", "--stay", "60", "--say", "bob here, in another process"]
     argv += ["-v"] if verbose else []

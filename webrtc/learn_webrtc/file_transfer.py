@@ -14,10 +14,13 @@ file goes as:
     text    {"type": "file-end", "name": ...}
 
 The channel is reliable and ordered, so nothing is lost or reordered by the
-transport: the checks catch bugs and tampering *above* it (a bad chunker, a
-corrupted disk buffer, a middlebox in a relay you do not control).  The
-whole-file SHA-256 says *whether* the file is intact; the per-chunk digests say
-*which* chunk is not.
+transport, and nothing is changed on the way either: DTLS authenticates every
+record, so a relay (TURN) or anyone else on the path cannot alter a byte
+without the record being dropped.  The hashes also travel on that same
+channel, so they could not catch someone who could rewrite it anyway.  What
+they catch are *application* bugs at either end: a bad chunker, a corrupted
+buffer, a chunk written to the wrong place.  The whole-file SHA-256 says
+*whether* the file is intact; the per-chunk digests say *which* chunk is not.
 
 Flow control is the sender's job and lives in the application (``chat.py``):
 ``RTCDataChannel.send()`` never blocks, it queues, so the sender waits for the
@@ -32,13 +35,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from wirelab_common.errors import CheckFailed
+
 CHUNK_SIZE = 16 * 1024
 INDEX = struct.Struct("!I")  # uint32, network byte order, before each chunk's payload
 DIGEST_BYTES = 8
 
 
-class TransferError(Exception):
-    """The received file does not match its manifest."""
+class TransferError(CheckFailed):
+    """A transfer failed: the file does not match its manifest, or it was cut off (the message says which)."""
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,13 @@ class IceFailed(CheckFailed):
     """The connection did not come up; the message says what was seen."""
 
 
+class PeerGone(CheckFailed):
+    """The data channel or the connection to the other peer ended; the message says how."""
+
+
+_END = object()  # queued behind an Inbox's last message once nothing more can arrive
+
+
 def configuration(turn: tuple[str, int, str, str] | None = None, relay_only: bool = False,
                   stun: tuple[str, int] | None = None) -> RTCConfiguration:
     """An RTCConfiguration: optionally a TURN server (host, port, user, password), relay-only, a STUN server.
@@ -129,16 +136,27 @@ def describe_candidate(candidate: str) -> str:
 
 
 class Inbox:
-    """Every message that arrives on one data channel, traced and queued."""
+    """Every message that arrives on one data channel, traced and queued.
 
-    def __init__(self, channel: RTCDataChannel, trace: Trace, quiet_binary: bool = True) -> None:
+    ``next()`` returns the messages in order; once the channel closes, or the
+    ``peer`` it belongs to learns that the other side is gone (see
+    ``Peer.end_reason``), it raises PeerGone with the reason instead of waiting
+    out its timeout.  Messages that arrived before the end are still returned first.
+    """
+
+    def __init__(self, channel: RTCDataChannel, trace: Trace, peer: Peer | None = None,
+                 quiet_binary: bool = True) -> None:
         self.channel = channel
         self.trace = trace
-        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.closed = asyncio.Event()
-        channel.on("message", self._on_message)
-        channel.on("close", self.closed.set)
+        self.reason: str | None = None
         self.quiet_binary = quiet_binary
+        channel.on("message", self._on_message)
+        # aiortc emits "close" once, then removes every listener of the channel.
+        channel.on("close", lambda: self.end(f"data channel {channel.label!r} closed"))
+        if peer is not None:
+            peer.when_ended(self.end)
 
     def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, str):
@@ -147,8 +165,24 @@ class Inbox:
             self.trace.received(f"{self.channel.label} <{len(message)} bytes>")
         self.queue.put_nowait(message)
 
+    def end(self, reason: str) -> None:
+        """Nothing more will arrive (the first reason given is kept)."""
+        if self.reason is None:
+            self.reason = reason
+            self.closed.set()
+            self.queue.put_nowait(_END)
+
     async def next(self, timeout: float = 10.0) -> str | bytes:
-        return await asyncio.wait_for(self.queue.get(), timeout)
+        """The next message; PeerGone once the channel or the connection ended; TimeoutError."""
+        try:
+            message = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no message on data channel {self.channel.label!r} "
+                               f"for {timeout:.0f} s") from None
+        if message is _END:
+            self.queue.put_nowait(_END)  # every later call ends the same way
+            raise PeerGone(str(self.reason))
+        return message
 
     async def next_json(self, timeout: float = 10.0) -> dict[str, Any]:
         message = await self.next(timeout)
@@ -161,7 +195,10 @@ class Peer:
     """One WebRTC endpoint: ``await join()``, then ``await connected()``, then use ``pc``.
 
     Create data channels and add tracks on ``pc`` *before* ``join()``: the
-    offerer puts them in its offer the moment the other peer arrives.
+    offerer puts them in its offer the moment the other peer arrives.  Listen to
+    a channel you created with ``inbox(channel)``; get one the other peer
+    created with ``await channel(label)``.  Both kinds of Inbox end, with
+    ``end_reason``, when this connection is over.
     """
 
     def __init__(self, name: str, signaling_url: str, room: str, trace: Trace,
@@ -173,9 +210,14 @@ class Peer:
         self.peer_left = asyncio.Event()
         self.remote_candidates: list[str] = []
         self.local_candidates: list[str] = []
-        # Channels the other peer opened, each already listened to: a message sent the moment a
-        # channel opens must not be lost before our code gets round to attaching a handler.
-        self.channels: asyncio.Queue[Inbox] = asyncio.Queue()
+        # Channels the other peer opened, by label, each already listened to: a message sent the
+        # moment a channel opens must not be lost before our code gets round to attaching a handler.
+        # By label, because the other peer may open several, in any order (``channel(label)``).
+        self.channels: dict[str, Inbox] = {}
+        # Why this connection is over (None while it is not): the other peer left the room, or
+        # the connection failed or closed.  Inboxes and file transfers stop on it.
+        self.end_reason: str | None = None
+        self._on_end: list[Callable[[str], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._state_changed = asyncio.Event()
         self._watch_states()
@@ -188,11 +230,50 @@ class Peer:
         for event, attribute in names.items():
             def changed(attribute: str = attribute) -> None:
                 self.trace.state(f"{attribute} -> {getattr(pc, attribute)}")
+                if attribute == "connectionState" and pc.connectionState in ("failed", "closed"):
+                    self._end(f"connectionState {pc.connectionState}")
                 self._state_changed.set()
             pc.on(event, changed)
-        pc.on("datachannel", lambda channel: (
-            self.trace.state(f"datachannel {channel.label!r} opened by the other peer"),
-            self.channels.put_nowait(Inbox(channel, self.trace))))
+        pc.on("datachannel", self._on_datachannel)
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        self.trace.state(f"datachannel {channel.label!r} opened by the other peer")
+        if channel.label in self.channels:
+            self.trace.note(f"a second channel labelled {channel.label!r}: channel() keeps the first")
+        else:
+            self.channels[channel.label] = Inbox(channel, self.trace, self)
+        self._state_changed.set()
+
+    def when_ended(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(reason)`` once this connection is over (at once if it already is).
+
+        Returns a function that cancels the call (for waits that end another way)."""
+        if self.end_reason is not None:
+            callback(self.end_reason)
+        else:
+            self._on_end.append(callback)
+        return lambda: self._on_end.remove(callback) if callback in self._on_end else None
+
+    def _end(self, reason: str) -> None:
+        if self.end_reason is None:
+            self.end_reason = reason
+            self.trace.state(f"connection to the other peer over: {reason}")
+            for callback in self._on_end:
+                callback(reason)
+            self._on_end.clear()
+
+    def inbox(self, channel: RTCDataChannel) -> Inbox:
+        """An Inbox for a channel we created; it ends when this connection does."""
+        return Inbox(channel, self.trace, self)
+
+    async def channel(self, label: str, timeout: float = 20.0) -> Inbox:
+        """The channel labelled ``label`` that the other peer opened (waits for it, bounded)."""
+        if not await self._until(lambda: label in self.channels or self.end_reason is not None, timeout):
+            raise IceFailed(self.explain(f"no data channel {label!r} from the other peer after "
+                                         f"{timeout:.0f} s (got {sorted(self.channels)})"))
+        if label not in self.channels:
+            raise PeerGone(f"{self.name}: no data channel {label!r}: {self.end_reason}")
+        return self.channels[label]
 
     async def join(self) -> dict[str, Any]:
         """Connect to the signaling server, join the room and start answering signaling."""
@@ -217,6 +298,9 @@ class Peer:
                     await self._on_candidate(message)
                 elif kind == "peer-left":
                     self.peer_left.set()
+                    # Within milliseconds of the other process dying (its WebSocket closes); the
+                    # connection itself only notices when consent checks go unanswered.
+                    self._end("the other peer left the room (signaling peer-left)")
                     self._state_changed.set()
         except ConnectionClosed:
             self.trace.state("signaling connection closed")
@@ -310,6 +394,7 @@ class Peer:
         return tuple(f"{c.type} {c.host}:{c.port}" for c in pair)  # type: ignore[return-value]
 
     async def close(self, say_bye: bool = True) -> None:
+        self._end(f"{self.name} closed its own connection")
         if self.signaling is not None:
             if say_bye:
                 with contextlib.suppress(ConnectionClosed):
