@@ -231,7 +231,13 @@ def with_length(data: bytes, length: int) -> bytes:
     (SAMPLE_REQUEST + b"\0\0\0\0", "datagram has 92"),
     (SAMPLE_REQUEST[:-1] + b"\x00", "FINGERPRINT 0xe57a3b00 does not match 0xe57a3bcf"),
     (with_length(SAMPLE_REQUEST[:20] + b"\x80\x22\x00\x40abcd", 8), "claims 64 bytes, only 4 left"),
-    (with_length(SAMPLE_REQUEST[:20] + b"\x00\x20\x00\x04\x00\x03\x00\x00", 8), "unknown address family"),
+    (with_length(SAMPLE_REQUEST[:20] + b"\x00\x20\x00\x08\x00\x03\x00\x00\x01\x02\x03\x04", 12),
+     "unknown address family"),
+    # RFC 8489 §14.1: the shortest address (IPv4) is 8 bytes; a family and port alone are not one.
+    (with_length(SAMPLE_REQUEST[:20] + b"\x00\x20\x00\x04\x00\x01\x00\x00", 8),
+     "XOR-MAPPED-ADDRESS: 4 bytes, an address needs at least 8"),
+    (with_length(SAMPLE_REQUEST[:20] + b"\x00\x01\x00\x04\x00\x03\x00\x00", 8),
+     "MAPPED-ADDRESS: 4 bytes, an address needs at least 8"),
     (with_length(SAMPLE_REQUEST[:20] + b"\x00\x06\x00\x02\xff\xfe\x00\x00", 8), "USERNAME: not UTF-8"),
     (with_length(SAMPLE_REQUEST[:20] + b"\x00\x09\x00\x04\x00\x00\x02\x00", 8), "class 2 number 0"),
     (with_length(SAMPLE_IPV4_RESPONSE + b"\x80\x22\x00\x00", 0x40), "SOFTWARE after FINGERPRINT"),
@@ -276,3 +282,20 @@ def test_we_read_what_aioice_writes():
     assert message.get(XorMappedAddress) == XorMappedAddress("2001:db8::9", 4242)
     assert message.get(Software) == Software("aioice")
     assert check_integrity(message, SHORT_TERM_PASSWORD)
+
+
+@pytest.mark.parametrize("value", [
+    b"\x00\x01\x00\x00",  # IPv4 family and port, no address
+    b"\x00\x01\x00\x00\x7f\x00\x00",  # 3 bytes of an IPv4 address
+    b"\x00\x02\x00\x00\x20\x01\x0d",  # 3 bytes of an IPv6 one
+])
+def test_aioice_also_refuses_an_address_shorter_than_8_bytes(value):
+    """RFC 8489 §14.1: family, port and at least a 4-byte (IPv4) address; both codecs agree."""
+    from aioice import stun as aioice_stun
+
+    data = with_length(SAMPLE_REQUEST[:20] + b"\x00\x20" + struct.pack("!H", len(value)) + value
+                       + bytes(-len(value) % 4), 4 + len(value) + (-len(value) % 4))
+    with pytest.raises(ValueError):
+        aioice_stun.parse_message(data)
+    with pytest.raises(StunError, match="an address needs at least 8"):
+        decode(data)

@@ -93,7 +93,8 @@ def _pack_address(address: str, port: int) -> bytes:
 
 
 def _unpack_address(value: bytes, name: str) -> tuple[str, int]:
-    if len(value) < 4:
+    # §14.1: 4 bytes of zero, family and port, then 4 (IPv4) or 16 (IPv6) bytes of address.
+    if len(value) < 8:
         raise StunError(f"{name}: {len(value)} bytes, an address needs at least 8")
     family, port = _ADDRESS_HEAD.unpack_from(value)
     expected = {FAMILY_IPV4: 8, FAMILY_IPV6: 20}.get(family)
