@@ -7,7 +7,6 @@ ready, and stop them by PID; these fixtures make that one line each.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from typing import NoReturn
@@ -15,8 +14,10 @@ from typing import NoReturn
 import pytest
 
 from wirelab_common.errors import SetupError
+from wirelab_common.patterns import SYSTEM_COMMANDS, by_folder
 from wirelab_common.processes import ManagedProcess, start_process
 from wirelab_common.redis_server import start_redis
+from wirelab_common.system_deps import find
 
 PYTHON = sys.executable
 IN_CI = os.environ.get("CI") == "true"
@@ -36,10 +37,17 @@ def unavailable(message: str) -> NoReturn:
 
 def need_binary(name: str, package: str) -> str:
     """Path of a peer binary; in CI its absence is a failure, elsewhere a clear skip."""
-    path = shutil.which(name)
+    path = find(name)
     if path is None:
-        unavailable(f"{name} not installed (Debian: apt-get install {package}; .ci/run installs it)")
+        unavailable(f"{name} not installed (Debian package {package}: `make test` installs it when run as "
+                    f"root, or: sudo apt-get install {package})")
     return path
+
+
+def need_demo_commands(folder: str) -> None:
+    """Every command the pattern's demo needs (wirelab_common.patterns), by the same rule."""
+    for name in by_folder(folder).needs:
+        need_binary(name, SYSTEM_COMMANDS[name].package)
 
 
 class Processes:
@@ -82,6 +90,12 @@ def private_redis() -> Iterator[tuple[ManagedProcess, str]]:
         pytest.fail(str(exc))
     with proc:
         yield proc, url
+
+
+@pytest.fixture
+def nginx_path() -> str:
+    """The nginx binary (Debian's nginx-light), by the same rule as every other peer."""
+    return need_binary("nginx", "nginx-light")
 
 
 @pytest.fixture

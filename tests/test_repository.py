@@ -9,7 +9,9 @@
 - Every pattern package imports from any working directory.
 - Every pattern folder has a lesson README with the template's sections.
 - Every module opens with a docstring and stays within the size budget.
-- The Makefile has a demo target for each pattern that exists and none for the rest.
+- The one list of patterns (``wirelab_common.patterns``) matches the folders,
+  and everything that names the patterns agrees with it.
+- Runtime code imports only runtime dependencies; the two lock files agree.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from pathlib import Path
 
 import pytest
 
+from wirelab_common.patterns import PATTERNS
+
 ROOT = Path(__file__).resolve().parent.parent
-# Every pattern folder the project plans; only those that exist are checked.
-PATTERN_FOLDERS = ["websocket", "sse", "webhook", "pubsub", "queue", "webrtc", "dns", "mcp", "mini_git"]
-EXISTING = [name for name in PATTERN_FOLDERS if (ROOT / name).is_dir()]
+EXISTING = [p.folder for p in PATTERNS]
+# Folders that name real modules; checked even before their pattern exists.
+PATTERN_FOLDERS = sorted({*EXISTING, "graphql", "acme", "tunnel", "unix_socket", "proxy", "streaming"})
 SKIP_DIRS = {".venv", ".git", ".cache", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache",
              "build"}
 # The lesson template (shared/STYLE.md): each README has a heading for each.
@@ -162,14 +166,110 @@ def test_every_module_has_a_docstring_and_fits_the_size_budget():
     assert not problems, "\n".join(problems)
 
 
-def test_makefile_has_a_demo_target_for_exactly_the_patterns_that_exist():
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_pattern_list_matches_the_folders():
+    """A top-level folder with a learn_* package is a pattern, and every pattern has its folder."""
+    on_disk = sorted(p.parent.parent.name for p in ROOT.glob("*/*/__init__.py")
+                     if p.parent.name.startswith("learn_") and p.parent.parent.parent == ROOT)
+    assert on_disk == sorted(EXISTING)
+    for pattern in PATTERNS:
+        assert (ROOT / pattern.folder / pattern.package / "__init__.py").is_file(), pattern
+        for module in pattern.demos:
+            path = ROOT / pattern.folder / (module.replace(".", "/") + ".py")
+            assert path.is_file(), f"{pattern.folder}: demo module {module} not found"
+
+
+def test_pyproject_maps_every_pattern_package_and_subpackage():
+    setuptools = pyproject()["tool"]["setuptools"]
+    expected_dirs = {"wirelab_common": "common/wirelab_common"}
+    expected_dirs |= {p.package: f"{p.folder}/{p.package}" for p in PATTERNS}
+    assert setuptools["package-dir"] == expected_dirs
+    packages = set()
+    for name, folder in expected_dirs.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder).parts
+            packages.add(".".join((name, *rel)))
+    assert sorted(setuptools["packages"]) == sorted(packages)
+
+
+def test_ruff_knows_every_package_as_first_party():
+    first_party = pyproject()["tool"]["ruff"]["lint"]["isort"]["known-first-party"]
+    assert sorted(first_party) == sorted(pyproject()["tool"]["setuptools"]["package-dir"])
+
+
+def test_pytest_collects_every_pattern_test_folder():
+    testpaths = pyproject()["tool"]["pytest"]["ini_options"]["testpaths"]
+    folders = [p.folder for p in PATTERNS if (ROOT / p.folder / "tests").is_dir()]
+    for folder in folders:
+        assert any(Path(f"{folder}/tests").match(path) for path in testpaths), f"{folder}/tests not collected"
+
+
+def test_makefile_takes_the_patterns_from_the_one_list():
     makefile = (ROOT / "Makefile").read_text()
-    declared = re.search(r"^PATTERNS\s*:=\s*(.*)$", makefile, re.M)
-    assert declared, "Makefile must declare PATTERNS :="
-    assert sorted(declared.group(1).split()) == sorted(EXISTING)
-    for folder in PATTERN_FOLDERS:
-        has_target = re.search(rf"^demo-{folder}\s*:", makefile, re.M) is not None
-        assert has_target == (folder in EXISTING), f"demo-{folder} target vs folder mismatch"
+    derived = r"^PATTERNS := \$\(shell \$\(PYTHON\) common/wirelab_common/patterns.py names"
+    assert re.search(derived, makefile, re.M)
+    assert re.search(r"^demo-%: .*\n\t\$\(PY\) -m wirelab_common.tour --only \$\*", makefile, re.M)
+    names = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert " ".join(EXISTING) in names.stdout
+    for folder in EXISTING:
+        assert re.search(rf"^bench-{folder}\s*:", makefile, re.M), f"no bench-{folder} target"
+
+
+def test_the_docker_image_copies_the_project_not_a_list_of_patterns():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for folder in EXISTING:
+        assert f"COPY {folder} " not in dockerfile, "copy the tree (.dockerignore trims it), not each pattern"
+    assert "-r requirements.lock" in dockerfile and "-r requirements-dev.lock" not in dockerfile
+
+
+def lock_pins(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / name).read_text().splitlines():
+        if match := re.match(r"^([A-Za-z0-9._-]+)==([^ \\]+)", line):
+            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return pins
+
+
+def test_the_dev_lock_pins_what_runs_the_same_as_the_runtime_lock():
+    runtime, dev = lock_pins("requirements.lock"), lock_pins("requirements-dev.lock")
+    assert runtime and set(runtime) < set(dev)
+    assert {name: dev[name] for name in runtime} == runtime
+    for name in ("requirements.lock", "requirements-dev.lock"):
+        lines = (ROOT / name).read_text().splitlines()
+        for n, line in enumerate(lines):
+            if "==" in line and not line.startswith("#"):
+                assert lines[n + 1].lstrip().startswith("--hash="), f"{name}: {line} has no hash"
+
+
+def imported_top_names(path: Path) -> set[str]:
+    """Top-level names a module imports (absolute imports only: relative ones are our own)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_runtime_code_imports_only_runtime_dependencies():
+    """What the demos and servers import must be in requirements.lock (the Docker image has only that);
+    the one optional extra, playwright for learn_webrtc.browser, is in the 'browser' extra."""
+    runtime = set(lock_pins("requirements.lock"))
+    browser = pyproject()["project"]["optional-dependencies"]["browser"]
+    extras = {re.split(r"[=<>\[]", d)[0].lower() for d in browser}
+    ours = set(pyproject()["tool"]["setuptools"]["package-dir"])
+    dists = importlib.metadata.packages_distributions()
+    problems = []
+    for path in package_modules():
+        for name in imported_top_names(path) - ours - set(sys.stdlib_module_names):
+            owners = {re.sub(r"[-_.]+", "-", d).lower() for d in dists.get(name, [name])}
+            if not owners & runtime and not owners & extras:
+                problems.append(f"{path.relative_to(ROOT)} imports {name} ({', '.join(sorted(owners))})")
+    assert not problems, "runtime code imports what only the tests install:\n" + "\n".join(problems)
 
 
 def test_root_readme_gives_the_two_commands_and_lists_every_pattern():

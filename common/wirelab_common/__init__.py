@@ -11,4 +11,7 @@ Read these only when a pattern's code sends you here:
 - ``event_loop`` -- ``--loop auto|asyncio|uvloop`` and ``run_server`` (no web framework).
 - ``asgi_server`` -- run an app on uvicorn: ready line, clean SIGTERM, ``--loop``, body limits.
 - ``nginx_proxy`` -- render a pattern's nginx template and say how to start nginx.
+- ``patterns``   -- the one list of patterns, and the Debian packages their peers come from.
+- ``system_deps`` -- install those packages when missing (``make demo``/``make test`` run it).
+- ``tour``       -- ``make demo``: every demo in turn, to the end, then a summary table.
 """

@@ -8,9 +8,12 @@ import sys
 
 import pytest
 
+from tests.conftest import need_demo_commands
+
 
 @pytest.mark.timeout(150)
 def test_demo_runs_every_act_and_exits_0(tmp_path):
+    need_demo_commands("pubsub")
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # its own throwaway Redis
     result = subprocess.run([sys.executable, "-m", "learn_pubsub.demo"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=140)

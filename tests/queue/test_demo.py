@@ -8,9 +8,12 @@ import sys
 
 import pytest
 
+from tests.conftest import need_demo_commands
+
 
 @pytest.mark.timeout(120)
 def test_demo_runs_every_act_and_exits_0(tmp_path):
+    need_demo_commands("queue")
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # its own throwaway Redis
     result = subprocess.run([sys.executable, "-m", "learn_queue.demo"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=110)

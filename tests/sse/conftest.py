@@ -11,7 +11,6 @@ publishes its own events can predict every id.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from learn_sse.proxy import render_sse_proxy
-from wirelab_common.errors import SetupError
-from wirelab_common.nginx_proxy import NginxSetup, find_nginx
+from wirelab_common.nginx_proxy import NginxSetup
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess
 
@@ -65,18 +63,6 @@ def sse_server(procs, tmp_path) -> Callable[..., SseServerProcess]:
         return SseServerProcess(proc, port, data_dir)
 
     return start
-
-
-@pytest.fixture
-def nginx_path() -> str:
-    """The nginx binary; missing is a failure in CI and a clear skip elsewhere."""
-    try:
-        return find_nginx()
-    except SetupError as exc:
-        message = f"{exc} (.ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture

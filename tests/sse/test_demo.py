@@ -8,11 +8,14 @@ import sys
 
 import pytest
 
+from tests.conftest import need_demo_commands
+
 DEMO = [sys.executable, "-m", "learn_sse.demo"]
 
 
 @pytest.mark.timeout(120)
 def test_demo_runs_every_act_and_exits_0(tmp_path):
+    need_demo_commands("sse")
     result = subprocess.run(DEMO, cwd=tmp_path, capture_output=True, text=True, timeout=110)
     out = result.stdout
     assert result.returncode == 0, out[-4000:] + result.stderr[-4000:]

@@ -1,0 +1,81 @@
+"""The one list of wirelab's patterns, and the Debian packages their peers come from.
+
+Everything else that names the patterns is derived from this list or checked
+against it by ``tests/test_repository.py``: the Makefile's ``PATTERNS`` (it runs
+this file), ``make demo`` (``tour.py``), the package map in ``pyproject.toml``,
+ruff's first-party list, and the Docker image.  Adding a pattern starts here.
+
+It imports nothing outside the standard library, because the Makefile runs it
+with the system Python before any virtual environment exists::
+
+    python3 common/wirelab_common/patterns.py names    # websocket sse webhook ...
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pattern:
+    folder: str  # the top-level folder (never importable: several are names of real modules)
+    package: str  # the uniquely named package the folder's code lives in
+    demos: tuple[str, ...]  # the modules `make demo-<folder>` runs, in order
+    needs: tuple[str, ...] = ()  # commands the demo cannot run without (keys of SYSTEM_COMMANDS)
+
+
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern("websocket", "learn_websocket", ("learn_websocket.demo",), ("redis-server", "nginx")),
+    Pattern("sse", "learn_sse", ("learn_sse.demo",), ("nginx",)),
+    Pattern("webhook", "learn_webhook", ("learn_webhook.demo",)),
+    Pattern("pubsub", "learn_pubsub", ("learn_pubsub.demo",), ("redis-server",)),
+    Pattern("queue", "learn_queue", ("learn_queue.demo",), ("redis-server",)),
+    Pattern("dns", "learn_dns", ("learn_dns.demo",)),
+    Pattern("mcp", "learn_mcp", ("learn_mcp.demo",)),
+    Pattern("mini_git", "learn_git", ("learn_git.demo", "learn_git.demo_network"), ("git",)),
+    Pattern("webrtc", "learn_webrtc", ("learn_webrtc.demo",), ("turnserver",)),
+)
+
+
+@dataclass(frozen=True)
+class SystemCommand:
+    package: str  # the Debian package that provides it
+    used_for: str  # what does not work without it
+
+
+# Every command from Debian that a demo, a test or a benchmark runs: the peers
+# our code is checked against, and the servers the demos start for themselves.
+SYSTEM_COMMANDS: dict[str, SystemCommand] = {
+    "git": SystemCommand("git", "mini_git (every test is differential against real git)"),
+    "redis-server": SystemCommand("redis-server", "the websocket, pubsub and queue demos and tests"),
+    "redis-cli": SystemCommand("redis-tools", "pubsub tests that compare our RESP client with redis-cli"),
+    "nginx": SystemCommand("nginx-light", "the websocket and sse demos (the proxy acts) and their tests"),
+    "chromium": SystemCommand("chromium", "browser tests (websocket, sse, webrtc)"),
+    "dig": SystemCommand("dnsutils", "dns tests against dig"),
+    "kdig": SystemCommand("knot-dnsutils", "dns tests against kdig"),
+    "dnsperf": SystemCommand("dnsperf", "dns benchmarks"),
+    "unbound": SystemCommand("unbound", "dns benchmarks and tests beside unbound"),
+    "dnsmasq": SystemCommand("dnsmasq", "dns benchmarks beside dnsmasq"),
+    "turnserver": SystemCommand("coturn", "the webrtc demo (TURN act) and relay tests"),
+    "iptables": SystemCommand("iptables", "the webrtc NAT lab (as root)"),
+    "ip": SystemCommand("iproute2", "the webrtc NAT lab and Chromium peer (network namespaces)"),
+}
+
+# Where sbin commands live when PATH (a non-root user's) leaves them out.
+SBIN = "/usr/local/sbin:/usr/sbin:/sbin"
+
+
+def by_folder(folder: str) -> Pattern:
+    for pattern in PATTERNS:
+        if pattern.folder == folder:
+            return pattern
+    names = " ".join(p.folder for p in PATTERNS)
+    raise KeyError(f"no pattern {folder!r}; the patterns are: {names}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["names"]:
+        print(" ".join(p.folder for p in PATTERNS))
+    else:
+        sys.exit("usage: patterns.py names")
