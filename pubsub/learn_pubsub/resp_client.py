@@ -114,7 +114,7 @@ class RespClient:
     async def connect(cls, host: str = "127.0.0.1", port: int = 6379, *, protocol: int = 2,
                       trace: Trace | None = None, name: str | None = None,
                       timeout: float = CONNECT_TIMEOUT) -> RespClient:
-        """Open TCP; with ``protocol=3`` or a ``name``, send ``HELLO protocol [SETNAME name]``."""
+        """Open TCP; with ``protocol=3`` or a ``name``, send HELLO (``HELLO 3 SETNAME sub-a``)."""
         if protocol not in (2, 3):
             raise ValueError(f"protocol is 2 or 3, not {protocol!r}")
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
@@ -234,10 +234,12 @@ class RespClient:
     def _route(self, value: Any) -> None:
         if type(value) is Push:  # RESP3: the type byte says it all
             kind, data = value.kind, value.data
-        elif self.protocol == 2 and type(value) is list and value and value[0] in _PUBSUB_KINDS and (
+        elif self.protocol == 2 and type(value) is list and value and type(value[0]) is bytes and (
+                value[0] in _PUBSUB_KINDS) and (
                 self.subscriptions or self._pending and self._pending[0].confirmation):
             # RESP2: an array is Pub/Sub traffic, and not a reply that looks like it (say,
             # an LRANGE), only if it answers a (P)(UN)SUBSCRIBE or we are in subscribed mode.
+            # (Its first element may itself be an array, as in XRANGE's reply: not hashable.)
             kind, data = value[0].decode(), tuple(value[1:])
         else:
             self._trace_received(_describe(value))

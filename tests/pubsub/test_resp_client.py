@@ -197,6 +197,21 @@ async def test_plain_command_replies_equal_redis_pys(private_redis, protocol):
 
 
 @PROTOCOLS
+async def test_a_reply_that_starts_with_an_array_is_a_reply_and_keeps_the_connection(private_redis, protocol):
+    # XRANGE and XREADGROUP answer arrays of arrays.  The RESP2 check "is this Pub/Sub
+    # traffic?" looked its first element up in a set: an array is not hashable, the
+    # read loop died, and the client said "server closed the connection".
+    async with await ours(private_redis[1], protocol) as client:
+        assert await client.command("XADD", "orders", "1-0", "envelope", "x") == b"1-0"
+        entry = [b"1-0", [b"envelope", b"x"]]
+        assert await client.command("XRANGE", "orders", "-", "+") == [entry]
+        assert await client.command("XGROUP", "CREATE", "orders", "billing", "0") == "OK"
+        reply = await client.command("XREADGROUP", "GROUP", "billing", "c1", "STREAMS", "orders", ">")
+        assert reply == ([[b"orders", [entry]]] if protocol == 2 else {b"orders": [entry]})
+        assert await client.ping() == "PONG"
+
+
+@PROTOCOLS
 async def test_subscribe_bytes_on_the_socket_are_those_the_docstring_shows(private_redis, protocol):
     url = private_redis[1]
     reader, writer = await asyncio.open_connection(*address(url))
