@@ -21,9 +21,24 @@ Redis pub/sub, and this module traces it on every line:
 **At most once.**  Redis forwards a published message to the subscribers
 connected *at that instant* and forgets it.  Nobody stores it for a subscriber
 that is offline, reconnecting, or not yet started: "0 receivers" means the
-message now exists nowhere.  Even "2 receivers" only says Redis queued it for two
-connections; one of them may drop before reading it (see slow_subscriber).
-When that is not acceptable, use a stream (streams.py).
+message now exists nowhere.  But "2 receivers" is no proof of receipt either: it
+only says Redis queued it for two connections.  One of them may drop before
+reading it (see slow_subscriber), and a subscriber that already died counts as
+long as Redis has not noticed (a crashed host or a cut cable: until TCP keepalive,
+``tcp-keepalive`` 300 s by default).  So the 0-receiver count is a *lower bound*
+of what was lost, and the command line's summary says so.  When that is not
+acceptable, use a stream (streams.py).
+
+**Redis restarts.**  ``publish(..., retry=True)`` (what the command line uses)
+retries a failed PUBLISH with full-jitter backoff (``wirelab_common/backoff.py``,
+as the subscriber reconnects) until Redis answers, and traces each retry::
+
+    = pub      PUBLISH orders.created pub-9 failed (Connection closed by server.); retry in 0.0057 s
+
+A retry sends the *same* envelope.  If the failed attempt did reach Redis and only
+its reply was lost, subscribers get that message twice, with one id: they can
+drop the second.  (The Streams producer does better: streams.py.)  redis-py's own
+silent retries are off, so that every retry shows up in the trace.
 """
 
 from __future__ import annotations
@@ -32,17 +47,20 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, run_main
+from wirelab_common.redis_server import check_redis
 from wirelab_common.wiretrace import Trace, shorten
 
 from .envelope import Envelope, encode, make_envelope, sequential_ids
@@ -62,33 +80,38 @@ class Publisher:
 
     def __init__(self, redis_url: str, trace: Trace | None = None, *,
                  id_source: Callable[[], str] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 backoff_base: float = 0.1, backoff_max: float = 5.0,
+                 rng: random.Random | None = None) -> None:
         self.redis_url = redis_url
         self.trace = trace or Trace("pub")
         self.id_source = id_source or sequential_ids(self.trace.actor or "pub")
         self.clock = clock
         self.receipts: list[Receipt] = []
-        # A couple of quick retries on a fresh connection cover a pooled connection
-        # that died with a Redis restart.  Caveat: if the first attempt's PUBLISH got
-        # through and only its reply was lost, the retry publishes it twice.  That is
-        # why envelopes carry an id: a subscriber can drop a duplicate.
-        self._redis = aioredis.from_url(redis_url, decode_responses=True,
-                                        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2))
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.rng = rng or random.Random()
+        self.delays: list[float] = []  # every retry delay slept, in order
+        # redis-py's own retries off: retrying is publish(retry=True)'s job, and traced.
+        self._redis = aioredis.from_url(redis_url, decode_responses=True, retry=Retry(NoBackoff(), 0))
 
-    async def publish(self, topic: str, payload: Any) -> int:
-        """Publish ``payload`` to ``topic``; return how many subscribers received it."""
+    async def publish(self, topic: str, payload: Any, *, retry: bool = False) -> int:
+        """Publish ``payload`` to ``topic``; return how many subscribers received it.
+
+        One attempt, which raises if Redis cannot be reached; with ``retry`` the same
+        envelope is sent again, after a backoff delay, until Redis answers.
+        """
         envelope = make_envelope(topic, payload, id_source=self.id_source, clock=self.clock)
-        return await self.publish_envelope(envelope)
+        if not retry:
+            return await self.publish_envelope(envelope)
+        return await with_backoff(lambda: self.publish_envelope(envelope), self.trace,
+                                  f"PUBLISH {topic} {envelope.id}", base=self.backoff_base,
+                                  max_delay=self.backoff_max, rng=self.rng, delays=self.delays)
 
     async def publish_envelope(self, envelope: Envelope) -> int:
         data = encode(envelope)
-        try:
-            receivers = int(await self._redis.publish(envelope.topic, data))
-        except (RedisError, OSError) as exc:
-            # Not even "0 receivers": Redis never saw it.  Pub/sub keeps no outbox;
-            # the caller decides whether to retry, buffer or drop.
-            self.trace.state(f"PUBLISH {envelope.topic} {envelope.id} failed: {exc}")
-            raise
+        # A RedisError or OSError here is not even "0 receivers": Redis never saw it, or we
+        # never saw its answer.  Pub/sub keeps no outbox; the caller retries, buffers or drops.
+        receivers = int(await self._redis.publish(envelope.topic, data))
         self.receipts.append(Receipt(envelope.id, envelope.topic, receivers))
         if receivers == 0:
             outcome = "0 receivers: nobody was subscribed, the message is gone"
@@ -107,6 +130,28 @@ class Publisher:
         await self.aclose()
 
 
+async def with_backoff(attempt: Callable[[], Awaitable[Any]], trace: Trace, what: str, *,
+                       base: float, max_delay: float, rng: random.Random,
+                       delays: list[float] | None = None) -> Any:
+    """Await ``attempt()`` until it gets through Redis, with full-jitter backoff between tries.
+
+    Every failure is traced with the delay before the next try (``delays`` records
+    them).  There is no limit: a long-running producer waits out the outage, as the
+    subscriber does; Ctrl-C or SIGTERM stops it.
+    """
+    failures = 0  # in a row: the backoff ceiling doubles with each
+    while True:
+        try:
+            return await attempt()
+        except (RedisError, OSError) as exc:
+            delay = backoff_delay(failures, base, max_delay, rng)
+            failures += 1
+            if delays is not None:
+                delays.append(delay)
+            trace.state(f"{what} failed ({str(exc) or type(exc).__name__}); retry in {delay:.2g} s")
+            await asyncio.sleep(delay)
+
+
 def url_or_env(url: str | None) -> str:
     """The ``--redis-url`` given, else ``$REDIS_URL``, else a SetupError with a hint."""
     url = url or os.environ.get("REDIS_URL")
@@ -120,24 +165,32 @@ def url_or_env(url: str | None) -> str:
 async def run_cli(args: argparse.Namespace) -> None:
     trace = Trace(args.name, verbose=args.verbose)
     url = url_or_env(args.redis_url)
+    # Redis must answer at the start (a wrong URL is a setup problem, not an outage);
+    # after that, a failed PUBLISH is an outage: retried until Redis is back.
+    await check_redis(url)
     publisher = Publisher(url, trace, id_source=sequential_ids(args.id_prefix or args.name))
     fixed = json.loads(args.payload) if args.payload is not None else None
     try:
         for n in range(1, args.count + 1):
             payload = fixed if args.payload is not None else {"n": n}
-            try:
-                await publisher.publish(args.topic, payload)
-            except (RedisError, OSError) as exc:
-                raise SetupError(f"cannot publish to Redis at {url}: {exc}",
-                                 "is redis-server running there? (redis-cli -u URL ping)") from None
+            await publisher.publish(args.topic, payload, retry=True)
             if args.interval and n < args.count:
                 await asyncio.sleep(args.interval)
     finally:
         await publisher.aclose()
-    lost = sum(1 for r in publisher.receipts if r.receivers == 0)
-    total = sum(r.receivers for r in publisher.receipts)
-    trace.state(f"published {len(publisher.receipts)} message(s): {total} deliveries, "
-                f"{lost} with 0 receivers (lost)")
+        trace.state(summary(publisher))
+
+
+def summary(publisher: Publisher) -> str:
+    """The closing line: what PUBLISH's counts prove, and what they do not."""
+    receipts = publisher.receipts
+    nobody = sum(1 for r in receipts if r.receivers == 0)
+    copies = sum(r.receivers for r in receipts)
+    retried = f", {len(publisher.delays)} retries after failures" if publisher.delays else ""
+    return (f"published {len(receipts)} message(s){retried}: {nobody} reached no subscriber "
+            f"(0 receivers: lost for sure), {copies} copies handed to subscriber connections "
+            "(not proof of receipt: a subscriber that dies before reading, or died before "
+            "Redis noticed, loses its copy all the same)")
 
 
 def main(argv: list[str] | None = None) -> None:

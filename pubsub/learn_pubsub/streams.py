@@ -15,9 +15,9 @@ an append-only log, so a reader that was away reads it later.  Commands
     XGROUP CREATE orders billing 0 MKSTREAM          a group reading from the start
     XREADGROUP GROUP billing c1 COUNT 10 BLOCK 500 STREAMS orders >    new entries for c1
     XREADGROUP GROUP billing c1 STREAMS orders 0     c1's own pending entries (after a crash)
-    XACK orders billing 1767...-0                    done: forget it for this group
-    XPENDING orders - + 10 IDLE 1000 / XAUTOCLAIM orders billing c2 1000 0-0
-                                                     take over entries a dead consumer held
+    XACK orders billing 1767225600000-0              done: forget it for this group
+    XPENDING orders billing IDLE 1000 - + 10         entries idle for over 1000 ms, and whose
+    XAUTOCLAIM orders billing c2 1000 0-0            take over entries a dead consumer held
 
 - **One group per service** (billing, shipping, ...): each group has its own
   position in the stream, so every service sees every entry (fan-out).
@@ -37,6 +37,25 @@ an append-only log, so a reader that was away reads it later.  Commands
   durability lasts as long as the stream keeps the entry.
 - Durable across a Redis restart only as far as Redis persists: with the AOF and
   ``appendfsync always`` every acknowledged XADD and XACK survives ``kill -9``.
+- **The producer retries, and never writes an entry twice.**  An XADD whose
+  reply was lost (Redis restarted, the connection broke) may or may not have
+  been applied; a blind retry would add a second entry.  So each publish gets an
+  *idempotency key* (a random UUID, the same for all its retries), and its XADD
+  runs inside a Lua script (``XADD_ONCE`` below, sent with EVALSHA), which Redis
+  runs atomically.  For the key ``9b1d`` (really 32 hex digits) it does, as one step::
+
+      GET produced:orders:9b1d                               set? then return that entry id, add nothing
+      XADD orders MAXLEN ~ 10000 * envelope {...} key 9b1d   else append, with the key,
+      SET produced:orders:9b1d 1767225600000-0 EX 86400      and mark the key as written
+
+  The mark and the entry are written together or not at all (with the AOF too:
+  Redis logs a script's writes as one transaction), so a retry finds the mark
+  exactly when the entry exists.  The key is also in the entry (field ``key``),
+  for whoever audits the stream.  The mark lives a day (``MARK_TTL``): a retry
+  later than that would write again; it costs one small key per entry meanwhile.
+  (Kafka's idempotent producer does the same with a producer id and sequence
+  numbers, checked by the broker.)  Retrying (``publish(..., retry=True)``) uses
+  the same full-jitter backoff as the consumer's reconnects.
 
 Processing is observable for tests and demos: ``--processed-file PATH`` appends a
 line ``<envelope id> <entry id> <consumer>`` per processed entry (flushed at once,
@@ -51,7 +70,8 @@ import argparse
 import asyncio
 import random
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -62,12 +82,22 @@ from redis.exceptions import RedisError, ResponseError
 
 from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, check, run_main
+from wirelab_common.redis_server import check_redis
 from wirelab_common.wiretrace import Trace, shorten
 
 from .envelope import EnvelopeError, decode, encode, make_envelope, sequential_ids
-from .publisher import url_or_env
+from .publisher import url_or_env, with_backoff
 
-FIELD = "envelope"  # each entry has one field holding the encoded envelope
+FIELD = "envelope"  # the field holding the encoded envelope (and "key": the idempotency key)
+MARK_TTL = 86_400  # seconds a "this key was written" mark lives: longer than any retry
+# XADD at most once per idempotency key; run atomically by Redis.  Returns {entry id, 1 if added}.
+XADD_ONCE = """
+local done = redis.call('GET', KEYS[2])
+if done then return {done, 0} end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3], 'key', ARGV[4])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[5])
+return {id, 1}
+"""
 
 
 def _client(url: str) -> aioredis.Redis:
@@ -81,24 +111,53 @@ def _s(value: bytes | str) -> str:
 
 
 class StreamPublisher:
-    """XADD envelopes to a stream per topic, trimmed with ``MAXLEN ~ maxlen``."""
+    """XADD envelopes to a stream per topic, trimmed with ``MAXLEN ~ maxlen``, once per publish."""
 
     def __init__(self, redis_url: str, trace: Trace | None = None, *, maxlen: int = 10_000,
-                 id_source: Callable[[], str] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 id_source: Callable[[], str] | None = None, clock: Callable[[], float] = time.time,
+                 backoff_base: float = 0.1, backoff_max: float = 5.0,
+                 rng: random.Random | None = None) -> None:
         self.trace = trace or Trace("producer")
         self.maxlen = maxlen
         self.id_source = id_source or sequential_ids(self.trace.actor or "producer")
         self.clock = clock
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.rng = rng or random.Random()
         self.entries: list[tuple[str, str]] = []  # (entry id, envelope id) of every XADD
+        self.delays: list[float] = []  # every retry delay slept, in order
+        self.already_written = 0  # retries that found their entry already in the stream
         self._redis = _client(redis_url)
+        self._xadd_once = self._redis.register_script(XADD_ONCE)  # EVALSHA, loaded on NOSCRIPT
 
-    async def publish(self, stream: str, payload: Any) -> str:
-        """Append ``payload`` to ``stream``; return the entry id Redis assigned."""
+    async def publish(self, stream: str, payload: Any, *, retry: bool = False) -> str:
+        """Append ``payload`` to ``stream``; return the entry id Redis assigned.
+
+        One attempt, which raises if Redis cannot be reached; with ``retry`` the
+        attempt is repeated after a backoff delay until Redis answers, and the
+        entry is still written once (the module docstring says how).
+        """
         envelope = make_envelope(stream, payload, id_source=self.id_source, clock=self.clock)
-        data = encode(envelope)
-        entry_id = _s(await self._redis.xadd(stream, {FIELD: data}, maxlen=self.maxlen, approximate=True))
+        data, key = encode(envelope), uuid.uuid4().hex
+
+        def attempt() -> Awaitable[list[Any]]:  # every retry: the same key, so at most one entry
+            return self._xadd_once(keys=[stream, f"produced:{stream}:{key}"],
+                                   args=[self.maxlen, FIELD, data, key, MARK_TTL])
+
+        if retry:
+            reply = await with_backoff(attempt, self.trace, f"XADD {stream} {envelope.id}",
+                                       base=self.backoff_base, max_delay=self.backoff_max,
+                                       rng=self.rng, delays=self.delays)
+        else:
+            reply = await attempt()
+        entry_id, added = _s(reply[0]), reply[1] == 1
         self.entries.append((entry_id, envelope.id))
-        self.trace.sent(f"XADD {stream} MAXLEN ~ {self.maxlen} -> {entry_id} ({envelope.id})", [data])
+        if added:
+            self.trace.sent(f"XADD {stream} MAXLEN ~ {self.maxlen} -> {entry_id} ({envelope.id})",
+                            [f"EVALSHA {self._xadd_once.sha}: XADD once for idempotency key {key}", data])
+        else:
+            self.already_written += 1
+            self.trace.state(f"XADD {stream} {envelope.id}: already written as {entry_id} by the attempt "
+                             "whose reply was lost; not written twice")
         return entry_id
 
     async def aclose(self) -> None:
@@ -286,18 +345,21 @@ class StreamConsumer:
 
 async def produce(args: argparse.Namespace) -> None:
     trace = Trace(args.name or "producer", verbose=args.verbose)
-    publisher = StreamPublisher(url_or_env(args.redis_url), trace, maxlen=args.maxlen,
+    url = url_or_env(args.redis_url)
+    # Redis must answer at the start (a wrong URL is a setup problem); after that a
+    # failure is an outage, retried with backoff, and each entry is still written once.
+    await check_redis(url)
+    publisher = StreamPublisher(url, trace, maxlen=args.maxlen,
                                 id_source=sequential_ids(args.id_prefix or trace.actor))
     try:
         for n in range(1, args.count + 1):
-            try:
-                await publisher.publish(args.stream, {"n": n})
-            except (RedisError, OSError) as exc:
-                raise SetupError(f"XADD failed: {exc}", "is redis-server running at --redis-url?") from None
+            await publisher.publish(args.stream, {"n": n}, retry=True)
             if args.interval and n < args.count:
                 await asyncio.sleep(args.interval)
     finally:
         await publisher.aclose()
+        trace.state(f"produced {len(publisher.entries)} entries, {len(publisher.delays)} retries after "
+                    f"failures, {publisher.already_written} found already written")
 
 
 async def consume(args: argparse.Namespace) -> None:

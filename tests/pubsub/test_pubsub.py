@@ -292,6 +292,25 @@ async def test_a_subscriber_stopped_by_sigterm_prints_its_summary_and_exits_0(ur
     assert "Traceback" not in cli.output()
 
 
+async def test_a_message_counted_as_received_is_still_lost_if_the_subscriber_dies_unread(url, procs):
+    # PUBLISH counts the copies Redis queued, not what a subscriber read: the 0-receiver
+    # count is a lower bound of the loss, and the publisher's summary must say so.
+    sub = procs.python("learn_pubsub.subscriber", "--redis-url", url, "--channel", "orders.created",
+                       "--name", "sub-d", ready_line="subscribed to")
+    sub.signal(signal.SIGSTOP)  # alive and subscribed, but it reads nothing from now on
+    cli = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "learn_pubsub.publisher", "--redis-url", url,
+                         "--topic", "orders.created", "--count", "2", "--id-prefix", "cli"],
+        capture_output=True, text=True, timeout=20)
+    sub.kill()  # it dies before reading them
+    assert cli.returncode == 0, cli.stderr
+    assert "PUBLISH orders.created cli-2 -> 1 receiver(s)" in cli.stdout
+    assert ("published 2 message(s): 0 reached no subscriber (0 receivers: lost for sure), "
+            "2 copies handed to subscriber connections (not proof of receipt") in cli.stdout
+    assert "lost)" not in cli.stdout  # the old label called only the 0-receiver ones lost
+    assert "cli-1" not in sub.output() and "cli-2" not in sub.output()  # ...and both are lost
+
+
 async def test_publisher_cli_publishes_count_messages_and_traces_receivers(url):
     sub = Subscriber(url, channels=["orders.created"], name="sub-p", trace=quiet("sub-p"))
     await sub.start()
