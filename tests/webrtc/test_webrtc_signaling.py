@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import sys
 
 import pytest
 from websockets.asyncio.client import connect
@@ -21,6 +22,8 @@ from learn_webrtc.signaling import (
     SignalingError,
     parse_message,
 )
+from wirelab_common.ports import free_port
+from wirelab_common.processes import start_process
 
 
 def j(**message) -> str:
@@ -206,6 +209,24 @@ async def test_server_serves_the_browser_page(signaling_url):
         script = await client.get(base + "/peer.js")
     assert page.status_code == 200 and "peer.js" in page.text
     assert script.status_code == 200 and "RTCPeerConnection" in script.text
+    async with httpx.AsyncClient() as client:
+        config = (await client.get(base + "/config")).json()
+    assert config == {"iceServers": [], "iceTransportPolicy": "all"}  # no --ice-* options
+
+
+def test_server_hands_the_page_the_ice_servers_and_policy_it_was_given():
+    import httpx
+
+    port = free_port()
+    argv = [sys.executable, "-m", "learn_webrtc.signaling_server", "--port", str(port),
+            "--ice-server", "stun:127.0.0.1:3478", "--ice-server", "turn:127.0.0.1:3478?transport=udp",
+            "--ice-username", "test", "--ice-credential", "secret", "--ice-transport-policy", "relay"]
+    with start_process(argv, name="signal", ready_line=r"listening on http://"):
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=10).json()
+    # The shape of the browser's RTCConfiguration (W3C WebRTC §4.2.1): new RTCPeerConnection(config).
+    assert config == {"iceServers": [{"urls": ["stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp"],
+                                      "username": "test", "credential": "secret"}],
+                      "iceTransportPolicy": "relay"}
 
 
 async def test_server_closes_a_connection_that_sends_binary_with_1003(signaling_url):

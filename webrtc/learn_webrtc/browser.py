@@ -2,7 +2,8 @@
 
 Reading order: after the demo; the browser's side is ``static/peer.js``.
 
-    python -m learn_webrtc.browser [-v]        # as root: re-runs itself inside `unshare -n`
+    python -m learn_webrtc.browser [-v]           # as root: re-runs itself inside `unshare -n`
+    python -m learn_webrtc.browser --relay [-v]   # both sides relay-only through coturn
 
 Why a private network namespace.  Chromium, by default, hides local addresses
 behind mDNS names and refuses loopback in peer connections; with
@@ -20,16 +21,27 @@ So ``main`` re-executes this module as::
 and inside it starts the signaling server, Chromium on the page, and an aiortc
 peer, then checks that chat lines crossed both ways.  Exit 0: the browser and
 aiortc agree; 1: something did not cross; 2: cannot run here (not root, no
-Chromium), with what to do.
+Chromium, no coturn for ``--relay``), with what to do.
+
+``--relay`` also starts coturn on 127.0.0.1 inside the namespace and makes
+both peers relay-only: the page gets the TURN server and
+``iceTransportPolicy: "relay"`` from the signaling server's ``/config``
+(``--ice-*`` options), aiortc from ``peer.configuration``.  The check is then
+that *both* sides report a relay <-> relay pair: aiortc from aioice's
+nominated pair, Chromium from its own ``getStats()``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import shlex
 import subprocess
 import sys
+
+from aiortc import RTCConfiguration, RTCIceTransportPolicy
 
 from wirelab_common.errors import SetupError, check, require_binary, run_main
 from wirelab_common.ports import free_port
@@ -38,7 +50,8 @@ from wirelab_common.wiretrace import Trace
 
 from .chat import say
 from .netns import can_unshare
-from .peer import LAB_HOST, Peer, lab_timers, restrict_host_addresses
+from .peer import LAB_HOST, Peer, configuration, lab_timers, restrict_host_addresses
+from .turn import coturn
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,20 +62,29 @@ CHROMIUM_ARGS = [
 ROOM = "browser"
 
 
-def namespace_argv(verbose: bool) -> list[str]:
-    inner = [sys.executable, "-m", "learn_webrtc.browser", "--inside"] + (["-v"] if verbose else [])
+def namespace_argv(verbose: bool, relay: bool = False) -> list[str]:
+    inner = [sys.executable, "-m", "learn_webrtc.browser", "--inside"]
+    inner += (["-v"] if verbose else []) + (["--relay"] if relay else [])
     script = f"ip link set lo up && ip addr add {LAB_HOST}/8 dev lo && exec {shlex.join(inner)}"
     return ["unshare", "-n", "sh", "-c", script]
 
 
-async def run_inside(trace: Trace) -> None:
+async def run_inside(trace: Trace, relay: bool = False) -> None:
     from playwright.async_api import async_playwright
 
     restrict_host_addresses([LAB_HOST])
     lab_timers()
     port = free_port()
     argv = [sys.executable, "-m", "learn_webrtc.signaling_server", "--port", str(port)]
-    with start_process(argv, name="signal", ready_line=r"listening on http://", echo=True):
+    with contextlib.ExitStack() as stack:
+        config = None
+        if relay:
+            turn = stack.enter_context(coturn())
+            trace.state(f"coturn on {turn.url}; both peers relay-only")
+            argv += ["--ice-server", f"{turn.url}?transport=udp", "--ice-username", turn.user,
+                     "--ice-credential", turn.password, "--ice-transport-policy", "relay"]
+            config = configuration(turn.server, relay_only=True)
+        stack.enter_context(start_process(argv, name="signal", ready_line=r"listening on http://", echo=True))
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
@@ -72,13 +94,14 @@ async def run_inside(trace: Trace) -> None:
                 await page.wait_for_function("window.webrtcLog && window.webrtcLog.some(l => "
                                              "l.includes('signal joined'))", timeout=30_000)
                 trace.note("chromium joined the room first: it will offer (and trickle for real)")
-                await talk_to(page, f"ws://127.0.0.1:{port}/ws", trace)
+                await talk_to(page, f"ws://127.0.0.1:{port}/ws", trace, config)
             finally:
                 await browser.close()
 
 
-async def talk_to(page, url: str, trace: Trace) -> None:
-    peer = Peer("aiortc", url, ROOM, trace.child("aiortc"))
+async def talk_to(page, url: str, trace: Trace, config: RTCConfiguration | None = None) -> None:
+    """aiortc joins second and answers; chat both ways; relay-only ``config``: relay pairs both sides."""
+    peer = Peer("aiortc", url, ROOM, trace.child("aiortc"), config)
     try:
         await peer.join()
         await peer.connected(20)
@@ -99,6 +122,13 @@ async def talk_to(page, url: str, trace: Trace) -> None:
             {">": chromium.sent, "<": chromium.received}.get(mark, chromium.state)(text)
         check(any("chat" in line and "hello from aiortc" in line for line in log),
               "the browser's log lacks our line")
+        if config is not None and config.iceTransportPolicy == RTCIceTransportPolicy.RELAY:
+            check(local.startswith("relay") and remote.startswith("relay"),
+                  f"aiortc's pair is not relay <-> relay: {local} <-> {remote}")
+            theirs = [line for line in log if "selected pair" in line]
+            check(theirs and re.search(r"selected pair relay \S+ <-> relay ", theirs[-1]),
+                  f"Chromium's getStats() pair is not relay <-> relay: {theirs}")
+            trace.state("both sides say relay <-> relay: every byte went through coturn")
         trace.state("chromium <-> aiortc: data channel works both ways")
     finally:
         await peer.close()
@@ -108,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_webrtc.browser",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--inside", action="store_true", help="already in the namespace (internal)")
+    parser.add_argument("--relay", action="store_true", help="both peers relay-only through coturn")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     trace = Trace("browser", verbose=args.verbose)
@@ -119,12 +150,14 @@ def main(argv: list[str] | None = None) -> None:
         why = can_unshare()
         if why:
             raise SetupError(why, "run as root (CI does), or in a container with CAP_SYS_ADMIN")
-        result = subprocess.run(namespace_argv(args.verbose), timeout=120)
+        if args.relay:
+            require_binary("turnserver", "apt-get install coturn (the coturn TURN server)")
+        result = subprocess.run(namespace_argv(args.verbose, args.relay), timeout=120)
         sys.exit(result.returncode)
 
     if args.inside:
         sys.stdout.reconfigure(line_buffering=True)
-        run_main(lambda: run_inside(trace))
+        run_main(lambda: run_inside(trace, args.relay))
     else:
         run_main(outside)
 

@@ -2,7 +2,9 @@
 
 Reading order: signaling -> **signaling_server** -> signaling_client -> peer -> ...
 
-    python -m learn_webrtc.signaling_server --host 127.0.0.1 --port 8800 [-v]
+    python -m learn_webrtc.signaling_server --host 127.0.0.1 --port 8800 [-v] \
+        [--ice-server turn:127.0.0.1:3478?transport=udp --ice-username test --ice-credential secret] \
+        [--ice-transport-policy relay]
 
 It prints ``= signal   listening on http://127.0.0.1:8800`` once it accepts.
 
@@ -11,6 +13,12 @@ It prints ``= signal   listening on http://127.0.0.1:8800`` once it accepts.
   WebSocket sends and closes, and names each connection ``p0``, ``p1``, ...
 - ``/``: the browser peer's page (``static/index.html`` + ``static/peer.js``),
   so Chromium can load it from the same origin.
+- ``/config``: the ``RTCConfiguration`` the page hands to ``new RTCPeerConnection()``:
+  ``{"iceServers": [{"urls": [...], "username": ..., "credential": ...}],
+  "iceTransportPolicy": "all" | "relay"}`` (W3C WebRTC §4.2.1), from the
+  ``--ice-*`` options.  Without them: no ICE servers, policy ``all``.  The
+  credential is readable by anyone who can load the page; production hands
+  out short-lived ones (see the README).
 
 The server never parses SDP: it relays opaque text.  Media and data never pass
 through it; once the peers are connected it could go away (only a renegotiation
@@ -23,6 +31,7 @@ import argparse
 import itertools
 import json
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.responses import FileResponse, Response
@@ -36,8 +45,21 @@ from .signaling import MAX_FRAME, Close, Rooms, Send, describe, summary
 STATIC = resources.files("learn_webrtc") / "static"
 
 
-def create_app(trace: Trace) -> FastAPI:
+def rtc_configuration(servers: list[str], username: str | None = None, credential: str | None = None,
+                      policy: str = "all") -> dict[str, Any]:
+    """The browser's RTCConfiguration dictionary: one RTCIceServer for ``servers``, if any."""
+    ice_servers: list[dict[str, Any]] = []
+    if servers:
+        server: dict[str, Any] = {"urls": list(servers)}
+        if username is not None:
+            server.update(username=username, credential=credential or "")
+        ice_servers.append(server)
+    return {"iceServers": ice_servers, "iceTransportPolicy": policy}
+
+
+def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None) -> FastAPI:
     app = FastAPI(title="learn_webrtc signaling")
+    rtc_config = rtc_config or rtc_configuration([])
     rooms = Rooms()
     sockets: dict[str, WebSocket] = {}
     ids = itertools.count()
@@ -95,6 +117,10 @@ def create_app(trace: Trace) -> FastAPI:
     async def script() -> FileResponse:
         return FileResponse(str(STATIC / "peer.js"), media_type="text/javascript")
 
+    @app.get("/config")
+    async def ice_config() -> dict[str, Any]:
+        return rtc_config
+
     @app.get("/favicon.ico")
     async def no_icon() -> Response:
         return Response(status_code=204)  # browsers ask; a 404 would be noise in the console
@@ -105,12 +131,16 @@ def create_app(trace: Trace) -> FastAPI:
 async def serve(args: argparse.Namespace) -> None:
     trace = Trace("signal", verbose=args.verbose)
     ensure_port_free(args.host, args.port)
-    app = create_app(trace)
+    rtc_config = rtc_configuration(args.ice_server, args.ice_username, args.ice_credential,
+                                   args.ice_transport_policy)
+    app = create_app(trace, rtc_config)
     cfg = config(app, args.host, args.port, ws="websockets-sansio", ws_max_size=MAX_FRAME,
                  ws_ping_interval=5.0, ws_ping_timeout=5.0)
 
     def describe(host: str, port: int) -> list[str]:
-        return [f"WebSocket ws://{host}:{port}/ws", f"browser page http://{host}:{port}/"]
+        return [f"WebSocket ws://{host}:{port}/ws", f"browser page http://{host}:{port}/",
+                f"ICE servers for the page {[u for s in rtc_config['iceServers'] for u in s['urls']]}, "
+                f"policy {rtc_config['iceTransportPolicy']}"]
 
     await TracedServer(cfg, trace, describe).serve()
 
@@ -120,6 +150,12 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8800)
+    parser.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                        help="a stun: or turn: URL for the browser page (repeatable)")
+    parser.add_argument("--ice-username", help="the TURN user for those URLs")
+    parser.add_argument("--ice-credential", help="the TURN password")
+    parser.add_argument("--ice-transport-policy", choices=["all", "relay"], default="all",
+                        help="relay: the page uses TURN relay candidates only")
     parser.add_argument("-v", "--verbose", action="store_true", help="show SDP bodies")
     args = parser.parse_args(argv)
     run_server(lambda: serve(args), "asyncio")
