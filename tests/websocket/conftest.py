@@ -7,8 +7,6 @@ The shared fixtures (``procs``, ``private_redis``, ``chromium_page``) live in
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -48,18 +46,6 @@ def chat_server(procs) -> Callable[..., ChatServerProcess]:
         return ChatServerProcess(proc, port, server_id)
 
     return start
-
-
-@pytest.fixture
-def nginx_path() -> str:
-    """The nginx binary; missing is a failure in CI and a clear skip elsewhere."""
-    path = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    if path is None:
-        message = "nginx not installed (Debian: apt-get install nginx-light; .ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture
