@@ -13,7 +13,9 @@ queue whose size is ``bufferedAmount``.  A sender that loops over a 16 MiB file
 would queue all of it in memory before a byte leaves.  ``send_file`` stops when
 ``bufferedAmount`` passes HIGH_WATER and resumes on ``bufferedamountlow``, the
 event fired when it falls to ``bufferedAmountLowThreshold`` (W3C WebRTC §6.2):
-at most HIGH_WATER bytes wait in our process, the rest wait in the file.
+at most HIGH_WATER bytes plus one chunk ever sit in the channel's queue.  (The
+file itself is read into memory whole; a sender for large files would read
+each chunk only when flow control lets it go.)
 
 **When the other peer goes.**  A dead receiver acknowledges nothing, so
 ``bufferedamountlow`` never comes; and once a channel closes, aiortc drops every
