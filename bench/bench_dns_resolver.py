@@ -6,8 +6,9 @@ All of them sit in front of the same loopback DNS internet (learn_dns.hierarchy:
 root, com/net, example.com on our authoritative server, one free port) and
 are measured with the same client, ``dnsperf``, on the same five questions:
 
-- **ours** (``learn_dns.resolver_server --quiet --rate 0``), on uvloop (its
-  default when installed) and on asyncio's own loop (``--loop asyncio``);
+- **ours** (``learn_dns.resolver_server --quiet``; response rate limiting is
+  off by default), on uvloop (its default when installed) and on asyncio's own
+  loop (``--loop asyncio``);
 - **unbound** as a real caching *recursive* resolver over the same authoritative
   servers (not ``local-data``, which would make it an authoritative server and
   measure something else).  unbound sends every query to port 53, the port a
@@ -120,10 +121,10 @@ def bench(seconds: float, rounds: int) -> None:
                "dnsmasq": DNSMASQ}
     results: dict[str, list[float]] = {label: [] for label in servers}
     lost: dict[str, str] = {}
-    with Hierarchy(resolver_args=["--quiet", "--rate", "0", "--loop", "uvloop"]) as h:
+    with Hierarchy(resolver_args=["--quiet", "--loop", "uvloop"]) as h:
         port = h.port
         argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", ASYNCIO_RESOLVER,
-                "--port", str(port), "--root-hints", "127.53.0.1", "--quiet", "--rate", "0",
+                "--port", str(port), "--root-hints", "127.53.0.1", "--quiet",
                 "--loop", "asyncio"]
         peers = [start_process(argv, name="resolver-asyncio", ready_line="ready", timeout=20)]
         try:

@@ -223,8 +223,8 @@ class AnswerCache:
     """Whole responses as bytes, keyed by the question's bytes: a hit costs two dict
     lookups, a copy and a few ``struct.pack_into`` calls; no parsing, no building.
 
-    On a hit the message id is replaced by the client's, RD is copied from the
-    query, and each TTL is lowered by the time the answer has spent in the cache
+    On a hit the message id is replaced by the client's, RD and the QNAME's
+    spelling are copied from the query, and each TTL is lowered by the time the answer has spent in the cache
     (RFC 1035 §3.2.1: a cached TTL counts down).  The answer expires with its
     smallest TTL, after which the slow path (``Cache`` + iteration) runs again.
     """
@@ -247,7 +247,11 @@ class AnswerCache:
         now = self.clock()
         self._answers[key] = WireAnswer(wire, ttls, now, now + lifetime)
 
-    def get(self, key: bytes, query_id: int, rd: bool) -> bytes | None:
+    def get(self, key: bytes, query: bytes, name_end: int) -> bytes | None:
+        """The cached answer for ``key``, made the answer to ``query``, or None.
+
+        ``name_end`` is where the query's QNAME ends (its terminating zero byte included).
+        """
         answer = self._answers.get(key)
         if answer is None:
             return None
@@ -256,8 +260,12 @@ class AnswerCache:
             del self._answers[key]
             return None
         out = bytearray(answer.wire)
-        struct.pack_into("!H", out, 0, query_id)
-        out[2] = (out[2] & 0xFE) | (1 if rd else 0)  # RD is the low bit of the first flags byte
+        out[0:2] = query[0:2]  # the client's id
+        out[2] = (out[2] & 0xFE) | (query[2] & 0x01)  # RD is the low bit of the first flags byte
+        # The question exactly as this client spelled it (RFC 1035 §7.3: a resolver checks
+        # the echo, and 0x20 randomisation relies on the letter case).  Equal keys mean
+        # equal lengths, so every compression pointer into the question stays valid.
+        out[12:name_end] = query[12:name_end]
         elapsed = int(now - answer.stored)
         if elapsed:
             for offset, ttl in answer.ttls:
@@ -268,18 +276,14 @@ class AnswerCache:
         self._answers.clear()
 
 
-def question_key(query: bytes) -> tuple[bytes, int] | None:
-    """The cache key of a query (lower-cased QNAME + QTYPE + QCLASS, plus whether it has
-    EDNS) and its length, or None if it is not a plain one-question query.
+MAX_NAME = 255  # octets of a name's wire form, length bytes and final zero included (RFC 1035 §2.3.4)
 
-    DNS names compare case-insensitively (RFC 1035 §2.3.3, RFC 4343), so the key is
-    lower-cased; the answer echoes the cached spelling, which resolvers accept.
-    """
-    if len(query) < 17:
+
+def question_end(query: bytes) -> int | None:
+    """Where the one question of ``query`` ends (after QCLASS), or None if there is no single,
+    plain question: QDCOUNT must be 1 and the QNAME uncompressed and at most 255 octets."""
+    if len(query) < 17 or query[4:6] != b"\x00\x01":
         return None
-    _id, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(query, 0)
-    if qdcount != 1 or ancount or nscount or flags & 0x8000 or (flags >> 11) & 0xF:
-        return None  # a response, or not a standard QUERY
     offset = 12
     while True:  # walk the labels; a pointer in a question is legal but odd: take the slow path
         if offset >= len(query):
@@ -290,8 +294,57 @@ def question_key(query: bytes) -> tuple[bytes, int] | None:
         if length & 0xC0:
             return None
         offset += 1 + length
+    if offset + 1 - 12 > MAX_NAME:
+        return None  # not a name at all: echoing it would make the reply unparseable too
     end = offset + 5
-    if end > len(query):
+    return end if end <= len(query) else None
+
+
+def opt_after(query: bytes, offset: int) -> int | None:
+    """The TTL field (EXTENDED-RCODE, VERSION, DO, Z; RFC 6891 §6.1.3) of the OPT record that
+    starts at ``offset`` and ends the message, when it is the only additional record; else None.
+
+    The record must be owned by the root, and its options must fill its RDATA exactly.
+    """
+    if len(query) < 12 or query[10:12] != b"\x00\x01" or len(query) < offset + 11:
         return None
+    if query[offset:offset + 3] != b"\x00\x00\x29":  # root owner, TYPE 41
+        return None
+    ttl, rdlength = struct.unpack_from("!IH", query, offset + 5)
+    pos = offset + 11
+    if pos + rdlength != len(query):
+        return None
+    while pos < len(query):  # options: code, length, data
+        if pos + 4 > len(query):
+            return None
+        pos += 4 + struct.unpack_from("!H", query, pos + 2)[0]
+    return ttl if pos == len(query) else None
+
+
+def question_key(query: bytes) -> tuple[bytes, int] | None:
+    """The cache key of a query (lower-cased QNAME + QTYPE + QCLASS, plus whether it has
+    EDNS) and where its question ends, or None if it is not a plain one-question query.
+
+    DNS names compare case-insensitively (RFC 1035 §2.3.3, RFC 4343), so the key is
+    lower-cased; :meth:`AnswerCache.get` writes the client's own spelling back into the
+    answer.  Plain means: a standard QUERY with no answer or authority records, and either
+    nothing after the question or exactly one EDNS version-0 OPT record.  Anything else
+    (another EDNS version, which must get BADVERS; a TSIG; trailing bytes) takes the slow path.
+    """
+    end = question_end(query)
+    if end is None:
+        return None
+    _id, flags, _qdcount, ancount, nscount, arcount = _HEADER.unpack_from(query, 0)
+    if ancount or nscount or flags & 0x8000 or (flags >> 11) & 0xF:
+        return None  # a response, or not a standard QUERY
+    if arcount == 0:
+        if end != len(query):
+            return None
+        edns = b"-"
+    else:
+        opt = opt_after(query, end)
+        if opt is None or (opt >> 16) & 0xFF != 0:
+            return None
+        edns = b"E"
     # Only the name is lower-cased: QTYPE/QCLASS bytes are numbers, not letters.
-    return query[12:offset + 1].lower() + query[offset + 1:end] + (b"E" if arcount else b"-"), end
+    return query[12:end - 4].lower() + query[end - 4:end] + edns, end

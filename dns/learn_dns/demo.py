@@ -2,15 +2,17 @@
 
 Reading order: last.  It starts :class:`hierarchy.Hierarchy` (root, com/net,
 example.com primary + secondary, a new provider, our resolver) on one free port,
-then plays seven acts, each checked:
+then plays eight acts, each checked:
 
 1. the topology;
 2. one resolution from the root, step by step (``dig +trace``);
 3. the resolver: a first query iterates, a second is answered from the cache;
-4. (a) a record changes: the secondary follows at once, the resolver after the TTL;
-5. (c) DNS-PERSIST-01: a CA validates a standing TXT record through the resolver;
-6. (b) the NS move: the parent's NS TTL decides when the new provider is used;
-7. serve-stale: every example.com server is down, the resolver still answers.
+4. response rate limiting: a burst over UDP, some answers slip (TC=1) and are
+   fetched over TCP, the rest are dropped;
+5. (a) a record changes: the secondary follows at once, the resolver after the TTL;
+6. (c) DNS-PERSIST-01: a CA validates a standing TXT record through the resolver;
+7. (b) the NS move: the parent's NS TTL decides when the new provider is used;
+8. serve-stale: every example.com server is down, the resolver still answers.
 
     python -m learn_dns.demo [-v]
 """
@@ -19,15 +21,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import time
 
+import dns.flags
+import dns.message
+import dns.query
 import dns.rcode
 
 from wirelab_common.errors import check, run_main
 from wirelab_common.wiretrace import Trace
 
 from . import propagation
-from .hierarchy import RESOLVER_ADDRESS, SERVERS, Hierarchy
+from .hierarchy import RESOLVER_ADDRESS, RRL_RESOLVER_ADDRESS, SERVERS, Hierarchy
 from .propagation import OLD_WWW, ask_resolver, first_address, upstream_count
 from .trace_dig import trace_resolution
 
@@ -74,6 +80,64 @@ def act_cache(h: Hierarchy, trace: Trace) -> None:
     trace.state(f"first query: {first} upstream queries; second: {second} (wire-bytes cache hit)")
 
 
+RRL_ARGS = ["--rrl", "5", "--rrl-burst", "5", "--rrl-slip", "2"]
+BURST = 20
+
+
+def udp_burst(address: str, port: int, name: str, count: int) -> dict[int, dns.message.Message | None]:
+    """Send ``count`` queries at once from one socket; id -> its UDP reply (None: none came)."""
+    queries = {qid: dns.message.make_query(name, "A", id=qid) for qid in range(1, count + 1)}
+    replies: dict[int, dns.message.Message | None] = dict.fromkeys(queries)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((address, port))
+        for query in queries.values():
+            sock.send(query.to_wire())
+        deadline = time.monotonic() + 1.5  # a real client waits about this long before retrying
+        while time.monotonic() < deadline and any(r is None for r in replies.values()):
+            sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                reply = dns.message.from_wire(sock.recv(65535))
+            except TimeoutError:
+                break
+            if reply.id in replies:
+                replies[reply.id] = reply
+    return replies
+
+
+def act_rate_limit(h: Hierarchy, trace: Trace) -> None:
+    trace.banner("Act 4: response rate limiting; over the limit answers slip (TC=1) or are dropped")
+    proc = h.add_resolver("resolver-rrl", RRL_RESOLVER_ADDRESS, RRL_ARGS)
+    trace.note(f"a second resolver at {RRL_RESOLVER_ADDRESS}: {' '.join(RRL_ARGS)} "
+               "(5 UDP answers/s per client, every 2nd answer over the limit truncated)")
+    warm = dns.query.tcp(dns.message.make_query("www.example.com", "A"), RRL_RESOLVER_ADDRESS,
+                         port=h.port, timeout=6)  # TCP is never limited: a warm cache, all 5 tokens left
+    check(first_address(warm)[0] == OLD_WWW, "the RRL resolver should answer over TCP")
+    lines = proc.line_count()
+    replies = udp_burst(RRL_RESOLVER_ADDRESS, h.port, "www.example.com", BURST)
+    answered = [qid for qid, r in replies.items() if r is not None and first_address(r)[0] == OLD_WWW]
+    slipped = [qid for qid, r in replies.items() if r is not None and r.flags & dns.flags.TC and not r.answer]
+    dropped = [qid for qid, r in replies.items() if r is None]
+    trace.sent(f"client: {BURST} queries for www.example.com at once over UDP")
+    trace.received(f"client: {len(answered)} answered, {len(slipped)} truncated (TC=1: slipped), "
+                   f"{len(dropped)} with no reply (dropped)")
+    own = proc.output().splitlines()[lines:]
+    for line in own[:8]:
+        trace.note(f"  resolver| {line}")
+    if len(own) > 8:
+        trace.note(f"  resolver| ... {len(own) - 8} more lines like these")
+    tcp = [dns.query.tcp(dns.message.make_query("www.example.com", "A"), RRL_RESOLVER_ADDRESS,
+                         port=h.port, timeout=6) for _ in slipped]  # what dig and every stub do on TC=1
+    via_tcp = sum(1 for r in tcp if first_address(r)[0] == OLD_WWW)
+    trace.received(f"client: asked the {len(slipped)} truncated ones again over TCP: {via_tcp} answered")
+    check(answered and dropped, f"a burst should be answered up to the limit, then dropped "
+          f"({len(answered)} answered, {len(dropped)} dropped)")
+    check(slipped and via_tcp == len(slipped), f"with slip, some answers over the limit should come back "
+          f"truncated and then be answered over TCP ({len(slipped)} slipped, {via_tcp} over TCP)")
+    trace.state(f"rrl: {len(answered)} answers at once, {via_tcp} more over TCP after TC=1; a real client "
+                f"asks the {len(dropped)} dropped ones again after its timeout.  A forged source gets "
+                f"{len(answered) + len(slipped)} packets for {BURST} queries, {len(slipped)} of them empty")
+
+
 def demo(verbose: bool) -> None:
     trace = Trace("demo", verbose=verbose)
     started = time.monotonic()
@@ -81,13 +145,14 @@ def demo(verbose: bool) -> None:
         act_topology(h, trace)
         act_trace(h, trace)
         act_cache(h, trace)
-        trace.banner("Act 4 (a): www changes at the primary; the resolver keeps the old one until the TTL")
+        act_rate_limit(h, trace)
+        trace.banner("Act 5 (a): www changes at the primary; the resolver keeps the old one until the TTL")
         propagation.record_change(h, trace)
-        trace.banner("Act 5 (c): DNS-PERSIST-01, a standing TXT record a CA checks")
+        trace.banner("Act 6 (c): DNS-PERSIST-01, a standing TXT record a CA checks")
         propagation.persist_validation(h, trace)
-        trace.banner("Act 6 (b): example.com moves to a new DNS provider (NS change at com.)")
+        trace.banner("Act 7 (b): example.com moves to a new DNS provider (NS change at com.)")
         propagation.ns_move(h, trace)
-        trace.banner("Act 7: serve-stale, every example.com server is down (RFC 8767)")
+        trace.banner("Act 8: serve-stale, every example.com server is down (RFC 8767)")
         propagation.serve_stale(h, trace, ("ns1.example", "ns2.example", "newdns"))
     trace.note(f"all acts checked in {time.monotonic() - started:.1f}s")
 

@@ -10,6 +10,7 @@ integration tests start everything through :class:`Hierarchy`.
     127.53.0.4    ns2.example.com      example.com. (secondary: AXFR from .3)
     127.53.0.5    ns1.newdns.net       newdns.net. and the new provider's copy of example.com.
     127.53.0.53   the resolver         recursion for 127.0.0.0/8
+    127.53.0.54   a second resolver    the demo's rate-limiting act only (:meth:`Hierarchy.add_resolver`)
 
 Every server of one run listens on the same free port P, each on its own
 address: Linux answers on all of 127.0.0.0/8 without configuration, and a
@@ -37,6 +38,7 @@ from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, ProcessNotReady
 
 RESOLVER_ADDRESS = "127.53.0.53"
+RRL_RESOLVER_ADDRESS = "127.53.0.54"
 ROOT_ADDRESS = "127.53.0.1"
 
 
@@ -115,11 +117,17 @@ class Hierarchy:
 
     resolver_name = "resolver"
 
-    def resolver_argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", RESOLVER_ADDRESS,
+    def resolver_argv(self, address: str = RESOLVER_ADDRESS, extra: list[str] | None = None) -> list[str]:
+        argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", address,
                 "--port", str(self.port), "--root-hints", ROOT_ADDRESS, "--timeout", "1.5",
                 "--max-stale", "72", "--stale-ttl", "1"]
-        return argv + (["-v"] if self.verbose else []) + self.resolver_args
+        return argv + (["-v"] if self.verbose else []) + (self.resolver_args if extra is None else extra)
+
+    def add_resolver(self, name: str, address: str, args: list[str], timeout: float = 20.0) -> ManagedProcess:
+        """One more resolver on this run's port, with its own ``args``; stopped with the rest."""
+        self._spawn(name, self.resolver_argv(address, args))
+        self._wait_ready([name], timeout)
+        return self.procs[name]
 
     def _spawn_server(self, server: Server) -> None:
         argv = [*self.authoritative, "--port", str(self.port), "--address", server.address]

@@ -5,27 +5,36 @@ Reading order: the last resolver module, after ``resolver_upstream.py``.
     python -m learn_dns.resolver_server --address 127.53.0.53 --port P --root-hints 127.53.0.1 -v
 
 (``--loop asyncio`` runs it on asyncio's own loop instead of uvloop; ``-h`` lists
-the rest: ``--allow``, ``--rate``, ``--timeout``, ``--stale-ttl``, ``--quiet``.)
+the rest: ``--allow``, ``--rrl``, ``--rrl-slip``, ``--timeout``, ``--stale-ttl``, ``--quiet``.)
 
 What happens to a client's query, in order:
 
 0. A datagram shorter than a header, or a response (QR=1), is dropped.
-1. **Access control** (RFC 5358): a client outside ``--allow`` gets REFUSED.
-2. **Rate limit**: a client over its token bucket gets REFUSED too (an honest
-   simplification: production resolvers usually just drop, which a test cannot see quickly).
+1. **Response rate limiting** (UDP only, off unless ``--rrl`` is given): over
+   the limit an answer is dropped, or every ``--rrl-slip``-th time replaced by
+   an empty TC=1 answer so that a real client retries over TCP
+   (:class:`resolver_policy.ResponseRateLimit`).  TCP is never limited.
+2. **Access control** (RFC 5358): a client outside ``--allow`` gets REFUSED.
 3. **Hot path**: the question's bytes are the key of :class:`cache.AnswerCache`;
-   a hit is the cached response with the client's id and RD patched in and the
-   TTLs counted down.  No parsing, no message building: this is what makes a
-   caching resolver fast, and why it is written with ``struct`` rather than objects.
-4. **Slow path**: parse with dnspython (FORMERR if it does not parse), resolve
-   with :class:`Recursor` (identical questions in flight share one resolution),
-   build the response, store its bytes.
+   a hit is the cached response with the client's id, RD and QNAME spelling
+   patched in and the TTLs counted down.  No parsing, no message building: this
+   is what makes a caching resolver fast, and why it is written with ``struct``
+   rather than objects.
+4. **Slow path**: parse with dnspython (FORMERR if it does not parse, without
+   the question if the question itself is not valid), NOTIMP for an opcode
+   other than QUERY, BADVERS for an EDNS version other than 0 (RFC 6891
+   §6.1.3), then resolve with :class:`Recursor` (identical questions in flight
+   share one resolution), build the response, store its bytes.
    A query with RD=0 (``dig +norec``) is answered from the cache only, or with a
    referral from it (:meth:`ResolverService.cache_only`): it never goes upstream.
    A zone transfer (AXFR, IXFR) is REFUSED: that is the authoritative servers' job.
 5. **Size**: over UDP a response larger than the client's buffer (512 bytes
    without EDNS, RFC 1035 §4.2.1; the EDNS size up to 1232 otherwise) is replaced by
    an empty one with TC=1, and the client retries over TCP.
+
+A reply to a query that carried an OPT record carries one too (RFC 6891 §7),
+errors and TC=1 replies included; only a FORMERR for a message too broken to
+find its OPT in goes without.
 
 The resolver's messages are handled with dnspython, not with this pattern's own
 codec: the resolver is the *policy* lesson (iteration, caching, bailiwick, stale
@@ -53,9 +62,9 @@ from wirelab_common.event_loop import run_server
 from wirelab_common.wiretrace import Trace
 
 from .authoritative import add_loop_options, loop_name
-from .cache import AnswerCache, Cache, question_key
+from .cache import AnswerCache, Cache, opt_after, question_end, question_key
 from .resolver import Finished, Resolution
-from .resolver_policy import AllowList, RateLimiter
+from .resolver_policy import AllowList, ResponseRateLimit, Verdict
 from .resolver_upstream import EDNS_PAYLOAD, Recursor
 from .udp_drain import UdpDrain
 
@@ -64,17 +73,29 @@ ZONE_TRANSFERS = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
 
 
 def refuse(query: bytes, rcode: int) -> bytes:
-    """A response made from the query's bytes: header + question, QR set, ``rcode``."""
-    key = question_key(query)
-    end = key[1] if key else 12
-    flags = struct.unpack_from("!H", query, 2)[0]
-    flags = 0x8000 | (flags & 0x7900) | 0x0080 | rcode  # QR, keep opcode+RD, RA, rcode
-    return struct.pack("!HHHHHH", struct.unpack_from("!H", query)[0], flags, 1 if key else 0, 0, 0, 0) \
-        + query[12:end]
+    """A response made from the query's bytes alone: header, question, OPT; QR set, ``rcode``.
+
+    For queries that did not parse, or were never parsed (the fast path).  The
+    question is echoed only if it is a valid one (``cache.question_end``): an
+    echoed 300-octet "name" would make the reply unparseable too.  If an OPT
+    record follows it, the reply carries ours (RFC 6891 §7).
+    """
+    qid, flags, qdcount = struct.unpack_from("!HHH", query)
+    end = 12 if qdcount == 0 else question_end(query)
+    opt = opt_after(query, end) if end is not None else None
+    flags = 0x8000 | (flags & 0x7900) | 0x0080 | (rcode & 0xF)  # QR, keep opcode+RD, RA, rcode
+    questions = 1 if end is not None and end > 12 else 0
+    response = struct.pack("!HHHHHH", qid, flags, questions, 0, 0, 0 if opt is None else 1)
+    response += query[12:end] if questions else b""
+    if opt is not None:  # root owner, TYPE OPT, our UDP size, extended rcode, version 0, no options
+        response += b"\x00\x00\x29" + struct.pack("!HIH", EDNS_PAYLOAD, (rcode >> 4) << 24, 0)
+    return response
 
 
 def truncated(query: bytes) -> bytes:
-    """An empty response with TC=1: "ask me again over TCP" (RFC 1035 §4.2.1, RFC 7766 §5)."""
+    """An empty response with TC=1: "ask me again over TCP" (RFC 1035 §4.2.1, RFC 7766 §5).
+
+    Also what a rate-limited client gets when its answer *slips*."""
     response = bytearray(refuse(query, 0))
     response[2] |= 0x02  # TC
     return bytes(response)
@@ -83,18 +104,20 @@ def truncated(query: bytes) -> bytes:
 class ResolverService:
     """The resolver minus its sockets: bytes of a query in, bytes of a response out."""
 
-    def __init__(self, recursor: Recursor, answers: AnswerCache, allow: AllowList, limiter: RateLimiter,
+    def __init__(self, recursor: Recursor, answers: AnswerCache, allow: AllowList, rrl: ResponseRateLimit,
                  trace: Trace, clock=time.monotonic, log_queries: bool = True) -> None:
         self.recursor = recursor
         self.answers = answers
         self.allow = allow
-        self.limiter = limiter
+        self.rrl = rrl
         self.trace = trace
         self.clock = clock
         self.log_queries = log_queries
         self._inflight: dict[tuple[dns.name.Name, int], asyncio.Future[Finished]] = {}
         self.hits = 0
         self.misses = 0
+        self.slipped = 0
+        self.dropped = 0
 
     def fast_answer(self, query: bytes, client: str, udp: bool) -> tuple[bytes | None, int]:
         """Access control, rate limit, and the wire cache: (answer or None for "take the slow
@@ -104,19 +127,28 @@ class ResolverService:
             # could bounce messages between them forever (and a forged source makes
             # us a reflector).
             return b"", 0
+        if udp and self.rrl.on:  # TCP is never limited: its handshake proves the address
+            verdict = self.rrl.verdict(client, self.clock())
+            if verdict is Verdict.SLIP:
+                self.slipped += 1
+                if self.log_queries:
+                    self.trace.state(f"client {client} over the response rate limit: slip, TC=1 "
+                                     "(retry over TCP)")
+                return truncated(query), 0
+            if verdict is Verdict.DROP:
+                self.dropped += 1
+                if self.log_queries:
+                    self.trace.state(f"client {client} over the response rate limit: dropped")
+                return b"", 0
         if not self.allow.allows(client):
             if self.log_queries:
                 self.trace.state(f"client {client} not in --allow: REFUSED (RFC 5358)")
-            return refuse(query, dns.rcode.REFUSED), 0
-        if not self.limiter.allow(client, self.clock()):
-            if self.log_queries:
-                self.trace.state(f"client {client} over its rate limit: REFUSED")
             return refuse(query, dns.rcode.REFUSED), 0
         key = question_key(query)
         if key is None:
             return None, 512 if udp else 0
         limit = client_limit(query, key[1]) if udp else 0
-        cached = self.answers.get(key[0], (query[0] << 8) | query[1], bool(query[2] & 0x01))
+        cached = self.answers.get(key[0], query, key[1] - 4)
         if cached is None:
             return None, limit
         self.hits += 1
@@ -131,14 +163,19 @@ class ResolverService:
             query = dns.message.from_wire(query_wire)
         except Exception:  # noqa: BLE001 - any parse failure is the client's FORMERR
             return refuse(query_wire, dns.rcode.FORMERR)
-        if query.opcode() != dns.opcode.QUERY or len(query.question) != 1:
-            return refuse(query_wire, dns.rcode.NOTIMP if query.opcode() != dns.opcode.QUERY
-                          else dns.rcode.FORMERR)
+        if query.opcode() != dns.opcode.QUERY:
+            return error_response(query, dns.rcode.NOTIMP)
+        if len(query.question) != 1:
+            return error_response(query, dns.rcode.FORMERR)
+        if query.edns > 0:  # RFC 6891 §6.1.3: we speak EDNS version 0 only, and say so
+            if self.log_queries:
+                self.trace.state(f"client {client} sent EDNS version {query.edns}: BADVERS")
+            return error_response(query, dns.rcode.BADVERS)
         question = query.question[0]
         if question.rdtype in ZONE_TRANSFERS:  # a zone is transferred from its servers, not a cache
             if self.log_queries:
                 self.trace.state(f"client {client} asked for a zone transfer of {question.name}: REFUSED")
-            return refuse(query_wire, dns.rcode.REFUSED)
+            return error_response(query, dns.rcode.REFUSED)
         recurse = bool(query.flags & dns.flags.RD)
         if self.log_queries:
             norec = "" if recurse else " (RD=0: cache only)"
@@ -211,6 +248,14 @@ class ResolverService:
             del self._inflight[key]
             future.set_result(result)  # whatever happened, nobody waiting on it hangs
         return result
+
+
+def error_response(query: dns.message.Message, rcode: int) -> bytes:
+    """An empty response with ``rcode`` to a query that parsed: question echoed, RA set, and an
+    OPT (version 0) if the query had one, which also carries a BADVERS's upper rcode bits."""
+    response = dns.message.make_response(query, recursion_available=True, our_payload=EDNS_PAYLOAD)
+    response.set_rcode(rcode)
+    return response.to_wire(max_size=65535)
 
 
 def client_limit(query: bytes, question_end: int) -> int:
@@ -294,7 +339,8 @@ async def serve(args: argparse.Namespace) -> None:
                         local_address=args.address, trace=trace, timeout=args.timeout,
                         stale_ttl=args.stale_ttl)
     service = ResolverService(recursor, AnswerCache(time.monotonic), AllowList(args.allow),
-                              RateLimiter(args.rate, args.burst), trace, log_queries=not args.quiet)
+                              ResponseRateLimit(args.rrl, args.rrl_burst, args.rrl_slip), trace,
+                              log_queries=not args.quiet)
     loop = asyncio.get_running_loop()
     udp = UDPServer(service, args.address, args.port)
     port = udp.port
@@ -302,13 +348,15 @@ async def serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    rrl = f"rrl {args.rrl:g}/s slip {args.rrl_slip}" if service.rrl.on else "rrl off"
     print(f"resolver ready on {args.address}:{port} (udp+tcp), root hints {', '.join(args.root_hints)}, "
-          f"allow {', '.join(args.allow)}, loop={loop_name()}", flush=True)
+          f"allow {', '.join(args.allow)}, {rrl}, loop={loop_name()}", flush=True)
     await stop.wait()
     udp.close()
     tcp.close()
     print(f"resolver stopped: {service.hits} wire-cache hits, {service.misses} slow-path answers, "
-          f"{recursor.upstream_queries} upstream queries", flush=True)
+          f"{recursor.upstream_queries} upstream queries, rrl: {service.slipped} slipped, "
+          f"{service.dropped} dropped", flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -322,8 +370,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="port of every authoritative server (default: --port; one port per run)")
     parser.add_argument("--allow", action="append", default=None,
                         help="client network allowed to recurse (repeatable; default 127.0.0.0/8)")
-    parser.add_argument("--rate", type=float, default=2000, help="queries/s per client (0: no limit)")
-    parser.add_argument("--burst", type=float, default=None)
+    parser.add_argument("--rrl", type=float, default=0, metavar="RATE",
+                        help="response rate limiting: UDP answers/s per client address (default 0: off)")
+    parser.add_argument("--rrl-burst", type=float, default=None,
+                        help="answers a client may get at once before the limit applies (default: RATE)")
+    parser.add_argument("--rrl-slip", type=int, default=2, metavar="N",
+                        help="over the limit, every Nth answer goes out truncated (TC=1), the rest "
+                             "are dropped; 1: all truncated, 0: all dropped (default 2, as BIND)")
     parser.add_argument("--timeout", type=float, default=0.8, help="seconds to wait for one upstream answer")
     parser.add_argument("--stale-ttl", type=int, default=30, help="TTL of a stale answer (RFC 8767: 30)")
     parser.add_argument("--max-stale", type=float, default=86400,

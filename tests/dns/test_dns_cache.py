@@ -11,7 +11,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from learn_dns.cache import AnswerCache, Cache, Rank, question_key, ttl_offsets
+from learn_dns.cache import AnswerCache, Cache, Rank, question_end, question_key, ttl_offsets
 
 
 class Clock:
@@ -118,12 +118,25 @@ def test_a_wire_cache_hit_patches_the_id_and_rd_and_counts_the_ttls_down():
     answers = AnswerCache(clock)
     answers.put(b"key", response_wire())
     clock.now += 2
-    hit = answers.get(b"key", 0xBEEF, rd=True)
+    query = dns.message.make_query("www.example.com.", "A", id=0xBEEF).to_wire()
+    name_end = question_key(query)[1] - 4
+    hit = answers.get(b"key", query, name_end)
     message = dns.message.from_wire(hit)
     assert message.id == 0xBEEF and message.flags & dns.flags.RD
     assert message.answer[0].ttl == 3 and message.authority[0].ttl == 6
     clock.now += 3
-    assert answers.get(b"key", 1, rd=True) is None  # gone with the smallest TTL
+    assert answers.get(b"key", query, name_end) is None  # gone with the smallest TTL
+
+
+def test_a_wire_cache_hit_echoes_the_question_in_the_askers_own_letter_case():
+    answers = AnswerCache(Clock())
+    first = dns.message.make_query("www.example.com.", "A").to_wire()
+    answers.put(question_key(first)[0], response_wire())
+    query = dns.message.make_query("wWw.ExAmPlE.cOm.", "A", id=9).to_wire()
+    key, end = question_key(query)
+    message = dns.message.from_wire(answers.get(key, query, end - 4))
+    assert message.question[0].name.to_text() == "wWw.ExAmPlE.cOm."  # RFC 1035 §7.3, 0x20
+    assert message.id == 9 and {r.address for r in message.answer[0]} == {"192.0.2.10", "192.0.2.11"}
 
 
 def test_question_key_ignores_case_and_id_but_not_type():
@@ -134,3 +147,23 @@ def test_question_key_ignores_case_and_id_but_not_type():
     with_edns = dns.message.make_query("www.example.com.", "A", use_edns=0).to_wire()
     assert question_key(with_edns)[0] != question_key(lower)[0]
     assert question_key(b"\x00" * 5) is None
+
+
+def with_opt(query: bytes, ttl_field: int, rdata: bytes = b"") -> bytes:
+    """``query`` (no additional records) plus one OPT record with this TTL field and RDATA."""
+    head = query[:10] + b"\x00\x01" + query[12:]
+    return head + b"\x00\x00\x29\x04\xd0" + struct.pack("!IH", ttl_field, len(rdata)) + rdata
+
+
+def test_question_key_takes_only_plain_queries_the_rest_goes_to_the_slow_path():
+    plain = dns.message.make_query("www.example.com.", "A").to_wire()
+    assert question_key(with_opt(plain, 0))[0].endswith(b"E")
+    assert question_key(with_opt(plain, 0, b"\x00\x0a\x00\x02ab"))  # a cookie-like option
+    assert question_key(with_opt(plain, 1 << 16)) is None  # EDNS version 1: BADVERS, never the cache
+    assert question_key(with_opt(plain, 0, b"\x00\x0a\x00\x09ab")) is None  # option past RDATA
+    assert question_key(plain + b"junk") is None
+    long_name = b"".join(b"\x3f" + b"a" * 63 for _ in range(4)) + b"\x00"  # 257 octets
+    assert question_key(plain[:12] + long_name + b"\x00\x01\x00\x01") is None
+    assert question_end(plain[:12] + long_name + b"\x00\x01\x00\x01") is None
+    just_255 = b"".join(b"\x3f" + b"a" * 63 for _ in range(3)) + b"\x3d" + b"a" * 61 + b"\x00"
+    assert len(just_255) == 255 and question_end(plain[:12] + just_255 + b"\x00\x01\x00\x01")

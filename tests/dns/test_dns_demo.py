@@ -16,6 +16,8 @@ def test_demo_runs_every_act_and_exits_0():
     assert result.returncode == 0, out[-3000:] + result.stderr[-2000:]
     assert "referral to com." in out and "referral to example.com." in out
     assert "second: 0 (wire-bytes cache hit)" in out
+    assert "over the response rate limit: slip" in out and "over the response rate limit: dropped" in out
+    assert "truncated ones again over TCP" in out  # RRL: the slipped answers, fetched over TCP
     assert "-> 192.0.2.99" in out  # (a) the changed record, after the TTL
     assert "valid (letsencrypt.org may issue" in out  # (c)
     assert "-> 203.0.113.20" in out  # (b) the new provider, after the NS TTL

@@ -218,7 +218,7 @@ def test_the_resolver_survives_malformed_packets_answering_formerr_or_dropping(p
     packets that happen to be valid queries end in a quick SERVFAIL, not a long resolution."""
     port = free_port(RESOLVER)
     resolver = procs.python("learn_dns.resolver_server", "--address", RESOLVER, "--port", str(port),
-                            "--root-hints", "127.53.3.1", "--rate", "0", "--timeout", "0.2", "--quiet",
+                            "--root-hints", "127.53.3.1", "--timeout", "0.2", "--quiet",
                             ready_line="resolver ready", timeout=30)
     count = 10_000
     formerr_expected, formerr_received = throw_at_server(port, count, seed=4, server=RESOLVER,

@@ -6,8 +6,11 @@ resolver at 127.53.0.53 are started once for the module, on one free port.
 
 from __future__ import annotations
 
+import socket
+import struct
 import subprocess
 import sys
+import time
 
 import dns.exception
 import dns.message
@@ -163,10 +166,124 @@ def test_a_client_outside_the_allow_list_is_refused(procs, internet):
     proc.wait_line("not in --allow", timeout=10)  # printed before the answer; read by a thread
 
 
-def test_a_client_over_its_rate_limit_is_refused(procs, internet):
-    procs.python("learn_dns.resolver_server", "--address", "127.53.0.55", "--port", str(internet.port),
-                 "--root-hints", "127.53.0.1", "--rate", "1", "--burst", "3", ready_line="ready")
+def test_a_cache_hit_echoes_the_question_exactly_as_asked(internet):
+    # dig, not kdig: kdig lower-cases the name before sending it.
+    binary = need_binary("dig", "dnsutils")
+    for _ in range(5):  # bounded: the 5 s TTL may run out between the two queries on a loaded machine
+        dig(binary, internet.port, "MAIL.EXAMPLE.COM", "A")  # this spelling is now in the answer cache
+        start = internet.resolver.line_count()
+        out = dig(binary, internet.port, "mAiL.eXaMpLe.CoM", "A")
+        internet.resolver.wait_line(ANSWERED_LINE, timeout=10, start=start)
+        if any("cache hit" in line for line in internet.resolver.output().splitlines()[start:]):
+            break
+    else:
+        pytest.fail("the second query was never a wire-cache hit")
+    question = [line for line in out.splitlines() if "IN" in line and line.lstrip("; ").lower().startswith(
+        "mail.example.com")]
+    assert question and all("mAiL.eXaMpLe.CoM." in line for line in question), out  # RFC 1035 §7.3
+    assert "192.0.2.25" in out and "mismatch" not in out.lower()
+
+
+@pytest.mark.parametrize("tool, package, args", [("dig", "dnsutils", ["+edns=1", "+noednsneg"]),
+                                                 ("kdig", "knot-dnsutils", ["+edns=1"])])
+def test_an_edns_version_1_query_gets_badvers_even_for_a_cached_name(internet, tool, package, args):
+    ask_resolver(internet, "www.example.com")  # in both caches now
+    out = dig(need_binary(tool, package), internet.port, "www.example.com", "A", *args)
+    assert "BADVERS" in out and "192.0.2.10" not in out  # RFC 6891 §6.1.3
+    assert ("EDNS: version: 0" if tool == "dig" else "Version: 0") in out  # the version we speak
+
+
+def test_a_notimp_reply_carries_an_opt_record(internet):
+    out = dig(need_binary("dig", "dnsutils"), internet.port, "www.example.com", "+opcode=status")
+    assert "status: NOTIMP" in out and "OPT PSEUDOSECTION" in out  # RFC 6891 §7
+
+
+@pytest.mark.parametrize("tool, package", [("dig", "dnsutils"), ("kdig", "knot-dnsutils")])
+def test_a_truncated_reply_carries_an_opt_record(internet, tool, package):
+    out = dig(need_binary(tool, package), internet.port, "big.example.com", "TXT", "+bufsize=512", "+ignore")
+    flags = out.lower().split("flags:")[1].split(";")[0]
+    assert " tc" in flags and "EDNS" in out and "1232" in out, out  # our OPT, our UDP size
+
+
+def test_a_question_name_over_255_octets_gets_formerr_without_the_question(internet):
+    # dig and kdig refuse to build such a name ("not a legal name"), so the packet is made by hand.
+    long_name = b"".join(b"\x3f" + b"a" * 63 for _ in range(4)) + b"\x00"  # 257 octets, RFC 1035 §2.3.4
+    packet = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + long_name + b"\x00\x01\x00\x01"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(6)
+        sock.sendto(packet, (RESOLVER_ADDRESS, internet.port))
+        wire = sock.recv(65535)
+    reply = dns.message.from_wire(wire)  # before the fix: NameTooLong, the echoed question
+    assert reply.id == 0x4242 and reply.rcode() == dns.rcode.FORMERR and not reply.question
+
+
+def authority_ttl(out: str) -> int:
+    """The TTL of the SOA in dig's authority section."""
+    return int(next(line.split()[1] for line in out.splitlines() if "\tSOA\t" in line or " SOA " in line))
+
+
+def test_a_negative_answer_from_the_cache_counts_its_ttl_down(internet):
+    binary = need_binary("dig", "dnsutils")
+    for attempt in range(5):  # bounded: a loaded machine may let the 4 s negative TTL run out
+        name = f"countdown{attempt}.example.com"
+        started = time.monotonic()
+        fresh = dig(binary, internet.port, name, "+noedns", "+noall", "+authority")  # iterates: TTL 4
+        stored = time.monotonic()
+        time.sleep(1.2)
+        before = upstream_count(internet)
+        asked = time.monotonic()
+        # With EDNS: another wire key, so this one is built from the RRset cache's negative entry.
+        second = dig(binary, internet.port, name, "+noall", "+authority")
+        time.sleep(1.0)
+        asked_again = time.monotonic()
+        third = dig(binary, internet.port, name, "+noall", "+authority")  # the answer cache's copy
+        if time.monotonic() - started < 3.5 and upstream_count(internet) == before:
+            break
+    else:
+        pytest.fail("the negative answer kept expiring before it could be asked again")
+    assert authority_ttl(fresh) == 4  # min(SOA TTL 5, MINIMUM 4), RFC 2308 §5
+    # What is left of it (RFC 2308: a cached TTL counts down, negative ones too).
+    assert authority_ttl(second) <= 4 - (asked - stored), second  # the RRset cache rounds down
+    assert authority_ttl(third) <= 4 - (asked_again - stored) + 1, third  # the answer cache: whole seconds
+
+
+def test_response_rate_limiting_is_off_by_default(internet):
+    assert "rrl off" in internet.resolver.output()
+
+
+@pytest.fixture
+def rrl_resolver(procs, internet):
+    """A resolver with RRL on: a burst of 2 UDP answers per client, then one every 20 s (so that no
+    token comes back during a test), and every 2nd answer over the limit slips."""
+    address = "127.53.0.57"
+    procs.python("learn_dns.resolver_server", "--address", address, "--port", str(internet.port),
+                 "--root-hints", "127.53.0.1", "--rrl", "0.05", "--rrl-burst", "2", "--rrl-slip", "2",
+                 ready_line="ready")
     query = dns.message.make_query("www.example.com", "A")
-    rcodes = [dns.query.udp(query, "127.53.0.55", port=internet.port, timeout=6).rcode() for _ in range(8)]
-    assert rcodes[0] == dns.rcode.NOERROR
-    assert dns.rcode.REFUSED in rcodes
+    assert dns.query.tcp(query, address, port=internet.port, timeout=6).answer  # TCP: never limited
+    return address
+
+
+def test_with_rrl_a_burst_from_dig_is_still_answered_through_tcp_retries(internet, rrl_resolver, tmp_path):
+    batch = tmp_path / "batch"
+    batch.write_text("www.example.com A\n" * 8)
+    result = subprocess.run([need_binary("dig", "dnsutils"), f"@{rrl_resolver}", "-p", str(internet.port),
+                             "-f", str(batch), "+tries=2", "+time=1", "+noall", "+answer", "+comments"],
+                            capture_output=True, text=True, timeout=60)
+    out = result.stdout
+    assert out.count("status: NOERROR") == 8 and out.count("192.0.2.10") == 8, out  # every one answered
+    assert "REFUSED" not in out
+    assert "Truncated, retrying in TCP mode" in out  # the slipped TC=1 replies
+
+
+def test_with_rrl_answers_beyond_the_slip_are_dropped(internet, rrl_resolver):
+    binary = need_binary("kdig", "knot-dnsutils")
+    result = subprocess.run([binary, f"@{rrl_resolver}", "-p", str(internet.port), "+retry=0", "+time=1",
+                             "+ignore", *["www.example.com"] * 6], capture_output=True, text=True, timeout=60)
+    out = result.stdout + result.stderr
+    answered = out.count("192.0.2.10")
+    truncated = sum(1 for line in out.splitlines() if line.startswith(";; Flags: qr tc"))
+    timeouts = out.count("response timeout")
+    # The burst of 2, then slip, drop, slip, drop: kdig does not retry, so a drop is a timeout.
+    assert (answered, truncated, timeouts) == (2, 2, 2), out
+    assert "REFUSED" not in out
