@@ -51,7 +51,7 @@ async def connected_pair(url: str, config=None) -> tuple[Peer, Peer, object, obj
     await bob.join()
     await open_channel(chat, 30)
     elapsed = time.perf_counter() - started
-    inbox = await asyncio.wait_for(bob.channels.get(), 30)
+    inbox = await bob.channel("bench", 30)
     return alice, bob, chat, inbox, elapsed
 
 
