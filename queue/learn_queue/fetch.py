@@ -37,20 +37,20 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from .client import DEAD, DONE_TTL, SCHEDULE, queue_key, status_key
+from .client import DONE_TTL, Keys
 from .job import Job, encode, random_jid
 
 
-async def fetch(redis: aioredis.Redis, queues: list[str], processing: str,
+async def fetch(redis: aioredis.Redis, keys: Keys, queues: list[str], processing: str,
                 block: float) -> tuple[str, bytes] | None:
     """Move the next job into ``processing``; return (queue, exact text), or None after ``block`` s."""
     for name in queues:
-        raw = await redis.lmove(queue_key(name), processing, "RIGHT", "LEFT")
+        raw = await redis.lmove(keys.queue(name), processing, "RIGHT", "LEFT")
         if raw is not None:
             return name, raw
     if block <= 0:
         return None
-    raw = await redis.blmove(queue_key(queues[0]), processing, block, "RIGHT", "LEFT")
+    raw = await redis.blmove(keys.queue(queues[0]), processing, block, "RIGHT", "LEFT")
     return None if raw is None else (queues[0], raw)
 
 
@@ -58,37 +58,37 @@ def _error_text(job: Job) -> str:
     return f"{job.error_class}: {job.error_message}"
 
 
-async def done(redis: aioredis.Redis, processing: str, raw: bytes, job: Job, result: Any) -> bool:
+async def done(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job, result: Any) -> bool:
     """Success: out of the processing list, status done (kept a day).  False if it was not there."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lrem(processing, 1, raw)
-        pipe.hset(status_key(job.jid), mapping={
+        pipe.hset(keys.job(job.jid), mapping={
             "status": "done", "result": json.dumps(result, default=repr), "updated": time.time()})
-        pipe.hdel(status_key(job.jid), "error")
-        pipe.expire(status_key(job.jid), DONE_TTL)
+        pipe.hdel(keys.job(job.jid), "error")
+        pipe.expire(keys.job(job.jid), DONE_TTL)
         removed, *_ = await pipe.execute()
     return removed == 1
 
 
-async def retry_later(redis: aioredis.Redis, processing: str, raw: bytes, job: Job,
+async def retry_later(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job,
                       run_at: float) -> bool:
     """A failure with retries left: the updated job goes to lq:schedule at ``run_at``."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lrem(processing, 1, raw)
-        pipe.zadd(SCHEDULE, {encode(job): run_at})
-        pipe.hset(status_key(job.jid), mapping={
+        pipe.zadd(keys.schedule, {encode(job): run_at})
+        pipe.hset(keys.job(job.jid), mapping={
             "status": "retrying", "error": _error_text(job), "updated": time.time()})
         removed, *_ = await pipe.execute()
     return removed == 1
 
 
-async def bury(redis: aioredis.Redis, processing: str, raw: bytes, job: Job) -> bool:
+async def bury(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job) -> bool:
     """Out of retries (or unrunnable): the job, with its error, goes to lq:dead."""
     now = time.time()
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lrem(processing, 1, raw)
-        pipe.zadd(DEAD, {encode(job): now})
-        pipe.hset(status_key(job.jid), mapping={"status": "dead", "error": _error_text(job), "updated": now})
+        pipe.zadd(keys.dead, {encode(job): now})
+        pipe.hset(keys.job(job.jid), mapping={"status": "dead", "error": _error_text(job), "updated": now})
         removed, *_ = await pipe.execute()
     return removed == 1
 

@@ -9,10 +9,10 @@ worker looks that name up in :data:`REGISTRY` and nowhere else.  It never does
 to Redis (any client on the network, a leaked password, a bug in another
 service) could then make every worker import and call *any* function on the
 machine: ``os.system`` with arguments of their choosing.  An explicit registry
-turns "run arbitrary code" into "run one of these six functions".
+turns "run arbitrary code" into "run one of these seven functions".
 
 Functions may be ``async`` (awaited in the worker's event loop) or plain (run in
-a thread with ``asyncio.to_thread`` so they do not block the loop).  A worker
+a thread of their own, see worker.py, so they do not block the loop).  A worker
 runs each job *at least once*: after a crash a job may run again, so a job must
 be idempotent, or made so.  :func:`record` shows the usual trick: remember the
 jid in a set, so a second run of the same job changes nothing that counts.
@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import io
 import os
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -106,6 +107,13 @@ async def noop() -> None:
 async def sleep(seconds: float) -> float:
     """Wait ``seconds`` without blocking the worker (other jobs run meanwhile)."""
     await asyncio.sleep(seconds)
+    return seconds
+
+
+@register
+def sleep_blocking(seconds: float) -> float:
+    """Block for ``seconds``: a stand-in for sync work (a blocking HTTP call), run in a thread."""
+    time.sleep(seconds)
     return seconds
 
 

@@ -13,8 +13,10 @@ its jobs stay in ``lq:processing:w-1``.  Every live worker also runs the reaper:
 for each id in ``lq:workers`` whose heartbeat key has expired, or holds a time
 older than ``--dead-after`` seconds, it moves that worker's processing list back
 to the queues and forgets the worker.  Each job moves in one atomic step (a Lua
-script: ``LPOP`` from the processing list, ``RPUSH`` onto its queue, on the
-right, so it is fetched next), so two reapers racing move every job once.
+script: ``LREM`` it from the processing list and, only if that removed it,
+``RPUSH`` it onto its queue, on the right, so it is fetched next), so two reapers
+racing move every job once.  The script is given its keys, so the reaper first
+reads the list (``LRANGE``) to learn each job's queue and jid.
 
 The whole scheme is *at-least-once*: a job the dead worker had finished, but not
 yet removed, runs again.  And a worker that is merely slow to heartbeat (its
@@ -34,72 +36,76 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
-from .client import PREFIX, WORKERS, heartbeat_key, processing_key
+from .client import Keys, routing
 
-# KEYS[1] = a processing list.  Newest first (LPOP), each RPUSHed, so the oldest
-# in-flight job ends up rightmost in its queue: the next one fetched.
+# KEYS: a processing list, the job's queue, [the job's status hash]
+# ARGV: the member as stored, now
 RECOVER = """
-local n = 0
-while true do
-  local member = redis.call('LPOP', KEYS[1])
-  if not member then return n end
-  local queue, jid = 'default', nil
-  local ok, job = pcall(cjson.decode, member)
-  if ok and type(job) == 'table' then
-    if type(job.queue) == 'string' then queue = job.queue end
-    if type(job.jid) == 'string' then jid = job.jid end
-  end
-  redis.call('RPUSH', ARGV[1] .. 'queue:' .. queue, member)
-  if jid then redis.call('HSET', ARGV[1] .. 'job:' .. jid, 'status', 'queued', 'updated', ARGV[2]) end
-  n = n + 1
-end
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+if KEYS[3] then redis.call('HSET', KEYS[3], 'status', 'queued', 'updated', ARGV[2]) end
+return 1
 """
 
 
 class Reaper:
     """Heartbeat for ``worker_id`` and reaping of the others; see the module docstring."""
 
-    def __init__(self, redis: aioredis.Redis, worker_id: str, *, heartbeat: float, dead_after: float,
-                 on_reaped: Callable[[str, int], None] = lambda worker, jobs: None) -> None:
-        self.redis, self.worker_id = redis, worker_id
+    def __init__(self, redis: aioredis.Redis, keys: Keys, worker_id: str, *, heartbeat: float,
+                 dead_after: float, on_reaped: Callable[[str, int], None] = lambda w, n: None) -> None:
+        self.redis, self.keys, self.worker_id = redis, keys, worker_id
         self.heartbeat, self.dead_after = heartbeat, dead_after
         self.on_reaped = on_reaped
         self._recover = redis.register_script(RECOVER)
 
     async def beat(self) -> None:
         ttl_ms = max(1, int(self.dead_after * 1000))
-        await self.redis.set(heartbeat_key(self.worker_id), repr(time.time()), px=ttl_ms)
+        await self.redis.set(self.keys.heartbeat(self.worker_id), repr(time.time()), px=ttl_ms)
 
     async def register(self) -> None:
         """Heartbeat first, then join lq:workers, so no reaper ever sees us without one."""
         await self.beat()
-        await self.redis.sadd(WORKERS, self.worker_id)
+        await self.redis.sadd(self.keys.workers, self.worker_id)
 
     async def recover(self, worker_id: str) -> int:
-        """Move every job in ``worker_id``'s processing list back to its queue."""
-        return int(await self._recover(keys=[processing_key(worker_id)], args=[PREFIX, repr(time.time())]))
+        """Move every job in ``worker_id``'s processing list back to its queue.
+
+        Newest first (the list's left end), each ``RPUSH``ed, so the oldest
+        in-flight job ends up rightmost in its queue: the next one fetched.
+        """
+        processing = self.keys.processing(worker_id)
+        members = await self.redis.lrange(processing, 0, -1)
+        if not members:
+            return 0
+        now = repr(time.time())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member in members:
+                queue, jid = routing(member)
+                keys = [processing, self.keys.queue(queue)] + ([self.keys.job(jid)] if jid else [])
+                await self._recover(keys=keys, args=[member, now], client=pipe)
+            return sum(await pipe.execute())
 
     async def unregister(self) -> int:
         """On shutdown: give back what we still hold, leave lq:workers, drop the heartbeat."""
         moved = await self.recover(self.worker_id)
-        await self.redis.srem(WORKERS, self.worker_id)
-        await self.redis.delete(heartbeat_key(self.worker_id), processing_key(self.worker_id))
+        await self.redis.srem(self.keys.workers, self.worker_id)
+        await self.redis.delete(self.keys.heartbeat(self.worker_id), self.keys.processing(self.worker_id))
         return moved
 
     async def is_dead(self, worker_id: str, now: float) -> bool:
-        beat = await self.redis.get(heartbeat_key(worker_id))
+        beat = await self.redis.get(self.keys.heartbeat(worker_id))
         return beat is None or now - float(beat) > self.dead_after
 
     async def reap_once(self) -> dict[str, int]:
         """One round: {dead worker id: jobs given back}."""
         reaped = {}
         now = time.time()
-        for raw in await self.redis.smembers(WORKERS):
+        for raw in await self.redis.smembers(self.keys.workers):
             worker = raw.decode() if isinstance(raw, bytes) else raw
             if worker == self.worker_id or not await self.is_dead(worker, now):
                 continue
             moved = await self.recover(worker)
-            await self.redis.srem(WORKERS, worker)
+            await self.redis.srem(self.keys.workers, worker)
             reaped[worker] = moved
             self.on_reaped(worker, moved)
         return reaped

@@ -9,16 +9,18 @@ failed jobs waiting for their retry; the score is the unix time to run at
 
     ZADD lq:schedule 1767000030.5 <job>                       (client.py, fetch.py)
     ZRANGEBYSCORE lq:schedule -inf <now> LIMIT 0 100          what is due
-    ZREM lq:schedule <job>; LPUSH lq:queue:<queue> <job>       move it
+    ZREM lq:schedule <job>                                    move it (one script): if removed,
+    LPUSH lq:queue:<queue> <job>; SADD lq:queues <queue>; HSET lq:job:<jid> status queued updated <now>
 
 Every worker polls, every ``--poll`` seconds.  With several workers, two could
-read the same due job and both push it: a duplicate.  So the read, the ZREM and
-the LPUSH run inside one Lua script, which Redis executes atomically: no other
-command runs in between, so a due job is moved exactly once, by whichever worker
-got there first.  (The alternative is WATCH/MULTI with a retry loop; a script is
-shorter and never retries.)  The script builds key names from the prefix, which
-is fine on one Redis server but not in Redis Cluster, where a script must be
-given every key it touches.
+read the same due job and both push it: a duplicate.  So each due job moves in
+one Lua script (client.MOVE_TO_QUEUE), which Redis runs atomically: it pushes the
+job only if its own ``ZREM`` removed it, and ``ZREM`` answers 1 to exactly one
+caller, so a due job is moved exactly once, by whichever worker got there first.
+(The alternative is WATCH/MULTI with a retry loop; a script is shorter and never
+retries.)  The read stays outside the script because a script must be given
+every key it touches, and the queue and status keys depend on each job's
+``queue`` and ``jid`` fields; the scripts of one batch go in one round trip.
 """
 
 from __future__ import annotations
@@ -29,41 +31,33 @@ import time
 
 import redis.asyncio as aioredis
 
-from .client import PREFIX, SCHEDULE
-
-MOVE_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
-  redis.call('ZREM', KEYS[1], member)
-  local queue, jid = 'default', nil
-  local ok, job = pcall(cjson.decode, member)
-  if ok and type(job) == 'table' then
-    if type(job.queue) == 'string' then queue = job.queue end
-    if type(job.jid) == 'string' then jid = job.jid end
-  end
-  redis.call('SADD', ARGV[3] .. 'queues', queue)
-  redis.call('LPUSH', ARGV[3] .. 'queue:' .. queue, member)
-  if jid then redis.call('HSET', ARGV[3] .. 'job:' .. jid, 'status', 'queued', 'updated', ARGV[1]) end
-end
-return #due
-"""
+from .client import MOVE_TO_QUEUE, Keys, routing
 
 
 class Scheduler:
-    """Polls lq:schedule; ``move_due()`` is one round, ``run()`` loops until cancelled."""
+    """Polls lq:schedule; ``move_due()`` is one round, ``run()`` loops until stopped."""
 
-    def __init__(self, redis: aioredis.Redis, poll: float, batch: int = 100) -> None:
-        self.redis, self.poll, self.batch = redis, poll, batch
-        self._script = redis.register_script(MOVE_DUE)
+    def __init__(self, redis: aioredis.Redis, keys: Keys, poll: float, batch: int = 100) -> None:
+        self.redis, self.keys, self.poll, self.batch = redis, keys, poll, batch
+        self._move = redis.register_script(MOVE_TO_QUEUE)
 
     async def move_due(self, now: float | None = None) -> int:
         """Move every due job (in batches); return how many moved."""
         now = time.time() if now is None else now
         total = 0
         while True:
-            moved = int(await self._script(keys=[SCHEDULE], args=[repr(now), self.batch, PREFIX]))
+            due = await self.redis.zrangebyscore(self.keys.schedule, "-inf", now, start=0, num=self.batch)
+            if not due:
+                return total
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member in due:
+                    queue, jid = routing(member)
+                    keys = [self.keys.schedule, self.keys.queue(queue), self.keys.queues]
+                    keys += [self.keys.job(jid)] if jid else []
+                    await self._move(keys=keys, args=[member, member, queue, repr(now)], client=pipe)
+                moved = sum(await pipe.execute())
             total += moved
-            if moved < self.batch:
+            if len(due) < self.batch or not moved:  # none moved: another worker is on this batch
                 return total
 
     async def run(self, stop: asyncio.Event) -> None:

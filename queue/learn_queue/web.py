@@ -3,7 +3,7 @@
 Reading order: job -> client -> jobs -> worker -> ... -> web_app -> **web**.
 
     python -m learn_queue.web --host 127.0.0.1 --port 8080 --redis-url redis://127.0.0.1:6379/0 \\
-        [--loop auto] [-v | --quiet]
+        [--namespace lq] [--loop auto] [-v | --quiet]
 
 It prints ``= web      listening on http://127.0.0.1:8080`` once it accepts
 connections, then one trace line per change it makes::
@@ -31,6 +31,7 @@ from wirelab_common.ports import ensure_port_free
 from wirelab_common.redis_server import check_redis
 from wirelab_common.wiretrace import Trace
 
+from .client import DEFAULT_NAMESPACE, namespace
 from .web_app import WebSettings, create_app
 
 
@@ -40,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--redis-url", required=True, help="e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, type=namespace,
+                        help="first part of every Redis key, as the workers' --namespace (default: lq)")
     parser.add_argument("--loop", choices=LOOPS, default="auto",
                         help="event loop; auto is uvloop when installed, as in uvicorn")
     noise = parser.add_mutually_exclusive_group()
@@ -52,7 +55,7 @@ def describe(settings: WebSettings) -> Callable[[str, int], list[str]]:
     """The detail lines under the ready line (shown with -v)."""
     def lines(host: str, port: int) -> list[str]:
         base = f"http://{host}:{port}"
-        return [f"redis: {settings.redis_url}",
+        return [f"redis: {settings.redis_url}, keys {settings.namespace}:*",
                 f"enqueue: POST {base}/jobs; status: GET {base}/jobs/<jid>",
                 f"overview: GET {base}/queues, /scheduled, /retries, /dead"]
     return lines
@@ -62,7 +65,8 @@ async def serve(args: argparse.Namespace) -> None:
     trace = Trace("web", verbose=args.verbose)
     ensure_port_free(args.host, args.port)
     await check_redis(args.redis_url)
-    settings = WebSettings(redis_url=args.redis_url, trace=trace, trace_events=not args.quiet)
+    settings = WebSettings(redis_url=args.redis_url, trace=trace, trace_events=not args.quiet,
+                           namespace=args.namespace)
     app = create_app(settings)
     await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()
 

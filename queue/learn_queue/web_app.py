@@ -20,9 +20,13 @@ Errors have one shape, ``{"error": {"code": "...", "message": "..."}}``::
     GET  /healthz             -> 200 {"status": "ok"}    503 when Redis does not answer
 
 Why the dead-set moves are scripts: two operators may press "retry" on the same
-job, or a worker may be sweeping the set at that moment.  ``ZREM`` answers 1 to
-exactly one of them, so the script pushes the job only if its own ``ZREM``
-removed it; the job can never run twice nor vanish (Redis runs a script alone).
+job, or one "retry" and the other "delete".  ``ZREM`` answers 1 to exactly one
+of them, so the script pushes the job only if its own ``ZREM`` removed it; the
+job can never run twice nor vanish (Redis runs a script alone).  The retry is
+``client.MOVE_TO_QUEUE``, the script the scheduler uses for due jobs.
+
+All keys are in ``WebSettings.namespace`` (``--namespace``, default ``lq``): the
+API sees only the queues, workers and jobs of that namespace.
 
 Candour: finding a job in ``lq:dead`` by jid reads the whole set (Sidekiq's UI
 keys its links by score *and* jid to avoid that); there is no authentication,
@@ -48,18 +52,7 @@ from starlette.responses import JSONResponse
 from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace
 
-from .client import (
-    DEAD,
-    QUEUES,
-    SCHEDULE,
-    WORKERS,
-    enqueue,
-    heartbeat_key,
-    job_status,
-    processing_key,
-    queue_key,
-    status_key,
-)
+from .client import DEFAULT_NAMESPACE, MOVE_TO_QUEUE, Keys, enqueue, job_status
 from .job import JobFormatError, decode, encode
 from .jobs import REGISTRY
 
@@ -67,15 +60,6 @@ MAX_BODY = 64 * 1024
 QUEUE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
-# KEYS: lq:dead, lq:queue:<name>, lq:queues, lq:job:<jid>
-# ARGV: the dead member as stored, the job to push, its queue name, now
-RETRY_DEAD = """
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[3])
-redis.call('HSET', KEYS[4], 'status', 'queued', 'updated', ARGV[4])
-return 1
-"""
 # KEYS: lq:dead, lq:job:<jid>   ARGV: the dead member as stored
 DELETE_DEAD = """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -101,6 +85,7 @@ class WebSettings:
     trace: Trace | None = None
     trace_events: bool = True  # False (--quiet): no line per request
     clock: Callable[[], float] = time.time
+    namespace: str = DEFAULT_NAMESPACE  # --namespace: the first part of every key
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -130,9 +115,9 @@ def listed(member: str, score: float, when: str) -> dict[str, Any]:
     return {**json.loads(member), when: score}  # the stored fields, as stored
 
 
-async def find_dead(redis: aioredis.Redis, jid: str) -> str | None:
+async def find_dead(redis: aioredis.Redis, keys: Keys, jid: str) -> str | None:
     """The member of ``lq:dead`` whose jid is ``jid``, exactly as stored (ZREM needs the bytes)."""
-    for member in await redis.zrange(DEAD, 0, -1):
+    for member in await redis.zrange(keys.dead, 0, -1):
         try:
             if decode(member).jid == jid:
                 return member
@@ -144,8 +129,9 @@ async def find_dead(redis: aioredis.Redis, jid: str) -> str | None:
 def create_app(settings: WebSettings) -> FastAPI:
     trace = settings.trace or Trace("web")
     loud = settings.trace_events
+    keys = Keys(settings.namespace)
     redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-    retry_dead, delete_dead = redis.register_script(RETRY_DEAD), redis.register_script(DELETE_DEAD)
+    retry_dead, delete_dead = redis.register_script(MOVE_TO_QUEUE), redis.register_script(DELETE_DEAD)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -184,7 +170,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                          f"no job class {new.class_!r}; known: {', '.join(sorted(known))}")
         at = settings.clock() + new.in_ if new.in_ is not None else new.at
         job = await enqueue(redis, known[short], new.args, queue=new.queue, at=at,
-                            retry=new.retry, timeout=new.timeout)
+                            retry=new.retry, timeout=new.timeout, keys=keys)
         status = "queued" if at is None else "scheduled"  # what client.enqueue stored
         if loud:
             trace.received(f"POST /jobs class={short} queue={new.queue}")
@@ -193,7 +179,7 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.get("/jobs/{jid}")
     async def get_job(jid: str) -> JSONResponse:
-        fields = await job_status(redis, jid)
+        fields = await job_status(redis, jid, keys)
         if fields is None:
             return error(404, "not_found", f"no job {jid!r} (never enqueued, deleted, or expired)")
         return JSONResponse({"jid": jid, "status": fields.get("status"), "result": fields.get("result"),
@@ -201,16 +187,16 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.get("/queues")
     async def get_queues() -> JSONResponse:
-        names = sorted(await redis.smembers(QUEUES))
-        worker_ids = sorted(await redis.smembers(WORKERS))
+        names = sorted(await redis.smembers(keys.queues))
+        worker_ids = sorted(await redis.smembers(keys.workers))
         async with redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.llen(queue_key(name))
+                pipe.llen(keys.queue(name))
             for worker in worker_ids:
-                pipe.exists(heartbeat_key(worker))
-                pipe.llen(processing_key(worker))
-            pipe.zcard(SCHEDULE)
-            pipe.zcard(DEAD)
+                pipe.exists(keys.heartbeat(worker))
+                pipe.llen(keys.processing(worker))
+            pipe.zcard(keys.schedule)
+            pipe.zcard(keys.dead)
             answers = await pipe.execute()
         sizes, rest = answers[:len(names)], answers[len(names):]
         workers = [{"id": worker, "alive": bool(rest[2 * i]), "processing": rest[2 * i + 1]}
@@ -224,7 +210,7 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     async def schedule_members(retries: bool, limit: int) -> list[dict[str, Any]]:
         jobs = []
-        for member, score in await redis.zrange(SCHEDULE, 0, -1, withscores=True):
+        for member, score in await redis.zrange(keys.schedule, 0, -1, withscores=True):
             job = listed(member, score, "at")
             if bool(job.get("retry_count")) == retries:
                 jobs.append(job)
@@ -243,19 +229,19 @@ def create_app(settings: WebSettings) -> FastAPI:
     @app.get("/dead")
     async def get_dead(limit: Limit = 100) -> dict[str, Any]:
         # Newest deaths first, as an operator looks for what just broke.
-        members = await redis.zrange(DEAD, 0, limit - 1, desc=True, withscores=True)
+        members = await redis.zrange(keys.dead, 0, limit - 1, desc=True, withscores=True)
         return {"jobs": [listed(member, score, "died_at") for member, score in members]}
 
     @app.post("/dead/{jid}/retry")
     async def retry_dead_job(jid: str) -> JSONResponse:
-        member = await find_dead(redis, jid)
+        member = await find_dead(redis, keys, jid)
         if member is None:
             return error(404, "not_found", f"job {jid!r} is not in the dead set")
         job = decode(member)
         job.retry_count = None  # a fresh set of retries; the last error stays for reading
         job.enqueued_at = settings.clock()
-        keys = [DEAD, queue_key(job.queue), QUEUES, status_key(jid)]
-        moved = await retry_dead(keys=keys, args=[member, encode(job), job.queue, settings.clock()])
+        moved = await retry_dead(keys=[keys.dead, keys.queue(job.queue), keys.queues, keys.job(jid)],
+                                 args=[member, encode(job), job.queue, settings.clock()])
         if not moved:  # someone else retried or deleted it between our read and the script
             return error(404, "not_found", f"job {jid!r} left the dead set meanwhile")
         if loud:
@@ -264,8 +250,8 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.delete("/dead/{jid}")
     async def delete_dead_job(jid: str) -> JSONResponse:
-        member = await find_dead(redis, jid)
-        if member is None or not await delete_dead(keys=[DEAD, status_key(jid)], args=[member]):
+        member = await find_dead(redis, keys, jid)
+        if member is None or not await delete_dead(keys=[keys.dead, keys.job(jid)], args=[member]):
             return error(404, "not_found", f"job {jid!r} is not in the dead set")
         if loud:
             trace.state(f"dead job {jid} deleted")

@@ -6,7 +6,7 @@ scheduler / reaper -> web.
     python -m learn_queue.worker --redis-url redis://127.0.0.1:6379/0 \\
         [--queues critical,default,low] [--concurrency 10] [--worker-id ID] [--heartbeat 1.0] \\
         [--dead-after 5.0] [--poll 0.5] [--backoff-scale 1.0] [--job-timeout 30] [--grace 5] \\
-        [-v] [--quiet]
+        [--namespace lq] [-v] [--quiet]
 
 One asyncio process, four tasks:
 
@@ -22,23 +22,33 @@ One asyncio process, four tasks:
 - the *scheduler* (scheduler.py) moves due retries and scheduled jobs back;
 - the *heartbeat + reaper* (reaper.py) keeps us alive and recovers dead workers.
 
-SIGTERM (or Ctrl-C) stops the fetcher; running jobs get ``--grace`` seconds to
-finish; whatever is still in our processing list then goes back to its queue
-(``RPUSH``: it runs next, on another worker).  Nothing is lost, and exit is 0.
+SIGTERM (or Ctrl-C) stops the fetcher; running jobs get ``--grace`` seconds,
+counted from the signal, to finish (the fetcher waits for a free slot *or* the
+signal, so a worker with every slot busy stops as promptly as an idle one).
+Whatever is still in our processing list then goes back to its queue
+(``RPUSH``: it runs next, on another worker), including a job fetched just as
+the signal came, which is not started.  Nothing is lost, and exit is 0.
+
 A timeout stops an ``async`` job; a sync job running in a thread cannot be
 stopped (Python has no thread kill): it is reported as failed and its thread
-runs on, which is why long sync work should check a deadline itself.
+runs on, which is why long sync work should check a deadline itself.  Sync jobs
+run in daemon threads, not ``asyncio.to_thread``'s pool, because Python waits
+for pool threads at exit: one long sync job would hold the process open long
+after the grace.  A daemon thread simply ends with the process; its job is back
+on the queue by then, and will run again (at least once).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import inspect
 import os
 import random
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,11 +59,39 @@ from wirelab_common.errors import SetupError, run_main
 from wirelab_common.wiretrace import Trace
 
 from . import jobs
-from .client import processing_key, status_key
+from .client import DEFAULT_NAMESPACE, Keys, namespace
 from .fetch import bury, done, fetch, malformed_job, retry_later
 from .job import Job, JobFormatError, backoff_seconds, decode
 from .reaper import Reaper
 from .scheduler import Scheduler
+
+
+async def in_daemon_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """``await func(*args)`` run in a new daemon thread, with our context vars (as to_thread)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled (timeout, or shutdown after the grace): nobody waits
+            return
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def target() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (context.run(func, *args), None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:
+            pass  # the loop is closed: the worker stopped while this job ran
+
+    threading.Thread(target=target, name=f"job-{getattr(func, '__name__', 'job')}", daemon=True).start()
+    return await future
 
 
 class Worker:
@@ -62,25 +100,31 @@ class Worker:
     def __init__(self, redis: aioredis.Redis, *, queues: list[str], concurrency: int = 10,
                  worker_id: str | None = None, heartbeat: float = 1.0, dead_after: float = 5.0,
                  poll: float = 0.5, backoff_scale: float = 1.0, job_timeout: float = 30.0,
-                 grace: float = 5.0, trace: Trace | None = None, quiet: bool = False,
-                 rng: random.Random | None = None) -> None:
+                 grace: float = 5.0, namespace: str = DEFAULT_NAMESPACE, trace: Trace | None = None,
+                 quiet: bool = False, rng: random.Random | None = None) -> None:
         self.redis, self.queues, self.concurrency = redis, queues, concurrency
+        self.keys = Keys(namespace)
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-        self.processing = processing_key(self.worker_id)
+        self.processing = self.keys.processing(self.worker_id)
         self.poll, self.backoff_scale, self.job_timeout, self.grace = poll, backoff_scale, job_timeout, grace
         self.trace = trace or Trace("worker")
         self.quiet = quiet
         self.rng = rng or random.Random()
-        self.reaper = Reaper(redis, self.worker_id, heartbeat=heartbeat, dead_after=dead_after,
+        self.reaper = Reaper(redis, self.keys, self.worker_id, heartbeat=heartbeat, dead_after=dead_after,
                              on_reaped=self._reaped)
-        self.scheduler = Scheduler(redis, poll)
+        self.scheduler = Scheduler(redis, self.keys, poll)
         self.running: set[asyncio.Task[None]] = set()
         self.finished = 0
         self._stopping = asyncio.Event()
+        self._stopped_at = 0.0  # time.monotonic() of stop(): the grace runs from here
+        self._wake = asyncio.Event()  # set when a slot frees up or stop() is called
 
     def stop(self) -> None:
-        """Stop fetching; ``run()`` then drains and returns."""
-        self._stopping.set()
+        """Stop fetching; ``run()`` then drains (for the rest of ``grace``) and returns."""
+        if not self._stopping.is_set():
+            self._stopped_at = time.monotonic()
+            self._stopping.set()
+            self._wake.set()
 
     def _reaped(self, worker: str, moved: int) -> None:
         self.trace.state(f"reaper: worker {worker} is dead; {moved} job(s) back to their queues")
@@ -109,25 +153,33 @@ class Worker:
                              f"{moved} given back to their queues")
 
     async def _fetch_loop(self) -> None:
-        slots = asyncio.Semaphore(self.concurrency)
         while not self._stopping.is_set():
-            await slots.acquire()
+            # Wait for a free slot, or for stop(): with every slot busy, a
+            # signal must not wait for a job to finish before the grace starts.
+            while len(self.running) >= self.concurrency and not self._stopping.is_set():
+                self._wake.clear()
+                await self._wake.wait()
             if self._stopping.is_set():
-                slots.release()
                 break
             # Block no longer than --poll, so a stop request is noticed soon.
-            got = await fetch(self.redis, self.queues, self.processing, self.poll)
+            got = await fetch(self.redis, self.keys, self.queues, self.processing, self.poll)
             if got is None:
-                slots.release()
                 continue
+            if self._stopping.is_set():
+                break  # it stays in our processing list; unregister() gives it back
             task = asyncio.create_task(self._run_job(*got))
             self.running.add(task)
-            task.add_done_callback(lambda t: (self.running.discard(t), slots.release()))
+            task.add_done_callback(self._job_ended)
+
+    def _job_ended(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        self._wake.set()
 
     async def _drain(self) -> None:
         if self.running:
-            self.trace.state(f"stopping: waiting up to {self.grace:g} s for {len(self.running)} job(s)")
-            _, late = await asyncio.wait(self.running, timeout=self.grace)
+            left = max(0.0, self._stopped_at + self.grace - time.monotonic())
+            self.trace.state(f"stopping: waiting up to {left:.2g} s for {len(self.running)} job(s)")
+            _, late = await asyncio.wait(self.running, timeout=left)
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
@@ -149,12 +201,12 @@ class Worker:
         # Unrunnable jobs are buried at once: a retry would fail the same way.
         job, func = self._resolve(queue, raw)
         if func is None:
-            await bury(self.redis, self.processing, raw, job)
+            await bury(self.redis, self.keys, self.processing, raw, job)
             self.trace.state(f"job {job.jid} DEAD at once: {job.error_class}: {job.error_message}")
             return
         if not self.quiet:
             self.trace.received(f"job {job.jid} {job.short_name} (queue {job.queue})", [raw.decode()])
-        await self.redis.hset(status_key(job.jid), mapping={"status": "running", "updated": time.time()})
+        await self.redis.hset(self.keys.job(job.jid), mapping={"status": "running", "updated": time.time()})
         jobs.current.set(jobs.JobContext(self.redis, job))
         started = time.perf_counter()
         try:
@@ -162,13 +214,13 @@ class Worker:
                 if inspect.iscoroutinefunction(func):
                     result = await func(*job.args)
                 else:
-                    result = await asyncio.to_thread(func, *job.args)
+                    result = await in_daemon_thread(func, *job.args)
         except asyncio.CancelledError:
             raise  # shutdown after the grace: the job goes back to its queue
         except Exception as exc:  # noqa: BLE001 - any failure of user code is a job failure
             await self._failed(job, raw, exc)
             return
-        if not await done(self.redis, self.processing, raw, job, result):
+        if not await done(self.redis, self.keys, self.processing, raw, job, result):
             self.trace.state(f"job {job.jid} was no longer ours (reaped?): it may run again")
         self.finished += 1
         if not self.quiet:
@@ -185,12 +237,12 @@ class Worker:
             job.retried_at = now
         job.retry_count = (job.retry_count or 0) + 1
         if job.retry_count > job.retry:
-            await bury(self.redis, self.processing, raw, job)
+            await bury(self.redis, self.keys, self.processing, raw, job)
             self.trace.state(f"job {job.jid} DEAD after {job.retry} retries ({job.error_class}: "
                              f"{job.error_message})")
             return
         delay = backoff_seconds(job.retry_count, self.rng, self.backoff_scale)
-        await retry_later(self.redis, self.processing, raw, job, now + delay)
+        await retry_later(self.redis, self.keys, self.processing, raw, job, now + delay)
         self.trace.state(f"job {job.jid} failed ({job.error_class}: {job.error_message}); "
                          f"retry {job.retry_count}/{job.retry} in {delay:.2f} s")
 
@@ -208,6 +260,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backoff-scale", type=float, default=1.0, help="multiply retry delays")
     parser.add_argument("--job-timeout", type=float, default=30.0, help="seconds, unless the job says")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds running jobs get on SIGTERM")
+    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, type=namespace,
+                        help="first part of every Redis key: NS:queue:default ... (A-Z a-z 0-9 _ . - { })")
     parser.add_argument("-v", "--verbose", action="store_true", help="show each job's JSON")
     parser.add_argument("--quiet", action="store_true", help="no line per job")
     return parser.parse_args(argv)
@@ -226,6 +280,7 @@ async def main(argv: list[str] | None = None) -> None:
     worker = Worker(redis, queues=queues, concurrency=args.concurrency, worker_id=args.worker_id,
                     heartbeat=args.heartbeat, dead_after=args.dead_after, poll=args.poll,
                     backoff_scale=args.backoff_scale, job_timeout=args.job_timeout, grace=args.grace,
+                    namespace=args.namespace,
                     trace=Trace("worker", verbose=args.verbose), quiet=args.quiet)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

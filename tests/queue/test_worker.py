@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import io
 import json
+import signal
 import subprocess
 import tempfile
 import time
@@ -19,7 +20,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from learn_queue.client import DEAD, SCHEDULE, WORKERS, enqueue, enqueue_many, job_status, queue_key
+from learn_queue.client import Keys, enqueue, enqueue_many, job_status
 from learn_queue.job import decode
 from learn_queue.worker import Worker
 from wirelab_common.ports import free_port
@@ -27,6 +28,7 @@ from wirelab_common.redis_server import start_redis
 from wirelab_common.wiretrace import Trace
 
 J = "learn_queue.jobs."
+K = Keys()  # the default namespace, lq
 
 
 @pytest.fixture
@@ -119,15 +121,15 @@ async def test_a_failing_job_is_retried_with_growing_delays_then_dead_with_its_e
     seen: dict[int, float] = {}  # retry_count -> delay until its scheduled run
     async with worker(redis, backoff_scale=0.01) as (_, trace):
         async with asyncio.timeout(10):
-            while not await redis.zcard(DEAD):
-                for member, score in await redis.zrange(SCHEDULE, 0, -1, withscores=True):
+            while not await redis.zcard(K.dead):
+                for member, score in await redis.zrange(K.schedule, 0, -1, withscores=True):
                     retried = decode(member)
                     seen[retried.retry_count] = score - (retried.retried_at or retried.failed_at)
                 await asyncio.sleep(0.005)
     assert sorted(seen) == [1, 2, 3]
     assert seen[1] < seen[2] < seen[3]
     assert seen[3] == pytest.approx(0.01 * (3**4 + 15), abs=0.01 * 40)
-    [(member, _)] = await redis.zrange(DEAD, 0, -1, withscores=True)
+    [(member, _)] = await redis.zrange(K.dead, 0, -1, withscores=True)
     dead = decode(member)
     assert (dead.jid, dead.retry_count, dead.error_class, dead.error_message) == (
         job.jid, 4, "ValueError", "disk full")
@@ -138,12 +140,12 @@ async def test_a_failing_job_is_retried_with_growing_delays_then_dead_with_its_e
 
 
 async def test_a_malformed_payload_goes_straight_to_dead_and_the_worker_keeps_going(redis):
-    await redis.lpush(queue_key("default"), b"{not json")
-    await redis.lpush(queue_key("default"), '{"class": "os.system", "args": ["true"], "jid": "evil1"}')
+    await redis.lpush(K.queue("default"), b"{not json")
+    await redis.lpush(K.queue("default"), '{"class": "os.system", "args": ["true"], "jid": "evil1"}')
     async with worker(redis) as (_, trace):
         good = await enqueue(redis, J + "noop")
         await wait_status(redis, good.jid, "done")
-    dead = {decode(m).func: decode(m) for m in await redis.zrange(DEAD, 0, -1)}
+    dead = {decode(m).func: decode(m) for m in await redis.zrange(K.dead, 0, -1)}
     assert dead["<malformed>"].error_class == "JobFormatError"
     assert "job is not JSON" in dead["<malformed>"].error_message
     assert dead["<malformed>"].extra["payload"] == "{not json"
@@ -198,7 +200,7 @@ async def test_sigkill_with_10000_jobs_in_flight_loses_none(redis, private_redis
     b.wait_line(r"reaper: worker w-a is dead; \d+ job\(s\) back", timeout=5)
     assert await redis.smembers("done") == {j.jid.encode() for j in jobs}
     assert await redis.llen("done:runs") >= 10_000  # at least once: some may have run twice
-    assert await redis.smembers(WORKERS) == {b"w-b"}
+    assert await redis.smembers(K.workers) == {b"w-b"}
     assert await redis.llen("lq:processing:w-a") == 0
 
 
@@ -208,7 +210,7 @@ async def test_sigterm_lets_the_running_job_finish_and_exits_0(redis, private_re
     await wait_status(redis, job.jid, "running")
     assert w.stop(grace=10) == 0
     assert (await job_status(redis, job.jid))["status"] == "done"
-    assert await redis.smembers(WORKERS) == set()
+    assert await redis.smembers(K.workers) == set()
 
 
 async def test_sigterm_past_the_grace_puts_the_job_back_and_another_worker_runs_it(
@@ -218,11 +220,32 @@ async def test_sigterm_past_the_grace_puts_the_job_back_and_another_worker_runs_
     await wait_status(redis, job.jid, "running")
     assert w.stop(grace=10) == 0
     assert "1 given back to their queues" in w.output()
-    [back] = await redis.lrange(queue_key("default"), 0, -1)  # the exact job, in its queue
+    [back] = await redis.lrange(K.queue("default"), 0, -1)  # the exact job, in its queue
     assert decode(back).jid == job.jid
     assert (await job_status(redis, job.jid))["status"] == "queued"
     cli_worker(procs, private_redis[1], "w-u")
     await wait_status(redis, job.jid, "done", timeout=5)
+
+
+@pytest.mark.parametrize("job_class", ["sleep", "sleep_blocking"])  # async, and sync in a thread
+async def test_sigterm_with_every_slot_busy_starts_the_grace_at_the_signal(
+        redis, private_redis, procs, job_class):
+    w = cli_worker(procs, private_redis[1], "w-busy", "--concurrency", "1", "--grace", "0.2")
+    job = await enqueue(redis, J + job_class, [3])
+    await wait_status(redis, job.jid, "running")
+    signalled = time.monotonic()
+    w.signal(signal.SIGTERM)
+    code = await asyncio.to_thread(w.popen.wait, 10)
+    took = time.monotonic() - signalled
+    w.stop()  # collects the last lines
+    assert code == 0, w.output()
+    assert took < 1.0, f"exit {took:.2f} s after SIGTERM with --grace 0.2 (the job had ~3 s left)"
+    assert "1 given back to their queues" in w.output()
+    [back] = await redis.lrange(K.queue("default"), 0, -1)  # not lost: the exact job, queued again
+    assert decode(back).jid == job.jid
+    assert (await job_status(redis, job.jid))["status"] == "queued"
+    assert await redis.llen(K.processing("w-busy")) == 0
+    assert await redis.smembers(K.workers) == set()
 
 
 async def test_queued_jobs_survive_a_redis_crash_with_aof(procs):
@@ -237,7 +260,7 @@ async def test_queued_jobs_survive_a_redis_crash_with_aof(procs):
         server, url = start_redis(port, aof_dir=aof_dir)
         with server:
             client = aioredis.from_url(url)
-            assert await client.llen(queue_key("default")) == 20
+            assert await client.llen(K.queue("default")) == 20
             cli_worker(procs, url, "w-r")
             await wait_count(client, "survived", 20, timeout=10)
             assert await client.smembers("survived") == {j.jid.encode() for j in jobs}
