@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -55,8 +54,9 @@ from aiortc.sdp import candidate_from_sdp
 from websockets.exceptions import ConnectionClosed
 
 from wirelab_common.errors import CheckFailed
-from wirelab_common.wiretrace import Trace, shorten
+from wirelab_common.wiretrace import Trace
 
+from .inbox import Inbox, PeerGone  # noqa: F401  (PeerGone is re-exported for the peers)
 from .signaling_client import SignalingClient
 
 LAB_HOST = "127.0.0.2"
@@ -76,13 +76,6 @@ def lab_timers(interval: float = 1.0, failures: int = 3) -> None:
 
 class IceFailed(CheckFailed):
     """The connection did not come up; the message says what was seen."""
-
-
-class PeerGone(CheckFailed):
-    """The data channel or the connection to the other peer ended; the message says how."""
-
-
-_END = object()  # queued behind an Inbox's last message once nothing more can arrive
 
 
 def configuration(turn: tuple[str, int, str, str] | None = None, relay_only: bool = False,
@@ -133,62 +126,6 @@ def candidate_type(candidate: str) -> str:
 def describe_candidate(candidate: str) -> str:
     bits = candidate.removeprefix("candidate:").split()
     return f"typ {candidate_type(candidate):<5} {bits[2]} {bits[4]}:{bits[5]}" if len(bits) > 5 else candidate
-
-
-class Inbox:
-    """Every message that arrives on one data channel, traced and queued.
-
-    ``next()`` returns the messages in order; once the channel closes, or the
-    ``peer`` it belongs to learns that the other side is gone (see
-    ``Peer.end_reason``), it raises PeerGone with the reason instead of waiting
-    out its timeout.  Messages that arrived before the end are still returned first.
-    """
-
-    def __init__(self, channel: RTCDataChannel, trace: Trace, peer: Peer | None = None,
-                 quiet_binary: bool = True) -> None:
-        self.channel = channel
-        self.trace = trace
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
-        self.closed = asyncio.Event()
-        self.reason: str | None = None
-        self.quiet_binary = quiet_binary
-        channel.on("message", self._on_message)
-        # aiortc emits "close" once, then removes every listener of the channel.
-        channel.on("close", lambda: self.end(f"data channel {channel.label!r} closed"))
-        if peer is not None:
-            peer.when_ended(self.end)
-
-    def _on_message(self, message: str | bytes) -> None:
-        if isinstance(message, str):
-            self.trace.received(f"{self.channel.label} {shorten(message, 90)}")
-        elif not self.quiet_binary:
-            self.trace.received(f"{self.channel.label} <{len(message)} bytes>")
-        self.queue.put_nowait(message)
-
-    def end(self, reason: str) -> None:
-        """Nothing more will arrive (the first reason given is kept)."""
-        if self.reason is None:
-            self.reason = reason
-            self.closed.set()
-            self.queue.put_nowait(_END)
-
-    async def next(self, timeout: float = 10.0) -> str | bytes:
-        """The next message; PeerGone once the channel or the connection ended; TimeoutError."""
-        try:
-            message = await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no message on data channel {self.channel.label!r} "
-                               f"for {timeout:.0f} s") from None
-        if message is _END:
-            self.queue.put_nowait(_END)  # every later call ends the same way
-            raise PeerGone(str(self.reason))
-        return message
-
-    async def next_json(self, timeout: float = 10.0) -> dict[str, Any]:
-        message = await self.next(timeout)
-        if not isinstance(message, str):
-            raise ValueError(f"expected a text message, got {len(message)} binary bytes")
-        return json.loads(message)
 
 
 class Peer:
