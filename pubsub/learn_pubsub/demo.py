@@ -1,4 +1,4 @@
-"""The pubsub demo: ``make demo-pubsub`` (``python -m learn_pubsub.demo [-v]``).
+"""The pubsub demo: ``make demo-pubsub`` (``python -m learn_pubsub.demo [-v] [--no-aof]``).
 
 Reading order: read this last; it drives everything else in the folder.
 
@@ -17,9 +17,14 @@ Five acts, each checked, so the demo is also a test (CI runs it as one):
    consumer group: a consumer that was down reads everything it missed; a
    consumer killed with SIGKILL mid-batch leaves pending entries that another
    consumer claims (XAUTOCLAIM) and processes.
-5. **Redis restarts.**  A Pub/Sub subscriber and a Streams consumer both
-   reconnect with backoff; what was published during the outage is lost for
-   Pub/Sub and delivered for Streams (Redis keeps the stream in its AOF).
+5. **Redis restarts.**  An order is added to a stream while one group's
+   consumer (shipping) is down; then Redis is killed (kill -9) and restarted.  A
+   Pub/Sub subscriber and a Streams consumer both reconnect with backoff; the
+   message published during the outage is lost for Pub/Sub, and shipping, back
+   after the restart, reads the order added *before* the crash, because Redis
+   kept the stream and its groups in its AOF.  ``--no-aof`` restarts a Redis that
+   keeps nothing on disk: then that check fails (exit 1) and says so, which is
+   how we know it tests persistence and not luck.
 
 Redis: ``REDIS_URL`` if set, else a throwaway ``redis-server`` on a free port.
 Acts 3 (the output-buffer part) and 5 change or restart the server, so they
@@ -36,6 +41,8 @@ import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
 
 from wirelab_common.errors import check, run_main
 from wirelab_common.ports import free_port
@@ -73,6 +80,20 @@ def quiet(name: str, verbose: bool) -> Trace:
     return Trace(name, verbose=verbose)
 
 
+async def unsubscribed(url: str, channel: str, timeout: float = 5.0) -> None:
+    """Wait until Redis counts no subscriber on ``channel`` (PUBSUB NUMSUB)."""
+    async with aioredis.from_url(url) as admin, asyncio.timeout(timeout):
+        while dict(await admin.pubsub_numsub(channel)).get(channel.encode(), 0):
+            await asyncio.sleep(0.02)
+
+
+async def acknowledged(url: str, stream: str, group: str, timeout: float = 5.0) -> None:
+    """Wait until ``group`` has no pending entry: its consumer's XACKs reached Redis."""
+    async with aioredis.from_url(url) as admin, asyncio.timeout(timeout):
+        while (await admin.xpending(stream, group))["pending"]:
+            await asyncio.sleep(0.02)
+
+
 async def act_fan_out(trace: Trace, url: str, verbose: bool) -> None:
     trace.banner("Act 2: fan-out -- each subscriber gets what its channel or pattern matches")
     subs = [Subscriber(url, channels=["orders.created"], name="billing", trace=quiet("billing", verbose)),
@@ -103,6 +124,9 @@ async def act_at_most_once(trace: Trace, url: str, verbose: bool) -> None:
         await sub.wait_for_count(1)
         first = sub.received_ids
         await sub.close()
+        # Redis drops a closed connection's subscriptions a moment later; until then PUBLISH
+        # would still count it (1 receiver) and the message would be lost all the same.
+        await unsubscribed(url, "orders.created")
         trace.note("mobile goes offline (a phone in a tunnel); three orders are published")
         for n in (2, 3, 4):
             await pub.publish("orders.created", {"n": n})
@@ -171,46 +195,71 @@ async def act_streams(trace: Trace, url: str, workdir: Path, verbose: bool) -> N
         await publisher.aclose()
 
 
-async def act_restart(trace: Trace, workdir: Path, verbose: bool) -> None:
+async def act_restart(trace: Trace, workdir: Path, verbose: bool, aof: bool = True) -> None:
     trace.banner("Act 5: Redis restarts -- Pub/Sub loses the gap, Streams does not")
     port = free_port()
-    proc, url = start_redis(port, aof_dir=str(workdir / "aof"))
+    aof_dir = str(workdir / "aof") if aof else None  # --no-aof: nothing on disk, to see the check fail
+    proc, url = start_redis(port, aof_dir=aof_dir)
     # Seed 2 makes the subscriber's first reconnect wait 1.9 s (uniform(0, 2.0) draws 0.956 * 2):
     # long enough that the message published right after the restart finds nobody subscribed.
     sub = Subscriber(url, channels=["orders.created"], name="live", trace=quiet("live", verbose),
                      backoff_base=2.0, backoff_max=2.0, rng=random.Random(2))
-    consumer = StreamConsumer(url, "orders", "billing", "c1", trace=quiet("c1", verbose),
-                              backoff_base=0.2, backoff_max=1.0)
-    await sub.start()
-    await consumer.start()
+    billing = StreamConsumer(url, "orders", "billing", "c1", trace=quiet("c1", verbose),
+                             backoff_base=0.2, backoff_max=1.0)
+    shipping = StreamConsumer(url, "orders", "shipping", "s1", trace=quiet("s1", verbose))
+    stream_pub = StreamPublisher(url, Trace("xadd", verbose=verbose))
     try:
-        trace.note("redis-server is killed (kill -9); it comes back on the same port with its AOF")
+        await sub.start()
+        await billing.start()
+        await shipping.start()  # creates shipping's group...
+        await shipping.close()  # ...whose consumer then goes down (a deploy)
+        trace.note("shipping's consumer is down; an order is added to the stream before the crash")
+        await stream_pub.publish("orders", {"order": "before the crash"})
+        before = stream_pub.entries[-1][1]
+        await billing.wait_processed(1, timeout=10)
+        await acknowledged(url, "orders", "billing")  # so billing has nothing to redo after the crash
+        how = "with its AOF" if aof else "WITHOUT persistence (--no-aof)"
+        trace.note(f"redis-server is killed (kill -9); it comes back on the same port {how}")
         proc.kill()
-        proc, _ = start_redis(port, aof_dir=str(workdir / "aof"))
+        proc, _ = start_redis(port, aof_dir=aof_dir)
+        await sub.wait_until(lambda s: not s.is_subscribed, timeout=10)  # it saw Redis go
         async with Publisher(url, Trace("pub", verbose=verbose)) as pub:
             gap = await pub.publish("orders.created", {"during": "outage"})
-            stream_pub = StreamPublisher(url, Trace("xadd", verbose=verbose))
-            await stream_pub.publish("orders", {"during": "outage"})
             await sub.wait_subscribed(timeout=10)
             await pub.publish("orders.created", {"after": "outage"})
             await sub.wait_for_count(1, timeout=10)
-            await consumer.wait_processed(1, timeout=10)
-            await stream_pub.aclose()
         check(gap == 0 and len(sub.received_ids) == 1,
               f"Pub/Sub: the outage message should be lost (receivers={gap}, got {sub.received_ids})")
-        check(len(consumer.processed_ids) == 1,
-              f"Streams: the outage entry should arrive: {consumer.processed}")
-        trace.note("Pub/Sub lost the message published before the subscriber was back; "
-                   "the stream kept it and the consumer read it")
+        trace.note("shipping's consumer comes back: the order added before the crash must be there")
+        shipping = StreamConsumer(url, "orders", "shipping", "s1", trace=quiet("s1", verbose))
+        await shipping.start(timeout=10)
+        try:
+            await shipping.wait_processed(1, timeout=3)
+        except TimeoutError:
+            pass
+        check(shipping.processed_ids == [before],
+              f"Streams: the order {before}, added before the crash, did not survive the restart "
+              f"(shipping read {shipping.processed_ids or 'nothing'}): Redis kept no copy on disk"
+              + ("; this run had --no-aof, so that is the expected failure" if not aof else ""))
+        after = await stream_pub.publish("orders", {"order": "after the restart"}, retry=True)
+        await billing.wait_processed(2, timeout=10)  # billing's consumer reconnected by itself
+        check(billing.processed[-1].entry_id == after, f"billing should read {after}: {billing.processed}")
+        trace.note("Pub/Sub lost the message published before the subscriber was back; the stream "
+                   "kept the order through the crash, and shipping read it when it came back")
     finally:
         await sub.close()
-        await consumer.close()
+        await billing.close()
+        await shipping.close()
+        await stream_pub.aclose()
         proc.stop()
 
 
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_pubsub.demo", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="the bytes of every command")
+    parser.add_argument("--no-aof", action="store_true",
+                        help="act 5 restarts a Redis that keeps nothing on disk: its Streams check must "
+                             "fail (exit 1), which shows the check can fail")
     args = parser.parse_args(argv)
     trace = Trace("demo", verbose=args.verbose)
     with tempfile.TemporaryDirectory() as workdir, redis_url() as url:
@@ -219,7 +268,7 @@ async def main(argv: list[str] | None = None) -> None:
         await act_fan_out(trace, url, args.verbose)
         await act_at_most_once(trace, url, args.verbose)
         await act_streams(trace, url, Path(workdir), args.verbose)
-        await act_restart(trace, Path(workdir), args.verbose)
+        await act_restart(trace, Path(workdir), args.verbose, aof=not args.no_aof)
     trace.banner("all checks passed")
 
 

@@ -30,8 +30,13 @@ Reconnecting (the state this class adds on top of redis-py)::
         ^                                                                             |
         '------------------- after backoff_delay(attempt) (full jitter) -------------'
 
-redis-py's PubSub can reconnect and resubscribe silently on its own; we turn its
-retries off (``Retry(NoBackoff(), 0)``) so that the gap shows up in the trace::
+redis-py's PubSub can reconnect and resubscribe silently on its own; we turn that
+off so that the gap shows up in the trace.  ``Retry(NoBackoff(), 0)`` alone is not
+enough: on a connection error redis-py's PubSub first reconnects, which resubscribes,
+and only then raises, retries or not.  With Redis already back, that subscription
+would be counted by PUBLISH until we close the old connection, and its messages
+lost.  So the retry object handles no error at all (``supported_errors=()``): the
+error reaches us at once, and the only resubscription is ours::
 
     = sub-a    redis gone (Connection closed by server.); reconnect in 0.3 s
     = sub-a    resubscribed to 2 channel(s), 1 pattern(s) after a 1.4 s gap (its messages are lost)
@@ -142,7 +147,7 @@ class Subscriber:
             # and resubscribing are ours to do, and to trace.  decode_responses=False: a
             # message that is not UTF-8 must reach our validation, not crash the parser.
             client = aioredis.from_url(self.redis_url, decode_responses=False, client_name=self.name,
-                                       retry=Retry(NoBackoff(), 0))
+                                       retry=Retry(NoBackoff(), 0, supported_errors=()))
             pubsub = client.pubsub()
             was_subscribed = False
             try:

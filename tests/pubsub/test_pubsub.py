@@ -266,6 +266,30 @@ async def test_after_a_redis_restart_subscribers_resubscribe_and_the_gap_is_lost
     assert sub.delays[0] == 1.5 and sub.connects == 2
 
 
+async def test_after_a_restart_only_the_traced_resubscribe_reaches_redis(private_redis):
+    # redis-py's PubSub error handler reconnects and resubscribes (on_connect) before it
+    # raises, even with retries off.  If Redis is already back, that untraced subscription
+    # lives until we close the old connection: PUBLISH counts it, and its message is lost.
+    old_proc, url = private_redis
+    sub = Subscriber(url, channels=["orders.created"], name="sub-r", trace=quiet("sub-r"),
+                     backoff_base=0.3, backoff_max=0.3, rng=Highest())
+    await sub.start()
+    new_proc = None
+    try:
+        old_proc.kill()
+        # Blocking on purpose: Redis is back before the subscriber can notice it went away.
+        new_proc, _ = start_redis(port=port_of(url))
+        await sub.wait_until(lambda s: s.connects == 2, timeout=5)
+        async with aioredis.from_url(url) as admin:
+            stats = await admin.info("commandstats")
+    finally:
+        await sub.close()
+        if new_proc is not None:
+            new_proc.stop()
+    assert stats["cmdstat_subscribe"]["calls"] == 1  # ours, after the traced backoff; no other
+    assert "reconnect in 0.3 s" in sub.trace.stream.getvalue()
+
+
 async def test_subscriber_cli_prints_its_ready_line_then_what_it_received(url, procs):
     cli = procs.python("learn_pubsub.subscriber", "--redis-url", url, "--channel", "orders.created",
                        "--pattern", "orders.*", "--count", "2", "--name", "sub-a", "--timeout", "10",
