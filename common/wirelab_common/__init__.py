@@ -11,6 +11,9 @@ Read these only when a pattern's code sends you here:
 - ``event_loop`` -- ``--loop auto|asyncio|uvloop`` and ``run_server`` (no web framework).
 - ``asgi_server`` -- run an app on uvicorn: ready line, clean SIGTERM, ``--loop``, body limits.
 - ``nginx_proxy`` -- render a pattern's nginx template and say how to start nginx.
+- ``server_cli`` -- the one server skeleton: --host/--port/--loop/-v/-q and the ready line.
+- ``state_table`` -- one shape for state machines: a table, ``fire()``, a drawn diagram.
+- ``waiting``    -- ``eventually()``: a bounded wait that says what it waited for.
 - ``patterns``   -- the one list of patterns, and the Debian packages their peers come from.
 - ``system_deps`` -- install those packages when missing (``make demo``/``make test`` run it).
 - ``tour``       -- ``make demo``: every demo in turn, to the end, then a summary table.

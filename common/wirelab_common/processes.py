@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 
 from .ports import port_is_open
+from .server_cli import READY_LINE, parse_ready
 
 
 class ProcessNotReady(RuntimeError):
@@ -68,6 +69,9 @@ class ManagedProcess:
                 self._cond.notify_all()
         with self._cond:
             self._cond.notify_all()
+
+    url: str = ""  # from the ready line, for processes started by start_server()
+    port: int = 0
 
     def output(self) -> str:
         """Everything the process printed so far."""
@@ -167,4 +171,23 @@ def start_process(argv: Sequence[str], *, name: str | None = None, ready_line: s
     except BaseException:
         proc.stop(1.0)
         raise
+    return proc
+
+
+def start_server(argv: Sequence[str], *, name: str | None = None, timeout: float = 15.0,
+                 env: dict[str, str] | None = None, cwd: str | None = None,
+                 echo: bool = False) -> ManagedProcess:
+    """Start a wirelab server (``--port 0`` in ``argv``) and wait for its ready line.
+
+    The line ``= NAME listening on URL`` (``server_cli.announce``) gives the real
+    URL and port, set on the returned process as ``.url`` and ``.port``.
+    """
+    proc = start_process(argv, name=name, ready_line=READY_LINE.pattern, timeout=timeout, env=env,
+                         cwd=cwd, echo=echo)
+    line = proc.wait_line(READY_LINE.pattern, 0).group(0)
+    parsed = parse_ready(line)
+    if parsed is None:
+        proc.stop(1.0)
+        raise ProcessNotReady(proc._explain(f"its ready line names no port: {line!r}"))
+    _, proc.url, proc.port = parsed
     return proc

@@ -49,18 +49,21 @@ def hexdump(data: bytes, limit: int = 32) -> str:
 class Trace:
     """Prints trace lines for one actor (``"server"``, ``"alice"``, ...).
 
-    ``verbose`` decides whether detail lines are shown.  ``stream`` defaults to
-    stdout; tests pass an ``io.StringIO`` to read what was printed.
+    ``verbose`` decides whether detail lines are shown; ``quiet`` silences every
+    line but those marked ``always`` (a server's ready line).  ``stream``
+    defaults to stdout; tests pass an ``io.StringIO`` to read what was printed.
     """
 
-    def __init__(self, actor: str = "", verbose: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(self, actor: str = "", verbose: bool = False, stream: TextIO | None = None,
+                 quiet: bool = False) -> None:
         self.actor = actor
         self.verbose = verbose
         self.stream = stream
+        self.quiet = quiet
 
     def child(self, actor: str) -> Trace:
         """A trace for another actor that shares this one's settings."""
-        return Trace(actor, self.verbose, self.stream)
+        return Trace(actor, self.verbose, self.stream, self.quiet)
 
     def sent(self, summary: str, detail: Iterable[str] = ()) -> None:
         self._emit(SENT, summary, detail)
@@ -68,8 +71,8 @@ class Trace:
     def received(self, summary: str, detail: Iterable[str] = ()) -> None:
         self._emit(RECEIVED, summary, detail)
 
-    def state(self, summary: str, detail: Iterable[str] = ()) -> None:
-        self._emit(STATE, summary, detail)
+    def state(self, summary: str, detail: Iterable[str] = (), always: bool = False) -> None:
+        self._emit(STATE, summary, detail, always)
 
     def note(self, text: str) -> None:
         """Narration: what the demo is about to show."""
@@ -86,7 +89,9 @@ class Trace:
             stream.write(f"{rule}\n")
             stream.flush()
 
-    def _emit(self, mark: str, summary: str, detail: Iterable[str]) -> None:
+    def _emit(self, mark: str, summary: str, detail: Iterable[str], always: bool = False) -> None:
+        if self.quiet and not always:
+            return
         who = f"{self.actor:<8} " if self.actor else ""
         lines = [f"{mark} {who}{summary}"]
         if self.verbose:
