@@ -22,14 +22,19 @@ pack it is handed.  The first clone from each freshly started server is the
 *cold* row (ours resolves the stored pack then, and caches it); the *warm*
 rows are the medians of ``--rounds`` further clones, alternating servers.  A
 last row shows our own client (``python -m learn_git clone``, which also
-checks out) against our server.  There is no clone row in shared/TARGETS.md:
-the ratios to git http-backend are reported as measured, nothing is asserted.
+checks out) against our server.  Beside wall time, each row gives the CPU
+seconds of the server process (with the CGI children it reaped: http-backend,
+upload-pack, pack-objects) and of the client, from ``/proc`` and
+``getrusage``: on a shared machine they move much less than wall time.  There
+is no clone row in shared/TARGETS.md: the ratios to git http-backend are
+reported as measured, nothing is asserted.
 
-``--profile`` runs our server's answer to a clone (v2 ``fetch``: the walk and
-the pack) in this process under cProfile, cold then warm, and prints the
-functions that take the time.  It is in-process because the server does this
-work in a worker thread, which a ``python -m cProfile`` of the server would
-not see.
+``--profile`` runs our server's answer to a clone (v2 ``fetch``: resolving
+the stored pack, the walk, the pack) in this process: first step by step in
+CPU seconds without a profiler, then under cProfile, cold and warm, listing
+the functions that take the time.  It is in-process because the server does
+this work in a worker thread, which a ``python -m cProfile`` of the server
+would not see.
 """
 
 from __future__ import annotations
@@ -37,13 +42,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from learn_git import pkt_line, upload_pack_v2
 from learn_git.objects import parse_tree
@@ -93,16 +101,37 @@ def make_repository(env: dict[str, str], bare: Path, files: int, commits: int, c
             f"{objects} objects, one pack of {int(count['size-pack']):,} KiB")
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+class Sample(NamedTuple):
+    wall: float
+    server_cpu: float     # user + system seconds of the server process and its children
+    client_cpu: float     # the same for git clone and the programs it runs
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its reaped children (/proc/PID/stat fields 14-17)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(argv: list[str], env: dict[str, str], server_pid: int) -> Sample:
+    server_before, client_before = process_cpu(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, env=env, check=True, capture_output=True, timeout=600)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    client = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (client.ru_utime - client_before.ru_utime) + (client.ru_stime - client_before.ru_stime)
+    return Sample(wall, process_cpu(server_pid) - server_before, client_cpu)
 
 
-def clone(env: dict[str, str], port: int, target: Path) -> tuple[float, int]:
-    """(seconds, bytes of the pack git stored) for one ``git clone --bare``."""
-    seconds = timed(["git", "clone", "-q", "--bare", f"http://127.0.0.1:{port}/big.git", str(target)], env)
-    return seconds, sum(p.stat().st_size for p in (target / "objects" / "pack").glob("*.pack"))
+def clone(env: dict[str, str], port: int, server_pid: int, target: Path) -> tuple[Sample, int]:
+    """(times, bytes of the pack git stored) for one ``git clone --bare``."""
+    sample = timed(["git", "clone", "-q", "--bare", f"http://127.0.0.1:{port}/big.git", str(target)],
+                   env, server_pid)
+    return sample, sum(p.stat().st_size for p in (target / "objects" / "pack").glob("*.pack"))
+
+
+def median(samples: list[Sample]) -> Sample:
+    return Sample(*(statistics.median(values) for values in zip(*samples, strict=True)))
 
 
 def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> None:
@@ -113,38 +142,43 @@ def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> No
         print(make_repository(env, root / "big.git", files, commits, changes))
         ours, our_port = start_our_server(root, env)
         backend, backend_port = start_backend(root, env)
-        servers = (("ours", our_port), ("backend", backend_port))
-        times: dict[str, list[float]] = {"ours": [], "backend": [], "mini_git client": []}
-        cold: dict[str, float] = {}
+        servers = (("ours", our_port, ours.pid), ("backend", backend_port, backend.pid))
+        samples: dict[str, list[Sample]] = {"ours": [], "backend": [], "mini_git client": []}
+        cold: dict[str, Sample] = {}
         sizes: dict[str, int] = {}
         try:
-            for name, port in servers:
-                cold[name], sizes[name] = clone(env, port, base / f"{name}-cold.git")
+            for name, port, pid in servers:
+                cold[name], sizes[name] = clone(env, port, pid, base / f"{name}-cold.git")
             for number in range(rounds):
-                for name, port in servers:
-                    seconds, sizes[name] = clone(env, port, base / f"{name}-{number}.git")
-                    times[name].append(seconds)
+                for name, port, pid in servers:
+                    sample, sizes[name] = clone(env, port, pid, base / f"{name}-{number}.git")
+                    samples[name].append(sample)
                 if client:
                     mine = [sys.executable, "-m", "learn_git", "clone",
                             f"http://127.0.0.1:{our_port}/big.git", str(base / f"mini-{number}")]
-                    times["mini_git client"].append(timed(mine, env))
+                    samples["mini_git client"].append(timed(mine, env, ours.pid))
         finally:
             ours.stop()
             backend.stop()
-        reference = statistics.median(times["backend"])
-        print(f"\nclone by real git (--bare), warm = median of {rounds} rounds after the cold one "
-              "(shared 2-core machine, noisy)")
-        print(f"{'server (client)':<40} {'seconds':>8} {'vs http-backend':>16} {'pack bytes':>11}")
-        rows = [("learn_git.http_server (git), warm", statistics.median(times["ours"]), reference, "ours"),
-                ("git http-backend (git), warm", reference, reference, "backend"),
+        load = os.getloadavg()[0]
+        print(f"\nclone by real git (--bare); warm = median of {rounds} rounds after the cold one; "
+              f"load average {load:.1f} on {os.cpu_count()} cores")
+        print("CPU = user + system seconds of the server process (and its CGI children) / of the client")
+        print(f"{'server (client)':<40} {'wall s':>7} {'ratio':>6} {'server CPU':>10} {'ratio':>6} "
+              f"{'client CPU':>10} {'pack bytes':>11}")
+        warm_ours, warm_backend = median(samples["ours"]), median(samples["backend"])
+        rows = [("learn_git.http_server (git), warm", warm_ours, warm_backend, "ours"),
+                ("git http-backend (git), warm", warm_backend, warm_backend, "backend"),
                 ("learn_git.http_server (git), cold", cold["ours"], cold["backend"], "ours"),
                 ("git http-backend (git), cold", cold["backend"], cold["backend"], "backend")]
         if client:
-            rows.append(("learn_git.http_server (mini_git client)",
-                         statistics.median(times["mini_git client"]), reference, ""))
-        for label, seconds, against, key in rows:
+            rows.append(("learn_git.http_server (mini_git client)", median(samples["mini_git client"]),
+                         warm_backend, ""))
+        for label, sample, against, key in rows:
             size = f"{sizes[key]:>11,}" if key else f"{'-':>11}"
-            print(f"{label:<40} {seconds:>8.2f} {seconds / against:>15.2f}x {size}")
+            print(f"{label:<40} {sample.wall:>7.2f} {sample.wall / against.wall:>5.2f}x "
+                  f"{sample.server_cpu:>10.2f} {sample.server_cpu / max(against.server_cpu, 0.01):>5.2f}x "
+                  f"{sample.client_cpu:>10.2f} {size}")
         print("\nno clone target in shared/TARGETS.md: the ratios are reported as measured")
 
 
@@ -156,8 +190,9 @@ def clone_request(wants: list[str]) -> bytes:
 
 
 def phases(bare: Path, wants: list[str]) -> None:
-    """Our clone answer step by step, timed without a profiler (cProfile inflates per-call costs)."""
-    clock = time.perf_counter
+    """Our clone answer step by step, in CPU seconds of this process (steadier than wall time on a
+    shared machine), without a profiler (cProfile inflates per-call costs)."""
+    clock = time.process_time
     start = clock()
     store = ResolvedPacks().store(ObjectStore(bare))
     resolved = clock()
@@ -169,7 +204,8 @@ def phases(bare: Path, wants: list[str]) -> None:
     before = clock()
     entries = sum(len(parse_tree(data)) for data in trees)
     parsed = clock()
-    print(f"\nour clone answer in steps (no profiler; {len(oids)} objects, {len(pack):,} pack bytes):")
+    print(f"\nour clone answer in steps, CPU seconds (no profiler; {len(oids)} objects, "
+          f"{len(pack):,} pack bytes):")
     steps = (("resolve the stored pack (cold only, then cached)", resolved - start),
              ("walk: commits, trees, blobs to send", walked - resolved),
              (f"  of which parsing {len(trees):,} trees ({entries:,} entries)", parsed - before),
