@@ -23,11 +23,12 @@ connected *at that instant* and forgets it.  Nobody stores it for a subscriber
 that is offline, reconnecting, or not yet started: "0 receivers" means the
 message now exists nowhere.  But "2 receivers" is no proof of receipt either: it
 only says Redis queued it for two connections.  One of them may drop before
-reading it (see slow_subscriber), and a subscriber that already died counts as
-long as Redis has not noticed (a crashed host or a cut cable: until TCP keepalive,
-``tcp-keepalive`` 300 s by default).  So the 0-receiver count is a *lower bound*
-of what was lost, and the command line's summary says so.  When that is not
-acceptable, use a stream (streams.py).
+reading it (see slow_subscriber; tests/pubsub/test_pubsub.py freezes one with
+SIGSTOP, publishes, then kills it), and a subscriber that already died counts as
+long as Redis has not noticed (after a crashed host or a cut cable that can take
+minutes: TCP must first give up on the connection).  So the 0-receiver count is
+a *lower bound* of what was lost, and the command line's summary says so.  When
+that is not acceptable, use a stream (streams.py).
 
 **Redis restarts.**  ``publish(..., retry=True)`` (what the command line uses)
 retries a failed PUBLISH with full-jitter backoff (``wirelab_common/backoff.py``,
