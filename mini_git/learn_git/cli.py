@@ -63,7 +63,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for ``command`` only (fast), or for every command when None."""
     parser = Parser(prog="python -m learn_git",
                     description="mini_git: a small git, byte-compatible with real git")
-    parser.add_argument("-C", dest="directory", default=None, help="run as if started in this directory")
+    # dest "chdir": "directory" is init's positional argument (git init DIR); sharing the name
+    # made `init DIR` chdir into DIR before creating it.
+    parser.add_argument("-C", dest="chdir", default=None, help="run as if started in this directory")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     for name in modules:
@@ -89,8 +91,12 @@ def find_command(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     args = build_parser(find_command(args_list)).parse_args(args_list)
-    if args.directory:
-        os.chdir(args.directory)
+    if args.chdir:
+        try:
+            os.chdir(args.chdir)
+        except OSError as exc:  # git's words and status for a bad -C
+            print(f"fatal: cannot change to '{args.chdir}': {exc.strerror}", file=sys.stderr)
+            return _exit(128, argv)
     try:
         code = args.func(args) or 0
     except GitError as exc:
@@ -99,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         code = 0
     sys.stdout.flush()
+    return _exit(code, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    """Exit with ``code`` when run as a program; return it when called (tests)."""
     if argv is None:
         sys.exit(code)
     return code

@@ -69,7 +69,7 @@ def register(subparsers) -> None:
     """Add clone/fetch/pull/push to the ``python -m learn_git`` argument parser."""
     p = subparsers.add_parser("clone", help="copy a repository over smart HTTP")
     p.add_argument("url", help="http://[user:password@]host:port/repo.git")
-    # dest "target": cli.py's global -C already uses the name "directory"
+    # dest "target", shown as "directory" (the name git's usage line gives it)
     p.add_argument("target", nargs="?", metavar="directory")
     p.add_argument("-v", "--verbose", action="store_true", help="trace every request and pkt-line")
     p.set_defaults(func=cmd_clone)
