@@ -97,7 +97,8 @@ class TracedServer(uvicorn.Server):
             return
         host = self.config.host
         port = self.servers[0].sockets[0].getsockname()[1]
-        self.trace.state(f"listening on http://{host}:{port}", self.describe(host, port))
+        detail = self.describe(host, port)
+        self.trace.state(f"listening on http://{host}:{port}", detail, always=True)  # server_cli's ready line
 
     async def shutdown(self, sockets: list | None = None) -> None:
         for server in self.servers:
