@@ -17,7 +17,9 @@ RUN pip install --require-hashes -r requirements.lock
 COPY . .
 RUN pip install --no-deps .
 
-# Nothing here needs root.
+# Nothing here needs root.  The services' data folders belong to nobody: a named volume
+# mounted there takes its owner from the image the first time, so nobody can write it.
+RUN mkdir -p /data /repos && chown nobody:nogroup /data /repos
 USER nobody
 
 EXPOSE 8000
