@@ -10,7 +10,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import need_binary
+
+pytestmark = pytest.mark.differential
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
