@@ -12,14 +12,22 @@ With ``-v`` (``verbose=True``) each line may be followed by indented detail
 lines: raw frame bytes, HTTP headers, packet fields.  Payloads are shortened so
 that one event stays on one line.
 
+The lines travel through the standard ``logging`` module, as python-websockets'
+debug log does: each is a ``LogRecord`` of the logger ``wirelab.<actor>`` whose
+extra fields (``mark``, ``actor``, ``detail``) :class:`TraceFormatter` turns
+back into the line above.  So the warnings of uvicorn, websockets or aiortc
+can share the same output (:func:`include_library_logs`, shown as
+``! name: message``), a program can filter or redirect the trace with the usual
+logging tools, and a test can read the records with pytest's ``caplog``.
+
 (The module is called ``wiretrace`` and not ``trace`` because ``trace`` is a
 standard-library module: wirelab never shadows a module you might import.)
 """
 
 from __future__ import annotations
 
+import logging
 import sys
-import threading
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -28,7 +36,7 @@ RECEIVED = "<"
 STATE = "="
 NOTE = "#"
 
-_lock = threading.Lock()
+ROOT_LOGGER = "wirelab"
 
 
 def shorten(value: str | bytes, limit: int = 72) -> str:
@@ -46,12 +54,73 @@ def hexdump(data: bytes, limit: int = 32) -> str:
     return shown + (f" ...(+{len(data) - limit} bytes)" if len(data) > limit else "")
 
 
+class TraceFormatter(logging.Formatter):
+    """A trace record as its line (and detail lines); any other record as ``! name: message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        mark = getattr(record, "mark", None)
+        if mark is None:  # a library's own log record (uvicorn, websockets, aiortc, ...)
+            text = f"! {record.name}: {record.getMessage()}"
+            if record.exc_info:
+                text += "\n" + self.formatException(record.exc_info)
+            return text
+        if mark == "rule":
+            return record.getMessage()
+        actor = getattr(record, "actor", "")
+        who = f"{actor:<8} " if actor else ""
+        lines = [f"{mark} {who}{record.getMessage()}"]
+        lines.extend(f"      {line}" for line in getattr(record, "detail", ()))
+        return "\n".join(lines)
+
+
+class _Output(logging.StreamHandler):
+    """Writes formatted records to ``stream``, or to whatever ``sys.stdout`` is at that moment
+    (pytest's capsys swaps it), one write per record so threads never interleave inside a line."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream or sys.stdout)
+        self.fixed = stream
+        self.setFormatter(TraceFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = self.fixed or sys.stdout
+        try:
+            text = self.format(record) + "\n"
+            with self.lock:  # type: ignore[union-attr]
+                stream.write(text)
+                stream.flush()
+        except Exception:  # noqa: BLE001  (logging's contract: a failed write never raises)
+            self.handleError(record)
+
+
+def _root() -> logging.Logger:
+    """The ``wirelab`` logger, writing to stdout unless a program configured it otherwise."""
+    root = logging.getLogger(ROOT_LOGGER)
+    if not root.handlers:
+        root.addHandler(_Output())
+        root.setLevel(logging.DEBUG)
+        # Records still propagate to the root logger, which has no handler unless a program
+        # (or pytest's caplog) adds one: that is how tests read the same lines.
+    return root
+
+
+def include_library_logs(*names: str, level: int = logging.WARNING) -> None:
+    """Show these libraries' log records in the trace, as ``! name: message`` lines."""
+    handler = _root().handlers[0]
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
 class Trace:
     """Prints trace lines for one actor (``"server"``, ``"alice"``, ...).
 
     ``verbose`` decides whether detail lines are shown; ``quiet`` silences every
-    line but those marked ``always`` (a server's ready line).  ``stream``
-    defaults to stdout; tests pass an ``io.StringIO`` to read what was printed.
+    line but those marked ``always`` (a server's ready line).  Without ``stream``
+    the lines go to the ``wirelab.<actor>`` logger (stdout by default); with one
+    (tests pass an ``io.StringIO``) they go to that stream alone.
     """
 
     def __init__(self, actor: str = "", verbose: bool = False, stream: TextIO | None = None,
@@ -60,6 +129,12 @@ class Trace:
         self.verbose = verbose
         self.stream = stream
         self.quiet = quiet
+        if stream is None:
+            _root()
+            self.logger = logging.getLogger(f"{ROOT_LOGGER}.{actor or 'main'}")
+        else:  # a private logger, outside the hierarchy: only this stream sees it
+            self.logger = logging.Logger(f"{ROOT_LOGGER}.{actor or 'main'}", logging.DEBUG)
+            self.logger.addHandler(_Output(stream))
 
     def child(self, actor: str) -> Trace:
         """A trace for another actor that shares this one's settings."""
@@ -80,23 +155,18 @@ class Trace:
 
     def banner(self, title: str) -> None:
         """A demo's act heading: a narration line between two rules."""
+        if self.quiet:
+            return
         rule = "-" * 72
-        stream = self.stream or sys.stdout
-        with _lock:
-            stream.write(f"\n{rule}\n")
+        self._log("rule", f"\n{rule}")
         self.note(title)
-        with _lock:
-            stream.write(f"{rule}\n")
-            stream.flush()
+        self._log("rule", rule)
 
     def _emit(self, mark: str, summary: str, detail: Iterable[str], always: bool = False) -> None:
         if self.quiet and not always:
             return
-        who = f"{self.actor:<8} " if self.actor else ""
-        lines = [f"{mark} {who}{summary}"]
-        if self.verbose:
-            lines.extend(f"      {line}" for line in detail)
-        stream = self.stream or sys.stdout
-        with _lock:
-            stream.write("\n".join(lines) + "\n")
-            stream.flush()
+        self._log(mark, summary, list(detail) if self.verbose else [])
+
+    def _log(self, mark: str, message: str, detail: list[str] | None = None) -> None:
+        extra = {"mark": mark, "actor": self.actor, "detail": detail or []}
+        self.logger.info("%s", message, extra=extra)
