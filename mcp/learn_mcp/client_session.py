@@ -21,8 +21,24 @@ modern, but pick from its ``supported`` list; *any other* error, or silence, mea
 legacy: fall back to ``initialize``.  The transports only differ in how a failure looks
 (an HTTP 400 with a body that is not a modern error is "any other error").
 
-:class:`ClientSession` is that decision as a small state machine (``TRANSITIONS``
-below), plus the builders for the messages a host sends.  The messages are the
+:class:`ClientSession` is that decision as a small state machine, ``NEGOTIATION``::
+
+    NEW          --probe-->       DISCOVERING
+    NEW          --initialize-->  INITIALIZING
+    NEW          --close-->       CLOSED
+    DISCOVERING  --modern-->      READY
+    DISCOVERING  --retry-->       DISCOVERING
+    DISCOVERING  --fall back-->   INITIALIZING
+    DISCOVERING  --close-->       CLOSED
+    INITIALIZING --initialized--> READY
+    INITIALIZING --close-->       CLOSED
+    READY        --request-->     READY
+    READY        --close-->       CLOSED
+
+plus the builders for the messages a host sends.  A step out of order (a request
+before READY, a second ``initialize``) is the host's own mistake, not the server's,
+so it raises ``BadTransition`` naming the phase and what it expected; nothing of it
+reaches the wire.  The messages are the
 ``jsonrpc`` module's types, the same ones the server parses and builds.  Ids come from
 an injected counter, so tests can assert exact messages.
 """
@@ -35,6 +51,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from wirelab_common.state_table import StateTable
 
 from . import jsonrpc
 from .jsonrpc import (
@@ -147,13 +165,19 @@ class Phase(Enum):
     CLOSED = "CLOSED"
 
 
-TRANSITIONS: dict[Phase, dict[str, Phase]] = {
-    Phase.NEW: {"probe": Phase.DISCOVERING, "initialize": Phase.INITIALIZING},
-    Phase.DISCOVERING: {"modern": Phase.READY, "retry": Phase.DISCOVERING, "fall back": Phase.INITIALIZING},
-    Phase.INITIALIZING: {"initialized": Phase.READY},
-    Phase.READY: {"close": Phase.CLOSED},
-    Phase.CLOSED: {},
-}
+NEGOTIATION = StateTable("client session", {
+    (Phase.NEW, "probe"): Phase.DISCOVERING,
+    (Phase.NEW, "initialize"): Phase.INITIALIZING,
+    (Phase.NEW, "close"): Phase.CLOSED,
+    (Phase.DISCOVERING, "modern"): Phase.READY,
+    (Phase.DISCOVERING, "retry"): Phase.DISCOVERING,
+    (Phase.DISCOVERING, "fall back"): Phase.INITIALIZING,
+    (Phase.DISCOVERING, "close"): Phase.CLOSED,
+    (Phase.INITIALIZING, "initialized"): Phase.READY,
+    (Phase.INITIALIZING, "close"): Phase.CLOSED,
+    (Phase.READY, "request"): Phase.READY,
+    (Phase.READY, "close"): Phase.CLOSED,
+})
 
 
 @dataclass
@@ -180,11 +204,7 @@ class ClientSession:
         return self.version in MODERN_VERSIONS
 
     def _go(self, event: str) -> None:
-        allowed = TRANSITIONS[self.phase]
-        if event not in allowed:
-            raise ProtocolError(f"{event!r} is not allowed in {self.phase.name}; "
-                                f"expected one of {sorted(allowed)}")
-        self.phase = allowed[event]
+        self.phase = NEGOTIATION.next(self.phase, event)  # BadTransition if out of order
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -254,8 +274,7 @@ class ClientSession:
     def request(self, method: str, params: dict[str, Any] | None = None,
                 progress_token: int | str | None = None) -> Request:
         """A request in the session's revision (modern: with the per-request ``_meta``)."""
-        if self.phase is not Phase.READY:
-            raise ProtocolError(f"cannot send {method} in {self.phase.name}; expected READY")
+        self._go("request")
         params = dict(params or {})
         if progress_token is not None:
             params["_meta"] = {**params.get("_meta", {}), "progressToken": progress_token}
@@ -270,10 +289,9 @@ class ClientSession:
         return Request(next(self.ids), method, params)
 
     def close(self) -> None:
-        if self.phase is Phase.READY:
+        """Hang up, in any phase (closing twice is harmless)."""
+        if self.phase is not Phase.CLOSED:
             self._go("close")
-        else:
-            self.phase = Phase.CLOSED
 
 
 def cancelled_notification(request_id: int | str, reason: str) -> Notification:

@@ -26,17 +26,30 @@ basic/versioning §Backward Compatibility):
 A request is modern when its ``_meta`` carries the protocol-version key;
 otherwise it belongs to the connection's legacy handshake below.
 
-The legacy handshake as a table (h11 style: every allowed (phase, event) pair
-is listed; anything else is rejected with an error naming both)::
+The legacy handshake as a table (``LIFECYCLE``; every allowed (phase, event)
+pair is listed, anything else is refused with an error naming both)::
 
-    NEW          --initialize-->  INITIALIZING  --initialized-->  OPERATING
-    NEW/INITIALIZING/OPERATING --ping--> (unchanged)
-    INITIALIZING/OPERATING --request--> (unchanged)
+    NEW          --INITIALIZE-->  INITIALIZING
+    NEW          --PING-->        NEW
+    NEW          --CLOSE-->       CLOSED
+    INITIALIZING --INITIALIZED--> OPERATING
+    INITIALIZING --PING-->        INITIALIZING
+    INITIALIZING --REQUEST-->     INITIALIZING
+    INITIALIZING --CLOSE-->       CLOSED
+    OPERATING    --INITIALIZED--> OPERATING
+    OPERATING    --PING-->        OPERATING
+    OPERATING    --REQUEST-->     OPERATING
+    OPERATING    --CLOSE-->       CLOSED
 
 Requests are allowed in INITIALIZING, not just in OPERATING: the spec says the
 client SHOULD wait for the initialize result (it has, once it knows the
 version), and over HTTP the ``initialized`` notification and the next request
 are separate POSTs that can overtake each other.
+
+An event the table does not allow raises ``BadTransition`` (wirelab_common's one
+name for "not allowed here"); :meth:`Lifecycle.fire` turns it into
+:class:`LifecycleError`, the same refusal as the client sees it on the wire:
+a JSON-RPC error -32600 (Invalid Request; the spec leaves the code open).
 """
 
 from __future__ import annotations
@@ -44,6 +57,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from wirelab_common.state_table import BadTransition, StateTable
 
 from .jsonrpc import INVALID_PARAMS, INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION, JsonRpcError
 
@@ -82,14 +97,19 @@ class Event(Enum):
     CLOSE = "close"
 
 
-TRANSITIONS: dict[Phase, dict[Event, Phase]] = {
-    Phase.NEW: {Event.INITIALIZE: Phase.INITIALIZING, Event.PING: Phase.NEW, Event.CLOSE: Phase.CLOSED},
-    Phase.INITIALIZING: {Event.INITIALIZED: Phase.OPERATING, Event.PING: Phase.INITIALIZING,
-                         Event.REQUEST: Phase.INITIALIZING, Event.CLOSE: Phase.CLOSED},
-    Phase.OPERATING: {Event.INITIALIZED: Phase.OPERATING, Event.PING: Phase.OPERATING,
-                      Event.REQUEST: Phase.OPERATING, Event.CLOSE: Phase.CLOSED},
-    Phase.CLOSED: {},
-}
+LIFECYCLE = StateTable("lifecycle", {
+    (Phase.NEW, Event.INITIALIZE): Phase.INITIALIZING,
+    (Phase.NEW, Event.PING): Phase.NEW,
+    (Phase.NEW, Event.CLOSE): Phase.CLOSED,
+    (Phase.INITIALIZING, Event.INITIALIZED): Phase.OPERATING,
+    (Phase.INITIALIZING, Event.PING): Phase.INITIALIZING,
+    (Phase.INITIALIZING, Event.REQUEST): Phase.INITIALIZING,
+    (Phase.INITIALIZING, Event.CLOSE): Phase.CLOSED,
+    (Phase.OPERATING, Event.INITIALIZED): Phase.OPERATING,
+    (Phase.OPERATING, Event.PING): Phase.OPERATING,
+    (Phase.OPERATING, Event.REQUEST): Phase.OPERATING,
+    (Phase.OPERATING, Event.CLOSE): Phase.CLOSED,
+})
 
 # Why each refusal happens, for the error message (the "expected vs actual" rule).
 _REFUSALS = {
@@ -101,12 +121,12 @@ _REFUSALS = {
 
 
 class LifecycleError(JsonRpcError):
-    """An event the current phase does not allow; -32600 (the spec leaves the code open)."""
+    """A :class:`BadTransition` of the handshake, as the peer sees it: -32600 on the wire."""
 
-    def __init__(self, phase: Phase, event: Event) -> None:
-        allowed = ", ".join(e.value for e in TRANSITIONS[phase]) or "nothing"
+    def __init__(self, refused: BadTransition) -> None:
+        phase, event = refused.state, refused.event
         reason = _REFUSALS.get((phase, event), f"{event.value} not allowed")
-        super().__init__(INVALID_REQUEST, f"{reason} (phase {phase.value}; allowed: {allowed})")
+        super().__init__(INVALID_REQUEST, f"{reason} ({refused})")
         self.phase = phase
         self.event = event
 
@@ -128,9 +148,10 @@ class Lifecycle:
 
     def fire(self, event: Event) -> tuple[Phase, Phase]:
         """Apply ``event``; returns (old, new) phase or raises LifecycleError."""
-        target = TRANSITIONS[self.phase].get(event)
-        if target is None:
-            raise LifecycleError(self.phase, event)
+        try:
+            target = LIFECYCLE.next(self.phase, event)
+        except BadTransition as refused:
+            raise LifecycleError(refused) from refused
         old, self.phase = self.phase, target
         return old, target
 

@@ -22,6 +22,7 @@ from learn_mcp.client_session import (
     result_of,
 )
 from learn_mcp.jsonrpc import ErrorObject, ErrorResponse, Notification, Request, Response
+from wirelab_common.state_table import BadTransition
 
 
 def session(*versions: str) -> ClientSession:
@@ -112,7 +113,7 @@ def test_a_server_choosing_a_version_we_do_not_speak_is_refused():
 
 
 def test_requests_wait_for_the_session_to_be_ready():
-    with pytest.raises(ProtocolError, match="expected READY"):
+    with pytest.raises(BadTransition, match=r"'request' is not allowed in state NEW \(expected: probe"):
         session().request("tools/list")
 
 
@@ -120,7 +121,7 @@ def test_a_transition_the_table_does_not_allow_names_what_was_expected():
     s = session()
     s.open()
     s.on_discover(None)  # fell back: now INITIALIZING
-    with pytest.raises(ProtocolError, match="'modern' is not allowed in INITIALIZING"):
+    with pytest.raises(BadTransition, match="'modern' is not allowed in state INITIALIZING"):
         s.on_discover(Response(1, {"supportedVersions": [MODERN]}))
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from learn_mcp.jsonrpc import INVALID_PARAMS, UNSUPPORTED_PROTOCOL_VERSION, JsonRpcError
+from learn_mcp.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION, JsonRpcError
 from learn_mcp.lifecycle import (
     LATEST_LEGACY,
-    TRANSITIONS,
+    LIFECYCLE,
     Event,
     Lifecycle,
     LifecycleError,
@@ -17,6 +17,7 @@ from learn_mcp.lifecycle import (
     negotiate,
     read_envelope,
 )
+from wirelab_common.state_table import BadTransition
 
 ENVELOPE = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {}}
@@ -34,7 +35,9 @@ def test_request_before_initialize_is_refused_naming_phase_and_allowed_events():
     with pytest.raises(LifecycleError) as info:
         Lifecycle().fire(Event.REQUEST)
     assert "not initialized" in info.value.message
-    assert "phase new" in info.value.message and "initialize request" in info.value.message
+    assert "in state NEW" in info.value.message and "expected: INITIALIZE, PING, CLOSE" in info.value.message
+    # the table's refusal, carried to the wire as -32600 Invalid Request
+    assert info.value.code == INVALID_REQUEST and isinstance(info.value.__cause__, BadTransition)
 
 
 def test_ping_is_allowed_before_initialize():
@@ -53,7 +56,7 @@ def test_second_initialize_is_refused():
 def test_nothing_is_allowed_after_close():
     lifecycle = Lifecycle()
     lifecycle.fire(Event.CLOSE)
-    assert TRANSITIONS[Phase.CLOSED] == {}
+    assert LIFECYCLE.expected(Phase.CLOSED) == []
     with pytest.raises(LifecycleError):
         lifecycle.fire(Event.PING)
 
