@@ -43,28 +43,27 @@ from pathlib import Path
 
 from bench_ws_clients import Audience, round_trips
 
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_server
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 TOKEN = "bench-token"
-READY = r"listening on (ws|tcp|http)://"
 
 
 def start(kind: str) -> tuple[ManagedProcess, int]:
-    """Start one server process by name; return it and its port."""
-    port = free_port()
+    """Start one server process by name on ``--port 0``; return it and the port it names."""
     peers = [PY, str(HERE / "bench_ws_peers.py")]
     argv = {
-        "websockets": [*peers, "ws-echo", str(port)],
-        "tcp": [*peers, "tcp-echo", str(port)],
-        "broadcast": [*peers, "ws-broadcast", str(port)],
-        "hand-rolled": [PY, "-m", "learn_websocket.server", "--port", str(port), "--quiet"],
-        "chat": [PY, "-m", "learn_websocket.chat.server", "--port", str(port), "--server-id", "bench",
+        "websockets": [*peers, "ws-echo"],
+        "tcp": [*peers, "tcp-echo"],
+        "broadcast": [*peers, "ws-broadcast"],
+        # --loop asyncio: the anchors run on asyncio's own loop, so the ratio compares code, not loops.
+        "hand-rolled": [PY, "-m", "learn_websocket.server", "--loop", "asyncio", "--quiet"],
+        "chat": [PY, "-m", "learn_websocket.chat.server", "--server-id", "bench",
                  "--token", f"bench={TOKEN}", "--ping-interval", "3600", "--quiet"],
     }[kind]
-    return start_process(argv, name=kind, ready_line=READY), port
+    proc = start_server([*argv, "--port", "0"], name=kind)
+    return proc, proc.port
 
 
 def measure_echo(rounds: int, count: int) -> dict[str, dict[str, float]]:

@@ -7,6 +7,7 @@ The shared fixtures (``procs``, ``private_redis``, ``chromium_page``) live in
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -14,10 +15,7 @@ import pytest
 
 from learn_websocket.chat.proxy import render_chat_proxy
 from wirelab_common.nginx_proxy import NginxSetup
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess
-
-READY = r"listening on http://"
+from wirelab_common.processes import ManagedProcess, start_server
 
 
 @dataclass
@@ -37,13 +35,17 @@ class ChatServerProcess:
 
 @pytest.fixture
 def chat_server(procs) -> Callable[..., ChatServerProcess]:
-    """``chat_server(*args, server_id="s1", port=None)`` starts one chat server process."""
+    """``chat_server(*args, server_id="s1", port=0)`` starts one chat server process.
 
-    def start(*args: str, server_id: str = "s1", port: int | None = None) -> ChatServerProcess:
-        port = port or free_port()
-        proc = procs.python("learn_websocket.chat.server", "--port", str(port), "--server-id", server_id,
-                            *args, name=server_id, ready_line=READY)
-        return ChatServerProcess(proc, port, server_id)
+    ``port=0`` (the default) lets the server pick one and name it in its ready line;
+    a restart passes the port the first run got.
+    """
+
+    def start(*args: str, server_id: str = "s1", port: int = 0) -> ChatServerProcess:
+        proc = start_server([sys.executable, "-m", "learn_websocket.chat.server", "--port", str(port),
+                             "--server-id", server_id, *args], name=server_id)
+        procs.started.append(proc)
+        return ChatServerProcess(proc, proc.port, server_id)
 
     return start
 
@@ -63,3 +65,16 @@ def nginx_proxy(procs, nginx_path) -> Iterator[Callable[..., tuple[NginxSetup, M
     for setup, proc in setups:
         proc.stop()  # before removing its directory: nginx writes its pid and logs there
         setup.remove()
+
+
+@pytest.fixture
+def echo_server(procs) -> Callable[..., tuple[ManagedProcess, str]]:
+    """``echo_server(*args)`` starts the hand-rolled echo server on ``--port 0``: (process, ws:// URL)."""
+
+    def start(*args: str) -> tuple[ManagedProcess, str]:
+        proc = start_server([sys.executable, "-m", "learn_websocket.server", "--port", "0", *args],
+                            name="server")
+        procs.started.append(proc)
+        return proc, f"ws://127.0.0.1:{proc.port}/"
+
+    return start

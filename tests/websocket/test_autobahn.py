@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.differential
+
 REQUIRED_CHAPTERS = {"1", "2", "3", "4", "5", "6", "7", "10"}
 
 

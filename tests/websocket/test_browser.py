@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from playwright.sync_api import expect
 from websockets.sync.client import connect
+
+pytestmark = pytest.mark.differential
 
 
 def next_matching(ws, predicate, timeout: float = 5.0) -> dict:

@@ -23,6 +23,8 @@ from wirelab_common.ports import free_port
 from wirelab_common.redis_server import start_redis
 from wirelab_common.wiretrace import Trace
 
+pytestmark = pytest.mark.loopback
+
 
 def quiet(name: str) -> Trace:
     return Trace(name, stream=io.StringIO())

@@ -14,7 +14,7 @@ As a program it is a self-checking echo client: it sends each ``--send``
 text, checks that the same text comes back, closes with 1000 and exits 0,
 or exits 1 on the first thing that is wrong::
 
-    python -m learn_websocket.client ws://127.0.0.1:8765/ --send hello --send world --ping -v
+    python -m learn_websocket.client --url ws://127.0.0.1:8765/ --send hello --send world --ping -v
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wirelab_common.errors import CheckFailed, SetupError, check, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from .aio import CLOSE_TIMEOUT, ConnectionClosed, WebSocket
@@ -164,21 +165,21 @@ class connect:  # lowercase: used like a function, `await connect(...)` or `asyn
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_websocket.client",
                                      description="Send texts to an echo server and check they come back.")
-    parser.add_argument("uri", help="e.g. ws://127.0.0.1:8765/")
+    parser.add_argument("--url", default="ws://127.0.0.1:8765/", help="the server (default %(default)s)")
     parser.add_argument("--send", action="append", metavar="TEXT", help="a text to send (repeatable)")
     parser.add_argument("--ping", action="store_true", help="also send a ping and wait for its pong")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds for the whole exchange")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show headers and frame bytes")
+    add_verbosity(parser)  # -v: headers and frame bytes; -q: only errors
     return parser.parse_args(argv)
 
 
 async def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     texts = args.send or ["hello, websocket"]
-    trace = Trace("client", verbose=args.verbose)
+    trace = Trace("client", verbose=args.verbose, quiet=args.quiet)
     try:
         async with asyncio.timeout(args.timeout):
-            ws = await connect(args.uri, trace=trace)
+            ws = await connect(args.url, trace=trace)
             for text in texts:
                 await ws.send(text)
                 echoed = await ws.recv()
@@ -187,11 +188,11 @@ async def main(argv: Sequence[str] | None = None) -> None:
                 await ws.ping(b"are you there?")
             await ws.close()
     except ValueError as exc:
-        raise SetupError(str(exc), "pass a URI like ws://127.0.0.1:8765/") from None
+        raise SetupError(str(exc), "pass --url ws://127.0.0.1:8765/") from None
     except TimeoutError:  # before OSError: TimeoutError is one
         raise CheckFailed(f"no answer within {args.timeout:.0f}s") from None
     except OSError as exc:
-        raise SetupError(f"cannot connect to {args.uri}: {exc.strerror or exc}",
+        raise SetupError(f"cannot connect to {args.url}: {exc.strerror or exc}",
                          "start a server: python -m learn_websocket.server --port PORT") from None
     except HandshakeError as exc:
         raise CheckFailed(f"handshake failed: {exc}") from None

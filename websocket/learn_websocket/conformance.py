@@ -30,8 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wirelab_common.errors import CheckFailed, SetupError, run_main
-from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process
+from wirelab_common.processes import start_server
 
 PY27 = Path("/root/.pyenv/versions/2.7.18/bin/python")
 REPO = Path(__file__).resolve().parents[2]
@@ -162,10 +161,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     cases, exclude = parse_cases(args.cases)
     wstest = ensure_wstest()
-    port = free_port()
-    argv_server = [sys.executable, "-m", "learn_websocket.server", "--port", str(port), "--quiet",
+    argv_server = [sys.executable, "-m", "learn_websocket.server", "--port", "0", "--quiet",
                    "--max-size", str(16 * 2**20)]  # chapter 9 sends messages of up to 16 MiB
-    with start_process(argv_server, name="echo-server", ready_line="listening on ws://"):
+    with start_server(argv_server, name="echo-server") as server:
+        port = server.port
         print(f"# wstest -m fuzzingclient -> ws://127.0.0.1:{port}  cases {cases} excluding {exclude}",
               flush=True)
         outdir = run_wstest(wstest, port, cases, exclude, args.timeout)

@@ -31,8 +31,7 @@ from typing import Any
 
 from wirelab_common.errors import check, run_main
 from wirelab_common.nginx_proxy import find_nginx
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_process, start_server
 from wirelab_common.redis_server import redis_url
 from wirelab_common.wiretrace import Trace
 
@@ -41,15 +40,14 @@ from .chat.proxy import render_chat_proxy
 from .client import connect
 
 PY = sys.executable
-READY = r"listening on (ws|http)://"
 ROOM = "lobby"
 
 
 async def act_protocol(trace: Trace, verbose: bool) -> None:
     trace.banner("Act 1: RFC 6455 by hand -- handshake, frames, ping, close")
-    port = free_port()
-    argv = [PY, "-m", "learn_websocket.server", "--port", str(port)] + (["-v"] if verbose else [])
-    with start_process(argv, name="server", ready_line=READY, echo=True):
+    argv = [PY, "-m", "learn_websocket.server", "--port", "0"] + (["-v"] if verbose else [])
+    with start_server(argv, name="server", echo=True) as server:
+        port = server.port
         # fragment_size=12: messages longer than 12 bytes go out as several frames (section 5.4).
         client_trace = Trace("client", verbose=True)
         async with connect(f"ws://127.0.0.1:{port}/", trace=client_trace, fragment_size=12) as ws:
@@ -83,14 +81,16 @@ async def act_chat(trace: Trace, verbose: bool) -> None:
     nginx = find_nginx()
     with redis_url() as url:
         trace.state(f"redis at {url}")
-        ports = {"s1": free_port(), "s2": free_port()}
+        ports = {"s1": 0, "s2": 0}  # 0: each picks a free port; a restart takes the same one again
 
         def start_chat(server_id: str) -> ManagedProcess:
             argv = [PY, "-m", "learn_websocket.chat.server", "--port", str(ports[server_id]),
                     "--server-id", server_id, "--redis-url", url] + (["-v"] if verbose else [])
-            return start_process(argv, name=server_id, ready_line=READY, echo=True)
+            proc = start_server(argv, name=server_id, echo=True)
+            ports[server_id] = proc.port
+            return proc
 
-        servers = {sid: start_chat(sid) for sid in ports}
+        servers = {sid: start_chat(sid) for sid in list(ports)}
         setup = render_chat_proxy([("127.0.0.1", p) for p in ports.values()], nginx=nginx)
         clients: list[ChatClient] = []
         try:

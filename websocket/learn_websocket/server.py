@@ -17,6 +17,10 @@ Run it::
 
     python -m learn_websocket.server --port 8765 -v      # -v: headers and frame bytes too
 
+It takes the options of every wirelab server (``--host``, ``--port``, 0 for any
+free port, ``--loop``, ``-v``, ``-q``) and prints ``= server   listening on
+ws://HOST:PORT`` once it accepts connections.
+
 A broken client (garbage instead of a handshake, a protocol error, a
 handler that crashes) costs only its own connection.  On SIGTERM or SIGINT
 every open connection is closed with 1001 "going away" (§7.4.1).
@@ -30,8 +34,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from wirelab_common.errors import SetupError, run_main
+from wirelab_common.errors import SetupError
+from wirelab_common.event_loop import run_server
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
 from .aio import ConnectionClosed, WebSocket
@@ -201,25 +207,21 @@ async def serve(handler: Handler = echo, host: str = "127.0.0.1", port: int = 0,
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_websocket.server",
                                      description="The hand-rolled RFC 6455 echo server.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks any free port")
+    add_server_options(parser, port=8765)  # --host --port --loop -v -q, as every wirelab server
     parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE,
                         help="largest message accepted, in bytes; bigger ones close with 1009")
     parser.add_argument("--subprotocol", action="append", default=[], help="a subprotocol to accept")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show headers and frame bytes")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no per-frame trace (for benchmarks)")
     return parser.parse_args(argv)
 
 
-async def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
+async def run(args: argparse.Namespace) -> None:
     if args.port != 0:
         ensure_port_free(args.host, args.port)  # a clear SetupError instead of a traceback
-    announcer = Trace("server")  # the ready line is printed even with --quiet
-    trace = None if args.quiet else Trace("server", verbose=args.verbose)
+    trace = Trace("server", verbose=args.verbose, quiet=args.quiet)
     try:
+        # Quiet: no Trace at all for the connections, so no frame is even formatted (the fast path).
         server = await serve(echo, args.host, args.port, subprotocols=args.subprotocol,
-                             max_message_size=args.max_size, trace=trace)
+                             max_message_size=args.max_size, trace=None if args.quiet else trace)
     except OSError as exc:
         raise SetupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          "pass another --port (or 0 for any free port)") from None
@@ -227,11 +229,16 @@ async def main(argv: Sequence[str] | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    announcer.state(f"listening on ws://{args.host}:{server.port}/")
+    announce(trace, f"ws://{args.host}:{server.port}")
     await stop.wait()
-    announcer.state(f"shutting down: closing {len(server.connections)} connection(s) with 1001")
+    trace.state(f"shutting down: closing {len(server.connections)} connection(s) with 1001")
     await server.close()
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    run_server(lambda: run(args), args.loop)
+
+
 if __name__ == "__main__":
-    run_main(main)
+    main()

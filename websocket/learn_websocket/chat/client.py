@@ -47,6 +47,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from wirelab_common.backoff import backoff_delay  # full jitter, shared by every pattern
 from wirelab_common.errors import SetupError, check, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, shorten
 
 from . import schema
@@ -236,7 +237,8 @@ class ChatClient:
 
 
 async def run_cli(args: argparse.Namespace) -> None:
-    client = ChatClient(args.url, args.token, name=args.name, trace=Trace(args.name, verbose=args.verbose))
+    trace = Trace(args.name, verbose=args.verbose, quiet=args.quiet)
+    client = ChatClient(args.url, args.token, name=args.name, trace=trace)
     try:
         await client.start(timeout=10)
     except InvalidStatus as exc:
@@ -273,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--room", default="lobby")
     parser.add_argument("--say", help="post this text, and check that it comes back")
     parser.add_argument("--listen", type=float, default=0.0, help="seconds to keep printing messages")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbosity(parser)
     args = parser.parse_args(argv)
     run_main(lambda: run_cli(args))
 

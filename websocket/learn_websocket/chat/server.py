@@ -31,8 +31,8 @@ uvicorn's WebSocket protocol):
 The event loop is uvloop when it is installed (``--loop auto``), because that is
 what ``uvicorn app:app`` does when installed as ``uvicorn[standard]``: it is how
 this app would normally be deployed.  ``--loop asyncio`` runs on the standard
-library's loop instead.  ``--quiet`` keeps the ``=`` state lines (start, stop,
-connections, errors) and drops the ``<``/``>`` line per message, for benchmarks.
+library's loop instead.  ``--quiet`` prints only the ready line and errors (on
+stderr): no trace line, and no formatting work for one, per message (benchmarks).
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
-from wirelab_common.asgi_server import LOOPS, LogBridge, TracedServer, config, run_server
+from wirelab_common.asgi_server import LogBridge, TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.redis_server import check_redis
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from ..handshake import VERSION
@@ -60,8 +61,7 @@ from .hub import GOING_AWAY, Hub
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_websocket.chat.server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    add_server_options(parser, port=8000)  # --host --port --loop -v -q, as every wirelab server
     parser.add_argument("--server-id", default="s1", help="name in traces and in welcome/message")
     parser.add_argument("--redis-url", help="fan out through Redis pub/sub (default: local only)")
     parser.add_argument("--token", action="append", default=[], metavar="NAME=TOKEN",
@@ -71,12 +71,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ping-interval", type=float, default=20.0, help="seconds; 0 disables pings")
     parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong")
     parser.add_argument("--queue-size", type=int, default=256, help="per-client outbox (messages)")
-    parser.add_argument("--loop", choices=LOOPS, default="auto",
-                        help="event loop; auto is uvloop when installed, as in uvicorn")
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument("-v", "--verbose", action="store_true", help="trace detail lines")
-    noise.add_argument("-q", "--quiet", action="store_true",
-                       help="no per-message trace, only state lines (for benchmarks)")
     args = parser.parse_args(argv)
     tokens = {}
     for item in args.token:
@@ -204,7 +198,7 @@ def goodbye(hub: Hub, trace: Trace) -> Callable[[], Awaitable[None]]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace(args.server_id, verbose=args.verbose)
+    trace = Trace(args.server_id, verbose=args.verbose, quiet=args.quiet)
     ensure_port_free(args.host, args.port)
     if args.redis_url:
         await check_redis(args.redis_url)

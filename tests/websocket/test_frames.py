@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from wsproto.frame_protocol import FrameProtocol, XorMaskerSimple
-from wsproto.frame_protocol import Opcode as WsprotoOpcode
 
 from learn_websocket.frames import (
     CloseCode,
@@ -17,10 +15,11 @@ from learn_websocket.frames import (
     apply_mask,
     build_close_payload,
     close_code_is_sendable,
-    encode,
     parse_close_payload,
     serialize,
 )
+
+pytestmark = pytest.mark.pure
 
 RFC_MASK = bytes.fromhex("37fa213d")
 
@@ -93,34 +92,6 @@ def test_masking_twice_gives_back_the_payload() -> None:
     for length in range(0, 11):
         data = os.urandom(length)
         assert apply_mask(apply_mask(data, RFC_MASK), RFC_MASK) == data
-
-
-def test_masking_agrees_with_wsproto() -> None:
-    for length in (0, 1, 3, 4, 5, 125, 1000):
-        data = os.urandom(length)
-        mask = os.urandom(4)
-        assert apply_mask(data, mask) == bytes(XorMaskerSimple(mask).process(bytearray(data)))
-
-
-@pytest.mark.parametrize(("opcode", "length"), [
-    (opcode, length) for opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.PING, Opcode.CLOSE)
-    for length in (0, 5, 125, 126, 70_000) if opcode < Opcode.CLOSE or length <= 125])
-def test_unmasked_frames_are_byte_identical_to_wsprotos(opcode: Opcode, length: int) -> None:
-    payload = b"a" * length
-    wsproto_server = FrameProtocol(client=False, extensions=[])
-    theirs = wsproto_server._serialize_frame(WsprotoOpcode(opcode.value), payload, fin=True)
-    assert encode(opcode, payload) == bytes(theirs)
-
-
-def test_wsproto_reads_our_masked_frames_and_we_read_its() -> None:
-    payload = os.urandom(300)
-    wsproto_server = FrameProtocol(client=False, extensions=[])
-    wsproto_server.receive_bytes(encode(Opcode.BINARY, payload, mask=os.urandom(4)))
-    [their_frame] = list(wsproto_server.received_frames())
-    assert bytes(their_frame.payload) == payload
-    wsproto_client = FrameProtocol(client=True, extensions=[])
-    wire = bytes(wsproto_client.send_data(payload, fin=True))
-    assert list(FrameParser(expect_masked=True).feed(wire)) == [Frame(True, Opcode.BINARY, payload)]
 
 
 def parse_error(wire: bytes, *, expect_masked: bool = False, max_size: int | None = None) -> ProtocolError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from wsproto.frame_protocol import FrameProtocol
 
 import learn_websocket.protocol as protocol_module
 from learn_websocket.frames import CloseCode, Frame, Opcode, encode
@@ -19,6 +18,8 @@ from learn_websocket.protocol import (
     TextMessage,
     describe_transitions,
 )
+
+pytestmark = pytest.mark.pure
 
 RFC_MASK = bytes.fromhex("37fa213d")
 
@@ -264,15 +265,6 @@ def test_frames_are_recorded_for_the_trace_only_when_asked() -> None:
     expected = [Frame(False, Opcode.TEXT, b"H"), Frame(True, Opcode.CONT, b"i")]
     assert client.frames_sent == expected
     assert server.frames_received == expected
-
-
-def test_wsproto_fragments_are_reassembled() -> None:
-    wsproto_client = FrameProtocol(client=True, extensions=[])
-    data = bytes(wsproto_client.send_data("Hel", fin=False))
-    data += bytes(wsproto_client.send_data("lo€", fin=True))
-    _, server = pair()
-    server.receive_data(data)
-    assert server.events_received() == [TextMessage("Hello€")]
 
 
 def test_docstring_diagram_is_drawn_from_the_transition_table() -> None:
