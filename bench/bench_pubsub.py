@@ -34,7 +34,8 @@ import redis.asyncio as aioredis
 
 from learn_pubsub.envelope import sequential_ids
 from learn_pubsub.publisher import Publisher
-from learn_pubsub.streams import StreamConsumer, StreamPublisher
+from learn_pubsub.stream_producer import StreamPublisher
+from learn_pubsub.streams import StreamConsumer
 from learn_pubsub.subscriber import Subscriber
 from wirelab_common.redis_server import start_redis
 from wirelab_common.wiretrace import Trace

@@ -53,7 +53,8 @@ from wirelab_common.wiretrace import Trace
 from .publisher import Publisher
 from .resp_client import RespClient
 from .slow_subscriber import run_lesson
-from .streams import StreamConsumer, StreamPublisher
+from .stream_producer import StreamPublisher
+from .streams import StreamConsumer
 from .subscriber import Subscriber
 
 PY = sys.executable

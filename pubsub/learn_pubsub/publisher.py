@@ -62,6 +62,7 @@ from redis.exceptions import RedisError
 from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, run_main
 from wirelab_common.redis_server import check_redis
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, shorten
 
 from .envelope import Envelope, encode, make_envelope, sequential_ids
@@ -164,7 +165,7 @@ def url_or_env(url: str | None) -> str:
 
 
 async def run_cli(args: argparse.Namespace) -> None:
-    trace = Trace(args.name, verbose=args.verbose)
+    trace = Trace(args.name, verbose=args.verbose, quiet=args.quiet)
     url = url_or_env(args.redis_url)
     # Redis must answer at the start (a wrong URL is a setup problem, not an outage);
     # after that, a failed PUBLISH is an outage: retried until Redis is back.
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--payload", help='JSON payload for every message (default: {"n": N})')
     parser.add_argument("--name", default="pub", help="name in the trace")
     parser.add_argument("--id-prefix", help="envelope ids are PREFIX-1, PREFIX-2, ... (default: --name)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show each envelope")
+    add_verbosity(parser)
     args = parser.parse_args(argv)
     if args.payload is not None:
         try:

@@ -1,6 +1,7 @@
 r"""RESP, the Redis serialization protocol: commands into bytes, and bytes back into values.
 
-Reading order: **resp** -> resp_client -> envelope -> publisher -> subscriber -> slow_subscriber -> streams.
+Reading order: **resp** -> (resp_fast) -> resp_client -> envelope -> publisher -> subscriber ->
+slow_subscriber -> streams.
 
 This module does no I/O.  :func:`encode_command` turns a command into the
 bytes a client writes; :class:`RespParser` turns whatever bytes arrived into
@@ -49,12 +50,14 @@ without CR or LF; bulk strings stay ``bytes`` because they carry any binary
 data, such as a message payload.  One parser reads both versions: RESP3 is a
 superset of RESP2.
 
-How the parser works: the bytes wait in one ``bytearray``, read through an
-offset that only moves forward; the consumed part is dropped once per
-:meth:`RespParser.feed`, never by re-slicing per value.  Aggregates are kept
-on an explicit stack (as hiredis does): an array whose elements are still
-arriving is a stack entry holding the elements seen so far, so a reply split
-across a thousand reads is parsed once, never restarted from its first byte.
+How the parser works: the bytes wait in one ``bytearray``.  Each type has its
+reader; an array's reader calls the value reader once per element, which may
+be an array again (recursion, as the spec defines the types).  When a value
+has not fully arrived, the parser waits for the next :meth:`RespParser.feed`
+and then reads that value again from its first byte.  That is simple and
+almost always cheap (a reply is usually one read); a reply of 10,000 elements
+cut into 100 reads is the exception, and ``resp_fast.py`` shows the faster
+way to parse it: an explicit stack that never reads a byte twice.
 """
 
 from __future__ import annotations
@@ -158,16 +161,8 @@ def _argument_bytes(arg: object) -> bytes:
     raise TypeError(f"a Redis argument is str, bytes, int or float, not {type(arg).__name__}")
 
 
-class _Aggregate:
-    """An array, map, set, push or attribute whose elements are still arriving."""
-
-    __slots__ = ("marker", "size", "items", "attributes")
-
-    def __init__(self, marker: int, size: int, attributes: dict[Any, Any] | None) -> None:
-        self.marker = marker
-        self.size = size  # elements to read: twice the count for a map or an attribute
-        self.items: list[Any] = []
-        self.attributes = attributes
+class _Incomplete(Exception):
+    """The value goes on past the bytes that have arrived: wait for the next read."""
 
 
 class RespParser:
@@ -197,21 +192,15 @@ class RespParser:
         self.record_raw = record_raw
         self.last_raw = b""
         self._buffer = bytearray()
-        self._pos = 0  # the next unread byte
-        self._value_start = 0  # where the value being parsed began (for last_raw)
-        self._stack: list[_Aggregate] = []
-        self._attributes: dict[Any, Any] | None = None  # read, waiting for the value they describe
+        self._pos = 0  # where the next top-level value begins
         self._error: ProtocolError | None = None
 
     def feed(self, data: bytes) -> RespParser:
         """Add ``data``; return the parser itself, to iterate for the values now complete."""
-        buffer = self._buffer
-        keep_from = self._value_start if self.record_raw else self._pos
-        if keep_from:  # drop what is parsed, once per feed: front deletion is cheap for bytearray
-            del buffer[:keep_from]
-            self._pos -= keep_from
-            self._value_start -= keep_from
-        buffer += data
+        if self._pos:  # drop the values already returned, once per feed
+            del self._buffer[:self._pos]
+            self._pos = 0
+        self._buffer += data
         return self
 
     def __iter__(self) -> RespParser:
@@ -221,85 +210,95 @@ class RespParser:
         """The next complete top-level value; StopIteration when the rest has not arrived."""
         if self._error is not None:
             raise self._error
-        buffer, stack, pos = self._buffer, self._stack, self._pos
         try:
-            while True:
-                eol = buffer.find(CRLF, pos)
-                if eol < 0:
-                    if len(buffer) - pos > self.max_line:
-                        raise ProtocolError(f"no CRLF in {len(buffer) - pos} bytes")
-                    raise StopIteration
-                marker, line = buffer[pos], buffer[pos + 1:eol]
-                if marker in _BULK_TYPES:  # $ ! =: a length line, then that many bytes, then CRLF
-                    length = self._length(marker, line)
-                    if length < 0:  # $-1, the RESP2 null bulk string
-                        value, pos = None, eol + 2
-                    else:
-                        end = eol + 2 + length
-                        if len(buffer) < end + 2:
-                            raise StopIteration  # pos stays on the length line: re-read it next time
-                        if buffer[end:end + 2] != CRLF:
-                            raise ProtocolError(f"bulk of {length} bytes not followed by CRLF")
-                        value = bytes(buffer[eol + 2:end])
-                        if marker != BULK_STRING:
-                            value = _bulk_error_or_verbatim(marker, value)
-                        pos = end + 2
-                elif marker in _AGGREGATE_TYPES:  # * % ~ > |: a count line, then the elements
-                    count = self._length(marker, line)
-                    pos = eol + 2
-                    if marker == PUSH and stack:  # "Pushes": "never inside" other types
-                        raise ProtocolError("a push inside an aggregate")
-                    if count > 0:
-                        size = count * 2 if marker in (MAP, ATTRIBUTE) else count
-                        stack.append(_Aggregate(marker, size, self._attributes))
-                        self._attributes = None
-                        continue
-                    if marker == ATTRIBUTE:
-                        continue  # |0: an empty attribute map describes nothing
-                    value = None if count < 0 else _build(marker, [])  # *-1 is the RESP2 null array
-                else:
-                    value, pos = _simple(marker, line), eol + 2
-                if self._attributes is not None:
-                    value, self._attributes = WithAttributes(value, self._attributes), None
-                # The value is complete: add it to the innermost open aggregate, and
-                # close every aggregate that it completes, innermost first.
-                while stack:
-                    aggregate = stack[-1]
-                    aggregate.items.append(value)
-                    if len(aggregate.items) < aggregate.size:
-                        break
-                    stack.pop()
-                    value = _build(aggregate.marker, aggregate.items)
-                    if aggregate.marker == ATTRIBUTE:  # not a value: it describes the next one
-                        if self.keep_attributes:  # (attributes of an attribute: merged)
-                            self._attributes = {**(aggregate.attributes or {}), **value}
-                        break
-                    if aggregate.attributes is not None:
-                        value = WithAttributes(value, aggregate.attributes)
-                else:
-                    if self.record_raw:
-                        self.last_raw = bytes(buffer[self._value_start:pos])
-                        self._value_start = pos
-                    return value
+            value, end = self._value(self._pos, depth=0)
+        except _Incomplete:
+            raise StopIteration from None  # next time, start again from the value's first byte
         except ProtocolError as exc:
             self._error = exc
             raise
-        finally:
-            self._pos = pos
+        if self.record_raw:
+            self.last_raw = bytes(self._buffer[self._pos:end])
+        self._pos = end
+        return value
 
-    def _length(self, marker: int, line: bytearray) -> int:
-        """A length or count line: digits, or -1 for the two RESP2 nulls ``$-1`` and ``*-1``."""
-        if line.isdigit() and len(line) < 19:  # 19 digits could pass 2**63: no such length
-            length = int(line)
-            if marker in _BULK_TYPES and length > self.max_bulk:
-                raise ProtocolError(f"bulk of {length} bytes is over the limit of {self.max_bulk}")
-            return length
-        if line == b"-1" and marker in (BULK_STRING, ARRAY):
-            return -1
-        raise ProtocolError(f"bad length {bytes(line)!r} for type {chr(marker)!r}")
+    # Each reader takes the position where its value starts and returns (value,
+    # position after it), or raises _Incomplete.  ``depth`` is 0 for a top-level value.
+
+    def _value(self, at: int, depth: int) -> tuple[Any, int]:
+        marker, line, at = self._line(at)
+        if marker in BULK_TYPES:
+            return self._bulk(marker, line, at)
+        if marker == ATTRIBUTE:
+            return self._attributed(line, at, depth)
+        if marker in AGGREGATE_TYPES:
+            return self._aggregate(marker, line, at, depth)
+        return simple(marker, line), at
+
+    def _line(self, at: int) -> tuple[int, bytearray, int]:
+        """The type byte at ``at``, the rest of its line, and where the next line starts."""
+        eol = self._buffer.find(CRLF, at)
+        if eol < 0:
+            if len(self._buffer) - at > self.max_line:
+                raise ProtocolError(f"no CRLF in {len(self._buffer) - at} bytes")
+            raise _Incomplete
+        return self._buffer[at], self._buffer[at + 1:eol], eol + 2
+
+    def _bulk(self, marker: int, line: bytearray, at: int) -> tuple[Any, int]:
+        """``$`` ``!`` ``=``: a length line, then that many bytes, then CRLF."""
+        length = length_of(marker, line, self.max_bulk)
+        if length < 0:  # $-1, the RESP2 null bulk string
+            return None, at
+        end = at + length
+        if len(self._buffer) < end + 2:
+            raise _Incomplete
+        if self._buffer[end:end + 2] != CRLF:
+            raise ProtocolError(f"bulk of {length} bytes not followed by CRLF")
+        data = bytes(self._buffer[at:end])
+        return (data if marker == BULK_STRING else bulk_error_or_verbatim(marker, data)), end + 2
+
+    def _aggregate(self, marker: int, line: bytearray, at: int, depth: int) -> tuple[Any, int]:
+        """``*`` ``%`` ``~`` ``>``: a count line, then the elements, each a value of its own."""
+        count = length_of(marker, line, self.max_bulk)
+        if marker == PUSH and depth > 0:  # "Pushes": "never inside" other types
+            raise ProtocolError("a push inside an aggregate")
+        if count < 0:  # *-1, the RESP2 null array
+            return None, at
+        items = []
+        for _ in range(count * 2 if marker == MAP else count):  # a map: key, value, key, value...
+            item, at = self._value(at, depth + 1)
+            items.append(item)
+        return build(marker, items), at
+
+    def _attributed(self, line: bytearray, at: int, depth: int) -> tuple[Any, int]:
+        """``|``: a map that describes the value after it, at the same depth ("Attributes")."""
+        count = length_of(ATTRIBUTE, line, self.max_bulk)
+        items = []
+        for _ in range(count * 2):
+            item, at = self._value(at, depth + 1)
+            items.append(item)
+        attributes = build(ATTRIBUTE, items)
+        value, at = self._value(at, depth)
+        if not self.keep_attributes or not count:  # |0 describes nothing
+            return value, at
+        if isinstance(value, WithAttributes):  # attributes of an attribute: merged
+            return WithAttributes(value.value, {**attributes, **value.attributes}), at
+        return WithAttributes(value, attributes), at
 
 
-def _simple(marker: int, line: bytearray) -> Any:
+def length_of(marker: int, line: bytearray, max_bulk: int) -> int:
+    """A length or count line: digits, or -1 for the two RESP2 nulls ``$-1`` and ``*-1``."""
+    if line.isdigit() and len(line) < 19:  # 19 digits could pass 2**63: no such length
+        length = int(line)
+        if marker in BULK_TYPES and length > max_bulk:
+            raise ProtocolError(f"bulk of {length} bytes is over the limit of {max_bulk}")
+        return length
+    if line == b"-1" and marker in (BULK_STRING, ARRAY):
+        return -1
+    raise ProtocolError(f"bad length {bytes(line)!r} for type {chr(marker)!r}")
+
+
+def simple(marker: int, line: bytearray) -> Any:
     """The types that fit on their one line: + - : _ # , ("Simple strings" ... "Big numbers")."""
     if marker == SIMPLE_STRING or marker == SIMPLE_ERROR:
         if b"\r" in line or b"\n" in line:  # "mustn't contain a CR or LF": we lost the framing
@@ -330,7 +329,7 @@ def _integer(line: bytearray) -> int:
         raise ProtocolError(f"integer of {len(line)} digits") from None
 
 
-def _bulk_error_or_verbatim(marker: int, data: bytes) -> RespError | Verbatim:
+def bulk_error_or_verbatim(marker: int, data: bytes) -> RespError | Verbatim:
     if marker == BULK_ERROR:
         return RespError(data.decode("utf-8", "replace"))
     if data[3:4] != b":":  # "Verbatim strings": exactly three bytes of format, then a colon
@@ -338,7 +337,7 @@ def _bulk_error_or_verbatim(marker: int, data: bytes) -> RespError | Verbatim:
     return Verbatim(data[:3].decode("ascii", "replace"), data[4:].decode("utf-8", "replace"))
 
 
-def _build(marker: int, items: list[Any]) -> Any:
+def build(marker: int, items: list[Any]) -> Any:
     """An aggregate from its elements, once all of them have arrived."""
     if marker == ARRAY:
         return items
@@ -363,6 +362,6 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-_BULK_TYPES = frozenset((BULK_STRING, BULK_ERROR, VERBATIM_STRING))
-_AGGREGATE_TYPES = frozenset((ARRAY, MAP, SET, PUSH, ATTRIBUTE))
-_KNOWN_TYPES = frozenset(b"+-:_#,(") | _BULK_TYPES | _AGGREGATE_TYPES
+BULK_TYPES = frozenset((BULK_STRING, BULK_ERROR, VERBATIM_STRING))
+AGGREGATE_TYPES = frozenset((ARRAY, MAP, SET, PUSH, ATTRIBUTE))
+_KNOWN_TYPES = frozenset(b"+-:_#,(") | BULK_TYPES | AGGREGATE_TYPES

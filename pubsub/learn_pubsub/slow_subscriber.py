@@ -62,6 +62,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 
 from wirelab_common.errors import check, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from .envelope import EnvelopeError, decode
@@ -215,7 +216,8 @@ async def run_lesson(redis_url: str, *, channel: str = "orders.created", count: 
 
 async def run_cli(args: argparse.Namespace) -> None:
     lesson = await run_lesson(url_or_env(args.redis_url), channel=args.channel, count=args.count,
-                              size=args.size, limit=args.limit, trace=Trace("lesson", verbose=args.verbose))
+                              size=args.size, limit=args.limit,
+                              trace=Trace("lesson", verbose=args.verbose, quiet=args.quiet))
     check(lesson.closed_by_server, "Redis did not close the slow subscriber (raise --count or --size?)")
     check(not lesson.listed_after, "the slow subscriber is still in CLIENT LIST")
     check(lesson.slow_missed, "the slow subscriber missed nothing")
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", default=DEFAULT_LIMIT, help="client-output-buffer-limit for the lesson")
     parser.add_argument("--count", type=int, default=2000, help="messages in the flood")
     parser.add_argument("--size", type=int, default=8192, help="payload filler bytes per message")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbosity(parser)
     args = parser.parse_args(argv)
     run_main(lambda: run_cli(args))
 

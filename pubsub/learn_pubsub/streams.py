@@ -1,7 +1,7 @@
 """The durable variant: Redis Streams and consumer groups (at least once).
 
 Reading order: resp -> resp_client -> envelope -> publisher -> subscriber ->
-slow_subscriber -> **streams**.
+slow_subscriber -> stream_producer -> **streams**.
 
     python -m learn_pubsub.streams produce --redis-url URL --stream orders --count 10
     python -m learn_pubsub.streams consume --redis-url URL --stream orders --group billing \\
@@ -37,25 +37,8 @@ an append-only log, so a reader that was away reads it later.  Commands
   durability lasts as long as the stream keeps the entry.
 - Durable across a Redis restart only as far as Redis persists: with the AOF and
   ``appendfsync always`` every acknowledged XADD and XACK survives ``kill -9``.
-- **The producer retries, and never writes an entry twice.**  An XADD whose
-  reply was lost (Redis restarted, the connection broke) may or may not have
-  been applied; a blind retry would add a second entry.  So each publish gets an
-  *idempotency key* (a random UUID, the same for all its retries), and its XADD
-  runs inside a Lua script (``XADD_ONCE`` below, sent with EVALSHA), which Redis
-  runs atomically.  For the key ``9b1d`` (really 32 hex digits) it does, as one step::
-
-      GET produced:orders:9b1d                               set? then return that entry id, add nothing
-      XADD orders MAXLEN ~ 10000 * envelope {...} key 9b1d   else append, with the key,
-      SET produced:orders:9b1d 1767225600000-0 EX 86400      and mark the key as written
-
-  The mark and the entry are written together or not at all (with the AOF too:
-  Redis logs a script's writes as one transaction), so a retry finds the mark
-  exactly when the entry exists.  The key is also in the entry (field ``key``),
-  for whoever audits the stream.  The mark lives a day (``MARK_TTL``): a retry
-  later than that would write again; it costs one small key per entry meanwhile.
-  (Kafka's idempotent producer does the same with a producer id and sequence
-  numbers, checked by the broker.)  Retrying (``publish(..., retry=True)``) uses
-  the same full-jitter backoff as the consumer's reconnects.
+- **The producer retries, and never writes an entry twice**: stream_producer.py
+  (XADD inside a Lua script, once per idempotency key).
 
 Processing is observable for tests and demos: ``--processed-file PATH`` appends a
 line ``<envelope id> <entry id> <consumer>`` per processed entry (flushed at once,
@@ -69,99 +52,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.redis_server import check_redis
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, shorten
 
-from .envelope import EnvelopeError, decode, encode, make_envelope, sequential_ids
-from .publisher import url_or_env, with_backoff
-
-FIELD = "envelope"  # the field holding the encoded envelope (and "key": the idempotency key)
-MARK_TTL = 86_400  # seconds a "this key was written" mark lives: longer than any retry
-# XADD at most once per idempotency key; run atomically by Redis.  Returns {entry id, 1 if added}.
-XADD_ONCE = """
-local done = redis.call('GET', KEYS[2])
-if done then return {done, 0} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3], 'key', ARGV[4])
-redis.call('SET', KEYS[2], id, 'EX', ARGV[5])
-return {id, 1}
-"""
-
-
-def _client(url: str) -> aioredis.Redis:
-    # redis-py's own retries off: reconnecting is the consumer's job, and traced.
-    # Bytes, not str: an entry that is not UTF-8 must reach validation, not crash the parser.
-    return aioredis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0))
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-class StreamPublisher:
-    """XADD envelopes to a stream per topic, trimmed with ``MAXLEN ~ maxlen``, once per publish."""
-
-    def __init__(self, redis_url: str, trace: Trace | None = None, *, maxlen: int = 10_000,
-                 id_source: Callable[[], str] | None = None, clock: Callable[[], float] = time.time,
-                 backoff_base: float = 0.1, backoff_max: float = 5.0,
-                 rng: random.Random | None = None) -> None:
-        self.trace = trace or Trace("producer")
-        self.maxlen = maxlen
-        self.id_source = id_source or sequential_ids(self.trace.actor or "producer")
-        self.clock = clock
-        self.backoff_base, self.backoff_max = backoff_base, backoff_max
-        self.rng = rng or random.Random()
-        self.entries: list[tuple[str, str]] = []  # (entry id, envelope id) of every XADD
-        self.delays: list[float] = []  # every retry delay slept, in order
-        self.already_written = 0  # retries that found their entry already in the stream
-        self._redis = _client(redis_url)
-        self._xadd_once = self._redis.register_script(XADD_ONCE)  # EVALSHA, loaded on NOSCRIPT
-
-    async def publish(self, stream: str, payload: Any, *, retry: bool = False) -> str:
-        """Append ``payload`` to ``stream``; return the entry id Redis assigned.
-
-        One attempt, which raises if Redis cannot be reached; with ``retry`` the
-        attempt is repeated after a backoff delay until Redis answers, and the
-        entry is still written once (the module docstring says how).
-        """
-        envelope = make_envelope(stream, payload, id_source=self.id_source, clock=self.clock)
-        data, key = encode(envelope), uuid.uuid4().hex
-
-        def attempt() -> Awaitable[list[Any]]:  # every retry: the same key, so at most one entry
-            return self._xadd_once(keys=[stream, f"produced:{stream}:{key}"],
-                                   args=[self.maxlen, FIELD, data, key, MARK_TTL])
-
-        if retry:
-            reply = await with_backoff(attempt, self.trace, f"XADD {stream} {envelope.id}",
-                                       base=self.backoff_base, max_delay=self.backoff_max,
-                                       rng=self.rng, delays=self.delays)
-        else:
-            reply = await attempt()
-        entry_id, added = _s(reply[0]), reply[1] == 1
-        self.entries.append((entry_id, envelope.id))
-        if added:
-            self.trace.sent(f"XADD {stream} MAXLEN ~ {self.maxlen} -> {entry_id} ({envelope.id})",
-                            [f"EVALSHA {self._xadd_once.sha}: XADD once for idempotency key {key}", data])
-        else:
-            self.already_written += 1
-            self.trace.state(f"XADD {stream} {envelope.id}: already written as {entry_id} by the attempt "
-                             "whose reply was lost; not written twice")
-        return entry_id
-
-    async def aclose(self) -> None:
-        await self._redis.aclose()
+from .envelope import EnvelopeError, decode, sequential_ids
+from .publisher import url_or_env
+from .stream_producer import FIELD, StreamPublisher, client_for, text
 
 
 @dataclass(frozen=True)
@@ -220,7 +126,7 @@ class StreamConsumer:
     async def _run(self) -> None:
         attempt, connected_before = 0, False
         while not self._closing:
-            client = _client(self.redis_url)
+            client = client_for(self.redis_url)
             try:
                 await self._ensure_group(client, connected_before)
                 connected_before, attempt = True, 0
@@ -274,29 +180,29 @@ class StreamConsumer:
                     block_ms: int | None = None) -> list[tuple[str, dict[bytes, bytes]]]:
         reply = await client.xreadgroup(self.group, self.consumer, {self.stream: cursor},
                                         count=self.batch, block=block_ms)
-        return [(_s(entry_id), fields) for _, entries in reply or [] for entry_id, fields in entries]
+        return [(text(entry_id), fields) for _, entries in reply or [] for entry_id, fields in entries]
 
     async def _claim(self, client: aioredis.Redis) -> None:
         # XPENDING ... IDLE only to name the owners in the trace; XAUTOCLAIM does the work.
         idle = await client.xpending_range(self.stream, self.group, "-", "+", self.batch,
                                            idle=self.claim_idle_ms)
-        owners = sorted({_s(p["consumer"]) for p in idle} - {self.consumer})
+        owners = sorted({text(p["consumer"]) for p in idle} - {self.consumer})
         if not idle:
             return
         cursor = "0-0"
         while True:
             cursor, entries, deleted = await client.xautoclaim(
                 self.stream, self.group, self.consumer, self.claim_idle_ms, cursor, count=self.batch)
-            cursor = _s(cursor)
+            cursor = text(cursor)
             if entries or deleted:
                 self.trace.state(f"claimed {len(entries)} entries from a dead consumer "
                                  f"({', '.join(owners) or '?'}: idle > {self.claim_idle_ms} ms)")
             for entry_id in deleted:  # trimmed by MAXLEN while pending: Redis drops them itself
                 self.lost += 1
-                self.trace.state(f"{_s(entry_id)} was trimmed before anyone processed it: lost")
+                self.trace.state(f"{text(entry_id)} was trimmed before anyone processed it: lost")
             for entry_id, fields in entries:
                 self.claimed += 1
-                await self._process(client, _s(entry_id), fields, "claimed")
+                await self._process(client, text(entry_id), fields, "claimed")
             if cursor == "0-0":
                 return
 
@@ -344,7 +250,7 @@ class StreamConsumer:
 
 
 async def produce(args: argparse.Namespace) -> None:
-    trace = Trace(args.name or "producer", verbose=args.verbose)
+    trace = Trace(args.name or "producer", verbose=args.verbose, quiet=args.quiet)
     url = url_or_env(args.redis_url)
     # Redis must answer at the start (a wrong URL is a setup problem); after that a
     # failure is an outage, retried with backoff, and each entry is still written once.
@@ -363,7 +269,7 @@ async def produce(args: argparse.Namespace) -> None:
 
 
 async def consume(args: argparse.Namespace) -> None:
-    trace = Trace(args.name or args.consumer, verbose=args.verbose)
+    trace = Trace(args.name or args.consumer, verbose=args.verbose, quiet=args.quiet)
     consumer = StreamConsumer(url_or_env(args.redis_url), args.stream, args.group, args.consumer,
                               trace=trace, claim_idle_ms=args.claim_idle_ms, batch=args.batch,
                               process_delay=args.process_delay, processed_file=args.processed_file)
@@ -397,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--redis-url", help="default: $REDIS_URL")
         sub.add_argument("--stream", default="orders")
         sub.add_argument("--name", help="name in the trace")
-        sub.add_argument("-v", "--verbose", action="store_true")
+        add_verbosity(sub)
     pro.add_argument("--count", type=int, default=10)
     pro.add_argument("--interval", type=float, default=0.0)
     pro.add_argument("--maxlen", type=int, default=10_000, help="XADD MAXLEN ~ N")

@@ -62,6 +62,7 @@ from redis.exceptions import RedisError
 
 from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, check, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, shorten
 
 from .envelope import Envelope, EnvelopeError, decode
@@ -258,7 +259,7 @@ async def _quietly_close(pubsub: Any, client: Any) -> None:
 
 
 async def run_cli(args: argparse.Namespace) -> None:
-    trace = Trace(args.name, verbose=args.verbose)
+    trace = Trace(args.name, verbose=args.verbose, quiet=args.quiet)
     subscriber = Subscriber(url_or_env(args.redis_url), channels=args.channel, patterns=args.pattern,
                             name=args.name, trace=trace)
     try:
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="with --count: fail after S seconds")
     parser.add_argument("--connect-timeout", type=float, default=10.0)
     parser.add_argument("--name", default="sub", help="name in the trace and in CLIENT LIST")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show each message's data")
+    add_verbosity(parser)
     args = parser.parse_args(argv)
     if not args.channel and not args.pattern:
         parser.error("give at least one --channel or --pattern")

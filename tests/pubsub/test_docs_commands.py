@@ -35,6 +35,7 @@ from wirelab_common.ports import free_port
 
 PUBSUB = Path(__file__).resolve().parents[2] / "pubsub"
 DOCUMENTS = ["README.md", *sorted(p.name for p in (PUBSUB / "learn_pubsub").glob("*.py"))]
+pytestmark = pytest.mark.differential  # redis-server, not a reading of ours, judges each command
 
 
 def command_text(line: str) -> str:

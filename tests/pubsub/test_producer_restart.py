@@ -16,14 +16,18 @@ import json
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from learn_pubsub.streams import StreamPublisher
+from learn_pubsub.stream_producer import StreamPublisher
 from learn_pubsub.subscriber import Subscriber
 from wirelab_common.ports import free_port
 from wirelab_common.redis_server import start_redis
+from wirelab_common.waiting import NotInTime, eventually_async
 from wirelab_common.wiretrace import Trace
+
+pytestmark = pytest.mark.loopback
 
 
 def quiet(name: str) -> Trace:
@@ -105,9 +109,7 @@ class LosingProxy:
                 if self.armed and self.command in data:
                     self.armed, losing = False, True  # from now on nothing goes back
                     redis_w.write(data)
-                    async with asyncio.timeout(5):
-                        while not await self.applied():
-                            await asyncio.sleep(0.01)
+                    await eventually_async(self.applied, 5, "the XADD applied", interval=0.01)
                     self.lost += 1
                     return
                 redis_w.write(data)
@@ -122,7 +124,7 @@ class LosingProxy:
         back = asyncio.create_task(to_client())
         try:
             await to_redis()
-        except (OSError, TimeoutError):
+        except (OSError, NotInTime):  # NotInTime: the XADD never applied; the test says so
             pass
         finally:
             back.cancel()

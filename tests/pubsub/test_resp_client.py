@@ -11,7 +11,6 @@ import asyncio
 import io
 import shutil
 import sys
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,9 +26,10 @@ from learn_pubsub.resp_client import (
     SubscribedModeError,
 )
 from wirelab_common.ports import free_port
+from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace
 
-pytestmark = pytest.mark.timeout(15)
+pytestmark = [pytest.mark.differential, pytest.mark.timeout(15)]
 WAIT = 5.0  # seconds for anything to arrive
 PROTOCOLS = pytest.mark.parametrize("protocol", [2, 3], ids=["RESP2", "RESP3"])
 
@@ -50,10 +50,10 @@ async def next_message(client: RespClient) -> Message:
 async def wait_subscribers(url: str, channel: str, count: int = 1) -> None:
     """Block until ``channel`` has ``count`` subscribers: only then can a PUBLISH reach them."""
     async with aioredis.Redis.from_url(url) as client:
-        deadline = time.monotonic() + WAIT
-        while dict(await client.pubsub_numsub(channel)).get(channel.encode(), 0) < count:
-            assert time.monotonic() < deadline, f"nobody subscribed to {channel}"
-            await asyncio.sleep(0.02)
+        async def subscribed() -> bool:
+            return dict(await client.pubsub_numsub(channel)).get(channel.encode(), 0) >= count
+
+        await eventually_async(subscribed, WAIT, f"{count} subscriber(s) on {channel}", interval=0.02)
 
 
 def escaped(wire: bytes) -> str:
@@ -363,7 +363,8 @@ async def test_a_peer_that_breaks_the_protocol_loses_the_connection(answer, reas
 async def test_the_program_exits_0_after_the_count_of_messages(private_redis, protocol):
     url = private_redis[1]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "learn_pubsub.resp_client", "--url", url, "--resp", str(protocol),
+        sys.executable, "-m", "learn_pubsub.resp_cli", "--redis-url", url, "--resp", str(protocol),
+        "--parser", "fast" if protocol == 3 else "plain",
         "subscribe", "orders.created", "--count", "2", "--timeout", "8", "-v",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
@@ -383,7 +384,7 @@ async def test_the_program_exits_0_after_the_count_of_messages(private_redis, pr
 
 async def test_the_program_exits_1_when_publish_reaches_fewer_subscribers_than_expected(private_redis):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "learn_pubsub.resp_client", "--url", private_redis[1],
+        sys.executable, "-m", "learn_pubsub.resp_cli", "--redis-url", private_redis[1],
         "publish", "orders.created", "nobody hears this", "--expect", "1",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await asyncio.wait_for(process.communicate(), 10)

@@ -17,10 +17,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from learn_pubsub.envelope import sequential_ids
-from learn_pubsub.streams import StreamConsumer, StreamPublisher
+from learn_pubsub.stream_producer import StreamPublisher
+from learn_pubsub.streams import StreamConsumer
 from wirelab_common.ports import free_port
 from wirelab_common.redis_server import start_redis
+from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace
+
+pytestmark = pytest.mark.loopback
 
 
 def quiet(name: str) -> Trace:
@@ -56,9 +60,8 @@ def processed_lines(path: Path) -> list[tuple[str, str, str]]:
 
 
 async def wait_lines(path: Path, count: int, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while len(processed_lines(path)) < count:
-            await asyncio.sleep(0.02)
+    await eventually_async(lambda: len(processed_lines(path)) >= count, timeout,
+                           f"{count} lines in {path.name}", interval=0.02)
 
 
 def consumer_cli(procs, url: str, consumer: str, path: Path, *extra: str):
@@ -102,9 +105,8 @@ async def test_consumers_in_one_group_share_the_entries(url):
     for worker in workers:
         await worker.start()
     published = await produce(url, 30)
-    async with asyncio.timeout(10):
-        while sum(len(w.processed) for w in workers) < 30:
-            await asyncio.sleep(0.02)
+    await eventually_async(lambda: sum(len(w.processed) for w in workers) >= 30, 10,
+                           "30 entries processed by the group", interval=0.02)
     for worker in workers:
         await worker.close()
     first, second = (set(w.processed_ids) for w in workers)
@@ -157,14 +159,14 @@ async def test_stream_and_group_survive_a_redis_crash_with_aof_and_nothing_is_lo
         redis_proc.kill()  # kill -9 mid-batch: appendfsync always kept every XADD and XACK
         redis_proc, _ = start_redis(port=port, aof_dir=str(tmp_path))
         published += await produce(url, 5, prefix="after")
-        async with asyncio.timeout(12):
-            while {e for e, _, _ in processed_lines(done)} != set(published):
-                await asyncio.sleep(0.05)
+        await eventually_async(lambda: {e for e, _, _ in processed_lines(done)} == set(published), 12,
+                               "every published entry processed")
         async with aioredis.from_url(url, decode_responses=True) as admin:
             assert await admin.xlen("orders") == 15
-            async with asyncio.timeout(5):  # the XACK of the last entry may still be on its way
-                while (await admin.xpending("orders", "billing"))["pending"]:
-                    await asyncio.sleep(0.05)
+            async def acknowledged() -> bool:  # the XACK of the last entry may still be on its way
+                return not (await admin.xpending("orders", "billing"))["pending"]
+
+            await eventually_async(acknowledged, 5, "no entry pending for billing")
         output = c1.output()
         assert "redis gone" in output and "consuming again orders as billing/c1 (group exists)" in output
     finally:

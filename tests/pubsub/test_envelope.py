@@ -8,6 +8,8 @@ import pytest
 
 from learn_pubsub.envelope import Envelope, EnvelopeError, decode, encode, make_envelope, sequential_ids
 
+pytestmark = pytest.mark.pure
+
 
 def fixed_clock() -> float:
     return 1767225600.0
