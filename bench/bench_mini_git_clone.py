@@ -10,9 +10,9 @@ editing ``--changes`` of them, then ``git gc`` (one pack with deltas, as a
 served repository usually is).  It is served from one root by two servers in
 the same run:
 
-- **ours**: ``learn_git.http_server`` (FastAPI/uvicorn, protocol v2 ``fetch``,
+- **ours**: ``learn_git.network.http_server`` (FastAPI/uvicorn, protocol v2 ``fetch``,
   pack built in Python, stored entries and deltas copied, no delta search);
-- **git http-backend** behind ``learn_git.cgi_bridge`` (the same uvicorn front,
+- **git http-backend** behind ``learn_git.network.cgi_bridge`` (the same uvicorn front,
   so the difference is the server behind it: C, with deltas reused from the
   stored pack).
 
@@ -53,13 +53,13 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from learn_git import pkt_line, upload_pack_v2
+from learn_git.network import pkt_line, upload_pack_v2
+from learn_git.network.pack_stream import ResolvedPacks
+from learn_git.network.pack_write import pack_from_store
+from learn_git.network.smart_http_peers import git, git_env, start_backend, start_our_server
+from learn_git.network.walk import objects_to_send
 from learn_git.objects import parse_tree
 from learn_git.odb import ObjectStore
-from learn_git.pack_stream import ResolvedPacks
-from learn_git.pack_write import pack_from_store
-from learn_git.smart_http_peers import git, git_env, start_backend, start_our_server
-from learn_git.walk import objects_to_send
 from wirelab_common.errors import run_main
 
 DIRECTORIES = 100
@@ -140,8 +140,9 @@ def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> No
         env = git_env(base / "home")
         root = base / "root"
         print(make_repository(env, root / "big.git", files, commits, changes))
-        ours, our_port = start_our_server(root, env)
-        backend, backend_port = start_backend(root, env)
+        ours = start_our_server(root, env)
+        backend = start_backend(root, env)
+        our_port, backend_port = ours.port, backend.port
         servers = (("ours", our_port, ours.pid), ("backend", backend_port, backend.pid))
         samples: dict[str, list[Sample]] = {"ours": [], "backend": [], "mini_git client": []}
         cold: dict[str, Sample] = {}
@@ -167,12 +168,12 @@ def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> No
         print(f"{'server (client)':<40} {'wall s':>7} {'ratio':>6} {'server CPU':>10} {'ratio':>6} "
               f"{'client CPU':>10} {'pack bytes':>11}")
         warm_ours, warm_backend = median(samples["ours"]), median(samples["backend"])
-        rows = [("learn_git.http_server (git), warm", warm_ours, warm_backend, "ours"),
+        rows = [("http_server (git), warm", warm_ours, warm_backend, "ours"),
                 ("git http-backend (git), warm", warm_backend, warm_backend, "backend"),
-                ("learn_git.http_server (git), cold", cold["ours"], cold["backend"], "ours"),
+                ("http_server (git), cold", cold["ours"], cold["backend"], "ours"),
                 ("git http-backend (git), cold", cold["backend"], cold["backend"], "backend")]
         if client:
-            rows.append(("learn_git.http_server (mini_git client)", median(samples["mini_git client"]),
+            rows.append(("http_server (mini_git client)", median(samples["mini_git client"]),
                          warm_backend, ""))
         for label, sample, against, key in rows:
             size = f"{sizes[key]:>11,}" if key else f"{'-':>11}"

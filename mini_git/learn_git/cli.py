@@ -1,8 +1,9 @@
 """The command line: ``python -m learn_git <command> [options]``, named as git's commands.
 
 Reading order: the entry point; each command's logic lives in ``commands/<name>.py``
-(one small module per command, each with a ``register(subparsers)``), and the
-network commands (clone, fetch, pull, push) come from part 2's ``cli_remote``.
+(the core story) or ``next_steps/<name>.py`` (rebase, revert, stash, tag, worktree):
+one small module per command, each with a ``register(subparsers)``.  The network
+commands (clone, fetch, pull, push) come from part 2's ``network/cli_remote.py``.
 
 Only the module of the command being run is imported: ``status`` must not pay
 for loading the HTTP client the network commands use (start-up time is most of
@@ -22,13 +23,17 @@ import sys
 
 from .errors import GitError
 
-# command name -> module under learn_git.commands, in the order ``--help`` lists them.
+# command name -> module, in the order ``--help`` lists them: the core story in ``commands/``,
+# the commands beyond it in ``next_steps/`` (README: "Next steps").
 COMMANDS = {
-    "init": "init", "hash-object": "plumbing", "cat-file": "plumbing", "ls-tree": "plumbing",
-    "rev-parse": "plumbing", "update-ref": "plumbing", "show-ref": "plumbing", "add": "add", "rm": "add",
-    "commit": "commit", "status": "status", "log": "log", "diff": "diff", "branch": "branch",
-    "checkout": "checkout", "switch": "checkout", "merge": "merge", "rebase": "rebase", "reset": "reset",
-    "revert": "revert", "stash": "stash", "worktree": "worktree", "tag": "tag",
+    "init": "commands.init", "hash-object": "commands.plumbing", "cat-file": "commands.plumbing",
+    "ls-tree": "commands.plumbing", "rev-parse": "commands.plumbing", "update-ref": "commands.plumbing",
+    "show-ref": "commands.plumbing", "add": "commands.add", "rm": "commands.add",
+    "commit": "commands.commit", "status": "commands.status", "log": "commands.log", "diff": "commands.diff",
+    "branch": "commands.branch", "checkout": "commands.checkout", "switch": "commands.checkout",
+    "merge": "commands.merge", "reset": "commands.reset",
+    "rebase": "next_steps.rebase", "revert": "next_steps.revert", "stash": "next_steps.stash",
+    "worktree": "next_steps.worktree", "tag": "next_steps.tag",
 }
 
 
@@ -69,9 +74,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     for name in modules:
-        importlib.import_module(f"learn_git.commands.{name}").register(subparsers)
+        importlib.import_module(f"learn_git.{name}").register(subparsers)
     if command not in COMMANDS:
-        from . import cli_remote  # clone, fetch, pull, push (part 2)
+        from .network import cli_remote  # clone, fetch, pull, push (part 2)
         cli_remote.register(subparsers)
     return parser
 

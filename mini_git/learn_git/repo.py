@@ -10,6 +10,11 @@ Three directories matter:
 - ``common_dir``: objects, refs, config shared by all worktrees (same as
   ``git_dir`` except in a linked worktree);
 - ``work_tree``: the checked-out files (None for a bare repository).
+
+``all_worktrees`` lists the main worktree and the linked ones (``worktree add``
+makes them: ``next_steps/worktree.py``); ``checked_out_branches`` is what
+``branch -d`` and ``checkout`` ask so that a branch is checked out in one
+worktree at most.
 """
 
 from __future__ import annotations
@@ -92,3 +97,32 @@ class Repository:
         """A command-line path as a slash-separated path relative to the work tree (checked)."""
         from .paths import worktree_relative
         return worktree_relative(self.require_work_tree(), Path(path))
+
+
+def all_worktrees(repo) -> list[tuple[Path, Path]]:
+    """(work tree path, git dir) of the main worktree and every linked one."""
+    common = common_dir(repo.git_dir)
+    main = [(common.parent, common)] if common.name == ".git" else [(common, common)]
+    linked = []
+    admin = common / "worktrees"
+    if admin.is_dir():
+        for d in sorted(admin.iterdir()):
+            gitdir_file = d / "gitdir"
+            if gitdir_file.is_file():
+                linked.append((Path(gitdir_file.read_text().strip()).parent, d))
+    return main + linked
+
+
+def checked_out_branches(repo) -> dict[str, Path]:
+    """Branches checked out in *other* worktrees -> where."""
+    out = {}
+    for path, git_dir in all_worktrees(repo):
+        if git_dir.resolve() == repo.git_dir.resolve():
+            continue
+        try:
+            head = read_head(git_dir)
+        except GitError:
+            continue
+        if head.ref:
+            out[head.ref] = path
+    return out

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from learn_git.smart_http_peers import (
+from learn_git.network.smart_http_peers import (
     bare_repository,
     git,
     git_env,
@@ -26,10 +26,10 @@ def servers(tmp_path_factory):
     env = git_env(base / "home")
     root = base / "root"
     root.mkdir()
-    backend, backend_port = start_backend(root, env)
-    ours, our_port = start_our_server(root, env)
+    backend = start_backend(root, env)
+    ours = start_our_server(root, env)
     try:
-        yield root, env, {"backend": backend_port, "ours": our_port}
+        yield root, env, {"backend": backend.port, "ours": ours.port}
     finally:
         ours.stop()
         backend.stop()

@@ -4,17 +4,23 @@ import os
 
 import pytest
 
-from learn_git import pkt_line, upload_pack_v2
+from learn_git.network import pkt_line, upload_pack_v2
+from learn_git.network.pack_stream import receive_pack_bytes
+from learn_git.network.pack_write import pack_from_store
+from learn_git.network.receive_pack import RefTransaction, serve_receive_pack
+from learn_git.network.remote import parse_upload_result, want_request
+from learn_git.network.remote_push import RefUpdate, parse_report, push_request
+from learn_git.network.smart_http import UPLOAD_PACK, build_advertisement, parse_advertisement
+from learn_git.network.smart_http_peers import (
+    bare_repository,
+    git,
+    git_env,
+    make_history,
+    repository_snapshot,
+)
+from learn_git.network.upload_pack import advertised_refs, capabilities, serve_upload_pack
+from learn_git.network.walk import objects_to_send
 from learn_git.odb import ObjectStore
-from learn_git.pack_stream import receive_pack_bytes
-from learn_git.pack_write import pack_from_store
-from learn_git.receive_pack import RefTransaction, serve_receive_pack
-from learn_git.remote import parse_upload_result, want_request
-from learn_git.remote_push import RefUpdate, parse_report, push_request
-from learn_git.smart_http import UPLOAD_PACK, build_advertisement, parse_advertisement
-from learn_git.smart_http_peers import bare_repository, git, git_env, make_history, repository_snapshot
-from learn_git.upload_pack import advertised_refs, capabilities, serve_upload_pack
-from learn_git.walk import objects_to_send
 from tests.conftest import need_binary
 
 
@@ -213,7 +219,7 @@ def test_a_ref_where_a_directory_of_refs_is_refused_cleanly(served, existing, pu
 
 
 def test_credentials_come_from_the_url_or_else_the_environment(monkeypatch):
-    from learn_git.transport_http import TransportError, split_credentials
+    from learn_git.network.transport_http import TransportError, split_credentials
 
     assert split_credentials("http://alice:s%40cret@127.0.0.1:9/r.git/") == (
         "http://127.0.0.1:9/r.git", ("alice", "s@cret"))

@@ -6,12 +6,12 @@ import subprocess
 
 import pytest
 
+from learn_git.network.pack_stream import PackError, receive_pack_bytes, store_received
+from learn_git.network.pack_write import pack_from_store, write_idx, write_pack
+from learn_git.network.smart_http_peers import git, git_env, make_history
+from learn_git.network.walk import is_ancestor, objects_to_send
 from learn_git.objects import hash_object
 from learn_git.odb import ObjectStore
-from learn_git.pack_stream import PackError, receive_pack_bytes, store_received
-from learn_git.pack_write import pack_from_store, write_idx, write_pack
-from learn_git.smart_http_peers import git, git_env, make_history
-from learn_git.walk import is_ancestor, objects_to_send
 from tests.conftest import need_binary
 
 

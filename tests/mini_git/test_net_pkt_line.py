@@ -2,8 +2,8 @@
 
 import pytest
 
-from learn_git import pkt_line
-from learn_git.pkt_line import Data, Delim, Flush, PktLineError, PktReader, ResponseEnd
+from learn_git.network import pkt_line
+from learn_git.network.pkt_line import Data, Delim, Flush, PktLineError, PktReader, ResponseEnd
 
 
 def test_encode_matches_the_spec_examples():

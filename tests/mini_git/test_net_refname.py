@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from learn_git.refname import check_refname, push_target_problem
+from learn_git.network.refname import check_refname, push_target_problem
 from tests.conftest import need_binary
 
 NAMES = [

@@ -10,10 +10,9 @@ import socket
 import httpx
 import pytest
 
-from learn_git import pkt_line
-from learn_git.objects import hash_object
-from learn_git.pack_write import write_pack
-from learn_git.smart_http_peers import (
+from learn_git.network import pkt_line
+from learn_git.network.pack_write import write_pack
+from learn_git.network.smart_http_peers import (
     bare_repository,
     git,
     git_env,
@@ -22,6 +21,7 @@ from learn_git.smart_http_peers import (
     repository_snapshot,
     start_our_server,
 )
+from learn_git.objects import hash_object
 from tests.conftest import need_binary
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"alice:secret").decode()}
@@ -36,9 +36,9 @@ def served(tmp_path_factory):
     env = git_env(base / "home")
     root = base / "root"
     root.mkdir()
-    proc, port = start_our_server(root, env)
+    proc = start_our_server(root, env)
     try:
-        yield root, port, env, proc
+        yield root, proc.port, env, proc
     finally:
         proc.stop()
 

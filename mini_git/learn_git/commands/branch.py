@@ -12,9 +12,8 @@ from __future__ import annotations
 from ..errors import GitError
 from ..history import is_ancestor
 from ..refs import check_ref_name, delete_ref, list_refs, read_head, read_ref, update_ref
-from ..repo import Repository
+from ..repo import Repository, checked_out_branches
 from ..revision import resolve_commit
-from .worktree import checked_out_branches
 
 
 def register(sub) -> None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from ..errors import GitError
 from ..porcelain import load_index, save_index, tree_map_of_commit, who_or_default
 from ..refs import branch_exists, read_head, read_ref, set_head_symbolic, update_ref
-from ..repo import Repository
+from ..repo import Repository, checked_out_branches
 from ..revision import resolve_commit
 from ..switching import restore_paths, switch_trees
 from ..trees import index_map
 from .branch import create_branch
-from .worktree import checked_out_branches
 
 
 def register(sub) -> None:

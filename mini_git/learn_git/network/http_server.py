@@ -4,7 +4,7 @@ Reading order: after ``receive_pack.py``; this is the asyncio driver of the
 server side.  Spec: gitprotocol-http "Smart Service git-upload-pack",
 "Smart Service git-receive-pack", "Authentication"; RFC 7617 (Basic auth).
 
-    python -m learn_git.http_server --root DIR --port 8080 --user alice:secret -v
+    python -m learn_git.network.http_server --root DIR --port 8080 --user alice:secret -v
 
 Three routes, the ones ``git http-backend`` answers::
 
@@ -35,14 +35,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, read_body, run_server
+from wirelab_common.asgi_server import TracedServer, config, read_body, run_server
 from wirelab_common.errors import SetupError
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
+from ..errors import GitError
+from ..odb import ObjectStore
 from . import upload_pack_v2
-from .errors import GitError
-from .odb import ObjectStore
 from .pack_stream import ResolvedPacks
 from .pkt_line import PktLineError, describe_stream
 from .receive_pack import advertised_refs as receive_refs
@@ -213,20 +214,17 @@ def parse_users(values: list[str]) -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m learn_git.http_server",
+    parser = argparse.ArgumentParser(prog="python -m learn_git.network.http_server",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, required=True, help="directory holding bare repositories")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
                         help="a user allowed to push (repeatable); without one, pushes are refused")
-    parser.add_argument("--loop", choices=LOOPS, default="auto")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show every pkt-line")
+    add_server_options(parser, port=8080)  # --host --port --loop -v (every pkt-line) -q
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("server", verbose=args.verbose)
+    trace = Trace("server", verbose=args.verbose, quiet=args.quiet)
     if not args.root.is_dir():
         raise SetupError(f"--root {args.root} is not a directory", "create it, or point at your repositories")
     ensure_port_free(args.host, args.port)

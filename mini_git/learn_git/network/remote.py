@@ -27,16 +27,16 @@ from urllib.parse import urlsplit
 
 from wirelab_common.wiretrace import Trace
 
+from ..errors import GitError
+from ..objects import parse_commit
+from ..porcelain import load_index, save_index, tree_map_of_commit
+from ..refs import ANY, list_refs, read_head, read_ref, set_head_symbolic, update_ref
+from ..repo import Repository
+from ..switching import switch_trees
 from . import pkt_line
-from .errors import GitError
-from .objects import parse_commit
 from .pack_stream import OverlayStore, receive_pack_bytes, store_received
 from .pkt_line import Data, PktLineError
-from .porcelain import load_index, save_index, tree_map_of_commit
-from .refs import ANY, list_refs, read_head, read_ref, set_head_symbolic, update_ref
-from .repo import Repository
 from .smart_http import UPLOAD_PACK
-from .switching import switch_trees
 from .transport_http import HttpTransport, TransportError
 from .walk import ancestors, is_ancestor, missing_objects
 

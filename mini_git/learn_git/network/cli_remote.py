@@ -14,7 +14,7 @@ import sys
 
 from wirelab_common.wiretrace import Trace
 
-from .repo import Repository
+from ..repo import Repository
 
 # The protocol modules (and httpx under them) are imported inside each command, so that
 # building the parser for ``--help`` or a local command does not pay for them.

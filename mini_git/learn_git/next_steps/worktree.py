@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import GitError
 from ..porcelain import save_index, tree_map_of_commit
 from ..refs import branch_exists, common_dir, read_head, read_ref, set_head_symbolic, update_ref
-from ..repo import Repository
+from ..repo import Repository, all_worktrees, checked_out_branches
 from ..revision import resolve_commit
 from ..switching import switch_trees
 from ..workdir import remove_tree
@@ -36,35 +36,6 @@ def register(sub) -> None:
     r.add_argument("-f", "--force", action="store_true")
     r.add_argument("path")
     r.set_defaults(func=run_remove)
-
-
-def all_worktrees(repo) -> list[tuple[Path, Path]]:
-    """(work tree path, git dir) of the main worktree and every linked one."""
-    common = common_dir(repo.git_dir)
-    main = [(common.parent, common)] if common.name == ".git" else [(common, common)]
-    linked = []
-    admin = common / "worktrees"
-    if admin.is_dir():
-        for d in sorted(admin.iterdir()):
-            gitdir_file = d / "gitdir"
-            if gitdir_file.is_file():
-                linked.append((Path(gitdir_file.read_text().strip()).parent, d))
-    return main + linked
-
-
-def checked_out_branches(repo) -> dict[str, Path]:
-    """Branches checked out in *other* worktrees -> where."""
-    out = {}
-    for path, git_dir in all_worktrees(repo):
-        if git_dir.resolve() == repo.git_dir.resolve():
-            continue
-        try:
-            head = read_head(git_dir)
-        except GitError:
-            continue
-        if head.ref:
-            out[head.ref] = path
-    return out
 
 
 def run_add(args) -> int:
@@ -127,7 +98,7 @@ def run_remove(args) -> int:
     for path, git_dir in all_worktrees(repo)[1:]:
         if path.resolve() == target:
             if not args.force:
-                from .status import collect
+                from ..commands.status import collect
                 state = collect(Repository(git_dir, path))
                 if any(state.values()):
                     raise GitError(f"'{args.path}' contains modified or untracked files, "

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from .errors import ObjectMissing
-from .objects import parse_commit, parse_tag, parse_tree
+from ..errors import ObjectMissing
+from ..objects import parse_commit, parse_tag, parse_tree
 
 ZERO_OID = "0" * 40
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The reading side (part 1's pack.py) owns the format constants and the entry parsers.
-from .pack import (
+from ..pack import (
     IDX_SIGNATURE,
     OBJ_OFS_DELTA,
     OBJ_REF_DELTA,

@@ -5,7 +5,7 @@ demo and the benchmark run our client against it, and real git against both.
 Spec: RFC 3875 (CGI 1.1: the request meta-variables, the ``Status:`` header);
 git-http-backend(1) for the variables git reads.
 
-    python -m learn_git.cgi_bridge --root DIR --port 8081
+    python -m learn_git.network.cgi_bridge --root DIR --port 8081
 
 For every request the bridge runs ``git http-backend`` once, with the request
 described in environment variables (``REQUEST_METHOD``, ``PATH_INFO``,
@@ -33,9 +33,10 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, read_body, run_server
+from wirelab_common.asgi_server import TracedServer, config, read_body, run_server
 from wirelab_common.errors import SetupError, require_binary
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 MAX_BODY = 256 * 1024 * 1024
@@ -115,18 +116,15 @@ def create_app(root: Path, git: str, trace: Trace) -> FastAPI:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m learn_git.cgi_bridge",
+    parser = argparse.ArgumentParser(prog="python -m learn_git.network.cgi_bridge",
                                      description="serve DIR's repositories through git http-backend")
-    parser.add_argument("--root", type=Path, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--loop", choices=LOOPS, default="auto")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--root", type=Path, required=True, help="directory holding bare repositories")
+    add_server_options(parser, port=8081)  # --host --port --loop -v -q
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("backend", verbose=args.verbose)
+    trace = Trace("backend", verbose=args.verbose, quiet=args.quiet)
     git = require_binary("git", "apt-get install git (git http-backend ships with it)")
     if not args.root.is_dir():
         raise SetupError(f"--root {args.root} is not a directory", "create it first")

@@ -36,12 +36,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import GitError, RefConflict
+from ..refs import common_dir, list_refs, read_packed_refs, read_ref, ref_path
 from . import pkt_line
-from .errors import GitError, RefConflict
 from .pack_stream import OverlayStore, PackError, ReceivedPack, receive_pack_bytes, store_received
 from .pkt_line import Data, PktLineError
 from .refname import push_target_problem
-from .refs import common_dir, list_refs, read_packed_refs, read_ref, ref_path
 from .smart_http import ZERO_OID, is_oid
 from .walk import is_ancestor, missing_objects, walk_received
 

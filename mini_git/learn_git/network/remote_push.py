@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 from wirelab_common.wiretrace import Trace
 
+from ..errors import GitError
+from ..refs import ANY, list_refs, read_head, read_ref, update_ref
+from ..repo import Repository
 from . import pkt_line
-from .errors import GitError
 from .pack_write import pack_from_store
 from .pkt_line import Data
-from .refs import ANY, list_refs, read_head, read_ref, update_ref
-from .repo import Repository
 from .smart_http import RECEIVE_PACK, ZERO_OID
 from .transport_http import HttpTransport, TransportError
 from .walk import is_ancestor, objects_to_send

@@ -27,7 +27,7 @@ import httpx
 
 from wirelab_common.wiretrace import Trace
 
-from .errors import GitError
+from ..errors import GitError
 from .pkt_line import describe_stream
 from .smart_http import Advertisement, advertisement_type, parse_advertisement, request_type, result_type
 

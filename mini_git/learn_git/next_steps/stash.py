@@ -14,6 +14,7 @@ Untracked files are not stashed (git needs ``-u`` for them too).
 
 from __future__ import annotations
 
+from ..commands.reset import index_from_tree, reset
 from ..errors import GitError
 from ..history import read_commit
 from ..index import mode_from_stat
@@ -24,7 +25,6 @@ from ..refs import common_dir, delete_ref, read_head, read_ref, update_ref
 from ..repo import Repository
 from ..trees import index_map, write_tree
 from ..workdir import compare_with_index, hash_file
-from .reset import index_from_tree, reset
 
 
 def register(sub) -> None:

@@ -22,10 +22,10 @@ A fetch response is in sections: ``acknowledgments`` (while negotiating) or
 
 from __future__ import annotations
 
+from ..refs import list_refs, read_head
 from . import pkt_line
 from .pack_write import pack_from_store
 from .pkt_line import Data, Delim, Flush
-from .refs import list_refs, read_head
 from .smart_http import AGENT
 from .upload_pack import (
     UploadPackError,

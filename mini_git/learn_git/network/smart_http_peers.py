@@ -18,12 +18,10 @@ import sys
 from pathlib import Path
 
 from wirelab_common.errors import SetupError, require_binary
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_server
 
-from .sidebyside import fixed_env
+from ..sidebyside import fixed_env
 
-READY = r"listening on http://"
 FIXED_DATE = "1700000000 +0000"
 
 
@@ -85,26 +83,24 @@ def bare_repository(env: dict[str, str], path: Path) -> Path:
 
 
 def start_our_server(root: Path, env: dict[str, str], users: tuple[str, ...] = ("alice:secret",),
-                     verbose: bool = False, echo: bool = False) -> tuple[ManagedProcess, int]:
-    """``python -m learn_git.http_server`` on a free port: (process, port)."""
-    port = free_port()
-    args = [sys.executable, "-m", "learn_git.http_server", "--root", str(root), "--port", str(port),
+                     verbose: bool = False, echo: bool = False) -> ManagedProcess:
+    """``python -m learn_git.network.http_server --port 0``: the process, its ``.port`` and ``.url`` set."""
+    args = [sys.executable, "-m", "learn_git.network.http_server", "--root", str(root), "--port", "0",
             "--loop", "asyncio"]
     for user in users:
         args += ["--user", user]
     if verbose:
         args.append("-v")
-    return start_process(args, name="server", ready_line=READY, env=env, echo=echo), port
+    return start_server(args, name="server", env=env, echo=echo)
 
 
-def start_backend(root: Path, env: dict[str, str], echo: bool = False) -> tuple[ManagedProcess, int]:
-    """``git http-backend`` behind ``learn_git.cgi_bridge`` on a free port: (process, port)."""
+def start_backend(root: Path, env: dict[str, str], echo: bool = False) -> ManagedProcess:
+    """``git http-backend`` behind ``learn_git.network.cgi_bridge --port 0`` (``.port``, ``.url`` set)."""
     if not Path(git(env, "--exec-path").stdout.decode().strip(), "git-http-backend").exists():
         raise SetupError("git http-backend is missing", "install git's full package (apt-get install git)")
-    port = free_port()
-    args = [sys.executable, "-m", "learn_git.cgi_bridge", "--root", str(root), "--port", str(port),
+    args = [sys.executable, "-m", "learn_git.network.cgi_bridge", "--root", str(root), "--port", "0",
             "--loop", "asyncio"]
-    return start_process(args, name="backend", ready_line=READY, env=env, echo=echo), port
+    return start_server(args, name="backend", env=env, echo=echo)
 
 
 def repository_snapshot(git_dir: Path) -> tuple[dict[str, str], list[str]]:

@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .delta import apply_delta
-from .errors import CorruptObject, GitError, ObjectMissing
-from .objects import hash_object, parse_commit, parse_tag, parse_tree
-from .pack import OBJ_OFS_DELTA, OBJ_REF_DELTA, TYPE_NAMES, parse_pack_header, read_pack_entry
+from ..delta import apply_delta
+from ..errors import CorruptObject, GitError, ObjectMissing
+from ..objects import hash_object, parse_commit, parse_tag, parse_tree
+from ..pack import OBJ_OFS_DELTA, OBJ_REF_DELTA, TYPE_NAMES, parse_pack_header, read_pack_entry
 from .pack_write import store_pack, write_pack
 
 ReadObject = Callable[[str], tuple[str, bytes]]

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .errors import GitError
+from ..errors import GitError
 
 MAX_PKT_LEN = 65520            # whole line, header included (gitprotocol-common)
 MAX_PAYLOAD = MAX_PKT_LEN - 4

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import GitError
+from ..refs import list_refs, read_head
 from . import pkt_line
-from .errors import GitError
 from .pack_write import pack_from_store
 from .pkt_line import Data, Flush
-from .refs import list_refs, read_head
 from .smart_http import UPLOAD_PACK_CAPS, is_oid
 from .walk import objects_to_send, peel
 
