@@ -11,6 +11,7 @@ publishes its own events can predict every id.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,10 @@ from httpx_sse import aconnect_sse
 
 from learn_sse.proxy import render_sse_proxy
 from wirelab_common.nginx_proxy import NginxSetup
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess
+from wirelab_common.processes import ManagedProcess, start_server
+from wirelab_common.waiting import eventually_async
 
-READY = r"listening on http://"
+PYTHON = sys.executable
 
 
 @dataclass
@@ -50,17 +51,20 @@ class SseServerProcess:
 def sse_server(procs, tmp_path) -> Callable[..., SseServerProcess]:
     """``sse_server(*args, port=None, data_dir=None, tick="0")`` starts ``learn_sse.server``.
 
+    On ``--port 0`` unless ``port`` is given (a restart on the same port); the
+    ready line names the port.
+
     ``data_dir`` defaults to one directory per test, so a second call in the same test
     restarts "the same" server (same log); pass another path for a fresh one.
     """
 
     def start(*args: str, port: int | None = None, data_dir: Path | None = None,
               tick: str = "0") -> SseServerProcess:
-        port = port or free_port()
         data_dir = data_dir or tmp_path / "data"
-        proc = procs.python("learn_sse.server", "--port", str(port), "--data-dir", str(data_dir),
-                            "--tick", tick, *args, name=f"sse:{port}", ready_line=READY)
-        return SseServerProcess(proc, port, data_dir)
+        proc = start_server([PYTHON, "-m", "learn_sse.server", "--port", str(port or 0), "--data-dir",
+                             str(data_dir), "--tick", tick, *args], name="sse")
+        procs.started.append(proc)  # stopped after the test
+        return SseServerProcess(proc, proc.port, data_dir)
 
     return start
 
@@ -134,14 +138,12 @@ class StreamCollector:
 
     async def wait_count(self, count: int, timeout: float = 5.0) -> list:
         """Wait until ``count`` events arrived; returns them all (fails the test on timeout)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.events) < count:
+        def arrived() -> bool:
             if self.error is not None and not isinstance(self.error, asyncio.CancelledError):
                 raise AssertionError(f"stream failed: {self.error!r}")
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{len(self.events)} events within {timeout} s, wanted {count}: "
-                                     f"{self.events}")
-            await asyncio.sleep(0.02)
+            return len(self.events) >= count
+
+        await eventually_async(arrived, timeout, f"{count} events (so far: {self.events})", interval=0.02)
         return self.events
 
     async def wait_ended(self, timeout: float = 5.0) -> None:

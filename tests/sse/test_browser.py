@@ -7,7 +7,9 @@ ends, and sends ``Last-Event-ID`` so that the server replays what it missed.
 
 from __future__ import annotations
 
-from wirelab_common.ports import free_port
+import pytest
+
+pytestmark = pytest.mark.differential
 
 WAIT_MS = 10_000
 
@@ -37,8 +39,7 @@ def test_the_page_shows_live_feed_events_by_type_with_their_ids(sse_server, chro
 
 
 def test_the_browser_reconnects_by_itself_and_resumes_without_gaps_or_duplicates(sse_server, chromium_page):
-    port = free_port()
-    first = sse_server("--retry-ms", "300", port=port)
+    first = sse_server("--retry-ms", "300")
     page = chromium_page
     page.goto(first.url("/"))
     text_is(page, "#status", "open")
@@ -53,7 +54,7 @@ def test_the_browser_reconnects_by_itself_and_resumes_without_gaps_or_duplicates
     assert [offline.publish("news", {"n": i}) for i in range(4, 7)] == [4, 5, 6]
     assert offline.proc.stop() == 0
 
-    back = sse_server("--retry-ms", "300", port=port)  # same port, same --data-dir
+    back = sse_server("--retry-ms", "300", port=first.port)  # same port, same --data-dir
     text_is(page, "#last-id", "6")  # replayed: the browser sent Last-Event-ID: 3
     text_is(page, "#status", "open")
     assert back.publish("note", {"n": 7}) == 7

@@ -27,15 +27,21 @@ from starlette.routing import Route
 from learn_sse.client import ConnectionFailed, EventSourceClient, ReadyState
 from learn_sse.event_stream import Event, format_event
 from wirelab_common.ports import free_port
+from wirelab_common.processes import ManagedProcess, start_server
+from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace
 
-READY = r"listening on http://"
+pytestmark = pytest.mark.loopback
+
 LIVE = r"subscriber \S+ (connected|resumed)"
 
 
-def start_server(procs, port: int, data_dir, *extra: str):
-    return procs.python("learn_sse.server", "--port", str(port), "--data-dir", str(data_dir), "--tick", "0",
-                        "--retry-ms", "200", *extra, ready_line=READY)
+def start_sse(procs, data_dir, *extra: str, port: int = 0) -> ManagedProcess:
+    """Our server on ``--port 0`` (or ``port``, for a restart), stopped after the test by ``procs``."""
+    proc = start_server([sys.executable, "-m", "learn_sse.server", "--port", str(port), "--data-dir",
+                         str(data_dir), "--tick", "0", "--retry-ms", "200", *extra], name="sse")
+    procs.started.append(proc)
+    return proc
 
 
 async def publish(base: str, *numbers: int) -> list[str]:
@@ -49,9 +55,7 @@ async def publish(base: str, *numbers: int) -> list[str]:
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
+    await eventually_async(condition, timeout, "the condition of the test", interval=0.02)
 
 
 class Reader:
@@ -80,9 +84,8 @@ def client_for(url: str, **kwargs) -> tuple[EventSourceClient, io.StringIO]:
 
 
 async def test_client_receives_published_events_with_ids(procs, tmp_path):
-    port = free_port()
-    server = start_server(procs, port, tmp_path)
-    base = f"http://127.0.0.1:{port}"
+    server = start_sse(procs, tmp_path)
+    base = server.url
     client, _ = client_for(f"{base}/events")
     reader = Reader(client)
     try:
@@ -98,9 +101,8 @@ async def test_client_receives_published_events_with_ids(procs, tmp_path):
 
 @pytest.mark.slow
 async def test_client_resumes_across_a_server_restart_without_loss_or_duplicates(procs, tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start_server(procs, port, tmp_path)
+    server = start_sse(procs, tmp_path)
+    port, base = server.port, server.url
     client, output = client_for(f"{base}/events")
     reader = Reader(client)
     try:
@@ -112,7 +114,7 @@ async def test_client_resumes_across_a_server_restart_without_loss_or_duplicates
         await wait_until(lambda: client.state is ReadyState.CONNECTING)
         seen_before_restart = reader.ids()
         await asyncio.sleep(0.5)  # a few refused reconnection attempts
-        server = start_server(procs, port, tmp_path)
+        server = start_sse(procs, tmp_path, port=port)
         await publish(base, 6, 7)  # likely before the client is back: it must get them by replay
         await asyncio.to_thread(server.wait_line, r"subscriber \S+ resumed from id")
         await publish(base, 8, 9, 10)
@@ -135,9 +137,7 @@ async def test_client_resumes_across_a_server_restart_without_loss_or_duplicates
 
 
 async def test_client_waits_the_servers_retry_between_limited_streams(procs, tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    start_server(procs, port, tmp_path)
+    base = start_sse(procs, tmp_path).url
     await publish(base, 1, 2, 3)
     slept: list[float] = []
 
@@ -164,9 +164,7 @@ def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
 
 
 async def test_cli_with_count_and_expect_consecutive_exits_0(procs, tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    start_server(procs, port, tmp_path)
+    base = start_sse(procs, tmp_path).url
     await publish(base, 1, 2, 3, 4, 5)
     result = await asyncio.to_thread(run_cli, f"{base}/events", "--last-event-id", "0", "--count", "5",
                                      "--expect-consecutive", "--timeout", "20")
@@ -182,9 +180,7 @@ async def test_cli_without_a_server_exits_2_with_a_hint():
 
 
 async def test_a_too_old_last_event_id_gets_the_servers_reset_event(procs, tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    start_server(procs, port, tmp_path, "--replay", "3")
+    base = start_sse(procs, tmp_path, "--replay", "3").url
     await publish(base, *range(1, 11))  # ids 1..10; only 8, 9, 10 are kept
     client, _ = client_for(f"{base}/events", last_event_id="2")
     async with asyncio.timeout(10), client:
@@ -201,9 +197,8 @@ async def test_a_too_old_last_event_id_gets_the_servers_reset_event(procs, tmp_p
 
 
 async def test_a_malformed_last_event_id_is_refused_by_the_server_and_not_retried(procs, tmp_path):
-    port = free_port()
-    start_server(procs, port, tmp_path)
-    client, _ = client_for(f"http://127.0.0.1:{port}/events", last_event_id="abc")
+    base = start_sse(procs, tmp_path).url
+    client, _ = client_for(f"{base}/events", last_event_id="abc")
     with pytest.raises(ConnectionFailed, match="HTTP 400") as failure:
         async with asyncio.timeout(10), client:
             async for _ in client.events():
@@ -213,7 +208,7 @@ async def test_a_malformed_last_event_id_is_refused_by_the_server_and_not_retrie
 
 @pytest.fixture
 async def tiny_server() -> AsyncIterator[tuple[str, list[str]]]:
-    """A Starlette app on a free port: /once-then-204 and /json.  Yields (base URL, paths requested)."""
+    """A Starlette app on a port the kernel picks: /once-then-204 and /json.  Yields (base URL, requests)."""
     requested: list[str] = []
 
     async def once_then_204(request):
@@ -229,12 +224,12 @@ async def tiny_server() -> AsyncIterator[tuple[str, list[str]]]:
         requested.append(request.url.path)
         return JSONResponse({"hello": "world"})
 
-    port = free_port()
     app = Starlette(routes=[Route("/once-then-204", once_then_204), Route("/json", not_a_stream)])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                            lifespan="off"))
     task = asyncio.create_task(server.serve())
     await wait_until(lambda: server.started or task.done())
+    port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}", requested
     finally:

@@ -1,20 +1,19 @@
-"""The completions endpoint against the official ``openai`` client, and on the raw wire.
+"""The completions endpoint against the official ``openai`` client.
 
 The client is a real peer nobody here wrote, but it validates little (it builds
 objects from whatever JSON arrives), so these tests also check the chunk shapes
-themselves, and the raw stream for the ``data: [DONE]`` terminator.
+themselves.  The raw stream (``data: [DONE]``) and raw HTTP errors: test_server.py.
 """
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import openai
 import pytest
 from openai import OpenAI
 
 from learn_sse.completions import ChatMessage, reply_text
+
+pytestmark = pytest.mark.differential
 
 PROMPT = "Tell me about server-sent events"
 EXPECTED = reply_text((ChatMessage("user", PROMPT),))
@@ -93,44 +92,3 @@ def test_a_malformed_request_raises_bad_request_error_with_our_message(llm):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="m", messages=[])
     assert "at least one message" in caught.value.message
-
-
-def test_raw_http_errors_for_bad_json_and_missing_fields(sse_server):
-    server = sse_server()
-    url = server.url("/v1/chat/completions")
-    cases = [
-        (b"{not json", None, "could not parse the JSON"),
-        (b'{"messages": []}', "model", "Missing required parameter: 'model'"),
-        (b'{"model": "m"}', "messages", "Missing required parameter: 'messages'"),
-        (b'{"model": "m", "messages": "hi"}', "messages", "Invalid type for 'messages'"),
-        (b'{"model": "m", "messages": [{"role": "user"}]}', "messages[0].content", "Missing required"),
-        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "stream",
-         "Invalid type for 'stream'"),
-        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}', "max_tokens",
-         "an integer >= 1"),
-        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": {}}',
-         "stream_options", "only allowed when 'stream' is enabled"),
-    ]
-    for body, param, words in cases:
-        response = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=5)
-        assert response.status_code == 400, body
-        error = response.json()["error"]
-        assert error["type"] == "invalid_request_error" and error["param"] == param, (body, error)
-        assert words in error["message"], (body, error)
-
-
-def test_the_raw_stream_is_data_lines_only_and_ends_with_done(sse_server):
-    server = sse_server("--token-delay", "0")
-    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi there"}]}
-    with httpx.stream("POST", server.url("/v1/chat/completions"), json=body, timeout=10) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        raw = response.read().decode()
-    assert raw.endswith("data: [DONE]\n\n")
-    blocks = raw.removesuffix("\n\n").split("\n\n")
-    assert all(b.startswith("data: ") and "\n" not in b for b in blocks), blocks  # one data line each
-    chunks = [json.loads(b.removeprefix("data: ")) for b in blocks[:-1]]
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    assert chunks[-1]["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
-    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == reply_text(
-        (ChatMessage("user", "hi there"),))

@@ -5,7 +5,7 @@ text types (``text/event-stream`` included); ``unbuffered.conf.template`` differ
 ``proxy_buffering off``.  The server runs with ``--no-accel-header`` to show the
 pitfall, and without it to show that its ``X-Accel-Buffering: no`` header alone
 cures the buffered config.  The client is httpx (through httpx-sse), which asks for
-gzip as browsers do; curl, which does not, is shown to miss the bug.
+gzip as browsers do; curl, which does not, is shown to miss the bug, and to read a finite stream.
 
 No timing is asserted about speed, only about order: nothing arrived although the
 server had sent it, and then everything arrived at once when the response ended.
@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
+
+import pytest
+
+from wirelab_common.waiting import eventually_async
+
+pytestmark = pytest.mark.differential
 
 EVENTS_SENT_TIMEOUT = 5.0
 
 
 async def wait_sent(server, count: int) -> None:
     """Wait until the server says it has sent ``count`` events (to nginx, here)."""
-    deadline = time.monotonic() + EVENTS_SENT_TIMEOUT
-    while server.stats()["events_sent"] < count:
-        assert time.monotonic() < deadline, f"server sent {server.stats()['events_sent']} of {count}"
-        await asyncio.sleep(0.05)
+    await eventually_async(lambda: server.stats()["events_sent"] >= count, EVENTS_SENT_TIMEOUT,
+                           f"the server sent {count} events")
 
 
 async def test_buffering_proxy_holds_events_until_the_response_ends(sse_server, sse_nginx, sse_stream):
@@ -78,3 +81,18 @@ def test_curl_without_gzip_does_not_see_the_pitfall(sse_server, sse_nginx):
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 124  # killed by timeout: the stream was still open
     assert "id: 1\n" in result.stdout and "id: 2\n" in result.stdout
+
+
+def test_curl_reads_a_finite_stream(sse_server):
+    server = sse_server()
+    for i in range(3):
+        server.publish("news", {"headline": f"h{i}"})
+    url = server.url("/events?lastEventId=0&limit=2")
+    result = subprocess.run(["timeout", "10", "curl", "-sS", "-N", url], capture_output=True, text=True,
+                            timeout=15)
+    assert result.returncode == 0, result.stderr  # limit=2: the server ended the response
+    assert result.stdout == ('retry: 1000\n\n'
+                             'id: 1\nevent: news\ndata: {"headline":"h0"}\n\n'
+                             'id: 2\nevent: news\ndata: {"headline":"h1"}\n\n')
+    # The server logs the end just after it ends the response: wait for the line, bounded.
+    server.proc.wait_line(r"gone after 2 events \(limit 2 reached\)", timeout=5)

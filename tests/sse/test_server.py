@@ -1,7 +1,7 @@
 """Integration tests of the SSE server: real server processes on free ports.
 
-The readers are real peers that nobody here wrote: httpx-sse (through the
-``sse_stream`` collector) and curl.  Servers run without the feed (``--tick 0``)
+The reader is httpx-sse (through the ``sse_stream`` collector); curl and nginx
+are in test_proxy.py.  Servers run without the feed (``--tick 0``)
 unless a test needs it, so every id is predictable: the test publishes the events.
 """
 
@@ -14,12 +14,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
+from learn_sse.completions import ChatMessage, reply_text
 from learn_sse.feed import FeedGenerator, encode_data
+from wirelab_common.waiting import eventually_async
+
+pytestmark = pytest.mark.loopback
 
 
 def error_of(response: httpx.Response) -> dict:
@@ -181,14 +184,9 @@ async def test_a_client_that_goes_away_stops_its_generator_promptly(sse_server):
         received += sock.recv(4096)
     assert server.stats()["subscribers_active"] == before["subscribers_active"] + 1
     sock.close()  # no request to stop: the connection just ends
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        stats = server.stats()
-        if stats["generators_stopped"] == 1 and stats["subscribers_active"] == 0:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        pytest.fail(f"the generator still runs 5 s after the client left: {server.stats()}")
+    stats = await eventually_async(
+        lambda: (s := server.stats())["generators_stopped"] == 1 and s["subscribers_active"] == 0 and s,
+        5, "the generator of the client that left stopped")
     assert stats["subscribers_total"] == 1
     server.proc.wait_line(r"subscriber 127\.0\.0\.1:\d+ gone after 1 events \(client disconnected\)", 2)
 
@@ -215,21 +213,6 @@ async def test_restart_with_the_same_data_dir_continues_ids_and_replays_what_was
     await asyncio.sleep(0.2)
     assert resumed.ids == ["4", "5", "6"]
     assert [e.json()["n"] for e in resumed.events] == [4, 5, 6]
-
-
-def test_curl_reads_a_finite_stream(sse_server):
-    server = sse_server()
-    for i in range(3):
-        server.publish("news", {"headline": f"h{i}"})
-    url = server.url("/events?lastEventId=0&limit=2")
-    result = subprocess.run(["timeout", "10", "curl", "-sS", "-N", url], capture_output=True, text=True,
-                            timeout=15)
-    assert result.returncode == 0, result.stderr  # limit=2: the server ended the response
-    assert result.stdout == ('retry: 1000\n\n'
-                             'id: 1\nevent: news\ndata: {"headline":"h0"}\n\n'
-                             'id: 2\nevent: news\ndata: {"headline":"h1"}\n\n')
-    # The server logs the end just after it ends the response: wait for the line, bounded.
-    server.proc.wait_line(r"gone after 2 events \(limit 2 reached\)", timeout=5)
 
 
 async def test_the_feed_ticks_deterministic_events_of_rotating_types(sse_server, sse_stream):
@@ -296,3 +279,44 @@ def test_a_subscriber_that_falls_out_of_the_window_mid_stream_gets_a_reset(sse_s
     assert reset[0] > before[-1][0] + 5  # the window (5 events) had moved past the reader
     assert after == [(int(live), b"note")]  # then live again, after the reset's id
     assert b'"reason":"last-event-id too old"' in received
+
+
+def test_raw_http_errors_for_bad_json_and_missing_fields(sse_server):
+    server = sse_server()
+    url = server.url("/v1/chat/completions")
+    cases = [
+        (b"{not json", None, "could not parse the JSON"),
+        (b'{"messages": []}', "model", "Missing required parameter: 'model'"),
+        (b'{"model": "m"}', "messages", "Missing required parameter: 'messages'"),
+        (b'{"model": "m", "messages": "hi"}', "messages", "Invalid type for 'messages'"),
+        (b'{"model": "m", "messages": [{"role": "user"}]}', "messages[0].content", "Missing required"),
+        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "stream",
+         "Invalid type for 'stream'"),
+        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}', "max_tokens",
+         "an integer >= 1"),
+        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": {}}',
+         "stream_options", "only allowed when 'stream' is enabled"),
+    ]
+    for body, param, words in cases:
+        response = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=5)
+        assert response.status_code == 400, body
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["param"] == param, (body, error)
+        assert words in error["message"], (body, error)
+
+
+def test_the_raw_stream_is_data_lines_only_and_ends_with_done(sse_server):
+    server = sse_server("--token-delay", "0")
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi there"}]}
+    with httpx.stream("POST", server.url("/v1/chat/completions"), json=body, timeout=10) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        raw = response.read().decode()
+    assert raw.endswith("data: [DONE]\n\n")
+    blocks = raw.removesuffix("\n\n").split("\n\n")
+    assert all(b.startswith("data: ") and "\n" not in b for b in blocks), blocks  # one data line each
+    chunks = [json.loads(b.removeprefix("data: ")) for b in blocks[:-1]]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[-1]["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == reply_text(
+        (ChatMessage("user", "hi there"),))

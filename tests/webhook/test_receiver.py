@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import httpx
-from standardwebhooks import Webhook
+import pytest
 
 from learn_webhook.signatures import new_secret, sign_github
-from wirelab_common.ports import free_port
+
+pytestmark = pytest.mark.loopback
 
 PAYLOAD = {"type": "invoice.paid", "data": {"invoice": "in_1", "amount": 4200}}
 FORGED = "v1," + base64.b64encode(b"\0" * 32).decode()
@@ -100,17 +100,6 @@ def test_concurrent_deliveries_of_one_id_are_accepted_once(receiver):
     assert sorted(codes) == [200] * 7 + [202]
     time.sleep(0.3)
     assert receiver.wait_processed(1)["counts"]["processed"] == 1
-
-
-def test_delivery_signed_by_the_standardwebhooks_library_is_accepted(receiver):
-    body = json.dumps(PAYLOAD, separators=(",", ":"))
-    now = datetime.now(tz=UTC)
-    signature = Webhook(receiver.secret).sign("msg_lib", now, body)
-    headers = {"webhook-id": "msg_lib", "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": signature, "content-type": "application/json"}
-    response = httpx.post(receiver.url, content=body.encode(), headers=headers, timeout=5)
-    assert response.status_code == 202
-    assert receiver.wait_processed(1)["events"][0]["id"] == "msg_lib"
 
 
 def test_receiver_with_two_secrets_accepts_either_during_rotation(start_receiver):
@@ -194,10 +183,10 @@ def test_sigterm_exits_0(receiver):
 
 
 def test_busy_port_exits_2_with_a_hint(tmp_path):
-    port = free_port()
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port))
+        holder.bind(("127.0.0.1", 0))
         holder.listen()
+        port = holder.getsockname()[1]
         result = subprocess.run([sys.executable, "-m", "learn_webhook.receiver", "--port", str(port),
                                  "--secret", new_secret(), "--data-dir", str(tmp_path)],
                                 capture_output=True, text=True, timeout=30)

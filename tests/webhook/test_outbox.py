@@ -15,6 +15,8 @@ import pytest
 from learn_webhook.outbox import DB_NAME, IllegalTransition, NotFound, Outbox, State, transition
 from learn_webhook.retry_schedule import Delivered, GiveUp, Retry
 
+pytestmark = pytest.mark.memory
+
 
 class Clock:
     def __init__(self, now: float = 1000.0) -> None:

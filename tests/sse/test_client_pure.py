@@ -26,6 +26,8 @@ from learn_sse.client import (
 from learn_sse.event_stream import Event
 from wirelab_common.wiretrace import Trace
 
+pytestmark = pytest.mark.memory
+
 URL = "http://sse.test/events"
 STREAM = {"content-type": "text/event-stream"}
 

@@ -6,12 +6,9 @@ No clock and no sleeping: ``now`` is a number and the generator is a parameter.
 from __future__ import annotations
 
 import random
-import re
-from pathlib import Path
 
 import pytest
 
-import learn_webhook.retry_schedule as retry_schedule
 from learn_webhook.retry_schedule import (
     Delivered,
     GiveUp,
@@ -21,6 +18,8 @@ from learn_webhook.retry_schedule import (
     is_success,
     parse_retry_after,
 )
+
+pytestmark = pytest.mark.pure
 
 
 class Ceiling:
@@ -40,27 +39,6 @@ class NoDraws:
 def test_ceilings_double_from_base_until_the_cap():
     assert RetryPolicy(max_attempts=6, base=0.5, cap=30).schedule(Ceiling()) == [0.5, 1, 2, 4, 8]
     assert RetryPolicy(max_attempts=8, base=1, cap=5).schedule(Ceiling()) == [1, 2, 4, 5, 5, 5, 5]
-
-
-def written_formulas(text: str) -> set[str]:
-    """Every ``uniform(0, <ceiling>)`` written in ``text``, as its ceiling expression."""
-    return set(re.findall(r"uniform\(0, (min\(cap, .+?\))\)(?:`|$)", text, re.MULTILINE))
-
-
-@pytest.mark.parametrize("where", ["README.md", "retry_schedule.py docstring"])
-def test_the_written_formula_gives_the_schedules_bounds(where):
-    # The formula as the lesson writes it (retry k from 0, after attempt n = k + 1 failed),
-    # evaluated as written: it must give the ceilings the code uses, retry by retry.
-    text = ((Path(__file__).parents[1] / "README.md").read_text() if where == "README.md"
-            else retry_schedule.__doc__ or "")
-    [formula] = written_formulas(text)
-    for max_attempts, base, cap in ((6, 0.5, 30.0), (9, 0.25, 5.0), (4, 2.0, 1.0)):
-        policy = RetryPolicy(max_attempts, base, cap)
-        bounds = [eval(formula, {"__builtins__": {}}, {"min": min, "cap": cap, "base": base, "k": k})
-                  for k in range(max_attempts - 1)]
-        assert policy.schedule(Ceiling()) == bounds
-        assert [policy.ceiling(n) for n in range(1, max_attempts)] == bounds  # attempt n -> retry n - 1
-    assert RetryPolicy(6, 0.5, 30).ceiling(1) == 0.5  # the first retry's ceiling is base itself
 
 
 def test_a_seeded_generator_gives_an_exact_schedule():

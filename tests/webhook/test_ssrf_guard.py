@@ -10,6 +10,8 @@ import pytest
 from learn_webhook.dispatcher import pinned_request
 from learn_webhook.ssrf_guard import Target, TargetGuard, TargetRefused, forbidden_reason, parse_networks
 
+pytestmark = pytest.mark.pure
+
 
 def refused(url: str, guard: TargetGuard | None = None) -> str:
     with pytest.raises(TargetRefused) as caught:

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.loopback
+
 DEMO = [sys.executable, "-m", "learn_sse.demo"]
 
 

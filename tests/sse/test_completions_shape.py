@@ -22,6 +22,8 @@ from learn_sse.completions import (
     stream_chunks,
 )
 
+pytestmark = pytest.mark.pure
+
 
 def request(**fields) -> bytes:
     body = {"model": "m", "messages": [{"role": "user", "content": "hello world"}], **fields}

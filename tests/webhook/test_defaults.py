@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import pytest
+
 from learn_webhook import provider, receiver
 from learn_webhook.dispatcher import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Dispatcher
 from learn_webhook.provider_app import DEFAULT_ROTATION_GRACE, Settings
@@ -20,6 +22,8 @@ from learn_webhook.retry_schedule import (
     RetryPolicy,
 )
 from learn_webhook.signatures import DEFAULT_TOLERANCE, check_timestamp, verify_standard
+
+pytestmark = pytest.mark.pure
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
