@@ -14,6 +14,8 @@ import pytest
 from learn_git.sidebyside import Pair
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.differential
+
 
 @pytest.fixture
 def pair(tmp_path):

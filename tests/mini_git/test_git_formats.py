@@ -25,6 +25,8 @@ from learn_git.pack import OBJ_BLOB, OBJ_OFS_DELTA, parse_object_header, parse_o
 from learn_git.paths import check_tree_path, quote_path
 from learn_git.unified_diff import myers, unified
 
+pytestmark = pytest.mark.pure
+
 
 def test_well_known_ids_of_the_empty_blob_and_tree():
     assert hash_object("blob", b"") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"

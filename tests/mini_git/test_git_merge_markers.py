@@ -17,6 +17,8 @@ from learn_git.merge3 import merge_lines
 from learn_git.sidebyside import Pair, fixed_env, run_git
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.differential
+
 
 def lines(*items: str) -> str:
     return "".join(f"{item}\n" for item in items)

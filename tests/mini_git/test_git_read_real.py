@@ -23,6 +23,8 @@ from learn_git.repo import Repository
 from learn_git.sidebyside import fixed_env, run_git, run_mini
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.differential
+
 
 @pytest.fixture(scope="module")
 def git_repo(tmp_path_factory):

@@ -18,6 +18,8 @@ from learn_git.index import entry_from_stat, read_index, read_index_and_tree, wr
 from learn_git.sidebyside import Pair
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.differential
+
 HOUR_NS = 3600 * 1_000_000_000
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from learn_git.sidebyside import fixed_env, run_git, run_mini
 from tests.conftest import need_binary
+
+pytestmark = pytest.mark.differential
 
 
 def make_repo(tmp_path):

@@ -15,6 +15,8 @@ from learn_git.network.smart_http_peers import (
 )
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.differential
+
 counter = itertools.count()
 
 

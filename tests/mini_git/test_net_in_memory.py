@@ -23,6 +23,8 @@ from learn_git.network.walk import objects_to_send
 from learn_git.odb import ObjectStore
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.memory
+
 
 @pytest.fixture
 def served(tmp_path):

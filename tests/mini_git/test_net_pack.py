@@ -14,6 +14,8 @@ from learn_git.objects import hash_object
 from learn_git.odb import ObjectStore
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.differential
+
 
 @pytest.fixture
 def env(tmp_path):

@@ -5,6 +5,8 @@ import pytest
 from learn_git.network import pkt_line
 from learn_git.network.pkt_line import Data, Delim, Flush, PktLineError, PktReader, ResponseEnd
 
+pytestmark = pytest.mark.pure
+
 
 def test_encode_matches_the_spec_examples():
     assert pkt_line.encode(b"a\n") == b"0006a\n"

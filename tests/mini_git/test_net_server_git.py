@@ -24,6 +24,8 @@ from learn_git.network.smart_http_peers import (
 from learn_git.objects import hash_object
 from tests.conftest import need_binary
 
+pytestmark = pytest.mark.differential
+
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"alice:secret").decode()}
 counter = itertools.count()
 
