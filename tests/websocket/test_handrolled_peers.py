@@ -92,7 +92,7 @@ async def test_handrolled_client_talks_to_a_websockets_server() -> None:
         ws = await handrolled_connect(f"ws://127.0.0.1:{port}/", subprotocols=["chat"],
                                       trace=quiet_trace(), fragment_size=7)
         assert ws.subprotocol == "chat"
-        assert ws.handshake_response.headers.get("sec-websocket-protocol") == "chat"
+        assert ws.opening.response.headers.get("sec-websocket-protocol") == "chat"
         for text in ["hello", "a longer message that goes out in fragments", "κόσμε"]:
             await ws.send(text)
             assert await ws.recv() == text

@@ -1,8 +1,11 @@
 """The thin asyncio driver shared by the server and the client.
 
-Reading order: handshake -> frames -> protocol -> **aio** -> server / client.
+Reading order: handshake -> opening -> frames -> protocol -> **aio** -> server / client.
 
-``protocol.Connection`` decides everything; this module only moves bytes.
+``opening.py`` and ``protocol.Connection`` decide everything; this module only
+moves bytes.  :class:`OpeningProtocol` carries one TCP connection through the
+opening handshake, for either side, and then hands the transport to a
+:class:`WebSocket`.
 :class:`WebSocket` is an ``asyncio.Protocol``: the event loop calls
 ``data_received()`` with whatever arrived, we feed it to the connection, put
 messages where ``recv()`` finds them, and write the connection's replies
@@ -24,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from wirelab_common.wiretrace import Trace, hexdump, shorten
 
 from .frames import CloseCode, Frame, Opcode
+from .opening import Opening
 from .protocol import BinaryMessage, Connection, Pong, Role, State, TextMessage
 
 CLOSE_TIMEOUT = 5.0  # how long to wait for the peer's part of the closing handshake
@@ -87,8 +91,7 @@ class WebSocket(asyncio.Protocol):
         self.trace = trace
         self.subprotocol = subprotocol
         self.close_timeout = close_timeout
-        self.handshake_request = None  # set by server.py / client.py, for the curious
-        self.handshake_response = None
+        self.opening: Opening | None = None  # the handshake that opened it: .request, .response
         self.transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self._messages: deque[str | bytes] = deque()
@@ -304,3 +307,94 @@ class WebSocket(asyncio.Protocol):
     def _start_close_timer(self) -> None:
         if self._close_timer is None:
             self._close_timer = self._loop.call_later(self.close_timeout, self.transport.abort)
+
+
+def _head_lines(head: bytes) -> list[str]:
+    """An HTTP head as its lines, without the blank line and any body."""
+    return head.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+
+
+class OpeningProtocol(asyncio.Protocol):
+    """One TCP connection through the opening handshake, on either side (RFC 6455 §4).
+
+    Writes what ``opening`` has to send, feeds it what arrives, and traces both
+    heads.  Once OPEN, a :class:`WebSocket` takes over the transport and
+    ``on_open(ws)`` is called; once CLOSED, the answer (if any) is written, TCP
+    is closed and ``on_fail(error)`` is called.
+    """
+
+    def __init__(self, opening: Opening, trace: Trace | None, on_open: Callable[[WebSocket], None],
+                 on_fail: Callable[[Exception], None], close_timeout: float = CLOSE_TIMEOUT) -> None:
+        self.opening = opening
+        self.trace = trace
+        self.on_open = on_open
+        self.on_fail = on_fail
+        self.close_timeout = close_timeout
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self._head_traced = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        timeout = getattr(self.opening, "open_timeout", None)
+        if timeout is not None:  # the server's guard against a client that never finishes its head
+            self.timer = asyncio.get_running_loop().call_later(timeout, self._time_out)
+        self._advance()  # a client's request goes out now
+
+    def data_received(self, data: bytes) -> None:
+        self.opening.receive_data(data)
+        self._advance()
+
+    def eof_received(self) -> bool:
+        self.opening.receive_eof()
+        self._advance()
+        return True  # keep the transport: _advance() closes it once the answer is written
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.opening.state is State.CONNECTING:
+            self.opening.receive_eof()
+            self._advance()
+
+    def _time_out(self) -> None:
+        self.opening.time_out()  # type: ignore[attr-defined]
+        self._advance()
+
+    def _advance(self) -> None:
+        opening, trace, transport = self.opening, self.trace, self.transport
+        head = getattr(opening, "request", None) or getattr(opening, "response", None)
+        if trace and head is not None and not self._head_traced:
+            self._head_traced = True
+            start = (f"{head.method} {head.target} {head.version}" if hasattr(head, "method")
+                     else f"{head.version} {head.status} {head.reason}")
+            trace.received(start, [f"{name}: {value}" for name, value in head.headers.items()])
+        data = opening.data_to_send()
+        if data and not transport.is_closing():
+            transport.write(data)
+            if trace:
+                lines = _head_lines(data)
+                upgrade = "  (upgrade to websocket)" if lines[0].startswith("GET ") else ""
+                trace.sent(lines[0] + upgrade, lines[1:])
+        if opening.state is State.CONNECTING:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        if opening.state is State.CLOSED:
+            error = opening.error
+            if trace:
+                peer = transport.get_extra_info("peername")
+                what = f"HTTP {error.status}: {error.reason}" if error.status else error.reason
+                trace.state(f"CONNECTING -> CLOSED  ({what})", [f"peer {peer}"])
+            transport.close()  # after the buffered answer is sent
+            self.on_fail(error)
+            return
+        if trace:
+            peer = transport.get_extra_info("peername")
+            chosen = f", subprotocol {opening.subprotocol}" if opening.subprotocol else ""
+            trace.state(f"CONNECTING -> OPEN  (peer {peer[0]}:{peer[1]}{chosen})")
+        ws = WebSocket(opening.connection, trace, subprotocol=opening.subprotocol,
+                       close_timeout=self.close_timeout)
+        ws.opening = opening
+        ws.take_over(transport, opening.early_data)  # frames may follow the head in the same read
+        self.on_open(ws)

@@ -1,9 +1,10 @@
 """A WebSocket client written from scratch on asyncio (RFC 6455 §3, §4.1).
 
-Reading order: handshake -> frames -> protocol -> aio -> server / **client**.
+Reading order: handshake -> opening -> frames -> protocol -> aio -> server / **client**.
 
-:func:`connect` opens TCP, sends the opening handshake with a fresh random
-key, checks the ``101`` answer, and returns a
+:func:`connect` opens TCP and lets ``aio.OpeningProtocol`` run an
+``opening.ClientOpening`` with a fresh random key (the request out, the
+``101`` answer checked); it returns the
 :class:`~learn_websocket.aio.WebSocket`::
 
     async with connect("ws://127.0.0.1:8765/") as ws:
@@ -31,9 +32,10 @@ from wirelab_common.errors import CheckFailed, SetupError, check, run_main
 from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
-from .aio import CLOSE_TIMEOUT, ConnectionClosed, WebSocket
-from .handshake import HandshakeError, build_request, parse_response, split_head, validate_response
-from .protocol import DEFAULT_MAX_MESSAGE_SIZE, Connection, Role
+from .aio import CLOSE_TIMEOUT, ConnectionClosed, OpeningProtocol, WebSocket
+from .handshake import HandshakeError
+from .opening import ClientOpening
+from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 
 OPEN_TIMEOUT = 10.0
 
@@ -54,61 +56,13 @@ def parse_uri(uri: str) -> tuple[str, int, str, str]:
     return parts.hostname, port, resource, host_header
 
 
-class ClientHandshake(asyncio.Protocol):
-    """A TCP connection until the server's answer to our opening handshake (§4.1).
-
-    Sends the request as soon as TCP is up, collects the response head, checks
-    it, and on success lets a :class:`WebSocket` take over the transport.
-    ``self.done`` then holds that WebSocket, or the :class:`HandshakeError`.
-    """
-
-    def __init__(self, request: bytes, key: str, subprotocols: Sequence[str],
-                 connection_options: dict[str, Any], trace: Trace | None, close_timeout: float) -> None:
-        self.request = request
-        self.key = key
-        self.subprotocols = subprotocols
-        self.connection_options = connection_options
-        self.trace = trace
-        self.close_timeout = close_timeout
-        self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.done: asyncio.Future[WebSocket] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(self.request)  # type: ignore[attr-defined]
-        if self.trace:
-            lines = self.request.decode("latin-1").split("\r\n")
-            self.trace.sent(f"{lines[0]}  (upgrade to websocket)", lines[1:-2])
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        trace = self.trace
-        try:
-            split = split_head(self.buffer)
-            if split is None:
-                return  # not all there yet
-            head, early_data = split
-            response = parse_response(head)
-            if trace:
-                trace.received(f"{response.version} {response.status} {response.reason}",
-                               [f"{name}: {value}" for name, value in response.headers.items()])
-            subprotocol = validate_response(response, self.key, self.subprotocols)
-        except HandshakeError as error:
-            self.transport.close()
-            self.done.set_exception(error)
-            return
-        if trace:
-            trace.state("CONNECTING -> OPEN" + (f"  (subprotocol {subprotocol})" if subprotocol else ""))
-        ws = WebSocket(Connection(Role.CLIENT, **self.connection_options), trace, subprotocol=subprotocol,
-                       close_timeout=self.close_timeout)
-        ws.handshake_response = response
-        ws.take_over(self.transport, early_data)  # a server may send frames right after its 101
-        self.done.set_result(ws)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_exception(HandshakeError(0, "server closed the connection during the handshake"))
+def _settle(done: asyncio.Future[WebSocket], outcome: WebSocket | Exception) -> None:
+    if done.done():
+        return  # the caller gave up (its open_timeout) before the handshake ended
+    if isinstance(outcome, Exception):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
 
 
 class connect:  # lowercase: used like a function, `await connect(...)` or `async with connect(...)`
@@ -147,16 +101,18 @@ class connect:  # lowercase: used like a function, `await connect(...)` or `asyn
         host, port, resource, host_header = parse_uri(self.uri)
         # §4.1 item 7: a nonce of 16 random bytes, base64-encoded, new for every connection.
         key = base64.b64encode(os.urandom(16)).decode("ascii")
-        request = build_request(host_header, resource, key, origin=self.origin,
-                                subprotocols=self.subprotocols, extra_headers=self.extra_headers)
+        opening = ClientOpening(host_header, resource, key, origin=self.origin,
+                                subprotocols=self.subprotocols, extra_headers=self.extra_headers,
+                                connection_options=self.connection_options)
         loop = asyncio.get_running_loop()
+        done: asyncio.Future[WebSocket] = loop.create_future()
         async with asyncio.timeout(self.open_timeout):
-            transport, handshake = await loop.create_connection(
-                lambda: ClientHandshake(request, key, self.subprotocols, self.connection_options, self.trace,
-                                        self.close_timeout),
+            transport, _ = await loop.create_connection(
+                lambda: OpeningProtocol(opening, self.trace, lambda ws: _settle(done, ws),
+                                        lambda error: _settle(done, error), self.close_timeout),
                 host, port)
             try:
-                return await handshake.done
+                return await done
             except BaseException:
                 transport.close()
                 raise

@@ -51,7 +51,7 @@ async def act_protocol(trace: Trace, verbose: bool) -> None:
         # fragment_size=12: messages longer than 12 bytes go out as several frames (section 5.4).
         client_trace = Trace("client", verbose=True)
         async with connect(f"ws://127.0.0.1:{port}/", trace=client_trace, fragment_size=12) as ws:
-            accept = ws.handshake_response.headers.get("sec-websocket-accept")
+            accept = ws.opening.response.headers.get("sec-websocket-accept")
             check(accept, "the 101 response carried no Sec-WebSocket-Accept")
             trace.note(f"the server proved it read our key: Sec-WebSocket-Accept {accept}")
             for text in ("hello", "a message in three fragments"):

@@ -1,6 +1,6 @@
 """Frames: the unit of everything sent after the handshake (RFC 6455 §5, §7.4).
 
-Reading order: handshake -> **frames** -> protocol -> aio -> server / client.
+Reading order: handshake -> opening -> **frames** -> protocol -> aio -> server / client.
 
 This module turns one :class:`Frame` into bytes and bytes back into frames.
 It knows the rules that can be checked on a single frame (§5.2 reserved bits,

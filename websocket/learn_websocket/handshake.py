@@ -1,6 +1,6 @@
 """The opening handshake: an HTTP/1.1 Upgrade, as pure functions (RFC 6455 §4).
 
-Reading order: **handshake** -> frames -> protocol -> aio -> server / client.
+Reading order: **handshake** -> opening -> frames -> protocol -> aio -> server / client.
 
 A WebSocket connection starts life as an HTTP request.  The client asks the
 server to switch protocols; the server answers ``101 Switching Protocols``

@@ -1,6 +1,6 @@
 """The connection state machine, sans-I/O (RFC 6455 §5.4-§5.5, §7).
 
-Reading order: handshake -> frames -> **protocol** -> aio -> server / client.
+Reading order: handshake -> opening -> frames -> **protocol** -> aio -> server / client.
 
 Everything that decides what a WebSocket endpoint does lives in this file;
 nothing here touches a socket, a clock or a random source (the mask source
@@ -13,19 +13,29 @@ is a parameter).  The contract, as in python-websockets:
    one :class:`Closed` at the end;
 4. close TCP once :attr:`Connection.should_close_transport` is true.
 
-The states and every way between them (drawn from ``TRANSITIONS`` below; a
-test checks that this picture and the table agree)::
+The states and every way between them (``CONNECTION`` below, a
+:class:`~wirelab_common.state_table.StateTable`; tests/test_state_tables.py
+checks that this picture and the table agree)::
 
-    OPEN     --send_close-->    CLOSING
-    OPEN     --receive_close--> CLOSING
-    OPEN     --fail-->          CLOSED
-    OPEN     --receive_eof-->   CLOSED
-    CLOSING  --send_close-->    CLOSED
-    CLOSING  --receive_close--> CLOSED
-    CLOSING  --fail-->          CLOSED
-    CLOSING  --receive_eof-->   CLOSED
-    CLOSED   --receive_eof-->   CLOSED
+    CONNECTING --establish-->     OPEN
+    CONNECTING --fail-->          CLOSED
+    CONNECTING --receive_eof-->   CLOSED
+    OPEN       --send_data-->     OPEN
+    OPEN       --send_close-->    CLOSING
+    OPEN       --receive_close--> CLOSING
+    OPEN       --fail-->          CLOSED
+    OPEN       --receive_eof-->   CLOSED
+    CLOSING    --send_close-->    CLOSED
+    CLOSING    --receive_close--> CLOSED
+    CLOSING    --fail-->          CLOSED
+    CLOSING    --receive_eof-->   CLOSED
+    CLOSED     --receive_eof-->   CLOSED
 
+CONNECTING belongs to the opening handshake (``opening.py``, §4): ``establish``
+once the ``101`` is sent (server) or checked (client), ``fail`` when the
+handshake cannot succeed.  A :class:`Connection` takes over the same machine
+in OPEN; only OPEN may ``send_data`` (messages, pings, pongs: §5.5.1 allows
+nothing but the close after a close).
 CLOSING means one close frame has crossed the wire, CLOSED that both have
 (the closing handshake of §7.1.2 is complete), or that the connection
 failed (§7.1.7), or that TCP closed under us.  A peer's close is answered at
@@ -40,6 +50,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from wirelab_common.state_table import BadTransition, Machine, StateTable
+
 from . import frames
 from .frames import CloseCode, Frame, FrameParser, Opcode, ProtocolError
 
@@ -50,28 +62,29 @@ class Role(Enum):
 
 
 class State(Enum):
+    """The readyState of the WHATWG API, named as RFC 6455 names them (§4.1, §7)."""
+
+    CONNECTING = "CONNECTING"
     OPEN = "OPEN"
     CLOSING = "CLOSING"
     CLOSED = "CLOSED"
 
 
-TRANSITIONS: dict[State, dict[str, State]] = {
-    State.OPEN: {"send_close": State.CLOSING, "receive_close": State.CLOSING,
-                 "fail": State.CLOSED, "receive_eof": State.CLOSED},
-    State.CLOSING: {"send_close": State.CLOSED, "receive_close": State.CLOSED,
-                    "fail": State.CLOSED, "receive_eof": State.CLOSED},
-    State.CLOSED: {"receive_eof": State.CLOSED},
-}
-
-
-def describe_transitions() -> list[str]:
-    """The table as the lines of the module docstring's diagram."""
-    return [f"{state.name:<8} {'--' + event + '-->':<18} {target.name}"
-            for state, moves in TRANSITIONS.items() for event, target in moves.items()]
-
-
-class InvalidState(Exception):
-    """An action this state does not allow; the message names expected and actual."""
+CONNECTION = StateTable("connection", {
+    (State.CONNECTING, "establish"): State.OPEN,
+    (State.CONNECTING, "fail"): State.CLOSED,
+    (State.CONNECTING, "receive_eof"): State.CLOSED,
+    (State.OPEN, "send_data"): State.OPEN,
+    (State.OPEN, "send_close"): State.CLOSING,
+    (State.OPEN, "receive_close"): State.CLOSING,
+    (State.OPEN, "fail"): State.CLOSED,
+    (State.OPEN, "receive_eof"): State.CLOSED,
+    (State.CLOSING, "send_close"): State.CLOSED,
+    (State.CLOSING, "receive_close"): State.CLOSED,
+    (State.CLOSING, "fail"): State.CLOSED,
+    (State.CLOSING, "receive_eof"): State.CLOSED,
+    (State.CLOSED, "receive_eof"): State.CLOSED,
+})
 
 
 # Events: what the application learns from the peer (small and immutable).
@@ -113,13 +126,22 @@ class Connection:
     With ``record_frames=True``, ``frames_received`` and ``frames_sent`` list
     every frame in order, so that the I/O layer can trace them (it clears the
     lists once it has); by default nothing is kept: the fast path.
+
+    ``machine`` is the opening handshake's, once it reached OPEN (``opening.py``);
+    without one the connection starts OPEN, as after any successful handshake.
+    An action the state does not allow raises
+    :class:`~wirelab_common.state_table.BadTransition`: a bug in the caller, with
+    no wire consequence (a peer's misbehaviour is a :class:`ProtocolError`).
     """
 
     def __init__(self, role: Role, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
                  fragment_size: int | None = None, auto_pong: bool = True,
-                 mask_source: Callable[[int], bytes] = os.urandom, record_frames: bool = False) -> None:
+                 mask_source: Callable[[int], bytes] = os.urandom, record_frames: bool = False,
+                 machine: Machine | None = None) -> None:
         self.role = role
-        self.state = State.OPEN
+        self.machine = machine or Machine(CONNECTION, State.OPEN)
+        if self.machine.state is not State.OPEN:
+            raise ValueError(f"a Connection starts OPEN, not {self.machine.state.name}")
         self.max_message_size = max_message_size
         self.fragment_size = fragment_size  # split outgoing messages into frames of this size
         self.auto_pong = auto_pong  # False simulates a peer that never answers pings
@@ -142,13 +164,12 @@ class Connection:
         self._message_size = 0
         self._decoder: codecs.IncrementalDecoder | None = None
 
+    @property
+    def state(self) -> State:
+        return self.machine.state
+
     def _transition(self, event: str) -> None:
-        moves = TRANSITIONS[self.state]
-        if event not in moves:
-            expected = [state.name for state, table in TRANSITIONS.items() if event in table]
-            raise InvalidState(f"cannot {event} in state {self.state.name} "
-                               f"(expected {' or '.join(expected)})")
-        self.state = moves[event]
+        self.machine.fire(event)  # BadTransition names the state, the event and what was expected
 
     # -- input ---------------------------------------------------------------
 
@@ -286,8 +307,9 @@ class Connection:
 
     def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start (or answer) the closing handshake (§5.5.1, §7.1.2)."""
-        if self.close_sent is not None:
-            raise InvalidState(f"cannot send_close in state {self.state.name}: a close was already sent")
+        if self.close_sent is not None:  # CLOSING allows send_close only to answer the peer's close
+            raise BadTransition(CONNECTION.name, self.state, "send_close (a second time)",
+                                [e for e in CONNECTION.expected(self.state) if e != "send_close"])
         payload = frames.build_close_payload(code, reason)  # raises ValueError for 1005, 1006, ...
         self._transition("send_close")
         self._send_frame(Opcode.CLOSE, payload)
@@ -300,7 +322,7 @@ class Connection:
 
     def _require_open(self, opcode: Opcode) -> None:
         if self.state is not State.OPEN:  # §5.5.1: nothing but the close after a close
-            raise InvalidState(f"cannot send {opcode.name} in state {self.state.name} (expected OPEN)")
+            CONNECTION.next(self.state, "send_data")  # raises BadTransition; the check above is the fast path
 
     def _send_frame(self, opcode: Opcode, payload: bytes, fin: bool = True) -> None:
         mask = self._mask_source(4) if self._mask_source else None  # §5.3: a fresh key per frame

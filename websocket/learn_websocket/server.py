@@ -1,10 +1,10 @@
 """A WebSocket server written from scratch on asyncio (RFC 6455 §4.2, §7).
 
-Reading order: handshake -> frames -> protocol -> aio -> **server** / client.
+Reading order: handshake -> opening -> frames -> protocol -> aio -> **server** / client.
 
-For each TCP connection, :class:`ServerHandshake` collects the HTTP request
-head, checks it with ``handshake.py`` and answers ``101 Switching Protocols``
-(or an HTTP error that says what was wrong); then a
+For each TCP connection, ``aio.OpeningProtocol`` feeds the request head to an
+``opening.ServerOpening``, which checks it with ``handshake.py`` and answers
+``101 Switching Protocols`` (or an HTTP error that says what was wrong); then a
 :class:`~learn_websocket.aio.WebSocket` takes over the connection and the
 application's handler runs with it.  The default handler echoes every message.
 
@@ -40,19 +40,10 @@ from wirelab_common.ports import ensure_port_free
 from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
-from .aio import ConnectionClosed, WebSocket
+from .aio import ConnectionClosed, OpeningProtocol, WebSocket
 from .frames import CloseCode
-from .handshake import (
-    HandshakeError,
-    build_error_response,
-    build_response,
-    offered_subprotocols,
-    parse_request,
-    select_subprotocol,
-    split_head,
-    validate_request,
-)
-from .protocol import DEFAULT_MAX_MESSAGE_SIZE, Connection, Role, State
+from .opening import ServerOpening
+from .protocol import DEFAULT_MAX_MESSAGE_SIZE, State
 
 Handler = Callable[[WebSocket], Awaitable[None]]
 OPEN_TIMEOUT = 10.0  # a client that sends no complete handshake by then is dropped
@@ -62,74 +53,6 @@ async def echo(ws: WebSocket) -> None:
     """The default handler: send every message back as it came."""
     async for message in ws:
         await ws.send(message)
-
-
-class ServerHandshake(asyncio.Protocol):
-    """One TCP connection until its opening handshake is answered (§4.2).
-
-    asyncio calls :meth:`data_received` with each chunk read; once the request
-    head is complete it is checked, answered (101 or an HTTP error), and on
-    success a :class:`WebSocket` takes over the transport.
-    """
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        timeout = HandshakeError(408, f"no request head within {self.server.open_timeout:.0f}s")
-        self.timer = asyncio.get_running_loop().call_later(self.server.open_timeout, self.reject, timeout)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        server, trace = self.server, self.server.trace
-        try:
-            split = split_head(self.buffer)  # §4.1: the request head ends at an empty line
-            if split is None:
-                return  # not all there yet
-            head, early_data = split
-            request = parse_request(head)
-            if trace:
-                trace.received(f"{request.method} {request.target} {request.version}",
-                               [f"{name}: {value}" for name, value in request.headers.items()])
-            key = validate_request(request)
-        except HandshakeError as error:
-            self.reject(error)
-            return
-        self.timer.cancel()
-        subprotocol = select_subprotocol(offered_subprotocols(request.headers), server.subprotocols)
-        response = build_response(key, subprotocol)
-        self.transport.write(response)
-        if trace:
-            peer = self.transport.get_extra_info("peername")
-            trace.sent("HTTP/1.1 101 Switching Protocols", response.decode("latin-1").split("\r\n")[1:-2])
-            trace.state(f"CONNECTING -> OPEN  (client {peer[0]}:{peer[1]})")
-        connection = Connection(Role.SERVER, max_message_size=server.max_message_size)
-        ws = WebSocket(connection, trace, subprotocol=subprotocol)
-        ws.handshake_request = request
-        ws.take_over(self.transport, early_data)
-        server.start_handler(ws)
-
-    def eof_received(self) -> bool:
-        self.reject(HandshakeError(400, "connection closed before the end of the request head"))
-        return True  # keep the transport: reject() closes it after the answer is written
-
-    def reject(self, error: HandshakeError) -> None:
-        """Answer with an HTTP error that says what was wrong, then close."""
-        if self.transport.is_closing():
-            return  # already answered
-        if self.server.trace:
-            peer = self.transport.get_extra_info("peername")
-            self.server.trace.sent(f"HTTP {error.status}: {error.reason}", [f"client {peer}"])
-        self.transport.write(build_error_response(error))
-        self.transport.close()  # after the buffered answer is sent
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
 
 
 class Server:
@@ -150,6 +73,12 @@ class Server:
     def port(self) -> int:
         assert self._server is not None
         return self._server.sockets[0].getsockname()[1]
+
+    def new_connection(self) -> OpeningProtocol:
+        """For each accepted TCP connection: the opening handshake first (§4.2)."""
+        opening = ServerOpening(self.subprotocols, dict(max_message_size=self.max_message_size),
+                                self.open_timeout)
+        return OpeningProtocol(opening, self.trace, self.start_handler, on_fail=lambda error: None)
 
     def start_handler(self, ws: WebSocket) -> None:
         task = asyncio.get_running_loop().create_task(self._run_handler(ws))
@@ -200,7 +129,7 @@ async def serve(handler: Handler = echo, host: str = "127.0.0.1", port: int = 0,
     server = Server(handler, subprotocols=subprotocols, max_message_size=max_message_size,
                     trace=trace, open_timeout=open_timeout)
     loop = asyncio.get_running_loop()
-    server._server = await loop.create_server(lambda: ServerHandshake(server), host, port)
+    server._server = await loop.create_server(server.new_connection, host, port)
     return server
 
 
