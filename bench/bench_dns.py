@@ -14,8 +14,10 @@ all running at once, measured in interleaved rounds by the same ``dnsperf``
   level-1 hit of ``wire_cache.py``: a dict lookup and a concatenation.  Three
   more rows price the parts: asyncio's own event loop (``--loop asyncio``);
   the question-key cache alone (``--cache question``: shape check, key,
-  patch); no cache (``--cache off``: our codec decodes, ``answers.py`` looks
-  up, our codec encodes, every time);
+  patch); the plain path, the lesson without ``wire_cache.py`` (``--cache
+  off``: our codec decodes, ``answers.py`` looks up, our codec encodes, every
+  time); every row with ``-q``, since a trace line per query would measure
+  the terminal, not the server;
 - **unbound** (``local-zone static`` + ``local-data``), the anchor of
   shared/TARGETS.md; **dnsmasq** (``--host-record`` etc.), another C server;
 - **naive dnspython** (``bench_dns_naive.py``): decode, build, encode per query.
@@ -43,7 +45,7 @@ from bench_dns_peers import dnsperf, write_unbound_config
 
 import learn_dns
 from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_process, start_server
 
 HERE = Path(__file__).resolve().parent
 ZONE = Path(learn_dns.__file__).parent / "zones" / "example.com.zone"
@@ -65,21 +67,30 @@ def unbound_body() -> str:
     return f'    local-zone: "example.com." static\n{local_data}\n'
 
 
-OURS = {  # row -> extra arguments of learn_dns.authoritative
+OURS = {  # row -> extra arguments of learn_dns.authoritative (all with -q: no trace line per query)
     "ours (default: uvloop)": ["--loop", "uvloop"],
     "ours, --loop asyncio": ["--loop", "asyncio"],
     "ours, uvloop, question-key cache only": ["--loop", "uvloop", "--cache", "question"],
-    "ours, uvloop, no cache": ["--loop", "uvloop", "--cache", "off"],
+    "ours, uvloop, plain path (--cache off)": ["--loop", "uvloop", "--cache", "off"],
 }
 DEFAULT = "ours (default: uvloop)"
 PEERS = ["unbound", "dnsmasq", "naive dnspython"]
 
 
-def start(kind: str, port: int, workdir: Path) -> ManagedProcess:
+def start(kind: str, workdir: Path) -> ManagedProcess:
+    """Start one server; its port is ``.port`` (ours: from the ready line of ``--port 0``)."""
     py = sys.executable
     if kind in OURS:
-        argv = [py, "-m", "learn_dns.authoritative", "--port", str(port), "--zone", str(ZONE), *OURS[kind]]
-        return start_process(argv, name=kind, ready_line="ready on")
+        argv = [py, "-m", "learn_dns.authoritative", "--port", "0", "-q", "--zone", str(ZONE), *OURS[kind]]
+        return start_server(argv, name=kind)
+    port = free_port()  # third-party servers cannot name the port they got
+    proc = start_peer(kind, port, workdir)
+    proc.port = port
+    return proc
+
+
+def start_peer(kind: str, port: int, workdir: Path) -> ManagedProcess:
+    py = sys.executable
     if kind == "unbound":
         conf = write_unbound_config(workdir / "unbound.conf", "127.0.0.1", port, unbound_body())
         return start_process(["unbound", "-d", "-c", str(conf)], name=kind, ready_port=port)
@@ -142,8 +153,7 @@ def main() -> None:
         query_file.write_text("\n".join(QUERIES) + "\n")
         ports = {}
         for kind in kinds:  # all up at once: idle servers cost nothing, rounds can interleave
-            ports[kind] = free_port()
-            stack.enter_context(start(kind, ports[kind], workdir))
+            ports[kind] = stack.enter_context(start(kind, workdir)).port
             dnsperf("127.0.0.1", ports[kind], query_file, 0.5)  # warm-up: caches filled, code paths hot
         for round_ in range(rounds):
             order = kinds[round_ % len(kinds):] + kinds[:round_ % len(kinds)]  # rotate: spread the drift

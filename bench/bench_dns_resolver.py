@@ -6,7 +6,7 @@ All of them sit in front of the same loopback DNS internet (learn_dns.hierarchy:
 root, com/net, example.com on our authoritative server, one free port) and
 are measured with the same client, ``dnsperf``, on the same five questions:
 
-- **ours** (``learn_dns.resolver_server --quiet``; response rate limiting is
+- **ours** (``learn_dns.recursive.server --quiet``; response rate limiting is
   off by default), on uvloop (its default when installed) and on asyncio's own
   loop (``--loop asyncio``);
 - **unbound** as a real caching *recursive* resolver over the same authoritative
@@ -45,6 +45,7 @@ from bench_dns_peers import dnsperf, write_unbound_config
 from learn_dns.hierarchy import RESOLVER_ADDRESS, Hierarchy
 from wirelab_common.errors import SetupError, require_binary, run_main
 from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.server_cli import READY_LINE
 
 QUESTIONS = ["www.example.com A", "mail.example.com A", "example.com MX", "www.example.com AAAA",
              "ftp.example.com A"]
@@ -123,10 +124,10 @@ def bench(seconds: float, rounds: int) -> None:
     lost: dict[str, str] = {}
     with Hierarchy(resolver_args=["--quiet", "--loop", "uvloop"]) as h:
         port = h.port
-        argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", ASYNCIO_RESOLVER,
+        argv = [sys.executable, "-m", "learn_dns.recursive.server", "--host", ASYNCIO_RESOLVER,
                 "--port", str(port), "--root-hints", "127.53.0.1", "--quiet",
                 "--loop", "asyncio"]
-        peers = [start_process(argv, name="resolver-asyncio", ready_line="ready", timeout=20)]
+        peers = [start_process(argv, name="resolver-asyncio", ready_line=READY_LINE.pattern, timeout=20)]
         try:
             peers.append(start_unbound(port, workdir))
             peers.append(start_dnsmasq(port))

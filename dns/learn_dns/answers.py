@@ -1,7 +1,7 @@
 """How an authoritative server answers one query: the algorithm of RFC 1034 §4.3.2.
 
 Reading order: wire -> names -> rdata -> edns -> message -> zone_data ->
-**answers** -> wire_cache -> nameserver -> authoritative -> secondary
+**answers** -> notify -> nameserver -> authoritative -> secondary -> wire_cache
 
 Pure: a decoded query and the zones in, a response :class:`Message` out.
 For a question (QNAME, QTYPE) the server:

@@ -1,36 +1,44 @@
-"""An authoritative name server on asyncio: UDP and TCP, referrals, AXFR, NOTIFY, reload.
+"""An authoritative name server on asyncio: the driver of ``nameserver.py``'s core.
 
 Reading order: wire -> names -> rdata -> edns -> message -> zone_data ->
-answers -> wire_cache -> nameserver -> **authoritative** -> secondary
+answers -> notify -> nameserver -> **authoritative** -> secondary -> wire_cache
 
 Interface (stable: the resolver, trace and propagation scenarios use it)::
 
-    python -m learn_dns.authoritative --port P --address 127.53.0.3 \\
+    python -m learn_dns.authoritative --host 127.53.0.3 --port P \\
         --zone PATH [--zone PATH ...]        # master files, any path
         [--notify ADDR ...]                  # secondaries to NOTIFY when a zone changes
         [--secondary example.com.=ADDR ...]  # copy this zone from the primary at ADDR
-        [--trace] [-v] [--loop auto|uvloop|asyncio] [--tcp-idle SECONDS] [--seed N]
-        [--cache exact|question|off]         # for the benchmark: what each cache level buys
+        [-q | -v] [--loop auto|uvloop|asyncio] [--tcp-idle SECONDS] [--seed N] [--name NAME]
+        [--cache exact|question|off]         # the answer cache of wire_cache.py (default exact)
 
-  ``--host`` is an alias of ``--address`` (default 127.0.0.1); ``--port 0``
-  (the default) picks a free port, shown in the ready line.  The event loop
-  is uvloop when it is installed (``--loop auto``, the default, as uvicorn
-  does); ``--loop asyncio`` (or ``--no-uvloop``) selects asyncio's own loop,
-  to compare.  UDP reads its socket itself (``udp_drain.py``), so both loops
-  answer UDP about equally fast; TCP uses each loop's own transports.
+  ``--host`` defaults to 127.0.0.1, ``--port`` to 5300; ``--port 0`` picks a
+  free port, named in the ready line.  The event loop is uvloop when it is
+  installed (``--loop auto``, the default, as uvicorn does); ``--loop
+  asyncio`` selects asyncio's own loop, to compare.  UDP reads its socket
+  itself (``udp_drain.py``), so both loops answer UDP about equally fast; TCP
+  uses each loop's own transports.
 
 - Every peer (NOTIFY targets, primaries) is reached on the same port P: all
-  servers of one run share it, each on its own loopback address.
+  servers of one hierarchy run share it, each on its own loopback address
+  (``hierarchy.py``).  A server started alone may take ``--port 0``.
 - Ready line, printed once UDP and TCP listen (and a secondary holds its
-  first copy, or gave up waiting for it after 10 s)::
+  first copy, or gave up waiting for it after 10 s), after a line naming the
+  zones and the event loop::
 
-      authoritative ready on 127.53.0.3:P udp+tcp zones=example.com. loop=uvloop
+      = 127.53.0.3 serving example.com. over udp+tcp, loop=uvloop
+      = 127.53.0.3 listening on udp://127.53.0.3:P
 
 - SIGHUP re-reads every ``--zone`` file; a zone whose SOA serial changed is
   announced with NOTIFY to every ``--notify`` address.  A file that no longer
   parses is reported and the old copy kept.  SIGTERM/SIGINT: exit 0.
-- ``--trace`` prints one ``<``/``>`` line per query and answer; ``-v`` also
-  the records.  Zone loads, reloads, NOTIFY and transfers are always printed.
+- The trace shows one ``<`` line per query and one ``>`` per answer, zone
+  loads, reloads, NOTIFY and transfers; ``-v`` adds each answer's records;
+  ``-q`` shows nothing but the ready line and errors (the benchmark runs so).
+- ``--cache``: ``exact`` (the default) puts both levels of ``wire_cache.py``
+  in front of the plain path, ``question`` only the second, ``off`` none: the
+  plain path of ``nameserver.py`` alone, the lesson.  The answers are the
+  same bytes in every mode; only the speed differs (the README's benchmark).
 
 Also stable, for the modules that build on this server:
 
@@ -47,24 +55,22 @@ Also stable, for the modules that build on this server:
 
 What each packet meets (RFC 1035 §4.2, RFC 7766):
 
-- UDP: the hot path of ``wire_cache.py``, in two levels.  The very same
-  bytes (but the ID) answered before: one dict lookup, the query's ID glued
-  to the stored answer, sent.  The same question in other bytes (another
-  letter case, other flags, an EDNS cookie): a cheap shape check finds the
-  question's key and the stored answer is patched (ID, RD/CD, QNAME case).
-  Otherwise the codec decodes the query, ``answers.respond`` builds the
-  response, the codec encodes it, and both levels keep the bytes.  An answer
-  bigger than the requester's UDP size (512, or EDNS's advertised size) is
-  sent truncated, TC set.  ``datagram_received`` is called for each
-  datagram by ``udp_drain.py``, which reads the socket until it is empty
-  (64 at most per wakeup) and sends with ``sendto``: no task, no stream, no
-  await on the hot path, and one trip round the event loop per burst.
+- UDP: ``datagram_received`` is called for each datagram by ``udp_drain.py``,
+  which reads the socket until it is empty (64 at most per wakeup) and sends
+  with ``sendto``: no task, no stream, no await on the hot path.  With the
+  cache on, the very same bytes (but the ID) answered before are one dict
+  lookup; otherwise the answerer (``wire_cache.CachedAnswers`` or the core
+  itself) returns the bytes.  An answer bigger than the requester's UDP size
+  (512, or EDNS's advertised size) is sent truncated, TC set.
 - TCP: each message has a 2-byte length prefix; a connection may carry
   several queries (answered in order) and is closed after IDLE_TIMEOUT
   seconds of silence.  AXFR is served on TCP only.
 - Malformed: at least a header and QR=0 -> FORMERR with the query's ID;
   shorter than a header, or a response -> dropped silently.  No packet can
   stop the server: every handler catches and reports its own exceptions.
+- Actions (``notify.py``): after a reload, a timer or a message, the driver
+  performs what the core returned: sends a NOTIFY, arms a retry timer, wakes
+  a secondary's refresh, traces an acknowledgement or a give-up.
 """
 
 from __future__ import annotations
@@ -73,20 +79,34 @@ import argparse
 import asyncio
 import random
 import signal
+import time
+from typing import Protocol
 
 from wirelab_common.errors import SetupError
-from wirelab_common.event_loop import LOOPS, run_server
-from wirelab_common.ports import ensure_port_free, free_port
+from wirelab_common.event_loop import run_server
+from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace, hexdump
 
 from .names import Name
 from .nameserver import AuthoritativeServer
-from .udp_drain import UdpDrain
+from .notify import Acknowledged, Action, GaveUp, RefreshZone, RetryAt, SendNotify
+from .secondary import SecondaryZone
+from .udp_drain import UdpDrain, loop_name
 from .wire import U16
+from .wire_cache import CachedAnswers
 from .zone_data import ZoneError
 
+DEFAULT_PORT = 5300
 IDLE_TIMEOUT = 10.0     # seconds a TCP connection may stay silent (RFC 7766 §6.2.3)
 FIRST_COPY_WAIT = 10.0  # a secondary prints its ready line at the latest after this
+BIND_TRIES = 5          # --port 0: UDP picks a port, TCP must get the same one
+
+
+class Answerer(Protocol):
+    """The core (``AuthoritativeServer``) or the cache in front of it (``CachedAnswers``)."""
+
+    def answer(self, data: bytes, peer: tuple[str, int], tcp: bool) -> list[bytes]: ...
+
 
 class UdpServer:
     """One socket, every client: ``datagram_received`` is the hot path (no task, no stream).
@@ -96,35 +116,33 @@ class UdpServer:
     and the drain goes on with the next datagram.
     """
 
-    def __init__(self, server: AuthoritativeServer, address: str, port: int) -> None:
-        self.server = server
-        self.exact = server.cache.exact  # the dict itself: one attribute lookup less per packet
-        self.drain = UdpDrain(address, port, self.datagram_received, self.packet_failed)
-        self.send = self.drain.sendto
-        server.udp = self.drain  # NOTIFY goes out through its sendto
+    def __init__(self, driver: Driver, drain: UdpDrain) -> None:
+        self.driver = driver
+        self.answer = driver.answerer.answer
+        self.exact: dict[bytes, bytes] = getattr(driver.answerer, "exact", {})  # level 1, if any
+        self.drain = drain
+        self.send = drain.sendto
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         # Level 1 (wire_cache.WireCache.exact): these very bytes were answered before.
-        # (Never filled while tracing, so that every query is traced.)
         tail = self.exact.get(data[2:])
         if tail is not None:
             self.send(data[:2] + tail, addr)
             return
-        for wire in self.server.answer(data, addr, tcp=False):
+        for wire in self.answer(data, addr, False):
             self.send(wire, addr)
+        if self.driver.server.actions:
+            self.driver.perform(self.driver.server.take_actions())
 
     def packet_failed(self, data: bytes, addr: tuple[str, int], exc: Exception) -> None:
-        self.server.trace.state(f"error handling a packet from {addr}: {exc!r}", [hexdump(data)])
-
-    def close(self) -> None:
-        self.drain.close()
+        self.driver.server.trace.state(f"error handling a packet from {addr}: {exc!r}", [hexdump(data)])
 
 
 class TcpConnection(asyncio.Protocol):
     """DNS over TCP (RFC 1035 §4.2.2, RFC 7766): length-prefixed messages, several per connection."""
 
-    def __init__(self, server: AuthoritativeServer, idle_timeout: float = IDLE_TIMEOUT) -> None:
-        self.server = server
+    def __init__(self, driver: Driver, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        self.driver = driver
         self.idle_timeout = idle_timeout
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
@@ -146,12 +164,13 @@ class TcpConnection(asyncio.Protocol):
             message = bytes(self.buffer[2:2 + size])
             del self.buffer[:2 + size]
             try:
-                responses = self.server.answer(message, self.peer, tcp=True)
+                responses = self.driver.answerer.answer(message, self.peer, True)
             except Exception as exc:  # noqa: BLE001 - only this message is lost
-                self.server.trace.state(f"error handling a TCP message from {self.peer}: {exc!r}")
+                self.driver.server.trace.state(f"error handling a TCP message from {self.peer}: {exc!r}")
                 responses = []
             for wire in responses:
                 self.transport.write(U16.pack(len(wire)) + wire)  # type: ignore[union-attr]
+            self.driver.perform(self.driver.server.take_actions())
 
     def _arm_idle_timer(self) -> None:
         if self.idle is not None:
@@ -174,83 +193,131 @@ def parse_secondary(text: str) -> tuple[Name, str]:
     return Name.from_text(zone), primary
 
 
+class Driver:
+    """Performs the core's actions: datagrams, timers, secondaries' wake-ups, trace lines."""
+
+    def __init__(self, server: AuthoritativeServer, answerer: Answerer, host: str, port: int) -> None:
+        self.server = server
+        self.answerer = answerer
+        self.host = host
+        self.port = port  # every peer listens on the same port (hierarchy.py)
+        self.loop = asyncio.get_running_loop()
+        self.udp: UdpDrain | None = None
+        self.secondaries: dict[Name, SecondaryZone] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def perform(self, actions: list[Action]) -> None:
+        trace = self.server.trace
+        for action in actions:
+            if isinstance(action, SendNotify):
+                trace.sent(f"NOTIFY {action.origin} serial {action.serial} to {action.target}:{self.port} "
+                           f"(try {action.attempt})")
+                if self.udp is not None:
+                    self.udp.sendto(action.wire, (action.target, self.port))
+            elif isinstance(action, RetryAt):
+                self.loop.call_at(self.loop.time() + max(action.when - time.monotonic(), 0), self.timer,
+                                  action.query_id, action.target)
+            elif isinstance(action, Acknowledged):
+                trace.received(f"NOTIFY acknowledged by {action.target}")
+            elif isinstance(action, GaveUp):
+                trace.state(f"NOTIFY {action.origin} to {action.target}: no acknowledgement after "
+                            f"{action.attempts} tries, giving up")
+            elif isinstance(action, RefreshZone) and action.origin in self.secondaries:
+                self.secondaries[action.origin].notified()
+
+    def timer(self, query_id: int, target: str) -> None:
+        self.perform(self.server.notify_timer(query_id, target, time.monotonic()))
+
+    def reload(self) -> None:
+        self.perform(self.server.reload(time.monotonic()))
+
+    def add_secondary(self, origin: Name, primary: str, next_id) -> SecondaryZone:
+        self.server.primaries[origin] = primary
+        job = SecondaryZone(origin, primary, self.port, self.host, self.server.install, self.server.trace,
+                            next_id)
+        self.secondaries[origin] = job
+        task = self.loop.create_task(job.run())
+        self._tasks.add(task)  # held: the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+
+async def listen(driver: Driver, host: str, port: int, tcp_idle: float) -> tuple[UdpServer, asyncio.Server]:
+    """UDP and TCP on the same port; with ``port`` 0, the one the kernel gave UDP."""
+    loop = asyncio.get_running_loop()
+    for attempt in range(BIND_TRIES):
+        drain = UdpDrain(host, port, lambda data, addr: None, lambda data, addr, exc: None)
+        try:
+            tcp = await loop.create_server(lambda: TcpConnection(driver, tcp_idle), host, drain.port,
+                                           reuse_address=True)
+        except OSError:
+            drain.close()
+            if port or attempt == BIND_TRIES - 1:
+                raise
+            continue  # that port was free for UDP only: let the kernel pick another
+        udp = UdpServer(driver, drain)
+        drain.handle, drain.on_error = udp.datagram_received, udp.packet_failed
+        driver.udp, driver.port = drain, drain.port
+        return udp, tcp
+    raise AssertionError("unreachable")
+
+
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace(args.name or args.address, verbose=args.verbose)
-    port = args.port or free_port(args.address)
-    ensure_port_free(args.address, port)
+    trace = Trace(args.name or args.host, verbose=args.verbose, quiet=args.quiet)
     ids = random.Random(args.seed)  # query ids of NOTIFY/SOA/AXFR: seeded in tests, random otherwise
-    server = AuthoritativeServer(args.address, port, args.zone, args.notify, trace,
-                                 args.trace or args.verbose, lambda: ids.randrange(65536), args.cache)
+    next_id = lambda: ids.randrange(65536)  # noqa: E731
+    server = AuthoritativeServer(args.zone, args.notify, trace, not args.quiet, next_id)
+    answerer: Answerer = server if args.cache == "off" else CachedAnswers(server, args.cache)
     try:
         server.load_files()
     except ZoneError as exc:
         raise SetupError(str(exc), "fix the master file (dnspython's error says where)") from None
-    loop = asyncio.get_running_loop()
+    driver = Driver(server, answerer, args.host, args.port)
     try:
-        udp = UdpServer(server, args.address, port)
-        tcp = await loop.create_server(lambda: TcpConnection(server, args.tcp_idle), args.address, port,
-                                       reuse_address=True)
+        udp, tcp = await listen(driver, args.host, args.port, args.tcp_idle)
     except OSError as exc:
-        raise SetupError(f"cannot listen on {args.address}:{port}: {exc.strerror}",
-                         "pick another --port or --address (any 127.x.y.z works on Linux)") from None
+        raise SetupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
+                         "pick another --port or --host (any 127.x.y.z works on Linux)") from None
+    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, server.reload)
-    jobs = [server.add_secondary(origin, primary) for origin, primary in args.secondary]
+    loop.add_signal_handler(signal.SIGHUP, driver.reload)
+    jobs = [driver.add_secondary(origin, primary, next_id) for origin, primary in args.secondary]
     if jobs:
         waits = [asyncio.create_task(job.loaded.wait()) for job in jobs]
         done, pending = await asyncio.wait(waits, timeout=FIRST_COPY_WAIT)
         for task in pending:
             task.cancel()
     zones = ",".join(str(origin) for origin in server.zones) or "none"
-    print(f"authoritative ready on {args.address}:{port} udp+tcp zones={zones} loop={loop_name()}",
-          flush=True)
+    trace.state(f"serving {zones} over udp+tcp, loop={loop_name()}, cache {args.cache}")
+    announce(trace, f"udp://{args.host}:{driver.port}")
     await stop.wait()
     tcp.close()
-    udp.close()
+    udp.drain.close()
     trace.state("stopped")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_dns.authoritative",
                                      description="An authoritative DNS server (UDP and TCP).")
-    parser.add_argument("--address", "--host", dest="address", default="127.0.0.1",
-                        help="address to listen on (UDP and TCP), default 127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="port shared by every server of a run (0: any)")
+    add_server_options(parser, port=DEFAULT_PORT)
     parser.add_argument("--zone", action="append", default=[], metavar="PATH", help="master file to serve")
     parser.add_argument("--notify", action="append", default=[], metavar="ADDR",
                         help="secondary to NOTIFY when a zone's serial changes (same --port)")
     parser.add_argument("--secondary", action="append", default=[], type=parse_secondary,
                         metavar="ZONE=ADDR", help="serve ZONE as a copy transferred from the primary at ADDR")
-    parser.add_argument("--trace", action="store_true", help="one line per query and answer")
-    parser.add_argument("-v", "--verbose", action="store_true", help="--trace plus each answer's records")
     parser.add_argument("--name", default="", help="actor name in the trace (default: the address)")
     parser.add_argument("--seed", type=int, default=None, help="seed for query ids (tests)")
     parser.add_argument("--tcp-idle", type=float, default=IDLE_TIMEOUT, metavar="SECONDS",
                         help=f"close a silent TCP connection after this long (default {IDLE_TIMEOUT:g})")
     parser.add_argument("--cache", choices=["exact", "question", "off"], default="exact",
-                        help="answer cache levels (wire_cache.py): both (default), question key only, none")
-    add_loop_options(parser)
+                        help="answer cache of wire_cache.py: both levels (default), the question-key "
+                             "level only, or none (the plain path of nameserver.py alone)")
     args = parser.parse_args(argv)
     if not args.zone and not args.secondary:
         parser.error("give at least one --zone or --secondary")
     run_server(lambda: serve(args), args.loop)
-
-
-def add_loop_options(parser: argparse.ArgumentParser) -> None:
-    """``--loop auto|uvloop|asyncio`` (auto: uvloop when installed), as every wirelab server has."""
-    parser.add_argument("--loop", choices=LOOPS, default="auto",
-                        help="event loop: uvloop when installed (auto, the default) or asyncio's own")
-    parser.add_argument("--no-uvloop", dest="loop", action="store_const", const="asyncio",
-                        help="the same as --loop asyncio (to compare the two loops)")
-    parser.add_argument("--uvloop", dest="loop", action="store_const", const="uvloop",
-                        help=argparse.SUPPRESS)  # the old flag, still accepted: --loop uvloop
-
-
-def loop_name() -> str:
-    """``uvloop`` or ``asyncio``: which event loop this process runs on (for the ready line)."""
-    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
 
 
 if __name__ == "__main__":

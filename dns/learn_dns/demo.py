@@ -35,7 +35,7 @@ from wirelab_common.wiretrace import Trace
 from . import propagation
 from .hierarchy import RESOLVER_ADDRESS, RRL_RESOLVER_ADDRESS, SERVERS, Hierarchy
 from .propagation import OLD_WWW, ask_resolver, first_address, upstream_count
-from .trace_dig import trace_resolution
+from .recursive.trace_dig import trace_resolution
 
 
 def show_resolver_lines(h: Hierarchy, since: int, trace: Trace) -> None:

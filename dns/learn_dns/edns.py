@@ -1,7 +1,7 @@
 """EDNS(0): the OPT pseudo-record that extends the 1987 header (RFC 6891 §6).
 
 Reading order: wire -> names -> rdata -> **edns** -> message -> zone_data ->
-answers -> wire_cache -> nameserver -> authoritative -> secondary
+answers -> notify -> nameserver -> authoritative -> secondary -> wire_cache
 
 A client that speaks EDNS adds one OPT record to the additional section.
 Its fields are reused for new meanings (§6.1.2-6.1.3)::

@@ -36,6 +36,7 @@ from pathlib import Path
 from wirelab_common.errors import SetupError
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, ProcessNotReady
+from wirelab_common.server_cli import READY_LINE
 
 RESOLVER_ADDRESS = "127.53.0.53"
 RRL_RESOLVER_ADDRESS = "127.53.0.54"
@@ -118,7 +119,7 @@ class Hierarchy:
     resolver_name = "resolver"
 
     def resolver_argv(self, address: str = RESOLVER_ADDRESS, extra: list[str] | None = None) -> list[str]:
-        argv = [sys.executable, "-m", "learn_dns.resolver_server", "--address", address,
+        argv = [sys.executable, "-m", "learn_dns.recursive.server", "--host", address,
                 "--port", str(self.port), "--root-hints", ROOT_ADDRESS, "--timeout", "1.5",
                 "--max-stale", "72", "--stale-ttl", "1"]
         return argv + (["-v"] if self.verbose else []) + (self.resolver_args if extra is None else extra)
@@ -130,7 +131,7 @@ class Hierarchy:
         return self.procs[name]
 
     def _spawn_server(self, server: Server) -> None:
-        argv = [*self.authoritative, "--port", str(self.port), "--address", server.address]
+        argv = [*self.authoritative, "--port", str(self.port), "--host", server.address]
         for zone in server.zones:
             argv += ["--zone", str(self.zone_dir / zone)]
         self._spawn(server.name, argv + server.extra)
@@ -140,7 +141,7 @@ class Hierarchy:
 
     def _wait_ready(self, names: list[str], timeout: float) -> None:
         for name in names:
-            self.procs[name].wait_line("ready", timeout)
+            self.procs[name].wait_line(READY_LINE.pattern, timeout)
 
     def stop(self, name: str) -> None:
         """Stop one server (SIGTERM, by PID): a provider going down."""

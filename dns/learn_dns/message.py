@@ -1,7 +1,7 @@
 """A whole DNS message: header, question, three sections of records (RFC 1035 §4.1).
 
 Reading order: wire -> names -> rdata -> edns -> **message** -> zone_data ->
-answers -> wire_cache -> nameserver -> authoritative -> secondary
+answers -> notify -> nameserver -> authoritative -> secondary -> wire_cache
 
 This is the codec's front door: ``Message.from_wire(bytes)`` and
 ``message.to_wire(limit)``.  No sockets, no clock: bytes in, objects out.

@@ -1,7 +1,7 @@
 """Domain names: labels, text form, and message compression (RFC 1035 §3.1, §4.1.4).
 
 Reading order: wire -> **names** -> rdata -> edns -> message -> zone_data ->
-answers -> wire_cache -> nameserver -> authoritative -> secondary
+answers -> notify -> nameserver -> authoritative -> secondary -> wire_cache
 
 On the wire a name is a sequence of labels, each a length byte (1-63) and
 that many bytes, ended by the zero-length root label::

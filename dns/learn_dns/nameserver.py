@@ -1,28 +1,34 @@
-"""The name server's core: zones, answer cache, NOTIFY and reload, shared by UDP and TCP.
+"""The name server's core, without I/O: bytes of one message in, bytes to send back and actions out.
 
 Reading order: wire -> names -> rdata -> edns -> message -> zone_data ->
-answers -> wire_cache -> **nameserver** -> authoritative -> secondary
+answers -> notify -> **nameserver** -> authoritative -> secondary -> wire_cache
 
 :meth:`AuthoritativeServer.answer` takes the bytes of one received message
-and returns the bytes to send back, whatever the transport:
+and returns the bytes to send back, whatever the transport.  This is the
+plain path, the lesson: decode with the codec, then
 
-1. a plain question (``wire_cache.parse_question``) is looked up in the
-   cache of response bytes; on a miss the codec decodes the query,
-   ``answers.respond`` builds the response, the codec encodes it in full
-   and truncated form, and both are cached;
-2. anything else takes the slow path: malformed (FORMERR if the header is
-   readable), a response (a NOTIFY acknowledgement, else dropped), NOTIFY,
-   zone transfer (TCP only), or a query of an unusual shape.
+- malformed: FORMERR if the header is readable, else nothing;
+- a response (QR=1): only a NOTIFY acknowledgement is expected; nothing is sent;
+- NOTIFY: acknowledged if it comes from the zone's primary (RFC 1996 §3.7);
+- a zone transfer (AXFR, IXFR): every record, TCP only (RFC 5936 §4.2);
+- any other query: ``answers.respond``, encoded to fit the requester's UDP size.
 
-The transports in ``authoritative.py`` add only framing and the UDP size.
+Everything else a message or an event calls for is an **action** of
+``notify.py`` (send a NOTIFY, retry at T, wake a secondary...), not a task or
+a socket call: :meth:`reload` and :meth:`notify_timer` return them, and
+:meth:`answer` leaves them in :attr:`actions` for the driver
+(``authoritative.py``) to take with :meth:`take_actions`.  So the whole core
+runs in tests without a socket or an event loop.
+
+Speed lives beside it: ``wire_cache.py`` puts ready-made answer bytes in
+front of :meth:`answer` (``--cache``, on by default) and must give exactly
+the same bytes (tests/dns/test_dns_wire_cache.py checks it).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, Protocol
 
 from wirelab_common.wiretrace import Trace, hexdump
 
@@ -30,14 +36,11 @@ from .answers import make_response, respond, transfer
 from .edns import MIN_PAYLOAD
 from .message import TCP_LIMIT, Message, Opcode, Rcode
 from .names import Name
+from .notify import Action, NotifyOutbox, RefreshZone
 from .rdata import type_name
-from .secondary import SecondaryZone, notify_message
-from .wire import U16, FormatError
-from .wire_cache import WireCache, parse_question, patch
+from .wire import FormatError
 from .zone_data import Zone, ZoneError, load_zone_file
 
-NOTIFY_ATTEMPTS = 3             # RFC 1996 §3.6: retry until acknowledged, a few times
-NOTIFY_INTERVAL = 1.0
 ZONE_TRANSFER_TYPES = (251, 252)  # IXFR (answered with a full transfer, RFC 1995 §4), AXFR
 
 
@@ -54,31 +57,19 @@ def _enum_name(enum: type[IntEnum], value: int) -> str:
         return str(value)
 
 
-class DatagramSender(Protocol):
-    """Anything that can send one datagram (``udp_drain.UdpDrain``, an asyncio transport)."""
-
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> None: ...
-
 class AuthoritativeServer:
-    """The zones, the answer cache, and what every transport calls: :meth:`answer`."""
+    """The zones, and what every transport calls: :meth:`answer`."""
 
-    def __init__(self, address: str, port: int, zone_paths: list[str], notify: list[str],
-                 trace: Trace, trace_queries: bool, next_id: Callable[[], int],
-                 cache_mode: str = "exact") -> None:
-        self.address = address
-        self.port = port
+    def __init__(self, zone_paths: list[str], notify: list[str], trace: Trace, trace_queries: bool,
+                 next_id: Callable[[], int]) -> None:
         self.zone_paths = zone_paths
-        self.notify_targets = notify
         self.trace = trace
         self.trace_queries = trace_queries
-        self.next_id = next_id
-        self.cache_mode = cache_mode  # "exact": both cache levels; "question": level 2 only; "off"
         self.zones: dict[Name, Zone] = {}
-        self.cache = WireCache()
-        self.secondaries: dict[Name, SecondaryZone] = {}
-        self.udp: DatagramSender | None = None   # the UDP socket's driver: NOTIFY leaves through it
-        self._notify_acks: dict[int, tuple[str, asyncio.Future[None]]] = {}  # id -> (target, ack)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.primaries: dict[Name, str] = {}  # zones we copy as a secondary -> their primary's address
+        self.outbox = NotifyOutbox(notify, next_id)
+        self.actions: list[Action] = []       # left by answer() for the driver
+        self.on_zone_change: list[Callable[[], None]] = []  # e.g. a cache of answers to empty
 
     # -- zone data ------------------------------------------------------------
 
@@ -89,14 +80,15 @@ class AuthoritativeServer:
     def install(self, zone: Zone) -> None:
         old = self.zones.get(zone.origin)
         self.zones[zone.origin] = zone
-        self.cache.clear()  # cached answers were computed from the old data
+        for changed in self.on_zone_change:
+            changed()
         serial = f"serial {old.serial} -> {zone.serial}" if old else f"serial {zone.serial}"
-        self.trace.state(f"zone {zone.origin} {serial} "
-                         f"({len(zone)} records, {zone.source})")
+        self.trace.state(f"zone {zone.origin} {serial} ({len(zone)} records, {zone.source})")
 
-    def reload(self) -> None:
+    def reload(self, now: float) -> list[Action]:
         """SIGHUP: re-read the zone files; NOTIFY the secondaries of each zone whose serial changed."""
         self.trace.received("SIGHUP: reloading zone files")
+        actions: list[Action] = []
         for path in self.zone_paths:
             try:
                 zone = load_zone_file(path)
@@ -106,82 +98,25 @@ class AuthoritativeServer:
             old = self.zones.get(zone.origin)
             self.install(zone)
             if old is None or old.serial != zone.serial:
-                self._spawn(self.send_notifies(zone))
+                actions += self.outbox.zone_changed(zone, now)
+        return actions
 
-    def add_secondary(self, origin: Name, primary: str) -> SecondaryZone:
-        job = SecondaryZone(origin, primary, self.port, self.address, self.install, self.trace, self.next_id)
-        self.secondaries[origin] = job
-        self._spawn(job.run())
-        return job
+    def notify_timer(self, query_id: int, target: str, now: float) -> list[Action]:
+        """A ``RetryAt`` came due (see ``notify.py``)."""
+        return self.outbox.timer_fired(query_id, target, now)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run ``coro`` in the background, keeping a reference so it is not garbage-collected."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # -- NOTIFY, primary side (RFC 1996 §3.6-3.7) --------------------------------
-
-    async def send_notifies(self, zone: Zone) -> None:
-        await asyncio.gather(*(self._notify(zone, target) for target in self.notify_targets))
-
-    async def _notify(self, zone: Zone, target: str) -> None:
-        assert self.udp is not None
-        for attempt in range(1, NOTIFY_ATTEMPTS + 1):
-            query_id = self.next_id()
-            ack = asyncio.get_running_loop().create_future()
-            self._notify_acks[query_id] = (target, ack)
-            self.trace.sent(f"NOTIFY {zone.origin} serial {zone.serial} to {target}:{self.port} "
-                            f"(try {attempt})")
-            self.udp.sendto(notify_message(zone, query_id).to_wire(), (target, self.port))
-            try:
-                await asyncio.wait_for(ack, NOTIFY_INTERVAL)
-                self.trace.received(f"NOTIFY acknowledged by {target}")
-                return
-            except TimeoutError:
-                continue
-            finally:
-                self._notify_acks.pop(query_id, None)
-        self.trace.state(f"NOTIFY {zone.origin} to {target}: no acknowledgement, giving up")
+    def take_actions(self) -> list[Action]:
+        actions, self.actions = self.actions, []
+        return actions
 
     # -- answering -------------------------------------------------------------
 
     def answer(self, data: bytes, peer: tuple[str, int], tcp: bool) -> list[bytes]:
         """The responses to one received message: usually one, none for garbage, many for AXFR."""
-        found = parse_question(data)
-        if found is not None:  # a plain query: try the cache of response bytes
-            key, name_end, udp_limit = found
-            entry = cached = self.cache.get(key) if self.cache_mode != "off" else None
-            if entry is None:
-                try:
-                    entry = self._compute(data)
-                except FormatError:  # e.g. a QNAME over 255 bytes: the shape check does not count
-                    return self._answer_unusual(data, peer, tcp)
-                if self.cache_mode != "off":
-                    self.cache.put(key, *entry)
-            full, short = entry
-            wire = patch(full if tcp or len(full) <= udp_limit else short, data, name_end)
-            if self.trace_queries:
-                self._trace_exchange(data, wire, peer, cached is not None)
-            elif not tcp and self.cache_mode == "exact":
-                self.cache.put_exact(data, wire)  # the UDP answer for exactly these bytes
-            return [wire]
-        return self._answer_unusual(data, peer, tcp)
-
-    def _compute(self, data: bytes) -> tuple[bytes, bytes]:
-        """Cache miss: decode, look up, encode (ID 0, RD/CD clear: ``patch`` fills them per query)."""
-        query = Message.from_wire(data)
-        response = respond(query, self.zones)
-        response.header.id = 0
-        response.header.rd = response.header.cd = False
-        return response.to_wire(), response.truncated()
-
-    def _answer_unusual(self, data: bytes, peer: tuple[str, int], tcp: bool) -> list[bytes]:
-        """The slow path: anything :func:`parse_question` would not vouch for."""
         if len(data) < 12:
             return []  # not even a header: nothing to answer to
         if data[2] & 0x80:
-            self._response_received(data, peer)
+            self.actions += self.outbox.response_received(data, peer[0])
             return []
         try:
             query = Message.from_wire(data)
@@ -191,7 +126,7 @@ class AuthoritativeServer:
                 self.trace.sent("answer FORMERR (header only)")
             return [formerr(data)]
         if self.trace_queries:
-            self._trace_query(query, peer)
+            self.trace_query(query, peer)
         if query.header.opcode == Opcode.NOTIFY:
             responses = [self._notify_received(query, peer).to_wire()]
         elif query.questions and query.questions[0].qtype in ZONE_TRANSFER_TYPES:
@@ -202,7 +137,7 @@ class AuthoritativeServer:
             responses = [response.to_wire(TCP_LIMIT if tcp else udp_limit)]
         if self.trace_queries:
             for wire in responses:
-                self._trace_answer(Message.from_wire(wire), cached=False)
+                self.trace_answer(Message.from_wire(wire), cached=False)
         return responses
 
     def _transfer(self, query: Message, peer: tuple[str, int], tcp: bool) -> list[bytes]:
@@ -218,34 +153,24 @@ class AuthoritativeServer:
     def _notify_received(self, query: Message, peer: tuple[str, int]) -> Message:
         """NOTIFY, secondary side (RFC 1996 §3.7-3.10): acknowledge, then check the serial."""
         origin = query.questions[0].name if query.questions else None
-        job = self.secondaries.get(origin) if origin is not None else None
-        if job is None or peer[0] != job.primary:
+        primary = self.primaries.get(origin) if origin is not None else None
+        if origin is None or peer[0] != primary:
             self.trace.received(f"NOTIFY {origin} from {peer[0]}: not our primary for it, refused")
             return make_response(query, Rcode.REFUSED)
         self.trace.received(f"NOTIFY {origin} from {peer[0]}: checking the serial now")
-        job.notified()
+        self.actions.append(RefreshZone(origin))
         return make_response(query, aa=True)
-
-    def _response_received(self, data: bytes, peer: tuple[str, int]) -> None:
-        """A response arriving at the server port: only NOTIFY acknowledgements are expected."""
-        target, ack = self._notify_acks.get(U16.unpack_from(data)[0], ("", None))
-        if ack is not None and not ack.done() and peer[0] == target and (data[2] >> 3) & 0xF == Opcode.NOTIFY:
-            ack.set_result(None)
 
     # -- the wire trace ----------------------------------------------------------
 
-    def _trace_exchange(self, query: bytes, response: bytes, peer: tuple[str, int], cached: bool) -> None:
-        self._trace_query(Message.from_wire(query), peer)
-        self._trace_answer(Message.from_wire(response), cached)
-
-    def _trace_query(self, query: Message, peer: tuple[str, int]) -> None:
+    def trace_query(self, query: Message, peer: tuple[str, int]) -> None:
         q = query.questions[0] if query.questions else None
         what = f"{q.name} {type_name(q.qtype)}" if q else "(no question)"
         kind = _enum_name(Opcode, query.header.opcode).lower()
         edns = f" edns={query.edns.payload}" if query.edns else ""
         self.trace.received(f"{kind} {what} from {peer[0]}:{peer[1]} id={query.header.id}{edns}")
 
-    def _trace_answer(self, response: Message, cached: bool) -> None:
+    def trace_answer(self, response: Message, cached: bool) -> None:
         h = response.header
         flags = " ".join(name for name, on in (("aa", h.aa), ("tc", h.tc), ("rd", h.rd)) if on)
         rcode = _enum_name(Rcode, response.rcode)

@@ -1,7 +1,7 @@
 """Record data: one small class per record type (RFC 1035 §3.3-3.4, RFC 3596, RFC 3597).
 
 Reading order: wire -> names -> **rdata** -> edns -> message -> zone_data ->
-answers -> wire_cache -> nameserver -> authoritative -> secondary
+answers -> notify -> nameserver -> authoritative -> secondary -> wire_cache
 
 The RDATA of a resource record is a byte string whose meaning depends on
 the TYPE.  Each class here reads itself from the message (``from_wire``,

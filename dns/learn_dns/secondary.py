@@ -1,7 +1,7 @@
 """Zone copies kept fresh: SOA polling, NOTIFY and zone transfer (RFC 1034 §4.3.5, RFC 1996, RFC 5936).
 
 Reading order: wire -> names -> rdata -> edns -> message -> zone_data ->
-answers -> wire_cache -> nameserver -> authoritative -> **secondary**
+answers -> notify -> nameserver -> authoritative -> **secondary** -> wire_cache
 
 A zone is served by several servers so that one failure does not take the
 name off the internet.  One of them, the *primary*, loads the zone file; the
@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from wirelab_common.wiretrace import Trace
 
-from .message import Header, Message, Opcode, Question, Rcode, ResourceRecord
+from .message import Header, Message, Question, Rcode, ResourceRecord
 from .names import Name
 from .rdata import CLASS_IN, SOA
 from .wire import U16, FormatError
@@ -46,12 +46,6 @@ FIRST_RETRY = 0.5       # before we have any copy, try again soon
 def serial_newer(a: int, b: int) -> bool:
     """True if serial ``a`` is newer than ``b`` in RFC 1982 arithmetic (32-bit, wrapping)."""
     return a != b and (a - b) % 2**32 < 2**31
-
-
-def notify_message(zone: Zone, query_id: int) -> Message:
-    """NOTIFY (RFC 1996 §3.7): opcode 4, AA set, the zone's SOA as question (and answer, a hint)."""
-    return Message(Header(id=query_id, opcode=Opcode.NOTIFY, aa=True),
-                   [Question(zone.origin, SOA_TYPE, CLASS_IN)], answers=[zone.soa_record])
 
 
 async def query_soa(origin: Name, primary: str, port: int, local: str, query_id: int) -> int:

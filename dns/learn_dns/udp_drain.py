@@ -1,7 +1,7 @@
 """A UDP socket read straight from the event loop: each wakeup drains it, a bounded batch at a time.
 
 Reading order: a helper of the two servers' drivers; read it with
-``authoritative.py`` (the authoritative server) or ``resolver_server.py``
+``authoritative.py`` (the authoritative server) or ``recursive/server.py``
 (the resolver).  The DNS side is RFC 1035 §4.2.1: one message per datagram,
 so one datagram in is (at most) one answer out, with no stream to keep.
 
@@ -103,3 +103,8 @@ class UdpDrain:
         if not self.closed:
             self.loop.remove_reader(self.sock.fileno())
             self.sock.close()
+
+
+def loop_name() -> str:
+    """``uvloop`` or ``asyncio``: which event loop this process runs on (for the trace)."""
+    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"

@@ -1,7 +1,7 @@
 """The one error of the codec, and the fixed-size fields it reads (RFC 1035 §4.1).
 
 Reading order: **wire** -> names -> rdata -> edns -> message -> zone_data ->
-answers -> wire_cache -> nameserver -> authoritative -> secondary
+answers -> notify -> nameserver -> authoritative -> secondary -> wire_cache
 
 Everything a DNS message holds is either a domain name (``names.py``) or a
 fixed-size big-endian integer: 8, 16 or 32 bits ("network order", RFC 1035

@@ -1,7 +1,7 @@
 """A zone in memory: its records by owner name and type, loaded from a master file (RFC 1035 §5-6).
 
 Reading order: wire -> names -> rdata -> edns -> message -> **zone_data** ->
-answers -> wire_cache -> nameserver -> authoritative -> secondary
+answers -> notify -> nameserver -> authoritative -> secondary -> wire_cache
 
 Parsing the master-file syntax (``$ORIGIN``, ``$TTL``, parentheses, relative
 names) is not this pattern's lesson, so dnspython does it

@@ -23,8 +23,7 @@ import learn_dns
 from learn_dns.message import Message
 from learn_dns.udp_drain import UdpDrain
 from learn_dns.wire import FormatError
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_server
 
 ZONES = Path(learn_dns.__file__).parent / "zones"
 SERVER = "127.53.0.3"
@@ -61,10 +60,11 @@ async def test_a_raising_handler_costs_one_packet_and_a_wakeup_reads_at_most_a_b
     assert drain.closed
 
 
-def start_server(port: int, *args: str) -> ManagedProcess:
-    argv = [sys.executable, "-m", "learn_dns.authoritative", "--address", SERVER, "--port", str(port),
+def start_auth(*args: str) -> ManagedProcess:
+    """One authoritative server alone, on a port of its own (``--port 0``: the ready line names it)."""
+    argv = [sys.executable, "-m", "learn_dns.authoritative", "--host", SERVER, "--port", "0",
             "--zone", str(ZONES / "example.com.zone"), *args]
-    return start_process(argv, name="auth-udp", ready_line="authoritative ready on", timeout=30)
+    return start_server(argv, name="auth-udp", timeout=30)
 
 
 def garbage(rng: random.Random, count: int) -> list[bytes]:
@@ -107,10 +107,10 @@ def ask(sock: socket.socket, name: str = "www.example.com") -> dns.message.Messa
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_each_loop_answers_and_survives_a_burst_of_malformed_packets(loop):
     pytest.importorskip(loop)
-    port = free_port(SERVER)
     packets = garbage(random.Random(7), 600)
-    with start_server(port, "--loop", loop) as server, \
+    with start_auth("--loop", loop) as server, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        port = server.port
         assert f"loop={loop}" in server.output()
         sock.settimeout(5)
         sock.connect((SERVER, port))
@@ -140,9 +140,9 @@ def test_each_loop_answers_and_survives_a_burst_of_malformed_packets(loop):
 
 
 def test_the_asyncio_loop_traces_each_query_and_its_records_with_v():
-    port = free_port(SERVER)
-    with start_server(port, "--loop", "asyncio", "-v") as server, \
+    with start_auth("--loop", "asyncio", "-v") as server, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        port = server.port
         sock.settimeout(5)
         sock.connect((SERVER, port))
         for _ in range(2):  # the second time too: tracing keeps the exact-bytes cache empty

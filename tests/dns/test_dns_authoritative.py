@@ -29,15 +29,19 @@ import learn_dns
 from tests.conftest import need_binary
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import start_server as start_wirelab_server
+from wirelab_common.server_cli import READY_LINE
 
 ZONES = Path(learn_dns.__file__).parent / "zones"
 ROOT, TLD, PRIMARY, SECONDARY = "127.53.0.1", "127.53.0.2", "127.53.0.3", "127.53.0.4"
-READY = r"authoritative ready on"
+READY = READY_LINE.pattern
 
 
 def start_server(address: str, port: int, *args: str) -> ManagedProcess:
-    argv = [sys.executable, "-m", "learn_dns.authoritative", "--address", address, "--port", str(port),
+    argv = [sys.executable, "-m", "learn_dns.authoritative", "--host", address, "--port", str(port),
             "--seed", "1", *args]
+    if port == 0:  # alone: the ready line names the port
+        return start_wirelab_server(argv, name=f"auth-{address}", timeout=30)
     return start_process(argv, name=f"auth-{address}", ready_line=READY, timeout=30)
 
 
@@ -264,8 +268,8 @@ def test_the_secondary_follows_the_primary_after_sighup_and_notify(tmp_path, loo
 def test_a_broken_zone_file_on_reload_keeps_the_old_copy(tmp_path):
     zone = tmp_path / "example.com.zone"
     shutil.copy(ZONES / "example.com.zone", zone)
-    port = free_port("127.53.0.3")
-    with start_server(PRIMARY, port, "--zone", str(zone)) as primary:
+    with start_server(PRIMARY, 0, "--zone", str(zone)) as primary:
+        port = primary.port
         zone.write_text("this is not a zone file\n")
         primary.signal(signal.SIGHUP)
         primary.wait_line("reload failed, keeping the old copy")
@@ -273,8 +277,8 @@ def test_a_broken_zone_file_on_reload_keeps_the_old_copy(tmp_path):
 
 
 def test_a_silent_tcp_connection_is_closed_after_the_idle_timeout():
-    port = free_port("127.53.0.3")
-    with start_server(PRIMARY, port, "--zone", str(ZONES / "example.com.zone"), "--tcp-idle", "0.3"):
+    with start_server(PRIMARY, 0, "--zone", str(ZONES / "example.com.zone"), "--tcp-idle", "0.3") as primary:
+        port = primary.port
         with socket.create_connection((PRIMARY, port), timeout=10) as sock:
             assert sock.recv(1) == b""  # EOF: the server closed it (the 10 s timeout would fail first)
 
@@ -300,10 +304,11 @@ def test_ixfr_is_answered_with_the_whole_zone(internet):
 
 def test_a_secondary_started_before_its_primary_retries_until_it_has_a_copy(tmp_path):
     port = free_port("127.53.0.4")
-    argv = [sys.executable, "-m", "learn_dns.authoritative", "--address", SECONDARY, "--port", str(port),
+    argv = [sys.executable, "-m", "learn_dns.authoritative", "--host", SECONDARY, "--port", str(port),
             "--secondary", f"example.com.={PRIMARY}"]
     with start_process(argv, name="early-secondary") as secondary:  # no ready wait: its primary is not up
         secondary.wait_line(r"refresh of example\.com\. from 127\.53\.0\.3 failed")
         with start_server(PRIMARY, port, "--zone", str(ZONES / "example.com.zone")):
-            secondary.wait_line(r"authoritative ready on .* zones=example\.com\.", timeout=15)
+            secondary.wait_line(r"serving example\.com\. over udp\+tcp", timeout=15)
+            secondary.wait_line(READY, timeout=5)
             assert dig(SECONDARY, port, "www.example.com").status == "NOERROR"

@@ -11,7 +11,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from learn_dns.cache import AnswerCache, Cache, Rank, question_end, question_key, ttl_offsets
+from learn_dns.recursive.cache import AnswerCache, Cache, Rank, question_end, question_key, ttl_offsets
 
 
 class Clock:

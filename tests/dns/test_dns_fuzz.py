@@ -29,8 +29,7 @@ import pytest
 import learn_dns
 from learn_dns.message import Message
 from learn_dns.wire import FormatError
-from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process
+from wirelab_common.processes import start_server
 
 ZONES = Path(learn_dns.__file__).parent / "zones"
 SERVER = "127.53.0.3"
@@ -114,10 +113,10 @@ def test_dnspython_rejects_what_we_reject_for_our_record_types():
     assert disagreements == []
 
 
-def start_server(port: int):
-    argv = [sys.executable, "-m", "learn_dns.authoritative", "--address", SERVER, "--port", str(port),
+def start_auth():
+    argv = [sys.executable, "-m", "learn_dns.authoritative", "--host", SERVER, "--port", "0", "-q",
             "--zone", str(ZONES / "example.com.zone")]
-    return start_process(argv, name="auth-fuzz", ready_line="authoritative ready on", timeout=30)
+    return start_server(argv, name="auth-fuzz", timeout=30)
 
 
 def ours_rejects(packet: bytes) -> bool:
@@ -187,8 +186,8 @@ def valid_query_is_answered(port: int) -> bool:
 
 
 def check_server_survives(count: int, seed: int) -> None:
-    port = free_port(SERVER)
-    with start_server(port) as server:
+    with start_auth() as server:
+        port = server.port
         formerr_expected, formerr_received = throw_at_server(port, count, seed)
         assert valid_query_is_answered(port)
         assert server.alive()
@@ -216,10 +215,11 @@ def test_the_resolver_survives_malformed_packets_answering_formerr_or_dropping(p
     """The recursive resolver too: FORMERR for what does not parse, silence for responses and
     scraps, and still an answer afterwards.  Its root hint points where nothing listens, so
     packets that happen to be valid queries end in a quick SERVFAIL, not a long resolution."""
-    port = free_port(RESOLVER)
-    resolver = procs.python("learn_dns.resolver_server", "--address", RESOLVER, "--port", str(port),
-                            "--root-hints", "127.53.3.1", "--timeout", "0.2", "--quiet",
-                            ready_line="resolver ready", timeout=30)
+    resolver = start_server([sys.executable, "-m", "learn_dns.recursive.server", "--host", RESOLVER,
+                             "--port", "0", "--root-hints", "127.53.3.1", "--timeout", "0.2", "--quiet"],
+                            name="resolver-fuzz", timeout=30)
+    procs.started.append(resolver)  # stopped with the test's other processes
+    port = resolver.port
     count = 10_000
     formerr_expected, formerr_received = throw_at_server(port, count, seed=4, server=RESOLVER,
                                                          rejects=dnspython_rejects)

@@ -15,8 +15,8 @@ import dns.message
 import dns.opcode
 import dns.rcode
 
-from learn_dns.resolver_policy import ResponseRateLimit, Verdict
-from learn_dns.resolver_server import error_response, refuse, truncated
+from learn_dns.recursive.policy import ResponseRateLimit, Verdict
+from learn_dns.recursive.server import error_response, refuse, truncated
 
 SEND, SLIP, DROP = Verdict.SEND, Verdict.SLIP, Verdict.DROP
 

@@ -15,8 +15,8 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-from learn_dns.cache import Cache
-from learn_dns.resolver import Finished, Resolution, ResolveAddress, SendQuery, stale_answer
+from learn_dns.recursive.cache import Cache
+from learn_dns.recursive.resolver import Finished, Resolution, ResolveAddress, SendQuery, stale_answer
 
 ROOT = """
 @ 48 SOA a.root. h.root. 1 30 10 600 8
@@ -112,7 +112,7 @@ class Internet:
 
 
 def run(resolution: Resolution, net: Internet, depth: int = 0) -> Finished:
-    """The driver loop of resolver_upstream.Recursor, synchronously."""
+    """The driver loop of recursive.upstream.Recursor, synchronously."""
     while True:
         step = resolution.next_step()
         if isinstance(step, Finished):

@@ -22,6 +22,7 @@ import pytest
 from learn_dns.hierarchy import RESOLVER_ADDRESS, Hierarchy
 from learn_dns.propagation import ANSWERED_LINE, ask, ask_resolver, first_address, upstream_count
 from tests.conftest import need_binary
+from wirelab_common.server_cli import READY_LINE
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -143,7 +144,7 @@ def test_negative_answers_carry_the_soa_with_the_negative_ttl(internet):
 
 
 def test_trace_command_prints_each_referral(internet):
-    result = subprocess.run([sys.executable, "-m", "learn_dns.trace_dig", "www.example.com", "A",
+    result = subprocess.run([sys.executable, "-m", "learn_dns.recursive.trace_dig", "www.example.com", "A",
                              "--port", str(internet.port)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -156,8 +157,9 @@ def test_trace_command_prints_each_referral(internet):
 
 
 def test_a_client_outside_the_allow_list_is_refused(procs, internet):
-    proc = procs.python("learn_dns.resolver_server", "--address", "127.53.0.54", "--port", str(internet.port),
-                        "--root-hints", "127.53.0.1", "--allow", "127.53.0.0/24", ready_line="ready")
+    proc = procs.python("learn_dns.recursive.server", "--host", "127.53.0.54", "--port", str(internet.port),
+                        "--root-hints", "127.53.0.1", "--allow", "127.53.0.0/24",
+                        ready_line=READY_LINE.pattern)
     query = dns.message.make_query("www.example.com", "A")
     refused = dns.query.udp(query, "127.53.0.54", port=internet.port, timeout=6, source="127.0.0.1")
     assert refused.rcode() == dns.rcode.REFUSED
@@ -256,9 +258,9 @@ def rrl_resolver(procs, internet):
     """A resolver with RRL on: a burst of 2 UDP answers per client, then one every 20 s (so that no
     token comes back during a test), and every 2nd answer over the limit slips."""
     address = "127.53.0.57"
-    procs.python("learn_dns.resolver_server", "--address", address, "--port", str(internet.port),
+    procs.python("learn_dns.recursive.server", "--host", address, "--port", str(internet.port),
                  "--root-hints", "127.53.0.1", "--rrl", "0.05", "--rrl-burst", "2", "--rrl-slip", "2",
-                 ready_line="ready")
+                 ready_line=READY_LINE.pattern)
     query = dns.message.make_query("www.example.com", "A")
     assert dns.query.tcp(query, address, port=internet.port, timeout=6).answer  # TCP: never limited
     return address

@@ -21,6 +21,7 @@ import dns.rrset
 import pytest
 
 from wirelab_common.ports import free_port
+from wirelab_common.server_cli import READY_LINE
 
 pytestmark = pytest.mark.timeout(60)
 ROOT, EVIL, RESOLVER = "127.53.1.1", "127.53.1.2", "127.53.1.53"
@@ -114,8 +115,8 @@ def hostile(procs):
     port = free_port()
     stand_in = StandIn(port, {ROOT: root_answer, EVIL: evil_answer})
     try:
-        resolver = procs.python("learn_dns.resolver_server", "--address", RESOLVER, "--port", str(port),
-                                "--root-hints", ROOT, ready_line="ready")
+        resolver = procs.python("learn_dns.recursive.server", "--host", RESOLVER, "--port", str(port),
+                                "--root-hints", ROOT, ready_line=READY_LINE.pattern)
         yield port, resolver, stand_in
     finally:
         stand_in.close()

@@ -1,11 +1,13 @@
 """The recursive resolver a client talks to: UDP and TCP on one address, a cache in front.
 
-Reading order: the last resolver module, after ``resolver_upstream.py``.
+Reading order: the last resolver module, after ``upstream.py``.
 
-    python -m learn_dns.resolver_server --address 127.53.0.53 --port P --root-hints 127.53.0.1 -v
+    python -m learn_dns.recursive.server --host 127.53.0.53 --port P --root-hints 127.53.0.1 -v
 
-(``--loop asyncio`` runs it on asyncio's own loop instead of uvloop; ``-h`` lists
-the rest: ``--allow``, ``--rrl``, ``--rrl-slip``, ``--timeout``, ``--stale-ttl``, ``--quiet``.)
+(``--loop asyncio`` runs it on asyncio's own loop instead of uvloop; ``-q``
+prints nothing but the ready line, ``= resolver listening on udp://HOST:P``;
+``-h`` lists the rest: ``--allow``, ``--rrl``, ``--rrl-slip``, ``--timeout``,
+``--stale-ttl``.)
 
 What happens to a client's query, in order:
 
@@ -13,7 +15,7 @@ What happens to a client's query, in order:
 1. **Response rate limiting** (UDP only, off unless ``--rrl`` is given): over
    the limit an answer is dropped, or every ``--rrl-slip``-th time replaced by
    an empty TC=1 answer so that a real client retries over TCP
-   (:class:`resolver_policy.ResponseRateLimit`).  TCP is never limited.
+   (:class:`policy.ResponseRateLimit`).  TCP is never limited.
 2. **Access control** (RFC 5358): a client outside ``--allow`` gets REFUSED.
 3. **Hot path**: the question's bytes are the key of :class:`cache.AnswerCache`;
    a hit is the cached response with the client's id, RD and QNAME spelling
@@ -59,15 +61,16 @@ import dns.rdatatype
 import dns.rrset
 
 from wirelab_common.event_loop import run_server
+from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
-from .authoritative import add_loop_options, loop_name
+from ..udp_drain import UdpDrain, loop_name
 from .cache import AnswerCache, Cache, opt_after, question_end, question_key
+from .policy import AllowList, ResponseRateLimit, Verdict
 from .resolver import Finished, Resolution
-from .resolver_policy import AllowList, ResponseRateLimit, Verdict
-from .resolver_upstream import EDNS_PAYLOAD, Recursor
-from .udp_drain import UdpDrain
+from .upstream import EDNS_PAYLOAD, Recursor
 
+DEFAULT_PORT = 5300      # the run-wide port of the loopback internet (hierarchy.py)
 RESOLVE_DEADLINE = 4.0  # seconds for one client question, all upstream queries included
 ZONE_TRANSFERS = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
 
@@ -333,36 +336,37 @@ async def _tcp_client(service: ResolverService, reader: asyncio.StreamReader,
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("resolver", verbose=args.verbose)
+    trace = Trace("resolver", verbose=args.verbose, quiet=args.quiet)
     cache = Cache(time.monotonic, max_stale=args.max_stale)
     recursor = Recursor(cache, args.root_hints, args.upstream_port or args.port,
-                        local_address=args.address, trace=trace, timeout=args.timeout,
+                        local_address=args.host, trace=trace, timeout=args.timeout,
                         stale_ttl=args.stale_ttl)
     service = ResolverService(recursor, AnswerCache(time.monotonic), AllowList(args.allow),
                               ResponseRateLimit(args.rrl, args.rrl_burst, args.rrl_slip), trace,
                               log_queries=not args.quiet)
     loop = asyncio.get_running_loop()
-    udp = UDPServer(service, args.address, args.port)
+    udp = UDPServer(service, args.host, args.port)
     port = udp.port
-    tcp = await asyncio.start_server(lambda r, w: _tcp_client(service, r, w), args.address, port)
+    recursor.port = args.upstream_port or port  # --port 0: the port the kernel gave, run-wide
+    tcp = await asyncio.start_server(lambda r, w: _tcp_client(service, r, w), args.host, port)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     rrl = f"rrl {args.rrl:g}/s slip {args.rrl_slip}" if service.rrl.on else "rrl off"
-    print(f"resolver ready on {args.address}:{port} (udp+tcp), root hints {', '.join(args.root_hints)}, "
-          f"allow {', '.join(args.allow)}, {rrl}, loop={loop_name()}", flush=True)
+    trace.state(f"udp+tcp, root hints {', '.join(args.root_hints)}, allow {', '.join(args.allow)}, {rrl}, "
+                f"loop={loop_name()}")
+    announce(trace, f"udp://{args.host}:{port}")
     await stop.wait()
     udp.close()
     tcp.close()
-    print(f"resolver stopped: {service.hits} wire-cache hits, {service.misses} slow-path answers, "
-          f"{recursor.upstream_queries} upstream queries, rrl: {service.slipped} slipped, "
-          f"{service.dropped} dropped", flush=True)
+    trace.state(f"stopped: {service.hits} wire-cache hits, {service.misses} slow-path answers, "
+                f"{recursor.upstream_queries} upstream queries, rrl: {service.slipped} slipped, "
+                f"{service.dropped} dropped")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--address", "--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=0)
+    add_server_options(parser, port=DEFAULT_PORT)
     parser.add_argument("--root-hints", default="127.53.0.1",
                         type=lambda text: [a.strip() for a in text.split(",") if a.strip()],
                         help="comma-separated root server addresses")
@@ -381,9 +385,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stale-ttl", type=int, default=30, help="TTL of a stale answer (RFC 8767: 30)")
     parser.add_argument("--max-stale", type=float, default=86400,
                         help="seconds past expiry that data may still be served stale")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no line per client query")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    add_loop_options(parser)
     args = parser.parse_args(argv)
     args.allow = args.allow or ["127.0.0.0/8"]
     return args

@@ -1,7 +1,7 @@
 """The resolver's side of the wire: queries to authoritative servers, and the loop that drives
 :class:`resolver.Resolution`.
 
-Reading order: after ``resolver.py`` (the decisions) and before ``resolver_server.py``
+Reading order: after ``resolver.py`` (the decisions) and before ``server.py``
 (the clients' side).  ``trace_dig.py`` uses :class:`Recursor` too, with an empty cache.
 
 Each upstream query is hardened the way RFC 5452 ("Measures for Making DNS More

@@ -1,9 +1,9 @@
 """``dig +trace`` in the wirelab trace format: one resolution, every step printed.
 
-Reading order: after ``resolver_upstream.py``; it is the resolver's loop with an
+Reading order: after ``upstream.py``; it is the resolver's loop with an
 empty cache and this process as the client, so nothing is hidden by caching::
 
-    python -m learn_dns.trace_dig www.example.com A --port P [--root-hints 127.53.0.1] [-v]
+    python -m learn_dns.recursive.trace_dig www.example.com A --port P [--root-hints 127.53.0.1] [-v]
     = trace    start at the root hints 127.53.0.1
     > trace    127.53.0.1   www.example.com. A (zone ., id 4711, udp from port 40213)
     < trace    127.53.0.1   NOERROR ns=[com. NS] ar=[a.gtld-servers.net. A] (udp)
@@ -35,7 +35,7 @@ from wirelab_common.wiretrace import Trace
 
 from .cache import Cache
 from .resolver import Finished
-from .resolver_upstream import Recursor
+from .upstream import Recursor
 
 
 async def trace_resolution(name: str, rdtype: str, port: int, root_hints: list[str], trace: Trace,

@@ -1,6 +1,6 @@
 """Who may use the resolver, and how fast: an allow-list and response rate limiting with slip.
 
-Reading order: after ``resolver.py``; used by ``resolver_server.py`` before any
+Reading order: after ``resolver.py``; used by ``server.py`` before any
 work is done for a query.
 
 Why a recursive resolver needs both: an *open* resolver (one that recurses for

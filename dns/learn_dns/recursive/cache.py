@@ -2,7 +2,7 @@
 
 Reading order: after the codec and the authoritative server, this is the first
 module of the *recursive* side; ``resolver.py`` asks it what is already known,
-``resolver_server.py`` adds a second, faster cache of whole answers as wire bytes
+``server.py`` adds a second, faster cache of whole answers as wire bytes
 (:class:`AnswerCache`, at the end of this file).
 
 What it implements:

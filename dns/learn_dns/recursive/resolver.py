@@ -1,7 +1,7 @@
 """Iterative resolution as a step function: which server to ask next, and what an answer means.
 
 Reading order: after ``cache.py``.  This is the resolver's brain with no I/O: no
-sockets, no clock, no randomness.  The driver (``resolver_upstream.Recursor``) runs
+sockets, no clock, no randomness.  The driver (``upstream.Recursor``) runs
 the loop::
 
     resolution = Resolution(qname, qtype, cache, root_hints)
