@@ -39,8 +39,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from wirelab_common.errors import CheckFailed, check, run_main
-from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process
+from wirelab_common.processes import start_server
 
 HERE = Path(__file__).resolve().parent
 OURS = {"stdio": [sys.executable, "-m", "learn_mcp.server", "--transport", "stdio"],
@@ -191,10 +190,8 @@ async def run_stdio(argv: list[str], seconds: float, era: str) -> float:
 
 
 async def run_http(argv: list[str], seconds: float, era: str) -> float:
-    port = free_port()
-    with start_process([*argv, "--port", str(port)], name="bench-server", ready_line="listening on http://",
-                       timeout=30):
-        peer = await HttpPeer("127.0.0.1", port).start(era)
+    with start_server([*argv, "--port", "0", "-q"], name="bench-server", timeout=30) as server:
+        peer = await HttpPeer("127.0.0.1", server.port).start(era)
         try:
             return await measure(peer, seconds, era)
         finally:

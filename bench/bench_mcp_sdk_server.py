@@ -1,12 +1,13 @@
 """The benchmark's anchor peer: the official SDK's ``MCPServer`` offering the same ``calculate`` tool.
 
     python bench/bench_mcp_sdk_server.py --transport stdio
-    python bench/bench_mcp_sdk_server.py --transport http --port P      # endpoint /mcp
+    python bench/bench_mcp_sdk_server.py --transport http --port 0 [-q]   # endpoint /mcp
 
 The tool body is the very same function as ours (``learn_mcp.calculator.evaluate``),
 so the benchmark compares the protocol machinery, not the arithmetic.  HTTP runs the
 SDK's own Starlette app with its defaults (stateful sessions, SSE responses) on
-uvicorn, with wirelab's ready line; stdio runs ``MCPServer.run("stdio")``.
+uvicorn, with wirelab's options and ready line (``wirelab_common.server_cli``; with
+``--port 0`` the ready line names the port); stdio runs ``MCPServer.run("stdio")``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from mcp.server.mcpserver import MCPServer
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
 from learn_mcp.calculator import evaluate
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
+from wirelab_common.asgi_server import TracedServer, config, run_server
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 
@@ -37,9 +39,7 @@ def calculate(expression: str) -> Value:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--loop", choices=LOOPS, default="auto")
+    add_server_options(parser, port=8000)
     args = parser.parse_args()
     if args.transport == "stdio":
         server.run("stdio")
@@ -47,7 +47,8 @@ def main() -> None:
     app = server.streamable_http_app(host=args.host)
 
     async def serve() -> None:
-        await TracedServer(config(app, args.host, args.port), Trace("sdk")).serve()
+        trace = Trace("sdk", args.verbose, quiet=args.quiet)
+        await TracedServer(config(app, args.host, args.port), trace).serve()
 
     run_server(serve, args.loop)
 

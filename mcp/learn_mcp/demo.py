@@ -34,15 +34,14 @@ import sys
 from collections.abc import Iterator
 
 from wirelab_common.errors import SetupError, check, run_main
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ProcessNotReady, start_process
+from wirelab_common.processes import ProcessNotReady, start_server
 from wirelab_common.wiretrace import Trace
 
-from .agent import Agent, AgentResult
-from .client import McpClient, ToolInfo
-from .client_session import LEGACY, MODERN
-from .guards import Guardrails, StepLimit
-from .planner import RuleBasedPlanner, ToolCall
+from .host.agent import Agent, AgentResult
+from .host.client import McpClient, ToolInfo
+from .host.client_session import LEGACY, MODERN
+from .host.guards import Guardrails, StepLimit
+from .host.planner import RuleBasedPlanner, ToolCall
 
 PY = sys.executable
 TOKEN = "demo-token"
@@ -193,17 +192,15 @@ async def main(argv: list[str] | None = None) -> None:
     trace = Trace("demo", verbose=args.verbose)
     module = SERVERS[args.server]
     await act_stdio(trace, module)
-    port = free_port()
-    argv_http = [PY, "-m", module, "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
+    argv_http = [PY, "-m", module, "--transport", "http", "--host", "127.0.0.1", "--port", "0"]
     token = TOKEN if args.server == "handrolled" else None  # the SDK server has no --token here
     try:
-        server = start_process(argv_http + (["--token", token] if token else []), name="server",
-                               ready_line=r"listening on http://", echo=True)
+        server = start_server(argv_http + (["--token", token] if token else []), name="server", echo=True)
     except ProcessNotReady as exc:
         raise SetupError(f"the MCP server did not start: {exc}",
                          f"run it alone to see why: python -m {module} --transport http") from None
     with server:
-        url = f"http://127.0.0.1:{port}/mcp"
+        url = f"{server.url}/mcp"
         await act_http_legacy(trace, url, token)
         await act_http_guards(trace, url, token)
     await act_sdk(trace)

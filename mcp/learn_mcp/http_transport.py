@@ -1,6 +1,7 @@
 """Streamable HTTP: one endpoint, ``/mcp``, for both revisions (the asyncio driver for HTTP).
 
-Reading order: ... -> server_core -> stdio_transport / sessions + **http_transport** -> server.
+Reading order: ... -> server_core -> stdio_transport / sessions + http_headers +
+**http_transport** -> server.
 
 Every request goes down the same ladder; the first rung that fails answers:
 
@@ -22,7 +23,7 @@ Every request goes down the same ladder; the first rung that fails answers:
    - a request whose ``_meta`` or ``MCP-Protocol-Version`` names 2026-07-28 is
      **modern** (2026-07-28 transports/streamable-http): no session; the
      ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name`` headers must
-     match the body (400, -32020 HeaderMismatch); errors get an HTTP status
+     match the body (400, -32020 HeaderMismatch; http_headers.py); errors get an HTTP status
      of their own (400, or 404 for -32601) so intermediaries can see them.
 
 6. The answer is ``application/json`` unless the request may send
@@ -38,7 +39,6 @@ Every request goes down the same ladder; the first rung that fails answers:
 from __future__ import annotations
 
 import asyncio
-import base64
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -54,8 +54,8 @@ from starlette.routing import Route
 from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace, shorten
 
+from .http_headers import check_headers
 from .jsonrpc import (
-    HEADER_MISMATCH,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     ErrorResponse,
@@ -71,7 +71,6 @@ from .jsonrpc import (
 from .lifecycle import (
     DEFAULT_HEADER_VERSION,
     LEGACY_VERSIONS,
-    META_PROTOCOL_VERSION,
     MODERN_VERSIONS,
     is_modern,
 )
@@ -79,8 +78,6 @@ from .server_core import Call, ServerCore
 from .sessions import Session, SessionStore, parse_event_id
 
 MAX_BODY = 1 << 20
-# 2026-07-28 transports/streamable-http §Standard Request Headers: the body field Mcp-Name mirrors.
-NAME_FIELDS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 # The HTTP status for an error code (modern requests; the SDK server uses the same table).
 # -32603 is left out on purpose: the spec gives it no status, so it travels in a 200.
 ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400,
@@ -110,16 +107,6 @@ def _json(message: Message | dict[str, Any] | None, status: int = 200, headers: 
 def _refuse(status: int, code: int, text: str, headers: dict | None = None) -> HttpResponse:
     """An HTTP error whose body is a JSON-RPC error with no id (both revisions allow that)."""
     return _json(error_response(None, code, text), status, headers)
-
-
-def decode_header(value: str | None) -> str | None:
-    """Mcp-Name may be sent as ``=?base64?<b64>?=`` when not plain ASCII (§Value Encoding)."""
-    if value and value.startswith("=?base64?") and value.endswith("?="):
-        try:
-            return base64.b64decode(value[9:-2], validate=True).decode()
-        except (ValueError, UnicodeDecodeError):
-            return None
-    return value
 
 
 class McpHttpApp:
@@ -161,6 +148,17 @@ class McpHttpApp:
         return None
 
     async def post(self, http: HttpRequest) -> HttpResponse:
+        """Rungs 4 and 5: what the client accepts, the one message, then its era."""
+        accepts = self.accepted(http)
+        if isinstance(accepts, HttpResponse):
+            return accepts
+        message = await self.read_message(http)
+        if isinstance(message, HttpResponse):
+            return message
+        return await self.route(http, message, *accepts)
+
+    def accepted(self, http: HttpRequest) -> tuple[bool, bool] | HttpResponse:
+        """(takes JSON, takes SSE) from Accept; 406 / 415 when we cannot answer or read it."""
         accept = http.headers.get("accept", "*/*")
         takes_json = any(t in accept for t in (JSON, "application/*", "*/*"))
         takes_sse = any(t in accept for t in (SSE, "text/*", "*/*"))
@@ -168,6 +166,10 @@ class McpHttpApp:
             return _refuse(406, INVALID_REQUEST, f"Not Acceptable: Accept must allow {JSON} and {SSE}")
         if not http.headers.get("content-type", "").startswith(JSON):
             return _refuse(415, INVALID_REQUEST, f"Unsupported Media Type: send {JSON}")
+        return takes_json, takes_sse
+
+    async def read_message(self, http: HttpRequest) -> Message | HttpResponse:
+        """The body as one JSON-RPC message; 413 when too large, 400 when not one message."""
         body = await read_body(http, MAX_BODY)
         if body is None:
             return _refuse(413, INVALID_REQUEST, f"Payload Too Large: at most {MAX_BODY} bytes")
@@ -179,6 +181,11 @@ class McpHttpApp:
             return _json(exc.to_response(), 400)
         if self.wire:
             self.wire.received(shorten(body, 160))
+        return message
+
+    async def route(self, http: HttpRequest, message: Message, takes_json: bool,
+                    takes_sse: bool) -> HttpResponse:
+        """The era: initialize starts a session, a session id continues one, 2026-07-28 needs none."""
         session_id = http.headers.get("mcp-session-id")
         version_header = http.headers.get("mcp-protocol-version")
         if isinstance(message, Request) and message.method == "initialize":
@@ -296,7 +303,7 @@ class McpHttpApp:
         if not isinstance(message, Request):
             return _json(None, 202)  # 2026-07-28 defines no client notifications over HTTP
         try:
-            self.check_headers(http, message)
+            check_headers(http.headers, message)
             call = self.core.prepare(message, None)
         except JsonRpcError as exc:
             return self.answer(exc.to_response(message.id), ERROR_STATUS.get(exc.code, 400))
@@ -306,23 +313,6 @@ class McpHttpApp:
             status = ERROR_STATUS.get(response.error.code, 200) if failed else 200
             return self.answer(response, status)
         return self.event_stream(self.modern_stream(call))
-
-    def check_headers(self, http: HttpRequest, request: Request) -> None:
-        """§Server Validation: headers that mirror the body must match it (-32020)."""
-        meta = request.params.get("_meta")
-        body_version = meta.get(META_PROTOCOL_VERSION) if isinstance(meta, dict) else None
-        problems = []
-        if http.headers.get("mcp-protocol-version") != body_version:
-            problems.append(f"MCP-Protocol-Version {http.headers.get('mcp-protocol-version')!r} "
-                            f"does not match _meta {body_version!r}")
-        if http.headers.get("mcp-method") != request.method:
-            problems.append(f"Mcp-Method {http.headers.get('mcp-method')!r} does not match method "
-                            f"{request.method!r}")
-        name_field = NAME_FIELDS.get(request.method)
-        if name_field and decode_header(http.headers.get("mcp-name")) != request.params.get(name_field):
-            problems.append(f"Mcp-Name {http.headers.get('mcp-name')!r} does not match params.{name_field}")
-        if problems:
-            raise JsonRpcError(HEADER_MISMATCH, "Header mismatch: " + "; ".join(problems))
 
     async def modern_stream(self, call: Call) -> AsyncIterator[tuple[str | None, str]]:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()

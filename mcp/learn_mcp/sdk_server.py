@@ -12,11 +12,14 @@ signature and each output schema from the return type; it answers ``server/disco
 (2026-07-28) as well as ``initialize`` (2025-11-25): a dual-era server.
 
     python -m learn_mcp.sdk_server --transport stdio
-    python -m learn_mcp.sdk_server --transport http --host 127.0.0.1 --port 8932   # endpoint /mcp
+    python -m learn_mcp.sdk_server --transport http [--host 127.0.0.1] [--port 8932] [--loop auto] [-v | -q]
 
-Over HTTP it runs the SDK's Starlette app on uvicorn with wirelab's ready line and a
-clean exit on SIGTERM (``wirelab_common.asgi_server``); stdout is free for the ready
-line there, while over stdio stdout belongs to JSON-RPC and nothing else may go on it.
+The options are every wirelab server's (``wirelab_common.server_cli``; ``--port 0``:
+any free port).  Over HTTP it runs the SDK's Starlette app on uvicorn with wirelab's
+ready line (``= sdk      listening on http://HOST:PORT``, on stdout) and a clean exit
+on SIGTERM (``wirelab_common.asgi_server``); ``-v`` adds the endpoint under it.  Over
+stdio stdout belongs to JSON-RPC and nothing else may go on it, so the ready line
+(``= sdk      listening on stdio``) goes to stderr, as the hand-rolled server's does.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from mcp.types import ToolAnnotations
 # pydantic (which the SDK uses for schemas) needs typing_extensions' TypedDict on Python < 3.12.
 from typing_extensions import TypedDict
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
+from wirelab_common.asgi_server import TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
 from .calculator import CalcError, evaluate
@@ -131,14 +135,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_mcp.sdk_server",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8932)
-    parser.add_argument("--loop", choices=LOOPS, default="auto")
+    add_server_options(parser, port=8932)  # --host --port --loop -v -q (--loop: http only)
     return parser.parse_args(argv)
 
 
-async def serve_http(host: str, port: int) -> None:
-    trace = Trace("sdk", stream=sys.stdout)
+async def serve_http(args: argparse.Namespace) -> None:
+    host, port = args.host, args.port
+    trace = Trace("sdk", verbose=args.verbose, stream=sys.stdout, quiet=args.quiet)
     ensure_port_free(host, port)
     # host= lets the SDK turn on its DNS-rebinding protection for loopback Host/Origin values.
     app = build_server().streamable_http_app(host=host)
@@ -149,9 +152,11 @@ async def serve_http(host: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.transport == "stdio":
-        build_server().run("stdio")  # stdout is the JSON-RPC channel from here on
+        server = build_server()
+        announce(Trace("sdk", stream=sys.stderr, quiet=args.quiet), "stdio")
+        server.run("stdio")  # stdout is the JSON-RPC channel from here on
     else:
-        run_server(lambda: serve_http(args.host, args.port), args.loop)
+        run_server(lambda: serve_http(args), args.loop)
 
 
 if __name__ == "__main__":

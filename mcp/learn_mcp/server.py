@@ -1,17 +1,22 @@
 """The MCP server process: command line, transport choice, ready line, clean shutdown.
 
-Reading order: ... -> server_core -> stdio_transport / sessions + http_transport -> **server**.
+Reading order: ... -> server_core -> stdio_transport / sessions + http_headers + http_transport ->
+**server**.
 
-    python -m learn_mcp.server --transport stdio [-v]
-    python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port P] [--token T]
-                               [--allow-origin ORIGIN ...] [--loop auto] [--conformance-fixtures] [-v]
+    python -m learn_mcp.server --transport stdio [-v | -q]
+    python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port 8000] [--token T]
+                               [--allow-origin ORIGIN ...] [--loop auto] [--conformance-fixtures] [-v | -q]
+
+The options ``--host``, ``--port`` (0: any free port), ``--loop``, ``-v`` and ``-q`` are
+every wirelab server's (``wirelab_common.server_cli``); ``--loop`` matters over HTTP only.
 
 Contract (what clients, the demo and the tests rely on; keep it stable):
 
 - **stdio**: newline-delimited JSON-RPC on stdin/stdout, nothing else on stdout.
   Ready line on stderr: ``= mcp      listening on stdio``.  End of input: exit 0.
 - **http**: one endpoint, ``POST/GET/DELETE http://HOST:PORT/mcp``.  Ready line on
-  stdout: ``= mcp      listening on http://HOST:PORT``.  SIGTERM: exit 0.
+  stdout: ``= mcp      listening on http://HOST:PORT`` (the real port, also with
+  ``--port 0``).  SIGTERM: exit 0.
   ``--token T`` requires ``Authorization: Bearer T`` (else 401 with
   ``WWW-Authenticate``); ``--allow-origin`` adds browser origins besides our own
   (any other ``Origin`` gets 403).  Binds 127.0.0.1 unless told otherwise.
@@ -26,7 +31,8 @@ Contract (what clients, the demo and the tests rely on; keep it stable):
   ``slow_count`` {steps, delay} -> {counted} (progress, cancellable).
 - **resources**: ``notes://index``, ``notes://{id}`` (template); **prompt**:
   ``summarize_notes`` {style: short|bullets|detailed, query?}.
-- ``-v``: every JSON-RPC message on stderr, ``<`` received, ``>`` sent.
+- ``-v``: every JSON-RPC message on stderr, ``<`` received, ``>`` sent; ``-q``: no
+  trace lines but the ready line and errors.
 - ``--conformance-fixtures``: also the ``test_*`` tools and prompts and ``test://``
   resources the MCP conformance suite calls by name (conformance_fixtures.py); only
   its test uses this.
@@ -39,8 +45,9 @@ import asyncio
 import ipaddress
 import sys
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
+from wirelab_common.asgi_server import TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from . import conformance_fixtures
@@ -53,15 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_mcp.server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    add_server_options(parser, port=8000)  # --host --port --loop -v -q (--loop: http only)
     parser.add_argument("--token", help="require Authorization: Bearer TOKEN (http)")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="a browser origin allowed besides the server's own (http; repeatable)")
-    parser.add_argument("--loop", choices=LOOPS, default="auto", help="event loop for http")
     parser.add_argument("--conformance-fixtures", action="store_true",
                         help="also offer the conformance suite's test_* tools, resources and prompts")
-    parser.add_argument("-v", "--verbose", action="store_true", help="trace every message on stderr")
     return parser.parse_args(argv)
 
 
@@ -80,7 +84,7 @@ def make_core(args: argparse.Namespace) -> ServerCore:
 
 
 async def serve_http(args: argparse.Namespace) -> None:
-    trace = Trace("mcp", verbose=args.verbose)
+    trace = Trace("mcp", verbose=args.verbose, quiet=args.quiet)
     wire = Trace("mcp", verbose=True, stream=sys.stderr) if args.verbose else None
     ensure_port_free(args.host, args.port)
     settings = HttpSettings(token=args.token, allow_origins=args.allow_origin,
@@ -97,7 +101,8 @@ async def serve_http(args: argparse.Namespace) -> None:
 
 
 async def serve_stdio_main(args: argparse.Namespace) -> None:
-    trace = Trace("mcp", verbose=args.verbose, stream=sys.stderr)  # stdout is for protocol messages only
+    # stdout is for protocol messages only
+    trace = Trace("mcp", verbose=args.verbose, stream=sys.stderr, quiet=args.quiet)
     wire = trace if args.verbose else None
     await serve_stdio(make_core(args), trace, wire)
 

@@ -1,6 +1,7 @@
 """Legacy HTTP sessions and their SSE event logs (Streamable HTTP as of 2025-11-25).
 
-Reading order: ... -> server_core -> stdio_transport / **sessions** + http_transport -> server.
+Reading order: ... -> server_core -> stdio_transport / **sessions** + http_headers + http_transport
+-> server.
 
 Revision 2025-11-25 basic/transports §Session Management and §Resumability:
 

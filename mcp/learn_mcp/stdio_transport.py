@@ -1,6 +1,7 @@
 """stdio: newline-delimited JSON-RPC on stdin/stdout (the asyncio driver for a subprocess server).
 
-Reading order: ... -> server_core -> **stdio_transport** / sessions + http_transport -> server.
+Reading order: ... -> server_core -> **stdio_transport** / sessions + http_headers + http_transport
+-> server.
 
 Spec: 2025-11-25 basic/transports §stdio and 2026-07-28 basic/transports/stdio.
 The client starts the server as a child process; each message is one line of
@@ -22,6 +23,7 @@ import signal
 import sys
 from typing import BinaryIO
 
+from wirelab_common.server_cli import announce
 from wirelab_common.wiretrace import Trace, shorten
 
 from .jsonrpc import JsonRpcError, Message, Notification, Request, RequestId, parse, serialize
@@ -127,7 +129,7 @@ async def serve_stdio(core: ServerCore, trace: Trace, wire: Trace | None = None)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # a server exits 0 on SIGTERM, like end of input
         loop.add_signal_handler(sig, stop.set)
-    trace.state("listening on stdio")
+    announce(trace, "stdio")  # the ready line, on stderr (stdout is the protocol's)
     serving, stopping = asyncio.create_task(connection.serve()), asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     for task in (serving, stopping):

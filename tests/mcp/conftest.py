@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need_binary, unavailable
-from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_server
 
 NPM_PREFIX = Path(__file__).resolve().parents[2] / ".cache" / "npm"
 NPM_INSTALL_TIMEOUT = 300
@@ -29,10 +28,10 @@ ENVELOPE = {"io.modelcontextprotocol/protocolVersion": MODERN,
 
 
 def start_http_server(*extra: str) -> tuple[ManagedProcess, str]:
-    port = free_port()
-    argv = [sys.executable, "-m", "learn_mcp.server", "--transport", "http", "--port", str(port), *extra]
-    proc = start_process(argv, name="mcp-http", ready_line=r"listening on http://")
-    return proc, f"http://127.0.0.1:{port}/mcp"
+    """Our server over HTTP on a port the kernel picks; returns it and its /mcp URL."""
+    argv = [sys.executable, "-m", "learn_mcp.server", "--transport", "http", "--port", "0", *extra]
+    proc = start_server(argv, name="mcp-http")
+    return proc, f"{proc.url}/mcp"
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 
-from learn_mcp.agent import Agent
-from learn_mcp.client import ToolInfo, ToolResult
-from learn_mcp.client_session import RemoteError
-from learn_mcp.guards import Guardrails, StepLimit
-from learn_mcp.planner import Finish, OpenAICompatiblePlanner, RuleBasedPlanner, ToolCall
+from learn_mcp.host.agent import Agent
+from learn_mcp.host.client import ToolInfo, ToolResult
+from learn_mcp.host.client_session import RemoteError
+from learn_mcp.host.guards import Guardrails, StepLimit
+from learn_mcp.host.planner import Finish, OpenAICompatiblePlanner, RuleBasedPlanner, ToolCall
 from wirelab_common.wiretrace import Trace
 
 DESTRUCTIVE = {"readOnlyHint": False, "destructiveHint": True}

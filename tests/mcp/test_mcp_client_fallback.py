@@ -16,8 +16,8 @@ import textwrap
 import httpx
 import pytest
 
-from learn_mcp.client import McpClient
-from learn_mcp.client_session import LEGACY, MODERN, VersionMismatch
+from learn_mcp.host.client import McpClient
+from learn_mcp.host.client_session import LEGACY, MODERN, VersionMismatch
 from wirelab_common.wiretrace import Trace
 
 LEGACY_STDIO_SERVER = textwrap.dedent('''

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from learn_mcp.client import McpClient
-from learn_mcp.client_session import LEGACY, MODERN, RemoteError
-from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process
+from learn_mcp.host.client import McpClient
+from learn_mcp.host.client_session import LEGACY, MODERN, RemoteError
+from wirelab_common.processes import start_server
 from wirelab_common.wiretrace import Trace
 
 SERVERS = {"handrolled": "learn_mcp.server", "sdk": "learn_mcp.sdk_server"}
@@ -27,11 +26,9 @@ def http_server(request) -> Iterator[tuple[str, str, str | None]]:
     """(server name, endpoint URL, token): one HTTP server per server kind for the module."""
     module = SERVERS[request.param]
     token = TOKEN if request.param == "handrolled" else None
-    port = free_port()
-    argv = [sys.executable, "-m", module, "--transport", "http", "--port", str(port)]
-    with start_process(argv + (["--token", token] if token else []), name=request.param,
-                       ready_line=r"listening on http://"):
-        yield request.param, f"http://127.0.0.1:{port}/mcp", token
+    argv = [sys.executable, "-m", module, "--transport", "http", "--port", "0"]
+    with start_server(argv + (["--token", token] if token else []), name=request.param) as server:
+        yield request.param, f"{server.url}/mcp", token
 
 
 def quiet() -> Trace:
@@ -107,9 +104,7 @@ async def test_a_default_host_probes_and_stays_modern_over_http(http_server):
         await client.close()
 
 
-async def test_the_wrong_bearer_token_fails_to_connect(procs):
-    port = free_port()
-    procs.python("learn_mcp.server", "--transport", "http", "--port", str(port), "--token", TOKEN,
-                 ready_line=r"listening on http://")
-    with pytest.raises(RemoteError, match="401|Unauthorized"):
-        await McpClient.http(f"http://127.0.0.1:{port}/mcp", quiet(), token="wrong")
+async def test_the_wrong_bearer_token_fails_to_connect():
+    argv = [sys.executable, "-m", "learn_mcp.server", "--transport", "http", "--port", "0", "--token", TOKEN]
+    with start_server(argv, name="mcp-http") as server, pytest.raises(RemoteError, match="401|Unauthorized"):
+        await McpClient.http(f"{server.url}/mcp", quiet(), token="wrong")

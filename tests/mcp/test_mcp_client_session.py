@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from learn_mcp.client_http import SseParser, header_value, param_headers, request_headers
-from learn_mcp.client_session import (
+from learn_mcp.host.client_http import SseParser, header_value, param_headers, request_headers
+from learn_mcp.host.client_session import (
     LEGACY,
     META_VERSION,
     MODERN,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from learn_mcp.guards import (
+from learn_mcp.host.guards import (
     Guardrails,
     RepetitionGuard,
     StepLimit,

@@ -4,12 +4,13 @@ Chat Completions with tools (against a fake endpoint, and against the sse patter
 from __future__ import annotations
 
 import json
+import sys
 
 import httpx
 import pytest
 
-from learn_mcp.client import ToolInfo
-from learn_mcp.planner import (
+from learn_mcp.host.client import ToolInfo
+from learn_mcp.host.planner import (
     Finish,
     OpenAICompatiblePlanner,
     PlannerError,
@@ -22,7 +23,7 @@ from learn_mcp.planner import (
     parse_task,
     read_decision,
 )
-from wirelab_common.ports import free_port
+from wirelab_common.processes import start_server
 
 TOOLS = [
     ToolInfo("calculate", "Evaluate arithmetic.",
@@ -172,15 +173,14 @@ async def test_an_endpoint_error_is_a_planner_error():
         await OpenAICompatiblePlanner("http://model.invalid/v1", http=http).decide("x", TOOLS, [])
 
 
-async def test_the_sse_patterns_endpoint_answers_with_text_so_the_planner_finishes(procs):
+async def test_the_sse_patterns_endpoint_answers_with_text_so_the_planner_finishes():
     """The fixed-rule 'model' of learn_sse ignores tools: a text answer is a Finish."""
-    port = free_port()
-    procs.python("learn_sse.server", "--port", str(port), "--tick", "0", "--token-delay", "0",
-                 ready_line=r"listening on http://")
-    planner = OpenAICompatiblePlanner(f"http://127.0.0.1:{port}")
-    try:
-        decision = await planner.decide("compute 2*(3+4)", TOOLS, [
-            Turn(ToolCall("calculate", {"expression": "1"}), "ok", {"value": 1})])
-    finally:
-        await planner.close()
+    argv = [sys.executable, "-m", "learn_sse.server", "--port", "0", "--tick", "0", "--token-delay", "0"]
+    with start_server(argv, name="sse") as server:
+        planner = OpenAICompatiblePlanner(server.url)
+        try:
+            decision = await planner.decide("compute 2*(3+4)", TOOLS, [
+                Turn(ToolCall("calculate", {"expression": "1"}), "ok", {"value": 1})])
+        finally:
+            await planner.close()
     assert isinstance(decision, Finish) and "fixed-rule reply" in decision.answer

@@ -3,7 +3,7 @@
 Reading order: client_session -> client_stdio / client_http -> **client** -> guards ->
 planner -> agent -> demo.
 
-:class:`McpClient` drives a :class:`~learn_mcp.client_session.ClientSession` over a
+:class:`McpClient` drives a :class:`~learn_mcp.host.client_session.ClientSession` over a
 transport: it sends the session's first message, hands each answer back to the session
 until the session is READY (modern after ``server/discover``, or legacy after the
 ``initialize`` handshake), then offers what an agent needs:
@@ -15,8 +15,8 @@ until the session is READY (modern after ``server/discover``, or legacy after th
 
 As a program it is a small inspector::
 
-    python -m learn_mcp.client --stdio "python -m learn_mcp.server --transport stdio" -v
-    python -m learn_mcp.client --url http://127.0.0.1:8931/mcp --legacy \\
+    python -m learn_mcp.host.client --stdio "python -m learn_mcp.server --transport stdio" -v
+    python -m learn_mcp.host.client --url http://127.0.0.1:8931/mcp --legacy \\
         --call calculate '{"expression": "2*(3+4)"}'
 """
 
@@ -35,8 +35,10 @@ from typing import Any, Protocol
 import httpx
 
 from wirelab_common.errors import SetupError, check, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
+from ..jsonrpc import Notification, Request
 from .client_http import HttpTransport
 from .client_session import (
     LEGACY,
@@ -48,7 +50,6 @@ from .client_session import (
 )
 from .client_stdio import StdioTransport
 from .guards import is_destructive
-from .jsonrpc import Notification, Request
 
 OnProgress = Callable[[float, float | None, str | None], None]
 
@@ -213,7 +214,8 @@ class McpClient:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m learn_mcp.client", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m learn_mcp.host.client",
+                                     description=__doc__.split("\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stdio", metavar="COMMAND", help="start this server command and talk over stdio")
     where.add_argument("--url", help="the Streamable HTTP endpoint, e.g. http://127.0.0.1:8931/mcp")
@@ -222,13 +224,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     era.add_argument("--legacy", action="store_true", help=f"only {LEGACY}: the initialize handshake")
     era.add_argument("--modern", action="store_true", help=f"only {MODERN}: never fall back")
     parser.add_argument("--call", nargs=2, metavar=("TOOL", "JSON_ARGS"), help="call one tool")
-    parser.add_argument("-v", "--verbose", action="store_true", help="every message's JSON and headers")
+    add_verbosity(parser)  # -v: every message's JSON and headers; -q: only the tools and the result
     return parser.parse_args(argv)
 
 
 async def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    trace = Trace("host", verbose=args.verbose)
+    trace = Trace("host", verbose=args.verbose, quiet=args.quiet)
     versions = (LEGACY,) if args.legacy else (MODERN,) if args.modern else (MODERN, LEGACY)
     try:
         if args.stdio:

@@ -54,8 +54,8 @@ from typing import Any
 
 from wirelab_common.state_table import StateTable
 
-from . import jsonrpc
-from .jsonrpc import (
+from .. import jsonrpc
+from ..jsonrpc import (
     HEADER_MISMATCH,
     METHOD_NOT_FOUND,
     MISSING_REQUIRED_CLIENT_CAPABILITY,

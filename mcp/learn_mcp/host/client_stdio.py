@@ -26,7 +26,8 @@ from typing import TextIO
 from wirelab_common.errors import SetupError
 from wirelab_common.wiretrace import Trace
 
-from . import jsonrpc
+from .. import jsonrpc
+from ..jsonrpc import ErrorResponse, Message, Notification, Request, Response
 from .client_session import (
     ProtocolError,
     Reply,
@@ -36,7 +37,6 @@ from .client_session import (
     describe,
     progress_token_of,
 )
-from .jsonrpc import ErrorResponse, Message, Notification, Request, Response
 
 OnNotification = Callable[[Notification], None]
 LINE_LIMIT = 4 * 1024 * 1024  # one message per line: allow large results, not unbounded ones

@@ -3,7 +3,7 @@
 Reading order: client -> guards -> planner -> **agent** -> demo.
 
 This is what an "AI host" does with MCP, with the model swapped for a
-:class:`~learn_mcp.planner.Planner`::
+:class:`~learn_mcp.host.planner.Planner`::
 
     tools = tools/list
     loop:

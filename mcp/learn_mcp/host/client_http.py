@@ -35,7 +35,8 @@ import httpx
 
 from wirelab_common.wiretrace import Trace
 
-from . import jsonrpc
+from .. import jsonrpc
+from ..jsonrpc import ErrorResponse, Message, Notification, Request, Response
 from .client_session import (
     META_VERSION,
     ProtocolError,
@@ -45,7 +46,6 @@ from .client_session import (
     classify,
     describe,
 )
-from .jsonrpc import ErrorResponse, Message, Notification, Request, Response
 
 OnNotification = Callable[[Notification], None]
 ACCEPT = "application/json, text/event-stream"
