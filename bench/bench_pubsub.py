@@ -10,7 +10,13 @@ All on one throwaway redis-server on a free port.  Four paths, each with 1 and
 - ``ours pub/sub``: ``Publisher`` and ``Subscriber``: JSON envelopes (id, topic,
   timestamp, payload) built, validated on receipt, recorded, traced;
 - ``ours streams``: ``StreamPublisher`` (XADD) and one ``StreamConsumer`` per
-  subscriber service, each in its own consumer group (XREADGROUP, XACK).
+  subscriber service, each in its own consumer group (XREADGROUP, XACK);
+- ``resp plain`` and ``resp fast``: our from-scratch ``RespClient`` publishing and
+  subscribing (the bare payload, as the anchor), on the readable parser
+  (``resp.py``) and on the fast one (``resp_fast.py``).
+
+Then the two parsers alone, without sockets (``--parsers``): MB/s of replies
+parsed, fed in one piece and in 1,460-byte pieces (a TCP segment's payload).
 
 Latency: one message at a time, the clock from just before PUBLISH (or XADD)
 to its arrival at each subscriber (all in one process: one clock).  Throughput:
@@ -34,6 +40,9 @@ import redis.asyncio as aioredis
 
 from learn_pubsub.envelope import sequential_ids
 from learn_pubsub.publisher import Publisher
+from learn_pubsub.resp import RespParser
+from learn_pubsub.resp_client import RespClient
+from learn_pubsub.resp_fast import FastRespParser
 from learn_pubsub.stream_producer import StreamPublisher
 from learn_pubsub.streams import StreamConsumer
 from learn_pubsub.subscriber import Subscriber
@@ -135,6 +144,63 @@ async def ours_streams(url: str, run: Run, messages: int) -> float:
     return await drive(run, messages, publish_one, close)
 
 
+def resp_path(parser: str) -> Callable[[str, Run, int], Awaitable[float]]:
+    async def ours_resp(url: str, run: Run, messages: int) -> float:
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        publisher = await RespClient.connect(host, int(port), parser=parser)
+        subs = [await RespClient.connect(host, int(port), parser=parser) for _ in range(run.subscribers)]
+        readers = []
+
+        async def listen(client: RespClient) -> None:
+            async for message in client.messages():
+                run.arrive(message.data.decode())
+
+        for sub in subs:
+            await sub.subscribe(CHANNEL)
+            readers.append(asyncio.create_task(listen(sub)))
+        counter = iter(range(10**9))
+
+        async def publish_one() -> None:
+            key = str(next(counter))
+            run.sent[key] = time.perf_counter_ns()
+            await publisher.publish(CHANNEL, key)
+
+        async def close() -> None:
+            for sub in subs:
+                await sub.close()
+            await cleanup(readers, publisher.close())
+
+        return await drive(run, messages, publish_one, close)
+
+    return ours_resp
+
+
+def parser_rates(rounds: int) -> None:
+    """MB/s of each parser on the same replies, fed whole and in TCP-segment pieces."""
+    messages = b"".join(b"*3\r\n$7\r\nmessage\r\n$12\r\nbench.orders\r\n$%d\r\n%s\r\n" % (len(p), p)
+                        for p in (b'{"id":"pub-%d","n":1}' % n for n in range(20_000)))
+    big_array = b"*20000\r\n" + b"".join(b"$10\r\n%010d\r\n" % n for n in range(20_000))
+    cases = {"20,000 pushes, whole": (messages, len(messages)),
+             "20,000 pushes, 1460-byte pieces": (messages, 1460),
+             "one 20,000-element array, 1460-byte pieces": (big_array, 1460)}
+    print(f"\n# the parsers alone: MB/s, median of {rounds} round(s)")
+    print(f"{'input':<46}{'plain':>9}{'fast':>9}{'fast/plain':>12}")
+    for name, (data, piece) in cases.items():
+        rates = {}
+        for label, parser_class in (("plain", RespParser), ("fast", FastRespParser)):
+            samples = []
+            for _ in range(rounds):
+                parser, count = parser_class(), 0
+                start = time.perf_counter()
+                for i in range(0, len(data), piece):
+                    for _ in parser.feed(data[i:i + piece]):
+                        count += 1
+                samples.append(len(data) / (time.perf_counter() - start) / 1e6)
+            rates[label] = statistics.median(samples)
+        ratio = rates["fast"] / rates["plain"]
+        print(f"{name:<46}{rates['plain']:>9.1f}{rates['fast']:>9.1f}{ratio:>11.2f}x")
+
+
 async def cleanup(tasks: list[asyncio.Task], closing: Awaitable[None]) -> None:
     for task in tasks:
         task.cancel()
@@ -181,9 +247,14 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts: checks the benchmark runs")
+    parser.add_argument("--parsers", action="store_true", help="only the two RESP parsers, no Redis")
     args = parser.parse_args()
     rounds, messages = (1, 50) if args.quick else (3, 1000)
-    paths = {"bare redis-py": bare, "ours pub/sub": ours_pubsub, "ours streams": ours_streams}
+    parser_rates(rounds)
+    if args.parsers:
+        return
+    paths = {"bare redis-py": bare, "ours pub/sub": ours_pubsub, "ours streams": ours_streams,
+             "resp plain": resp_path("plain"), "resp fast": resp_path("fast")}
     proc, url = start_redis()
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     with proc:
@@ -208,6 +279,8 @@ def main() -> None:
             ratio = med["ours pub/sub"]["p99"] / med["bare redis-py"]["p99"]
             verdict = "ok" if ratio <= 1.5 else "MISS"
             print(f"ours pub/sub p99 / bare p99  x{ratio:.2f} (target <= 1.5)  {verdict}")
+            fast = med["resp fast"]["rate"] / med["resp plain"]["rate"]
+            print(f"resp fast / resp plain delivered msg/s  x{fast:.2f}")
 
 
 if __name__ == "__main__":
