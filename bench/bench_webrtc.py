@@ -33,8 +33,7 @@ import time
 from learn_webrtc.chat import drain
 from learn_webrtc.peer import LAB_HOST, Peer, configuration, lab_timers, open_channel, restrict_host_addresses
 from learn_webrtc.turn import coturn
-from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process
+from wirelab_common.processes import start_server
 from wirelab_common.wiretrace import Trace
 
 MESSAGE = 16 * 1024
@@ -136,10 +135,9 @@ async def main(args: argparse.Namespace) -> None:
     restrict_host_addresses([LAB_HOST])
     lab_timers()
     total = args.mib * 2**20
-    port = free_port()
-    argv = [sys.executable, "-m", "learn_webrtc.signaling_server", "--port", str(port)]
-    with start_process(argv, name="signal", ready_line=r"listening on http://"):
-        url = f"ws://127.0.0.1:{port}/ws"
+    argv = [sys.executable, "-m", "learn_webrtc.signaling_server", "--port", "0", "-q"]
+    with start_server(argv, name="signal") as server:
+        url = server.url.replace("http://", "ws://") + "/ws"
         rows = {"data channel": [], "TCP socket": [], "data channel via coturn": []}
         relay = coturn() if shutil.which("turnserver") else contextlib.nullcontext()
         with relay as turn:

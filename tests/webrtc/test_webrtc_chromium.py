@@ -19,6 +19,8 @@ import pytest
 from learn_webrtc.netns import can_unshare
 from tests.conftest import need_binary, unavailable
 
+pytestmark = pytest.mark.differential
+
 
 def run_browser(*args: str) -> str:
     need_binary("chromium", "chromium")

@@ -1,9 +1,9 @@
-"""The NAT lab: the namespace plan (pure, runs anywhere), then the real thing as root.
+"""The NAT lab as root: five network namespaces, two MASQUERADE routers, our STUN server and coturn.
 
-The real run builds five network namespaces, two MASQUERADE routers, our STUN
-server and coturn, and runs the four cases of ``nat_lab``: host-only fails,
-STUN connects through endpoint-independent NATs, STUN fails through symmetric
-ones, TURN always connects.
+The full run covers the four cases of ``nat_lab``: host-only fails, STUN
+connects through endpoint-independent NATs, STUN fails through symmetric ones,
+TURN always connects.  (The plan of commands is checked anywhere, as a pure
+test: test_webrtc_nat_plan.py.)
 """
 
 from __future__ import annotations
@@ -15,56 +15,9 @@ import sys
 import pytest
 
 from learn_webrtc import netns
-from learn_webrtc.netns import NatBehaviour, Topology, nat_commands, setup_commands
 from tests.conftest import need_binary, unavailable
-from wirelab_common.errors import SetupError
 
-TOPO = Topology("test")
-
-
-def namespace_of(argv: list[str]) -> str | None:
-    """The namespace a command acts in (None: the root namespace)."""
-    if argv[:3] == ["ip", "netns", "add"] or argv[:3] == ["ip", "netns", "exec"]:
-        return argv[3]
-    if argv[:2] == ["ip", "-n"]:
-        return argv[2]
-    return None
-
-
-@pytest.mark.parametrize("firewall", [True, False])
-def test_every_setup_command_acts_inside_one_of_our_namespaces(firewall):
-    ours = set(TOPO.namespaces)
-    for argv in setup_commands(TOPO, firewall) + nat_commands(TOPO, NatBehaviour.SYMMETRIC):
-        assert namespace_of(argv) in ours, f"would touch the root namespace: {argv}"
-        if "netns" in argv[4:]:  # the far end of a veth pair goes to another of ours
-            assert argv[argv.index("netns", 4) + 1] in ours, argv
-
-
-def test_routers_masquerade_and_only_the_symmetric_nat_randomises_ports():
-    eim = [argv for argv in nat_commands(TOPO, NatBehaviour.ENDPOINT_INDEPENDENT) if "-A" in argv]
-    symmetric = [argv for argv in nat_commands(TOPO, NatBehaviour.SYMMETRIC) if "-A" in argv]
-    assert all("MASQUERADE" in argv for argv in eim + symmetric)
-    assert not any("--random-fully" in argv for argv in eim)
-    assert sum("--random-fully" in argv for argv in symmetric) == 2  # UDP on each router
-
-
-def test_the_firewall_rule_is_the_only_difference_without_firewall():
-    with_rule, without = setup_commands(TOPO, True), setup_commands(TOPO, False)
-    extra = [argv for argv in with_rule if argv not in without]
-    assert [namespace_of(argv) for argv in extra] == [TOPO.ns("router-a"), TOPO.ns("router-b")]
-    rule = ["-i", "wan", "-m", "conntrack", "--ctstate", "NEW", "-j", "DROP"]
-    assert all(argv[-8:] == rule for argv in extra)
-
-
-def test_without_root_the_lab_refuses_with_a_reason_and_a_hint(monkeypatch):
-    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
-    assert "needs root" in netns.lab_unavailable()
-    with pytest.raises(SetupError) as info:  # nat_lab exits 2 with this
-        netns.check_can_build()
-    assert "sudo" in info.value.hint
-
-
-# --- as root --------------------------------------------------------------------------
+pytestmark = pytest.mark.loopback
 
 
 @pytest.fixture
@@ -103,3 +56,11 @@ def test_nat_lab_shows_host_fail_srflx_connect_symmetric_fail_relay_connect(name
     assert "< peer-b   data channel 'chat': 'hello from peer-a'" in out
     used = next(line for line in out.splitlines() if "namespaces wlnat" in line).split("namespaces ")[1]
     assert not set(used.split(", ")) & set(netns.existing_namespaces()), "the lab was not torn down"
+
+
+@pytest.mark.timeout(90)
+def test_without_stun_the_hole_punching_case_fails_its_check(namespaces):
+    result = subprocess.run([sys.executable, "-m", "learn_webrtc.nat_lab", "--cases", "b", "--no-stun"],
+                            capture_output=True, text=True, timeout=80)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "case (b) should connect" in result.stderr, result.stdout + result.stderr

@@ -1,4 +1,4 @@
-"""Two aiortc peers through our signaling server: chat, files, media, TURN, and failures."""
+"""Two aiortc peers through our signaling server: chat, files, media, failures (TURN: test_webrtc_turn)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import os
 import sys
 
-import aioice.ice
 import pytest
 from websockets.asyncio.client import connect
 
@@ -16,26 +15,12 @@ from learn_webrtc.chat import HIGH_WATER, receive_file, say, send_file
 from learn_webrtc.file_transfer import CHUNK_SIZE, TransferError
 from learn_webrtc.media import CounterVideoTrack, ToneAudioTrack, counter_of, peak
 from learn_webrtc.peer import LAB_HOST, IceFailed, Peer, PeerGone, configuration, open_channel, pair
-from learn_webrtc.turn import coturn
-from tests.conftest import need_binary
 from wirelab_common.processes import start_process
 from wirelab_common.wiretrace import Trace
 
+pytestmark = pytest.mark.loopback
 
-@pytest.fixture
-def lab(monkeypatch):
-    """Only 127.0.0.2 as a host candidate, and consent checks on a 1 s x 3 clock (undone after)."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: [LAB_HOST])
-    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 1.0)
-    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", 3)
-
-
-@pytest.fixture
-def signaling_url(shared_signaling_url, lab):
-    return shared_signaling_url
-
-
-QUIET = Trace("", stream=io.StringIO())  # the tests check objects, not trace lines (test_webrtc_demo does)
+QUIET = Trace("", stream=io.StringIO())  # the tests check objects, not trace lines (tests/test_demos.py does)
 
 
 async def connect_chat(alice: Peer, bob: Peer):
@@ -96,20 +81,6 @@ async def test_video_counters_survive_vp8_and_the_tone_is_heard(signaling_url):
         assert max(peaks) > 1000, peaks
 
 
-async def test_relay_only_peers_go_through_coturn(signaling_url):
-    need_binary("turnserver", "coturn")
-    with coturn() as turn:
-        relayed = configuration(turn.server, relay_only=True)
-        async with pair(QUIET, signaling_url, "relayed", relayed, relayed) as (alice, bob):
-            alice_in, bob_in = await connect_chat(alice, bob)
-            say(alice_in.channel, alice.trace, "via coturn")
-            assert (await bob_in.next_json())["text"] == "via coturn"
-            for peer in (alice, bob):
-                local, remote = peer.selected_pair()
-                assert local.startswith("relay 127.0.0.1:") and remote.startswith("relay 127.0.0.1:")
-                assert all(" typ relay" in c for c in peer.local_candidates)
-
-
 async def test_a_relay_only_peer_without_turn_fails_in_bounded_time_with_a_reason(signaling_url):
     nowhere = configuration(relay_only=True)
     async with pair(QUIET, signaling_url, "hopeless", nowhere, nowhere) as (alice, bob):
@@ -125,7 +96,7 @@ async def test_a_killed_peer_is_noticed_by_signaling_and_by_ice(signaling_url):
     alice = Peer("alice", signaling_url, "fragile", QUIET.child("alice"))
     chat = alice.pc.createDataChannel("chat")
     inbox = alice.inbox(chat)
-    argv = [sys.executable, "-m", "learn_webrtc.chat", "--signaling", signaling_url, "--room", "fragile",
+    argv = [sys.executable, "-m", "learn_webrtc.chat", "--url", signaling_url, "--room", "fragile",
             "--name", "bob", "--say", "bob here", "--stay", "60"]
     try:
         await alice.join()
@@ -149,7 +120,7 @@ async def test_a_chat_peer_finds_the_chat_channel_by_label_among_others(signalin
     side = alice.inbox(alice.pc.createDataChannel("side"))  # announced first, so it arrives first
     chat = alice.pc.createDataChannel("chat")
     inbox = alice.inbox(chat)
-    argv = [sys.executable, "-m", "learn_webrtc.chat", "--signaling", signaling_url, "--room",
+    argv = [sys.executable, "-m", "learn_webrtc.chat", "--url", signaling_url, "--room",
             "two-channels", "--name", "bob", "--say", "bob here", "--expect", "1"]
     try:
         await alice.join()

@@ -21,13 +21,15 @@ import pytest
 
 from wirelab_common.processes import ManagedProcess, start_process
 
+pytestmark = pytest.mark.loopback
+
 SIZE = 24 * 1024 * 1024
 CHUNKS = SIZE // (16 * 1024)
 PROMPT = 5.0  # seconds; before the fix the sender waited forever, the receiver its 20 s timeout
 
 
 def chat(url: str, room: str, name: str, *args: str, ready: str) -> ManagedProcess:
-    argv = [sys.executable, "-m", "learn_webrtc.chat", "--signaling", url, "--room", room,
+    argv = [sys.executable, "-m", "learn_webrtc.chat", "--url", url, "--room", room,
             "--name", name, *args]
     return start_process(argv, name=name, ready_line=ready, timeout=30)
 

@@ -10,6 +10,8 @@ from learn_webrtc.file_transfer import CHUNK_SIZE, Assembler, Manifest, Transfer
 from learn_webrtc.media import BITS, HEIGHT, WIDTH, draw_counter, read_counter, tone_samples
 from learn_webrtc.peer import candidate_type, describe_candidate, split_candidates
 
+pytestmark = pytest.mark.pure
+
 DATA = bytes(range(256)) * 200  # 51,200 bytes: three full chunks and a short one
 
 
@@ -98,3 +100,11 @@ def test_candidates_are_taken_out_of_the_sdp_once_each_with_their_first_mline():
     ]
     assert candidate_type(candidates[1]["candidate"]) == "relay"
     assert describe_candidate(candidates[0]["candidate"]) == "typ host  udp 127.0.0.2:5000"
+
+
+def test_a_corrupted_chunk_passes_only_when_checksums_are_off():
+    messages = list(frames(DATA))
+    messages[1] = messages[1][:-1] + bytes([messages[1][-1] ^ 0xFF])
+    assert len(assemble(DATA, messages).verify(checksums=False)) == len(DATA)
+    with pytest.raises(TransferError, match=r"corrupted chunk\(s\) \[1\]"):
+        assemble(DATA, messages).verify()

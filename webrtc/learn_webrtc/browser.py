@@ -44,8 +44,8 @@ import sys
 from aiortc import RTCConfiguration, RTCIceTransportPolicy
 
 from wirelab_common.errors import SetupError, check, require_binary, run_main
-from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process
+from wirelab_common.processes import start_server
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from .chat import say
@@ -74,8 +74,7 @@ async def run_inside(trace: Trace, relay: bool = False) -> None:
 
     restrict_host_addresses([LAB_HOST])
     lab_timers()
-    port = free_port()
-    argv = [sys.executable, "-m", "learn_webrtc.signaling_server", "--port", str(port)]
+    argv = [sys.executable, "-m", "learn_webrtc.signaling_server", "--port", "0"]
     with contextlib.ExitStack() as stack:
         config = None
         if relay:
@@ -84,17 +83,17 @@ async def run_inside(trace: Trace, relay: bool = False) -> None:
             argv += ["--ice-server", f"{turn.url}?transport=udp", "--ice-username", turn.user,
                      "--ice-credential", turn.password, "--ice-transport-policy", "relay"]
             config = configuration(turn.server, relay_only=True)
-        stack.enter_context(start_process(argv, name="signal", ready_line=r"listening on http://", echo=True))
+        server = stack.enter_context(start_server(argv, name="signal", echo=True))
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = await browser.new_page()
                 page.on("console", lambda msg: trace.note(f"chromium console: {msg.text}"))
-                await page.goto(f"http://127.0.0.1:{port}/?room={ROOM}")
+                await page.goto(f"{server.url}/?room={ROOM}")
                 await page.wait_for_function("window.webrtcLog && window.webrtcLog.some(l => "
                                              "l.includes('signal joined'))", timeout=30_000)
                 trace.note("chromium joined the room first: it will offer (and trickle for real)")
-                await talk_to(page, f"ws://127.0.0.1:{port}/ws", trace, config)
+                await talk_to(page, server.url.replace("http://", "ws://") + "/ws", trace, config)
             finally:
                 await browser.close()
 
@@ -139,9 +138,9 @@ def main(argv: list[str] | None = None) -> None:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--inside", action="store_true", help="already in the namespace (internal)")
     parser.add_argument("--relay", action="store_true", help="both peers relay-only through coturn")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbosity(parser)
     args = parser.parse_args(argv)
-    trace = Trace("browser", verbose=args.verbose)
+    trace = Trace("browser", verbose=args.verbose, quiet=args.quiet)
 
     def outside() -> None:
         require_binary("chromium", "apt-get install chromium (Debian's; never `playwright install`)")

@@ -2,8 +2,8 @@
 
 Reading order: ... peer -> file_transfer -> media -> turn -> **chat** -> demo.
 
-    python -m learn_webrtc.chat --signaling ws://127.0.0.1:8800/ws --room lobby --name alice \\
-        [--say "hi"]... [--expect 1] [--send-file PATH | --receive-file PATH] [--stay 30] [-v]
+    python -m learn_webrtc.chat --url ws://127.0.0.1:8800/ws --room lobby --name alice \\
+        [--say "hi"]... [--expect 1] [--send-file PATH | --receive-file PATH] [--stay 30] [-v | -q]
 
 On the channel, text messages are JSON: ``{"type": "chat", "text": ...}`` and
 the file messages of ``file_transfer.py``; binary messages are file chunks.
@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from aiortc import RTCDataChannel
 
 from wirelab_common.errors import CheckFailed, check, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, shorten
 
 from .file_transfer import Assembler, Manifest, TransferError, frames, make_manifest
@@ -111,8 +112,11 @@ class FileSent:
 
 
 async def send_file(channel: RTCDataChannel, trace: Trace, name: str, data: bytes,
-                    corrupt_chunk: int | None = None, peer: Peer | None = None) -> FileSent:
+                    corrupt_chunk: int | None = None, peer: Peer | None = None,
+                    flow_control: bool = True) -> FileSent:
     """Manifest, chunks (with flow control), end marker.  ``corrupt_chunk`` flips a byte on purpose.
+
+    ``flow_control=False`` queues every chunk at once (the demo's ``--no-flow-control``).
 
     TransferError, naming the reason and how far it got, as soon as the channel
     closes or ``peer`` learns the other side is gone.
@@ -128,7 +132,7 @@ async def send_file(channel: RTCDataChannel, trace: Trace, name: str, data: byte
         for index, frame in enumerate(frames(data, manifest.chunk_size)):
             if index == corrupt_chunk:
                 frame = frame[:-1] + bytes([frame[-1] ^ 0xFF])  # what a bad buffer would do
-            if channel.bufferedAmount > HIGH_WATER:
+            if flow_control and channel.bufferedAmount > HIGH_WATER:
                 pauses += 1
                 await drain(channel, peer=peer)
             check_open(channel, peer)
@@ -153,8 +157,11 @@ def check_open(channel: RTCDataChannel, peer: Peer | None) -> None:
         raise PeerGone(reason)
 
 
-async def receive_file(inbox: Inbox, trace: Trace, timeout: float = 30.0) -> tuple[Manifest, bytes]:
+async def receive_file(inbox: Inbox, trace: Trace, timeout: float = 30.0,
+                       checksums: bool = True) -> tuple[Manifest, bytes]:
     """Read one file from ``inbox``; TransferError (naming the bad chunks) if it does not check out.
+
+    ``checksums=False`` accepts the file without its SHA-256 check (``Assembler.verify``).
 
     Also TransferError, with how far it got, when the channel or the connection
     ends mid-transfer (the Inbox knows: see ``Inbox.next``), or when nothing
@@ -178,8 +185,9 @@ async def receive_file(inbox: Inbox, trace: Trace, timeout: float = 30.0) -> tup
                 raise TransferError(f"unexpected message during a transfer: {shorten(message)}")
             break
         assembler.add(message)
-    data = assembler.verify()
-    trace.state(f"file {manifest.name!r}: {len(data)} bytes, SHA-256 verified ({manifest.sha256[:16]}...)")
+    data = assembler.verify(checksums)
+    verified = "SHA-256 verified" if checksums else "SHA-256 NOT checked"
+    trace.state(f"file {manifest.name!r}: {len(data)} bytes, {verified} ({manifest.sha256[:16]}...)")
     return manifest, data
 
 
@@ -187,8 +195,8 @@ async def run_peer(args: argparse.Namespace) -> None:
     """A chat peer process: join, connect, say lines, read ``--expect`` lines, then stay or leave."""
     restrict_host_addresses([args.host_address])
     lab_timers()
-    trace = Trace(args.name, verbose=args.verbose)
-    peer = Peer(args.name, args.signaling, args.room, trace)
+    trace = Trace(args.name, verbose=args.verbose, quiet=args.quiet)
+    peer = Peer(args.name, args.url, args.room, trace)
     joined = await peer.join()
     try:
         # The first peer in the room offers, so it creates the channel (before its offer goes
@@ -230,7 +238,7 @@ async def run_peer(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_webrtc.chat", description=__doc__.split("\n")[0])
-    parser.add_argument("--signaling", required=True, help="ws://HOST:PORT/ws")
+    parser.add_argument("--url", required=True, help="the signaling server's WebSocket, ws://HOST:PORT/ws")
     parser.add_argument("--room", default="lobby")
     parser.add_argument("--name", default="peer")
     parser.add_argument("--say", action="append", default=[], help="a chat line to send (repeatable)")
@@ -240,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stay", type=float, default=0, help="then wait this long for the peer to go")
     parser.add_argument("--timeout", type=float, default=20.0)
     parser.add_argument("--host-address", default=LAB_HOST, help="the one host candidate address")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show SDP")
+    add_verbosity(parser)  # -v: the SDPs too
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
     run_main(lambda: run_peer(args))

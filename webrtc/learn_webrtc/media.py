@@ -71,11 +71,15 @@ def tone_samples(start: int, count: int, rate: int, hz: float = 440.0, amplitude
 
 
 class CounterVideoTrack(VideoStreamTrack):
-    """320x240 frames at 30 fps; frame n shows n in 16 blocks (see the module docstring)."""
+    """320x240 frames at 30 fps; frame n shows n in 16 blocks (see the module docstring).
 
-    def __init__(self) -> None:
+    ``step=0`` freezes the counter (a stalled camera: the demo's ``--frozen-video``).
+    """
+
+    def __init__(self, step: int = 1) -> None:
         super().__init__()
         self.counter = 0
+        self.step = step
         self._chroma = bytes([GREY]) * (WIDTH // 2 * HEIGHT // 2)
 
     async def recv(self) -> VideoFrame:
@@ -91,7 +95,7 @@ class CounterVideoTrack(VideoStreamTrack):
         for plane in (u, v):
             plane.update(bytes([GREY]) * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
-        self.counter = (self.counter + 1) % (1 << BITS)
+        self.counter = (self.counter + self.step) % (1 << BITS)
         return frame
 
 

@@ -1,12 +1,14 @@
 """The NAT lab: two aiortc peers behind two home NATs try to connect, four ways (RFC 8445, 4787).
 
-Reading order: stun -> stun_attributes -> stun_server -> stun_client -> netns -> nat_peer -> **nat_lab**.
+Reading order: stun -> stun_attributes -> stun_server -> stun_client -> netns -> nat_relay -> nat_peer
+-> **nat_lab**.
 
 Run it as root (it builds network namespaces; see ``netns.py`` for the map)::
 
     python -m learn_webrtc.nat_lab          # the four cases, ~15 s
     python -m learn_webrtc.nat_lab -v       # with every candidate line and the SDPs
     python -m learn_webrtc.nat_lab --cases b --no-router-firewall   # see what the firewall rule is for
+    python -m learn_webrtc.nat_lab --no-stun   # a fault hook: without STUN, case (b) fails its check
 
 The cases, and what ICE can do in each:
 
@@ -37,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from wirelab_common.errors import check, require_binary, run_main
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_process, start_server
 from wirelab_common.wiretrace import Trace
 
 from . import netns
@@ -70,22 +72,19 @@ CASES = [
 RESULT = re.compile(r"RESULT (connected local=(\S+) remote=(\S+)|failed: .*)")
 
 
-def port_of(proc: ManagedProcess) -> int:
-    """The port from a ready line ``... listening on udp 203.0.113.10:41234``."""
-    return int(re.search(r":(\d+)\s*$", proc.output().splitlines()[0]).group(1))
+def start_servers(topo: Topology, workdir: str, want_turn: bool, verbose: bool) -> dict[str, ManagedProcess]:
+    """Our STUN server on two ports, the signaling relay, and (if wanted) coturn.
 
-
-def start_servers(topo: Topology, workdir: str, want_turn: bool, verbose: bool) -> dict[str, object]:
-    """Our STUN server on two ports, the signaling relay, and (if wanted) coturn."""
+    Ours start on ``--port 0`` and name their port in their ready line
+    (``= stun     listening on udp://203.0.113.10:41234``): ``proc.url``.
+    """
     public = lambda argv: topo.exec_argv("public", argv)  # noqa: E731
     module = ["-m", "learn_webrtc.stun_server", "--host", PUBLIC_SERVER, "--port", "0"]
-    servers: dict[str, object] = {
-        "stun": start_process(public([PY, *module, *(["-v"] if verbose else [])]), name="stun",
-                              ready_line="listening on udp", echo=verbose),
-        "stun2": start_process(public([PY, *module]), name="stun2", ready_line="listening on udp"),
-        "relay": start_process(public([PY, "-m", "learn_webrtc.nat_peer", "relay", "--name", "relay",
-                                       "--host", PUBLIC_SERVER, "--port", "0"]),
-                               name="relay", ready_line="listening on tcp", echo=verbose),
+    servers: dict[str, ManagedProcess] = {
+        "stun": start_server(public([PY, *module, "-v" if verbose else "-q"]), name="stun", echo=verbose),
+        "stun2": start_server(public([PY, *module, "-q"]), name="stun2"),
+        "relay": start_server(public([PY, "-m", "learn_webrtc.nat_relay", "--host", PUBLIC_SERVER,
+                                      "--port", "0"]), name="relay", echo=verbose),
     }
     if want_turn:
         # turn.py's command line, on the public address; ready when coturn has started its threads
@@ -100,23 +99,30 @@ def run_quiet(argv: Sequence[str], timeout: float) -> str:
     return result.stdout + result.stderr
 
 
-def run_case(case: Case, topo: Topology, ports: dict[str, int], trace: Trace, verbose: bool) -> str:
-    """Run one case; return the outcome (``connected local=host remote=srflx`` or ``failed``)."""
+def run_case(case: Case, topo: Topology, urls: dict[str, str], trace: Trace, verbose: bool,
+             use_stun: bool = True) -> str:
+    """Run one case; return the outcome (``connected local=host remote=srflx`` or ``failed``).
+
+    ``use_stun=False`` (``--no-stun``) leaves our STUN server out of every case, to show
+    which outcomes depend on it: the case then fails its check.
+    """
     trace.banner(f"case ({case.key}): {case.title}")
     netns.set_nat(topo, case.nat)
     trace.state(f"routers: iptables -t nat ... -j {' '.join(case.nat.target)}  ({case.nat.label} mapping)")
-    stun = f"{PUBLIC_SERVER}:{ports['stun']}"
-    if case.stun:
+    stun = urls["stun"].removeprefix("udp://")
+    if case.stun and not use_stun:
+        trace.note("--no-stun: this case runs without our STUN server")
+    if case.stun and use_stun:
         # What each NAT does to one socket talking to two ports (RFC 4787 §4.1).
-        argv = [PY, "-m", "learn_webrtc.stun_client", stun, f"{PUBLIC_SERVER}:{ports['stun2']}",
+        argv = [PY, "-m", "learn_webrtc.stun_client", "--url", urls["stun"], "--url", urls["stun2"],
                 "--attempts", "3", "--bind", f"{netns.PEERS['a']}:0"]
         probe = run_quiet(topo.exec_argv("peer-a", argv), 20)
         for line in probe.splitlines():
             if line.startswith("=") or verbose:
                 print(line.replace("client  ", "peer-a  "), flush=True)
-    options = ["--signal", f"{PUBLIC_SERVER}:{ports['relay']}", "--room", case.key,
+    options = ["--url", urls["relay"], "--room", case.key,
                "--timeout", str(PEER_TIMEOUT), *(["-v"] if verbose else [])]
-    if case.stun:
+    if case.stun and use_stun:
         options += ["--stun", stun]
     if case.turn:
         options += ["--turn", f"{PUBLIC_SERVER}:{TURN_PORT}"]
@@ -152,7 +158,7 @@ def run_case(case: Case, topo: Topology, ports: dict[str, int], trace: Trace, ve
     return outcome
 
 
-def run_lab(cases: Sequence[Case], verbose: bool, firewall: bool = True) -> None:
+def run_lab(cases: Sequence[Case], verbose: bool, firewall: bool = True, use_stun: bool = True) -> None:
     trace = Trace("lab", verbose=verbose)
     want_turn = any(case.turn for case in cases)
     if want_turn:  # before building anything
@@ -164,9 +170,9 @@ def run_lab(cases: Sequence[Case], verbose: bool, firewall: bool = True) -> None
                     f"203.0.113.2, servers on {PUBLIC_SERVER}")
         servers = start_servers(topo, workdir, want_turn, verbose)
         try:
-            ports = {name: port_of(servers[name]) for name in ("stun", "stun2", "relay")}
+            urls = {name: servers[name].url for name in ("stun", "stun2", "relay")}
             for case in cases:
-                outcomes.append((case, run_case(case, topo, ports, trace, verbose)))
+                outcomes.append((case, run_case(case, topo, urls, trace, verbose, use_stun)))
         finally:
             for proc in servers.values():
                 proc.stop()
@@ -181,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="comma-separated subset of a,b,b',c")
     parser.add_argument("--no-router-firewall", action="store_true",
                         help="leave out the routers' INPUT default-deny rule (then case b fails: netns.py)")
+    parser.add_argument("--no-stun", dest="stun", action="store_false",
+                        help="leave our STUN server out (then case b fails its check: a fault hook)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     keys = args.cases.split(",")
@@ -193,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         cases = [replace(case, expect=None) if case.key == "b" else case for case in cases]
     # SIGTERM becomes SystemExit, so the `finally` blocks stop the servers and delete the namespaces.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    run_main(lambda: run_lab(cases, args.verbose, firewall=not args.no_router_firewall))
+    run_main(lambda: run_lab(cases, args.verbose, firewall=not args.no_router_firewall, use_stun=args.stun))
 
 
 if __name__ == "__main__":

@@ -1,20 +1,18 @@
-"""An aiortc peer for the NAT lab, and the tiny signaling relay it finds its partner through.
+"""An aiortc peer for the NAT lab: it finds its partner through ``nat_relay``.
 
-Reading order: stun -> stun_attributes -> stun_server -> stun_client -> netns -> **nat_peer** -> nat_lab.
+Reading order: stun -> stun_attributes -> stun_server -> stun_client -> netns -> nat_relay -> **nat_peer**
+-> nat_lab.
 
 Three roles, each one process (``nat_lab`` starts them inside namespaces)::
 
-    python -m learn_webrtc.nat_peer relay  --host 203.0.113.10 --port 0
-    python -m learn_webrtc.nat_peer offer  --signal 203.0.113.10:P --room r1 [--stun H:P] [--turn H:P]
-    python -m learn_webrtc.nat_peer answer --signal 203.0.113.10:P --room r1 [--stun H:P] [--turn H:P]
+    python -m learn_webrtc.nat_peer offer  --url tcp://203.0.113.10:P --room r1 [--stun H:P] [--turn H:P]
+    python -m learn_webrtc.nat_peer answer --url tcp://203.0.113.10:P --room r1 [--stun H:P] [--turn H:P]
     python -m learn_webrtc.nat_peer gather [--stun H:P]           # just print the candidates
 
-The relay is WebRTC signaling at its smallest: a TCP server in the public
-namespace that both peers can reach *through* their NATs (outgoing TCP is
-always allowed).  Each peer sends one JSON line ``{"join": room}``; once two
-have joined the same room, every later line from one is passed to the other.
-The offerer sends its SDP offer, the answerer its answer; each SDP carries all
-the candidates (no trickle: aiortc gathers before it answers).
+``--url`` is the signaling relay (``nat_relay.py``, the URL of its ready
+line).  Each peer joins a room there, then the offerer sends its SDP offer and
+the answerer its answer, every candidate inside (aiortc gathers them all
+before ``setLocalDescription`` returns).
 
 Then ICE (RFC 8445) runs: each side pairs its candidates with the other's and
 sends STUN Binding requests on every pair until one answers.  The offerer is
@@ -33,73 +31,19 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import time
 from collections.abc import Sequence
 
 import aioice.stun
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from wirelab_common.errors import CheckFailed, SetupError, run_main
+from wirelab_common.errors import CheckFailed, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from .peer import configuration, nominated_pair
-from .stun_client import parse_address
+from .stun_client import parse_address, url_parser
 from .turn import PASSWORD, USER
-
-# --- signaling relay ------------------------------------------------------------
-
-
-class SignalingRelay:
-    """Pairs TCP clients by room and copies lines between the two of a room."""
-
-    def __init__(self, trace: Trace) -> None:
-        self.trace = trace
-        self.waiting: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        try:
-            room = json.loads(await reader.readline())["join"]
-        except (ValueError, KeyError, TypeError):
-            writer.close()
-            return
-        self.trace.received(f"join {room!r} from {peer[0]}:{peer[1]}  (the router's public address)")
-        partner = self.waiting.pop(room, None)
-        if partner is None:
-            self.waiting[room] = (reader, writer)
-            return
-        self.trace.state(f"room {room!r} has two peers: relaying")
-        other_reader, other_writer = partner
-        await asyncio.gather(self.pipe(other_reader, writer, room), self.pipe(reader, other_writer, room))
-        writer.close()
-        other_writer.close()
-
-    async def pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, room: str) -> None:
-        while line := await reader.readline():
-            kind = json.loads(line).get("type", "?")
-            self.trace.sent(f"{kind} ({len(line)} bytes) relayed in room {room!r}")
-            writer.write(line)
-            await writer.drain()
-        writer.write_eof()
-
-
-async def run_relay(host: str, port: int, trace: Trace) -> None:
-    relay = SignalingRelay(trace)
-    try:
-        server = await asyncio.start_server(relay.handle, host, port)
-    except OSError as exc:
-        raise SetupError(f"cannot listen on tcp {host}:{port}: {exc.strerror}",
-                         "pass another --port") from None
-    bound = server.sockets[0].getsockname()
-    print(f"signaling relay listening on tcp {bound[0]}:{bound[1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
-
 
 # --- the peer ---------------------------------------------------------------------
 
@@ -182,7 +126,7 @@ async def run_peer(args: argparse.Namespace, trace: Trace) -> None:
     else:
         pc.on("datachannel", wire)
 
-    reader, writer = await asyncio.open_connection(*args.signal)
+    reader, writer = await asyncio.open_connection(*args.url)
     writer.write(json.dumps({"join": args.room}).encode() + b"\n")
     try:
         if args.role == "offer":
@@ -245,10 +189,9 @@ async def receive(reader: asyncio.StreamReader, trace: Trace, timeout: float) ->
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("role", choices=["relay", "offer", "answer", "gather"])
-    parser.add_argument("--host", default="127.0.0.1", help="relay: address to listen on")
-    parser.add_argument("--port", type=int, default=0, help="relay: TCP port (0: any free port)")
-    parser.add_argument("--signal", type=parse_address, metavar="HOST:PORT", help="the relay's address")
+    parser.add_argument("role", choices=["offer", "answer", "gather"])
+    parser.add_argument("--url", type=url_parser("tcp"), metavar="tcp://HOST:PORT",
+                        help="the signaling relay (nat_relay's ready line)")
     parser.add_argument("--room", default="lab")
     parser.add_argument("--name", help="name in the trace (default: the role)")
     parser.add_argument("--stun", type=parse_address, metavar="HOST:PORT")
@@ -256,17 +199,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--relay-only", action="store_true", help="iceTransportPolicy 'relay'")
     parser.add_argument("--stun-attempts", type=int, default=3, help="STUN requests per check (Rc)")
     parser.add_argument("--timeout", type=float, default=20.0, help="give up after this many seconds")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print the SDPs and ICE checks too")
+    add_verbosity(parser)  # -v: the SDPs and aioice's checks too
     args = parser.parse_args(argv)
     args.name = args.name or args.role
-    trace = Trace(args.name, verbose=args.verbose)
-    if args.role == "relay":
-        run_main(lambda: run_relay(args.host, args.port, trace))
-    elif args.role == "gather":
+    trace = Trace(args.name, verbose=args.verbose, quiet=args.quiet)
+    if args.role == "gather":
         run_main(lambda: gather(args, trace))
     else:
-        if args.signal is None:
-            parser.error("--signal HOST:PORT is required for offer and answer")
+        if args.url is None:
+            parser.error("--url tcp://HOST:PORT is required for offer and answer")
         run_main(lambda: run_peer(args, trace))
 
 

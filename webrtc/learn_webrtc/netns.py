@@ -1,6 +1,7 @@
 """A small internet in network namespaces: two home NATs and a public network (RFC 4787).
 
-Reading order: stun -> stun_attributes -> stun_server -> stun_client -> **netns** -> nat_peer -> nat_lab.
+Reading order: stun -> stun_attributes -> stun_server -> stun_client -> **netns** -> nat_relay -> nat_peer
+-> nat_lab.
 
 Everything lives in five namespaces of our own, so the machine's real
 interfaces, routes and firewall are never touched; deleting the namespaces

@@ -68,9 +68,13 @@ def restrict_host_addresses(addresses: Iterable[str]) -> None:
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(chosen)
 
 
-def lab_timers(interval: float = 1.0, failures: int = 3) -> None:
-    """Consent freshness (RFC 7675) on a lab clock: a dead peer is noticed after ~interval*failures."""
-    aioice.ice.CONSENT_INTERVAL = interval
+def lab_timers(interval: float = 1.0, failures: int = 3, consent: bool = True) -> None:
+    """Consent freshness (RFC 7675) on a lab clock: a dead peer is noticed after ~interval*failures.
+
+    ``consent=False`` (the demo's ``--no-consent``) puts the first check a week away:
+    the connection then never learns that the other peer is gone.
+    """
+    aioice.ice.CONSENT_INTERVAL = interval if consent else 7 * 24 * 3600.0
     aioice.ice.CONSENT_FAILURES = failures
 
 
@@ -139,8 +143,9 @@ class Peer:
     """
 
     def __init__(self, name: str, signaling_url: str, room: str, trace: Trace,
-                 config: RTCConfiguration | None = None) -> None:
+                 config: RTCConfiguration | None = None, trickle: bool = True) -> None:
         self.name, self.url, self.room = name, signaling_url, room
+        self.trickle = trickle  # False: send no candidates at all (the demo's --no-trickle)
         self.trace = trace
         self.pc = RTCPeerConnection(config or configuration())
         self.signaling: SignalingClient | None = None
@@ -260,7 +265,7 @@ class Peer:
         local = self.pc.localDescription
         sdp, candidates = split_candidates(local.sdp)
         await self.signaling.send({"type": local.type, "sdp": sdp})
-        for candidate in candidates:  # trickle: one message per candidate, then null
+        for candidate in candidates if self.trickle else []:  # trickle: one message each, then null
             self.local_candidates.append(candidate["candidate"])
             self.trace.state(f"gathered local candidate {describe_candidate(candidate['candidate'])}")
             await self.signaling.send({"type": "candidate", **candidate})
@@ -308,7 +313,9 @@ class Peer:
     def explain(self, what: str) -> str:
         local, remote = len(self.local_candidates), len(self.remote_candidates)
         hint = ""
-        if local == 0 and self.pc.localDescription is not None:
+        if not self.trickle:
+            hint = " -- trickle turned off: no candidate was sent, so ICE had no pair to check"
+        elif local == 0 and self.pc.localDescription is not None:
             hint = " -- no local candidates: relay-only policy without a reachable TURN server?"
         elif remote == 0 and self.pc.remoteDescription is not None:
             hint = " -- the other peer sent no candidates"

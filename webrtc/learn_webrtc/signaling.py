@@ -25,6 +25,20 @@ Messages, one JSON object per WebSocket text message::
       {"type": "error", "code": "room-full", "reason": "..."} see ERRORS
       offer / answer / candidate from the other peer, with "from": "p0" added
 
+One connection's states (``TRANSITIONS``; events are the message types, and
+``room-full`` is the server refusing a join; a disconnect, in any state, just
+forgets the connection)::
+
+    CONNECTED --join-->      JOINED
+    CONNECTED --room-full--> GONE
+    JOINED    --offer-->     JOINED
+    JOINED    --answer-->    JOINED
+    JOINED    --candidate--> JOINED
+    JOINED    --bye-->       GONE
+
+A message its state does not accept is answered with ``not-joined`` (before a
+join, or after bye) or ``already-joined`` (a second join).
+
 Who offers: the peer that was already in the room, when ``peer-joined``
 arrives.  A fixed rule avoids "glare" (both peers offering at once).
 
@@ -34,7 +48,9 @@ dropped, so the other peer gets exactly the documented format.
 Errors.  A malformed or out-of-order message gets an ``error`` reply and the
 connection stays open (the client may have a bug in one message, not in all);
 a third peer gets ``room-full`` and is closed with code 4003 (WebSocket codes
-4000-4999 are the application's, RFC 6455 §7.4.2).  The server also closes a
+4000-4999 are the application's, RFC 6455 §7.4.2).  (Rooms hold ROOM_SIZE = 2
+peers; the server's ``--room-size`` changes that, only so that the demo can
+show its room-full check failing.)  The server also closes a
 connection that sends a binary frame, with 1003 (unsupported data, §7.4.1).
 
 Size.  A message over MAX_MESSAGE (64 KiB) gets ``too-big`` and the connection
@@ -50,6 +66,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from wirelab_common.state_table import BadTransition, StateTable
 from wirelab_common.wiretrace import shorten
 
 ROOM_SIZE = 2
@@ -159,16 +176,25 @@ class PeerState(enum.Enum):
     GONE = "GONE"  # sent bye, was refused, or disconnected
 
 
-# The state machine as a table: (state, message type) -> next state.  Anything
-# missing is out of order and answered with the error named in WRONG_STATE.
-TRANSITIONS: dict[tuple[PeerState, str], PeerState] = {
+# The state machine of one connection, as a table: (state, event) -> next state.  The
+# events are the client's message types, plus "room-full": the server's refusal of a
+# join.  Anything missing is out of order and answered with the error in WRONG_STATE.
+TRANSITIONS = StateTable("signaling", {
     (PeerState.CONNECTED, "join"): PeerState.JOINED,
+    (PeerState.CONNECTED, "room-full"): PeerState.GONE,
     (PeerState.JOINED, "offer"): PeerState.JOINED,
     (PeerState.JOINED, "answer"): PeerState.JOINED,
     (PeerState.JOINED, "candidate"): PeerState.JOINED,
     (PeerState.JOINED, "bye"): PeerState.GONE,
-}
+})
 WRONG_STATE = {PeerState.CONNECTED: "not-joined", PeerState.JOINED: "already-joined"}
+
+
+def refusal(exc: BadTransition) -> SignalingError:
+    """The error a client gets for a message its state does not accept (one code per meaning)."""
+    allowed = ", ".join(e for e in exc.expected if e in CLIENT_MESSAGES) or "nothing"
+    return SignalingError(WRONG_STATE.get(exc.state, "not-joined"),
+                          f"{exc.event!r} is not allowed while {exc.state.value} (expected: {allowed})")
 
 
 @dataclass
@@ -180,6 +206,7 @@ class Rooms:
     ``disconnect(peer)`` when the socket closes for any reason.
     """
 
+    room_size: int = ROOM_SIZE  # the server's --room-size (the demo's --no-room-limit raises it)
     rooms: dict[str, list[str]] = field(default_factory=dict)
     state: dict[str, PeerState] = field(default_factory=dict)
     room_of: dict[str, str] = field(default_factory=dict)
@@ -191,11 +218,11 @@ class Rooms:
     def receive(self, peer: str, text: str) -> list[Send | Close]:
         try:
             message = parse_message(text)
-            current = self.state[peer]
             kind = message["type"]
-            if (current, kind) not in TRANSITIONS:
-                raise SignalingError(WRONG_STATE.get(current, "not-joined"),
-                                     f"{kind!r} is not allowed while {current.value}")
+            try:
+                TRANSITIONS.next(self.state[peer], kind)
+            except BadTransition as exc:
+                raise refusal(exc) from None
             return getattr(self, "_on_" + kind.replace("-", "_"))(peer, message)
         except SignalingError as exc:
             return [Send(peer, error_message(exc.code, exc.detail))]
@@ -214,12 +241,13 @@ class Rooms:
     def _on_join(self, peer: str, message: dict[str, Any]) -> list[Send | Close]:
         room = message["room"]
         members = self.rooms.setdefault(room, [])
-        if len(members) >= ROOM_SIZE:
-            self.state[peer] = PeerState.GONE
-            return [Send(peer, error_message("room-full")), Close(peer, ROOM_FULL_CLOSE, "room full")]
+        if len(members) >= self.room_size:
+            self.state[peer] = TRANSITIONS.next(self.state[peer], "room-full")
+            detail = f"the room already has {self.room_size} peers (connection closed with {ROOM_FULL_CLOSE})"
+            return [Send(peer, error_message("room-full", detail)), Close(peer, ROOM_FULL_CLOSE, "room full")]
         members.append(peer)
         self.room_of[peer] = room
-        self.state[peer] = PeerState.JOINED
+        self.state[peer] = TRANSITIONS.next(self.state[peer], "join")
         others = [m for m in members if m != peer]
         actions: list[Send | Close] = [Send(peer, {"type": "joined", "room": room, "peer": peer,
                                                    "peers": others})]
@@ -236,7 +264,7 @@ class Rooms:
 
     def _on_bye(self, peer: str, message: dict[str, Any]) -> list[Send | Close]:
         actions = self._leave(peer)
-        self.state[peer] = PeerState.GONE
+        self.state[peer] = TRANSITIONS.next(self.state[peer], "bye")
         return actions
 
     def _leave(self, peer: str) -> list[Send | Close]:

@@ -2,11 +2,12 @@
 
 Reading order: signaling -> **signaling_server** -> signaling_client -> peer -> ...
 
-    python -m learn_webrtc.signaling_server --host 127.0.0.1 --port 8800 [-v] \
-        [--ice-server turn:127.0.0.1:3478?transport=udp --ice-username test --ice-credential secret] \
-        [--ice-transport-policy relay]
+    python -m learn_webrtc.signaling_server --host 127.0.0.1 --port 8800 [--loop L] [-v | -q] \
+        [--room-size 2] [--ice-server turn:127.0.0.1:3478?transport=udp --ice-username test \
+        --ice-credential secret] [--ice-transport-policy relay]
 
-It prints ``= signal   listening on http://127.0.0.1:8800`` once it accepts.
+It prints ``= signal   listening on http://127.0.0.1:8800`` once it accepts
+(``--port 0``: any free port, named in that line; ``-q``: that line only).
 
 - ``/ws``: the WebSocket.  Every rule (join, relay, room-full, peer-left) is in
   ``signaling.Rooms``; this file turns its ``Send``/``Close`` actions into
@@ -38,9 +39,10 @@ from starlette.responses import FileResponse, Response
 
 from wirelab_common.asgi_server import TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
-from .signaling import MAX_FRAME, Close, Rooms, Send, describe, summary
+from .signaling import MAX_FRAME, ROOM_SIZE, Close, Rooms, Send, describe, summary
 
 STATIC = resources.files("learn_webrtc") / "static"
 
@@ -57,10 +59,10 @@ def rtc_configuration(servers: list[str], username: str | None = None, credentia
     return {"iceServers": ice_servers, "iceTransportPolicy": policy}
 
 
-def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None) -> FastAPI:
+def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None, room_size: int = ROOM_SIZE) -> FastAPI:
     app = FastAPI(title="learn_webrtc signaling")
     rtc_config = rtc_config or rtc_configuration([])
-    rooms = Rooms()
+    rooms = Rooms(room_size)
     sockets: dict[str, WebSocket] = {}
     ids = itertools.count()
     app.state.rooms = rooms
@@ -129,11 +131,11 @@ def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None) -> FastAP
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("signal", verbose=args.verbose)
+    trace = Trace("signal", verbose=args.verbose, quiet=args.quiet)
     ensure_port_free(args.host, args.port)
     rtc_config = rtc_configuration(args.ice_server, args.ice_username, args.ice_credential,
                                    args.ice_transport_policy)
-    app = create_app(trace, rtc_config)
+    app = create_app(trace, rtc_config, args.room_size)
     cfg = config(app, args.host, args.port, ws="websockets-sansio", ws_max_size=MAX_FRAME,
                  ws_ping_interval=5.0, ws_ping_timeout=5.0)
 
@@ -148,17 +150,17 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_webrtc.signaling_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8800)
+    add_server_options(parser, port=8800)
+    parser.add_argument("--room-size", type=int, default=ROOM_SIZE,
+                        help=f"peers per room (default {ROOM_SIZE}: a call between two)")
     parser.add_argument("--ice-server", action="append", default=[], metavar="URL",
                         help="a stun: or turn: URL for the browser page (repeatable)")
     parser.add_argument("--ice-username", help="the TURN user for those URLs")
     parser.add_argument("--ice-credential", help="the TURN password")
     parser.add_argument("--ice-transport-policy", choices=["all", "relay"], default="all",
                         help="relay: the page uses TURN relay candidates only")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show SDP bodies")
     args = parser.parse_args(argv)
-    run_server(lambda: serve(args), "asyncio")
+    run_server(lambda: serve(args), args.loop)
 
 
 if __name__ == "__main__":

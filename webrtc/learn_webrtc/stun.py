@@ -1,7 +1,7 @@
 """STUN messages on the wire: header, attribute list, integrity and fingerprint (RFC 8489).
 
-Reading order: **stun** -> stun_attributes -> stun_server -> stun_client -> netns -> nat_peer
--> nat_lab.
+Reading order: **stun** -> stun_attributes -> stun_server -> stun_client -> netns -> nat_relay
+-> nat_peer -> nat_lab.
 
 Sans-I/O: :func:`encode` turns a :class:`Message` into the bytes of one UDP
 datagram and :func:`decode` turns a datagram back into a :class:`Message`, or

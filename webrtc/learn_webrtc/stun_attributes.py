@@ -1,7 +1,7 @@
 """STUN attributes: one small class per attribute type (RFC 8489 §14, RFC 8445 §16.1).
 
-Reading order: stun -> **stun_attributes** -> stun_server -> stun_client -> netns -> nat_peer
--> nat_lab.
+Reading order: stun -> **stun_attributes** -> stun_server -> stun_client -> netns -> nat_relay
+-> nat_peer -> nat_lab.
 
 A STUN message body is a list of TLVs (§14)::
 

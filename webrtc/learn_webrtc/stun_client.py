@@ -1,6 +1,7 @@
 """A STUN Binding client: "what address does the world see me as?" (RFC 8489 §6.2.1, RFC 4787 §4.1).
 
-Reading order: stun -> stun_attributes -> stun_server -> **stun_client** -> netns -> nat_peer -> nat_lab.
+Reading order: stun -> stun_attributes -> stun_server -> **stun_client** -> netns -> nat_relay
+-> nat_peer -> nat_lab.
 
 One UDP socket sends a Binding request to each server given and prints the
 XOR-MAPPED-ADDRESS each one saw.  Asking two servers (two ports are enough)
@@ -19,7 +20,7 @@ makes the schedule shorter for the lab).
 
 Run it::
 
-    python -m learn_webrtc.stun_client 127.0.0.1:3478 127.0.0.1:3479 -v
+    python -m learn_webrtc.stun_client --url udp://127.0.0.1:3478 --url udp://127.0.0.1:3479 -v
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 from collections.abc import Callable, Sequence
 
 from wirelab_common.errors import CheckFailed, SetupError, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, hexdump
 
 from .stun import Message, MessageClass, Method, decode, encode
@@ -139,14 +141,26 @@ def parse_address(text: str) -> Address:
     return host, int(port)
 
 
+def url_parser(scheme: str) -> Callable[[str], Address]:
+    """An argparse type for ``SCHEME://HOST:PORT`` (a server's ready line names it so)."""
+
+    def parse(text: str) -> Address:
+        if not text.startswith(f"{scheme}://"):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {scheme}://HOST:PORT")
+        return parse_address(text[len(scheme) + 3:])
+
+    return parse
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("servers", nargs="+", type=parse_address, metavar="HOST:PORT")
+    parser.add_argument("--url", dest="servers", action="append", required=True, type=url_parser("udp"),
+                        metavar="udp://HOST:PORT", help="a STUN server (repeat: two tell the NAT's mapping)")
     parser.add_argument("--bind", type=parse_address, default=("0.0.0.0", 0), metavar="HOST:PORT")
     parser.add_argument("--attempts", type=int, default=7, help="requests per server before giving up")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show datagram bytes")
+    add_verbosity(parser)
     args = parser.parse_args(argv)
-    trace = Trace("client", verbose=args.verbose)
+    trace = Trace("client", verbose=args.verbose, quiet=args.quiet)
 
     async def run() -> None:
         local, mapped = await discover(args.servers, args.bind, trace, args.attempts)

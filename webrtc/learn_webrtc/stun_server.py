@@ -1,6 +1,7 @@
 """A STUN Binding server: tells each client the address its datagram came from (RFC 8489 §6.3).
 
-Reading order: stun -> stun_attributes -> **stun_server** -> stun_client -> netns -> nat_peer -> nat_lab.
+Reading order: stun -> stun_attributes -> **stun_server** -> stun_client -> netns -> nat_relay
+-> nat_peer -> nat_lab.
 
 This is all a WebRTC peer needs from STUN to learn its *server-reflexive*
 address: the public IP and port its NAT gave it.  :func:`answer` is the whole
@@ -19,7 +20,8 @@ What it answers (§6.3, §6.3.1):
 - anything that is not STUN at all -> nothing: never answer a stranger's
   garbage, or the server becomes a reflector for spoofed traffic.
 
-Run it (``-v`` traces every datagram)::
+Run it (one trace line per datagram; ``-v`` adds its bytes, ``-q`` shows only
+the ready line, ``= stun     listening on udp://127.0.0.1:3478``)::
 
     python -m learn_webrtc.stun_server --host 127.0.0.1 --port 3478 -v
     turnutils_stunclient -p 3478 127.0.0.1
@@ -33,7 +35,9 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wirelab_common.errors import SetupError, run_main
+from wirelab_common.errors import SetupError
+from wirelab_common.event_loop import run_server
+from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace, hexdump
 
 from .stun import Message, MessageClass, Method, decode, encode, looks_like_stun, parse_header
@@ -136,8 +140,7 @@ class StunServerProtocol(asyncio.DatagramProtocol):
             self.trace.state(f"socket error ignored: {exc}")
 
 
-async def serve(host: str, port: int, trace: Trace | None,
-                ready: asyncio.Future | None = None) -> None:
+async def serve(host: str, port: int, trace: Trace, ready: asyncio.Future | None = None) -> None:
     """Serve until cancelled or SIGTERM; print the ready line once bound."""
     loop = asyncio.get_running_loop()
     try:
@@ -147,7 +150,7 @@ async def serve(host: str, port: int, trace: Trace | None,
         raise SetupError(f"cannot bind udp {host}:{port}: {exc.strerror}",
                          "pass another --port (0 picks a free one) or stop what uses it") from None
     bound = transport.get_extra_info("sockname")
-    print(f"stun server listening on udp {bound[0]}:{bound[1]}", flush=True)
+    announce(trace, f"udp://{bound[0]}:{bound[1]}")
     if ready is not None:
         ready.set_result(bound)
     stop = asyncio.Event()
@@ -163,12 +166,10 @@ async def serve(host: str, port: int, trace: Trace | None,
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3478, help="UDP port (0: any free port)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="trace every datagram, with bytes")
+    add_server_options(parser, port=3478)
     args = parser.parse_args(argv)
-    trace = Trace("stun", verbose=True) if args.verbose else None
-    run_main(lambda: serve(args.host, args.port, trace))
+    trace = Trace("stun", verbose=args.verbose, quiet=args.quiet)
+    run_server(lambda: serve(args.host, args.port, trace), args.loop)
 
 
 if __name__ == "__main__":
