@@ -14,7 +14,7 @@ SYSTEM_DEPS := PYTHONPATH=common $(PYTHON) -m wirelab_common.system_deps
 
 .PHONY: help setup system-deps system-deps-auto demo test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean \
-        demo-mini_git-network npm-peers
+        demo-mini_git-network npm-peers compose-test
 
 help:
 	@echo "make demo             every demo in turn (a guided tour), then a summary table"
@@ -70,6 +70,12 @@ demo-mini_git-network: setup system-deps-auto
 
 test: setup system-deps-auto npm-peers
 	$(PY) -m pytest $(ARGS)
+
+# The docker-compose stack on a real Docker engine (started here if none runs, as root):
+# stand-in images when no registry answers, build, up, end-to-end checks, failure drills,
+# then everything removed (docs/compose.md).
+compose-test: setup system-deps-auto
+	PY=$(PY) tools/compose-test.sh
 
 bench: $(addprefix bench-,$(PATTERNS))
 
