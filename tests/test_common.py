@@ -185,7 +185,10 @@ def test_run_main_on_sigterm_runs_cleanup_and_exits_0(code):
 def test_run_main_on_sigint_still_exits_130_after_cleanup():
     import signal
 
-    proc = start_process([sys.executable, "-c", ASYNC_MAIN], name="main", ready_line="running")
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps ignoring it;
+    # a terminal's Ctrl-C reaches a foreground program with the default handler, as here.
+    ctrl_c = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    proc = start_process([sys.executable, "-c", ctrl_c + ASYNC_MAIN], name="main", ready_line="running")
     proc.signal(signal.SIGINT)
     assert proc.popen.wait(10) == 130, proc.output()
     proc.stop()
