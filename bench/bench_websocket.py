@@ -9,7 +9,9 @@ Three measurements, each against the anchor named in shared/TARGETS.md:
 2. Broadcast, 1,000 clients x 100 messages: the chat server's room fan-out
    against ``websockets.broadcast``.
 3. Codec: 125 B masked text frames serialized by a client connection and
-   parsed by a server connection, ours against ``wsproto``.
+   parsed by a server connection, ours against ``wsproto``: with the fast frame
+   parser (``frames_fast.py``, what connections use by default) and with the
+   lesson's (``frames.py``).
 
 Every server runs in its own process (so it has a core of its own, as in
 production) and every one is driven by the same lean client below, so the
@@ -116,10 +118,13 @@ async def _broadcast_windows(servers: dict[str, tuple[ManagedProcess, int]], win
 
 
 def measure_codec(rounds: int, frames: int) -> dict[str, float]:
+    """Frames/s through a client and a server Connection: wsproto, ours fast, ours plain."""
     from wsproto import ConnectionType
     from wsproto.connection import Connection as WsprotoConnection
     from wsproto.events import TextMessage
 
+    from learn_websocket.frames import FrameParser
+    from learn_websocket.frames_fast import FastFrameParser
     from learn_websocket.protocol import Connection, Role
 
     text = "x" * 125
@@ -131,16 +136,18 @@ def measure_codec(rounds: int, frames: int) -> dict[str, float]:
             for _event in server.events():
                 pass
 
-    def ours_run() -> None:
-        client, server = Connection(Role.CLIENT), Connection(Role.SERVER)
+    def ours_run(parser: type[FrameParser]) -> None:
+        client, server = Connection(Role.CLIENT), Connection(Role.SERVER, parser=parser)
         for _ in range(frames):
             client.send_text(text)
             server.receive_data(client.data_to_send())
             server.events_received()
 
-    rates: dict[str, list[float]] = {"wsproto": [], "ours": []}
+    runs = {"wsproto": wsproto_run, "fast": lambda: ours_run(FastFrameParser),
+            "plain": lambda: ours_run(FrameParser)}
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
-        for name, run in (("wsproto", wsproto_run), ("ours", ours_run)):
+        for name, run in runs.items():
             t0 = time.perf_counter()
             run()
             rates[name].append(frames / (time.perf_counter() - t0))
@@ -185,8 +192,10 @@ def main() -> None:
         print(f"\n# codec: 125 B masked text frames, serialize + parse, {frames} frames x {rounds} rounds")
         codec = measure_codec(rounds, frames)
         print(f"wsproto 1.3 (anchor)              {codec['wsproto']:>9.0f} frames/s")
-        print(f"learn_websocket.protocol          {codec['ours']:>9.0f} frames/s")
-        print(f"ours / wsproto               {verdict(codec['ours'] / codec['wsproto'], 2.0)}")
+        print(f"ours, frames_fast (default)       {codec['fast']:>9.0f} frames/s")
+        print(f"ours, frames (the lesson)         {codec['plain']:>9.0f} frames/s")
+        print(f"fast / wsproto               {verdict(codec['fast'] / codec['wsproto'], 2.0)}")
+        print(f"plain / wsproto              x{codec['plain'] / codec['wsproto']:.2f}  (the lesson)")
 
 
 if __name__ == "__main__":

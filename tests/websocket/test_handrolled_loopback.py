@@ -192,3 +192,9 @@ async def test_client_reads_a_frame_sent_in_the_same_segment_as_the_101() -> Non
         assert await ws.recv() == "welcome"
         ws.transport.close()
         await ws.wait_closed()
+
+
+async def test_the_echo_server_runs_on_the_lessons_frame_parser_too(echo_server) -> None:
+    proc, uri = echo_server("--parser", "plain")
+    code, output = await run_cli_client("--url", uri, "--send", "read by frames.py", "--ping")
+    assert code == 0, output + proc.output()

@@ -54,6 +54,7 @@ from wirelab_common.state_table import BadTransition, Machine, StateTable
 
 from . import frames
 from .frames import CloseCode, Frame, FrameParser, Opcode, ProtocolError
+from .frames_fast import FastFrameParser
 
 
 class Role(Enum):
@@ -127,6 +128,10 @@ class Connection:
     every frame in order, so that the I/O layer can trace them (it clears the
     lists once it has); by default nothing is kept: the fast path.
 
+    ``parser`` reads the frames: ``frames_fast.FastFrameParser`` by default (what
+    the benchmark measures), or ``frames.FrameParser``, the one to read; both give
+    the same frames and errors.
+
     ``machine`` is the opening handshake's, once it reached OPEN (``opening.py``);
     without one the connection starts OPEN, as after any successful handshake.
     An action the state does not allow raises
@@ -137,7 +142,7 @@ class Connection:
     def __init__(self, role: Role, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
                  fragment_size: int | None = None, auto_pong: bool = True,
                  mask_source: Callable[[int], bytes] = os.urandom, record_frames: bool = False,
-                 machine: Machine | None = None) -> None:
+                 machine: Machine | None = None, parser: type[FrameParser] = FastFrameParser) -> None:
         self.role = role
         self.machine = machine or Machine(CONNECTION, State.OPEN)
         if self.machine.state is not State.OPEN:
@@ -146,7 +151,7 @@ class Connection:
         self.fragment_size = fragment_size  # split outgoing messages into frames of this size
         self.auto_pong = auto_pong  # False simulates a peer that never answers pings
         self._mask_source = mask_source if role is Role.CLIENT else None
-        self._parser = FrameParser(expect_masked=role is Role.SERVER, max_size=max_message_size)
+        self._parser = parser(expect_masked=role is Role.SERVER, max_size=max_message_size)
         self._events: list[Event] = []
         self._output: list[bytes] = []
         self.record_frames = record_frames

@@ -41,11 +41,13 @@ from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
 from .aio import ConnectionClosed, OpeningProtocol, WebSocket
-from .frames import CloseCode
+from .frames import CloseCode, FrameParser
+from .frames_fast import FastFrameParser
 from .opening import ServerOpening
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE, State
 
 Handler = Callable[[WebSocket], Awaitable[None]]
+PARSERS: dict[str, type[FrameParser]] = {"fast": FastFrameParser, "plain": FrameParser}
 OPEN_TIMEOUT = 10.0  # a client that sends no complete handshake by then is dropped
 
 
@@ -59,10 +61,12 @@ class Server:
     """A listening WebSocket server; ``await server.close()`` closes every connection with 1001."""
 
     def __init__(self, handler: Handler, *, subprotocols: Sequence[str], max_message_size: int | None,
+                 parser: type[FrameParser],
                  trace: Trace | None, open_timeout: float) -> None:
         self.handler = handler
         self.subprotocols = tuple(subprotocols)
         self.max_message_size = max_message_size
+        self.parser = parser
         self.trace = trace
         self.open_timeout = open_timeout
         self.connections: set[WebSocket] = set()
@@ -76,7 +80,8 @@ class Server:
 
     def new_connection(self) -> OpeningProtocol:
         """For each accepted TCP connection: the opening handshake first (§4.2)."""
-        opening = ServerOpening(self.subprotocols, dict(max_message_size=self.max_message_size),
+        options = dict(max_message_size=self.max_message_size, parser=self.parser)
+        opening = ServerOpening(self.subprotocols, options,
                                 self.open_timeout)
         return OpeningProtocol(opening, self.trace, self.start_handler, on_fail=lambda error: None)
 
@@ -121,13 +126,15 @@ class Server:
 
 async def serve(handler: Handler = echo, host: str = "127.0.0.1", port: int = 0, *,
                 subprotocols: Sequence[str] = (), max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-                trace: Trace | None = None, open_timeout: float = OPEN_TIMEOUT) -> Server:
+                trace: Trace | None = None, open_timeout: float = OPEN_TIMEOUT,
+                parser: type[FrameParser] = FastFrameParser) -> Server:
     """Listen on ``host:port`` (0: any free port, see ``server.port``) and run ``handler`` per client.
 
     ``trace=None`` prints nothing (the fast path); pass ``Trace("server")`` to see every frame.
+    ``parser=frames.FrameParser`` reads frames with the lesson's parser instead of the fast one.
     """
     server = Server(handler, subprotocols=subprotocols, max_message_size=max_message_size,
-                    trace=trace, open_timeout=open_timeout)
+                    parser=parser, trace=trace, open_timeout=open_timeout)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_server(server.new_connection, host, port)
     return server
@@ -140,6 +147,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE,
                         help="largest message accepted, in bytes; bigger ones close with 1009")
     parser.add_argument("--subprotocol", action="append", default=[], help="a subprotocol to accept")
+    parser.add_argument("--parser", choices=PARSERS, default="fast",
+                        help="frame parser: fast (frames_fast.py, default) or plain (frames.py, the lesson)")
     return parser.parse_args(argv)
 
 
@@ -150,7 +159,8 @@ async def run(args: argparse.Namespace) -> None:
     try:
         # Quiet: no Trace at all for the connections, so no frame is even formatted (the fast path).
         server = await serve(echo, args.host, args.port, subprotocols=args.subprotocol,
-                             max_message_size=args.max_size, trace=None if args.quiet else trace)
+                             max_message_size=args.max_size, trace=None if args.quiet else trace,
+                             parser=PARSERS[args.parser])
     except OSError as exc:
         raise SetupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          "pass another --port (or 0 for any free port)") from None
