@@ -39,6 +39,7 @@ import dns.rcode
 import dns.rdatatype
 
 from wirelab_common.errors import check
+from wirelab_common.waiting import NotInTime, eventually
 from wirelab_common.wiretrace import Trace
 
 from . import persist
@@ -161,16 +162,11 @@ def _move_to_new_provider(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def wait_for_delegation(h: Hierarchy, target: str, limit: float = 15.0) -> bool:
-    """Ask the com server directly until its referral for example.com names ``target``."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        direct = ask(h.port, "example.com", "NS", server="127.53.0.2")
-        if any(str(rd.target) == target for rr in direct.authority + direct.answer for rd in rr
-               if rr.rdtype == dns.rdatatype.NS):
-            return True
-        time.sleep(0.1)
-    return False
+def delegation_names(h: Hierarchy, target: str) -> bool:
+    """Ask the com server directly: does its referral for example.com name ``target``?"""
+    direct = ask(h.port, "example.com", "NS", server="127.53.0.2")
+    return any(str(rd.target) == target for rr in direct.authority + direct.answer for rd in rr
+               if rr.rdtype == dns.rdatatype.NS)
 
 
 def ns_move(h: Hierarchy, trace: Trace) -> Timeline:
@@ -182,7 +178,10 @@ def ns_move(h: Hierarchy, trace: Trace) -> Timeline:
                    f"NS set for example.com (TTL 8, standing for com.'s 2 days)")
     serial = h.edit_zone("com.zone", "gtld", _move_to_new_provider)
     trace.sent(f"com: example.com NS -> ns1.newdns.net, glue removed, serial {serial}, SIGHUP")
-    check(wait_for_delegation(h, "ns1.newdns.net."), "the com server did not pick up the new delegation")
+    try:
+        eventually(lambda: delegation_names(h, "ns1.newdns.net."), 15, "com refers to ns1.newdns.net")
+    except NotInTime as exc:
+        check(False, f"the com server did not pick up the new delegation ({exc})")
     trace.received("com server now refers example.com to ns1.newdns.net; the old provider still "
                    f"answers {before} for anyone who asks it")
     timeline = poll_resolver(h, "www.example.com", NEW_PROVIDER_WWW, start, 25, trace, show_switch=True)

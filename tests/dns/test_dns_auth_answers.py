@@ -21,6 +21,8 @@ from learn_dns.rdata import A
 from learn_dns.secondary import serial_newer
 from learn_dns.zone_data import Zone, load_zone_file
 
+pytestmark = pytest.mark.pure
+
 ZONES = Path(learn_dns.__file__).parent / "zones"
 
 

@@ -25,6 +25,8 @@ from learn_dns.udp_drain import UdpDrain
 from learn_dns.wire import FormatError
 from wirelab_common.processes import ManagedProcess, start_server
 
+pytestmark = pytest.mark.loopback
+
 ZONES = Path(learn_dns.__file__).parent / "zones"
 SERVER = "127.53.0.3"
 
@@ -150,3 +152,9 @@ def test_the_asyncio_loop_traces_each_query_and_its_records_with_v():
         server.wait_line(r"query www\.example\.com\. A from 127\.0\.0\.1")
         server.wait_line(r"answer: www\.example\.com\..*192\.0\.2\.10")
         server.wait_line(r"\(from cache\)")
+
+
+def test_a_silent_tcp_connection_is_closed_after_the_idle_timeout():
+    with start_auth("--tcp-idle", "0.3") as server:
+        with socket.create_connection((SERVER, server.port), timeout=10) as sock:
+            assert sock.recv(1) == b""  # EOF: the server closed it (the 10 s timeout would fail first)

@@ -15,7 +15,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,15 +25,28 @@ import dns.rcode
 import pytest
 
 import learn_dns
+from learn_dns.zone_data import load_zone_file
 from tests.conftest import need_binary
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process
 from wirelab_common.processes import start_server as start_wirelab_server
 from wirelab_common.server_cli import READY_LINE
+from wirelab_common.waiting import eventually
+
+pytestmark = pytest.mark.differential
 
 ZONES = Path(learn_dns.__file__).parent / "zones"
 ROOT, TLD, PRIMARY, SECONDARY = "127.53.0.1", "127.53.0.2", "127.53.0.3", "127.53.0.4"
 READY = READY_LINE.pattern
+
+
+def example_zone():
+    return load_zone_file(ZONES / "example.com.zone")
+
+
+def zone_rrset(owner: str, rtype: int) -> list:
+    """The records of ``owner`` and ``rtype`` in example.com.zone (the file decides how many)."""
+    return [rr for rr in example_zone().records() if str(rr.name) == owner and rr.rtype == rtype]
 
 
 def start_server(address: str, port: int, *args: str) -> ManagedProcess:
@@ -143,7 +155,8 @@ def test_a_big_answer_over_512_byte_udp_is_truncated(internet):
 
 def test_dig_retries_a_truncated_answer_over_tcp_and_gets_it_all(internet, tool):
     answer = dig(PRIMARY, internet, "big.example.com", "TXT", "+bufsize=512", tool=tool)
-    assert "tc" not in answer.flags and len(answer.records("answer")) == 12
+    assert "tc" not in answer.flags
+    assert len(answer.records("answer")) == len(zone_rrset("big.example.com.", 16))
     if tool == "dig":
         assert "Truncated, retrying in TCP mode" in answer.text
 
@@ -153,7 +166,7 @@ def test_axfr_from_the_primary_sends_the_whole_zone_between_two_soas(internet, t
     records = [r for r in answer.text.splitlines() if r and not r.startswith(";")]
     types = [r.split()[3] for r in records]
     assert types[0] == types[-1] == "SOA" and types.count("SOA") == 2
-    assert len(records) == 25  # 24 records + the closing SOA
+    assert len(records) == len(example_zone()) + 1  # every record, then the closing SOA
 
 
 def test_a_missing_name_is_nxdomain_with_the_soa_and_its_negative_ttl(internet, tool):
@@ -253,13 +266,9 @@ def test_the_secondary_follows_the_primary_after_sighup_and_notify(tmp_path, loo
         assert [r[-1] for r in dig(SECONDARY, port, "www.example.com").records("answer")] == ["192.0.2.10"]
         edit_zone(zone, 2026112102, "192.0.2.99")
         primary.signal(signal.SIGHUP)
-        seen = []
-        for _ in range(50):   # bounded: NOTIFY makes it quick, the 3 s refresh would do it anyway
-            seen = [r[-1] for r in dig(SECONDARY, port, "www.example.com").records("answer")]
-            if seen == ["192.0.2.99"]:
-                break
-            time.sleep(0.2)
-        assert seen == ["192.0.2.99"]
+        # NOTIFY makes it quick; the 3 s refresh would do it anyway
+        eventually(lambda: [r[-1] for r in dig(SECONDARY, port, "www.example.com").records("answer")]
+                   == ["192.0.2.99"], 10, "the secondary answers the new address")
         primary.wait_line(r"NOTIFY acknowledged by 127\.53\.0\.4")
         secondary.wait_line(r"NOTIFY example\.com\. from 127\.53\.0\.3")
         secondary.wait_line(r"serial 2026112101 -> 2026112102")
@@ -274,13 +283,6 @@ def test_a_broken_zone_file_on_reload_keeps_the_old_copy(tmp_path):
         primary.signal(signal.SIGHUP)
         primary.wait_line("reload failed, keeping the old copy")
         assert dig(PRIMARY, port, "www.example.com").status == "NOERROR"
-
-
-def test_a_silent_tcp_connection_is_closed_after_the_idle_timeout():
-    with start_server(PRIMARY, 0, "--zone", str(ZONES / "example.com.zone"), "--tcp-idle", "0.3") as primary:
-        port = primary.port
-        with socket.create_connection((PRIMARY, port), timeout=10) as sock:
-            assert sock.recv(1) == b""  # EOF: the server closed it (the 10 s timeout would fail first)
 
 
 def test_an_unknown_edns_version_is_answered_badvers(internet):
@@ -299,7 +301,8 @@ def test_a_notify_from_anyone_but_the_primary_is_refused(internet):
 def test_ixfr_is_answered_with_the_whole_zone(internet):
     answer = dig(PRIMARY, internet, "example.com", "IXFR=2026112100")
     records = [r for r in answer.text.splitlines() if r and not r.startswith(";")]
-    assert len(records) == 25 and records[0].split()[3] == records[-1].split()[3] == "SOA"
+    assert len(records) == len(example_zone()) + 1
+    assert records[0].split()[3] == records[-1].split()[3] == "SOA"
 
 
 def test_a_secondary_started_before_its_primary_retries_until_it_has_a_copy(tmp_path):

@@ -10,8 +10,11 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import pytest
 
 from learn_dns.recursive.cache import AnswerCache, Cache, Rank, question_end, question_key, ttl_offsets
+
+pytestmark = pytest.mark.pure
 
 
 class Clock:

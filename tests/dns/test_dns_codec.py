@@ -13,6 +13,8 @@ from learn_dns.rdata import AAAA, MX, NS, SOA, TXT, A, Opaque
 from learn_dns.wire import FormatError
 from learn_dns.wire_cache import parse_question, patch
 
+pytestmark = pytest.mark.pure
+
 
 def rfc1035_compression_example() -> bytes:
     """RFC 1035 §4.1.4: F.ISI.ARPA at offset 20, FOO.F.ISI.ARPA at 40, ARPA at 64, the root at 92."""

@@ -8,6 +8,8 @@ EDNS fields), so the comparison owes nothing to either library's text output.
 
 from __future__ import annotations
 
+import random
+
 import dns.edns
 import dns.flags
 import dns.message
@@ -20,6 +22,10 @@ import dns.rrset
 import pytest
 
 from learn_dns.message import Message
+from learn_dns.wire import FormatError
+from tests.dns.test_dns_fuzz_codec import mutations
+
+pytestmark = pytest.mark.differential
 
 QUERY_CASES = [
     ("www.example.com.", "A", {}),
@@ -174,3 +180,21 @@ def test_rdata_text_matches_dnspython_for_the_types_we_model(case):
         texts = [rd.to_text() for rs in rrset_ for rd in rs if dns.rdatatype.to_text(rs.rdtype) in modelled]
         mine = [rr.rdata.to_text() for rr in rr_list if type(rr.rdata).__name__ in modelled]
         assert mine == texts
+
+
+def test_dnspython_rejects_what_we_reject_for_our_record_types():
+    """For packets of the types we model, a FormatError of ours is a rejection by dnspython too."""
+    rng = random.Random(1034)
+    disagreements = []
+    for packet in mutations(rng, 5_000):
+        try:
+            Message.from_wire(packet)
+            continue
+        except FormatError as exc:
+            ours = exc
+        try:
+            dns.message.from_wire(packet)
+        except Exception:  # noqa: BLE001 - any rejection counts
+            continue
+        disagreements.append((packet.hex(), str(ours)))
+    assert disagreements == []

@@ -14,9 +14,12 @@ import dns.flags
 import dns.message
 import dns.opcode
 import dns.rcode
+import pytest
 
 from learn_dns.recursive.policy import ResponseRateLimit, Verdict
 from learn_dns.recursive.server import error_response, refuse, truncated
+
+pytestmark = pytest.mark.pure
 
 SEND, SLIP, DROP = Verdict.SEND, Verdict.SLIP, Verdict.DROP
 

@@ -14,9 +14,12 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import dns.zone
+import pytest
 
 from learn_dns.recursive.cache import Cache
 from learn_dns.recursive.resolver import Finished, Resolution, ResolveAddress, SendQuery, stale_answer
+
+pytestmark = pytest.mark.pure
 
 ROOT = """
 @ 48 SOA a.root. h.root. 1 30 10 600 8

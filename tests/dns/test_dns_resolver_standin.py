@@ -23,7 +23,7 @@ import pytest
 from wirelab_common.ports import free_port
 from wirelab_common.server_cli import READY_LINE
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.loopback, pytest.mark.timeout(60)]
 ROOT, EVIL, RESOLVER = "127.53.1.1", "127.53.1.2", "127.53.1.53"
 BIG = [f"chunk {i:02d} " + "x" * 90 for i in range(20)]  # ~2 KB: more than EDNS's 1232 bytes
 
