@@ -1,11 +1,14 @@
-"""Fixtures for the MCP server tests: a running HTTP server, and ``wire``: raw-message helpers.
+"""Fixtures for the MCP tests: a running HTTP server; ``wire``: raw-message helpers;
+``peer_checks``: what our client must manage with any server.
 
 Test modules are imported in importlib mode, so they cannot import this file:
-helpers reach them as the ``wire`` fixture (``wire.modern_request(...)``).
+helpers reach them as fixtures (``wire.modern_request(...)``, ``peer_checks.exercise(...)``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import pytest
 
 from tests.conftest import need_binary, unavailable
 from wirelab_common.processes import ManagedProcess, start_server
+from wirelab_common.wiretrace import Trace
 
 NPM_PREFIX = Path(__file__).resolve().parents[2] / ".cache" / "npm"
 NPM_INSTALL_TIMEOUT = 300
@@ -65,6 +69,47 @@ def sse_messages(text: str) -> list[dict]:
         if data:
             messages.append(json.loads(data))
     return messages
+
+
+async def exercise(client, version: str) -> None:
+    """What our client must manage with every peer server; asserts as it goes."""
+    assert client.session.version == version
+    tools = {t.name: t for t in await client.list_tools()}
+    # the tools this exercise uses, and their hints (a server may offer more)
+    assert {"calculate", "add_note", "search_notes", "delete_note", "slow_count"} <= set(tools)
+    assert tools["delete_note"].destructive and not tools["search_notes"].destructive
+
+    assert (await client.call_tool("calculate", {"expression": "2*(3+4)"})).value == {"value": 14}
+    failed = await client.call_tool("calculate", {"expression": "1+"})
+    assert failed.is_error and "1+" in failed.text
+
+    added = (await client.call_tool("add_note", {"title": "Peer", "body": "written by the peer test"})).value
+    found = (await client.call_tool("search_notes", {"query": "peer test"})).value
+    assert added["id"] in [n["id"] for n in found["notes"]]
+    deleted = await client.call_tool("delete_note", {"id": added["id"]})
+    assert deleted.value == {"id": added["id"], "deleted": True}
+
+    progress: list[tuple[float, float | None]] = []
+    counted = await client.call_tool("slow_count", {"steps": 3, "delay": 0.01},
+                                     on_progress=lambda p, t, m: progress.append((p, t)))
+    assert counted.value == {"counted": 3}
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+
+    # Cancel a long call after its first progress notification; the server must go on serving.
+    started = asyncio.Event()
+    call = asyncio.create_task(client.call_tool("slow_count", {"steps": 100, "delay": 0.05},
+                                                on_progress=lambda p, t, m: started.set()))
+    await asyncio.wait_for(started.wait(), 10)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert (await client.call_tool("calculate", {"expression": "6*7"})).value == {"value": 42}
+
+
+@pytest.fixture(scope="session")
+def peer_checks() -> types.SimpleNamespace:
+    return types.SimpleNamespace(exercise=exercise, quiet=lambda: Trace("host", stream=io.StringIO()),
+                                 ERAS={"modern": (MODERN, LEGACY), "legacy": (LEGACY,)})
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
-import httpx
+import pytest
 
 from learn_mcp.host.agent import Agent
 from learn_mcp.host.client import ToolInfo, ToolResult
 from learn_mcp.host.client_session import RemoteError
 from learn_mcp.host.guards import Guardrails, StepLimit
-from learn_mcp.host.planner import Finish, OpenAICompatiblePlanner, RuleBasedPlanner, ToolCall
+from learn_mcp.host.planner import Finish, RuleBasedPlanner, ToolCall
 from wirelab_common.wiretrace import Trace
+
+pytestmark = pytest.mark.pure
 
 DESTRUCTIVE = {"readOnlyHint": False, "destructiveHint": True}
 ADDITIVE = {"readOnlyHint": False, "destructiveHint": False}
@@ -147,27 +148,3 @@ async def test_a_task_the_planner_cannot_read_stops_the_loop_with_its_reason():
     run, _ = agent(FakeClient())
     result = await run.run("fly to the moon")
     assert result.stopped_by == "planner" and "does not understand" in result.answer
-
-
-async def test_the_loop_runs_with_an_openai_compatible_planner_too():
-    """A scripted endpoint plays the model: it calls calculate, reads the tool message, answers."""
-
-    def model(request: httpx.Request) -> httpx.Response:
-        messages = json.loads(request.content)["messages"]
-        if messages[-1]["role"] == "user":
-            reply = {"role": "assistant", "content": None, "tool_calls": [{"id": "call_7", "type": "function",
-                     "function": {"name": "calculate", "arguments": '{"expression": "6*7"}'}}]}
-        else:
-            seen = json.loads(messages[-1]["content"])["value"]["value"]
-            reply = {"role": "assistant", "content": f"The answer is {seen}."}
-        choice = {"index": 0, "message": reply, "finish_reason": "stop"}
-        return httpx.Response(200, json={"choices": [choice]})
-
-    client = FakeClient()
-    http = httpx.AsyncClient(transport=httpx.MockTransport(model))
-    planner = OpenAICompatiblePlanner("http://model.invalid", http=http)
-    run = Agent(client, planner, trace=Trace("agent", stream=io.StringIO()))  # type: ignore[arg-type]
-    result = await run.run("what is six times seven?")
-    await planner.close()
-    assert client.calls == [("calculate", {"expression": "6*7"})]
-    assert result.stopped_by == "finished" and result.answer == "The answer is 42."

@@ -21,6 +21,8 @@ import sys
 import httpx
 import pytest
 
+pytestmark = pytest.mark.loopback
+
 BAD_STDIO = [
     ("not json", "{oops", -32700),
     ("not json-rpc", '{"hello": "world"}', -32600),

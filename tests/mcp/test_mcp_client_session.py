@@ -24,6 +24,8 @@ from learn_mcp.host.client_session import (
 from learn_mcp.jsonrpc import ErrorObject, ErrorResponse, Notification, Request, Response
 from wirelab_common.state_table import BadTransition
 
+pytestmark = pytest.mark.pure
+
 
 def session(*versions: str) -> ClientSession:
     return ClientSession(versions=versions or (MODERN, LEGACY), ids=itertools.count(1))

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.differential
+
 EXPECTED = Path(__file__).with_name("conformance_expected_failures.txt")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from learn_mcp.host.guards import (
     Guardrails,
     RepetitionGuard,
@@ -10,6 +12,8 @@ from learn_mcp.host.guards import (
     is_destructive,
     needs_confirmation,
 )
+
+pytestmark = pytest.mark.pure
 
 
 def test_step_limit_allows_calls_below_the_limit_and_stops_at_it():

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from learn_mcp.server import is_loopback, parse_args
+pytestmark = pytest.mark.loopback
 
 LEGACY = "2025-11-25"
 ACCEPT_BOTH = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -181,12 +181,6 @@ def test_token_is_required_when_configured(wire):
         ok = httpx.post(url, content=json.dumps(body),
                         headers={**wire.modern_headers(body), "Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
-
-
-def test_the_server_binds_loopback_unless_told_otherwise():
-    args = parse_args(["--transport", "http"])
-    assert args.host == "127.0.0.1" and is_loopback(args.host)
-    assert not is_loopback("0.0.0.0")  # then the Host check is off: a deliberate choice, not the default
 
 
 def test_allowed_extra_origin(wire):

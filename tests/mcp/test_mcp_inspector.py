@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.differential, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def inspect(inspector_bin, target: list[str], *args: str) -> dict:
@@ -36,8 +36,9 @@ def http_target(wire):
 def test_inspector_lists_tools(inspector_bin, http_target, transport):
     target = http_target if transport == "http" else STDIO_TARGET
     tools = inspect(inspector_bin, target, "--method", "tools/list")["tools"]
-    assert [t["name"] for t in tools] == ["calculate", "add_note", "search_notes", "delete_note",
-                                          "slow_count"]
+    listed = {t["name"]: t for t in tools}
+    assert listed["calculate"]["annotations"]["readOnlyHint"] is True
+    assert listed["delete_note"]["annotations"]["destructiveHint"] is True
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])

@@ -19,6 +19,8 @@ from learn_mcp.jsonrpc import (
     serialize,
 )
 
+pytestmark = pytest.mark.pure
+
 
 def test_request_with_params_parses():
     message = parse(b'{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42}, "id": 1}')

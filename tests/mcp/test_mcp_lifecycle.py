@@ -19,6 +19,8 @@ from learn_mcp.lifecycle import (
 )
 from wirelab_common.state_table import BadTransition
 
+pytestmark = pytest.mark.pure
+
 ENVELOPE = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {}}
 

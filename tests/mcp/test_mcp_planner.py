@@ -1,18 +1,15 @@
-"""The planners: the rule-based one reads tasks and results; the OpenAI-compatible one speaks
-Chat Completions with tools (against a fake endpoint, and against the sse pattern's endpoint)."""
+"""The planners, without I/O: the rule-based one reads tasks and results; the OpenAI-compatible
+one's messages and replies (its HTTP side: test_mcp_openai_planner.py, test_mcp_planner_sse.py)."""
 
 from __future__ import annotations
 
 import json
-import sys
 
-import httpx
 import pytest
 
 from learn_mcp.host.client import ToolInfo
 from learn_mcp.host.planner import (
     Finish,
-    OpenAICompatiblePlanner,
     PlannerError,
     RuleBasedPlanner,
     ToolCall,
@@ -23,7 +20,8 @@ from learn_mcp.host.planner import (
     parse_task,
     read_decision,
 )
-from wirelab_common.processes import start_server
+
+pytestmark = pytest.mark.pure
 
 TOOLS = [
     ToolInfo("calculate", "Evaluate arithmetic.",
@@ -134,53 +132,3 @@ def test_a_reply_with_tool_calls_is_a_call_and_one_without_is_the_answer():
     assert read_decision(text) == Finish("done")
     with pytest.raises(PlannerError):
         read_decision({"error": {"message": "nope"}})
-
-
-# -- OpenAI-compatible: over HTTP -------------------------------------------------------------------
-
-
-async def test_the_planner_posts_tools_and_history_and_reads_tool_calls_from_a_fake_endpoint():
-    seen: list[dict] = []
-
-    def endpoint(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/v1/chat/completions"
-        body = json.loads(request.content)
-        seen.append(body)
-        if len(body["messages"]) == 2:  # first turn: call a tool
-            message = {"role": "assistant", "content": None, "tool_calls": [{
-                "id": "call_1", "type": "function",
-                "function": {"name": "calculate", "arguments": json.dumps({"expression": "2*(3+4)"})}}]}
-        else:  # the tool result came back: answer
-            result = json.loads(body["messages"][-1]["content"])["value"]["value"]
-            message = {"role": "assistant", "content": f"It is {result}."}
-        return httpx.Response(200, json={"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": message, "finish_reason": "stop"}]})
-
-    http = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
-    planner = OpenAICompatiblePlanner("http://model.invalid", http=http)
-    first = await planner.decide("compute 2*(3+4)", TOOLS, [])
-    assert first == ToolCall("calculate", {"expression": "2*(3+4)"}, "call_1")
-    assert {t["function"]["name"] for t in seen[0]["tools"]} == {t.name for t in TOOLS}
-    final = await planner.decide("compute 2*(3+4)", TOOLS, [Turn(first, "ok", {"value": 14})])
-    assert final == Finish("It is 14.")
-    assert seen[1]["messages"][2]["tool_calls"][0]["id"] == "call_1"
-    await planner.close()
-
-
-async def test_an_endpoint_error_is_a_planner_error():
-    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(400, json={"error": {}})))
-    with pytest.raises(PlannerError, match="400"):
-        await OpenAICompatiblePlanner("http://model.invalid/v1", http=http).decide("x", TOOLS, [])
-
-
-async def test_the_sse_patterns_endpoint_answers_with_text_so_the_planner_finishes():
-    """The fixed-rule 'model' of learn_sse ignores tools: a text answer is a Finish."""
-    argv = [sys.executable, "-m", "learn_sse.server", "--port", "0", "--tick", "0", "--token-delay", "0"]
-    with start_server(argv, name="sse") as server:
-        planner = OpenAICompatiblePlanner(server.url)
-        try:
-            decision = await planner.decide("compute 2*(3+4)", TOOLS, [
-                Turn(ToolCall("calculate", {"expression": "1"}), "ok", {"value": 1})])
-        finally:
-            await planner.close()
-    assert isinstance(decision, Finish) and "fixed-rule reply" in decision.answer

@@ -24,7 +24,8 @@ from mcp import Client, ClientSession, StdioServerParameters
 STDIO = StdioServerParameters(command=sys.executable,
                               args=["-m", "learn_mcp.server", "--transport", "stdio"])
 # Logging is deprecated in 2026-07-28 (SEP-2577) but still in both revisions; we test it on purpose.
-pytestmark = pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
+pytestmark = [pytest.mark.differential,
+              pytest.mark.filterwarnings("ignore:The logging capability is deprecated")]
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +68,6 @@ def peer(request, mcp_url):
 async def test_sdk_lists_tools_with_schemas(peer):
     async with peer() as (client, _):
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert set(tools) == {"calculate", "add_note", "search_notes", "delete_note", "slow_count"}
         assert tools["delete_note"].annotations.destructive_hint is True
         assert tools["calculate"].output_schema["required"] == ["value"]
 

@@ -13,7 +13,11 @@ from learn_mcp.calculator import CalcError, evaluate
 from learn_mcp.jsonrpc import ErrorResponse, Notification, Request, Response
 from learn_mcp.lifecycle import Lifecycle
 from learn_mcp.schema import validate
+from learn_mcp.server import is_loopback, parse_args
 from learn_mcp.server_core import ServerCore
+from wirelab_common.waiting import eventually_async
+
+pytestmark = pytest.mark.pure
 
 ENVELOPE = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {}}
@@ -88,7 +92,7 @@ async def test_initialize_negotiates_and_declares_capabilities():
 
 async def test_tools_list_has_schemas_and_annotations(link):
     tools = {t["name"]: t for t in (await link.result("tools/list"))["tools"]}
-    assert list(tools) == ["calculate", "add_note", "search_notes", "delete_note", "slow_count"]
+    assert all({"inputSchema", "annotations"} <= t.keys() for t in tools.values())
     assert tools["delete_note"]["annotations"]["destructiveHint"] is True
     assert tools["calculate"]["inputSchema"]["required"] == ["expression"]
     assert tools["calculate"]["outputSchema"]["properties"]["value"]["type"] == "number"
@@ -167,8 +171,7 @@ async def test_cancelling_the_task_stops_slow_count():
     link = Link(ServerCore(blocking_sleep))
     await link.initialize()
     task = asyncio.create_task(link.call("slow_count", steps=5, delay=1))
-    while not steps:
-        await asyncio.sleep(0)
+    await eventually_async(lambda: steps, 5, "slow_count reached its first sleep", interval=0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -258,14 +261,14 @@ async def test_a_handler_that_crashes_is_internal_error_and_the_next_request_is_
 
 
 async def test_conformance_fixtures_are_added_only_when_installed_and_delegate_the_rest():
-    plain = {t["name"] for t in (await Link().result("tools/list", modern=True))["tools"]}
-    assert plain == {"calculate", "add_note", "search_notes", "delete_note", "slow_count"}
+    plain = [t["name"] for t in (await Link().result("tools/list", modern=True))["tools"]]
+    assert "calculate" in plain and not any(name.startswith("test_") for name in plain)
     core = ServerCore(no_wait)
     conformance_fixtures.install(core)
     link = Link(core)
     await link.initialize()
     names = [t["name"] for t in (await link.result("tools/list"))["tools"]]
-    assert names[:5] == ["calculate", "add_note", "search_notes", "delete_note", "slow_count"]
+    assert names[:len(plain)] == plain  # the lesson's own tools first, unchanged
     assert "test_simple_text" in names and "test_tool_with_progress" in names
     assert (await link.call("calculate", expression="2+2"))["structuredContent"] == {"value": 4}
     image = (await link.call("test_image_content"))["content"][0]
@@ -293,3 +296,9 @@ def test_schema_checker_reports_json_pointers():
     assert validate({"n": 0}, schema) == ["/n: must be >= 1"]
     assert validate({"n": True}, schema) == ["/n: expected integer, got boolean"]
     assert validate([], schema) == ["/: expected object, got array"]
+
+
+def test_the_server_binds_loopback_unless_told_otherwise():
+    args = parse_args(["--transport", "http"])
+    assert args.host == "127.0.0.1" and is_loopback(args.host)
+    assert not is_loopback("0.0.0.0")  # then the Host check is off: a deliberate choice, not the default
