@@ -1,12 +1,16 @@
-"""docker-compose.yml, checked statically: there is no Docker engine on these machines.
+"""docker-compose.yml, checked statically (``make compose-test`` runs it on a real engine).
 
 The file is validated against the Compose specification's JSON schema
-(``check-jsonschema --builtin-schema vendor.compose-spec``), and everything it
-points at on disk (build contexts, Dockerfiles, mounted config files) must exist.
+(``check-jsonschema --builtin-schema vendor.compose-spec``), everything it
+points at on disk (build contexts, Dockerfiles, mounted config files) must exist,
+and the house rules hold: ports published on 127.0.0.1 only and never on the host's
+own services' ports, nobody runs as root, every serving service has a health check,
+and the network is in the benchmark range, never a private one.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 import sys
@@ -57,3 +61,29 @@ def test_everything_compose_points_at_exists():
             source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
             if source.startswith("."):
                 assert (ROOT / source).exists(), f"{name}: mounted {source} missing"
+
+
+HOST_SERVICES = {6379, 5432, 3306, 5672, 1883, 4222}  # already taken on these machines
+
+
+def test_ports_are_published_on_loopback_away_from_the_host_services():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            host_ip, host_port, _ = str(port).split(":", 2)
+            assert host_ip == "127.0.0.1", f"{name}: {port} is published beyond loopback"
+            assert int(host_port) not in HOST_SERVICES, f"{name}: {port} collides with a host service"
+
+
+def test_nobody_runs_as_root_and_every_serving_service_has_a_health_check():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, service in services.items():
+        assert service.get("user") not in ("root", "0"), f"{name} runs as root"
+        if service.get("ports"):
+            assert "healthcheck" in service, f"{name} serves a port but has no health check"
+
+
+def test_the_network_is_in_the_benchmark_range():
+    config = yaml.safe_load(COMPOSE.read_text())["networks"]["default"]["ipam"]["config"]
+    for entry in config:
+        assert ipaddress.ip_network(entry["subnet"]).subnet_of(ipaddress.ip_network("198.18.0.0/15"))
