@@ -1,12 +1,14 @@
 """The chat web application: FastAPI routes around the hub and the broker.
 
-Reading order: schema -> hub -> broker -> **app** -> server; then client; then the page.
+Reading order: schema -> hub -> broker -> **app** -> handlers -> server; then client; then the page.
 
-``create_app(settings)`` returns an ASGI app with three routes:
+``create_app(settings)`` returns an ASGI app made of two small routers:
 
-- ``GET /`` (and ``/chat.js``): the browser page;
-- ``GET /healthz``: a JSON status for load balancers and tests;
-- ``WebSocket /ws``: the chat.
+- :func:`pages`: ``GET /`` (and ``/chat.js``), the browser page, and
+  ``GET /healthz``, a JSON status for load balancers and tests;
+- :func:`chat_socket`: ``WebSocket /ws``, the chat: :func:`admit` decides before
+  ``accept()``, then ``handlers.Chat`` runs the session, one small handler per
+  message type.
 
 What happens at ``/ws``, in order::
 
@@ -33,20 +35,18 @@ client (RFC 6455 §5.5.2) and drops those that do not answer with a pong.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 
-from fastapi import FastAPI, WebSocket
+from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
 
-from wirelab_common.wiretrace import Trace, shorten
+from wirelab_common.wiretrace import Trace
 
-from . import schema
-from .broker import BrokerUnavailable, make_broker
-from .hub import Hub, Member
+from .broker import make_broker
+from .handlers import Chat
+from .hub import Hub
 
 # Simplification: a static token table.  Production would verify a signed,
 # expiring token (a JWT or a session cookie checked against a store) instead.
@@ -64,8 +64,8 @@ class Settings:
     redis_url: str | None = None
     queue_size: int = 256  # per-client outbox: messages a client may fall behind by
     trace: Trace | None = None
-    # False (--quiet): only the "=" state lines, no "<"/">" line per message, and no
-    # formatting work for them either.  Each line costs a few microseconds.
+    # False (--quiet): no "<"/">" line per message, and no formatting work for one
+    # either (each line costs a few microseconds).
     trace_messages: bool = True
 
 
@@ -86,13 +86,84 @@ def presented_token(websocket: WebSocket) -> str:
     return websocket.query_params.get("token", "")
 
 
+def peer_of(websocket: WebSocket) -> str:
+    client = websocket.client
+    # Behind nginx, uvicorn takes the address from X-Forwarded-For, without a port.
+    return (f"{client.host}:{client.port}" if client.port else client.host) if client else "?"
+
+
+async def deny(chat: Chat, websocket: WebSocket, peer: str, status: int, detail: str) -> None:
+    chat.trace.state(f"rejected {peer}: HTTP {status} ({detail})")
+    # RFC 9110 §15.5.2: a 401 names the authentication scheme it wants.
+    headers = {"WWW-Authenticate": 'Bearer realm="chat"'} if status == 401 else {}
+    try:
+        await websocket.send_denial_response(PlainTextResponse(detail, status, headers))
+    except RuntimeError:
+        await websocket.close(1008)  # no denial extension: the server answers a bare 403
+
+
+async def admit(chat: Chat, websocket: WebSocket, peer: str, settings: Settings,
+                users_by_token: dict[str, str]) -> str | None:
+    """Steps 1-2 above, before ``accept()``: the user, or None once a denial was sent."""
+    # §10.2: browsers always send Origin.  Any page on the web may open a WebSocket
+    # to us, and the browser attaches our cookies (cross-site WebSocket hijacking;
+    # the same-origin policy does not apply to WebSockets).  Our token is not sent
+    # automatically, but the check is cheap and closes the whole class of attack.
+    # Non-browser clients (the Python client, curl) send no Origin; no foreign page
+    # can make them act for a user, so a missing Origin is allowed.
+    origin = websocket.headers.get("origin")
+    if origin is not None and origin not in settings.allowed_origins:
+        await deny(chat, websocket, peer, 403, f"origin {origin} is not allowed")
+        return None
+    user = users_by_token.get(presented_token(websocket))
+    if user is None:
+        await deny(chat, websocket, peer, 401, "missing or unknown token")
+        return None
+    if chat.hub.closing:
+        await deny(chat, websocket, peer, 503, "server shutting down")
+        return None
+    return user
+
+
+def pages(chat: Chat) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/")
+    async def page() -> FileResponse:
+        return FileResponse(str(STATIC / "index.html"), media_type="text/html")
+
+    @router.get("/chat.js")
+    async def script() -> FileResponse:
+        return FileResponse(str(STATIC / "chat.js"), media_type="text/javascript")
+
+    @router.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "server": chat.server_id, "broker": chat.broker.mode,
+                             "members": len(chat.hub.members), "rooms": len(chat.hub.rooms)})
+
+    return router
+
+
+def chat_socket(chat: Chat, settings: Settings) -> APIRouter:
+    router = APIRouter()
+    users_by_token = {token: user for user, token in settings.tokens.items()}
+
+    @router.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        peer = peer_of(websocket)
+        user = await admit(chat, websocket, peer, settings, users_by_token)
+        if user is not None:
+            await websocket.accept()
+            await chat.session(websocket, user, peer)
+
+    return router
+
+
 def create_app(settings: Settings) -> FastAPI:
     trace = settings.trace or Trace(settings.server_id)
-    trace_messages = settings.trace_messages
     hub = Hub(settings.server_id, settings.queue_size, trace)
-    broker = make_broker(hub, settings.redis_url, settings.server_id, trace, trace_messages)
-    users_by_token = {token: user for user, token in settings.tokens.items()}
-    message_ids = itertools.count(1)
+    broker = make_broker(hub, settings.redis_url, settings.server_id, trace, settings.trace_messages)
+    chat = Chat(settings.server_id, hub, broker, trace, settings.trace_messages)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -105,122 +176,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.broker = broker
     app.state.settings = settings
     app.state.trace = trace  # server.py traces heartbeat timeouts with it
-
-    @app.get("/")
-    async def page() -> FileResponse:
-        return FileResponse(str(STATIC / "index.html"), media_type="text/html")
-
-    @app.get("/chat.js")
-    async def script() -> FileResponse:
-        return FileResponse(str(STATIC / "chat.js"), media_type="text/javascript")
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "server": settings.server_id, "broker": broker.mode,
-                             "members": len(hub.members), "rooms": len(hub.rooms)})
-
-    async def deny(websocket: WebSocket, peer: str, status: int, detail: str) -> None:
-        trace.state(f"rejected {peer}: HTTP {status} ({detail})")
-        # RFC 9110 §15.5.2: a 401 names the authentication scheme it wants.
-        headers = {"WWW-Authenticate": 'Bearer realm="chat"'} if status == 401 else {}
-        try:
-            await websocket.send_denial_response(PlainTextResponse(detail, status, headers))
-        except RuntimeError:
-            await websocket.close(1008)  # no denial extension: the server answers a bare 403
-
-    @app.websocket("/ws")
-    async def chat_socket(websocket: WebSocket) -> None:
-        client = websocket.client
-        # Behind nginx, uvicorn takes the address from X-Forwarded-For, without a port.
-        peer = (f"{client.host}:{client.port}" if client.port else client.host) if client else "?"
-        # §10.2: browsers always send Origin.  Any page on the web may open a WebSocket
-        # to us, and the browser attaches our cookies (cross-site WebSocket hijacking;
-        # the same-origin policy does not apply to WebSockets).  Our token is not sent
-        # automatically, but the check is cheap and closes the whole class of attack.
-        # Non-browser clients (the Python client, curl) send no Origin; no foreign page
-        # can make them act for a user, so a missing Origin is allowed.
-        origin = websocket.headers.get("origin")
-        if origin is not None and origin not in settings.allowed_origins:
-            await deny(websocket, peer, 403, f"origin {origin} is not allowed")
-            return
-        user = users_by_token.get(presented_token(websocket))
-        if user is None:
-            await deny(websocket, peer, 401, "missing or unknown token")
-            return
-        if hub.closing:
-            await deny(websocket, peer, 503, "server shutting down")
-            return
-
-        await websocket.accept()
-        member = hub.connect(user, peer, websocket.send_text, websocket.close)
-        trace.state(f"{user} OPEN from {peer}")
-        hub.send(member, schema.encode(schema.welcome(user, settings.server_id)))
-        code = 1006
-        try:
-            while True:
-                frame = await websocket.receive()
-                if frame["type"] == "websocket.disconnect":
-                    code = frame.get("code", 1005)
-                    break
-                # ASGI puts a text frame's payload under "text", a binary one's under "bytes".
-                text = frame.get("text")
-                await handle(member, text if text is not None else frame.get("bytes") or b"")
-                # Messages that came in one read are handled without waiting, and nothing
-                # is sent until we yield.  Let the pumps run before a flood fills anyone's
-                # queue, but not after every message (hub.py explains why).
-                if hub.backlogged():
-                    await asyncio.sleep(0)
-        finally:
-            rooms = hub.disconnect(member)
-            trace.state(f"{user} CLOSED from {peer} (code {member.close_code or code})")
-            for room in sorted(rooms):
-                await publish(member, room, schema.left(room, user), reply_errors=False)
-
-    async def handle(member: Member, raw: str | bytes) -> None:
-        if member.close_code is not None:
-            return  # being closed (e.g. a slow consumer): it no longer speaks in any room
-        try:
-            msg = schema.parse_client_message(raw)
-        except schema.SchemaError as exc:
-            if trace_messages:
-                trace.received(f"{member.user} invalid: {shorten(raw, 40)!r}")
-            return reply_error(member, exc.code, exc.detail)
-
-        if isinstance(msg, schema.Join):
-            if trace_messages:
-                trace.received(f"{member.user} joined {msg.room}")
-            if hub.closing:
-                return reply_error(member, "unavailable", "server shutting down")
-            if not hub.join(member, msg.room):
-                # Already a member: confirm to this client only, nobody else needs to know.
-                return hub.send(member, schema.encode(schema.joined(msg.room, member.user)))
-            await publish(member, msg.room, schema.joined(msg.room, member.user))
-        elif isinstance(msg, schema.Leave):
-            if trace_messages:
-                trace.received(f"{member.user} left {msg.room}")
-            if not hub.leave(member, msg.room):
-                return reply_error(member, "not_in_room", f"you are not in {msg.room}")
-            hub.send(member, schema.encode(schema.left(msg.room, member.user)))
-            await publish(member, msg.room, schema.left(msg.room, member.user))
-        else:
-            if trace_messages:
-                trace.received(f"{member.user} says in {msg.room}: {shorten(msg.text, 40)!r}")
-            if msg.room not in member.rooms:
-                return reply_error(member, "not_in_room", f"join {msg.room} before saying anything there")
-            message_id = f"{settings.server_id}-{next(message_ids)}"
-            event = schema.message(msg.room, member.user, msg.text, message_id, settings.server_id)
-            await publish(member, msg.room, event)
-
-    def reply_error(member: Member, code: str, detail: str) -> None:
-        if trace_messages:
-            trace.sent(f"{member.user} error {code}: {detail}")
-        hub.send(member, schema.encode(schema.error(code, detail)))
-
-    async def publish(member: Member, room: str, event: dict[str, str], reply_errors: bool = True) -> None:
-        try:
-            await broker.publish(room, event)
-        except BrokerUnavailable as exc:
-            if reply_errors:
-                reply_error(member, "unavailable", str(exc))
-
+    app.include_router(pages(chat))
+    app.include_router(chat_socket(chat, settings))
     return app

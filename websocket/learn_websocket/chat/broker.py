@@ -1,6 +1,6 @@
 """The broker: how a room event reaches members connected to *other* server processes.
 
-Reading order: schema -> hub -> **broker** -> app -> server; then client; then the page.
+Reading order: schema -> hub -> **broker** -> app -> handlers -> server; then client; then the page.
 
 One chat server holds its members in its own hub.  Behind a load balancer, alice
 may sit on server s1 and bob on s2; a message alice posts must reach bob too.  The

@@ -1,6 +1,6 @@
 """The Python chat client, on the ``websockets`` library, that reconnects by itself.
 
-Reading order: schema -> hub -> broker -> app -> server; then **client**; then the page.
+Reading order: schema -> hub -> broker -> app -> handlers -> server; then **client**; then the page.
 
     python -m learn_websocket.chat.client --url ws://127.0.0.1:8000/ws --token alice-token \\
         --room lobby [--say "hello"] [--listen 5] [-v]

@@ -1,6 +1,6 @@
 """The hub: rooms and their members inside one server process.
 
-Reading order: schema -> **hub** -> broker -> app -> server; then client; then the page.
+Reading order: schema -> **hub** -> broker -> app -> handlers -> server; then client; then the page.
 
 The hub knows nothing about WebSocket libraries or Redis.  A member is given two
 coroutine functions, ``send(text)`` and ``close(code, reason)``, so the hub can be

@@ -1,6 +1,6 @@
 """The chat's message schema: the JSON that travels inside WebSocket text frames.
 
-Reading order: **schema** -> hub -> broker -> app -> server; then client; then the page
+Reading order: **schema** -> hub -> broker -> app -> handlers -> server; then client; then the page
 (``static/index.html``, ``static/chat.js``).
 
 This module is the chat's *pure* layer: it parses and builds messages and does no I/O,

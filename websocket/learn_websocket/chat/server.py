@@ -1,6 +1,6 @@
 """The chat server process: command line, uvicorn, heartbeats and a graceful shutdown.
 
-Reading order: schema -> hub -> broker -> app -> **server**; then client; then the page.
+Reading order: schema -> hub -> broker -> app -> handlers -> **server**; then client; then the page.
 
     python -m learn_websocket.chat.server --port 8000 --server-id s1 \\
         [--redis-url redis://127.0.0.1:6379/0] [--token alice=alice-token ...] \\
