@@ -9,9 +9,12 @@ identity and dates, and are started as processes the same way
 against mini_git just as it would for a user (with Python's bytecode cache, kept in the
 benchmark's temporary directory).  ``status`` is measured on a
 clean tree after one warm-up run (which lets both refresh their index stat
-data).  Runs alternate between the programs; medians are reported.  Targets (shared/TARGETS.md):
-add+commit <= 3x git, status <= 10x git.  The commit ids must agree.  A last line splits
-mini_git's status CPU time into Python start-up, imports and the work itself.
+data).  ``status`` is measured both ways: the default fast path (``status_fast.py``) and
+the plain lesson (``python -m learn_git --plain status``, ``commands/status.py``).  Runs
+alternate between the programs; medians are reported.  Targets (shared/TARGETS.md):
+add+commit <= 3x git, status <= 10x git (met or not by the default path; the plain row is
+reported for comparison).  The commit ids must agree.  A last line splits mini_git's
+(fast) status CPU time into Python start-up, imports and the work itself.
 """
 
 from __future__ import annotations
@@ -83,8 +86,10 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
         tools = {"git": ["git"], "mini_git": [sys.executable, "-m", "learn_git"]}
+        # the plain status runs in mini_git's repository, after the fast one
+        status_tools = {**tools, "mini_git --plain": [sys.executable, "-m", "learn_git", "--plain"]}
         samples: dict[str, dict[str, list[tuple[float, float]]]] = {
-            n: {"add + commit": [], "status": []} for n in tools}
+            n: {"add + commit": [], "status": []} for n in status_tools}
         for name in tools:
             (root / name).mkdir()
             generate(root / name, args.files)
@@ -93,31 +98,36 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, tool in tools.items():
                 samples[name]["add + commit"].append(add_commit(tool, root / name, env))
-        for name, tool in tools.items():
-            timed([*tool, "status", "--porcelain"], root / name, env)  # warm-up: stat data refreshed
+        where_run = {"git": "git", "mini_git": "mini_git", "mini_git --plain": "mini_git"}
+        for name, tool in status_tools.items():
+            timed([*tool, "status", "--porcelain"], root / where_run[name], env)  # warm-up: stat refreshed
         for _ in range(args.repeat):
-            for name, tool in tools.items():
-                samples[name]["status"].append(timed([*tool, "status", "--porcelain"], root / name, env))
+            for name, tool in status_tools.items():
+                samples[name]["status"].append(timed([*tool, "status", "--porcelain"], root / where_run[name],
+                                                     env))
         results = {n: {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
-                       for k, v in steps.items()} for n, steps in samples.items()}
+                       for k, v in steps.items() if v} for n, steps in samples.items()}
         heads = {n: subprocess.run(["git", "rev-parse", "HEAD"], cwd=root / n, env=env, capture_output=True,
                                    text=True).stdout.strip() for n in tools}
         where = "tmpfs /dev/shm" if base else "the default temp dir"
         print(f"{args.files} files on {where}; medians of {args.rounds} add+commit "
               f"and {args.repeat} status runs; same commit id: {heads['git'] == heads['mini_git']}")
-        print("| step          | measure | git 2.39  | mini_git  | ratio  | target | met |")
-        print("|---------------|---------|-----------|-----------|--------|--------|-----|")
-        for step, target in TARGETS.items():
+        print("| step             | measure | git 2.39  | mini_git  | ratio  | target | met |")
+        print("|------------------|---------|-----------|-----------|--------|--------|-----|")
+        rows = [("add + commit", "mini_git", "add + commit"), ("status (fast)", "mini_git", "status"),
+                ("status (--plain)", "mini_git --plain", "status")]
+        for label, name, step in rows:
+            target = TARGETS[step]
             for i, measure in enumerate(("wall", "CPU")):
-                g, m = results["git"][step][i], results["mini_git"][step][i]
+                g, m = results["git"][step][i], results[name][step][i]
                 ratio = m / g if g else float("inf")
                 met = "yes" if ratio <= target else "no"
-                print(f"| {step:<13} | {measure:<7} | {g * 1000:>6.1f} ms | {m * 1000:>6.1f} ms "
+                print(f"| {label:<16} | {measure:<7} | {g * 1000:>6.1f} ms | {m * 1000:>6.1f} ms "
                       f"| {ratio:>5.1f}x | {target:>5.0f}x | {met:<3} |")
         # Where mini_git's status time goes (CPU medians): what any Python program pays to start,
         # what importing the status command costs, and the rest -- the work itself.
         start = [timed([sys.executable, "-c", "pass"], root, env)[1] for _ in range(args.repeat)]
-        imports = [timed([sys.executable, "-c", "import learn_git.cli, learn_git.commands.status"], root,
+        imports = [timed([sys.executable, "-c", "import learn_git.cli, learn_git.status_fast"], root,
                          env)[1] for _ in range(args.repeat)]
         floor, loaded = statistics.median(start), statistics.median(imports)
         status_cpu = results["mini_git"]["status"][1]

@@ -7,7 +7,9 @@ commands (clone, fetch, pull, push) come from part 2's ``network/cli_remote.py``
 
 Only the module of the command being run is imported: ``status`` must not pay
 for loading the HTTP client the network commands use (start-up time is most of
-what a small command costs in Python).  ``--help`` loads them all.
+what a small command costs in Python).  ``--help`` loads them all.  ``status``
+runs its fast variant (``status_fast.py``) unless ``--plain`` comes before the
+command; the parser's help formatter skips an import (``startup.py``).
 
 Errors a user can fix (:class:`GitError`) print ``fatal: ...`` and exit 128
 (``error: ...`` and 1 for refused checkouts and conflicts), as git does; a
@@ -22,6 +24,7 @@ import os
 import sys
 
 from .errors import GitError
+from .startup import Parser
 
 # command name -> module, in the order ``--help`` lists them: the core story in ``commands/``,
 # the commands beyond it in ``next_steps/`` (README: "Next steps").
@@ -35,44 +38,28 @@ COMMANDS = {
     "rebase": "next_steps.rebase", "revert": "next_steps.revert", "stash": "next_steps.stash",
     "worktree": "next_steps.worktree", "tag": "next_steps.tag",
 }
+# The fast variant run instead, unless --plain: it answers the common case and falls back to
+# the command above for the rest (status_fast.py says which cases).
+FAST = {"status": "status_fast"}
 
 
-def help_formatter(prog: str) -> argparse.HelpFormatter:
-    """argparse's own help formatter, at the width ``shutil.get_terminal_size`` would give.
+def build_parser(command: str | None = None, plain: bool = False) -> argparse.ArgumentParser:
+    """The parser for ``command`` only, or for every command when None.
 
-    argparse makes a formatter for every ``add_argument`` (to check the metavar), and its default
-    one imports ``shutil`` -- and with it bz2 and lzma -- just to learn the terminal width: a few
-    milliseconds on every command, for help text that is almost never printed.
+    ``plain``: register the lesson's module even where a fast variant exists (``FAST``).
     """
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 80
-    return argparse.HelpFormatter(prog, width=columns - 2)  # as argparse's default: 2 columns spare
-
-
-class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` using :func:`help_formatter`; its subcommand parsers are Parsers too."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", help_formatter)
-        super().__init__(*args, **kwargs)
-
-
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser for ``command`` only (fast), or for every command when None."""
     parser = Parser(prog="python -m learn_git",
                     description="mini_git: a small git, byte-compatible with real git")
     # dest "chdir": "directory" is init's positional argument (git init DIR); sharing the name
     # made `init DIR` chdir into DIR before creating it.
     parser.add_argument("-C", dest="chdir", default=None, help="run as if started in this directory")
+    parser.add_argument("--plain", action="store_true",
+                        help="run the plain (lesson) version of a command that has a fast variant (status)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
-    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    if command in COMMANDS:
+        modules = [COMMANDS[command] if plain else FAST.get(command, COMMANDS[command])]
+    else:
+        modules = list(dict.fromkeys(COMMANDS.values()))
     for name in modules:
         importlib.import_module(f"learn_git.{name}").register(subparsers)
     if command not in COMMANDS:
@@ -95,7 +82,9 @@ def find_command(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
-    args = build_parser(find_command(args_list)).parse_args(args_list)
+    command = find_command(args_list)
+    before = args_list[:args_list.index(command)] if command in args_list else args_list
+    args = build_parser(command, plain="--plain" in before).parse_args(args_list)
     if args.chdir:
         try:
             os.chdir(args.chdir)

@@ -10,13 +10,16 @@ only, a pattern with a ``/`` (other than at its end) is anchored to the
 from __future__ import annotations
 
 import re
-from collections import namedtuple
+from dataclasses import dataclass
 
 
-class Pattern(namedtuple("Pattern", "regex negate dir_only")):
+@dataclass(frozen=True)
+class Pattern:
     """One ignore line: a compiled ``regex``, ``!`` (``negate``), trailing ``/`` (``dir_only``)."""
 
-    __slots__ = ()
+    regex: re.Pattern[str]
+    negate: bool
+    dir_only: bool
 
 
 def _translate(glob: str) -> str:

@@ -18,7 +18,8 @@ word for entries with the extended bit; we read it, but refuse the flags it
 carries (intent-to-add, skip-worktree) and version 4 (prefix-compressed paths).
 Of the *optional* extensions only the top record of TREE (the "cache tree") is
 read, and written after a commit: it says which tree the entries make, so
-``status`` need not hash them into trees to learn that nothing is staged.  The
+``status``'s fast path (``status_fast.py``) need not read a single tree to learn
+that nothing is staged.  The
 others (REUC, UNTR...) are skipped; required ones (lowercase, e.g. ``link`` for
 split index) are refused with a clear message.
 Pure: bytes in, entries out; ``read_index``/``write_index`` do the file I/O.
@@ -30,6 +31,7 @@ import hashlib
 import os
 import stat
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IndexFormatError
@@ -40,36 +42,28 @@ ENTRY_SIZE = _ENTRY.size  # 62
 FLAG_ASSUME_VALID, FLAG_EXTENDED = 0x8000, 0x4000
 
 
+@dataclass(slots=True)
 class IndexEntry:
     """One staged file: where it came from on disk (stat data) and which blob it is.
 
-    A plain class with ``__slots__`` (not a dataclass: see ``objects.py`` on start-up cost);
-    entries are mutable because a refresh or checkout updates them in place.
+    Mutable, because a refresh or checkout updates entries in place.
     """
 
-    __slots__ = ("path", "oid", "mode", "size", "mtime_s", "mtime_ns", "ctime_s", "ctime_ns",
-                 "dev", "ino", "uid", "gid", "stage", "assume_valid")
-
-    def __init__(self, path: str, oid: str, mode: int, size: int = 0, mtime_s: int = 0, mtime_ns: int = 0,
-                 ctime_s: int = 0, ctime_ns: int = 0, dev: int = 0, ino: int = 0, uid: int = 0, gid: int = 0,
-                 stage: int = 0, assume_valid: bool = False) -> None:
-        self.path = path  # slash-separated, utf-8 (surrogateescape for other bytes)
-        self.oid = oid
-        self.mode = mode  # 0o100644, 0o100755, 0o120000 or 0o160000
-        # stat data when staged (each field cut to 32 bits, as the file format stores it)
-        self.size, self.mtime_s, self.mtime_ns = size, mtime_s, mtime_ns
-        self.ctime_s, self.ctime_ns = ctime_s, ctime_ns
-        self.dev, self.ino, self.uid, self.gid = dev, ino, uid, gid
-        self.stage = stage  # 0 = normal; 1/2/3 = base/ours/theirs while a merge conflict is unresolved
-        self.assume_valid = assume_valid
-
-    def _values(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, IndexEntry) and self._values() == other._values()
-
-    __hash__ = None  # mutable: not usable as a dict key
+    path: str  # slash-separated, utf-8 (surrogateescape for other bytes)
+    oid: str
+    mode: int  # 0o100644, 0o100755, 0o120000 or 0o160000
+    # stat data when staged (each field cut to 32 bits, as the file format stores it)
+    size: int = 0
+    mtime_s: int = 0
+    mtime_ns: int = 0
+    ctime_s: int = 0
+    ctime_ns: int = 0
+    dev: int = 0
+    ino: int = 0
+    uid: int = 0
+    gid: int = 0
+    stage: int = 0  # 0 = normal; 1/2/3 = base/ours/theirs while a merge conflict is unresolved
+    assume_valid: bool = False
 
     def __repr__(self) -> str:
         return f"IndexEntry({self.path!r}, {self.oid[:12]}, {self.mode:o}, stage={self.stage})"
@@ -92,7 +86,7 @@ def mode_from_stat(st: os.stat_result) -> int:
 
 
 M32, NS = 0xFFFFFFFF, 1_000_000_000  # stat fields are 32 bits in the file: larger values are truncated
-# st[ST_MTIME] is the whole seconds as an int: cheaper than int(st.st_mtime), which makes a float first
+# st[ST_MTIME]: the whole seconds as an int, as the index stores them (st.st_mtime is a float)
 ST_MTIME, ST_CTIME = stat.ST_MTIME, stat.ST_CTIME
 
 
@@ -102,23 +96,13 @@ def entry_from_stat(path: str, oid: str, st: os.stat_result) -> IndexEntry:
                       st.st_ino & M32, st.st_uid & M32, st.st_gid & M32)
 
 
-# st_mode -> git's mode, filled as met: a tree has few distinct st_mode values, and ``status`` asks
-# once per tracked file.
-_GIT_MODES: dict[int, int] = {}
-
-
 def stat_matches(entry: IndexEntry, st: os.stat_result) -> bool:
-    """True when the file on disk looks untouched since it was staged (git's ie_match_stat).
-
-    ``status`` calls this once per tracked file, so it compares two tuples in one go (the
-    mtime first: it is what an edit changes) rather than calling a helper per field.
-    """
-    mode = _GIT_MODES.get(st.st_mode)
-    if mode is None:
-        mode = _GIT_MODES[st.st_mode] = mode_from_stat(st)
-    return ((entry.mtime_ns, entry.mtime_s, entry.size, entry.ctime_ns, entry.ctime_s, entry.ino, entry.mode)
-            == (st.st_mtime_ns % NS, st[ST_MTIME] & M32, st.st_size & M32, st.st_ctime_ns % NS,
-                st[ST_CTIME] & M32, st.st_ino & M32, mode))
+    """True when the file on disk looks untouched since it was staged (git's ie_match_stat):
+    the same mtime, size, ctime, inode and mode as when it was staged."""
+    return (entry.mtime_s == st[ST_MTIME] & M32 and entry.mtime_ns == st.st_mtime_ns % NS
+            and entry.size == st.st_size & M32
+            and entry.ctime_s == st[ST_CTIME] & M32 and entry.ctime_ns == st.st_ctime_ns % NS
+            and entry.ino == st.st_ino & M32 and entry.mode == mode_from_stat(st))
 
 
 def parse_index(data: bytes) -> list[IndexEntry]:

@@ -18,13 +18,9 @@ Formats (see Documentation/technical/... and ``git cat-file -p``):
 from __future__ import annotations
 
 import hashlib
-from collections import namedtuple
+from dataclasses import dataclass
 
 from .errors import CorruptObject
-
-# The value types below are named tuples rather than dataclasses on purpose: every command
-# imports this module, and ``dataclasses`` (which imports ``inspect`` and compiles code for
-# each class) added ~15 ms to each run of ``status`` -- a sixth of its time.
 
 KINDS = ("blob", "tree", "commit", "tag")
 # Modes a tree may hold, as written in the object (a tree is "40000", shown as "040000").
@@ -65,10 +61,13 @@ def split_object(raw: bytes) -> tuple[str, bytes]:
 
 # ---------------------------------------------------------------- trees
 
-class TreeEntry(namedtuple("TreeEntry", "mode name oid")):
+@dataclass(frozen=True)
+class TreeEntry:
     """One line of a tree: ``mode`` as in the object ("100644", "40000"), raw ``name``, hex ``oid``."""
 
-    __slots__ = ()
+    mode: str
+    name: bytes
+    oid: str
 
     @property
     def is_tree(self) -> bool:
@@ -147,7 +146,8 @@ def _format_headers(headers: list[tuple[str, str]], message: str) -> bytes:
     return ("\n".join(lines) + "\n\n" + message).encode("utf-8", "surrogateescape")
 
 
-class Commit(namedtuple("Commit", "tree parents author committer message extra_headers", defaults=((),))):
+@dataclass(frozen=True)
+class Commit:
     """A commit: a tree, its parents, who and when, the message, and any other headers kept in order.
 
     ``tree``: hex id; ``parents``: list of hex ids; ``author``/``committer``: signature text
@@ -155,7 +155,12 @@ class Commit(namedtuple("Commit", "tree parents author committer message extra_h
     such as ``encoding``, ``gpgsig``, ``mergetag``, in stored order.
     """
 
-    __slots__ = ()
+    tree: str
+    parents: list[str]
+    author: str
+    committer: str
+    message: str
+    extra_headers: list[tuple[str, str]] | tuple = ()
 
 
 def parse_commit(data: bytes) -> Commit:
@@ -180,13 +185,19 @@ def serialize_commit(c: Commit) -> bytes:
     return _format_headers(headers, c.message)
 
 
-class Tag(namedtuple("Tag", "object type tag tagger message extra_headers", defaults=((),))):
+@dataclass(frozen=True)
+class Tag:
     """An annotated tag: points at ``object`` of kind ``type`` under the name ``tag``.
 
     ``tagger`` is a signature text or None (very old tags have none).
     """
 
-    __slots__ = ()
+    object: str
+    type: str
+    tag: str
+    tagger: str | None
+    message: str
+    extra_headers: list[tuple[str, str]] | tuple = ()
 
 
 def parse_tag(data: bytes) -> Tag:
@@ -207,10 +218,14 @@ def serialize_tag(t: Tag) -> bytes:
 
 # ---------------------------------------------------------------- signatures
 
-class Signature(namedtuple("Signature", "name email when tz")):
+@dataclass(frozen=True)
+class Signature:
     """``Name <email> <seconds since epoch> <+hhmm>``: who, and when in their time zone."""
 
-    __slots__ = ()
+    name: str
+    email: str
+    when: int
+    tz: str
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}> {self.when} {self.tz}"

@@ -18,7 +18,7 @@ HEAD and pseudo-refs; everything under ``refs/`` lives in the common dir.
 from __future__ import annotations
 
 import os
-from collections import namedtuple
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GitError, RefConflict
@@ -122,10 +122,12 @@ def list_refs(git_dir: Path, prefix: str = "refs/") -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-class Head(namedtuple("Head", "ref oid")):
+@dataclass(frozen=True)
+class Head:
     """HEAD: ``ref`` is the branch it names (None when detached); ``oid`` None on an unborn branch."""
 
-    __slots__ = ()
+    ref: str | None
+    oid: str | None
 
     @property
     def detached(self) -> bool:

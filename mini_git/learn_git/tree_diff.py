@@ -9,16 +9,20 @@ renamed file is a deletion plus an addition (git shows it that way too with
 
 from __future__ import annotations
 
-from collections import namedtuple
+from dataclasses import dataclass
 
 FlatMap = dict[str, tuple[int, str]]
 ADDED, DELETED, MODIFIED, TYPE_CHANGED = "A", "D", "M", "T"
 
 
-class Change(namedtuple("Change", "status path old new")):
+@dataclass(frozen=True)
+class Change:
     """``status`` A, D, M or T (file <-> symlink); ``old``/``new``: (mode, oid) or None."""
 
-    __slots__ = ()
+    status: str
+    path: str
+    old: tuple[int, str] | None
+    new: tuple[int, str] | None
 
 
 def path_key(path: str) -> bytes:

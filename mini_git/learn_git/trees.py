@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .errors import CorruptObject
 from .index import IndexEntry
-from .objects import TreeEntry, check_entry_name, hash_object, normalize_mode, parse_tree, serialize_tree
+from .objects import TreeEntry, parse_tree, serialize_tree
 from .paths import check_tree_path
 
 FlatMap = dict[str, tuple[int, str]]
@@ -34,47 +34,6 @@ def flatten_tree(odb, tree_oid: str | None, prefix: str = "") -> FlatMap:
         else:
             out[path] = (int(e.mode, 8), e.oid)
     return out
-
-
-# index mode -> the bytes a tree entry starts with (any other mode is refused by ``normalize_mode``)
-_MODE_BYTES = {m: format(m, "o").encode() for m in (0o100644, 0o100755, 0o120000, 0o160000)}
-
-
-def tree_oid_of(flat: FlatMap) -> str:
-    """The id ``write_tree`` would give ``flat``, without writing anything.
-
-    ``status`` calls this on every run (to learn whether anything is staged), so it is
-    ``write_tree`` with the per-entry overhead taken out: the paths (checked when they were
-    staged) are not checked again, and each entry goes straight to its tree-row bytes instead of
-    through a ``TreeEntry`` and ``serialize_tree``.  Same bytes, same ids: the tests compare it.
-    """
-    root: dict = {}
-    for path, value in flat.items():
-        node = root
-        *dirs, name = path.split("/")
-        for d in dirs:
-            node = node.setdefault(d, {})
-            if type(node) is not dict:
-                raise CorruptObject(f"'{path}' needs '{d}' to be a directory, but it is a file")
-        if name in node:
-            raise CorruptObject(f"'{path}' is both a file and a directory")
-        node[name] = value
-    return _hash_node(root)
-
-
-def _hash_node(node: dict) -> str:
-    rows = []
-    for name, value in node.items():
-        raw = name.encode("utf-8", "surrogateescape")
-        check_entry_name(raw)
-        if type(value) is dict:
-            # git sorts a subtree as if its name ended in "/" (see ``serialize_tree``)
-            rows.append((raw + b"/", b"40000 " + raw + b"\0" + bytes.fromhex(_hash_node(value))))
-        else:
-            mode = _MODE_BYTES.get(value[0]) or normalize_mode(value[0]).encode()
-            rows.append((raw, mode + b" " + raw + b"\0" + bytes.fromhex(value[1])))
-    rows.sort()
-    return hash_object("tree", b"".join(row for _, row in rows))
 
 
 def write_tree(odb, flat: FlatMap) -> str:

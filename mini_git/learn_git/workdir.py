@@ -6,9 +6,9 @@ checked with :func:`paths.check_tree_path`, and no parent directory may be a
 symlink (a malicious tree could otherwise plant ``dir -> /etc`` and then write
 ``dir/passwd``).
 
-:func:`compare_with_index` is ``status``'s fast path: a file whose stat data
-still matches its index entry is trusted without being read; only the others
-are hashed.  Entries whose mtime is not older than the index file itself are
+:func:`compare_with_index` is ``status``'s second question: a file whose stat
+data still matches its index entry is trusted without being read; only the
+others are hashed.  Entries whose mtime is not older than the index file itself are
 "racily clean" (modified within the same timestamp tick as the index was
 written) and are always hashed, as git does.  :func:`untracked` is its other
 half: what is on disk but not in the index.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UnsafePath
@@ -27,19 +28,13 @@ from .objects import hash_object
 from .paths import check_tree_path
 
 
-def full_path(work_tree: Path, path: str, safe_dirs: set[str] | None = None) -> Path:
-    """The file for ``path``, after checking it cannot leave the work tree.
-
-    ``safe_dirs`` remembers directories already checked (``status`` asks for thousands of files
-    in the same few directories).
-    """
+def full_path(work_tree: Path, path: str) -> Path:
+    """The file for ``path``, after checking it cannot leave the work tree."""
     check_tree_path(path)
     directory = path.rpartition("/")[0]
-    while directory and (safe_dirs is None or directory not in safe_dirs):
+    while directory:
         if os.path.islink(os.path.join(work_tree, directory)):
             raise UnsafePath(f"refusing to go through symlink '{directory}' for '{path}'")
-        if safe_dirs is not None:
-            safe_dirs.add(directory)
         directory = directory.rpartition("/")[0]
     return work_tree / path
 
@@ -153,102 +148,81 @@ def scan(work_tree: Path, git_dir: Path, directory: str = "", patterns: list[Pat
 def untracked(work_tree: Path, git_dir: Path, tracked: list[str]) -> list[str]:
     """Untracked, not ignored files, collapsed to ``dir/`` where a directory holds no tracked file.
 
-    ``status``'s third question.  A directory listing is compared with the index's names for that
-    directory as two sets (one C-level set difference), so a tracked file costs little more here
-    than a look at its listing entry's type (usually no system call), and no ignore matching:
-    ignore rules only apply to untracked paths.  Only directories that hold tracked files are
-    descended into fully; an untracked directory is only searched until its first non-ignored
-    file, which is enough to print ``?? dir/``.  The result is unordered (``status`` sorts it).
+    ``status``'s third question, answered plainly: every file :func:`scan` finds (ignored ones
+    and nested repositories left out) that the index does not list.  git shows an untracked
+    file inside a directory that holds no tracked file at all as that directory, once
+    (``?? dir/``): the outermost such directory on the file's path is shown instead.  A tracked
+    file replaced by a directory makes that directory untracked (git 2.39 leaves it out unless
+    ``-uall``; mini_git has always shown it).  The result is unordered (``status`` sorts it).
     """
-    files_in: dict[str, set[str]] = {}  # directory -> names of the tracked files directly in it
-    dirs_in: dict[str, set[str]] = {}  # directory -> names of its subdirectories holding tracked files
+    tracked_files = set(tracked)
+    tracked_dirs = set()  # every directory on the path of a tracked file
     for path in tracked:
-        directory, _, name = path.rpartition("/")
-        files_in.setdefault(directory, set()).add(name)
-    for directory in list(files_in):
-        while directory:
-            parent, _, name = directory.rpartition("/")
-            names = dirs_in.setdefault(parent, set())
-            if name in names:
-                break  # the rest of the way up was added by a sibling
-            names.add(name)
-            directory = parent
-    root = str(work_tree)
-    out: list[str] = []
-
-    def walk(directory: str, patterns: list[Pattern]) -> None:
-        prefix = directory + "/" if directory else ""
-        with os.scandir(os.path.join(root, directory)) as it:
-            listing = {item.name: item for item in it}
-        listing.pop(".git", None)
-        if not directory or ".gitignore" in listing:  # the listing says if there is one: no stat
-            patterns = patterns + load_ignores(git_dir, work_tree, directory)
-        files = files_in.get(directory, set())
-        # A tracked file replaced by a directory: the directory is untracked, shown as "name/"
-        # (git 2.39 leaves it out unless -uall; mini_git has always shown it).
-        now_dirs = [n for n in files & listing.keys() if listing[n].is_dir(follow_symlinks=False)]
-        for name in (listing.keys() - files) | set(now_dirs):
-            item, path = listing[name], prefix + name
-            is_dir = item.is_dir(follow_symlinks=False)
-            if patterns and is_ignored(patterns, path, is_dir):
-                continue
-            if not is_dir:
-                out.append(path)
-            elif name in dirs_in.get(directory, ()):
-                walk(path, patterns)  # holds tracked files: a directory of ours, as git sees it too
-            elif os.path.lexists(os.path.join(item.path, ".git")):
-                continue  # a nested repository: git would show it as a gitlink; we leave it alone
-            elif any(True for _ in scan(work_tree, git_dir, path, patterns, with_stat=False)):
-                out.append(path + "/")  # the first file found is enough to show the directory
-
-    walk("", [])
-    return out
+        directory = path.rpartition("/")[0]
+        while directory and directory not in tracked_dirs:
+            tracked_dirs.add(directory)
+            directory = directory.rpartition("/")[0]
+    out: set[str] = set()
+    for path, _ in scan(work_tree, git_dir, with_stat=False):
+        if path in tracked_files:
+            continue
+        parts = path.split("/")
+        shown = path
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            if directory not in tracked_dirs:
+                shown = directory + "/"  # the outermost directory without a tracked file
+                break
+        out.add(shown)
+    return list(out)
 
 
+@dataclass
 class WorktreeStatus:
-    """What :func:`compare_with_index` found (a plain class: see ``objects.py`` on start-up cost)."""
+    """What :func:`compare_with_index` found."""
 
-    def __init__(self) -> None:
-        self.modified: list[str] = []
-        self.deleted: list[str] = []
-        self.typechanged: list[str] = []  # file <-> symlink (also in ``modified``)
-        self.refreshed = False  # some entries got fresh stat data: worth writing the index back
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    typechanged: list[str] = field(default_factory=list)  # file <-> symlink (also in ``modified``)
+    refreshed: bool = False  # some entries got fresh stat data: worth writing the index back
 
 
 def compare_with_index(work_tree: Path, entries: list[IndexEntry], index_mtime_ns: int) -> WorktreeStatus:
-    """Which staged files differ on disk; refreshes the stat data of unchanged ones in place."""
+    """Which staged files differ on disk; refreshes the stat data of unchanged ones in place.
+
+    One ``lstat`` per tracked file.  A file whose stat data matches its entry is trusted
+    without being read -- unless it is "racily clean": its mtime is not older than the index
+    file, so it may have changed again within the same tick after it was staged, and its stat
+    data proves nothing.  Every other file is compared by its mode, its size, then its hash.
+    The index's own paths are used as they are (we only read here): a path through a
+    symlinked directory would at worst be reported as modified.
+    """
     result = WorktreeStatus()
-    # One lstat per tracked file is the unavoidable cost (git pays it too); everything else in
-    # this loop is kept to a few operations: the path is joined by plain concatenation (no
-    # os.path.join or pathlib per file) and the clean case is one call to ``stat_matches``.
-    root = str(work_tree) + "/"
-    lstat = os.lstat
-    # An entry whose mtime is not older than the index file is "racily clean": the file may
-    # have changed again within the same tick after it was staged, so its stat data proves nothing.
-    racy_from = divmod(index_mtime_ns, 1_000_000_000)
-    for i, e in enumerate(entries):
-        if e.stage:
-            continue
-        # Only reading here, so the index's own paths are used as they are (no escape checks):
-        # a path through a symlinked directory would at worst be reported as modified.
+    index_time = divmod(index_mtime_ns, 1_000_000_000)
+    for i, entry in enumerate(entries):
+        if entry.stage:
+            continue  # a conflict: status reports it from the stages
+        target = work_tree / entry.path
         try:
-            st = lstat(root + e.path)
+            st = target.lstat()
         except (FileNotFoundError, NotADirectoryError):
-            result.deleted.append(e.path)
+            result.deleted.append(entry.path)
             continue
-        if stat_matches(e, st) and (e.mtime_s, e.mtime_ns) < racy_from:
+        racily_clean = (entry.mtime_s, entry.mtime_ns) >= index_time
+        if stat_matches(entry, st) and not racily_clean:
             continue
         if stat.S_ISDIR(st.st_mode):
-            result.deleted.append(e.path)
+            result.deleted.append(entry.path)
             continue
-        if mode_from_stat(st) != e.mode or (e.size != st.st_size and not stat.S_ISLNK(st.st_mode)):
-            result.modified.append(e.path)
-            if (e.mode == 0o120000) != stat.S_ISLNK(st.st_mode):
-                result.typechanged.append(e.path)
+        is_link = stat.S_ISLNK(st.st_mode)
+        if mode_from_stat(st) != entry.mode or (entry.size != st.st_size and not is_link):
+            result.modified.append(entry.path)
+            if (entry.mode == 0o120000) != is_link:
+                result.typechanged.append(entry.path)
             continue
-        if hash_object("blob", read_content(Path(root + e.path), st)) != e.oid:
-            result.modified.append(e.path)
-        elif not stat_matches(e, st):
-            entries[i] = entry_from_stat(e.path, e.oid, st)
+        if hash_object("blob", read_content(target, st)) != entry.oid:
+            result.modified.append(entry.path)
+        elif not stat_matches(entry, st):
+            entries[i] = entry_from_stat(entry.path, entry.oid, st)
             result.refreshed = True
     return result
