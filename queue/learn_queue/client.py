@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,23 +144,25 @@ def _add(pipe: Any, keys: Keys, job: Job, at: float | None, now: float) -> None:
 
 async def enqueue(redis: aioredis.Redis, func_name: str, args: Iterable[Any] = (), *,
                   queue: str = DEFAULT_QUEUE, at: float | None = None, retry: int = DEFAULT_RETRY,
-                  timeout: float | None = None, keys: Keys = DEFAULT_KEYS) -> Job:
+                  timeout: float | None = None, keys: Keys = DEFAULT_KEYS,
+                  clock: Callable[[], float] = time.time) -> Job:
     """Enqueue ``func_name(*args)``; with ``at`` (unix time) it waits in lq:schedule until then."""
-    job = new_job(func_name, list(args), queue=queue, retry=retry, timeout=timeout)
+    job = new_job(func_name, list(args), queue=queue, retry=retry, timeout=timeout, clock=clock)
     async with redis.pipeline(transaction=True) as pipe:
-        _add(pipe, keys, job, at, job.created_at or time.time())
+        _add(pipe, keys, job, at, job.created_at or clock())
         await pipe.execute()
     return job
 
 
 async def enqueue_many(redis: aioredis.Redis, func_name: str, arg_lists: Iterable[Iterable[Any]], *,
                        queue: str = DEFAULT_QUEUE, retry: int = DEFAULT_RETRY,
-                       chunk: int = 1000, keys: Keys = DEFAULT_KEYS) -> list[Job]:
+                       chunk: int = 1000, keys: Keys = DEFAULT_KEYS,
+                       clock: Callable[[], float] = time.time) -> list[Job]:
     """Enqueue many jobs, ``chunk`` per transaction (one round trip each): for tests and benchmarks."""
-    jobs = [new_job(func_name, list(args), queue=queue, retry=retry) for args in arg_lists]
+    jobs = [new_job(func_name, list(args), queue=queue, retry=retry, clock=clock) for args in arg_lists]
     for start in range(0, len(jobs), chunk):
         async with redis.pipeline(transaction=True) as pipe:
-            now = time.time()
+            now = clock()
             for job in jobs[start:start + chunk]:
                 _add(pipe, keys, job, None, now)
             await pipe.execute()

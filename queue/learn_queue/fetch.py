@@ -26,13 +26,13 @@ the worker at once, a job in a lower queue waits at most ``--poll`` seconds.
 
 Finishing is one ``MULTI`` with the ``LREM``, so a job is never in two places
 (processing list and schedule) nor in none.  The ``LREM`` uses the *exact* text
-that was fetched, which is why the worker keeps it.
+that was fetched, which is why the worker keeps it.  The time written (``now``)
+is the caller's: the worker's clock, which tests can set.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -58,12 +58,13 @@ def _error_text(job: Job) -> str:
     return f"{job.error_class}: {job.error_message}"
 
 
-async def done(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job, result: Any) -> bool:
+async def done(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job, result: Any,
+               now: float) -> bool:
     """Success: out of the processing list, status done (kept a day).  False if it was not there."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lrem(processing, 1, raw)
         pipe.hset(keys.job(job.jid), mapping={
-            "status": "done", "result": json.dumps(result, default=repr), "updated": time.time()})
+            "status": "done", "result": json.dumps(result, default=repr), "updated": now})
         pipe.hdel(keys.job(job.jid), "error")
         pipe.expire(keys.job(job.jid), DONE_TTL)
         removed, *_ = await pipe.execute()
@@ -71,20 +72,19 @@ async def done(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, j
 
 
 async def retry_later(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job,
-                      run_at: float) -> bool:
+                      run_at: float, now: float) -> bool:
     """A failure with retries left: the updated job goes to lq:schedule at ``run_at``."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lrem(processing, 1, raw)
         pipe.zadd(keys.schedule, {encode(job): run_at})
         pipe.hset(keys.job(job.jid), mapping={
-            "status": "retrying", "error": _error_text(job), "updated": time.time()})
+            "status": "retrying", "error": _error_text(job), "updated": now})
         removed, *_ = await pipe.execute()
     return removed == 1
 
 
-async def bury(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job) -> bool:
-    """Out of retries (or unrunnable): the job, with its error, goes to lq:dead."""
-    now = time.time()
+async def bury(redis: aioredis.Redis, keys: Keys, processing: str, raw: bytes, job: Job, now: float) -> bool:
+    """Out of retries (or unrunnable): the job, with its error, goes to lq:dead at ``now``."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lrem(processing, 1, raw)
         pipe.zadd(keys.dead, {encode(job): now})

@@ -151,3 +151,21 @@ def backoff_seconds(retry_count: int, rng: random.Random, scale: float = 1.0) ->
     ``scale`` shrinks the whole schedule for tests and demos (0.01: 0.16 s ...).
     """
     return scale * (retry_count**4 + 15 + rng.uniform(0, 10 * (retry_count + 1)))
+
+
+def after_failure(job: Job, error: BaseException, now: float, rng: random.Random,
+                  scale: float = 1.0) -> float | None:
+    """Record a failure on ``job``; return when to run it again, or None: out of retries, dead.
+
+    Pure: the time is ``now`` and the randomness ``rng``, both given, so a test
+    drives a job through every retry to the dead set without waiting.
+    """
+    job.error_class, job.error_message = type(error).__name__, str(error)
+    if job.retry_count is None:
+        job.failed_at = now
+    else:
+        job.retried_at = now
+    job.retry_count = (job.retry_count or 0) + 1
+    if job.retry_count > job.retry:
+        return None
+    return now + backoff_seconds(job.retry_count, rng, scale)

@@ -24,7 +24,9 @@ event loop blocked, a long GC pause, a network partition) is declared dead while
 it still runs its jobs: they run twice.  ``--dead-after`` must comfortably exceed
 ``--heartbeat``; the worker never blocks its loop (sync jobs run in threads).
 Comparing a heartbeat's time with ours assumes the machines' clocks agree; the
-TTL alone does not, which is why an expired key is the main signal.
+TTL alone does not, which is why an expired key is the main signal.  The time
+is the worker's ``clock`` (``time.time`` unless a test gives another), and the
+decision itself is the pure :func:`heartbeat_is_dead`.
 """
 
 from __future__ import annotations
@@ -48,19 +50,27 @@ return 1
 """
 
 
+def heartbeat_is_dead(beat: bytes | str | None, now: float, dead_after: float) -> bool:
+    """Pure: a worker is dead if its heartbeat key expired (None) or holds a time too old."""
+    return beat is None or now - float(beat) > dead_after
+
+
 class Reaper:
     """Heartbeat for ``worker_id`` and reaping of the others; see the module docstring."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys, worker_id: str, *, heartbeat: float,
-                 dead_after: float, on_reaped: Callable[[str, int], None] = lambda w, n: None) -> None:
+                 dead_after: float, on_reaped: Callable[[str, int], None] = lambda w, n: None,
+                 clock: Callable[[], float] = time.time, reap: bool = True) -> None:
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
         self.heartbeat, self.dead_after = heartbeat, dead_after
         self.on_reaped = on_reaped
+        self.clock = clock  # unix time, written in heartbeats and compared with them
+        self.reap = reap  # False (the worker's --no-reaper): heartbeats only, nobody is ever reaped
         self._recover = redis.register_script(RECOVER)
 
     async def beat(self) -> None:
         ttl_ms = max(1, int(self.dead_after * 1000))
-        await self.redis.set(self.keys.heartbeat(self.worker_id), repr(time.time()), px=ttl_ms)
+        await self.redis.set(self.keys.heartbeat(self.worker_id), repr(self.clock()), px=ttl_ms)
 
     async def register(self) -> None:
         """Heartbeat first, then join lq:workers, so no reaper ever sees us without one."""
@@ -77,7 +87,7 @@ class Reaper:
         members = await self.redis.lrange(processing, 0, -1)
         if not members:
             return 0
-        now = repr(time.time())
+        now = repr(self.clock())
         async with self.redis.pipeline(transaction=False) as pipe:
             for member in members:
                 queue, jid = routing(member)
@@ -93,13 +103,14 @@ class Reaper:
         return moved
 
     async def is_dead(self, worker_id: str, now: float) -> bool:
-        beat = await self.redis.get(self.keys.heartbeat(worker_id))
-        return beat is None or now - float(beat) > self.dead_after
+        return heartbeat_is_dead(await self.redis.get(self.keys.heartbeat(worker_id)), now, self.dead_after)
 
     async def reap_once(self) -> dict[str, int]:
         """One round: {dead worker id: jobs given back}."""
-        reaped = {}
-        now = time.time()
+        reaped: dict[str, int] = {}
+        if not self.reap:
+            return reaped
+        now = self.clock()
         for raw in await self.redis.smembers(self.keys.workers):
             worker = raw.decode() if isinstance(raw, bytes) else raw
             if worker == self.worker_id or not await self.is_dead(worker, now):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
@@ -37,13 +38,15 @@ from .client import MOVE_TO_QUEUE, Keys, routing
 class Scheduler:
     """Polls lq:schedule; ``move_due()`` is one round, ``run()`` loops until stopped."""
 
-    def __init__(self, redis: aioredis.Redis, keys: Keys, poll: float, batch: int = 100) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, poll: float, batch: int = 100,
+                 clock: Callable[[], float] = time.time) -> None:
         self.redis, self.keys, self.poll, self.batch = redis, keys, poll, batch
+        self.clock = clock  # unix time: what "due" is measured against (a test sets it)
         self._move = redis.register_script(MOVE_TO_QUEUE)
 
     async def move_due(self, now: float | None = None) -> int:
         """Move every due job (in batches); return how many moved."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         total = 0
         while True:
             due = await self.redis.zrangebyscore(self.keys.schedule, "-inf", now, start=0, num=self.batch)

@@ -3,16 +3,19 @@
 Reading order: job -> client -> jobs -> worker -> ... -> web_app -> **web**.
 
     python -m learn_queue.web --host 127.0.0.1 --port 8080 --redis-url redis://127.0.0.1:6379/0 \\
-        [--namespace lq] [--loop auto] [-v | --quiet]
+        [--namespace lq] [--loop auto] [-v | -q]
 
-It prints ``= web      listening on http://127.0.0.1:8080`` once it accepts
-connections, then one trace line per change it makes::
+The options of every wirelab server (``wirelab_common.server_cli``; ``--port 0``
+takes any free port), plus ``--redis-url`` (else ``$REDIS_URL``) and
+``--namespace``.  It prints ``= web      listening on http://127.0.0.1:8080`` once
+it accepts connections (with ``--port 0``, the port it got), then one trace line
+per change it makes::
 
     < web      POST /jobs class=checksum queue=default
     > web      201 jid=5f0c... queued
     = web      dead job 5f0c... back on queue default
 
-``--quiet`` keeps the ready line, state changes and errors only.
+``-q`` keeps the ready line and errors only.
 
 Before it listens, the process asks Redis for a PING: an API that answers 503
 to everything is worse than one that does not start, so an unreachable Redis
@@ -24,11 +27,14 @@ jobs: every job it accepts is in Redis before the 201 goes out.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, run_server
+from wirelab_common.asgi_server import TracedServer, config, run_server
+from wirelab_common.errors import SetupError
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.redis_server import check_redis
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .client import DEFAULT_NAMESPACE, namespace
@@ -38,16 +44,11 @@ from .web_app import WebSettings, create_app
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_queue.web", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--redis-url", required=True, help="e.g. redis://127.0.0.1:6379/0")
+    add_server_options(parser, port=8080)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
+                        help="redis://HOST:PORT/DB (default: $REDIS_URL)")
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, type=namespace,
                         help="first part of every Redis key, as the workers' --namespace (default: lq)")
-    parser.add_argument("--loop", choices=LOOPS, default="auto",
-                        help="event loop; auto is uvloop when installed, as in uvicorn")
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument("-v", "--verbose", action="store_true", help="detail lines under the ready line")
-    noise.add_argument("-q", "--quiet", action="store_true", help="no line per request (for benchmarks)")
     return parser.parse_args(argv)
 
 
@@ -62,8 +63,11 @@ def describe(settings: WebSettings) -> Callable[[str, int], list[str]]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("web", verbose=args.verbose)
-    ensure_port_free(args.host, args.port)
+    if not args.redis_url:
+        raise SetupError("no Redis URL", "pass --redis-url redis://127.0.0.1:6379/0 or set REDIS_URL")
+    trace = Trace("web", verbose=args.verbose, quiet=args.quiet)
+    if args.port:  # 0: the kernel picks a free one, nothing to check
+        ensure_port_free(args.host, args.port)
     await check_redis(args.redis_url)
     settings = WebSettings(redis_url=args.redis_url, trace=trace, trace_events=not args.quiet,
                            namespace=args.namespace)

@@ -4,6 +4,8 @@ Reading order: job -> client -> jobs -> worker -> ... -> **web_app** -> web.
 
 ``create_app(settings)`` returns a FastAPI app that only talks to Redis: it
 never runs a job, so any number of web processes can sit beside the workers.
+Each route is one small handler below; what they share (the Redis client, the
+key names, the trace, the two scripts) is one :class:`Api` in the app's state.
 Errors have one shape, ``{"error": {"code": "...", "message": "..."}}``::
 
     POST /jobs {"class": "checksum", "args": [...], "queue": "default", "at": 1767225600.0}
@@ -43,9 +45,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 
@@ -126,12 +129,32 @@ async def find_dead(redis: aioredis.Redis, keys: Keys, jid: str) -> str | None:
     return None
 
 
+@dataclass
+class Api:
+    """What every handler needs, made once per app by :func:`create_app`: ``request.app.state.api``."""
+
+    settings: WebSettings
+    redis: aioredis.Redis
+    keys: Keys
+    trace: Trace
+    retry_dead: AsyncScript  # client.MOVE_TO_QUEUE
+    delete_dead: AsyncScript  # DELETE_DEAD
+
+    def event(self, mark: str, summary: str) -> None:
+        """One trace line per change, unless ``trace_events`` is off (``--quiet``)."""
+        if self.settings.trace_events:
+            getattr(self.trace, mark)(summary)
+
+
+def api_of(request: Request) -> Api:
+    return request.app.state.api
+
+
 def create_app(settings: WebSettings) -> FastAPI:
-    trace = settings.trace or Trace("web")
-    loud = settings.trace_events
-    keys = Keys(settings.namespace)
+    """The app: one :class:`Api` in its state, the handlers below, our two error shapes."""
     redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-    retry_dead, delete_dead = redis.register_script(MOVE_TO_QUEUE), redis.register_script(DELETE_DEAD)
+    api = Api(settings, redis, Keys(settings.namespace), settings.trace or Trace("web"),
+              redis.register_script(MOVE_TO_QUEUE), redis.register_script(DELETE_DEAD))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,127 +162,148 @@ def create_app(settings: WebSettings) -> FastAPI:
         await redis.aclose()
 
     app = FastAPI(title="learn_queue", lifespan=lifespan)
-
-    @app.exception_handler(RedisError)
-    async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
-        trace.state(f"Redis error on {request.method} {request.url.path}: {exc}")
-        return error(503, "redis_unavailable", f"Redis did not answer: {exc}")
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error(422, "invalid_request", explain(exc.errors()))  # e.g. ?limit=0, in our shape
-
-    @app.post("/jobs")
-    async def post_job(request: Request) -> JSONResponse:
-        body = await read_body(request, MAX_BODY)
-        if body is None:
-            return error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
-        try:
-            new = NewJob.model_validate_json(body)
-        except ValidationError as exc:
-            problems = exc.errors(include_url=False)
-            if any(p["type"] == "json_invalid" for p in problems):
-                return error(400, "invalid_json", f"the body is not JSON: {problems[0]['msg']}")
-            return error(422, "invalid_request", explain(problems))
-        if new.at is not None and new.in_ is not None:
-            return error(422, "invalid_request", 'give "at" (a unix time) or "in" (seconds), not both')
-        known = known_classes()
-        short = new.class_.rsplit(".", 1)[-1] if new.class_ in known.values() else new.class_
-        if short not in known:
-            return error(400, "unknown_class",
-                         f"no job class {new.class_!r}; known: {', '.join(sorted(known))}")
-        at = settings.clock() + new.in_ if new.in_ is not None else new.at
-        job = await enqueue(redis, known[short], new.args, queue=new.queue, at=at,
-                            retry=new.retry, timeout=new.timeout, keys=keys)
-        status = "queued" if at is None else "scheduled"  # what client.enqueue stored
-        if loud:
-            trace.received(f"POST /jobs class={short} queue={new.queue}")
-            trace.sent(f"201 jid={job.jid} {status}")
-        return JSONResponse({"jid": job.jid, "status": status}, status_code=201)
-
-    @app.get("/jobs/{jid}")
-    async def get_job(jid: str) -> JSONResponse:
-        fields = await job_status(redis, jid, keys)
-        if fields is None:
-            return error(404, "not_found", f"no job {jid!r} (never enqueued, deleted, or expired)")
-        return JSONResponse({"jid": jid, "status": fields.get("status"), "result": fields.get("result"),
-                             "error": fields.get("error"), "updated": fields.get("updated")})
-
-    @app.get("/queues")
-    async def get_queues() -> JSONResponse:
-        names = sorted(await redis.smembers(keys.queues))
-        worker_ids = sorted(await redis.smembers(keys.workers))
-        async with redis.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.llen(keys.queue(name))
-            for worker in worker_ids:
-                pipe.exists(keys.heartbeat(worker))
-                pipe.llen(keys.processing(worker))
-            pipe.zcard(keys.schedule)
-            pipe.zcard(keys.dead)
-            answers = await pipe.execute()
-        sizes, rest = answers[:len(names)], answers[len(names):]
-        workers = [{"id": worker, "alive": bool(rest[2 * i]), "processing": rest[2 * i + 1]}
-                   for i, worker in enumerate(worker_ids)]
-        return JSONResponse({
-            "queues": [{"name": n, "size": s} for n, s in zip(names, sizes, strict=True)],
-            "workers": workers,
-            "processing": sum(w["processing"] for w in workers),
-            "workers_alive": sum(w["alive"] for w in workers),
-            "scheduled": rest[-2], "dead": rest[-1]})
-
-    async def schedule_members(retries: bool, limit: int) -> list[dict[str, Any]]:
-        jobs = []
-        for member, score in await redis.zrange(keys.schedule, 0, -1, withscores=True):
-            job = listed(member, score, "at")
-            if bool(job.get("retry_count")) == retries:
-                jobs.append(job)
-                if len(jobs) >= limit:
-                    break
-        return jobs
-
-    @app.get("/scheduled")
-    async def get_scheduled(limit: Limit = 100) -> dict[str, Any]:
-        return {"jobs": await schedule_members(False, limit)}
-
-    @app.get("/retries")
-    async def get_retries(limit: Limit = 100) -> dict[str, Any]:
-        return {"jobs": await schedule_members(True, limit)}
-
-    @app.get("/dead")
-    async def get_dead(limit: Limit = 100) -> dict[str, Any]:
-        # Newest deaths first, as an operator looks for what just broke.
-        members = await redis.zrange(keys.dead, 0, limit - 1, desc=True, withscores=True)
-        return {"jobs": [listed(member, score, "died_at") for member, score in members]}
-
-    @app.post("/dead/{jid}/retry")
-    async def retry_dead_job(jid: str) -> JSONResponse:
-        member = await find_dead(redis, keys, jid)
-        if member is None:
-            return error(404, "not_found", f"job {jid!r} is not in the dead set")
-        job = decode(member)
-        job.retry_count = None  # a fresh set of retries; the last error stays for reading
-        job.enqueued_at = settings.clock()
-        moved = await retry_dead(keys=[keys.dead, keys.queue(job.queue), keys.queues, keys.job(jid)],
-                                 args=[member, encode(job), job.queue, settings.clock()])
-        if not moved:  # someone else retried or deleted it between our read and the script
-            return error(404, "not_found", f"job {jid!r} left the dead set meanwhile")
-        if loud:
-            trace.state(f"dead job {jid} back on queue {job.queue}")
-        return JSONResponse({"jid": jid, "status": "queued", "queue": job.queue})
-
-    @app.delete("/dead/{jid}")
-    async def delete_dead_job(jid: str) -> JSONResponse:
-        member = await find_dead(redis, keys, jid)
-        if member is None or not await delete_dead(keys=[keys.dead, keys.job(jid)], args=[member]):
-            return error(404, "not_found", f"job {jid!r} is not in the dead set")
-        if loud:
-            trace.state(f"dead job {jid} deleted")
-        return JSONResponse({"jid": jid, "status": "deleted"})
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        await redis.ping()  # a RedisError becomes the 503 above
-        return JSONResponse({"status": "ok"})
-
+    app.state.api = api
+    app.add_exception_handler(RedisError, redis_down)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.include_router(router)
     return app
+
+
+async def redis_down(request: Request, exc: Exception) -> JSONResponse:
+    api_of(request).trace.state(f"Redis error on {request.method} {request.url.path}: {exc}")
+    return error(503, "redis_unavailable", f"Redis did not answer: {exc}")
+
+
+async def invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error(422, "invalid_request", explain(exc.errors()))  # e.g. ?limit=0, in our shape
+
+
+router = APIRouter()
+
+
+@router.post("/jobs")
+async def post_job(request: Request) -> JSONResponse:
+    api = api_of(request)
+    body = await read_body(request, MAX_BODY)
+    if body is None:
+        return error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+    try:
+        new = NewJob.model_validate_json(body)
+    except ValidationError as exc:
+        problems = exc.errors(include_url=False)
+        if any(p["type"] == "json_invalid" for p in problems):
+            return error(400, "invalid_json", f"the body is not JSON: {problems[0]['msg']}")
+        return error(422, "invalid_request", explain(problems))
+    if new.at is not None and new.in_ is not None:
+        return error(422, "invalid_request", 'give "at" (a unix time) or "in" (seconds), not both')
+    known = known_classes()
+    short = new.class_.rsplit(".", 1)[-1] if new.class_ in known.values() else new.class_
+    if short not in known:
+        return error(400, "unknown_class", f"no job class {new.class_!r}; known: {', '.join(sorted(known))}")
+    at = api.settings.clock() + new.in_ if new.in_ is not None else new.at
+    job = await enqueue(api.redis, known[short], new.args, queue=new.queue, at=at, retry=new.retry,
+                        timeout=new.timeout, keys=api.keys, clock=api.settings.clock)
+    status = "queued" if at is None else "scheduled"  # what client.enqueue stored
+    api.event("received", f"POST /jobs class={short} queue={new.queue}")
+    api.event("sent", f"201 jid={job.jid} {status}")
+    return JSONResponse({"jid": job.jid, "status": status}, status_code=201)
+
+
+@router.get("/jobs/{jid}")
+async def get_job(request: Request, jid: str) -> JSONResponse:
+    api = api_of(request)
+    fields = await job_status(api.redis, jid, api.keys)
+    if fields is None:
+        return error(404, "not_found", f"no job {jid!r} (never enqueued, deleted, or expired)")
+    return JSONResponse({"jid": jid, "status": fields.get("status"), "result": fields.get("result"),
+                         "error": fields.get("error"), "updated": fields.get("updated")})
+
+
+@router.get("/queues")
+async def get_queues(request: Request) -> JSONResponse:
+    redis, keys = api_of(request).redis, api_of(request).keys
+    names = sorted(await redis.smembers(keys.queues))
+    worker_ids = sorted(await redis.smembers(keys.workers))
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.llen(keys.queue(name))
+        for worker in worker_ids:
+            pipe.exists(keys.heartbeat(worker))
+            pipe.llen(keys.processing(worker))
+        pipe.zcard(keys.schedule)
+        pipe.zcard(keys.dead)
+        answers = await pipe.execute()
+    sizes, rest = answers[:len(names)], answers[len(names):]
+    workers = [{"id": worker, "alive": bool(rest[2 * i]), "processing": rest[2 * i + 1]}
+               for i, worker in enumerate(worker_ids)]
+    return JSONResponse({
+        "queues": [{"name": n, "size": s} for n, s in zip(names, sizes, strict=True)],
+        "workers": workers,
+        "processing": sum(w["processing"] for w in workers),
+        "workers_alive": sum(w["alive"] for w in workers),
+        "scheduled": rest[-2], "dead": rest[-1]})
+
+
+async def schedule_members(api: Api, retries: bool, limit: int) -> list[dict[str, Any]]:
+    """Members of lq:schedule: first runs (``retries=False``) or retries, soonest first."""
+    jobs = []
+    for member, score in await api.redis.zrange(api.keys.schedule, 0, -1, withscores=True):
+        job = listed(member, score, "at")
+        if bool(job.get("retry_count")) == retries:
+            jobs.append(job)
+            if len(jobs) >= limit:
+                break
+    return jobs
+
+
+@router.get("/scheduled")
+async def get_scheduled(request: Request, limit: Limit = 100) -> dict[str, Any]:
+    return {"jobs": await schedule_members(api_of(request), False, limit)}
+
+
+@router.get("/retries")
+async def get_retries(request: Request, limit: Limit = 100) -> dict[str, Any]:
+    return {"jobs": await schedule_members(api_of(request), True, limit)}
+
+
+@router.get("/dead")
+async def get_dead(request: Request, limit: Limit = 100) -> dict[str, Any]:
+    api = api_of(request)
+    # Newest deaths first, as an operator looks for what just broke.
+    members = await api.redis.zrange(api.keys.dead, 0, limit - 1, desc=True, withscores=True)
+    return {"jobs": [listed(member, score, "died_at") for member, score in members]}
+
+
+@router.post("/dead/{jid}/retry")
+async def retry_dead_job(request: Request, jid: str) -> JSONResponse:
+    api = api_of(request)
+    keys, now = api.keys, api.settings.clock()
+    member = await find_dead(api.redis, keys, jid)
+    if member is None:
+        return error(404, "not_found", f"job {jid!r} is not in the dead set")
+    job = decode(member)
+    job.retry_count = None  # a fresh set of retries; the last error stays for reading
+    job.enqueued_at = now
+    moved = await api.retry_dead(keys=[keys.dead, keys.queue(job.queue), keys.queues, keys.job(jid)],
+                                 args=[member, encode(job), job.queue, now])
+    if not moved:  # someone else retried or deleted it between our read and the script
+        return error(404, "not_found", f"job {jid!r} left the dead set meanwhile")
+    api.event("state", f"dead job {jid} back on queue {job.queue}")
+    return JSONResponse({"jid": jid, "status": "queued", "queue": job.queue})
+
+
+@router.delete("/dead/{jid}")
+async def delete_dead_job(request: Request, jid: str) -> JSONResponse:
+    api = api_of(request)
+    member = await find_dead(api.redis, api.keys, jid)
+    if member is None or not await api.delete_dead(keys=[api.keys.dead, api.keys.job(jid)], args=[member]):
+        return error(404, "not_found", f"job {jid!r} is not in the dead set")
+    api.event("state", f"dead job {jid} deleted")
+    return JSONResponse({"jid": jid, "status": "deleted"})
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    await api_of(request).redis.ping()  # a RedisError becomes the 503 of redis_down
+    return JSONResponse({"status": "ok"})

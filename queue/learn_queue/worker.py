@@ -6,7 +6,7 @@ scheduler / reaper -> web.
     python -m learn_queue.worker --redis-url redis://127.0.0.1:6379/0 \\
         [--queues critical,default,low] [--concurrency 10] [--worker-id ID] [--heartbeat 1.0] \\
         [--dead-after 5.0] [--poll 0.5] [--backoff-scale 1.0] [--job-timeout 30] [--grace 5] \\
-        [--namespace lq] [-v] [--quiet]
+        [--namespace lq] [--no-reaper] [-v | -q]
 
 One asyncio process, four tasks:
 
@@ -28,6 +28,13 @@ signal, so a worker with every slot busy stops as promptly as an idle one).
 Whatever is still in our processing list then goes back to its queue
 (``RPUSH``: it runs next, on another worker), including a job fetched just as
 the signal came, which is not started.  Nothing is lost, and exit is 0.
+
+Every time the worker writes or compares (heartbeats, ``updated``, run-at
+scores, deaths, "is this due?") comes from one ``clock`` (``time.time`` unless
+given): a test gives its own and moves it, so retries, scheduled jobs and the
+reaper run without waiting (tests/queue/test_clock.py).  Durations (the grace,
+a job's run time) are measured on the monotonic clock.  ``--no-reaper`` keeps
+the heartbeat but never reaps: the demo's act 3 must then fail.
 
 A timeout stops an ``async`` job; a sync job running in a thread cannot be
 stopped (Python has no thread kill): it is reported as failed and its thread
@@ -56,12 +63,13 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from wirelab_common.errors import SetupError, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from . import jobs
 from .client import DEFAULT_NAMESPACE, Keys, namespace
 from .fetch import bury, done, fetch, malformed_job, retry_later
-from .job import Job, JobFormatError, backoff_seconds, decode
+from .job import Job, JobFormatError, after_failure, decode
 from .reaper import Reaper
 from .scheduler import Scheduler
 
@@ -101,7 +109,8 @@ class Worker:
                  worker_id: str | None = None, heartbeat: float = 1.0, dead_after: float = 5.0,
                  poll: float = 0.5, backoff_scale: float = 1.0, job_timeout: float = 30.0,
                  grace: float = 5.0, namespace: str = DEFAULT_NAMESPACE, trace: Trace | None = None,
-                 quiet: bool = False, rng: random.Random | None = None) -> None:
+                 quiet: bool = False, rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.time, reap: bool = True) -> None:
         self.redis, self.queues, self.concurrency = redis, queues, concurrency
         self.keys = Keys(namespace)
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -110,9 +119,10 @@ class Worker:
         self.trace = trace or Trace("worker")
         self.quiet = quiet
         self.rng = rng or random.Random()
+        self.clock = clock  # unix time of every record: heartbeats, retries, deaths (tests give their own)
         self.reaper = Reaper(redis, self.keys, self.worker_id, heartbeat=heartbeat, dead_after=dead_after,
-                             on_reaped=self._reaped)
-        self.scheduler = Scheduler(redis, self.keys, poll)
+                             on_reaped=self._reaped, clock=clock, reap=reap)
+        self.scheduler = Scheduler(redis, self.keys, poll, clock=clock)
         self.running: set[asyncio.Task[None]] = set()
         self.finished = 0
         self._stopping = asyncio.Event()
@@ -138,8 +148,9 @@ class Worker:
         background_stop = asyncio.Event()
         background = [asyncio.create_task(self.reaper.run(background_stop)),
                       asyncio.create_task(self.scheduler.run(background_stop))]
+        # The ready line (printed even under -q): tests and demos wait for "fetching".
         self.trace.state(f"{self.worker_id} fetching from {', '.join(self.queues)} "
-                         f"(concurrency {self.concurrency})")
+                         f"(concurrency {self.concurrency})", always=True)
         try:
             await self._fetch_loop()
         finally:
@@ -184,29 +195,28 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
-    @staticmethod
-    def _resolve(queue: str, raw: bytes) -> tuple[Job, Callable[..., Any] | None]:
+    def _resolve(self, queue: str, raw: bytes) -> tuple[Job, Callable[..., Any] | None]:
         """The job and its registered function; None (and the error on the job) if unrunnable."""
         try:
             job = decode(raw)
         except JobFormatError as exc:
-            return malformed_job(raw, queue, exc, time.time()), None
+            return malformed_job(raw, queue, exc, self.clock()), None
         try:
             return job, jobs.lookup(job.func)
         except jobs.UnknownJobError as exc:
-            job.error_class, job.error_message, job.failed_at = type(exc).__name__, str(exc), time.time()
+            job.error_class, job.error_message, job.failed_at = type(exc).__name__, str(exc), self.clock()
             return job, None
 
     async def _run_job(self, queue: str, raw: bytes) -> None:
         # Unrunnable jobs are buried at once: a retry would fail the same way.
         job, func = self._resolve(queue, raw)
         if func is None:
-            await bury(self.redis, self.keys, self.processing, raw, job)
+            await bury(self.redis, self.keys, self.processing, raw, job, self.clock())
             self.trace.state(f"job {job.jid} DEAD at once: {job.error_class}: {job.error_message}")
             return
         if not self.quiet:
             self.trace.received(f"job {job.jid} {job.short_name} (queue {job.queue})", [raw.decode()])
-        await self.redis.hset(self.keys.job(job.jid), mapping={"status": "running", "updated": time.time()})
+        await self.redis.hset(self.keys.job(job.jid), mapping={"status": "running", "updated": self.clock()})
         jobs.current.set(jobs.JobContext(self.redis, job))
         started = time.perf_counter()
         try:
@@ -220,31 +230,25 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - any failure of user code is a job failure
             await self._failed(job, raw, exc)
             return
-        if not await done(self.redis, self.keys, self.processing, raw, job, result):
+        if not await done(self.redis, self.keys, self.processing, raw, job, result, self.clock()):
             self.trace.state(f"job {job.jid} was no longer ours (reaped?): it may run again")
         self.finished += 1
         if not self.quiet:
             self.trace.state(f"job {job.jid} done in {(time.perf_counter() - started) * 1000:.1f} ms")
 
     async def _failed(self, job: Job, raw: bytes, exc: Exception) -> None:
-        now = time.time()
+        now = self.clock()
         if isinstance(exc, TimeoutError):
             exc = TimeoutError(f"no result after {job.timeout or self.job_timeout:g} s")
-        job.error_class, job.error_message = type(exc).__name__, str(exc)
-        if job.retry_count is None:
-            job.failed_at = now
-        else:
-            job.retried_at = now
-        job.retry_count = (job.retry_count or 0) + 1
-        if job.retry_count > job.retry:
-            await bury(self.redis, self.keys, self.processing, raw, job)
+        run_at = after_failure(job, exc, now, self.rng, self.backoff_scale)  # pure: job.py
+        if run_at is None:
+            await bury(self.redis, self.keys, self.processing, raw, job, now)
             self.trace.state(f"job {job.jid} DEAD after {job.retry} retries ({job.error_class}: "
                              f"{job.error_message})")
             return
-        delay = backoff_seconds(job.retry_count, self.rng, self.backoff_scale)
-        await retry_later(self.redis, self.keys, self.processing, raw, job, now + delay)
+        await retry_later(self.redis, self.keys, self.processing, raw, job, run_at, now)
         self.trace.state(f"job {job.jid} failed ({job.error_class}: {job.error_message}); "
-                         f"retry {job.retry_count}/{job.retry} in {delay:.2f} s")
+                         f"retry {job.retry_count}/{job.retry} in {run_at - now:.2f} s")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -262,8 +266,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grace", type=float, default=5.0, help="seconds running jobs get on SIGTERM")
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, type=namespace,
                         help="first part of every Redis key: NS:queue:default ... (A-Z a-z 0-9 _ . - { })")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show each job's JSON")
-    parser.add_argument("--quiet", action="store_true", help="no line per job")
+    parser.add_argument("--no-reaper", action="store_true",
+                        help="heartbeat, but never reap a dead worker (the demo's act 3 must then fail)")
+    add_verbosity(parser)  # -v: each job's JSON; -q: no trace lines but the ready line and errors
     return parser.parse_args(argv)
 
 
@@ -280,8 +285,8 @@ async def main(argv: list[str] | None = None) -> None:
     worker = Worker(redis, queues=queues, concurrency=args.concurrency, worker_id=args.worker_id,
                     heartbeat=args.heartbeat, dead_after=args.dead_after, poll=args.poll,
                     backoff_scale=args.backoff_scale, job_timeout=args.job_timeout, grace=args.grace,
-                    namespace=args.namespace,
-                    trace=Trace("worker", verbose=args.verbose), quiet=args.quiet)
+                    namespace=args.namespace, reap=not args.no_reaper,
+                    trace=Trace("worker", verbose=args.verbose, quiet=args.quiet), quiet=args.quiet)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)

@@ -12,6 +12,8 @@ import pytest
 
 from learn_queue.job import Job, JobFormatError, backoff_seconds, decode, encode, new_job
 
+pytestmark = pytest.mark.pure
+
 
 def fixed_job(**changes) -> Job:
     job = new_job("learn_queue.jobs.checksum", ["hello"], clock=lambda: 1767000000.5,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 
 import httpx
 import pytest
@@ -17,8 +18,10 @@ import redis.asyncio as aioredis
 
 from learn_queue.client import Keys, enqueue, enqueue_many, job_status
 from learn_queue.job import decode
-from wirelab_common.ports import free_port
+from wirelab_common.processes import start_server
+from wirelab_common.waiting import eventually_async
 
+pytestmark = pytest.mark.loopback
 J = "learn_queue.jobs."
 A, B = Keys("app-a"), Keys("app-b")
 
@@ -42,9 +45,7 @@ def jids_run_by(proc) -> set[str]:
 
 
 async def wait_until(check, timeout=15.0):
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.05)
+    await eventually_async(check, timeout, getattr(check, "__name__", "the condition"))
 
 
 async def test_two_namespaces_on_one_database_never_see_each_others_jobs(redis, private_redis, procs):
@@ -92,9 +93,10 @@ async def test_two_namespaces_on_one_database_never_see_each_others_jobs(redis, 
 
 async def test_the_web_api_sees_only_its_namespace(redis, private_redis, procs):
     url = private_redis[1]
-    port = free_port()
-    procs.python("learn_queue.web", "--port", str(port), "--redis-url", url, "--namespace", A.namespace,
-                 ready_line=r"listening on http://")
+    web = start_server([sys.executable, "-m", "learn_queue.web", "--port", "0", "--redis-url", url,
+                        "--namespace", A.namespace], name="web")
+    procs.started.append(web)  # stopped with the others
+    port = web.port
     b_job = await enqueue(redis, J + "noop", keys=B)
     await redis.sadd(B.workers, "wb")
     await redis.set(B.heartbeat("wb"), "1", ex=30)

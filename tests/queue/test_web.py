@@ -19,9 +19,10 @@ import redis
 
 from learn_queue.job import Job, decode, encode
 from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess
+from wirelab_common.processes import ManagedProcess, start_server
+from wirelab_common.waiting import eventually
 
-READY = r"= web +listening on http://"
+pytestmark = pytest.mark.loopback
 JID = "0123456789abcdef01234567"
 
 
@@ -42,13 +43,13 @@ class Web:
 
 
 @pytest.fixture
-def web(procs, private_redis):
+def web(private_redis):
     _, url = private_redis
-    port = free_port()
-    proc = procs.python("learn_queue.web", "--port", str(port), "--redis-url", url, ready_line=READY)
-    client = redis.Redis.from_url(url, decode_responses=True)
-    yield Web(proc, port, client)
-    client.close()
+    with start_server([sys.executable, "-m", "learn_queue.web", "--port", "0", "--redis-url", url],
+                      name="web") as proc:
+        client = redis.Redis.from_url(url, decode_responses=True)
+        yield Web(proc, proc.port, client)
+        client.close()
 
 
 def dead_job(jid: str = JID, queue: str = "default") -> str:
@@ -185,7 +186,7 @@ def test_healthz_and_sigterm_exits_0(web):
 
 def test_unreachable_redis_exits_2_with_a_hint():
     dead_port = free_port()
-    result = subprocess.run([sys.executable, "-m", "learn_queue.web", "--port", str(free_port()),
+    result = subprocess.run([sys.executable, "-m", "learn_queue.web", "--port", "0",
                              "--redis-url", f"redis://127.0.0.1:{dead_port}/0"],
                             capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
@@ -204,9 +205,7 @@ def test_end_to_end_a_worker_runs_a_job_enqueued_through_the_api(web, procs, pri
     _, url = private_redis
     jid = web.post("/jobs", {"class": "checksum", "args": ["hello"]}).json()["jid"]
     procs.python("learn_queue.worker", "--redis-url", url, "--concurrency", "2", ready_line="fetching")
-    deadline = time.monotonic() + 15
-    while (status := web.get(f"/jobs/{jid}").json())["status"] != "done":
-        assert time.monotonic() < deadline, status
-        time.sleep(0.05)
+    status = eventually(lambda: (s := web.get(f"/jobs/{jid}").json())["status"] == "done" and s, 15,
+                        f"job {jid} done")
     assert status["result"]["sha256"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     assert not status["error"]

@@ -3,7 +3,9 @@
 Most tests run a :class:`Worker` in-process (fast, and its trace is captured);
 the crash tests start real worker processes (``python -m learn_queue.worker``)
 and kill them with SIGKILL or SIGTERM, and one restarts Redis itself.  Jobs
-enqueued with ``redis-cli`` check that our format is all a producer needs.
+enqueued with ``redis-cli`` (test_documented_commands.py) check that our format
+is all a producer needs; test_clock.py drives retries, the schedule and the
+reaper with a clock of its own.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import signal
-import subprocess
 import tempfile
 import time
 
@@ -25,8 +25,10 @@ from learn_queue.job import decode
 from learn_queue.worker import Worker
 from wirelab_common.ports import free_port
 from wirelab_common.redis_server import start_redis
+from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace
 
+pytestmark = pytest.mark.loopback
 J = "learn_queue.jobs."
 K = Keys()  # the default namespace, lq
 
@@ -53,18 +55,18 @@ async def worker(redis, queues=("default",), **options):
 
 
 async def wait_status(redis, jid, wanted, timeout=10.0):
-    async with asyncio.timeout(timeout):
-        while True:
-            status = await job_status(redis, jid)
-            if status and status["status"] == wanted:
-                return status
-            await asyncio.sleep(0.01)
+    async def reached():
+        status = await job_status(redis, jid)
+        return status if status and status["status"] == wanted else None
+
+    return await eventually_async(reached, timeout, f"job {jid} {wanted}", interval=0.01)
 
 
 async def wait_count(redis, key, count, timeout=15.0):
-    async with asyncio.timeout(timeout):
-        while await redis.scard(key) < count:
-            await asyncio.sleep(0.05)
+    async def counted():
+        return await redis.scard(key) >= count
+
+    await eventually_async(counted, timeout, f"{count} members in {key}")
 
 
 def cli_worker(procs, url, name, *extra):
@@ -155,28 +157,6 @@ async def test_a_malformed_payload_goes_straight_to_dead_and_the_worker_keeps_go
     assert "DEAD at once" in trace.getvalue()
 
 
-async def test_a_job_pushed_with_redis_cli_in_the_documented_format_runs(redis, private_redis):
-    port = private_redis[1].rsplit(":", 1)[1].split("/")[0]
-    payload = json.dumps({"class": J + "checksum", "args": ["abc"], "jid": "c0ffee0123456789abcdef01",
-                          "queue": "default", "created_at": time.time(), "retry": 2})
-    subprocess.run(["redis-cli", "-p", port, "LPUSH", "lq:queue:default", payload], check=True,
-                   capture_output=True, timeout=10)
-    async with worker(redis):
-        status = await wait_status(redis, "c0ffee0123456789abcdef01", "done")
-    assert status["result"]["sha256"].startswith("ba7816bf")
-
-
-async def test_a_scheduled_job_runs_after_its_time_and_not_before(redis):
-    at = time.time() + 1.0
-    job = await enqueue(redis, J + "noop", at=at)
-    assert (await job_status(redis, job.jid))["status"] == "scheduled"
-    async with worker(redis):
-        await asyncio.sleep(0.7)
-        assert (await job_status(redis, job.jid))["status"] == "scheduled"
-        status = await wait_status(redis, job.jid, "done", timeout=3)
-    assert at <= status["updated"] < at + 1.0
-
-
 async def test_a_job_that_exceeds_its_timeout_counts_as_a_failure(redis):
     job = await enqueue(redis, J + "sleep", [5], retry=0, timeout=0.3)
     async with worker(redis):
@@ -189,9 +169,7 @@ async def test_sigkill_with_10000_jobs_in_flight_loses_none(redis, private_redis
     url = private_redis[1]
     jobs = await enqueue_many(redis, J + "record", [["done"]] * 10_000)
     a = cli_worker(procs, url, "w-a", "--concurrency", "200", "--quiet", "--dead-after", "1")
-    async with asyncio.timeout(15):
-        while await redis.scard("done") < 3000:
-            await asyncio.sleep(0.01)
+    await wait_count(redis, "done", 3000)
     a.kill()
     in_flight = await redis.llen("lq:processing:w-a")
     assert in_flight > 0, "worker A held no job when killed: the test proves nothing"
