@@ -20,7 +20,19 @@ JSON and the ``Mcp-*`` headers).  Four acts, each checked:
 4. **The official SDK's server.**  The same host and agent against ``sdk_server.py``
    (``MCPServer``), over stdio.
 
-``--server sdk`` runs acts 1-3 against the SDK server instead of the hand-rolled one.
+``--server sdk`` runs acts 1-3 against the SDK server instead of the hand-rolled one;
+``--act N`` runs act N alone.  Each act's mechanism can be switched off, and then that
+act's checks fail (exit 1, naming what went wrong), which shows they test something:
+
+- ``--no-confirm`` (act 1): the host asks nobody before a destructive call;
+- ``--no-cancel`` (acts 1-3, shown in act 2): the host stops waiting for the slow
+  call but tells the server nothing, so the server counts on (the check reads the
+  server's own log for its "cancelled" line);
+- ``--no-guards`` (act 3): no repetition guard, and a step limit of 50 instead of 5
+  (a backstop, so the run still ends);
+- ``--no-probe`` (act 4, also act 1): the host offers only 2025-11-25, so it never sends
+  ``server/discover`` and ends up in the handshake era.
+
 Exit 0 when every check passed, 1 when one failed, 2 when something is missing.
 """
 
@@ -30,17 +42,20 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.processes import ProcessNotReady, start_server
+from wirelab_common.waiting import NotInTime, eventually_async
 from wirelab_common.wiretrace import Trace
 
 from .host.agent import Agent, AgentResult
 from .host.client import McpClient, ToolInfo
 from .host.client_session import LEGACY, MODERN
-from .host.guards import Guardrails, StepLimit
+from .host.guards import Guardrails, RepetitionGuard, StepLimit
 from .host.planner import RuleBasedPlanner, ToolCall
 
 PY = sys.executable
@@ -49,9 +64,48 @@ TOKEN = "demo-token"
 # takes seconds, and waiting longer costs nothing here (only a silent legacy server would make us wait).
 PROBE_TIMEOUT = 30.0
 SERVERS = {"handrolled": "learn_mcp.server", "sdk": "learn_mcp.sdk_server"}
+BACKSTOP = 50  # --no-guards: the only limit left, so that a run without guards still ends
+# The hand-rolled server's log line when a request is cancelled (stdio_transport, http_transport).
+CANCELLED = re.compile(r"request \S+ cancelled")
+ServerLog = Callable[[], str]  # everything a server has logged so far
 SHOPPING = ("add a note titled Milk saying buy milk, then add a note titled Eggs saying buy a dozen eggs, "
             "then compute 2*(3+4), then delete the note titled Milk, then delete the note titled Eggs, "
             "then search notes for buy, then count to 3")
+
+
+@dataclass(frozen=True)
+class Switches:
+    """Which mechanisms are on (all of them, unless a --no-... flag says otherwise)."""
+
+    confirm: bool = True
+    cancel: bool = True
+    guards: bool = True
+    probe: bool = True
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        return (MODERN, LEGACY) if self.probe else (LEGACY,)
+
+
+class AskNobody(Guardrails):
+    """--no-confirm: guardrails that never ask a person first."""
+
+    def confirm_first(self, annotations: dict[str, object]) -> bool:
+        return False
+
+
+class StderrLog:
+    """The stdio server's stderr: passed through, and kept for the checks."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, data: str) -> int:
+        self.text += data
+        return sys.stderr.write(data)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 class ScriptedConfirm:
@@ -74,15 +128,19 @@ def value_of(result: AgentResult, tool: str) -> list[object]:
     return [t.value for t in result.turns if t.call.name == tool]
 
 
-async def cancel_slow_call(client: McpClient, trace: Trace, how: str) -> None:
+async def cancel_slow_call(client: McpClient, trace: Trace, how: str, server_log: ServerLog | None,
+                           cancel: bool = True) -> None:
     """Start a 50-step count and give up after its second progress notification.
 
     (Waiting for progress rather than for a fixed time keeps this right on a busy machine.)
-    The server must stop counting and still answer the next call.
+    The server must say it stopped counting, and still answer the next call.
+    ``server_log``: the server's output so far, or None for a server that does not log
+    cancellations (the SDK's): then only the client side is checked.
     """
     trace.note(f"a slow call, abandoned after two progress notifications: {how}")
     seen: list[float] = []
     enough = asyncio.Event()
+    logged_before = len(server_log()) if server_log else 0
 
     def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append(progress)
@@ -90,70 +148,98 @@ async def cancel_slow_call(client: McpClient, trace: Trace, how: str) -> None:
             enough.set()
 
     call = asyncio.create_task(client.call_tool("slow_count", {"steps": 50, "delay": 0.1}, on_progress))
-    waiting = asyncio.create_task(enough.wait())
-    done, _ = await asyncio.wait({call, waiting}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-    waiting.cancel()
-    check(call not in done, "slow_count with 50 steps ended before it could be cancelled")
-    check(enough.is_set(), f"no second progress notification within 30 s (saw {seen})")
-    call.cancel()  # the transport turns this into the protocol's cancellation
-    with contextlib.suppress(asyncio.CancelledError):
-        await call
-    check(call.cancelled(), "the call should end as cancelled")
+    try:
+        waiting = asyncio.create_task(enough.wait())
+        done, _ = await asyncio.wait({call, waiting}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        check(call not in done, "slow_count with 50 steps ended before it could be cancelled")
+        check(enough.is_set(), f"no second progress notification within 30 s (saw {seen})")
+        if cancel:
+            call.cancel()  # the transport turns this into the protocol's cancellation
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            check(call.cancelled(), "the call should end as cancelled")
+        else:
+            trace.note("--no-cancel: the host stops waiting, and tells the server nothing")
+        if server_log is not None:
+            try:
+                await eventually_async(lambda: CANCELLED.search(server_log()[logged_before:]), 8,
+                                       "the server's 'request N cancelled' line")
+            except NotInTime:
+                check(False, "the server went on counting: no cancellation reached it within 8 s")
+            trace.note("the server logged the cancellation: it stopped counting")
+        else:
+            trace.note("this server does not log cancellations: only the host's side is checked")
+    finally:
+        if not call.done():
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
     after = await client.call_tool("calculate", {"expression": "6*7"})
     check(after.value == {"value": 42}, f"the server should still answer after a cancel, got {after.value}")
     trace.note(f"cancelled after {len(seen)} progress notifications; the next call still works")
 
 
-async def act_stdio(trace: Trace, module: str) -> None:
+async def act_stdio(trace: Trace, module: str, on: Switches) -> None:
     trace.banner("Act 1: stdio, 2026-07-28 -- an agent with a confirmation before each deletion")
+    stderr = StderrLog()
     # log_level: a 2026-07-28 server sends notifications/message only to requests that ask for them.
     client = await McpClient.stdio([PY, "-m", module, "--transport", "stdio"], trace.child("host"),
-                                   log_level="info", probe_timeout=PROBE_TIMEOUT)
+                                   versions=on.versions, log_level="info", probe_timeout=PROBE_TIMEOUT,
+                                   stderr=stderr)
     try:
         check(client.session.version == MODERN, f"expected {MODERN} over stdio, got {client.session.version}")
         confirm = ScriptedConfirm(trace, [False, True])  # no to Milk, yes to Eggs
-        agent = Agent(client, RuleBasedPlanner(), confirm=confirm, trace=trace.child("agent"))
+        guards = Guardrails() if on.confirm else AskNobody()
+        agent = Agent(client, RuleBasedPlanner(), guards=guards, confirm=confirm, trace=trace.child("agent"))
         result = await agent.run(SHOPPING)
         check(result.stopped_by == "finished", f"the agent should finish, it was {result.answer}")
         asked = [(name, answer) for name, _args, answer in confirm.asked]
         check(asked == [("delete_note", False), ("delete_note", True)],
-              f"expected two delete_note confirmations (no, yes), got {confirm.asked}")
+              f"the host should ask before each delete_note (no, then yes); it asked: {confirm.asked}")
         check(value_of(result, "calculate") == [{"value": 14}], f"2*(3+4): {value_of(result, 'calculate')}")
         left = value_of(result, "search_notes")[0]
         titles = [n["title"] for n in left["notes"]]  # type: ignore[index]
         check(titles == ["Milk"], f"the denied deletion leaves Milk, the approved one removes Eggs: {titles}")
         check(value_of(result, "slow_count") == [{"counted": 3}], "count to 3 did not finish")
         trace.note("Milk survived (denied), Eggs is gone (approved); the planner read each add_note id")
-        if module == SERVERS["handrolled"]:  # the SDK server here does not log
+        handrolled = module == SERVERS["handrolled"]
+        if handrolled:  # the SDK server here does not log
             check(any("note added" in json.dumps(log) for log in client.logs),
                   f"asked for info logs, got {client.logs}")
             trace.note(f"{len(client.logs)} log message(s) came back with the calls (logLevel in _meta)")
-        await cancel_slow_call(client, trace, "stdio has no per-request stream: notifications/cancelled")
+        await cancel_slow_call(client, trace, "stdio has no per-request stream: notifications/cancelled",
+                               (lambda: stderr.text) if handrolled else None, on.cancel)
     finally:
         await client.close()
 
 
-async def act_http_legacy(trace: Trace, url: str, token: str | None) -> None:
+async def act_http_legacy(trace: Trace, url: str, token: str | None, server_log: ServerLog | None,
+                          on: Switches) -> None:
     trace.banner("Act 2: Streamable HTTP, 2025-11-25 -- initialize, Mcp-Session-Id, bearer token")
     client = await McpClient.http(url, trace.child("host"), versions=(LEGACY,), token=token)
     try:
         check(client.session.version == LEGACY, f"expected {LEGACY}, got {client.session.version}")
         session_id = getattr(client.transport, "session_id", None)
         trace.note(f"the session id the server minted at initialize: {session_id}")
-        tools = await client.list_tools()
-        check({t.name for t in tools if t.destructive} == {"delete_note"},
-              f"only delete_note should be destructive: {[t.name for t in tools if t.destructive]}")
-        await cancel_slow_call(client, trace, "2025-11-25 needs an explicit notifications/cancelled POST")
+        tools = {t.name: t for t in await client.list_tools()}
+        check(tools["delete_note"].destructive and not tools["search_notes"].destructive,
+              f"delete_note is destructive by its hints, search_notes is not: {tools}")
+        await cancel_slow_call(client, trace, "2025-11-25 needs an explicit notifications/cancelled POST",
+                               server_log, on.cancel)
     finally:
         await client.close()
 
 
-async def act_http_guards(trace: Trace, url: str, token: str | None) -> None:
+async def act_http_guards(trace: Trace, url: str, token: str | None, server_log: ServerLog | None,
+                          on: Switches) -> None:
     trace.banner("Act 3: Streamable HTTP, 2026-07-28 -- the guardrails stop two runaway tasks")
     client = await McpClient.http(url, trace.child("host"), token=token)
     try:
         check(client.session.version == MODERN, f"expected {MODERN}, got {client.session.version}")
-        agent = Agent(client, RuleBasedPlanner(), guards=Guardrails(StepLimit(5)), trace=trace.child("agent"))
+        guards = (Guardrails(StepLimit(5)) if on.guards
+                  else Guardrails(StepLimit(BACKSTOP), RepetitionGuard(limit=BACKSTOP + 1)))
+        agent = Agent(client, RuleBasedPlanner(), guards=guards, trace=trace.child("agent"))
         trace.note("a note that does not exist: the planner would search for it forever")
         looping = await agent.run("keep searching notes for bread until one is found")
         check(looping.stopped_by == "repetition" and len(looping.turns) == 2,
@@ -162,16 +248,19 @@ async def act_http_guards(trace: Trace, url: str, token: str | None) -> None:
         doubling = await agent.run("keep doubling 1 until it exceeds 1000000")
         check(doubling.stopped_by == "step limit" and len(doubling.turns) == 5,
               f"the step limit (5) should stop the doubling: {doubling.answer}")
-        await cancel_slow_call(client, trace, "2026-07-28 over HTTP: closing the SSE response stream")
+        await cancel_slow_call(client, trace, "2026-07-28 over HTTP: closing the SSE response stream",
+                               server_log, on.cancel)
     finally:
         await client.close()
 
 
-async def act_sdk(trace: Trace) -> None:
+async def act_sdk(trace: Trace, on: Switches) -> None:
     trace.banner("Act 4: the same host and agent against the official SDK's MCPServer (stdio)")
     client = await McpClient.stdio([PY, "-m", "learn_mcp.sdk_server", "--transport", "stdio"],
-                                   trace.child("host"), probe_timeout=PROBE_TIMEOUT)
+                                   trace.child("host"), versions=on.versions, probe_timeout=PROBE_TIMEOUT)
     try:
+        check(client.session.version == MODERN,
+              f"the SDK's server answers server/discover: expected {MODERN}, got {client.session.version}")
         agent = Agent(client, RuleBasedPlanner(), confirm=ScriptedConfirm(trace, [True]),
                       trace=trace.child("agent"))
         result = await agent.run("add a note titled Tea saying buy tea, then delete that note, "
@@ -184,14 +273,9 @@ async def act_sdk(trace: Trace) -> None:
         await client.close()
 
 
-async def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m learn_mcp.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="every message's JSON and headers")
-    parser.add_argument("--server", choices=SERVERS, default="handrolled", help="the server of acts 1-3")
-    args = parser.parse_args(argv)
-    trace = Trace("demo", verbose=args.verbose)
+async def http_acts(trace: Trace, args: argparse.Namespace, on: Switches) -> None:
+    """Acts 2 and 3 share one HTTP server, started on a port the kernel picks."""
     module = SERVERS[args.server]
-    await act_stdio(trace, module)
     argv_http = [PY, "-m", module, "--transport", "http", "--host", "127.0.0.1", "--port", "0"]
     token = TOKEN if args.server == "handrolled" else None  # the SDK server has no --token here
     try:
@@ -199,11 +283,38 @@ async def main(argv: list[str] | None = None) -> None:
     except ProcessNotReady as exc:
         raise SetupError(f"the MCP server did not start: {exc}",
                          f"run it alone to see why: python -m {module} --transport http") from None
+    server_log = server.output if args.server == "handrolled" else None  # the SDK's does not log cancels
     with server:
         url = f"{server.url}/mcp"
-        await act_http_legacy(trace, url, token)
-        await act_http_guards(trace, url, token)
-    await act_sdk(trace)
+        if args.act in (None, 2):
+            await act_http_legacy(trace, url, token, server_log, on)
+        if args.act in (None, 3):
+            await act_http_guards(trace, url, token, server_log, on)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m learn_mcp.demo", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="every message's JSON and headers")
+    parser.add_argument("--server", choices=SERVERS, default="handrolled", help="the server of acts 1-3")
+    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4), help="run this act only")
+    parser.add_argument("--no-confirm", action="store_true",
+                        help="act 1 fails: the host asks nobody before a destructive call")
+    parser.add_argument("--no-cancel", action="store_true",
+                        help="act 2 fails (and 1, 3): the host abandons the slow call without cancelling it")
+    parser.add_argument("--no-guards", action="store_true",
+                        help=f"act 3 fails: no repetition guard, step limit {BACKSTOP} instead of 5")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="act 4 fails (and 1): the host offers only 2025-11-25, never server/discover")
+    args = parser.parse_args(argv)
+    on = Switches(confirm=not args.no_confirm, cancel=not args.no_cancel, guards=not args.no_guards,
+                  probe=not args.no_probe)
+    trace = Trace("demo", verbose=args.verbose)
+    if args.act in (None, 1):
+        await act_stdio(trace, SERVERS[args.server], on)
+    if args.act in (None, 2, 3):
+        await http_acts(trace, args, on)
+    if args.act in (None, 4):
+        await act_sdk(trace, on)
     trace.banner("all checks passed")
 
 

@@ -30,7 +30,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 import httpx
 
@@ -117,11 +117,12 @@ class McpClient:
     @classmethod
     async def stdio(cls, argv: Sequence[str], trace: Trace, *, versions: tuple[str, ...] = (MODERN, LEGACY),
                     log_level: str | None = None, env: dict[str, str] | None = None,
-                    probe_timeout: float = 10.0) -> McpClient:
+                    probe_timeout: float = 10.0, stderr: TextIO | None = None) -> McpClient:
         """Start ``argv`` and connect.  ``probe_timeout``: how long silence after
         ``server/discover`` is waited out before deciding the server is legacy; it
-        includes the child's start-up, which takes seconds on a busy machine."""
-        transport = StdioTransport(trace)
+        includes the child's start-up, which takes seconds on a busy machine.
+        ``stderr``: where the child's log lines go (default: ours)."""
+        transport = StdioTransport(trace, stderr)
         await transport.start(argv, env)
         client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace)
         try:

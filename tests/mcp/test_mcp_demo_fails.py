@@ -1,0 +1,39 @@
+"""The mcp demo with each act's mechanism switched off: that act must fail, naming why.
+
+Its normal run is in tests/test_demos.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.loopback
+
+DEMO = [sys.executable, "-m", "learn_mcp.demo"]
+
+SWITCHES = [
+    ("1", "--no-confirm", "the host should ask before each delete_note (no, then yes); it asked: []"),
+    ("2", "--no-cancel", "the server went on counting: no cancellation reached it"),
+    ("3", "--no-guards", "the repetition guard should stop the second identical search: stopped by the "
+                         "step limit guard: 50 tool calls made"),
+    ("4", "--no-probe", "the SDK's server answers server/discover: expected 2026-07-28, got 2025-11-25"),
+]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(("act", "switch", "message"), SWITCHES, ids=[s for _, s, _ in SWITCHES])
+def test_each_act_fails_when_its_mechanism_is_switched_off(tmp_path, act, switch, message):
+    result = subprocess.run([*DEMO, "--act", act, switch], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=80)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert f"FAILED: {message}" in result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_an_act_alone_passes_with_every_mechanism_on(tmp_path):
+    result = subprocess.run([*DEMO, "--act", "3"], cwd=tmp_path, capture_output=True, text=True, timeout=50)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "Act 3" in result.stdout and "Act 1" not in result.stdout and "Act 4" not in result.stdout
