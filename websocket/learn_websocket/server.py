@@ -61,12 +61,13 @@ class Server:
     """A listening WebSocket server; ``await server.close()`` closes every connection with 1001."""
 
     def __init__(self, handler: Handler, *, subprotocols: Sequence[str], max_message_size: int | None,
-                 parser: type[FrameParser],
+                 parser: type[FrameParser], auto_pong: bool,
                  trace: Trace | None, open_timeout: float) -> None:
         self.handler = handler
         self.subprotocols = tuple(subprotocols)
         self.max_message_size = max_message_size
         self.parser = parser
+        self.auto_pong = auto_pong
         self.trace = trace
         self.open_timeout = open_timeout
         self.connections: set[WebSocket] = set()
@@ -80,7 +81,7 @@ class Server:
 
     def new_connection(self) -> OpeningProtocol:
         """For each accepted TCP connection: the opening handshake first (§4.2)."""
-        options = dict(max_message_size=self.max_message_size, parser=self.parser)
+        options = dict(max_message_size=self.max_message_size, parser=self.parser, auto_pong=self.auto_pong)
         opening = ServerOpening(self.subprotocols, options,
                                 self.open_timeout)
         return OpeningProtocol(opening, self.trace, self.start_handler, on_fail=lambda error: None)
@@ -127,14 +128,14 @@ class Server:
 async def serve(handler: Handler = echo, host: str = "127.0.0.1", port: int = 0, *,
                 subprotocols: Sequence[str] = (), max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
                 trace: Trace | None = None, open_timeout: float = OPEN_TIMEOUT,
-                parser: type[FrameParser] = FastFrameParser) -> Server:
+                parser: type[FrameParser] = FastFrameParser, auto_pong: bool = True) -> Server:
     """Listen on ``host:port`` (0: any free port, see ``server.port``) and run ``handler`` per client.
 
     ``trace=None`` prints nothing (the fast path); pass ``Trace("server")`` to see every frame.
     ``parser=frames.FrameParser`` reads frames with the lesson's parser instead of the fast one.
     """
     server = Server(handler, subprotocols=subprotocols, max_message_size=max_message_size,
-                    parser=parser, trace=trace, open_timeout=open_timeout)
+                    parser=parser, auto_pong=auto_pong, trace=trace, open_timeout=open_timeout)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_server(server.new_connection, host, port)
     return server
@@ -147,6 +148,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE,
                         help="largest message accepted, in bytes; bigger ones close with 1009")
     parser.add_argument("--subprotocol", action="append", default=[], help="a subprotocol to accept")
+    parser.add_argument("--no-pong", action="store_true",
+                        help="never answer a ping (play a dead peer: the demo's --no-pong)")
     parser.add_argument("--parser", choices=PARSERS, default="fast",
                         help="frame parser: fast (frames_fast.py, default) or plain (frames.py, the lesson)")
     return parser.parse_args(argv)
@@ -160,7 +163,7 @@ async def run(args: argparse.Namespace) -> None:
         # Quiet: no Trace at all for the connections, so no frame is even formatted (the fast path).
         server = await serve(echo, args.host, args.port, subprotocols=args.subprotocol,
                              max_message_size=args.max_size, trace=None if args.quiet else trace,
-                             parser=PARSERS[args.parser])
+                             parser=PARSERS[args.parser], auto_pong=not args.no_pong)
     except OSError as exc:
         raise SetupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          "pass another --port (or 0 for any free port)") from None

@@ -12,6 +12,9 @@ Wi-Fi changes.  :class:`ChatClient` hides that from its user:
                    |                                                    |
                    '-- HTTP 4xx but 408/429: CLOSED for good            '-- rejoin every room
 
+(``reconnect=False`` turns this off, so that the demo's ``--no-reconnect`` can
+show what the reconnect is for: the client stays CLOSED after the first drop.)
+
 **Backoff with full jitter.**  After the n-th failed attempt in a row (n = 0 for the
 first retry) the client sleeps ``uniform(0, min(backoff_max, backoff_base * 2**n))``.
 The ceiling doubles, so a server that stays down is not hammered; the random
@@ -72,8 +75,9 @@ class ChatClient:
 
     def __init__(self, url: str, token: str, *, name: str | None = None, trace: Trace | None = None,
                  backoff_base: float = 0.1, backoff_max: float = 5.0, rng: random.Random | None = None,
-                 origin: str | None = None) -> None:
+                 origin: str | None = None, reconnect: bool = True) -> None:
         self.url = url
+        self.reconnect = reconnect  # False: a dropped connection stays dropped (the demo's --no-reconnect)
         self.name = name or "client"
         self.trace = trace or Trace(self.name)
         self.backoff_base = backoff_base
@@ -138,7 +142,7 @@ class ChatClient:
             else:
                 attempt = 0
                 await self._session(ws)
-            if self._closing:
+            if self._closing or not self.reconnect:
                 break
             delay = backoff_delay(attempt, self.backoff_base, self.backoff_max, self.rng)
             attempt += 1
