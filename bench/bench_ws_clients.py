@@ -20,6 +20,8 @@ import os
 import socket
 import time
 
+from wirelab_common.waiting import eventually_async
+
 MASK = b"\x37\xfa\x21\x3d"
 PAYLOAD = b"x" * 32
 ROOM = "bench"
@@ -200,11 +202,9 @@ class Audience:
             # Each member is told of every later joiner: n(n+1)/2 "joined" notices in
             # all (500,500 for 1,000 clients).  Wait until every one has arrived, so
             # that none is sent or read inside a measured window.
-            deadline = loop.time() + 120
-            while any(listener.joins < clients - i for i, listener in enumerate(audience.listeners)):
-                if loop.time() > deadline:
-                    raise TimeoutError("the chat server did not deliver every joined notice")
-                await asyncio.sleep(0.05)
+            await eventually_async(
+                lambda: all(listener.joins >= clients - i for i, listener in enumerate(audience.listeners)),
+                120, "the chat server delivered every joined notice")
         return audience
 
     def count_one(self) -> None:
