@@ -24,11 +24,16 @@ Semantics to keep in mind, each shown by a test in tests/pubsub/test_pubsub.py:
 - **at most once**: while the connection is down, or before it resubscribed,
   messages are not kept anywhere for us.  Reconnecting does not bring them back.
 
-Reconnecting (the state this class adds on top of redis-py)::
+Reconnecting (the state this class adds on top of redis-py), the table
+``RECONNECT`` that :attr:`Subscriber.machine` follows: ``confirmed`` is Redis
+confirming every SUBSCRIBE/PSUBSCRIBE, ``failed`` a connection attempt that
+did not get there, ``lost`` the connection of a subscribed client ending, and
+``backoff_over`` the end of ``backoff_delay(attempt)`` (full jitter)::
 
-    CONNECTING --SUBSCRIBE/PSUBSCRIBE confirmed--> SUBSCRIBED --(connection lost)--> WAITING
-        ^                                                                             |
-        '------------------- after backoff_delay(attempt) (full jitter) -------------'
+    CONNECTING --confirmed-->    SUBSCRIBED
+    CONNECTING --failed-->       WAITING
+    SUBSCRIBED --lost-->         WAITING
+    WAITING    --backoff_over--> CONNECTING
 
 redis-py's PubSub can reconnect and resubscribe silently on its own; we turn that
 off so that the gap shows up in the trace.  ``Retry(NoBackoff(), 0)`` alone is not
@@ -63,10 +68,18 @@ from redis.exceptions import RedisError
 from wirelab_common.backoff import backoff_delay
 from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.server_cli import add_verbosity
+from wirelab_common.state_table import Machine, StateTable
 from wirelab_common.wiretrace import Trace, shorten
 
 from .envelope import Envelope, EnvelopeError, decode
 from .publisher import url_or_env
+
+RECONNECT = StateTable("subscriber", {
+    ("CONNECTING", "confirmed"): "SUBSCRIBED",
+    ("CONNECTING", "failed"): "WAITING",
+    ("SUBSCRIBED", "lost"): "WAITING",
+    ("WAITING", "backoff_over"): "CONNECTING",
+})
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,7 @@ class Subscriber:
         self.invalid: list[tuple[str, str]] = []  # (channel, what was wrong)
         self.connects = 0  # successful (re)subscriptions
         self.delays: list[float] = []  # every backoff delay slept, in order
+        self.machine = Machine(RECONNECT, "CONNECTING")
         self._subscribed = asyncio.Event()
         self._changed = asyncio.Event()
         self._closing = False
@@ -162,6 +176,7 @@ class Subscriber:
             except (RedisError, OSError) as exc:
                 reason = str(exc) or type(exc).__name__
             finally:
+                self.machine.fire("lost" if was_subscribed else "failed")
                 self._subscribed.clear()  # from here on, PUBLISH on our channels reaches nobody here
                 self._changed.set()
                 await _quietly_close(pubsub, client)
@@ -175,6 +190,7 @@ class Subscriber:
             what = "redis gone" if was_subscribed else "cannot reach redis"
             self.trace.state(f"{what} ({reason}); reconnect in {delay:.2g} s")
             await asyncio.sleep(delay)
+            self.machine.fire("backoff_over")
 
     async def _subscribe(self, pubsub: Any, again: bool, gap: float) -> None:
         if self.channels:
@@ -194,6 +210,7 @@ class Subscriber:
             else:
                 self._handle(message)
         self.connects += 1
+        self.machine.fire("confirmed")
         counts = f"{len(self.channels)} channel(s), {len(self.patterns)} pattern(s)"
         if again:
             self.trace.state(f"resubscribed to {counts} after a {gap:.1f} s gap (its messages are lost)")

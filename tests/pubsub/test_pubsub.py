@@ -174,6 +174,7 @@ async def test_after_a_redis_restart_subscribers_resubscribe_and_the_gap_is_lost
         assert await pub.publish("users.created", {"phase": "before"}) == 2
         old_proc.stop()  # Redis goes away: every subscription with it
         await sub.wait_until(lambda s: not s.is_subscribed)
+        assert sub.machine.state == "WAITING"  # RECONNECT: SUBSCRIBED --lost--> WAITING
         with pytest.raises(RedisError):  # while it is down, PUBLISH does not even happen
             await pub.publish("users.created", {"phase": "down"})
         new_proc, _ = start_redis(port=port_of(url))
@@ -182,6 +183,7 @@ async def test_after_a_redis_restart_subscribers_resubscribe_and_the_gap_is_lost
         await sub.wait_subscribed(timeout=5)
         await other.wait_subscribed(timeout=5)
         assert await pub.publish("users.created", {"phase": "after"}) == 2
+        assert sub.machine.state == "SUBSCRIBED"
         await sub.wait_for_count(2)
         await other.wait_for_count(2)
     finally:
