@@ -203,3 +203,11 @@ def test_closing_a_modern_stream_cancels_its_request(wire):
                 if '"progress"' in line:
                     break  # hang up: in 2026-07-28 that is the cancellation
         proc.wait_line(r"request 1 cancelled: client closed the stream", timeout=10)
+
+
+def test_quiet_prints_only_the_ready_line_with_the_port_it_got(wire):
+    proc, url = wire.start_http_server("-q")
+    with proc:
+        body = wire.modern_request("tools/list")
+        assert httpx.post(url, content=json.dumps(body), headers=wire.modern_headers(body)).status_code == 200
+        assert proc.output().splitlines() == [f"= mcp      listening on http://127.0.0.1:{proc.port}"]

@@ -129,3 +129,11 @@ def test_verbose_traces_messages_on_stderr_only():
     assert '< mcp      {"jsonrpc": "2.0", "id": 0, "method": "initialize"' in stderr
     assert '> mcp      {"jsonrpc":"2.0","id":0,"result"' in stderr
     assert "= mcp      new -> initializing (protocol 2025-11-25)" in stderr
+
+
+def test_quiet_keeps_only_the_ready_line_on_stderr():
+    peer = StdioPeer("-q")
+    peer.initialize()
+    code, stderr = peer.close()
+    assert code == 0
+    assert stderr.splitlines() == ["= mcp      listening on stdio"]
