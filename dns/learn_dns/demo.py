@@ -14,7 +14,13 @@ then plays eight acts, each checked:
 7. (b) the NS move: the parent's NS TTL decides when the new provider is used;
 8. serve-stale: every example.com server is down, the resolver still answers.
 
-    python -m learn_dns.demo [-v]
+    python -m learn_dns.demo [-v] [--act N] [--no-delegation | --no-cache | --no-slip |
+        --no-notify | --no-persist-record | --change-child-only | --no-serve-stale]
+
+Each switch turns off the mechanism of one act (:data:`SWITCHES`), and that
+act's check then fails: exit 1 and a ``FAILED:`` line naming what went wrong
+(``tests/dns/test_dns_demo_fails.py`` runs each with ``--act N``).  Act 1 only
+shows the address plan and checks nothing, so it has no switch.
 """
 
 from __future__ import annotations
@@ -57,8 +63,9 @@ def act_trace(h: Hierarchy, trace: Trace) -> None:
     trace.banner("Act 2: one resolution, root -> com. -> example.com. (like dig +trace)")
     result = asyncio.run(trace_resolution("www.example.com", "A", h.port, ["127.53.0.1"],
                                           trace.child("trace")))
-    check(result.rcode == dns.rcode.NOERROR and result.answer[-1][0].address == OLD_WWW,
-          f"dig +trace should end at {OLD_WWW}")
+    check(result.rcode == dns.rcode.NOERROR and result.answer and result.answer[-1][0].address == OLD_WWW,
+          f"dig +trace should end at {OLD_WWW}, not {dns.rcode.to_text(result.rcode)} "
+          f"{[str(rrset) for rrset in result.answer]}")
 
 
 def act_cache(h: Hierarchy, trace: Trace) -> None:
@@ -75,7 +82,8 @@ def act_cache(h: Hierarchy, trace: Trace) -> None:
     trace.received(f"client: www.example.com -> {address} (TTL {ttl2}, counted down in the cache)")
     show_resolver_lines(h, lines, trace)
     second = upstream_count(h) - before
-    check(second == 0 and address == OLD_WWW, f"the second query should come from the cache ({second})")
+    check(second == 0 and address == OLD_WWW,
+          f"the second query should come from the cache ({second} upstream queries)")
     check(ttl2 <= ttl, "a cached answer's TTL counts down")
     trace.state(f"first query: {first} upstream queries; second: {second} (wire-bytes cache hit)")
 
@@ -104,10 +112,10 @@ def udp_burst(address: str, port: int, name: str, count: int) -> dict[int, dns.m
     return replies
 
 
-def act_rate_limit(h: Hierarchy, trace: Trace) -> None:
+def act_rate_limit(h: Hierarchy, trace: Trace, rrl_args: list[str]) -> None:
     trace.banner("Act 4: response rate limiting; over the limit answers slip (TC=1) or are dropped")
-    proc = h.add_resolver("resolver-rrl", RRL_RESOLVER_ADDRESS, RRL_ARGS)
-    trace.note(f"a second resolver at {RRL_RESOLVER_ADDRESS}: {' '.join(RRL_ARGS)} "
+    proc = h.add_resolver("resolver-rrl", RRL_RESOLVER_ADDRESS, rrl_args)
+    trace.note(f"a second resolver at {RRL_RESOLVER_ADDRESS}: {' '.join(rrl_args)} "
                "(5 UDP answers/s per client, every 2nd answer over the limit truncated)")
     warm = dns.query.tcp(dns.message.make_query("www.example.com", "A"), RRL_RESOLVER_ADDRESS,
                          port=h.port, timeout=6)  # TCP is never limited: a warm cache, all 5 tokens left
@@ -138,30 +146,87 @@ def act_rate_limit(h: Hierarchy, trace: Trace) -> None:
                 f"{len(answered) + len(slipped)} packets for {BURST} queries, {len(slipped)} of them empty")
 
 
-def demo(verbose: bool) -> None:
-    trace = Trace("demo", verbose=verbose)
+SWITCHES = {  # demo flag -> (act, what it turns off); each makes that act's check fail
+    "no_delegation": (2, "com. without example.com.'s NS and glue: no referral, the walk ends at com."),
+    "no_cache": (3, "the resolver keeps nothing past 1 s (--max-ttl 1): the second query iterates again"),
+    "no_slip": (4, "RRL without slip (--rrl-slip 0): every answer over the limit is dropped"),
+    "no_notify": (5, "the primary sends no NOTIFY: the secondary follows only by polling the SOA"),
+    "no_persist_record": (6, "example.com without its _validation-persist TXT record"),
+    "change_child_only": (7, "the NS change made in the old provider's zone, not at com."),
+    "no_serve_stale": (8, "the resolver never serves expired data (--max-stale 0)"),
+}
+
+
+def _without_delegation(text: str) -> str:
+    owners = ("example.com.", "ns1.example.com.", "ns2.example.com.")
+    return "\n".join(line for line in text.splitlines() if not line.startswith(owners)) + "\n"
+
+
+def _without_persist_record(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("_validation-persist")) + "\n"
+
+
+def demo(args: argparse.Namespace) -> None:
+    trace = Trace("demo", verbose=args.verbose)
     started = time.monotonic()
-    with Hierarchy(verbose=verbose) as h:
-        act_topology(h, trace)
-        act_trace(h, trace)
-        act_cache(h, trace)
-        act_rate_limit(h, trace)
-        trace.banner("Act 5 (a): www changes at the primary; the resolver keeps the old one until the TTL")
-        propagation.record_change(h, trace)
-        trace.banner("Act 6 (c): DNS-PERSIST-01, a standing TXT record a CA checks")
-        propagation.persist_validation(h, trace)
-        trace.banner("Act 7 (b): example.com moves to a new DNS provider (NS change at com.)")
-        propagation.ns_move(h, trace)
-        trace.banner("Act 8: serve-stale, every example.com server is down (RFC 8767)")
-        propagation.serve_stale(h, trace, ("ns1.example", "ns2.example", "newdns"))
-    trace.note(f"all acts checked in {time.monotonic() - started:.1f}s")
+    for flag, (act, what) in SWITCHES.items():
+        if getattr(args, flag):
+            trace.note(f"--{flag.replace('_', '-')}: {what}; act {act} should fail")
+    resolver_args = (["--max-ttl", "1"] if args.no_cache else []) + \
+        (["--max-stale", "0"] if args.no_serve_stale else [])
+    edits = {"com.zone": _without_delegation} if args.no_delegation else {}
+    if args.no_persist_record:
+        edits["example.com.zone"] = _without_persist_record
+    rrl = RRL_ARGS[:-1] + ["0"] if args.no_slip else RRL_ARGS
+    acts = {
+        1: lambda: act_topology(h, trace),
+        2: lambda: act_trace(h, trace),
+        3: lambda: act_cache(h, trace),
+        4: lambda: act_rate_limit(h, trace, rrl),
+        5: lambda: act_record_change(h, trace),
+        6: lambda: act_persist(h, trace),
+        7: lambda: act_ns_move(h, trace, not args.change_child_only),
+        8: lambda: act_serve_stale(h, trace),
+    }
+    with Hierarchy(verbose=args.verbose, resolver_args=resolver_args, notify=not args.no_notify,
+                   zone_edits=edits) as h:
+        for number, act in acts.items():
+            if args.act in (None, number):
+                act()
+    which = "all acts" if args.act is None else f"act {args.act}"
+    trace.note(f"{which} checked in {time.monotonic() - started:.1f}s")
+
+
+def act_record_change(h: Hierarchy, trace: Trace) -> None:
+    trace.banner("Act 5 (a): www changes at the primary; the resolver keeps the old one until the TTL")
+    propagation.record_change(h, trace)
+
+
+def act_persist(h: Hierarchy, trace: Trace) -> None:
+    trace.banner("Act 6 (c): DNS-PERSIST-01, a standing TXT record a CA checks")
+    propagation.persist_validation(h, trace)
+
+
+def act_ns_move(h: Hierarchy, trace: Trace, at_parent: bool) -> None:
+    trace.banner("Act 7 (b): example.com moves to a new DNS provider (NS change at com.)")
+    propagation.ns_move(h, trace, at_parent)
+
+
+def act_serve_stale(h: Hierarchy, trace: Trace) -> None:
+    trace.banner("Act 8: serve-stale, every example.com server is down (RFC 8767)")
+    propagation.serve_stale(h, trace, ("ns1.example", "ns2.example", "newdns"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="every response in full")
+    parser.add_argument("--act", type=int, choices=range(1, 9), metavar="N",
+                        help="play act N only (1-8; the loopback internet is started all the same)")
+    switches = parser.add_argument_group("switches that turn one act's mechanism off (that act then fails)")
+    for flag, (act, what) in SWITCHES.items():
+        switches.add_argument(f"--{flag.replace('_', '-')}", action="store_true", help=f"act {act}: {what}")
     args = parser.parse_args()
-    run_main(lambda: demo(args.verbose))
+    run_main(lambda: demo(args))
 
 
 if __name__ == "__main__":

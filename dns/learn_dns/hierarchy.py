@@ -18,7 +18,9 @@ referral carries addresses only, so the port has to be one run-wide setting
 (the real internet uses 53 everywhere).  Zone files are copied to a temporary
 directory so the propagation scenarios can edit them; :meth:`Hierarchy.edit_zone`
 changes a copy, bumps the SOA serial and sends SIGHUP, which is how an operator
-publishes a change.
+publishes a change.  The demo's switches use two more knobs: ``zone_edits``
+(a change made to a zone file's copy before the servers start) and
+``notify=False`` (the primary is started without ``--notify``).
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class Hierarchy:
 
     def __init__(self, port: int | None = None, verbose: bool = False, echo: bool = False,
                  resolver_args: list[str] | None = None, with_resolver: bool = True,
-                 authoritative: list[str] | None = None) -> None:
+                 authoritative: list[str] | None = None, notify: bool = True,
+                 zone_edits: dict[str, Callable[[str], str]] | None = None) -> None:
         self.port = port or free_port("127.0.0.1")
         self.verbose = verbose
         self.echo = echo
@@ -85,6 +88,8 @@ class Hierarchy:
         self.with_resolver = with_resolver
         # The command of an authoritative server (a test may swap in a stand-in).
         self.authoritative = authoritative or [sys.executable, "-m", "learn_dns.authoritative"]
+        self.notify = notify          # False: the primary never NOTIFYs (a demo switch)
+        self.zone_edits = zone_edits or {}  # zone file -> change made to the copy before start
         self.zone_dir = Path(tempfile.mkdtemp(prefix="wirelab-dns-"))
         self.procs: dict[str, ManagedProcess] = {}
 
@@ -94,7 +99,8 @@ class Hierarchy:
         source = resources.files("learn_dns") / "zones"
         for entry in source.iterdir():
             if entry.name.endswith(".zone"):
-                (self.zone_dir / entry.name).write_text(entry.read_text())
+                change = self.zone_edits.get(entry.name, lambda text: text)
+                (self.zone_dir / entry.name).write_text(change(entry.read_text()))
         try:
             first = [s for s in SERVERS if "--secondary" not in s.extra]
             for server in first:
@@ -134,7 +140,8 @@ class Hierarchy:
         argv = [*self.authoritative, "--port", str(self.port), "--host", server.address]
         for zone in server.zones:
             argv += ["--zone", str(self.zone_dir / zone)]
-        self._spawn(server.name, argv + server.extra)
+        extra = server.extra if self.notify or "--notify" not in server.extra else []
+        self._spawn(server.name, argv + extra)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         self.procs[name] = ManagedProcess(argv, name, None, None, self.echo)

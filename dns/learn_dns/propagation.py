@@ -39,6 +39,7 @@ import dns.rcode
 import dns.rdatatype
 
 from wirelab_common.errors import check
+from wirelab_common.processes import ProcessNotReady
 from wirelab_common.waiting import NotInTime, eventually
 from wirelab_common.wiretrace import Trace
 
@@ -130,6 +131,7 @@ def record_change(h: Hierarchy, trace: Trace) -> Timeline:
                                              rf"\g<1>{CHANGED_WWW}", text))
     changed = time.monotonic()
     trace.sent(f"primary: www A {OLD_WWW} -> {CHANGED_WWW}, serial {serial}, SIGHUP (it NOTIFYs ns2)")
+    notified = h.procs["ns1.example"].line_count()
     follows = None
     while time.monotonic() - changed < 15:  # NOTIFY: at once; the 3 s refresh would do it too
         primary, _ = first_address(ask(h.port, "www.example.com", server="127.53.0.3"))
@@ -139,6 +141,11 @@ def record_change(h: Hierarchy, trace: Trace) -> Timeline:
             break
         time.sleep(0.2)
     check(follows is not None, "the secondary did not pick up the new serial (NOTIFY + AXFR)")
+    try:  # the refresh timer alone would have got there too, a little later: was it NOTIFY?
+        h.procs["ns1.example"].wait_line(r"NOTIFY acknowledged by 127\.53\.0\.4", 3, start=notified)
+    except ProcessNotReady:
+        check(False, "the primary sent no NOTIFY that the secondary acknowledged: the secondary "
+                     f"followed {follows:.1f}s later only by polling the SOA (its refresh timer)")
     trace.received(f"t+{follows:4.1f}s  primary and secondary both answer {CHANGED_WWW} (NOTIFY, AXFR)")
     timeline = poll_resolver(h, "www.example.com", CHANGED_WWW, changed, 15, trace)
     switched = timeline.first_time_of(CHANGED_WWW)
@@ -162,6 +169,12 @@ def _move_to_new_provider(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _child_ns_to_new_provider(text: str) -> str:
+    """The old provider's example.com zone with its apex NS set pointing at newdns.net."""
+    lines = [line for line in text.splitlines() if not re.match(r"@\s+\d+\s+IN\s+NS\s", line)]
+    return "\n".join(lines) + "\n@       8   IN NS   ns1.newdns.net.\n"
+
+
 def delegation_names(h: Hierarchy, target: str) -> bool:
     """Ask the com server directly: does its referral for example.com name ``target``?"""
     direct = ask(h.port, "example.com", "NS", server="127.53.0.2")
@@ -169,21 +182,30 @@ def delegation_names(h: Hierarchy, target: str) -> bool:
                if rr.rdtype == dns.rdatatype.NS)
 
 
-def ns_move(h: Hierarchy, trace: Trace) -> Timeline:
-    """(b) example.com moves to newdns.net: the NS change happens at com, the parent."""
+def ns_move(h: Hierarchy, trace: Trace, at_parent: bool = True) -> Timeline:
+    """(b) example.com moves to newdns.net: the NS change happens at com, the parent.
+
+    ``at_parent=False`` (the demo's ``--change-child-only``) makes the change where it
+    does not count, in the old provider's copy of the zone: resolvers follow the
+    parent's referral, so nobody ever reaches the new provider."""
     h.restart_resolver()  # an empty cache, so the NS TTL starts counting now
     start = time.monotonic()
     before, ttl = first_address(ask(h.port, "www.example.com"))
     trace.received(f"fresh resolver: www.example.com -> {before} (TTL {ttl}); it cached com's "
                    f"NS set for example.com (TTL 8, standing for com.'s 2 days)")
-    serial = h.edit_zone("com.zone", "gtld", _move_to_new_provider)
-    trace.sent(f"com: example.com NS -> ns1.newdns.net, glue removed, serial {serial}, SIGHUP")
-    try:
-        eventually(lambda: delegation_names(h, "ns1.newdns.net."), 15, "com refers to ns1.newdns.net")
-    except NotInTime as exc:
-        check(False, f"the com server did not pick up the new delegation ({exc})")
-    trace.received("com server now refers example.com to ns1.newdns.net; the old provider still "
-                   f"answers {before} for anyone who asks it")
+    if at_parent:
+        serial = h.edit_zone("com.zone", "gtld", _move_to_new_provider)
+        trace.sent(f"com: example.com NS -> ns1.newdns.net, glue removed, serial {serial}, SIGHUP")
+        try:
+            eventually(lambda: delegation_names(h, "ns1.newdns.net."), 15, "com refers to ns1.newdns.net")
+        except NotInTime as exc:
+            check(False, f"the com server did not pick up the new delegation ({exc})")
+        trace.received("com server now refers example.com to ns1.newdns.net; the old provider still "
+                       f"answers {before} for anyone who asks it")
+    else:
+        serial = h.edit_zone("example.com.zone", "ns1.example", _child_ns_to_new_provider)
+        trace.sent(f"ns1.example.com: example.com NS -> ns1.newdns.net in the CHILD zone only, serial "
+                   f"{serial}, SIGHUP; com. still refers to ns1/ns2.example.com")
     timeline = poll_resolver(h, "www.example.com", NEW_PROVIDER_WWW, start, 25, trace, show_switch=True)
     switched = timeline.first_time_of(NEW_PROVIDER_WWW)
     check(switched is not None, f"the resolver never reached the new provider: {timeline.seen}")
@@ -226,7 +248,8 @@ def serve_stale(h: Hierarchy, trace: Trace, servers: tuple[str, ...]) -> dns.mes
     trace.received(f"resolver: {dns.rcode.to_text(response.rcode())} www.example.com -> {stale_address} "
                    f"(TTL {stale_ttl}: a stale answer)")
     check(response.rcode() == dns.rcode.NOERROR and stale_address == address,
-          f"expected the stale answer {address}, got {response.to_text()}")
+          f"expected the stale answer {address}, got {dns.rcode.to_text(response.rcode())} "
+          f"{[str(rrset) for rrset in response.answer]}")
     check(stale_ttl <= 30, "a stale answer carries a short TTL (RFC 8767 §4)")
     missing = ask(h.port, "neverseen.example.com")
     trace.received(f"resolver: neverseen.example.com -> {dns.rcode.to_text(missing.rcode())} "

@@ -226,12 +226,14 @@ class AnswerCache:
     On a hit the message id is replaced by the client's, RD and the QNAME's
     spelling are copied from the query, and each TTL is lowered by the time the answer has spent in the cache
     (RFC 1035 §3.2.1: a cached TTL counts down).  The answer expires with its
-    smallest TTL, after which the slow path (``Cache`` + iteration) runs again.
+    smallest TTL (never later than ``max_ttl`` seconds, as :class:`Cache`), after
+    which the slow path (``Cache`` + iteration) runs again.
     """
 
-    def __init__(self, clock: Callable[[], float], max_entries: int = 50_000) -> None:
+    def __init__(self, clock: Callable[[], float], max_entries: int = 50_000, max_ttl: int = 86400) -> None:
         self.clock = clock
         self.max_entries = max_entries
+        self.max_ttl = max_ttl
         self._answers: dict[bytes, WireAnswer] = {}
 
     def __len__(self) -> int:
@@ -240,6 +242,7 @@ class AnswerCache:
     def put(self, key: bytes, wire: bytes) -> None:
         ttls = ttl_offsets(wire)
         lifetime = min((ttl for _off, ttl in ttls), default=0)
+        lifetime = min(lifetime, self.max_ttl)
         if lifetime <= 0:
             return
         if len(self._answers) >= self.max_entries:

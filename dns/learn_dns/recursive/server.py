@@ -4,10 +4,9 @@ Reading order: the last resolver module, after ``upstream.py``.
 
     python -m learn_dns.recursive.server --host 127.53.0.53 --port P --root-hints 127.53.0.1 -v
 
-(``--loop asyncio`` runs it on asyncio's own loop instead of uvloop; ``-q``
-prints nothing but the ready line, ``= resolver listening on udp://HOST:P``;
-``-h`` lists the rest: ``--allow``, ``--rrl``, ``--rrl-slip``, ``--timeout``,
-``--stale-ttl``.)
+(``--loop asyncio``: asyncio's own loop instead of uvloop; ``-q``: nothing but the ready
+line, ``= resolver listening on udp://HOST:P``; ``-h`` lists the rest: ``--allow``, ``--rrl``,
+``--rrl-slip``, ``--timeout``, ``--stale-ttl``, ``--max-stale``, ``--max-ttl``.)
 
 What happens to a client's query, in order:
 
@@ -96,9 +95,8 @@ def refuse(query: bytes, rcode: int) -> bytes:
 
 
 def truncated(query: bytes) -> bytes:
-    """An empty response with TC=1: "ask me again over TCP" (RFC 1035 §4.2.1, RFC 7766 §5).
-
-    Also what a rate-limited client gets when its answer *slips*."""
+    """An empty response with TC=1: "ask me again over TCP" (RFC 1035 §4.2.1, RFC 7766 §5);
+    also what a rate-limited client gets when its answer *slips*."""
     response = bytearray(refuse(query, 0))
     response[2] |= 0x02  # TC
     return bytes(response)
@@ -337,11 +335,12 @@ async def _tcp_client(service: ResolverService, reader: asyncio.StreamReader,
 
 async def serve(args: argparse.Namespace) -> None:
     trace = Trace("resolver", verbose=args.verbose, quiet=args.quiet)
-    cache = Cache(time.monotonic, max_stale=args.max_stale)
+    cache = Cache(time.monotonic, max_ttl=args.max_ttl, max_stale=args.max_stale)
     recursor = Recursor(cache, args.root_hints, args.upstream_port or args.port,
                         local_address=args.host, trace=trace, timeout=args.timeout,
                         stale_ttl=args.stale_ttl)
-    service = ResolverService(recursor, AnswerCache(time.monotonic), AllowList(args.allow),
+    answers = AnswerCache(time.monotonic, max_ttl=args.max_ttl)
+    service = ResolverService(recursor, answers, AllowList(args.allow),
                               ResponseRateLimit(args.rrl, args.rrl_burst, args.rrl_slip), trace,
                               log_queries=not args.quiet)
     loop = asyncio.get_running_loop()
@@ -376,15 +375,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="client network allowed to recurse (repeatable; default 127.0.0.0/8)")
     parser.add_argument("--rrl", type=float, default=0, metavar="RATE",
                         help="response rate limiting: UDP answers/s per client address (default 0: off)")
-    parser.add_argument("--rrl-burst", type=float, default=None,
-                        help="answers a client may get at once before the limit applies (default: RATE)")
+    parser.add_argument("--rrl-burst", type=float, default=None, help="answers a client may get at once "
+                        "before the limit applies (default: RATE)")
     parser.add_argument("--rrl-slip", type=int, default=2, metavar="N",
                         help="over the limit, every Nth answer goes out truncated (TC=1), the rest "
                              "are dropped; 1: all truncated, 0: all dropped (default 2, as BIND)")
     parser.add_argument("--timeout", type=float, default=0.8, help="seconds to wait for one upstream answer")
     parser.add_argument("--stale-ttl", type=int, default=30, help="TTL of a stale answer (RFC 8767: 30)")
     parser.add_argument("--max-stale", type=float, default=86400,
-                        help="seconds past expiry that data may still be served stale")
+                        help="seconds past expiry that data may still be served stale (0: never)")
+    parser.add_argument("--max-ttl", type=int, default=86400, help="cache nothing longer than this, "
+                        "whatever its TTL (default 86400; at least 1: iteration keeps referrals there)")
     args = parser.parse_args(argv)
     args.allow = args.allow or ["127.0.0.0/8"]
     return args
