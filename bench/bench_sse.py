@@ -30,19 +30,21 @@ from pathlib import Path
 import httpx
 
 from wirelab_common.ports import free_port
-from wirelab_common.processes import ManagedProcess, start_process
+from wirelab_common.processes import ManagedProcess, start_process, start_server
+from wirelab_common.waiting import eventually_async
 
 HERE = Path(__file__).resolve().parent
 MARKER = b"bench-evt"
 
 
 def start(kind: str, data_dir: str) -> tuple[ManagedProcess, int]:
-    port = free_port()
-    argv = {
-        "baseline": [sys.executable, str(HERE / "bench_sse_peers.py"), str(port)],
-        "ours": [sys.executable, "-m", "learn_sse.server", "--port", str(port), "--data-dir", data_dir,
-                 "--tick", "0", "--heartbeat", "3600", "--replay", "100000", "--quiet"],
-    }[kind]
+    if kind == "ours":  # --port 0: the ready line names the port
+        proc = start_server([sys.executable, "-m", "learn_sse.server", "--port", "0", "--data-dir",
+                             data_dir, "--tick", "0", "--heartbeat", "3600", "--replay", "100000",
+                             "--quiet"], name=kind)
+        return proc, proc.port
+    port = free_port()  # the anchor takes a port and says nothing
+    argv = [sys.executable, str(HERE / "bench_sse_peers.py"), str(port)]
     return start_process(argv, name=kind, ready_line=r"listening on http://", ready_port=port), port
 
 
@@ -76,11 +78,7 @@ async def one_round(port: int, subscribers: int, events: int) -> float:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         payload = {"type": "tick", "data": {"note": MARKER.decode(), "pad": "x" * 60}}
         await http.post("/publish", json=payload)  # warm-up: proves every stream is live
-        deadline = time.monotonic() + 30
-        while min(counts) < 1:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"only {sum(c > 0 for c in counts)} of {subscribers} streams live")
-            await asyncio.sleep(0.01)
+        await eventually_async(lambda: min(counts) >= 1, 30, f"all {subscribers} streams live", interval=0.01)
         start_time = time.perf_counter()
         for n in range(events):
             payload["data"]["n"] = n

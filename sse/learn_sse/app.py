@@ -3,7 +3,8 @@
 Reading order: event_stream -> event_log -> feed -> completions -> **app** -> server;
 then client; then the page; then proxy.
 
-``create_app(settings)`` returns a FastAPI app with these routes:
+``create_app(settings)`` returns a FastAPI app made of four routers (``page_routes``,
+``events_routes``, ``publish_routes``, ``completion_routes``) sharing one ``Context``:
 
 - ``GET /`` and ``/page.js``: the browser page (an ``EventSource`` on ``/events``);
 - ``GET /healthz``: a JSON status for load balancers and tests;
@@ -62,7 +63,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import FileResponse, JSONResponse
 
@@ -151,68 +152,96 @@ def reset_event(gap: Gap, oldest_id: int, last_id: int) -> ServerSentEvent:
     return ServerSentEvent(data=encode_data(body), event="reset", id=str(last_id), sep=SEP)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    trace = settings.trace or Trace("sse")
-    loud = settings.trace_events
+@dataclass
+class Context:
+    """What every route shares: the settings, the trace, the log and the counters."""
 
-    def stored(event: Event) -> None:
-        trace.state(f"stored id={event.id} event={event.type} {shorten(event.data, 60)}")
-
-    log = EventLog.open(settings.data_dir, settings.replay, stored if loud else None)
-    stats = Stats()
+    settings: Settings
+    trace: Trace
+    log: EventLog
+    stats: Stats = field(default_factory=Stats)
     feed_task: asyncio.Task[None] | None = None
 
-    def begin_shutdown() -> None:
+    @property
+    def loud(self) -> bool:
+        return self.settings.trace_events
+
+    def begin_shutdown(self) -> None:
         """Stop the feed and end every stream (server.py calls it on SIGTERM)."""
-        if feed_task is not None:
-            feed_task.cancel()
-        log.close()
+        if self.feed_task is not None:
+            self.feed_task.cancel()
+        self.log.close()
 
-    def report_feed_failure(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:  # else asyncio hides it until GC
-            trace.state(f"feed stopped by an error: {task.exception()!r}")
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal feed_task
-        if settings.tick > 0:
-            feed_task = asyncio.create_task(run_feed(log, settings.tick), name="feed")
-            feed_task.add_done_callback(report_feed_failure)
-        yield
-        begin_shutdown()
-        await log.aclose()
-
-    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.log = log
-    app.state.stats = stats
-    app.state.begin_shutdown = begin_shutdown
-
-    def sse_response(content: AsyncIterator[ServerSentEvent | bytes]) -> EventSourceResponse:
+    def sse_response(self, content: AsyncIterator[ServerSentEvent | bytes]) -> EventSourceResponse:
         response = LeanEventSourceResponse(
-            content, sep=SEP, ping=settings.heartbeat, headers={"Cache-Control": "no-cache"},
+            content, sep=SEP, ping=self.settings.heartbeat, headers={"Cache-Control": "no-cache"},
             ping_message_factory=lambda: ServerSentEvent(comment="heartbeat", sep=SEP))
-        if not settings.accel_header:
+        if not self.settings.accel_header:
             # sse-starlette always adds it; removing it lets nginx buffer (the pitfall demo).
             del response.headers["X-Accel-Buffering"]
         return response
 
-    @app.get("/")
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app: one router per concern, sharing one :class:`Context`; the feed runs in the lifespan."""
+    trace = settings.trace or Trace("sse")
+
+    def stored(event: Event) -> None:
+        trace.state(f"stored id={event.id} event={event.type} {shorten(event.data, 60)}")
+
+    ctx = Context(settings, trace, EventLog.open(settings.data_dir, settings.replay,
+                                                 stored if settings.trace_events else None))
+
+    def report_feed_failure(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:  # else asyncio hides it until GC
+            trace.state(f"feed stopped by an error: {task.exception()!r}", always=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.tick > 0:
+            ctx.feed_task = asyncio.create_task(run_feed(ctx.log, settings.tick), name="feed")
+            ctx.feed_task.add_done_callback(report_feed_failure)
+        yield
+        ctx.begin_shutdown()
+        await ctx.log.aclose()
+
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.log = ctx.log
+    app.state.stats = ctx.stats
+    app.state.begin_shutdown = ctx.begin_shutdown
+    for router in (page_routes(ctx), events_routes(ctx), publish_routes(ctx), completion_routes(ctx)):
+        app.include_router(router)
+    return app
+
+
+def page_routes(ctx: Context) -> APIRouter:
+    """``/`` and ``/page.js`` (the browser page), ``/healthz``, ``/stats``."""
+    router = APIRouter()
+
+    @router.get("/")
     async def page() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), media_type="text/html")
 
-    @app.get("/page.js")
+    @router.get("/page.js")
     async def script() -> FileResponse:
         return FileResponse(str(STATIC / "page.js"), media_type="text/javascript")
 
-    @app.get("/healthz")
+    @router.get("/healthz")
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "last_id": log.last_id})
+        return JSONResponse({"status": "ok", "last_id": ctx.log.last_id})
 
-    @app.get("/stats")
+    @router.get("/stats")
     async def get_stats() -> JSONResponse:
-        return JSONResponse({**asdict(stats), "last_id": log.last_id, "oldest_id": log.oldest_id})
+        return JSONResponse({**asdict(ctx.stats), "last_id": ctx.log.last_id, "oldest_id": ctx.log.oldest_id})
 
-    @app.get("/events")
+    return router
+
+
+def events_routes(ctx: Context) -> APIRouter:
+    """``GET /events``: check the request, then stream :func:`subscribe`."""
+    router = APIRouter()
+
+    @router.get("/events")
     async def events(request: Request):
         raw, param = request.headers.get("last-event-id"), "Last-Event-ID"
         if not raw:  # absent or empty: the spec's "no last event id" (§9.2.4)
@@ -226,58 +255,68 @@ def create_app(settings: Settings) -> FastAPI:
                          "limit", "invalid_limit")
         # A live subscriber's cursor is fixed now, not when its stream starts running:
         # an event stored in between is then sent, not silently skipped.
-        cursor = int(raw) if raw else log.last_id
+        cursor = int(raw) if raw else ctx.log.last_id
         limit = int(limit_raw) if limit_raw else None
-        if loud:
+        if ctx.loud:
             how = f"resumed from id {cursor}" if raw else f"connected, live from id {cursor}"
-            trace.state(f"subscriber {peer_of(request)} {how}", [
+            ctx.trace.state(f"subscriber {peer_of(request)} {how}", [
                 f"{param}: {raw!r}" if raw else "no Last-Event-ID",
                 f"limit: {limit}", f"user-agent: {request.headers.get('user-agent', '-')}"])
-        return sse_response(subscribe(peer_of(request), cursor, limit))
+        return ctx.sse_response(subscribe(ctx, peer_of(request), cursor, limit))
 
-    async def subscribe(peer: str, cursor: int, limit: int | None) -> AsyncIterator[ServerSentEvent | bytes]:
-        """One client's stream.  ``limit``: end after that many log events (for curl and tests)."""
-        stats.subscribers_active += 1
-        stats.subscribers_total += 1
-        sent, why = 0, "client disconnected"
-        try:
-            yield ServerSentEvent(retry=settings.retry_ms, sep=SEP)
-            while True:
-                missed = log.after(cursor)
-                if not isinstance(missed, list):  # a Gap: say so, then carry on live
-                    if loud:
-                        trace.sent(f"{peer} event=reset id={log.last_id} ({missed.reason}: "
-                                   f"requested {missed.requested})")
-                    yield reset_event(missed, log.oldest_id, log.last_id)
-                    cursor = log.last_id
-                    continue
-                batch = missed if limit is None else missed[:limit - sent]
-                if batch:
-                    if loud:  # with -v, the event's lines on the wire as detail lines
-                        for event in batch:
-                            wire = wire_of(event).decode().split(SEP)[:-2] if trace.verbose else ()
-                            trace.sent(f"{peer} event={event.type} id={event.id} "
-                                       f"{shorten(event.data, 50)}", wire)
-                    # Everything this wake-up found goes out as one chunk: one write for a burst.
-                    yield b"".join(map(wire_of, batch))
-                    cursor = batch[-1].id
-                    sent += len(batch)
-                    stats.events_sent += len(batch)
-                    if sent == limit:
-                        why = f"limit {limit} reached"
-                        return
-                if not missed and not await log.wait_beyond(cursor):
-                    why = "server shutting down"
+    return router
+
+
+async def subscribe(ctx: Context, peer: str, cursor: int,
+                    limit: int | None) -> AsyncIterator[ServerSentEvent | bytes]:
+    """One client's stream.  ``limit``: end after that many log events (for curl and tests)."""
+    log, stats, trace, loud = ctx.log, ctx.stats, ctx.trace, ctx.loud
+    stats.subscribers_active += 1
+    stats.subscribers_total += 1
+    sent, why = 0, "client disconnected"
+    try:
+        yield ServerSentEvent(retry=ctx.settings.retry_ms, sep=SEP)
+        while True:
+            missed = log.after(cursor)
+            if not isinstance(missed, list):  # a Gap: say so, then carry on live
+                if loud:
+                    trace.sent(f"{peer} event=reset id={log.last_id} ({missed.reason}: "
+                               f"requested {missed.requested})")
+                yield reset_event(missed, log.oldest_id, log.last_id)
+                cursor = log.last_id
+                continue
+            batch = missed if limit is None else missed[:limit - sent]
+            if batch:
+                if loud:  # with -v, the event's lines on the wire as detail lines
+                    for event in batch:
+                        wire = wire_of(event).decode().split(SEP)[:-2] if trace.verbose else ()
+                        trace.sent(f"{peer} event={event.type} id={event.id} "
+                                   f"{shorten(event.data, 50)}", wire)
+                # Everything this wake-up found goes out as one chunk: one write for a burst.
+                yield b"".join(map(wire_of, batch))
+                cursor = batch[-1].id
+                sent += len(batch)
+                stats.events_sent += len(batch)
+                if sent == limit:
+                    why = f"limit {limit} reached"
                     return
-        finally:
-            # Runs on a normal end, on the cancellation sse-starlette delivers when the
-            # client goes away, and on GeneratorExit if a send fails.
-            stats.subscribers_active -= 1
-            stats.generators_stopped += 1
-            if loud:
-                trace.state(f"subscriber {peer} gone after {sent} events ({why})")
+            if not missed and not await log.wait_beyond(cursor):
+                why = "server shutting down"
+                return
+    finally:
+        # Runs on a normal end, on the cancellation sse-starlette delivers when the
+        # client goes away, and on GeneratorExit if a send fails.
+        stats.subscribers_active -= 1
+        stats.generators_stopped += 1
+        if loud:
+            trace.state(f"subscriber {peer} gone after {sent} events ({why})")
 
-    @app.post("/publish")
+
+def publish_routes(ctx: Context) -> APIRouter:
+    """``POST /publish``: validate, append to the log (which wakes every stream)."""
+    router = APIRouter()
+
+    @router.post("/publish")
     async def publish(request: Request) -> JSONResponse:
         body = await read_body(request, MAX_BODY)
         if body is None:
@@ -293,15 +332,22 @@ def create_app(settings: Settings) -> FastAPI:
         if not isinstance(kind, str) or not EVENT_TYPE.fullmatch(kind) or kind in RESERVED_TYPES:
             return error(400, f"type must match {EVENT_TYPE.pattern} and not be one of "
                          f"{sorted(RESERVED_TYPES)}, got {shorten(repr(kind), 40)}", "type", "invalid_type")
-        if loud:
-            trace.received(f"publish from {peer_of(request)}: event={kind}")
+        if ctx.loud:
+            ctx.trace.received(f"publish from {peer_of(request)}: event={kind}")
         try:
-            event = await log.append(kind, encode_data(item["data"]))
+            event = await ctx.log.append(kind, encode_data(item["data"]))
         except LogClosed:
             return error(503, "the server is shutting down", None, "unavailable")
         return JSONResponse({"id": str(event.id)}, status_code=201)
 
-    @app.post("/v1/chat/completions")
+    return router
+
+
+def completion_routes(ctx: Context) -> APIRouter:
+    """``POST /v1/chat/completions``: one JSON answer, or the chunks of :func:`stream_completion`."""
+    router = APIRouter()
+
+    @router.post("/v1/chat/completions")
     async def chat_completions(request: Request):
         body = await read_body(request, MAX_BODY)
         if body is None:
@@ -309,28 +355,29 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             chat = completions.parse_request(body)
         except completions.RequestError as exc:
-            if loud:
-                trace.received(f"completion request from {peer_of(request)} refused: {exc.message}")
+            if ctx.loud:
+                ctx.trace.received(f"completion request from {peer_of(request)} refused: {exc.message}")
             return error(400, exc.message, exc.param, exc.code)
-        answer = completions.complete(chat, settings.completion_id(), int(settings.clock()))
-        if loud:
-            trace.received(f"completion {answer.id} model={chat.model} stream={chat.stream} "
-                           f"from {peer_of(request)}")
+        answer = completions.complete(chat, ctx.settings.completion_id(), int(ctx.settings.clock()))
+        if ctx.loud:
+            ctx.trace.received(f"completion {answer.id} model={chat.model} stream={chat.stream} "
+                               f"from {peer_of(request)}")
         if not chat.stream:
             return JSONResponse(completions.completion_object(answer))
-        return sse_response(stream_completion(answer))
+        return ctx.sse_response(stream_completion(ctx, answer))
 
-    async def stream_completion(answer: completions.Completion) -> AsyncIterator[ServerSentEvent]:
-        stats.completions_streamed += 1
-        for i, body in enumerate(completions.stream_chunks(answer)):
-            if settings.token_delay and 1 <= i <= len(answer.tokens):
-                await asyncio.sleep(settings.token_delay)  # the pace of a model producing tokens
-            data = completions.encode_chunk(body)
-            if loud:
-                trace.sent(f"{answer.id} chunk {i} {shorten(data[data.find('choices'):], 60)}")
-            yield ServerSentEvent(data=data, sep=SEP)
-        if loud:
-            trace.sent(f"{answer.id} data: {completions.DONE}")
-        yield ServerSentEvent(data=completions.DONE, sep=SEP)
+    return router
 
-    return app
+
+async def stream_completion(ctx: Context, answer: completions.Completion) -> AsyncIterator[ServerSentEvent]:
+    ctx.stats.completions_streamed += 1
+    for i, body in enumerate(completions.stream_chunks(answer)):
+        if ctx.settings.token_delay and 1 <= i <= len(answer.tokens):
+            await asyncio.sleep(ctx.settings.token_delay)  # the pace of a model producing tokens
+        data = completions.encode_chunk(body)
+        if ctx.loud:
+            ctx.trace.sent(f"{answer.id} chunk {i} {shorten(data[data.find('choices'):], 60)}")
+        yield ServerSentEvent(data=data, sep=SEP)
+    if ctx.loud:
+        ctx.trace.sent(f"{answer.id} data: {completions.DONE}")
+    yield ServerSentEvent(data=completions.DONE, sep=SEP)

@@ -11,11 +11,22 @@ streaming and our own :class:`~learn_sse.event_stream.EventStreamParser`::
         async for event in client.events():
             print(event.type, event.id, event.data)
 
-Its states are EventSource's ``readyState``; every change is one trace line::
+Its states are EventSource's ``readyState``, its events the steps of §9.2.3
+("announce the connection", "reestablish the connection", "fail the connection")
+and ``close()``; :data:`READY_STATES` is the whole table, every change one trace line::
 
-    CONNECTING --200 text/event-stream--> OPEN --stream ended, network error--> CONNECTING ...
-      |  '-- network error: wait longer, try again (still CONNECTING)
-      '-- 204, another status or Content-Type: CLOSED ("fail the connection": no retry)
+    CONNECTING --announce-->    OPEN
+    CONNECTING --reestablish--> CONNECTING
+    CONNECTING --fail-->        CLOSED
+    CONNECTING --close-->       CLOSED
+    OPEN       --reestablish--> CONNECTING
+    OPEN       --close-->       CLOSED
+
+``announce``: 200 with ``text/event-stream``.  ``reestablish``: the stream
+ended or the network failed (from CONNECTING: an attempt that did not open,
+retried after a longer wait).  ``fail``: 204, another status or another
+Content-Type: no retry.  ``close``: the caller stopped, or the reconnection
+limit was reached.
 
 **Resuming.**  The parser remembers the last event ID; every reconnection
 sends it as ``Last-Event-ID`` (§9.2.4), so a server that keeps its recent
@@ -33,7 +44,7 @@ all come back in the same millisecond.
 
 Run it::
 
-    python -m learn_sse.client http://127.0.0.1:8000/events --count 10 --expect-consecutive -v
+    python -m learn_sse.client --url http://127.0.0.1:8000/events --count 10 --expect-consecutive -v
 """
 
 from __future__ import annotations
@@ -46,6 +57,8 @@ from enum import Enum
 import httpx
 
 from wirelab_common.errors import CheckFailed, SetupError, check, run_main
+from wirelab_common.server_cli import add_verbosity
+from wirelab_common.state_table import Machine, StateTable
 from wirelab_common.wiretrace import Trace, shorten
 
 from .event_stream import Comment, Event, EventStreamParser, RetryChanged
@@ -53,6 +66,7 @@ from .event_stream import Comment, Event, EventStreamParser, RetryChanged
 DEFAULT_RETRY_MS = 3000  # "a user-agent-defined value, probably in the region of a few seconds"
 MIN_BACKOFF_MS = 100  # after a failure, back off from at least this, even if the server said retry: 0
 MAX_BACKOFF_MS = 30_000
+DEFAULT_URL = "http://127.0.0.1:8000/events"
 
 
 class ReadyState(Enum):
@@ -63,12 +77,14 @@ class ReadyState(Enum):
     CLOSED = 2
 
 
-# Which state may follow which.  CONNECTING -> CONNECTING is a failed attempt, retried.
-TRANSITIONS = {
-    ReadyState.CONNECTING: {ReadyState.OPEN, ReadyState.CONNECTING, ReadyState.CLOSED},
-    ReadyState.OPEN: {ReadyState.CONNECTING, ReadyState.CLOSED},
-    ReadyState.CLOSED: set(),
-}
+READY_STATES = StateTable("EventSource", {
+    (ReadyState.CONNECTING, "announce"): ReadyState.OPEN,
+    (ReadyState.CONNECTING, "reestablish"): ReadyState.CONNECTING,  # a failed attempt, retried
+    (ReadyState.CONNECTING, "fail"): ReadyState.CLOSED,
+    (ReadyState.CONNECTING, "close"): ReadyState.CLOSED,
+    (ReadyState.OPEN, "reestablish"): ReadyState.CONNECTING,
+    (ReadyState.OPEN, "close"): ReadyState.CLOSED,
+})
 
 
 class EventSourceError(Exception):
@@ -114,22 +130,26 @@ class EventSourceClient:
     this; a Python client may).  ``http`` reuses an ``httpx.AsyncClient``
     (closed by its owner, not by us).  ``read_timeout`` (s) treats a silent
     connection as lost: set it above the server's heartbeat interval.
+    ``resume=False`` never sends ``Last-Event-ID`` (the demo's ``--no-last-event-id``,
+    to show what the header saves).
     """
 
     def __init__(self, url: str, *, last_event_id: str | None = None, retry_ms: int = DEFAULT_RETRY_MS,
                  trace: Trace | None = None, headers: Mapping[str, str] | None = None,
                  max_reconnects: int | None = None, http: httpx.AsyncClient | None = None,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-                 max_backoff_ms: int = MAX_BACKOFF_MS, read_timeout: float | None = None) -> None:
+                 max_backoff_ms: int = MAX_BACKOFF_MS, read_timeout: float | None = None,
+                 resume: bool = True) -> None:
         self.url = url
         self.retry_ms = retry_ms
+        self.resume = resume
         self.trace = trace or Trace("client")
         self.headers = dict(headers or {})
         self.max_reconnects = max_reconnects
         self.max_backoff_ms = max_backoff_ms
         self.timeout = httpx.Timeout(10.0, read=read_timeout)
         self.parser = EventStreamParser(last_event_id or "", extras=True)
-        self.state = ReadyState.CONNECTING
+        self.machine = Machine(READY_STATES, ReadyState.CONNECTING)
         self.connects = 0  # responses that reached OPEN
         self.reconnect_delays: list[float] = []  # every wait before a reconnection, in seconds
         self.sent_last_event_ids: list[str | None] = []  # the Last-Event-ID of each request
@@ -144,12 +164,16 @@ class EventSourceClient:
         """The last event ID string (§9.2.6): what the next reconnection sends as ``Last-Event-ID``."""
         return self.parser.last_event_id
 
-    def _set_state(self, new: ReadyState, why: str = "") -> None:
-        if new not in TRANSITIONS[self.state]:
-            raise RuntimeError(f"illegal transition {self.state.name} -> {new.name}")
-        if new is not self.state:
-            self.trace.state(f"{self.state.name} -> {new.name}" + (f"  ({why})" if why else ""))
-        self.state = new
+    @property
+    def state(self) -> ReadyState:
+        return self.machine.state  # type: ignore[return-value]
+
+    def _fire(self, event: str, why: str = "") -> None:
+        """Move on ``event`` (BadTransition if the table has no such move); trace a change of state."""
+        before = self.state
+        after = self.machine.fire(event)
+        if after is not before:
+            self.trace.state(f"{before.name} -> {after.name}" + (f"  ({why})" if why else ""))
 
     def events(self) -> AsyncIterator[Event]:
         """Every event of the stream, across reconnections, until 204, a failure, or :meth:`aclose`."""
@@ -191,7 +215,7 @@ class EventSourceClient:
                                         failures)
         finally:
             if self.state is not ReadyState.CLOSED:  # cancelled, or the caller stopped iterating
-                self._set_state(ReadyState.CLOSED, self.closed_reason or "stopped")
+                self._fire("close", self.closed_reason or "stopped")
             if self._http is None:
                 await http.aclose()
 
@@ -199,7 +223,7 @@ class EventSourceClient:
         """The headers of the next request (traced, and recorded in ``sent_last_event_ids``)."""
         headers: dict[str, str | bytes] = {"Accept": "text/event-stream", "Cache-Control": "no-cache",
                                            **self.headers}
-        last_id = self.parser.last_event_id
+        last_id = self.parser.last_event_id if self.resume else ""
         self.sent_last_event_ids.append(last_id or None)
         if last_id:  # §9.2.3: only "if the event source's last event ID string is not the empty string"
             headers["Last-Event-ID"] = last_id.encode()  # §9.2.4: "encoded as UTF-8" (httpx assumes ASCII)
@@ -217,21 +241,21 @@ class EventSourceClient:
             # §9.2.1: "a client can be told to stop reconnecting using the HTTP 204 No Content
             # response code" -- in §9.2.3 terms, any status but 200 fails the connection.
             self.closed_reason = "HTTP 204 No Content: the server says stop"
-            self._set_state(ReadyState.CLOSED, self.closed_reason)
+            self._fire("fail", self.closed_reason)
             return False
         if response.status_code != 200 or not is_event_stream(content_type):
             shown_type = content_type or "(none)"
             self.closed_reason = (f"HTTP {response.status_code} with Content-Type {shown_type!r};"
                                   " expected 200 text/event-stream")
-            self._set_state(ReadyState.CLOSED, "fail the connection")
+            self._fire("fail", "fail the connection")
             raise ConnectionFailed(f"{self.url}: {self.closed_reason}", response.status_code, content_type)
         self.connects += 1
-        self._set_state(ReadyState.OPEN)
+        self._fire("announce")
         return True
 
     async def _reestablish(self, reason: str, failures: int) -> None:
         """§9.2.3 "reestablish the connection": CONNECTING, wait, and let the loop fetch again."""
-        self._set_state(ReadyState.CONNECTING)
+        self._fire("reestablish")
         self.last_reason = reason
         if self.max_reconnects is not None and len(self.reconnect_delays) >= self.max_reconnects:
             self.closed_reason = f"{reason}; gave up after {self.max_reconnects} reconnection(s)"
@@ -259,7 +283,7 @@ class EventSourceClient:
         if self._events is not None:
             await self._events.aclose()
         if self.state is not ReadyState.CLOSED:
-            self._set_state(ReadyState.CLOSED, "closed by us")
+            self._fire("close", "closed by us")
 
     async def __aenter__(self) -> EventSourceClient:
         return self
@@ -282,7 +306,7 @@ def check_consecutive(event: Event, previous: int | None) -> int:
 
 
 async def run(args: argparse.Namespace) -> None:
-    trace = Trace("client", verbose=args.verbose)
+    trace = Trace("client", verbose=args.verbose, quiet=args.quiet)
     client = EventSourceClient(args.url, last_event_id=args.last_event_id, trace=trace,
                                max_reconnects=args.max_reconnects)
     counted = 0
@@ -321,7 +345,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m learn_sse.client",
         description="Read an event stream, reconnecting and resuming like EventSource.")
-    parser.add_argument("url", help="e.g. http://127.0.0.1:8000/events")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the event stream (default {DEFAULT_URL})")
     parser.add_argument("--last-event-id", metavar="ID", help="resume after this id (sent as Last-Event-ID)")
     parser.add_argument("--count", type=int, metavar="N", help="stop after N events (of --type, if given)")
     parser.add_argument("--expect-consecutive", action="store_true",
@@ -329,7 +353,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--type", metavar="TYPE", help="count only events of this type")
     parser.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (default: never)")
     parser.add_argument("--max-reconnects", type=int, metavar="N", help="give up after N reconnections")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show headers and comments (heartbeats)")
+    add_verbosity(parser)  # -v: headers and comments (heartbeats); -q: nothing but errors
     return parser.parse_args(argv)
 
 

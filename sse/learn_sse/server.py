@@ -5,7 +5,7 @@ then client; then the page; then proxy.
 
     python -m learn_sse.server --host 127.0.0.1 --port 8000 [--data-dir DIR] [--tick 1.0]
         [--replay 1000] [--retry-ms 1000] [--heartbeat 15] [--token-delay 0.02]
-        [--no-accel-header] [--loop auto] [-v | --quiet]
+        [--no-accel-header] [--loop auto] [-v | -q]
 
 It prints ``= sse      listening on http://127.0.0.1:8000`` once it accepts connections.
 
@@ -22,8 +22,9 @@ resumes from its ``Last-Event-ID`` on whichever server answers.  The process exi
 handler; with our handlers it stays idle, and closing the log ends every stream at
 once, with a trace line that says why.)
 
-``--quiet`` keeps only the ready line, the stop lines and errors (for benchmarks):
-no line per event, subscriber or request, and no formatting work for them either.
+``--quiet`` keeps only the ready line and errors (for benchmarks): no line per
+event, subscriber or request, and no formatting work for them either.  ``--port 0``
+lets the kernel pick a free port, named in the ready line.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, data_directory, run_server
+from wirelab_common.asgi_server import TracedServer, config, data_directory, run_server
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .app import Settings, create_app
@@ -43,8 +45,7 @@ from .app import Settings, create_app
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_sse.server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    add_server_options(parser, port=8000)  # --host --port --loop -v -q: the same in every server
     parser.add_argument("--data-dir", type=Path,
                         help="where the event log lives (default: a temp dir deleted at exit)")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between feed events; 0 = off")
@@ -56,12 +57,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds between streamed completion tokens")
     parser.add_argument("--no-accel-header", action="store_true",
                         help="omit X-Accel-Buffering: no (only to show nginx buffering an SSE stream)")
-    parser.add_argument("--loop", choices=LOOPS, default="auto",
-                        help="event loop; auto is uvloop when installed, as in uvicorn")
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument("-v", "--verbose", action="store_true", help="trace detail lines")
-    noise.add_argument("-q", "--quiet", action="store_true",
-                       help="only the ready line, stop lines and errors (for benchmarks)")
     args = parser.parse_args(argv)
     for name in ("tick", "heartbeat", "token_delay"):
         if getattr(args, name) < 0:
@@ -87,7 +82,7 @@ def describe(settings: Settings) -> Callable[[str, int], list[str]]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("sse", verbose=args.verbose)
+    trace = Trace("sse", verbose=args.verbose, quiet=args.quiet)
     ensure_port_free(args.host, args.port)
     with contextlib.ExitStack() as cleanup:
         settings = Settings(data_dir=data_directory(args.data_dir, cleanup, "learn-sse-"), tick=args.tick,

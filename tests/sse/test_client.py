@@ -166,14 +166,16 @@ def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
 async def test_cli_with_count_and_expect_consecutive_exits_0(procs, tmp_path):
     base = start_sse(procs, tmp_path).url
     await publish(base, 1, 2, 3, 4, 5)
-    result = await asyncio.to_thread(run_cli, f"{base}/events", "--last-event-id", "0", "--count", "5",
+    result = await asyncio.to_thread(run_cli, "--url", f"{base}/events", "--last-event-id", "0",
+                                     "--count", "5",
                                      "--expect-consecutive", "--timeout", "20")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "received 5 event(s), ids 1..5 consecutive over 1 connection(s)" in result.stdout
 
 
 async def test_cli_without_a_server_exits_2_with_a_hint():
-    result = await asyncio.to_thread(run_cli, f"http://127.0.0.1:{free_port()}/events", "--count", "1",
+    result = await asyncio.to_thread(run_cli, "--url", f"http://127.0.0.1:{free_port()}/events",
+                                     "--count", "1",
                                      "--max-reconnects", "0")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "start one: python -m learn_sse.server" in result.stderr
@@ -190,7 +192,8 @@ async def test_a_too_old_last_event_id_gets_the_servers_reset_event(procs, tmp_p
     assert (body["requested"], body["oldest_available"]) == (2, 8)
     assert client.last_event_id == event.id  # the server moved us to now, past the hole
     # The CLI, asked to check for gaps, says what happened and exits 1.
-    result = await asyncio.to_thread(run_cli, f"{base}/events", "--last-event-id", "2", "--count", "1",
+    result = await asyncio.to_thread(run_cli, "--url", f"{base}/events", "--last-event-id", "2",
+                                     "--count", "1",
                                      "--expect-consecutive", "--timeout", "20")
     assert result.returncode == 1
     assert "the server could not resume the stream: reset" in result.stderr
@@ -260,5 +263,5 @@ async def test_a_wrong_content_type_fails_the_connection_clearly(tiny_server):
                 pass
     assert failure.value.content_type == "application/json"
     assert requested == ["/json"] and client.state is ReadyState.CLOSED
-    result = await asyncio.to_thread(run_cli, f"{base}/json", "--count", "1")
+    result = await asyncio.to_thread(run_cli, "--url", f"{base}/json", "--count", "1")
     assert result.returncode == 2 and "is this the URL of an event stream?" in result.stderr
