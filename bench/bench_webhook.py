@@ -29,10 +29,9 @@ from standardwebhooks.webhooks import Webhook
 
 from learn_webhook.signatures import decode_secret, signed_content, standard_headers, verify_standard
 from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process
+from wirelab_common.processes import start_server
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-READY = r"listening on http://"
 
 
 def measure_verify(rounds: int, count: int) -> dict[str, float]:
@@ -80,18 +79,19 @@ async def create_events(port: int, todo) -> None:
 
 async def end_to_end(events: int) -> float:
     with tempfile.TemporaryDirectory() as workdir:
-        provider_port, receiver_port = free_port(), free_port()
-        provider = start_process([sys.executable, "-m", "learn_webhook.provider", "--port",
-                                  str(provider_port),
-                                  "--data-dir", f"{workdir}/p", "--allow-target", "127.0.0.0/8",
-                                  "--concurrency", "8", "--quiet"], name="provider", ready_line=READY)
+        # The receiver's URL is registered before it starts (it needs the returned secret).
+        receiver_port = free_port()
+        provider = start_server([sys.executable, "-m", "learn_webhook.provider", "--port", "0",
+                                 "--data-dir", f"{workdir}/p", "--allow-target", "127.0.0.0/8",
+                                 "--concurrency", "8", "--quiet"], name="provider")
+        provider_port = provider.port
         api = f"http://127.0.0.1:{provider_port}"
         async with httpx.AsyncClient(timeout=30) as http:
             secret = (await http.post(f"{api}/subscriptions", json={
                 "url": f"http://127.0.0.1:{receiver_port}/webhook"})).json()["secret"]
-            receiver = start_process([sys.executable, "-m", "learn_webhook.receiver", "--port",
-                                      str(receiver_port), "--data-dir", f"{workdir}/r", "--secret", secret,
-                                      "--quiet"], name="receiver", ready_line=READY)
+            receiver = start_server([sys.executable, "-m", "learn_webhook.receiver", "--port",
+                                     str(receiver_port), "--data-dir", f"{workdir}/r", "--secret", secret,
+                                     "--quiet"], name="receiver")
             with provider, receiver:
                 start = time.perf_counter()
                 todo = iter(range(events))

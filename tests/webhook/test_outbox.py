@@ -146,7 +146,8 @@ def test_the_state_table_refuses_illegal_transitions_naming_both_sides(outbox, c
     outbox.add_subscription("http://a.example/hook", "whsec_AAAA")
     outbox.add_event("tick", {})
     outbox.record_attempt("msg_1", 1, clock.now, 200, None, 1.0, Delivered())
-    with pytest.raises(IllegalTransition, match="msg_1 is DELIVERED: it accepts redeliver, not 'retry'"):
+    expected = r"delivery msg_1: delivery: 'retry' is not allowed in state DELIVERED \(expected: redeliver\)"
+    with pytest.raises(IllegalTransition, match=expected):
         outbox.record_attempt("msg_1", 2, clock.now, 500, None, 1.0, Retry(1, clock.now + 1))
     assert transition("x", State.DEAD, "redeliver") == State.PENDING
     with pytest.raises(NotFound):
@@ -163,7 +164,7 @@ def test_redelivery_keeps_the_webhook_id_and_starts_the_attempts_again(outbox, c
     assert summary == ["msg_1", "PENDING", 0, 1060.0]
     [job], _ = outbox.claim_due(clock.now, 10)
     assert (job.delivery_id, job.attempts) == ("msg_1", 0)
-    with pytest.raises(IllegalTransition, match="is PENDING"):
+    with pytest.raises(IllegalTransition, match="not allowed in state PENDING"):
         outbox.redeliver("msg_1")  # already on its way
     with pytest.raises(NotFound, match="no delivery msg_9"):
         outbox.redeliver("msg_9")

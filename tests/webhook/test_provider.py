@@ -165,7 +165,7 @@ def test_a_provider_killed_mid_batch_resends_after_restart_and_loses_nothing(sta
     provider.proc.kill()  # SIGKILL: no shutdown, whatever was in flight is just cut off
     accepted = receiver.received()["counts"]["accepted"]
     assert accepted < 50, "every delivery finished before the kill: the test proved nothing"
-    again = start_provider(*LOOPBACK, "--quiet", data_dir=provider.data_dir)
+    again = start_provider(*LOOPBACK, data_dir=provider.data_dir)  # not -q: its resume line is checked
     state = receiver.wait_processed(50, timeout=15)
     seen = [e["id"] for e in state["events"]]
     assert len(seen) == len(set(seen)) == 50 and set(seen) == set(ids)  # each processed exactly once

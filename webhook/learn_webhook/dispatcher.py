@@ -184,7 +184,8 @@ class Dispatcher:
             # The outcome could not be recorded (a full disk?): the row is still PENDING and
             # due, so it would be claimed again at once.  A pause keeps that from spinning.
             self._paused_until = self.clock() + 1.0
-            self.trace.state(f"{delivery_id}: recording the attempt failed: {task.exception()!r}")
+            self.trace.state(f"{delivery_id}: recording the attempt failed: {task.exception()!r}",
+                             always=True)
 
     async def _attempt(self, job: Job) -> None:
         attempt = job.attempts + 1

@@ -10,14 +10,20 @@ subscription* are committed in one transaction before the API answers, and the
 dispatcher works from those rows.  Either both exist on disk or neither does: no
 event without its deliveries, no delivery of an event that was never stored.
 
-**A delivery's life** is a small state machine; :data:`TRANSITIONS` is the whole of
+**A delivery's life** is a small state machine; :data:`DELIVERY` is the whole of
 it, and every write below goes through :func:`transition`::
 
-    add_event --> PENDING ---- 2xx ----> DELIVERED
-                  |  ^  |
-      failed,     |  |  '--- failed, no attempts left (or 410 Gone) ---> DEAD
-      retry later '--'
-    DEAD or DELIVERED --- redeliver ---> PENDING (attempts reset to 0, same delivery id)
+    PENDING   --delivered--> DELIVERED
+    PENDING   --retry-->     PENDING
+    PENDING   --dead-->      DEAD
+    DELIVERED --redeliver--> PENDING
+    DEAD      --redeliver--> PENDING
+
+``add_event`` creates each delivery PENDING; ``delivered`` is a 2xx; ``retry`` a
+failure with attempts left; ``dead`` a failure with none left (or 410 Gone);
+``redeliver`` (by hand) resets the attempts to 0 and keeps the delivery id.  A
+move the table lacks is :class:`IllegalTransition`, which the API answers with
+409 (redelivering a delivery that is still PENDING).
 
 The delivery id (``msg_...``) is the ``webhook-id`` header: the same on every
 attempt and every redelivery, so the receiver can recognise a repeat (Standard
@@ -49,6 +55,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from wirelab_common.state_table import BadTransition, StateTable
+
 from .retry_schedule import Delivered, GiveUp, Outcome, Retry
 
 DB_NAME = "outbox.sqlite3"
@@ -60,19 +68,21 @@ class State(StrEnum):
     DEAD = "DEAD"
 
 
-# state -> {what happened: next state}.  Anything missing is illegal.
-TRANSITIONS: dict[State, dict[str, State]] = {
-    State.PENDING: {"delivered": State.DELIVERED, "retry": State.PENDING, "dead": State.DEAD},
-    State.DELIVERED: {"redeliver": State.PENDING},
-    State.DEAD: {"redeliver": State.PENDING},
-}
+DELIVERY = StateTable("delivery", {
+    (State.PENDING, "delivered"): State.DELIVERED,
+    (State.PENDING, "retry"): State.PENDING,
+    (State.PENDING, "dead"): State.DEAD,
+    (State.DELIVERED, "redeliver"): State.PENDING,
+    (State.DEAD, "redeliver"): State.PENDING,
+})
 
 
 class IllegalTransition(Exception):
-    def __init__(self, delivery_id: str, state: State, happened: str) -> None:
-        expected = ", ".join(sorted(TRANSITIONS[state])) or "nothing"
-        super().__init__(f"delivery {delivery_id} is {state}: it accepts {expected}, not {happened!r}")
-        self.state = state
+    """A move :data:`DELIVERY` lacks, for one delivery (the API's 409)."""
+
+    def __init__(self, delivery_id: str, bad: BadTransition) -> None:
+        super().__init__(f"delivery {delivery_id}: {bad}")
+        self.state = bad.state
 
 
 class NotFound(LookupError):
@@ -80,10 +90,11 @@ class NotFound(LookupError):
 
 
 def transition(delivery_id: str, state: State, happened: str) -> State:
+    """The state after ``happened`` (pure); IllegalTransition names the delivery, the state and the event."""
     try:
-        return TRANSITIONS[state][happened]
-    except KeyError:
-        raise IllegalTransition(delivery_id, state, happened) from None
+        return DELIVERY.next(state, happened)  # type: ignore[return-value]
+    except BadTransition as bad:
+        raise IllegalTransition(delivery_id, bad) from None
 
 
 def random_id(prefix: str) -> str:

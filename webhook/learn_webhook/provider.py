@@ -5,7 +5,7 @@ provider_app -> **provider** -> inbox -> receiver_app -> receiver -> demo.
 
     python -m learn_webhook.provider --host 127.0.0.1 --port 8000 --data-dir DIR
         [--allow-target 127.0.0.0/8] [--max-attempts N] [--backoff-base S] [--backoff-cap S]
-        [--timeout S] [--concurrency N] [--seed N] [--rotation-grace S] [-v | --quiet]
+        [--timeout S] [--concurrency N] [--seed N] [--rotation-grace S] [--loop auto] [-v | -q]
 
 (``--help`` shows the defaults; each is defined once, in the module that uses it.)
 
@@ -21,7 +21,7 @@ requests, then one line per thing that happens to a delivery::
     = provider msg_... DELIVERED on attempt 2
 
 ``-v`` adds every header sent (the signatures included) under each ``>`` line.
-``--quiet`` keeps the ready line, the resume line, DEAD deliveries, stop lines and errors.
+``-q`` (``--quiet``) keeps the ready line and errors only (for benchmarks).
 
 ``--data-dir`` holds the outbox (SQLite).  On start the dispatcher resumes every
 PENDING delivery found there, including those that were in flight when the last
@@ -46,8 +46,9 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, data_directory, run_server
+from wirelab_common.asgi_server import TracedServer, config, data_directory, run_server
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT
@@ -59,8 +60,7 @@ from .ssrf_guard import parse_networks
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_webhook.provider", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    add_server_options(parser, port=8000)  # --host --port --loop -v -q: the same in every server
     parser.add_argument("--data-dir", type=Path, help="where the outbox lives (default: a temp dir)")
     parser.add_argument("--allow-target", action="append", default=[], metavar="NETWORK",
                         help="let webhooks reach this network despite the SSRF guard (repeatable)")
@@ -77,12 +77,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="seed the retry jitter (repeatable schedules)")
     parser.add_argument("--rotation-grace", type=float, default=DEFAULT_ROTATION_GRACE,
                         help="seconds an old secret keeps signing after a rotation (default %(default)s)")
-    parser.add_argument("--loop", choices=LOOPS, default="auto",
-                        help="event loop; auto is uvloop when installed, as in uvicorn")
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument("-v", "--verbose", action="store_true", help="trace every header sent")
-    noise.add_argument("-q", "--quiet", action="store_true",
-                       help="only the ready line, DEAD deliveries, stop lines and errors (for benchmarks)")
     args = parser.parse_args(argv)
     if args.max_attempts < 1 or args.concurrency < 1:
         parser.error("--max-attempts and --concurrency must be >= 1")
@@ -109,7 +103,7 @@ def describe(settings: Settings) -> Callable[[str, int], list[str]]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("provider", verbose=args.verbose)
+    trace = Trace("provider", verbose=args.verbose, quiet=args.quiet)
     ensure_port_free(args.host, args.port)
     with contextlib.ExitStack() as cleanup:
         settings = Settings(

@@ -3,7 +3,8 @@
 Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
 **provider_app** -> provider -> inbox -> receiver_app -> receiver -> demo.
 
-``create_app(settings)`` returns a FastAPI app; the dispatcher runs in its lifespan.
+``create_app(settings)`` returns a FastAPI app of three routers (``subscription_routes``,
+``event_routes``, ``delivery_routes``); the dispatcher runs in its lifespan.
 Errors have one shape, ``{"error": {"code": "...", "message": "..."}}``::
 
     POST /subscriptions {"url": "https://...", "event_types": ["invoice.paid"], "github": true}
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.responses import JSONResponse
@@ -115,20 +116,36 @@ def explain(problems: list[Any]) -> str:
     return "; ".join(f"{'.'.join(map(str, p['loc'])) or 'body'}: {p['msg']}" for p in problems)
 
 
+@dataclass
+class Context:
+    """What every route shares: settings, trace, the SSRF guard, the outbox, the dispatcher."""
+
+    settings: Settings
+    trace: Trace
+    guard: TargetGuard
+    outbox: Outbox
+    dispatcher: Dispatcher
+
+    @property
+    def loud(self) -> bool:
+        return self.settings.trace_events
+
+
 def create_app(settings: Settings) -> FastAPI:
+    """The API: three routers sharing one :class:`Context`; the dispatcher runs in the lifespan."""
     trace = settings.trace or Trace("provider")
-    loud = settings.trace_events
     guard = TargetGuard(settings.allowed)
     outbox = Outbox.open(settings.data_dir, clock=settings.clock)
     dispatcher = Dispatcher(outbox, settings.policy, guard, concurrency=settings.concurrency,
                             timeout=settings.timeout, rng=settings.rng, clock=settings.clock, trace=trace,
-                            loud=loud)
+                            loud=settings.trace_events)
+    ctx = Context(settings, trace, guard, outbox, dispatcher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(dispatcher.run(), name="dispatcher")  # resumes PENDING rows first
         task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or trace.state(
-            f"dispatcher stopped by an error: {t.exception()!r}"))
+            f"dispatcher stopped by an error: {t.exception()!r}", always=True))
         yield
         await dispatcher.stop(settings.shutdown_grace)  # SIGTERM: no new attempts; in-flight get a grace
         await asyncio.gather(task, return_exceptions=True)
@@ -142,53 +159,70 @@ def create_app(settings: Settings) -> FastAPI:
     async def invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error(422, "invalid_request", explain(list(exc.errors())))  # e.g. ?limit=abc
 
-    @app.post("/subscriptions")
+    for router in (subscription_routes(ctx), event_routes(ctx), delivery_routes(ctx)):
+        app.include_router(router)
+    return app
+
+
+def subscription_routes(ctx: Context) -> APIRouter:
+    """Register an endpoint (through the SSRF guard), list them, rotate a secret."""
+    router, outbox, trace = APIRouter(), ctx.outbox, ctx.trace
+
+    @router.post("/subscriptions")
     async def add_subscription(request: Request) -> JSONResponse:
         new = await parse(request, NewSubscription)
         if isinstance(new, JSONResponse):
             return new
         assert isinstance(new, NewSubscription)
         try:
-            await asyncio.to_thread(guard.check, new.url)  # resolving may take a while: not on the loop
+            await asyncio.to_thread(ctx.guard.check, new.url)  # resolving may take a while: not on the loop
         except TargetRefused as exc:
-            if loud:
+            if ctx.loud:
                 trace.received(f"subscription for {new.url} refused: {exc}")
             return error(400, "url_refused", f"{new.url} cannot be a webhook target: {exc}")
         github_secret = secrets.token_urlsafe(24) if new.github else None
         sub = await asyncio.to_thread(outbox.add_subscription, new.url, new_secret(), github_secret,
                                       new.event_types)
-        if loud:
+        if ctx.loud:
             types = ",".join(sub["event_types"]) if sub["event_types"] else "every type"
             trace.state(f"subscription {sub['id']} -> {sub['url']} ({types})")
         return JSONResponse({"id": sub["id"], "url": sub["url"], "event_types": sub["event_types"],
                              "secret": sub["secrets"][0]["secret"], "github_secret": github_secret},
                             status_code=201)
 
-    @app.get("/subscriptions")
+    @router.get("/subscriptions")
     async def list_subscriptions() -> JSONResponse:
         subs = await asyncio.to_thread(outbox.subscriptions)
         return JSONResponse({"subscriptions": [
             {"id": s["id"], "url": s["url"], "event_types": s["event_types"], "created": s["created"],
              "secrets": len(s["secrets"]), "github": s["github_secret"] is not None} for s in subs]})
 
-    @app.post("/subscriptions/{sub_id}/rotate")
+    @router.post("/subscriptions/{sub_id}/rotate")
     async def rotate(sub_id: str) -> JSONResponse:
         try:
-            sub = await asyncio.to_thread(outbox.rotate_secret, sub_id, new_secret(), settings.rotation_grace)
+            sub = await asyncio.to_thread(outbox.rotate_secret, sub_id, new_secret(),
+                                          ctx.settings.rotation_grace)
         except NotFound as exc:
             return error(404, "not_found", str(exc))
-        if loud:
+        if ctx.loud:
             trace.state(f"subscription {sub_id}: secret rotated, {len(sub['secrets'])} signing")
         expiries = [s["expires"] for s in sub["secrets"][1:]]
         return JSONResponse({"id": sub_id, "secret": sub["secrets"][0]["secret"],
                              "previous_expire_at": max(expiries) if expiries else None})
 
+    return router
+
+
+def event_routes(ctx: Context) -> APIRouter:
+    """``POST /events``: store the event and its deliveries, wake the dispatcher, answer 202."""
+    router = APIRouter()
+
     async def store(type_: str, payload: Any) -> tuple[str, list[str]]:
-        stored = await asyncio.to_thread(outbox.add_event, type_, payload)
-        dispatcher.wake()
+        stored = await asyncio.to_thread(ctx.outbox.add_event, type_, payload)
+        ctx.dispatcher.wake()
         return stored
 
-    @app.post("/events")
+    @router.post("/events")
     async def add_event(request: Request) -> JSONResponse:
         new = await parse(request, NewEvent)
         if isinstance(new, JSONResponse):
@@ -197,11 +231,18 @@ def create_app(settings: Settings) -> FastAPI:
         # shield: once the commit may have happened, the dispatcher must hear of it even
         # if this request is cancelled (the client went away).
         event_id, deliveries = await asyncio.shield(store(new.type, new.payload))
-        if loud:
-            trace.state(f"stored {event_id} type={new.type} -> {len(deliveries)} delivery(ies)")
+        if ctx.loud:
+            ctx.trace.state(f"stored {event_id} type={new.type} -> {len(deliveries)} delivery(ies)")
         return JSONResponse({"event_id": event_id, "deliveries": deliveries}, status_code=202)
 
-    @app.get("/deliveries")
+    return router
+
+
+def delivery_routes(ctx: Context) -> APIRouter:
+    """The delivery log, redelivery by hand, dead letters, and ``/healthz``."""
+    router, outbox, dispatcher, trace = APIRouter(), ctx.outbox, ctx.dispatcher, ctx.trace
+
+    @router.get("/deliveries")
     async def list_deliveries(state: str | None = None, limit: int = 100) -> JSONResponse:
         if state is not None and state.upper() not in State.__members__:
             return error(400, "invalid_state", f"state must be one of {', '.join(State)}, got {state!r}")
@@ -212,14 +253,14 @@ def create_app(settings: Settings) -> FastAPI:
                                             asyncio.to_thread(outbox.counts))
         return JSONResponse({"deliveries": rows, "counts": counts})
 
-    @app.get("/deliveries/{delivery_id}")
+    @router.get("/deliveries/{delivery_id}")
     async def get_delivery(delivery_id: str) -> JSONResponse:
         try:
             return JSONResponse(await asyncio.to_thread(outbox.delivery, delivery_id))
         except NotFound as exc:
             return error(404, "not_found", str(exc))
 
-    @app.post("/deliveries/{delivery_id}/redeliver")
+    @router.post("/deliveries/{delivery_id}/redeliver")
     async def redeliver(delivery_id: str) -> JSONResponse:
         try:
             row = await asyncio.to_thread(outbox.redeliver, delivery_id)
@@ -228,22 +269,22 @@ def create_app(settings: Settings) -> FastAPI:
         except IllegalTransition as exc:
             return error(409, "already_pending", f"{exc}: it is still being retried")
         dispatcher.wake()
-        if loud:
+        if ctx.loud:
             trace.state(f"{delivery_id} redelivery requested: PENDING again, same webhook-id")
         return JSONResponse(row, status_code=202)
 
-    @app.post("/dead-letters/redeliver")
+    @router.post("/dead-letters/redeliver")
     async def redeliver_dead() -> JSONResponse:
         ids = await asyncio.to_thread(outbox.redeliver_dead)
         dispatcher.wake()
-        if loud:
+        if ctx.loud:
             trace.state(f"{len(ids)} dead delivery(ies) PENDING again, same webhook-ids")
         return JSONResponse({"redelivered": ids}, status_code=202)
 
-    @app.get("/healthz")
+    @router.get("/healthz")
     async def healthz() -> JSONResponse:
         counts = await asyncio.to_thread(outbox.counts)
         return JSONResponse({"status": "ok", "counts": counts, "in_flight": dispatcher.in_flight,
                              "attempts_made": dispatcher.attempts_made})
 
-    return app
+    return router

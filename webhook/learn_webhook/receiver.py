@@ -5,7 +5,8 @@ provider_app -> provider -> inbox -> receiver_app -> **receiver** -> demo.
 
     python -m learn_webhook.receiver --host 127.0.0.1 --port 9000 --secret whsec_... \\
         [--secret whsec_... (rotation)] [--github-secret TEXT] [--data-dir DIR] \\
-        [--tolerance S] [--work-delay S] [--fail-first N] [--fail-status CODE] [-v | --quiet]
+        [--tolerance S] [--work-delay S] [--fail-first N] [--fail-status CODE] [--loop auto] [-v | -q] \\
+        [--no-verify] [--no-dedup]   (fault hooks: they turn off what the demo's acts 3 and 4 show)
 
 (``--help`` shows the defaults; each is defined once, in the module that uses it.)
 
@@ -20,7 +21,7 @@ connections, then one trace line per delivery::
     > receiver 200 duplicate msg_2KWP...
 
 ``-v`` adds the webhook headers and the start of the body under each ``<`` line.
-``--quiet`` keeps the ready line, state changes and errors only.
+``-q`` (``--quiet``) keeps the ready line and errors only (for benchmarks).
 
 ``--data-dir`` holds the inbox (SQLite): which ids were accepted, and which are
 processed.  Without it the inbox lives in a temporary directory deleted at exit;
@@ -37,8 +38,9 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from wirelab_common.asgi_server import LOOPS, TracedServer, config, data_directory, run_server
+from wirelab_common.asgi_server import TracedServer, config, data_directory, run_server
 from wirelab_common.ports import ensure_port_free
+from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .receiver_app import DEFAULT_FAIL_STATUS, ReceiverSettings, create_receiver_app
@@ -48,8 +50,7 @@ from .signatures import DEFAULT_TOLERANCE, decode_secret
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_webhook.receiver", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    add_server_options(parser, port=9000)  # --host --port --loop -v -q: the same in every server
     parser.add_argument("--secret", action="append", default=[], metavar="WHSEC",
                         help="a Standard Webhooks secret (whsec_...); repeat it while rotating")
     parser.add_argument("--github-secret", metavar="TEXT",
@@ -61,13 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds of simulated work per event (processing happens after the 202)")
     parser.add_argument("--fail-first", type=int, default=0, metavar="N",
                         help="answer the first N deliveries with --fail-status, on purpose")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="accept any signature (only to show what verification stops: the demo's act 3)")
+    parser.add_argument("--no-dedup", action="store_true",
+                        help="process a repeated webhook-id again (only to show what dedup stops: act 4)")
     parser.add_argument("--fail-status", type=int, default=DEFAULT_FAIL_STATUS,
                         help="status for failures on purpose (default %(default)s)")
-    parser.add_argument("--loop", choices=LOOPS, default="auto",
-                        help="event loop; auto is uvloop when installed, as in uvicorn")
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument("-v", "--verbose", action="store_true", help="trace headers and bodies")
-    noise.add_argument("-q", "--quiet", action="store_true", help="no line per delivery (for benchmarks)")
     args = parser.parse_args(argv)
     if not args.secret and not args.github_secret:
         parser.error("give at least one --secret whsec_... (or --github-secret)")
@@ -99,13 +99,14 @@ def describe(settings: ReceiverSettings) -> Callable[[str, int], list[str]]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    trace = Trace("receiver", verbose=args.verbose)
+    trace = Trace("receiver", verbose=args.verbose, quiet=args.quiet)
     ensure_port_free(args.host, args.port)
     with contextlib.ExitStack() as cleanup:
         settings = ReceiverSettings(
             data_dir=data_directory(args.data_dir, cleanup, "learn-webhook-"), secrets=args.secret,
             github_secret=args.github_secret, tolerance=args.tolerance, work_delay=args.work_delay,
-            fail_first=args.fail_first, fail_status=args.fail_status, trace=trace,
+            fail_first=args.fail_first, fail_status=args.fail_status, verify=not args.no_verify,
+            dedup=not args.no_dedup, trace=trace,
             trace_events=not args.quiet)
         app = create_receiver_app(settings)
         await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()

@@ -3,10 +3,10 @@
 Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
 provider_app -> provider -> inbox -> **receiver_app** -> receiver -> demo.
 
-``create_receiver_app(settings)`` returns a FastAPI app with one webhook endpoint,
+``create_receiver_app(settings)`` returns a FastAPI app of two routers: one webhook endpoint,
 ``POST /webhook`` (one URL for every event type and both signature schemes; the
 type is in the body, or in ``X-GitHub-Event``), and three endpoints for tests and
-the demo: ``GET /received``, ``POST /control``, ``GET /healthz``.
+the demo (``probe_routes``): ``GET /received``, ``POST /control``, ``GET /healthz``.
 
 What one ``POST /webhook`` does, in this order, and why the order matters::
 
@@ -59,10 +59,10 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import JSONResponse
 
 from wirelab_common.asgi_server import read_body
@@ -97,6 +97,8 @@ class ReceiverSettings:
     work_delay: float = 0.0  # seconds of simulated work per event
     fail_first: int = 0  # answer the first N deliveries with fail_status, on purpose
     fail_status: int = DEFAULT_FAIL_STATUS
+    verify: bool = True  # False (--no-verify): accept any signature -- only to show what the check stops
+    dedup: bool = True  # False (--no-dedup): a repeated webhook-id is stored and processed again
     trace: Trace | None = None
     trace_events: bool = True  # False (--quiet): no line per request or event
     clock: Callable[[], float] = time.time
@@ -175,47 +177,75 @@ class FailSwitch:
         return self.on
 
 
+@dataclass
+class Context:
+    """What the routes and the worker share: the inbox, the work queue, counters, the fail switch."""
+
+    settings: ReceiverSettings
+    trace: Trace
+    inbox: Inbox
+    queue: asyncio.Queue[InboxEvent] = field(default_factory=asyncio.Queue)
+    counters: Counters = field(default_factory=Counters)
+    fail: FailSwitch = field(default_factory=FailSwitch)
+    serial: int = 0  # --no-dedup's fresh keys
+
+    @property
+    def loud(self) -> bool:
+        return self.settings.trace_events
+
+    def now(self) -> int:
+        return int(self.settings.clock())
+
+    def inbox_serial(self) -> int:
+        self.serial += 1
+        return self.serial
+
+
 def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
+    """The receiver: the webhook route and the test routes, sharing one :class:`Context`."""
     trace = settings.trace or Trace("receiver")
-    loud = settings.trace_events
-    inbox = Inbox.open(settings.data_dir)
-    queue: asyncio.Queue[InboxEvent] = asyncio.Queue()
-    counters = Counters()
-    fail = FailSwitch(first=settings.fail_first, status=settings.fail_status)
-
-    def now() -> int:
-        return int(settings.clock())
-
-    async def work() -> None:
-        """Process queued events one at a time, in the order they were accepted."""
-        while True:
-            event = await queue.get()
-            try:
-                if settings.work_delay:
-                    await asyncio.sleep(settings.work_delay)  # stands in for real, slow work
-                if await asyncio.to_thread(inbox.mark_processed, event.msg_id, now()) and loud:
-                    trace.state(f"processed {event.msg_id} type={event.type}")
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
-                # The row keeps processed = 0, so the next start-up tries it again.
-                trace.state(f"processing {event.msg_id} failed: {exc!r}")
+    ctx = Context(settings, trace, Inbox.open(settings.data_dir),
+                  fail=FailSwitch(first=settings.fail_first, status=settings.fail_status))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Recovery: whatever was accepted (answered 2xx) but not processed before the
         # last exit or crash goes back on the queue before new requests are served.
-        pending = await asyncio.to_thread(inbox.unprocessed)
+        pending = await asyncio.to_thread(ctx.inbox.unprocessed)
         for event in pending:
-            queue.put_nowait(event)
+            ctx.queue.put_nowait(event)
         if pending:
             trace.state(f"inbox: {len(pending)} accepted but unprocessed event(s) queued again")
-        worker = asyncio.create_task(work(), name="worker")
+        worker = asyncio.create_task(work(ctx), name="worker")
         yield
         worker.cancel()  # unfinished events stay processed = 0 in the inbox for next time
         await asyncio.gather(worker, return_exceptions=True)
-        await asyncio.to_thread(inbox.close)
+        await asyncio.to_thread(ctx.inbox.close)
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.inbox = inbox
+    app.state.inbox = ctx.inbox
+    app.include_router(webhook_routes(ctx))
+    app.include_router(probe_routes(ctx))
+    return app
+
+
+async def work(ctx: Context) -> None:
+    """Process queued events one at a time, in the order they were accepted."""
+    while True:
+        event = await ctx.queue.get()
+        try:
+            if ctx.settings.work_delay:
+                await asyncio.sleep(ctx.settings.work_delay)  # stands in for real, slow work
+            if await asyncio.to_thread(ctx.inbox.mark_processed, event.msg_id, ctx.now()) and ctx.loud:
+                ctx.trace.state(f"processed {event.msg_id} type={event.type}")
+        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
+            # The row keeps processed = 0, so the next start-up tries it again.
+            ctx.trace.state(f"processing {event.msg_id} failed: {exc!r}", always=True)
+
+
+def webhook_routes(ctx: Context) -> APIRouter:
+    """``POST /webhook``: fail on purpose, or read, verify, parse, record once, answer."""
+    router, trace, settings, counters = APIRouter(), ctx.trace, ctx.settings, ctx.counters
 
     def detail(request: Request, body: bytes) -> list[str]:
         if not trace.verbose:
@@ -224,40 +254,42 @@ def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
         return [*lines, f"body: {shorten(body, 100)}"]
 
     def refuse(status: int, reason: str) -> JSONResponse:
-        if loud:
+        if ctx.loud:
             trace.sent(f"{status} {reason}")
         return JSONResponse({"error": reason}, status_code=status)
 
     async def record(event: InboxEvent) -> bool:
         """Commit, then queue: shielded by the caller, so the two steps never come apart."""
-        new = await asyncio.to_thread(inbox.accept, event, now())
+        if not settings.dedup:  # a fresh key per request: the repeat is not recognised
+            event = replace(event, msg_id=f"{event.msg_id}#{ctx.inbox_serial()}")
+        new = await asyncio.to_thread(ctx.inbox.accept, event, ctx.now())
         if new:
-            if loud:  # before the worker can run, so the trace reads in causal order
+            if ctx.loud:  # before the worker can run, so the trace reads in causal order
                 trace.sent("202 accepted")
-            queue.put_nowait(event)
+            ctx.queue.put_nowait(event)
         return new
 
-    @app.post("/webhook")
+    @router.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:
-        if fail.take():
+        if ctx.fail.take():
             counters.failed_on_purpose += 1
-            if loud:
+            if ctx.loud:
                 trace.received("POST /webhook (failing on purpose: not read)")
-            headers = {"Retry-After": str(fail.retry_after)} if fail.retry_after is not None else {}
-            response = refuse(fail.status, "failing on purpose")
-            response.headers.update(headers)
+            response = refuse(ctx.fail.status, "failing on purpose")
+            if ctx.fail.retry_after is not None:
+                response.headers["Retry-After"] = str(ctx.fail.retry_after)
             return response
         body = await read_body(request, MAX_BODY)
         if body is None:
             return refuse(413, f"body larger than {MAX_BODY} bytes")
         claimed = request.headers.get(HEADER_ID) or request.headers.get(GITHUB_DELIVERY) or "-"
         try:
-            verified = authenticate(request.headers, body, secrets=settings.secrets,
-                                    github_secret=settings.github_secret, now=now(),
-                                    tolerance=settings.tolerance)
+            verified = Verified(claimed, "none") if not settings.verify else authenticate(
+                request.headers, body, secrets=settings.secrets, github_secret=settings.github_secret,
+                now=ctx.now(), tolerance=settings.tolerance)
         except SignatureError as exc:
             counters.rejected_signature += 1
-            if loud:
+            if ctx.loud:
                 trace.received(f"POST /webhook id={shorten(claimed, 40)} ({exc.reason})",
                                detail(request, body))
             return refuse(401, exc.reason)
@@ -265,11 +297,11 @@ def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
             event = parse_event(verified, request.headers, body)
         except BodyError as exc:
             counters.rejected_body += 1
-            if loud:
+            if ctx.loud:
                 trace.received(f"POST /webhook id={shorten(verified.msg_id, 40)} (signature ok, bad body)",
                                detail(request, body))
             return refuse(400, str(exc))
-        if loud:
+        if ctx.loud:
             trace.received(f"POST /webhook id={shorten(event.msg_id, 40)} type={shorten(event.type, 40)} "
                            f"(signature ok)", detail(request, body))
         # shield: if the client goes away while we commit, the request task may be
@@ -277,21 +309,28 @@ def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
         if await asyncio.shield(record(event)):
             return JSONResponse({"status": "accepted", "id": event.msg_id}, status_code=202)
         counters.duplicates += 1
-        if loud:
+        if ctx.loud:
             trace.sent(f"200 duplicate {shorten(event.msg_id, 40)}")
         return JSONResponse({"status": "duplicate", "id": event.msg_id}, status_code=200)
 
-    @app.get("/received")
+    return router
+
+
+def probe_routes(ctx: Context) -> APIRouter:
+    """``GET /received``, ``POST /control``, ``GET /healthz``: for tests and the demo."""
+    router, fail = APIRouter(), ctx.fail
+
+    @router.get("/received")
     async def received() -> JSONResponse:
-        events, stored = await asyncio.to_thread(inbox.snapshot)
+        events, stored = await asyncio.to_thread(ctx.inbox.snapshot)
         return JSONResponse({
             "events": [{"id": e.msg_id, "type": e.type, "scheme": e.scheme, "body": json.loads(e.body)}
                        for e in events],
-            "counts": {**stored, **asdict(counters)},
+            "counts": {**stored, **asdict(ctx.counters)},
             "pending": stored["accepted"] - stored["processed"],
         })
 
-    @app.post("/control")
+    @router.post("/control")
     async def control(request: Request) -> JSONResponse:
         """``{"fail": true, "status": 503, "retry_after": 2}`` / ``{"fail": false}``: a test hook."""
         try:
@@ -305,11 +344,11 @@ def create_receiver_app(settings: ReceiverSettings) -> FastAPI:
             return JSONResponse({"error": 'send {"fail": true|false, "status": 4xx|5xx, '
                                           '"retry_after": seconds|null}'}, status_code=400)
         fail.on, fail.status, fail.retry_after = order["fail"], status, retry_after
-        trace.state(f"control: fail={fail.on} status={fail.status} retry_after={fail.retry_after}")
+        ctx.trace.state(f"control: fail={fail.on} status={fail.status} retry_after={fail.retry_after}")
         return JSONResponse({"fail": fail.on, "status": fail.status, "retry_after": fail.retry_after})
 
-    @app.get("/healthz")
+    @router.get("/healthz")
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "queued": queue.qsize()})
+        return JSONResponse({"status": "ok", "queued": ctx.queue.qsize()})
 
-    return app
+    return router
