@@ -91,9 +91,16 @@ main() {
 case "${1:-}" in
     --list) named_images ;;
     --remove)
-        ids=$(docker images -q --filter label=org.wirelab.stand-in | sort -u)
-        [ -z "$ids" ] || docker rmi -f $ids >/dev/null
+        # The label is inherited: this lists the stand-ins and every image built on them
+        # (wirelab:latest's layers too).  A parent goes only after its children: a few passes.
+        for _ in 1 2 3 4 5; do
+            ids=$(docker images -a -q --filter label=org.wirelab.stand-in | awk '!seen[$0]++')
+            [ -z "$ids" ] && break
+            docker rmi -f $ids >/dev/null 2>&1 || true
+        done
         docker rmi "$BASE" >/dev/null 2>&1 || true
+        left=$(docker images -a -q --filter label=org.wirelab.stand-in)
+        [ -z "$left" ] || { echo "compose-images: could not remove $left" >&2; exit 1; }
         echo "compose-images: stand-ins removed (cache kept in $CACHE)" ;;
     "") main ;;
     *) echo "usage: $0 [--list|--remove]" >&2; exit 2 ;;
