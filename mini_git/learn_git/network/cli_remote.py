@@ -27,7 +27,7 @@ def make_trace(args) -> Trace:
 
 def cmd_clone(args) -> int:
     from .remote import clone
-    repo = clone(args.url, args.target, make_trace(args))
+    repo = clone(args.url, args.target, make_trace(args), checkout=not args.no_checkout)
     print(f"cloned into {repo.work_tree}")
     return 0
 
@@ -71,6 +71,7 @@ def register(subparsers) -> None:
     p.add_argument("url", help="http://[user:password@]host:port/repo.git")
     # dest "target", shown as "directory" (the name git's usage line gives it)
     p.add_argument("target", nargs="?", metavar="directory")
+    p.add_argument("-n", "--no-checkout", action="store_true", help="set HEAD but check nothing out")
     p.add_argument("-v", "--verbose", action="store_true", help="trace every request and pkt-line")
     p.set_defaults(func=cmd_clone)
 

@@ -119,7 +119,7 @@ def decode_body(raw: bytes, encoding: str | None) -> bytes:
     return body
 
 
-def create_app(root: Path, users: dict[str, str], trace: Trace) -> FastAPI:
+def create_app(root: Path, users: dict[str, str], trace: Trace, deny_non_ff: bool = True) -> FastAPI:
     app = FastAPI(title="mini_git smart HTTP")
     root = root.resolve()
     resolved_packs = ResolvedPacks()   # packs never change: resolve each once, serve many clones
@@ -187,7 +187,8 @@ def create_app(root: Path, users: dict[str, str], trace: Trace) -> FastAPI:
             body = await read_request(request, RECEIVE_PACK)
             trace.received(f"POST /{repo}/git-receive-pack by {user} ({len(body)} bytes)",
                            describe_stream(body))
-            reply, commands = await run_in_threadpool(serve_receive_pack, path, ObjectStore(path), body)
+            reply, commands = await run_in_threadpool(serve_receive_pack, path, ObjectStore(path), body,
+                                                      deny_non_ff)
         except BadRequest as exc:
             return fail(exc)
         except (GitError, PktLineError) as exc:
@@ -219,6 +220,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--root", type=Path, required=True, help="directory holding bare repositories")
     parser.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
                         help="a user allowed to push (repeatable); without one, pushes are refused")
+    parser.add_argument("--allow-non-fast-forward", action="store_true",
+                        help="accept forced non-fast-forward pushes (git's default; refused unless given, "
+                             "as git with receive.denyNonFastForwards=true)")
     add_server_options(parser, port=8080)  # --host --port --loop -v (every pkt-line) -q
     return parser.parse_args(argv)
 
@@ -229,13 +233,14 @@ async def serve(args: argparse.Namespace) -> None:
         raise SetupError(f"--root {args.root} is not a directory", "create it, or point at your repositories")
     ensure_port_free(args.host, args.port)
     users = parse_users(args.user)
-    app = create_app(args.root, users, trace)
+    app = create_app(args.root, users, trace, deny_non_ff=not args.allow_non_fast_forward)
 
     def describe(host: str, port: int) -> list[str]:
         repos = sorted(p.parent.relative_to(args.root.resolve()).as_posix()
                        for p in args.root.resolve().glob("**/HEAD") if (p.parent / "objects").is_dir())
         return [f"root {args.root} ({len(repos)} repositories: {', '.join(repos[:5])})",
                 f"push users: {', '.join(users) or 'none (push disabled)'}",
+                f"forced non-fast-forward pushes: {'accepted' if args.allow_non_fast_forward else 'refused'}",
                 f"clone with: git clone http://{host}:{port}/<repo>"]
 
     await TracedServer(config(app, args.host, args.port), trace, describe).serve()

@@ -107,8 +107,12 @@ def check_commands(git_dir, commands: list[Command]) -> None:
         seen.add(cmd.ref)
 
 
-def check_objects(odb, received: ReceivedPack, commands: list[Command]) -> None:
-    """Connectivity and fast-forward: judged on the store with the pack laid over it."""
+def check_objects(odb, received: ReceivedPack, commands: list[Command], deny_non_ff: bool = True) -> None:
+    """Connectivity and fast-forward: judged on the store with the pack laid over it.
+
+    ``deny_non_ff``: refuse a branch update that is not a fast-forward, even a forced one (git's
+    ``receive.denyNonFastForwards=true``; git's own default is false, which accepts them).
+    """
     overlay = OverlayStore(odb, received)
     for cmd in commands:
         if cmd.error is not None or cmd.is_delete:
@@ -118,7 +122,7 @@ def check_objects(odb, received: ReceivedPack, commands: list[Command]) -> None:
             cmd.error = f"missing necessary objects ({missing[0]} and {len(missing) - 1} more)"
         elif overlay.read(cmd.new)[0] != "commit" and cmd.ref.startswith("refs/heads/"):
             cmd.error = "a branch must point at a commit"
-        elif cmd.old != ZERO_OID and cmd.ref.startswith("refs/heads/") \
+        elif deny_non_ff and cmd.old != ZERO_OID and cmd.ref.startswith("refs/heads/") \
                 and not is_ancestor(overlay, cmd.old, cmd.new):
             cmd.error = "non-fast-forward"
 
@@ -298,8 +302,9 @@ def report(unpack_error: str | None, commands: list[Command]) -> bytes:
     return pkt_line.encode_all(lines)
 
 
-def serve_receive_pack(git_dir, odb, body: bytes) -> tuple[bytes, list[Command]]:
-    """The response body for one push, and the commands with their outcome."""
+def serve_receive_pack(git_dir, odb, body: bytes, deny_non_ff: bool = True) -> tuple[bytes, list[Command]]:
+    """The response body for one push, and the commands with their outcome (``deny_non_ff``:
+    see :func:`check_objects`)."""
     commands, caps, pack = parse_commands(body)
     if not commands:
         # git's receive-pack does nothing and says nothing when it reads no command; real git's
@@ -317,7 +322,7 @@ def serve_receive_pack(git_dir, odb, body: bytes) -> tuple[bytes, list[Command]]
             cmd.error = "unpacker error"
     else:
         check_commands(git_dir, commands)
-        check_objects(odb, received, commands)
+        check_objects(odb, received, commands, deny_non_ff)
         atomic = "atomic" in caps
         if atomic and any(cmd.error for cmd in commands):
             for cmd in commands:

@@ -166,8 +166,9 @@ def default_directory(url: str) -> str:
     return name.removesuffix(".git") or "repo"
 
 
-def clone(url: str, directory: str | None, trace: Trace) -> Repository:
-    """``git clone``: a new repository, origin configured, the remote HEAD checked out."""
+def clone(url: str, directory: str | None, trace: Trace, checkout: bool = True) -> Repository:
+    """``git clone``: a new repository, origin configured, the remote HEAD checked out
+    (``checkout=False``: ``git clone --no-checkout``, HEAD set but no index or files)."""
     target = Path(directory or default_directory(url))
     if target.exists() and any(target.iterdir()):
         raise GitError(f"destination path '{target}' already exists and is not an empty directory")
@@ -190,6 +191,9 @@ def clone(url: str, directory: str | None, trace: Trace) -> Repository:
         set_head_symbolic(repo.git_dir, branch_ref)
         repo.config.set(f"branch.{branch}.remote", "origin")
         repo.config.set(f"branch.{branch}.merge", branch_ref)
+        if not checkout:
+            trace.state(f"HEAD is {branch} at {oid[:7]}; nothing checked out (--no-checkout)")
+            return repo
         update_worktree(repo, None, oid)
         trace.state(f"checked out {branch} at {oid[:7]} in {target}")
         return repo

@@ -83,7 +83,8 @@ def bare_repository(env: dict[str, str], path: Path) -> Path:
 
 
 def start_our_server(root: Path, env: dict[str, str], users: tuple[str, ...] = ("alice:secret",),
-                     verbose: bool = False, echo: bool = False) -> ManagedProcess:
+                     verbose: bool = False, echo: bool = False,
+                     options: tuple[str, ...] = ()) -> ManagedProcess:
     """``python -m learn_git.network.http_server --port 0``: the process, its ``.port`` and ``.url`` set."""
     args = [sys.executable, "-m", "learn_git.network.http_server", "--root", str(root), "--port", "0",
             "--loop", "asyncio"]
@@ -91,7 +92,7 @@ def start_our_server(root: Path, env: dict[str, str], users: tuple[str, ...] = (
         args += ["--user", user]
     if verbose:
         args.append("-v")
-    return start_server(args, name="server", env=env, echo=echo)
+    return start_server([*args, *options], name="server", env=env, echo=echo)
 
 
 def start_backend(root: Path, env: dict[str, str], echo: bool = False) -> ManagedProcess:
