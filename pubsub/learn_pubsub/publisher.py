@@ -38,7 +38,7 @@ as the subscriber reconnects) until Redis answers, and traces each retry::
 
 A retry sends the *same* envelope.  If the failed attempt did reach Redis and only
 its reply was lost, subscribers get that message twice, with one id: they can
-drop the second.  (The Streams producer does better: streams.py.)  redis-py's own
+drop the second.  (The Streams producer does better: stream_producer.py.)  redis-py's own
 silent retries are off, so that every retry shows up in the trace.
 """
 
