@@ -10,9 +10,10 @@ compares their answers and output.
 Where the plain ``status`` spends its time on 2,000 files, and what this does instead:
 
 - **Imports.**  The plain path imports the whole core (``objects``, ``refs``, ``odb``,
-  ``trees``...), and with it ``dataclasses`` (which imports ``inspect``): ~15-20 ms
-  before any work.  This module imports only the standard library, ``errors`` and
-  ``status_report``, and reads the few files it needs itself.
+  ``trees``...), and with it ``dataclasses`` (which imports ``inspect``): 21-26 ms
+  measured before any work, against 6-10 ms for this one.  This module imports only
+  the standard library and ``status_report`` (``paths`` through it), and reads the few
+  files it needs itself.
 - **HEAD vs index.**  The plain path flattens HEAD's 200 trees and compares them with
   the index.  Here, the index's cache tree (the top record of git's ``TREE``
   extension, which ``commit`` writes) names the tree its entries make: if that is

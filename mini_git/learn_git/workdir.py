@@ -122,8 +122,8 @@ def scan(work_tree: Path, git_dir: Path, directory: str = "", patterns: list[Pat
     ``with_stat=False`` yields (path, None): the directory listing already says which names are
     directories, so listing untracked files needs no ``lstat`` per file.
 
-    Plain strings and ``os.scandir`` rather than ``pathlib``: ``add .`` runs this once per file
-    (and ``status`` inside untracked directories).
+    Plain strings and ``os.scandir`` rather than ``pathlib``: ``add .`` and ``status``
+    (through :func:`untracked`) run this over the whole work tree.
     """
     patterns = (patterns or []) + load_ignores(git_dir, work_tree, directory)
     base = os.path.join(work_tree, directory) if directory else str(work_tree)

@@ -4,7 +4,9 @@ The fast paths must never change an answer: the cache tree ``commit`` leaves in
 the index (and that git trusts), the racily-clean rule (stat data is not
 trusted for a file changed within the index's own timestamp tick), and the
 set-based untracked scan (tracked files replaced by directories and the other
-way round, ignored and nested directories).
+way round, ignored and nested directories).  ``status`` here is the default one,
+``status_fast.py`` (falling back to ``commands/status.py``); ``test_git_status_paths.py``
+compares it with the plain one.
 """
 
 from __future__ import annotations
