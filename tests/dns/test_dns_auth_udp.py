@@ -9,7 +9,6 @@ it, and one wakeup reads at most one batch.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import socket
 import struct
@@ -24,6 +23,7 @@ from learn_dns.message import Message
 from learn_dns.udp_drain import UdpDrain
 from learn_dns.wire import FormatError
 from wirelab_common.processes import ManagedProcess, start_server
+from wirelab_common.waiting import eventually_async
 
 pytestmark = pytest.mark.loopback
 
@@ -51,8 +51,9 @@ async def test_a_raising_handler_costs_one_packet_and_a_wakeup_reads_at_most_a_b
                 client.send(packet)  # on loopback each is queued at the server before send returns
             drain._readable()  # one wakeup, by hand (the loop has not run since the sends)
             assert len(handled) + len(failed) == 4
-            while len(handled) + len(failed) < 10:  # the loop drains the rest, batch by batch
-                await asyncio.sleep(0.01)
+            # the loop drains the rest, batch by batch
+            await eventually_async(lambda: len(handled) + len(failed) == 10, 5, "all 10 datagrams handled",
+                                   interval=0.01)
             assert failed == [b"bad"] * 4
             assert handled == [p for p in packets if p != b"bad"]
             echoes = sorted(client.recv(100) for _ in handled)
