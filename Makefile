@@ -66,7 +66,7 @@ demo-%: setup system-deps-auto
 
 # The network half of mini_git alone (smart HTTP: clone, fetch, push against real git).
 demo-mini_git-network: setup system-deps-auto
-	$(PY) -m learn_git.demo_network $(ARGS)
+	$(PY) -m learn_git.network.demo $(ARGS)
 
 test: setup system-deps-auto npm-peers
 	$(PY) -m pytest $(ARGS)

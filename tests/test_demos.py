@@ -75,7 +75,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         'Revert "Add dessert"', "stash@{0}: WIP on main", "[bread]",
         "git fsck --strict -> exit 0",
     ]),
-    "learn_git.demo_network": ([], [
+    "learn_git.network.demo": ([], [
         "clone> command=ls-refs", "clone< packfile",  # real git's packet trace (v2)
         "git< unpack ok",  # real git's push, traced
         "upload-pack< want ",  # http-backend's side, traced

@@ -33,7 +33,7 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("queue", "learn_queue", ("learn_queue.demo",), ("redis-server",)),
     Pattern("dns", "learn_dns", ("learn_dns.demo",)),
     Pattern("mcp", "learn_mcp", ("learn_mcp.demo",)),
-    Pattern("mini_git", "learn_git", ("learn_git.demo", "learn_git.demo_network"), ("git",)),
+    Pattern("mini_git", "learn_git", ("learn_git.demo", "learn_git.network.demo"), ("git",)),
     Pattern("webrtc", "learn_webrtc", ("learn_webrtc.demo",), ("turnserver",)),
 )
 

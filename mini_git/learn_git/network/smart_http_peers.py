@@ -1,6 +1,6 @@
 """Real git beside ours: run ``git`` in a sealed environment, build histories, start servers.
 
-Reading order: not part of the protocol; the demo (``demo_network.py``), the
+Reading order: not part of the protocol; the demo (``network/demo.py``), the
 benchmark and the tests share these helpers so that all three start git and
 the servers in exactly the same way.
 
