@@ -1,6 +1,6 @@
 """sse benchmark: a burst of events to 1,000 subscribers, ours beside a plain Starlette stream.
 
-    make bench-sse                  (or: python bench/bench_sse.py [--quick])
+    make bench-sse                  (or: python bench/bench_sse.py [--quick] [--rounds N] [--plain])
 
 Both servers run in their own process with the same uvicorn settings, and both
 are driven by the same lean subscribers: raw asyncio connections that send one
@@ -14,6 +14,9 @@ What ours does on top of the baseline is exactly what the ratio prices: every
 event is committed to SQLite (WAL, synchronous=FULL) before it is sent, every
 subscriber keeps a cursor into a bounded replay window, events carry ids and
 types, and each stream has heartbeats and disconnect bookkeeping.
+
+``--plain`` adds a third server: ours with ``--plain-response`` (sse-starlette's
+own response class instead of ``fast_response.py``'s), to price the fast path.
 """
 
 from __future__ import annotations
@@ -38,10 +41,10 @@ MARKER = b"bench-evt"
 
 
 def start(kind: str, data_dir: str) -> tuple[ManagedProcess, int]:
-    if kind == "ours":  # --port 0: the ready line names the port
+    if kind in ("ours", "plain"):  # --port 0: the ready line names the port
         proc = start_server([sys.executable, "-m", "learn_sse.server", "--port", "0", "--data-dir",
                              data_dir, "--tick", "0", "--heartbeat", "3600", "--replay", "100000",
-                             "--quiet"], name=kind)
+                             "--quiet", *(["--plain-response"] if kind == "plain" else [])], name=kind)
         return proc, proc.port
     port = free_port()  # the anchor takes a port and says nothing
     argv = [sys.executable, str(HERE / "bench_sse_peers.py"), str(port)]
@@ -91,9 +94,13 @@ async def one_round(port: int, subscribers: int, events: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts: checks the benchmark runs")
+    parser.add_argument("--rounds", type=int, help="rounds per server (default 3; 1 with --quick)")
+    parser.add_argument("--plain", action="store_true",
+                        help="also run ours with --plain-response (sse-starlette's own response class)")
     args = parser.parse_args()
     subscribers, events, rounds = (50, 10, 1) if args.quick else (1000, 100, 3)
-    rates: dict[str, list[float]] = {"baseline": [], "ours": []}
+    rounds = args.rounds or rounds
+    rates: dict[str, list[float]] = {"baseline": [], "ours": [], **({"plain": []} if args.plain else {})}
     for _ in range(rounds):
         for kind in rates:
             with tempfile.TemporaryDirectory() as data_dir:
@@ -105,6 +112,11 @@ def main() -> None:
     for name, kind, median in (("plain Starlette StreamingResponse (anchor)", "baseline", base),
                                ("learn_sse server (sse-starlette, durable)", "ours", ours)):
         print(f"{name:<44}{median:>9.0f}   rounds {[round(r) for r in rates[kind]]}")
+    if args.plain:
+        plain = statistics.median(rates["plain"])
+        shown = [round(r) for r in rates["plain"]]
+        print(f"{'learn_sse server, --plain-response':<44}{plain:>9.0f}   rounds {shown}")
+        print(f"plain / baseline x{plain / base:.2f}   fast / plain x{ours / plain:.2f}")
     ratio = ours / base
     print(f"ours / baseline  x{ratio:.2f} (target >= 0.8)  {'ok' if ratio >= 0.8 else 'MISS'}")
 

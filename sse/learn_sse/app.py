@@ -73,6 +73,7 @@ from wirelab_common.wiretrace import Trace, shorten
 from . import completions
 from .event_log import Event, EventLog, Gap, LogClosed
 from .event_stream import format_event
+from .fast_response import LeanEventSourceResponse
 from .feed import encode_data, run_feed
 
 STATIC = resources.files("learn_sse") / "static"
@@ -92,6 +93,7 @@ class Settings:
     heartbeat: float = 15.0  # seconds between ": heartbeat" comments; 0 = none
     token_delay: float = 0.02  # seconds before each streamed completion token
     accel_header: bool = True  # False only to demonstrate nginx's buffering (proxy.py)
+    lean_response: bool = True  # fast_response.py's class; False: sse-starlette's own (--plain-response)
     trace: Trace | None = None
     trace_events: bool = True  # False (--quiet): no line per event, subscriber or request
     clock: Callable[[], float] = time.time  # "created" of completions
@@ -116,23 +118,6 @@ def peer_of(request: Request) -> str:
     client = request.client
     # Behind nginx, uvicorn takes the address from X-Forwarded-For, without a port.
     return (f"{client.host}:{client.port}" if client.port else client.host) if client else "?"
-
-
-class LeanEventSourceResponse(EventSourceResponse):
-    """sse-starlette's response, minus a timer per chunk when no send timeout is set.
-
-    sse-starlette wraps every chunk's ``send`` in an anyio cancel scope for its
-    optional per-send timeout, even when that timeout is None.  With 1,000
-    streams and a burst of events that scope cost about a fifth of the
-    server's time (bench/bench_sse.py), for nothing: we set no send timeout,
-    because the heartbeat and disconnect detection already end dead streams.
-    """
-
-    async def _send_with_timeout(self, send, message) -> None:  # type: ignore[override]
-        if self.send_timeout is None:
-            await send(message)
-        else:
-            await super()._send_with_timeout(send, message)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -173,7 +158,8 @@ class Context:
         self.log.close()
 
     def sse_response(self, content: AsyncIterator[ServerSentEvent | bytes]) -> EventSourceResponse:
-        response = LeanEventSourceResponse(
+        kind = LeanEventSourceResponse if self.settings.lean_response else EventSourceResponse
+        response = kind(
             content, sep=SEP, ping=self.settings.heartbeat, headers={"Cache-Control": "no-cache"},
             ping_message_factory=lambda: ServerSentEvent(comment="heartbeat", sep=SEP))
         if not self.settings.accel_header:

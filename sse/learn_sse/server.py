@@ -5,7 +5,7 @@ then client; then the page; then proxy.
 
     python -m learn_sse.server --host 127.0.0.1 --port 8000 [--data-dir DIR] [--tick 1.0]
         [--replay 1000] [--retry-ms 1000] [--heartbeat 15] [--token-delay 0.02]
-        [--no-accel-header] [--loop auto] [-v | -q]
+        [--no-accel-header] [--plain-response] [--loop auto] [-v | -q]
 
 It prints ``= sse      listening on http://127.0.0.1:8000`` once it accepts connections.
 
@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds between ': heartbeat' comments; 0 = none")
     parser.add_argument("--token-delay", type=float, default=0.02,
                         help="seconds between streamed completion tokens")
+    parser.add_argument("--plain-response", action="store_true",
+                        help="sse-starlette's own EventSourceResponse, not fast_response.py's (slower)")
     parser.add_argument("--no-accel-header", action="store_true",
                         help="omit X-Accel-Buffering: no (only to show nginx buffering an SSE stream)")
     args = parser.parse_args(argv)
@@ -88,6 +90,7 @@ async def serve(args: argparse.Namespace) -> None:
         settings = Settings(data_dir=data_directory(args.data_dir, cleanup, "learn-sse-"), tick=args.tick,
                             replay=args.replay, retry_ms=args.retry_ms, heartbeat=args.heartbeat,
                             token_delay=args.token_delay, accel_header=not args.no_accel_header,
+                            lean_response=not args.plain_response,
                             trace=trace, trace_events=not args.quiet)
         app = create_app(settings)
         # Before uvicorn waits for open responses: end every /events stream (clients reconnect).
