@@ -49,7 +49,7 @@ class UdpDrain:
     """A bound, non-blocking UDP socket whose datagrams go to ``handle(data, addr)``.
 
     ``sendto(data, addr)`` has the signature of asyncio's datagram transport, so
-    code written for one (``nameserver.py``'s NOTIFY) works with the other.
+    code written for one (``authoritative.py``'s NOTIFY) works with the other.
     """
 
     def __init__(self, address: str, port: int, handle: Handler, on_error: ErrorHandler,

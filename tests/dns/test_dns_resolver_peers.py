@@ -152,7 +152,8 @@ def test_negative_answers_carry_the_soa_with_the_negative_ttl(internet):
 
 def test_trace_command_prints_each_referral(internet):
     result = subprocess.run([sys.executable, "-m", "learn_dns.recursive.trace_dig", "www.example.com", "A",
-                             "--port", str(internet.port)], capture_output=True, text=True, timeout=30)
+                             "--url", f"udp://127.53.0.1:{internet.port}"],
+                            capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     sent = [line for line in lines if line.startswith(">")]

@@ -3,8 +3,8 @@
 Reading order: after ``upstream.py``; it is the resolver's loop with an
 empty cache and this process as the client, so nothing is hidden by caching::
 
-    python -m learn_dns.recursive.trace_dig www.example.com A --port P [--root-hints 127.53.0.1] [-v]
-    = trace    start at the root hints 127.53.0.1
+    python -m learn_dns.recursive.trace_dig www.example.com A --url udp://127.53.0.1:P [-v | -q]
+    = trace    resolving www.example.com A from the root hints 127.53.0.1, port P
     > trace    127.53.0.1   www.example.com. A (zone ., id 4711, udp from port 40213)
     < trace    127.53.0.1   NOERROR ns=[com. NS] ar=[a.gtld-servers.net. A] (udp)
     = trace    referral to com. (1 NS, 1 with glue)
@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from urllib.parse import urlsplit
 
 import dns.name
 import dns.rcode
 import dns.rdatatype
 
 from wirelab_common.errors import CheckFailed, run_main
+from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from .cache import Cache
@@ -53,18 +55,28 @@ async def trace_resolution(name: str, rdtype: str, port: int, root_hints: list[s
     return result
 
 
+def root_url(text: str) -> tuple[str, int]:
+    """``udp://ADDRESS:PORT`` of a root server: (its address, the run-wide port)."""
+    url = urlsplit(text)
+    if url.scheme != "udp" or not url.hostname or not url.port:
+        raise argparse.ArgumentTypeError(f"expected udp://ADDRESS:PORT, got {text!r}")
+    return url.hostname, url.port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="iterative resolution from the root, step by step")
-    parser.add_argument("name")
+    parser.add_argument("name", help="the name to resolve, as dig takes it")
     parser.add_argument("type", nargs="?", default="A")
-    parser.add_argument("--port", type=int, required=True, help="the port every server of the run uses")
-    parser.add_argument("--root-hints", default="127.53.0.1")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print each response in full")
+    parser.add_argument("--url", type=root_url, default=("127.53.0.1", 5300), metavar="URL",
+                        help="the root server to start at; its port is every server's port "
+                             "(default udp://127.53.0.1:5300)")
+    add_verbosity(parser)
     args = parser.parse_args()
-    trace = Trace("trace", verbose=args.verbose)
+    trace = Trace("trace", verbose=args.verbose, quiet=args.quiet)
+    root, port = args.url
 
     async def run() -> None:
-        result = await trace_resolution(args.name, args.type, args.port, args.root_hints.split(","), trace)
+        result = await trace_resolution(args.name, args.type, port, [root], trace)
         if result.rcode == dns.rcode.SERVFAIL:
             raise CheckFailed(f"could not resolve {args.name}: {result.reason}")
 
