@@ -5,7 +5,7 @@
 For every datagram: ``dns.message.from_wire``, ``dns.message.make_response``,
 look the rdataset up in a ``dns.zone.Zone``, ``to_wire``.  Correct and short;
 everything a packet needs is rebuilt from objects each time.  This is the
-"naive dnspython asyncio server" of shared/TARGETS.md, the floor our server
+"naive dnspython asyncio server" of the earlier targets, the floor our server
 must beat by 3x.  (It answers A/AAAA/MX/TXT from the zone, REFUSED otherwise:
 enough for the benchmark's query file.)
 """

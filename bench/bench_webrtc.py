@@ -16,7 +16,8 @@ Two figures, each beside its TCP anchor:
 
 Both peers and both TCP ends run in this one process and event loop, so the
 figures compare the protocol stacks, not the scheduling across CPUs.
-TARGETS.md sets no target for webrtc; the ratios are for orientation.
+The target (bench/README.md): setup within 1.5x of Chromium <-> Chromium in the same run;
+this benchmark has no Chromium pair yet, so its ratios (to TCP) are for orientation only.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     make bench-websocket                 (or: python bench/bench_websocket.py [--quick] [--only echo])
 
-Three measurements, each against the anchor named in shared/TARGETS.md:
+Three measurements, each against the anchor named in bench/README.md:
 
 1. Echo round trips, 1 client, 32 B text: the hand-rolled server and the chat
    server against a bare ``websockets`` 17 echo server and an asyncio TCP echo.
