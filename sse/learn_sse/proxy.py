@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     host, _, port = args.upstream.rpartition(":")
     setup = render_sse_proxy((host or "127.0.0.1", int(port)), buffered=args.buffered, port=args.port)
     mode_name = "buffered" if args.buffered else "unbuffered"
-    print(f"= nginx    config {setup.conf_path} ({mode_name})\n= nginx    listening on {setup.url()}",
+    # nginx itself says nothing once it listens, so this is no ready line: wait for the port.
+    print(f"= nginx    config {setup.conf_path} ({mode_name})\n= nginx    starting: serves {setup.url()}",
           flush=True)
     os.execv(setup.argv[0], setup.argv)
 

@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     upstreams = [(h, int(p)) for h, _, p in (u.rpartition(":") for u in args.upstream)]
     setup = render_chat_proxy(upstreams, port=args.port)
-    print(f"= nginx    config {setup.conf_path}\n= nginx    listening on {setup.url()}", flush=True)
+    # nginx itself says nothing once it listens, so this is no ready line: wait for the port.
+    print(f"= nginx    config {setup.conf_path}\n= nginx    starting: serves {setup.url()}", flush=True)
     os.execv(setup.argv[0], setup.argv)
 
 
