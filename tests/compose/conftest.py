@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import unavailable
+from wirelab_common.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = os.environ.get("COMPOSE_PROJECT_NAME", "wirelab")
@@ -57,14 +57,8 @@ def state(container: str) -> dict[str, Any]:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
+    """``eventually()`` with a slower poll: each look costs a ``docker`` command."""
+    return eventually(predicate, timeout, what, interval=every)
 
 
 def healthy(container: str) -> bool:
