@@ -1,6 +1,6 @@
 """The producer side: put jobs into Redis, and ask how a job is doing.
 
-Reading order: job -> **client** -> jobs -> worker (fetch, run, retry) ->
+Reading order: job -> **client** -> jobs -> worker (fetch, run, retry) -> outage ->
 scheduler / reaper -> web.
 
 Every key of the queue is named here, by :class:`Keys`, so that one screen

@@ -1,6 +1,6 @@
 """The job: one unit of background work, as the JSON text that Redis stores.
 
-Reading order: **job** -> client -> jobs -> worker (fetch, run, retry) ->
+Reading order: **job** -> client -> jobs -> worker (fetch, run, retry) -> outage ->
 scheduler / reaper -> web.
 
 A job is a small JSON object, modelled on Sidekiq's job payload

@@ -1,6 +1,6 @@
 """The registry of job functions: the only code a worker will run.
 
-Reading order: job -> client -> **jobs** -> worker (fetch, run, retry) ->
+Reading order: job -> client -> **jobs** -> worker (fetch, run, retry) -> outage ->
 scheduler / reaper -> web.
 
 A job names its function by a dotted path (``learn_queue.jobs.checksum``).  The

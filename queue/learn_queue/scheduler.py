@@ -1,6 +1,6 @@
 """The scheduler: moves jobs whose time has come from lq:schedule back to their queue.
 
-Reading order: job -> client -> jobs -> worker (fetch, run, retry) ->
+Reading order: job -> client -> jobs -> worker (fetch, run, retry) -> outage ->
 **scheduler** / reaper -> web.
 
 One sorted set holds both jobs enqueued for later (``enqueue(..., at=...)``) and
@@ -33,6 +33,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from .client import MOVE_TO_QUEUE, Keys, routing
+from .outage import Outage, Stopped
 
 
 class Scheduler:
@@ -63,9 +64,16 @@ class Scheduler:
             if len(due) < self.batch or not moved:  # none moved: another worker is on this batch
                 return total
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Move due jobs every ``poll`` seconds until ``stop`` (an event: see ``Reaper.run``)."""
+    async def run(self, stop: asyncio.Event, outage: Outage) -> None:
+        """Move due jobs every ``poll`` seconds until ``stop`` (an event: see ``Reaper.run``).
+
+        While Redis is unreachable, ``outage`` retries each round; a round
+        retried after a lost reply moves nothing twice (the script's ``ZREM``).
+        """
         while not stop.is_set():
-            await self.move_due()
+            try:
+                await outage.call("scheduler", self.move_due, stop=stop)
+            except Stopped:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll)

@@ -1,12 +1,12 @@
 """The worker: fetch jobs reliably, run them concurrently, retry failures, give back on exit.
 
-Reading order: job -> client -> jobs -> **worker** (fetch, run, retry) ->
+Reading order: job -> client -> jobs -> **worker** (fetch, run, retry) -> outage ->
 scheduler / reaper -> web.
 
     python -m learn_queue.worker --redis-url redis://127.0.0.1:6379/0 \\
         [--queues critical,default,low] [--concurrency 10] [--worker-id ID] [--heartbeat 1.0] \\
         [--dead-after 5.0] [--poll 0.5] [--backoff-scale 1.0] [--job-timeout 30] [--grace 5] \\
-        [--namespace lq] [--no-reaper] [-v | -q]
+        [--redis-timeout 5] [--namespace lq] [--no-reaper] [-v | -q]
 
 One asyncio process, four tasks:
 
@@ -21,6 +21,21 @@ One asyncio process, four tasks:
   once: retrying would fail the same way;
 - the *scheduler* (scheduler.py) moves due retries and scheduled jobs back;
 - the *heartbeat + reaper* (reaper.py) keeps us alive and recovers dead workers.
+
+Redis may restart or stop answering at any time; the worker rides that out.
+Every Redis call of every task goes through one :class:`~learn_queue.outage.Outage`,
+which retries with full-jitter backoff and traces ``redis unreachable (...)``
+once per outage and ``redis back after N s`` when it ends.  A reply can be
+lost after Redis acted on the command, and two such cases need care: a fetch
+whose job landed in our processing list unseen (after a failed fetch the
+worker compares that list with the jobs it holds and gives strays back to
+their queues), and a finish that may already have happened (fetch.py: the
+``ack`` of our run).  A job that the reaper took from us while we were cut off
+is reported when we finish it (``job ... no longer ours``), and left to the
+run that owns it now.  ``--redis-timeout`` is how long a reply may take before
+Redis counts as unreachable (it must exceed ``--poll``, the blocking fetch).
+At start, though, a Redis that is missing or refuses us is a setup error:
+exit 2 and one line saying what to do.
 
 SIGTERM (or Ctrl-C) stops the fetcher; running jobs get ``--grace`` seconds,
 counted from the signal, to finish (the fetcher waits for a free slot *or* the
@@ -53,14 +68,19 @@ import contextvars
 import inspect
 import os
 import random
+import secrets
 import signal
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from wirelab_common.errors import SetupError, run_main
 from wirelab_common.server_cli import add_verbosity
@@ -68,8 +88,9 @@ from wirelab_common.wiretrace import Trace
 
 from . import jobs
 from .client import DEFAULT_NAMESPACE, Keys, namespace
-from .fetch import bury, done, fetch, malformed_job, retry_later
+from .fetch import LATE, TAKEN_BACK, bury, done, fetch, malformed_job, retry_later
 from .job import Job, JobFormatError, after_failure, decode
+from .outage import UNREACHABLE, Outage, Stopped
 from .reaper import Reaper
 from .scheduler import Scheduler
 
@@ -120,11 +141,14 @@ class Worker:
         self.quiet = quiet
         self.rng = rng or random.Random()
         self.clock = clock  # unix time of every record: heartbeats, retries, deaths (tests give their own)
+        self.outage = Outage(self.trace)  # every Redis call retries through it (outage.py)
         self.reaper = Reaper(redis, self.keys, self.worker_id, heartbeat=heartbeat, dead_after=dead_after,
-                             on_reaped=self._reaped, clock=clock, reap=reap)
+                             on_reaped=self._reaped, on_rejoined=self._rejoined, clock=clock, reap=reap)
         self.scheduler = Scheduler(redis, self.keys, poll, clock=clock)
         self.running: set[asyncio.Task[None]] = set()
+        self.held: Counter[bytes] = Counter()  # exact texts of the jobs our tasks hold
         self.finished = 0
+        self.late = 0  # finished, but reaped from us meanwhile: another run owns them (fetch.LATE)
         self._stopping = asyncio.Event()
         self._stopped_at = 0.0  # time.monotonic() of stop(): the grace runs from here
         self._wake = asyncio.Event()  # set when a slot frees up or stop() is called
@@ -139,15 +163,27 @@ class Worker:
     def _reaped(self, worker: str, moved: int) -> None:
         self.trace.state(f"reaper: worker {worker} is dead; {moved} job(s) back to their queues")
 
+    def _rejoined(self) -> None:
+        self.trace.state(f"{self.worker_id} was not in {self.keys.workers} any more (taken for dead while "
+                         "away, its jobs reaped): joined again", always=True)
+
+    async def _redis(self, what: str, op: Callable[[], Any], **limits: Any) -> Any:
+        """``await op()``, retried while Redis is unreachable (outage.py: ``stop``, ``until``)."""
+        return await self.outage.call(what, op, **limits)
+
     async def run(self) -> None:
-        await self.reaper.register()
-        leftover = await self.reaper.recover(self.worker_id)  # same id, restarted after a crash
+        try:
+            await self._redis("register", self.reaper.register, stop=self._stopping)
+            leftover = await self._redis("register", lambda: self.reaper.recover(self.worker_id),
+                                         stop=self._stopping)  # same id, restarted after a crash
+        except Stopped:
+            return
         if leftover:
             self.trace.state(f"{leftover} job(s) left by an earlier run of {self.worker_id} requeued")
         # The heartbeat goes on while running jobs drain; it stops only after them.
         background_stop = asyncio.Event()
-        background = [asyncio.create_task(self.reaper.run(background_stop)),
-                      asyncio.create_task(self.scheduler.run(background_stop))]
+        background = [asyncio.create_task(self.reaper.run(background_stop, self.outage)),
+                      asyncio.create_task(self.scheduler.run(background_stop, self.outage))]
         # The ready line (printed even under -q): tests and demos wait for "fetching".
         self.trace.state(f"{self.worker_id} fetching from {', '.join(self.queues)} "
                          f"(concurrency {self.concurrency})", always=True)
@@ -159,8 +195,18 @@ class Worker:
             _, stuck = await asyncio.wait(background, timeout=5)
             for task in stuck:
                 task.cancel()
-            moved = await self.reaper.unregister()
-            self.trace.state(f"{self.worker_id} stopped; {self.finished} job(s) finished, "
+            late = f", {self.late} finished late (no longer ours)" if self.late else ""
+            # Redis down at exit: try until the grace is over (at least 1 s), then leave our
+            # jobs to the reaper of another worker, once our heartbeat has expired.
+            until = max(self._stopped_at + self.grace, time.monotonic() + 1.0)
+            try:
+                moved = await self._redis("give back", self.reaper.unregister, until=until)
+            except UNREACHABLE:
+                self.trace.state(f"{self.worker_id} stopped; {self.finished} job(s) finished{late}; Redis "
+                                 "unreachable, so what we held stays in our processing list for a reaper",
+                                 always=True)
+                return
+            self.trace.state(f"{self.worker_id} stopped; {self.finished} job(s) finished{late}, "
                              f"{moved} given back to their queues")
 
     async def _fetch_loop(self) -> None:
@@ -173,17 +219,42 @@ class Worker:
             if self._stopping.is_set():
                 break
             # Block no longer than --poll, so a stop request is noticed soon.
-            got = await fetch(self.redis, self.keys, self.queues, self.processing, self.poll)
-            if got is None:
-                continue
-            if self._stopping.is_set():
-                break  # it stays in our processing list; unregister() gives it back
-            task = asyncio.create_task(self._run_job(*got))
-            self.running.add(task)
-            task.add_done_callback(self._job_ended)
+            failures = self.outage.last_failure
+            try:
+                got = await self._redis("fetch", lambda: fetch(self.redis, self.keys, self.queues,
+                                                               self.processing, self.poll),
+                                        stop=self._stopping)
+            except Stopped:
+                break
+            if got is not None:
+                if self._stopping.is_set():
+                    break  # it stays in our processing list; unregister() gives it back
+                self.held[got[1]] += 1
+                task = asyncio.create_task(self._run_job(*got))
+                self.running.add(task)
+                task.add_done_callback(lambda t, raw=got[1]: self._job_ended(t, raw))
+            if self.outage.last_failure != failures:
+                try:
+                    await self._give_back_strays()
+                except Stopped:
+                    break
 
-    def _job_ended(self, task: asyncio.Task[None]) -> None:
+    async def _give_back_strays(self) -> None:
+        """After a failed fetch: a job Redis moved to us, its reply lost, waits in our list unseen."""
+        members = await self._redis("fetch", lambda: self.redis.lrange(self.processing, 0, -1),
+                                    stop=self._stopping)
+        strays = list((Counter(members) - self.held).elements())
+        if strays:
+            moved = await self._redis("fetch", lambda: self.reaper.recover(self.worker_id, strays),
+                                      stop=self._stopping)
+            self.trace.state(f"{moved} job(s) fetched while the reply was lost given back to their queues",
+                             always=True)
+
+    def _job_ended(self, task: asyncio.Task[None], raw: bytes) -> None:
         self.running.discard(task)
+        self.held[raw] -= 1
+        if self.held[raw] <= 0:
+            del self.held[raw]
         self._wake.set()
 
     async def _drain(self) -> None:
@@ -208,15 +279,22 @@ class Worker:
             return job, None
 
     async def _run_job(self, queue: str, raw: bytes) -> None:
+        run = f"{self.worker_id}:{secrets.token_hex(4)}"  # this run of the job: fetch.py's ``ack``
         # Unrunnable jobs are buried at once: a retry would fail the same way.
         job, func = self._resolve(queue, raw)
         if func is None:
-            await bury(self.redis, self.keys, self.processing, raw, job, self.clock())
+            now = self.clock()
+            if await self._redis("job dead", lambda: bury(self.redis, self.keys, self.processing, raw, job,
+                                                          now, run)) == LATE:
+                self._was_late(job, "buried")
+                return
             self.trace.state(f"job {job.jid} DEAD at once: {job.error_class}: {job.error_message}")
             return
         if not self.quiet:
             self.trace.received(f"job {job.jid} {job.short_name} (queue {job.queue})", [raw.decode()])
-        await self.redis.hset(self.keys.job(job.jid), mapping={"status": "running", "updated": self.clock()})
+        started_at = self.clock()
+        await self._redis("job start", lambda: self.redis.hset(
+            self.keys.job(job.jid), mapping={"status": "running", "updated": started_at}))
         jobs.current.set(jobs.JobContext(self.redis, job))
         started = time.perf_counter()
         try:
@@ -228,25 +306,46 @@ class Worker:
         except asyncio.CancelledError:
             raise  # shutdown after the grace: the job goes back to its queue
         except Exception as exc:  # noqa: BLE001 - any failure of user code is a job failure
-            await self._failed(job, raw, exc)
+            await self._failed(job, raw, exc, run)
             return
-        if not await done(self.redis, self.keys, self.processing, raw, job, result, self.clock()):
-            self.trace.state(f"job {job.jid} was no longer ours (reaped?): it may run again")
+        took = (time.perf_counter() - started) * 1000
+        now = self.clock()
+        answer = await self._redis("job done", lambda: done(self.redis, self.keys, self.processing, raw, job,
+                                                            result, now, run))
+        if answer == LATE:
+            self._was_late(job, f"done in {took:.1f} ms")
+            return
         self.finished += 1
-        if not self.quiet:
-            self.trace.state(f"job {job.jid} done in {(time.perf_counter() - started) * 1000:.1f} ms")
+        if answer == TAKEN_BACK:
+            self.trace.state(f"job {job.jid} done in {took:.1f} ms, but no longer ours: reaped while we were "
+                             "away, and still queued; taken back out of its queue, so it does not run again",
+                             always=True)
+        elif not self.quiet:
+            self.trace.state(f"job {job.jid} done in {took:.1f} ms")
 
-    async def _failed(self, job: Job, raw: bytes, exc: Exception) -> None:
+    def _was_late(self, job: Job, what: str) -> None:
+        self.late += 1
+        self.trace.state(f"job {job.jid} {what}, but no longer ours: reaped while we were away, it belongs "
+                         f"to another run now; ours is only noted (late:<run> in {self.keys.job(job.jid)})",
+                         always=True)
+
+    async def _failed(self, job: Job, raw: bytes, exc: Exception, run: str) -> None:
         now = self.clock()
         if isinstance(exc, TimeoutError):
             exc = TimeoutError(f"no result after {job.timeout or self.job_timeout:g} s")
         run_at = after_failure(job, exc, now, self.rng, self.backoff_scale)  # pure: job.py
         if run_at is None:
-            await bury(self.redis, self.keys, self.processing, raw, job, now)
+            if await self._redis("job dead", lambda: bury(self.redis, self.keys, self.processing, raw, job,
+                                                          now, run)) == LATE:
+                self._was_late(job, f"failed for good ({job.error_class})")
+                return
             self.trace.state(f"job {job.jid} DEAD after {job.retry} retries ({job.error_class}: "
                              f"{job.error_message})")
             return
-        await retry_later(self.redis, self.keys, self.processing, raw, job, run_at, now)
+        if await self._redis("job retry", lambda: retry_later(self.redis, self.keys, self.processing, raw,
+                                                              job, run_at, now, run)) == LATE:
+            self._was_late(job, f"failed ({job.error_class})")
+            return
         self.trace.state(f"job {job.jid} failed ({job.error_class}: {job.error_message}); "
                          f"retry {job.retry_count}/{job.retry} in {run_at - now:.2f} s")
 
@@ -264,6 +363,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backoff-scale", type=float, default=1.0, help="multiply retry delays")
     parser.add_argument("--job-timeout", type=float, default=30.0, help="seconds, unless the job says")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds running jobs get on SIGTERM")
+    parser.add_argument("--redis-timeout", type=float, default=5.0,
+                        help="seconds a Redis reply may take before Redis counts as unreachable (> --poll)")
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, type=namespace,
                         help="first part of every Redis key: NS:queue:default ... (A-Z a-z 0-9 _ . - { })")
     parser.add_argument("--no-reaper", action="store_true",
@@ -276,24 +377,48 @@ async def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if not args.redis_url:
         raise SetupError("no Redis URL", "pass --redis-url redis://127.0.0.1:6379/0 or set REDIS_URL")
+    if args.redis_timeout <= args.poll:
+        raise SetupError(f"--redis-timeout {args.redis_timeout:g} is not more than --poll {args.poll:g}",
+                         "a blocking fetch waits --poll seconds for its reply: give --redis-timeout more")
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    redis = aioredis.from_url(args.redis_url, decode_responses=False)
+    # No retries inside redis-py: the worker's own (outage.py) must see every failure, since
+    # a failed fetch is followed by a look at our processing list.
+    redis = aioredis.from_url(args.redis_url, decode_responses=False, socket_timeout=args.redis_timeout,
+                              socket_connect_timeout=args.redis_timeout, retry=Retry(NoBackoff(), 0))
     try:
-        await redis.ping()
-    except OSError as exc:
-        raise SetupError(f"cannot reach Redis at {args.redis_url}: {exc}", "start redis-server") from None
-    worker = Worker(redis, queues=queues, concurrency=args.concurrency, worker_id=args.worker_id,
-                    heartbeat=args.heartbeat, dead_after=args.dead_after, poll=args.poll,
-                    backoff_scale=args.backoff_scale, job_timeout=args.job_timeout, grace=args.grace,
-                    namespace=args.namespace, reap=not args.no_reaper,
-                    trace=Trace("worker", verbose=args.verbose, quiet=args.quiet), quiet=args.quiet)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
-    try:
+        await check(redis, args.redis_url)
+        worker = Worker(redis, queues=queues, concurrency=args.concurrency, worker_id=args.worker_id,
+                        heartbeat=args.heartbeat, dead_after=args.dead_after, poll=args.poll,
+                        backoff_scale=args.backoff_scale, job_timeout=args.job_timeout, grace=args.grace,
+                        namespace=args.namespace, reap=not args.no_reaper,
+                        trace=Trace("worker", verbose=args.verbose, quiet=args.quiet), quiet=args.quiet)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
         await worker.run()
     finally:
         await redis.aclose()
+
+
+async def check(redis: aioredis.Redis, url: str) -> None:
+    """PING once: a Redis that is missing or refuses us at start is a setup error (exit 2), not an outage."""
+    try:
+        await redis.ping()
+    except AuthenticationError as exc:  # before RedisError: redis-py counts it as a connection error
+        raise SetupError(f"Redis at {url} wants a password: {exc}",
+                         "put it in the URL: redis://:PASSWORD@HOST:PORT/0") from None
+    except ResponseError as exc:
+        first = str(exc).split(". ")[0]
+        if str(exc).startswith("DENIED"):
+            raise SetupError(f"Redis at {url} refuses us: {first}",
+                             "it takes only loopback clients: give its default user a password "
+                             "(put it in the URL), or, on a private network, start redis-server "
+                             "with --protected-mode no") from None
+        raise SetupError(f"Redis at {url} refuses us: {first}",
+                         "check the Redis server's configuration") from None
+    except (RedisError, OSError) as exc:
+        raise SetupError(f"cannot reach Redis at {url}: {exc}",
+                         "start redis-server, or fix --redis-url / REDIS_URL") from None
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ PLACEHOLDERS = {  # longest first, so "<job JSON>" is not read as "<job>" + " JS
     "<job with retry_count+1>": f"'{JOB}'", "'<job JSON>'": f"'{JOB}'", "<job>": f"'{JOB}'",
     "<jid>": "0123456789abcdef01234567", "<unix time>": "1795300000.25", "<run at>": "1795300015.5",
     "<now>": "1795300000.25", "1767...": "1795300000.25", "<json>": "'{\"sha256\":\"8f43\"}'",
-    "<queue>": "default", "<key>": "seen", "status done ...": "status done",
+    "<queue>": "default", "<key>": "seen", "<run>": "w1:0a1b2c3d",
 }
 # (file under queue/, text as shown); a "MULTI, ..." or "MULTI; ..." line is split into its commands.
 SHOWN = [
@@ -45,10 +45,9 @@ SHOWN = [
     ("README.md", "MULTI, SADD lq:queues default, LPUSH lq:queue:default <job>, "
                   "HSET lq:job:<jid> status queued updated <now>, EXEC"),
     ("README.md", "BLMOVE lq:queue:default lq:processing:w1 RIGHT LEFT 0.5"),
-    ("README.md", "MULTI, LREM lq:processing:w1 1 <job>, "
-                  "HSET lq:job:<jid> status done result <json> updated <now>, EXEC"),
-    ("README.md", "MULTI, LREM lq:processing:w1 1 <job>, "
-                  "ZADD lq:schedule <run at> <job with retry_count+1>, EXEC"),
+    ("README.md", "LREM lq:processing:w1 1 <job>"),
+    ("README.md", "HSET lq:job:<jid> status done result <json> updated <now> ack <run>"),
+    ("README.md", "ZADD lq:schedule <run at> <job with retry_count+1>"),
     ("README.md", "ZRANGEBYSCORE lq:schedule -inf <now>"),
     ("README.md", "ZADD lq:dead <now> <job>"),
     ("README.md", "LRANGE lq:processing:w1 0 -1"),
@@ -60,8 +59,8 @@ SHOWN = [
     ("learn_queue/client.py", "EXEC"),
     ("learn_queue/client.py", "LPUSH lq:queue:default '<job JSON>'"),
     ("learn_queue/fetch.py", "LMOVE  lq:queue:default lq:processing:w-1 RIGHT LEFT"),
-    ("learn_queue/fetch.py",
-     "MULTI; LREM lq:processing:w-1 1 <job>; HSET lq:job:<jid> status done ...; EXEC"),
+    ("learn_queue/fetch.py", "LREM lq:processing:w-1 1 <job>"),
+    ("learn_queue/fetch.py", "HSET lq:job:<jid> status done result <json> updated <now> ack <run>"),
     ("learn_queue/reaper.py", "SET lq:heartbeat:w-1 <unix time> PX 5000"),
     ("learn_queue/reaper.py", "SADD lq:workers w-1"),
     ("learn_queue/scheduler.py", "ZADD lq:schedule 1767000030.5 <job>"),
