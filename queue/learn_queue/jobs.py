@@ -11,19 +11,22 @@ service) could then make every worker import and call *any* function on the
 machine: ``os.system`` with arguments of their choosing.  An explicit registry
 turns "run arbitrary code" into "run one of these seven functions".
 
-Functions may be ``async`` (awaited in the worker's event loop) or plain (run in
-a thread of their own, see worker.py, so they do not block the loop).  A worker
-runs each job *at least once*: after a crash a job may run again, so a job must
-be idempotent, or made so.  :func:`record` shows the usual trick: remember the
+Functions may be ``async`` (awaited in the worker's event loop) or plain (run
+in a daemon thread of their own, :func:`in_daemon_thread`, so they do not block
+the loop; worker.py says why not ``asyncio.to_thread``).  A worker runs each
+job *at least once*: after a crash a job may run again, so a job must be
+idempotent, or made so.  :func:`record` shows the usual trick: remember the
 jid in a set, so a second run of the same job changes nothing that counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import io
 import os
+import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -65,6 +68,34 @@ def lookup(name: str) -> Callable[..., Any]:
     except KeyError:
         known = ", ".join(sorted(n.rsplit(".", 1)[-1] for n in REGISTRY))
         raise UnknownJobError(f"no registered job function {name!r} (registered: {known})") from None
+
+
+async def in_daemon_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """``await func(*args)`` run in a new daemon thread, with our context vars (as to_thread)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled (timeout, or shutdown after the grace): nobody waits
+            return
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def target() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (context.run(func, *args), None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:
+            pass  # the loop is closed: the worker stopped while this job ran
+
+    threading.Thread(target=target, name=f"job-{getattr(func, '__name__', 'job')}", daemon=True).start()
+    return await future
 
 
 @register

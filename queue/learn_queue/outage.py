@@ -24,6 +24,10 @@ One outage is traced once, however many loops notice it, and its end once::
 is raised.  A retried command may already have run: a reply lost on the way
 back looks exactly like a request lost on the way there.  Hence every call the
 worker retries is harmless to repeat, or can tell (see fetch.py, worker.py).
+
+At start it is the other way round (:func:`check_at_start`): a Redis that is
+missing, or refuses us (``DENIED`` in protected mode, a password wanted), is a
+setup to fix, not an outage to wait out: a :class:`SetupError`, exit 2.
 """
 
 from __future__ import annotations
@@ -35,10 +39,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wirelab_common.backoff import backoff_delay
+from wirelab_common.errors import SetupError
 from wirelab_common.wiretrace import Trace
 
 T = TypeVar("T")
@@ -55,8 +62,11 @@ class Outage:
     """Retries Redis calls with full-jitter backoff; traces each outage once, and its end."""
 
     def __init__(self, trace: Trace, rng: random.Random | None = None, base: float = 0.05,
-                 max_delay: float = 5.0) -> None:
+                 max_delay: float = 5.0, forget: Callable[[], Awaitable[object]] | None = None) -> None:
         self.trace, self.rng = trace, rng or random.Random()
+        # Closes the client's idle connections when an outage starts and when it ends: one
+        # opened before a restart is dead, and would fail once more, after Redis is back.
+        self.forget = forget
         self.base, self.max_delay = base, max_delay
         self.down_since: float | None = None  # time.monotonic() of the first failure, while down
         self.last_failure: float | None = None  # time.monotonic() of the latest failure, ever
@@ -79,7 +89,8 @@ class Outage:
                     raise
                 delay = backoff_delay(attempt, self.base, self.max_delay, self.rng)
                 attempt += 1
-                self._went_down(what, exc, delay)
+                if self._went_down(what, exc, delay) and self.forget is not None:
+                    await self.forget()
                 if stop is None:
                     await asyncio.sleep(delay)
                 else:
@@ -88,20 +99,46 @@ class Outage:
                     if stop.is_set():
                         raise Stopped(what) from exc
                 continue
-            self._came_back()
+            if self._came_back() and self.forget is not None:
+                await self.forget()
             return result
 
-    def _went_down(self, what: str, exc: BaseException, delay: float) -> None:
+    def _went_down(self, what: str, exc: BaseException, delay: float) -> bool:
+        """Note a failure; True if it starts an outage (and was traced)."""
         self.last_failure = time.monotonic()
         if self.down_since is not None:
-            return  # already traced: one line per outage, not one per loop and try
+            return False  # already traced: one line per outage, not one per loop and try
         self.down_since = time.monotonic()
         self.outages += 1
         reason = str(exc) or type(exc).__name__
         self.trace.state(f"redis unreachable ({what}: {reason}); retry in {delay:.2g} s", always=True)
+        return True
 
-    def _came_back(self) -> None:
+    def _came_back(self) -> bool:
+        """True if this success ends an outage (and was traced)."""
         if self.down_since is None:
-            return
+            return False
         self.trace.state(f"redis back after {time.monotonic() - self.down_since:.1f} s", always=True)
         self.down_since = None
+        return True
+
+
+async def check_at_start(redis: aioredis.Redis, url: str) -> None:
+    """PING once: a Redis that is missing or refuses us at start is a setup error (exit 2), not an outage."""
+    try:
+        await redis.ping()
+    except AuthenticationError as exc:  # before RedisError: redis-py counts it as a connection error
+        raise SetupError(f"Redis at {url} wants a password: {exc}",
+                         "put it in the URL: redis://:PASSWORD@HOST:PORT/0") from None
+    except ResponseError as exc:
+        first = str(exc).split(". ")[0]
+        if str(exc).startswith("DENIED"):
+            raise SetupError(f"Redis at {url} refuses us: {first}",
+                             "it takes only loopback clients: give its default user a password "
+                             "(put it in the URL), or, on a private network, start redis-server "
+                             "with --protected-mode no") from None
+        raise SetupError(f"Redis at {url} refuses us: {first}",
+                         "check the Redis server's configuration") from None
+    except (RedisError, OSError) as exc:
+        raise SetupError(f"cannot reach Redis at {url}: {exc}",
+                         "start redis-server, or fix --redis-url / REDIS_URL") from None

@@ -64,14 +64,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextvars
 import inspect
 import os
 import random
 import secrets
 import signal
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -80,7 +78,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from wirelab_common.errors import SetupError, run_main
 from wirelab_common.server_cli import add_verbosity
@@ -90,37 +87,9 @@ from . import jobs
 from .client import DEFAULT_NAMESPACE, Keys, namespace
 from .fetch import LATE, TAKEN_BACK, bury, done, fetch, malformed_job, retry_later
 from .job import Job, JobFormatError, after_failure, decode
-from .outage import UNREACHABLE, Outage, Stopped
+from .outage import UNREACHABLE, Outage, Stopped, check_at_start
 from .reaper import Reaper
 from .scheduler import Scheduler
-
-
-async def in_daemon_thread(func: Callable[..., Any], *args: Any) -> Any:
-    """``await func(*args)`` run in a new daemon thread, with our context vars (as to_thread)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    context = contextvars.copy_context()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():  # cancelled (timeout, or shutdown after the grace): nobody waits
-            return
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-
-    def target() -> None:
-        try:
-            outcome: tuple[Any, BaseException | None] = (context.run(func, *args), None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            outcome = (None, exc)
-        try:
-            loop.call_soon_threadsafe(settle, *outcome)
-        except RuntimeError:
-            pass  # the loop is closed: the worker stopped while this job ran
-
-    threading.Thread(target=target, name=f"job-{getattr(func, '__name__', 'job')}", daemon=True).start()
-    return await future
 
 
 class Worker:
@@ -141,7 +110,9 @@ class Worker:
         self.quiet = quiet
         self.rng = rng or random.Random()
         self.clock = clock  # unix time of every record: heartbeats, retries, deaths (tests give their own)
-        self.outage = Outage(self.trace)  # every Redis call retries through it (outage.py)
+        # Every Redis call retries through it (outage.py).
+        self.outage = Outage(self.trace,
+                             forget=lambda: redis.connection_pool.disconnect(inuse_connections=False))
         self.reaper = Reaper(redis, self.keys, self.worker_id, heartbeat=heartbeat, dead_after=dead_after,
                              on_reaped=self._reaped, on_rejoined=self._rejoined, clock=clock, reap=reap)
         self.scheduler = Scheduler(redis, self.keys, poll, clock=clock)
@@ -302,7 +273,7 @@ class Worker:
                 if inspect.iscoroutinefunction(func):
                     result = await func(*job.args)
                 else:
-                    result = await in_daemon_thread(func, *job.args)
+                    result = await jobs.in_daemon_thread(func, *job.args)
         except asyncio.CancelledError:
             raise  # shutdown after the grace: the job goes back to its queue
         except Exception as exc:  # noqa: BLE001 - any failure of user code is a job failure
@@ -386,7 +357,7 @@ async def main(argv: list[str] | None = None) -> None:
     redis = aioredis.from_url(args.redis_url, decode_responses=False, socket_timeout=args.redis_timeout,
                               socket_connect_timeout=args.redis_timeout, retry=Retry(NoBackoff(), 0))
     try:
-        await check(redis, args.redis_url)
+        await check_at_start(redis, args.redis_url)
         worker = Worker(redis, queues=queues, concurrency=args.concurrency, worker_id=args.worker_id,
                         heartbeat=args.heartbeat, dead_after=args.dead_after, poll=args.poll,
                         backoff_scale=args.backoff_scale, job_timeout=args.job_timeout, grace=args.grace,
@@ -398,27 +369,6 @@ async def main(argv: list[str] | None = None) -> None:
         await worker.run()
     finally:
         await redis.aclose()
-
-
-async def check(redis: aioredis.Redis, url: str) -> None:
-    """PING once: a Redis that is missing or refuses us at start is a setup error (exit 2), not an outage."""
-    try:
-        await redis.ping()
-    except AuthenticationError as exc:  # before RedisError: redis-py counts it as a connection error
-        raise SetupError(f"Redis at {url} wants a password: {exc}",
-                         "put it in the URL: redis://:PASSWORD@HOST:PORT/0") from None
-    except ResponseError as exc:
-        first = str(exc).split(". ")[0]
-        if str(exc).startswith("DENIED"):
-            raise SetupError(f"Redis at {url} refuses us: {first}",
-                             "it takes only loopback clients: give its default user a password "
-                             "(put it in the URL), or, on a private network, start redis-server "
-                             "with --protected-mode no") from None
-        raise SetupError(f"Redis at {url} refuses us: {first}",
-                         "check the Redis server's configuration") from None
-    except (RedisError, OSError) as exc:
-        raise SetupError(f"cannot reach Redis at {url}: {exc}",
-                         "start redis-server, or fix --redis-url / REDIS_URL") from None
 
 
 if __name__ == "__main__":

@@ -111,8 +111,6 @@ def test_restarting_redis_loses_nothing_and_its_clients_recover_by_themselves():
         assert state(name)["Running"] and state(name)["StartedAt"] == when, f"{name} restarted or stopped"
 
 
-@pytest.mark.xfail(strict=True, reason="learn_queue.worker exits with a redis ConnectionError traceback "
-                   "when Redis restarts (found by this drill; the fix belongs to the queue pattern)")
 def test_queue_workers_ride_out_a_redis_restart():
     workers = containers("queue-worker")
     try:
@@ -179,8 +177,6 @@ def test_a_worker_cut_off_longer_than_its_heartbeat_has_its_jobs_reaped_and_done
         wait_until(lambda: all(state(c)["Running"] for c in containers("queue-worker")), 60, "workers")
 
 
-@pytest.mark.xfail(strict=True, reason="learn_queue.worker exits with a redis TimeoutError traceback while "
-                   "cut off from Redis (found by this drill; the fix belongs to the queue pattern)")
 def test_a_worker_that_returns_reports_the_jobs_reaped_from_it():
     try:
         cut, since, jids = cut_off_a_worker()
