@@ -3,6 +3,7 @@
 Read these only when a pattern's code sends you here:
 
 - ``wiretrace``  -- the one trace convention (``>`` sent, ``<`` received, ``=`` state).
+- ``trace_events`` -- the same trace as JSON Lines events (``--trace-file``, ``WIRELAB_TRACE_FILE``).
 - ``ports``      -- free loopback ports, and a clear error when a port is busy.
 - ``backoff``    -- exponential backoff with full jitter (reconnects and retries).
 - ``processes``  -- start a server process, wait until it is ready, stop it by PID.

@@ -7,6 +7,7 @@ Every wirelab server takes the same options, spelled the same way::
     --loop LOOP        auto | asyncio | uvloop  (servers on asyncio only)
     -v, --verbose      detail lines under each trace line (frames, headers, packets)
     -q, --quiet        no trace lines, only the ready line and errors
+    --trace-file PATH  every trace line also as a JSON event (``trace_events.py``)
 
 and says it is ready with one trace line, printed once the socket accepts::
 
@@ -24,6 +25,7 @@ import argparse
 import re
 from urllib.parse import urlsplit
 
+from . import trace_events
 from .event_loop import LOOPS
 from .wiretrace import Trace
 
@@ -43,11 +45,22 @@ def add_server_options(parser: argparse.ArgumentParser, *, port: int, host: str 
     add_verbosity(parser)
 
 
+class _TraceFile(argparse.Action):
+    """``--trace-file PATH``: structured events from the moment the option is read."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        trace_events.record_to(str(values))
+        setattr(namespace, self.dest, values)
+
+
 def add_verbosity(parser: argparse.ArgumentParser) -> None:
-    """-v shows detail lines; -q shows none but the ready line and errors."""
+    """-v shows detail lines; -q shows none but the ready line and errors; --trace-file writes events."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-v", "--verbose", action="store_true", help="detail under each trace line")
     group.add_argument("-q", "--quiet", action="store_true", help="no trace lines but the ready line")
+    parser.add_argument("--trace-file", metavar="PATH", action=_TraceFile,
+                        help="also write every trace line as a JSON event to PATH (JSON Lines; -q or not)")
 
 
 def announce(trace: Trace, url: str) -> None:

@@ -31,6 +31,8 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
+from . import trace_events
+
 SENT = ">"
 RECEIVED = "<"
 STATE = "="
@@ -83,6 +85,8 @@ class _Output(logging.StreamHandler):
         self.setFormatter(TraceFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "text", True) is False:
+            return  # an event for the events file only (a line that -q hides)
         stream = self.fixed or sys.stdout
         try:
             text = self.format(record) + "\n"
@@ -94,14 +98,29 @@ class _Output(logging.StreamHandler):
 
 
 def _root() -> logging.Logger:
-    """The ``wirelab`` logger, writing to stdout unless a program configured it otherwise."""
+    """The ``wirelab`` logger, writing to stdout unless a program configured it otherwise.
+
+    With ``WIRELAB_TRACE_FILE`` set it also writes structured events (``trace_events``).
+    """
     root = logging.getLogger(ROOT_LOGGER)
     if not root.handlers:
         root.addHandler(_Output())
         root.setLevel(logging.DEBUG)
         # Records still propagate to the root logger, which has no handler unless a program
         # (or pytest's caplog) adds one: that is how tests read the same lines.
+        path = trace_events.requested()
+        if path:
+            trace_events.attach(root, path)
     return root
+
+
+def events_logger() -> logging.Logger:
+    return _root()
+
+
+def _events_on(logger: logging.Logger) -> bool:
+    return any(isinstance(h, trace_events.JsonLinesHandler) for h in logger.handlers) or \
+        any(isinstance(h, trace_events.JsonLinesHandler) for h in _root().handlers)
 
 
 def include_library_logs(*names: str, level: int = logging.WARNING) -> None:
@@ -124,11 +143,12 @@ class Trace:
     """
 
     def __init__(self, actor: str = "", verbose: bool = False, stream: TextIO | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, protocol: str | None = None) -> None:
         self.actor = actor
         self.verbose = verbose
         self.stream = stream
         self.quiet = quiet
+        self.protocol = protocol  # for the structured events (trace_events.py)
         if stream is None:
             _root()
             self.logger = logging.getLogger(f"{ROOT_LOGGER}.{actor or 'main'}")
@@ -138,13 +158,15 @@ class Trace:
 
     def child(self, actor: str) -> Trace:
         """A trace for another actor that shares this one's settings."""
-        return Trace(actor, self.verbose, self.stream, self.quiet)
+        return Trace(actor, self.verbose, self.stream, self.quiet, self.protocol)
 
-    def sent(self, summary: str, detail: Iterable[str] = ()) -> None:
-        self._emit(SENT, summary, detail)
+    def sent(self, summary: str, detail: Iterable[str] = (), *, peer: str | None = None,
+             cid: str | None = None) -> None:
+        self._emit(SENT, summary, detail, peer=peer, cid=cid)
 
-    def received(self, summary: str, detail: Iterable[str] = ()) -> None:
-        self._emit(RECEIVED, summary, detail)
+    def received(self, summary: str, detail: Iterable[str] = (), *, peer: str | None = None,
+                 cid: str | None = None) -> None:
+        self._emit(RECEIVED, summary, detail, peer=peer, cid=cid)
 
     def state(self, summary: str, detail: Iterable[str] = (), always: bool = False) -> None:
         self._emit(STATE, summary, detail, always)
@@ -156,17 +178,26 @@ class Trace:
     def banner(self, title: str) -> None:
         """A demo's act heading: a narration line between two rules."""
         if self.quiet:
+            self.note(title)  # no text under -q, but the events file still marks the act
             return
         rule = "-" * 72
         self._log("rule", f"\n{rule}")
         self.note(title)
         self._log("rule", rule)
 
-    def _emit(self, mark: str, summary: str, detail: Iterable[str], always: bool = False) -> None:
-        if self.quiet and not always:
+    def _emit(self, mark: str, summary: str, detail: Iterable[str], always: bool = False, *,
+              peer: str | None = None, cid: str | None = None) -> None:
+        events = self.stream is None and _events_on(self.logger)
+        text = not self.quiet or always
+        if not (text or events):
             return
-        self._log(mark, summary, list(detail) if self.verbose else [])
+        lines = list(detail) if (self.verbose or events) else []
+        self._log(mark, summary, lines if self.verbose else [], text=text, event_detail=lines,
+                  peer=peer, cid=cid)
 
-    def _log(self, mark: str, message: str, detail: list[str] | None = None) -> None:
-        extra = {"mark": mark, "actor": self.actor, "detail": detail or []}
+    def _log(self, mark: str, message: str, detail: list[str] | None = None, *, text: bool = True,
+             event_detail: list[str] | None = None, peer: str | None = None, cid: str | None = None) -> None:
+        extra = {"mark": mark, "actor": self.actor, "detail": detail or [], "text": text,
+                 "event_detail": event_detail if event_detail is not None else (detail or []),
+                 "peer": peer, "protocol": self.protocol, "cid": cid}
         self.logger.info("%s", message, extra=extra)
