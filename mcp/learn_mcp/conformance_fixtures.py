@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .completion import answer, read_request
 from .jsonrpc import INVALID_PARAMS, JsonRpcError
 from .tools import ToolContext, error_result
 
@@ -173,6 +174,14 @@ def get_fixture_prompt(name: Any, args: Any) -> dict[str, Any] | None:
     return {"messages": [{"role": "user", "content": content} for content in contents]}
 
 
+def complete_fixture(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Completions for the fixture prompts and template (scenario completion-complete): none to offer."""
+    ref, _name, typed = read_request(params)
+    if ref.get("name") in {p["name"] for p in FIXTURE_PROMPTS} or ref.get("uri") == TEMPLATE:
+        return answer([], typed)  # the scenario checks the shape; an empty list is a valid answer
+    return None
+
+
 # --- wiring ---------------------------------------------------------------------------------------
 
 def install(core: ServerCore) -> None:
@@ -201,6 +210,8 @@ def install(core: ServerCore) -> None:
     core.methods["prompts/get"] = lambda params, call: (
         get_fixture_prompt(params.get("name"), params.get("arguments") or {})
         or before["prompts/get"](params, call))
+    core.methods["completion/complete"] = lambda params, call: (
+        complete_fixture(params) or before["completion/complete"](params, call))
 
     async def call_fixture_tool(params: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         fixture = FIXTURE_TOOLS.get(params.get("name"))  # type: ignore[arg-type]

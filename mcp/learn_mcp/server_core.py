@@ -1,7 +1,7 @@
 """The server core: one JSON-RPC message in, one response (and maybe notifications) out.
 
 Reading order: jsonrpc -> lifecycle -> notes / calculator / schema -> tools / resources /
-prompts -> **server_core** -> stdio_transport / sessions + http_transport -> server.
+prompts / completion -> **server_core** -> stdio_transport / sessions + http_transport -> server.
 
 Both transports hand every message to :class:`ServerCore`; neither knows what a
 tool is.  The core does no I/O: notifications leave through the ``send`` and
@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import prompts, resources, tools
+from . import completion, prompts, resources, tools
 from .jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -140,6 +140,7 @@ class ServerCore:
             "resources/read": lambda params, call: resources.read_resource(self.notes, params, call.modern),
             "prompts/list": lambda params, call: prompts.list_prompts(),
             "prompts/get": lambda params, call: prompts.get_prompt(self.notes, params),
+            "completion/complete": lambda params, call: completion.complete(self.notes, params),
         }
 
     # --- step 1: which era, which rules -------------------------------------------------------
@@ -229,9 +230,9 @@ class ServerCore:
 
     def capabilities(self, modern: bool) -> dict[str, Any]:
         if modern:  # list changes would need subscriptions/listen, which this server does not offer
-            return {"tools": {}, "resources": {}, "prompts": {}, "logging": {}}
+            return {"tools": {}, "resources": {}, "prompts": {}, "logging": {}, "completions": {}}
         return {"tools": {"listChanged": False}, "resources": {"subscribe": False, "listChanged": True},
-                "prompts": {"listChanged": False}, "logging": {}}
+                "prompts": {"listChanged": False}, "logging": {}, "completions": {}}
 
     def initialize(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         # prepare() already ran the handshake step (lifecycle.initialize) and negotiated the version.

@@ -18,6 +18,7 @@ import pytest
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp.types import PromptReference, ResourceTemplateReference
 
 from mcp import Client, ClientSession, StdioServerParameters
 
@@ -132,3 +133,19 @@ async def test_sdk_gets_prompts(peer):
         assert [p.name for p in prompts] == ["summarize_notes"]
         result = await client.get_prompt("summarize_notes", {"style": "short", "query": ""})
         assert result.messages[0].role == "user" and "short" in result.messages[0].content.text
+
+
+async def test_sdk_completes_prompt_arguments_and_template_variables(peer):
+    async with peer() as (client, _):
+        added = await client.call_tool("add_note", {"title": "Completion", "body": "autocomplete"})
+        note_id = added.structured_content["id"]
+        style = await client.complete(PromptReference(type="ref/prompt", name="summarize_notes"),
+                                      {"name": "style", "value": "det"})
+        assert style.completion.values == ["detailed"] and style.completion.has_more is False
+        ids = await client.complete(ResourceTemplateReference(type="ref/resource", uri="notes://{id}"),
+                                    {"name": "id", "value": note_id})
+        assert note_id in ids.completion.values
+        with pytest.raises(MCPError) as info:
+            await client.complete(PromptReference(type="ref/prompt", name="no_such_prompt"),
+                                  {"name": "style", "value": ""})
+        assert info.value.error.code == -32602

@@ -86,7 +86,7 @@ async def test_initialize_negotiates_and_declares_capabilities():
     link = Link()
     result = await link.result("initialize", {"protocolVersion": "2024-01-01", "capabilities": {}})
     assert result["protocolVersion"] == "2025-11-25"  # a counter-offer, not an error
-    assert set(result["capabilities"]) == {"tools", "resources", "prompts", "logging"}
+    assert set(result["capabilities"]) == {"tools", "resources", "prompts", "logging", "completions"}
     assert result["serverInfo"]["name"] == "learn-mcp"
 
 
@@ -214,6 +214,28 @@ async def test_prompt_get_embeds_matching_notes(link):
     assert await link.error("prompts/get", {"name": "nope"}) == -32602
 
 
+async def test_completion_of_prompt_arguments_and_template_variables(link):
+    await link.call("add_note", title="Stateless", body="streams")
+    await link.call("add_note", title="Sessions", body="stateful")
+    prompt = {"type": "ref/prompt", "name": "summarize_notes"}
+
+    async def values(ref: dict, name: str, value: str, **kwargs) -> list[str]:
+        params = {"ref": ref, "argument": {"name": name, "value": value}}
+        result = await link.result("completion/complete", params, **kwargs)
+        assert result["completion"]["total"] == len(result["completion"]["values"])
+        return result["completion"]["values"]
+
+    assert await values(prompt, "style", "b") == ["bullets"]
+    assert await values(prompt, "style", "") == ["short", "bullets", "detailed"]
+    assert await values(prompt, "query", "STAT") == ["stateful", "stateless"]  # prefix, any case
+    template = {"type": "ref/resource", "uri": "notes://{id}"}
+    assert await values(template, "id", "n", modern=True) == ["n1", "n2"]
+    for ref, name in ((prompt, "tone"), ({"type": "ref/prompt", "name": "nope"}, "style"),
+                      ({"type": "ref/resource", "uri": "files://{path}"}, "path"), ({"type": "x"}, "id")):
+        params = {"ref": ref, "argument": {"name": name, "value": ""}}
+        assert await link.error("completion/complete", params) == -32602
+
+
 async def test_modern_requests_need_no_handshake_and_carry_result_metadata():
     link = Link()
     result = await link.result("tools/list", modern=True)
@@ -282,6 +304,10 @@ async def test_conformance_fixtures_are_added_only_when_installed_and_delegate_t
                                                "arguments": {"arg1": "a", "arg2": "b"}})
     assert prompt["messages"][0]["content"]["text"] == "Prompt with arguments: arg1='a', arg2='b'"
     assert await link.error("prompts/get", {"name": "test_prompt_with_arguments"}) == -32602
+    for name, argument, values in (("test_prompt_with_arguments", "arg1", []),
+                                   ("summarize_notes", "style", ["short"])):  # the lesson's handler
+        params = {"ref": {"type": "ref/prompt", "name": name}, "argument": {"name": argument, "value": "s"}}
+        assert (await link.result("completion/complete", params))["completion"]["values"] == values
 
 
 def test_calculator_grammar():
