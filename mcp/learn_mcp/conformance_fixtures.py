@@ -119,12 +119,14 @@ FIXTURE_TOOLS: dict[str, tuple[str, Callable[[ToolContext], Awaitable[dict[str, 
 }
 NO_ARGUMENTS = {"type": "object", "properties": {}}
 
-# --- resources (scenarios resources-read-*, resources-templates-read) --------------------------
+# --- resources (scenarios resources-read-*, -templates-read, -subscribe) -------------------------
 
 STATIC = {
     "test://static-text": {"mimeType": "text/plain",
                            "text": "This is the content of the static text resource."},
     "test://static-binary": {"mimeType": "image/png", "blob": PNG},
+    # resources-subscribe / -unsubscribe: only a URI the server can read may be subscribed to
+    "test://watched-resource": {"mimeType": "text/plain", "text": "A resource to watch for updates."},
 }
 TEMPLATE = "test://template/{id}/data"
 TEMPLATE_PATTERN = re.compile(r"test://template/([^/]+)/data")

@@ -290,10 +290,15 @@ class McpHttpApp:
         return HttpResponse(status_code=204)
 
     async def announce(self, note: Notification) -> None:
-        """A change every legacy session hears about, on its GET stream if it has one open."""
+        """A change announced to all: each legacy session that wants it hears it on its GET stream.
+
+        A session with no GET stream open misses it (the spec offers no other channel for
+        messages unrelated to a request).
+        """
         data = serialize(note).decode()
         for session in self.store.sessions.values():
-            if session.standalone is not None and not session.standalone.closed:
+            if session.standalone is not None and not session.standalone.closed \
+                    and self.core.wants(session.lifecycle, note):
                 session.standalone.append(data)
 
     # --- modern (2026-07-28): stateless ------------------------------------------------------
@@ -308,7 +313,7 @@ class McpHttpApp:
         except JsonRpcError as exc:
             return self.answer(exc.to_response(message.id), ERROR_STATUS.get(exc.code, 400))
         if takes_json and not call.may_notify:
-            response = await self.core.execute(call, self._drop)
+            response = await self.core.execute(call, self._drop, self.announce)
             failed = isinstance(response, ErrorResponse)
             status = ERROR_STATUS.get(response.error.code, 200) if failed else 200
             return self.answer(response, status)
@@ -322,7 +327,7 @@ class McpHttpApp:
 
         async def run() -> None:
             try:
-                queue.put_nowait(self.traced(await self.core.execute(call, send)))
+                queue.put_nowait(self.traced(await self.core.execute(call, send, self.announce)))
             finally:
                 queue.put_nowait(None)
 

@@ -145,6 +145,7 @@ class Lifecycle:
     client_info: dict[str, Any] = field(default_factory=dict)
     client_capabilities: dict[str, Any] = field(default_factory=dict)
     log_level: str | None = None  # set by logging/setLevel; None: send no log messages
+    subscriptions: set[str] = field(default_factory=set)  # URIs watched with resources/subscribe
 
     def fire(self, event: Event) -> tuple[Phase, Phase]:
         """Apply ``event``; returns (old, new) phase or raises LifecycleError."""

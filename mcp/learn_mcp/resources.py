@@ -8,7 +8,9 @@ Spec: 2025-11-25 and 2026-07-28 server/resources.
   ``notes://<id>`` per note;
 - ``resources/templates/list``: the RFC 6570 template ``notes://{id}``, so a
   client can build URIs for notes it has not listed;
-- ``resources/read``: the contents of one URI.
+- ``resources/read``: the contents of one URI;
+- ``resources/subscribe`` / ``unsubscribe`` (2025-11-25 only) are in server_core: they
+  need the connection's state, and a URI may be watched only if it can be read here.
 
 A URI we do not have is "resource not found": -32002 in 2025-11-25 and
 earlier, -32602 (Invalid Params) from 2026-07-28 on (changelog, minor change 6),

@@ -25,6 +25,7 @@ What differs by era, all decided here:
 =========================  =======================================  =========================
 version, capabilities      once, in ``initialize``                  in every request's _meta
 ``ping``, setLevel         yes                                      removed (-32601)
+``resources/subscribe``    yes                                      removed (-32601)
 log messages               after ``logging/setLevel``               when _meta has logLevel
 resource not found         -32002                                   -32602
 results carry              just the result                          + resultType, serverInfo,
@@ -57,6 +58,7 @@ from .lifecycle import (
     SUPPORTED_VERSIONS,
     Event,
     Lifecycle,
+    Phase,
     is_modern,
     level_allows,
     read_envelope,
@@ -66,7 +68,8 @@ from .notes import NoteBook
 SERVER_INFO = {"name": "learn-mcp", "title": "wirelab notes server", "version": "0.1.0"}
 INSTRUCTIONS = ("Notes and arithmetic. Use search_notes before delete_note; "
                 "notes are also readable as resources notes://index and notes://{id}.")
-LEGACY_ONLY = {"initialize", "ping", "logging/setLevel"}  # removed from the modern revision
+# Removed from the modern revision (subscriptions/listen replaces resources/subscribe there).
+LEGACY_ONLY = {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
 CACHEABLE = {"server/discover": (3_600_000, "public"), "tools/list": (3_600_000, "public"),
              "prompts/list": (3_600_000, "public"), "resources/templates/list": (3_600_000, "public"),
              "resources/list": (0, "private"), "resources/read": (0, "private")}
@@ -117,9 +120,17 @@ class _ToolContext:
             await self._send(Notification("notifications/message",
                                           {"level": level, "logger": "notes", "data": data}))
 
-    async def resources_changed(self) -> None:
-        if self._announce is not None and not self._call.modern:  # modern: only subscriptions/listen
-            await self._announce(Notification("notifications/resources/list_changed"))
+    async def resources_changed(self, *updated: str) -> None:
+        """The list changed, and so did the contents of ``updated``: tell whoever wants to know.
+
+        The driver's ``announce`` reaches every legacy connection for which
+        :meth:`ServerCore.wants` says yes, whichever client made the change.
+        """
+        if self._announce is None:
+            return
+        await self._announce(Notification("notifications/resources/list_changed"))
+        for uri in updated:
+            await self._announce(Notification("notifications/resources/updated", {"uri": uri}))
 
 
 class ServerCore:
@@ -141,6 +152,8 @@ class ServerCore:
             "prompts/list": lambda params, call: prompts.list_prompts(),
             "prompts/get": lambda params, call: prompts.get_prompt(self.notes, params),
             "completion/complete": lambda params, call: completion.complete(self.notes, params),
+            "resources/subscribe": self.subscribe,
+            "resources/unsubscribe": self.unsubscribe,
         }
 
     # --- step 1: which era, which rules -------------------------------------------------------
@@ -215,6 +228,19 @@ class ServerCore:
                 return request_id
         return None
 
+    @staticmethod
+    def wants(lifecycle: Lifecycle, note: Notification) -> bool:
+        """Does this connection get ``note``, a change announced to all (resources_changed)?
+
+        Only initialized legacy connections (modern clients would use subscriptions/listen,
+        which this server does not offer); ``resources/updated`` only where subscribed.
+        """
+        if lifecycle.phase is not Phase.OPERATING:
+            return False
+        if note.method == "notifications/resources/updated":
+            return note.params.get("uri") in lifecycle.subscriptions
+        return True
+
     def decorate(self, call: Call, result: dict[str, Any]) -> dict[str, Any]:
         """Modern results say they are complete and who answered (2026-07-28 changelog 2, 8, minor 5)."""
         if not call.modern:
@@ -231,7 +257,7 @@ class ServerCore:
     def capabilities(self, modern: bool) -> dict[str, Any]:
         if modern:  # list changes would need subscriptions/listen, which this server does not offer
             return {"tools": {}, "resources": {}, "prompts": {}, "logging": {}, "completions": {}}
-        return {"tools": {"listChanged": False}, "resources": {"subscribe": False, "listChanged": True},
+        return {"tools": {"listChanged": False}, "resources": {"subscribe": True, "listChanged": True},
                 "prompts": {"listChanged": False}, "logging": {}, "completions": {}}
 
     def initialize(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -249,4 +275,24 @@ class ServerCore:
             raise JsonRpcError(INVALID_PARAMS, f"unknown log level {level!r}; one of {', '.join(LOG_LEVELS)}")
         assert call.lifecycle is not None
         call.lifecycle.log_level = level
+        return {}
+
+    # --- resource subscriptions (legacy only: the connection's Lifecycle holds them) ---------------
+
+    async def subscribe(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        uri = params.get("uri")
+        if not isinstance(uri, str):
+            raise JsonRpcError(INVALID_PARAMS, "resources/subscribe needs params.uri (a string)")
+        readable = self.methods["resources/read"]({"uri": uri}, call)  # -32002 if there is no such resource
+        if not isinstance(readable, dict):
+            await readable
+        assert call.lifecycle is not None
+        call.lifecycle.subscriptions.add(uri)
+        return {}
+
+    def unsubscribe(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        if not isinstance(params.get("uri"), str):
+            raise JsonRpcError(INVALID_PARAMS, "resources/unsubscribe needs params.uri (a string)")
+        assert call.lifecycle is not None
+        call.lifecycle.subscriptions.discard(params["uri"])  # not subscribed: nothing to undo, no error
         return {}

@@ -53,6 +53,11 @@ class StdioConnection:
     async def send(self, note: Notification) -> None:
         self.write(note)
 
+    async def announce(self, note: Notification) -> None:
+        """A change announced to all: this connection gets it if it wants it (subscriptions)."""
+        if self.core.wants(self.lifecycle, note):
+            self.write(note)
+
     async def serve(self) -> None:
         try:
             while True:
@@ -114,7 +119,7 @@ class StdioConnection:
 
     async def run(self, call: Call) -> None:
         try:
-            self.write(await self.core.execute(call, self.send, self.send))
+            self.write(await self.core.execute(call, self.send, self.announce))
         except asyncio.CancelledError:
             pass  # cancelled: MUST NOT answer (basic/utilities/cancellation)
         finally:

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from .calculator import CalcError, evaluate
 from .jsonrpc import INVALID_PARAMS, JsonRpcError
 from .notes import NoteBook
+from .resources import INDEX_URI, NOTE_PREFIX
 from .schema import validate
 
 
@@ -48,7 +49,7 @@ class ToolContext(Protocol):
     async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
     async def log(self, level: str, data: Any) -> None: ...
     async def sleep(self, seconds: float) -> None: ...
-    async def resources_changed(self) -> None: ...
+    async def resources_changed(self, *updated: str) -> None: ...
 
 
 class ToolError(Exception):
@@ -95,7 +96,7 @@ async def calculate(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
 async def add_note(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     note = ctx.notes.add(args["title"], args["body"])
     await ctx.log("info", {"event": "note added", "id": note.id, "title": note.title})
-    await ctx.resources_changed()
+    await ctx.resources_changed(INDEX_URI)
     return {"id": note.id}
 
 
@@ -107,7 +108,7 @@ async def delete_note(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     if not ctx.notes.delete(args["id"]):
         raise ToolError(f"no note with id {args['id']!r}; search_notes lists the ids")
     await ctx.log("notice", {"event": "note deleted", "id": args["id"]})
-    await ctx.resources_changed()
+    await ctx.resources_changed(INDEX_URI, NOTE_PREFIX + args["id"])
     return {"id": args["id"], "deleted": True}
 
 

@@ -18,9 +18,10 @@ import pytest
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import PromptReference, ResourceTemplateReference
+from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
 from mcp import Client, ClientSession, StdioServerParameters
+from wirelab_common.waiting import eventually_async
 
 STDIO = StdioServerParameters(command=sys.executable,
                               args=["-m", "learn_mcp.server", "--transport", "stdio"])
@@ -149,3 +150,35 @@ async def test_sdk_completes_prompt_arguments_and_template_variables(peer):
             await client.complete(PromptReference(type="ref/prompt", name="no_such_prompt"),
                                   {"name": "style", "value": ""})
         assert info.value.error.code == -32602
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+@pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed")
+async def test_sdk_subscribes_to_resources_and_hears_updates(transport, mcp_url):
+    """2025-11-25 only (2026-07-28 removed resources/subscribe): updates on stdout or the GET stream."""
+    updated: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        message = getattr(message, "root", message)
+        if isinstance(message, ResourceUpdatedNotification):
+            updated.append(str(message.params.uri))
+
+    streams = stdio_client(STDIO) if transport == "stdio" else streamable_http_client(mcp_url)
+    async with streams as (read, write), ClientSession(read, write, message_handler=on_message) as session:
+        result = await session.initialize()
+        assert result.capabilities.resources.subscribe is True
+        added = await session.call_tool("add_note", {"title": "Watched", "body": "by the SDK"})
+        note = f"notes://{added.structured_content['id']}"
+        await session.subscribe_resource("notes://index")
+        await session.subscribe_resource(note)
+        await session.call_tool("add_note", {"title": "Another", "body": "changes the index"})
+        await eventually_async(lambda: "notes://index" in updated, 10, "an update of notes://index")
+        await session.unsubscribe_resource("notes://index")
+        updated.clear()
+        await session.call_tool("delete_note", {"id": added.structured_content["id"]})
+        await eventually_async(lambda: note in updated, 10, f"an update of {note}")
+        # The index's update would have come first on the same stream: unsubscribed, it did not.
+        assert updated == [note]
+        with pytest.raises(MCPError) as info:
+            await session.subscribe_resource("notes://nope")
+        assert info.value.error.code == -32002

@@ -41,7 +41,8 @@ class Link:
         self.sent.append(note)
 
     async def _announce(self, note: Notification) -> None:
-        self.announced.append(note)
+        if self.core.wants(self.lifecycle, note):  # as the drivers do: only what this connection wants
+            self.announced.append(note)
 
     async def request(self, method: str, params: dict | None = None, modern: bool = False, **meta):
         params = dict(params or {})
@@ -125,6 +126,25 @@ async def test_notes_add_search_delete(link):
 async def test_adding_a_note_announces_resource_list_change_to_legacy_clients(link):
     await link.call("add_note", title="t", body="b")
     assert [n.method for n in link.announced] == ["notifications/resources/list_changed"]
+
+
+async def test_subscribers_hear_of_updates_to_what_they_watch_until_they_unsubscribe(link):
+    await link.call("add_note", title="watched", body="b")
+    assert await link.result("resources/subscribe", {"uri": "notes://index"}) == {}
+    assert await link.result("resources/subscribe", {"uri": "notes://n1"}) == {}
+    link.announced.clear()
+    await link.call("add_note", title="other", body="b")
+    updated = [n.params["uri"] for n in link.announced if n.method == "notifications/resources/updated"]
+    assert updated == ["notes://index"]  # n2 is new: nobody watches it
+    assert await link.result("resources/unsubscribe", {"uri": "notes://index"}) == {}
+    link.announced.clear()
+    await link.call("delete_note", id="n1")
+    updated = [n.params["uri"] for n in link.announced if n.method == "notifications/resources/updated"]
+    assert updated == ["notes://n1"]
+    assert await link.error("resources/subscribe", {"uri": "notes://n404"}) == -32002  # not readable
+    assert await link.error("resources/subscribe", {}) == -32602
+    assert await link.error("resources/subscribe", {"uri": "notes://index"}, modern=True) == -32601
+    assert ServerCore.wants(Lifecycle(), Notification("notifications/resources/list_changed")) is False
 
 
 @pytest.mark.parametrize("arguments, problem", [
@@ -263,7 +283,7 @@ async def test_modern_log_level_is_per_request():
     await link.result("tools/call", {"name": "add_note", "arguments": {"title": "b", "body": ""}},
                       modern=True, **{"io.modelcontextprotocol/logLevel": "debug"})
     assert [n.method for n in link.sent] == ["notifications/message"]
-    assert link.announced == []  # modern clients hear about changes only via subscriptions/listen
+    assert link.announced == []  # modern clients would hear about changes via subscriptions/listen
 
 
 async def test_a_handler_that_crashes_is_internal_error_and_the_next_request_is_served(link):
