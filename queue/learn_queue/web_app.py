@@ -48,8 +48,12 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import JSONResponse
 
 from wirelab_common.asgi_server import read_body
@@ -152,7 +156,13 @@ def api_of(request: Request) -> Api:
 
 def create_app(settings: WebSettings) -> FastAPI:
     """The app: one :class:`Api` in its state, the handlers below, our two error shapes."""
-    redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+    # A restart of Redis leaves every pooled connection dead, and redis-py's asyncio client
+    # retries nothing by default: without this, each dead connection would cost one request a
+    # 503.  A retried command may run twice if only its reply was lost (at least once, as the
+    # queue promises everywhere); a longer outage still ends in the 503 below.
+    redis = aioredis.from_url(settings.redis_url, decode_responses=True,
+                              retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 6),
+                              retry_on_error=[RedisConnectionError, RedisTimeoutError])
     api = Api(settings, redis, Keys(settings.namespace), settings.trace or Trace("web"),
               redis.register_script(MOVE_TO_QUEUE), redis.register_script(DELETE_DEAD))
 
