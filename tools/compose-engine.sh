@@ -68,6 +68,8 @@ stop() {
         kill -0 "$pid" 2>/dev/null && { echo "compose-engine: dockerd $pid ignored SIGTERM; SIGKILL"; kill -KILL "$pid"; }
     fi
     rm -f "$PIDFILE"
+    # dockerd leaves its default bridge behind; it made it, so it goes with it.
+    if ip link show docker0 >/dev/null 2>&1; then ip link delete docker0 || true; fi
     echo "compose-engine: dockerd $pid stopped"
 }
 
