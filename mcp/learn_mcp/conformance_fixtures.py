@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .completion import answer, read_request
 from .jsonrpc import INVALID_PARAMS, JsonRpcError
-from .tools import ToolContext, error_result
+from .tools import ToolContext, ToolError, error_result
 
 if TYPE_CHECKING:
     from .server_core import ServerCore
@@ -119,6 +119,55 @@ FIXTURE_TOOLS: dict[str, tuple[str, Callable[[ToolContext], Awaitable[dict[str, 
 }
 NO_ARGUMENTS = {"type": "object", "properties": {}}
 
+
+# --- tools that ask the client (scenarios tools-call-sampling, -elicitation, elicitation-sep*) -----
+
+async def sampling(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    answer = await ctx.ask("sampling/createMessage", {
+        "messages": [{"role": "user", "content": text(str(args.get("prompt", "")))}], "maxTokens": 100})
+    return {"content": [text(f"LLM response: {answer.get('content', {}).get('text', '')}")]}
+
+
+def elicit(schema: dict[str, Any], message: str = "Please review and update the form fields"
+           ) -> Callable[[ToolContext, dict[str, Any]], Awaitable[dict[str, Any]]]:
+    async def run(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+        answer = await ctx.ask("elicitation/create", {"message": str(args.get("message", message)),
+                                                      "requestedSchema": schema})
+        return {"content": [text(f"User response: <action: {answer.get('action')}, "
+                                 f"content: {json.dumps(answer.get('content', {}))}>")]}
+    return run
+
+
+def choices(*values: str) -> list[dict[str, str]]:
+    return [{"const": value, "title": f"Option {value}"} for value in values]
+
+
+USER = {"type": "object", "required": ["username", "email"], "properties": {
+    "username": {"type": "string", "description": "User's response"},
+    "email": {"type": "string", "description": "User's email address"}}}
+DEFAULTS = {"type": "object", "properties": {  # SEP-1034: every primitive may carry a default
+    "name": {"type": "string", "default": "John Doe"}, "age": {"type": "integer", "default": 30},
+    "score": {"type": "number", "default": 95.5},
+    "status": {"type": "string", "enum": ["active", "inactive", "pending"], "default": "active"},
+    "verified": {"type": "boolean", "default": True}}}
+ENUMS = {"type": "object", "properties": {  # SEP-1330: single and multiple choice, with or without titles
+    "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+    "titledSingle": {"type": "string", "oneOf": choices("value1", "value2", "value3")},
+    "legacyEnum": {"type": "string", "enum": ["opt1", "opt2", "opt3"],
+                   "enumNames": ["Option One", "Option Two", "Option Three"]},
+    "untitledMulti": {"type": "array",
+                      "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+    "titledMulti": {"type": "array", "items": {"anyOf": choices("value1", "value2", "value3")}}}}
+ASKING_TOOLS: dict[str, tuple[str, dict[str, Any], Callable[[ToolContext, dict[str, Any]],
+                                                          Awaitable[dict[str, Any]]]]] = {
+    "test_sampling": ("Asks the client's model to answer the prompt.", {"type": "object", "properties": {
+        "prompt": {"type": "string"}}, "required": ["prompt"]}, sampling),
+    "test_elicitation": ("Asks the user for a username and an email.", {"type": "object", "properties": {
+        "message": {"type": "string"}}, "required": ["message"]}, elicit(USER)),
+    "test_elicitation_sep1034_defaults": ("Asks with default values.", NO_ARGUMENTS, elicit(DEFAULTS)),
+    "test_elicitation_sep1330_enums": ("Asks with every enum form.", NO_ARGUMENTS, elicit(ENUMS)),
+}
+
 # --- resources (scenarios resources-read-*, -templates-read, -subscribe) -------------------------
 
 STATIC = {
@@ -201,7 +250,9 @@ def install(core: ServerCore) -> None:
         core.methods[method] = listing
 
     extend("tools/list", "tools", [{"name": name, "description": description, "inputSchema": NO_ARGUMENTS}
-                                   for name, (description, _run) in FIXTURE_TOOLS.items()])
+                                   for name, (description, _run) in FIXTURE_TOOLS.items()]
+           + [{"name": name, "description": description, "inputSchema": schema}
+              for name, (description, schema, _run) in ASKING_TOOLS.items()])
     extend("resources/list", "resources", [{"uri": uri, "name": uri.removeprefix("test://"),
                                             "mimeType": entry["mimeType"]} for uri, entry in STATIC.items()])
     extend("resources/templates/list", "resourceTemplates",
@@ -216,7 +267,13 @@ def install(core: ServerCore) -> None:
         complete_fixture(params) or before["completion/complete"](params, call))
 
     async def call_fixture_tool(params: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
-        fixture = FIXTURE_TOOLS.get(params.get("name"))  # type: ignore[arg-type]
+        name = params.get("name")
+        if name in ASKING_TOOLS:
+            try:
+                return await ASKING_TOOLS[name][2](ctx, params.get("arguments") or {})  # type: ignore[index]
+            except ToolError as exc:  # the client cannot or will not answer: a tool error
+                return error_result(str(exc))
+        fixture = FIXTURE_TOOLS.get(name)  # type: ignore[arg-type]
         return await call_tool(params, ctx) if fixture is None else await fixture[1](ctx)
 
     core.call_tool = call_fixture_tool

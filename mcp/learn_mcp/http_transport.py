@@ -228,8 +228,10 @@ class McpHttpApp:
                 session.tasks[cancel].cancel()
                 self.trace.state(f"request {cancel} cancelled")
             return _json(None, 202)
-        if not isinstance(message, Request):
-            return _json(None, 202)  # a client's answer to a server request: we never send any
+        if not isinstance(message, Request):  # a client's answer to our request (sampling, elicitation)
+            if not session.outbox.resolve(message):  # type: ignore[arg-type]
+                self.trace.state(f"answer to {message.id}: no request of ours is waiting for it")
+            return _json(None, 202)
         try:
             call = self.core.prepare(message, session.lifecycle)
         except JsonRpcError as exc:
@@ -245,7 +247,8 @@ class McpHttpApp:
 
         async def run() -> None:
             try:
-                stream.append(self.traced(await self.core.execute(call, send, self.announce)).decode())
+                response = await self.core.execute(call, send, self.announce, session.outbox)
+                stream.append(self.traced(response).decode())
             except asyncio.CancelledError:
                 self.trace.state(f"request {message.id} cancelled: no response will be sent")
             finally:

@@ -1,7 +1,7 @@
 """The server core: one JSON-RPC message in, one response (and maybe notifications) out.
 
 Reading order: jsonrpc -> lifecycle -> notes / calculator / schema -> tools / resources /
-prompts / completion -> **server_core** -> stdio_transport / sessions + http_transport -> server.
+prompts / completion -> **server_core** -> outbox -> stdio_transport / sessions + http_transport -> server.
 
 Both transports hand every message to :class:`ServerCore`; neither knows what a
 tool is.  The core does no I/O: notifications leave through the ``send`` and
@@ -64,6 +64,7 @@ from .lifecycle import (
     read_envelope,
 )
 from .notes import NoteBook
+from .outbox import Outbox
 
 SERVER_INFO = {"name": "learn-mcp", "title": "wirelab notes server", "version": "0.1.0"}
 INSTRUCTIONS = ("Notes and arithmetic. Use search_notes before delete_note; "
@@ -75,6 +76,7 @@ CACHEABLE = {"server/discover": (3_600_000, "public"), "tools/list": (3_600_000,
              "resources/list": (0, "private"), "resources/read": (0, "private")}
 
 Send = Callable[[Notification], Awaitable[None]]
+ASKS = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation"}  # method: capability
 Sleep = Callable[[float], Awaitable[None]]
 Handler = Callable[[dict[str, Any], "Call"], Awaitable[dict[str, Any]] | dict[str, Any]]
 
@@ -92,18 +94,38 @@ class Call:
 
     @property
     def may_notify(self) -> bool:
-        """Might this request send notifications before its response? (HTTP: use SSE.)"""
+        """Might this request send messages before its response? (HTTP: use SSE.)"""
         return self.request.method == "tools/call" and (
-            self.progress_token is not None or self.log_level is not None)
+            self.progress_token is not None or self.log_level is not None or bool(self.client_can()))
+
+    def client_can(self) -> set[str]:
+        """What this legacy client declared it can answer: sampling, elicitation (outbox.py)."""
+        declared = self.lifecycle.client_capabilities if self.lifecycle is not None else {}
+        return {name for name in ("sampling", "elicitation") if isinstance(declared.get(name), dict)}
 
 
 class _ToolContext:
     """The ToolContext of tools.py for one call: notifications go to this request's stream."""
 
-    def __init__(self, core: ServerCore, call: Call, send: Send, announce: Send | None) -> None:
+    def __init__(self, core: ServerCore, call: Call, send: Send, announce: Send | None,
+                 outbox: Outbox | None) -> None:
         self.notes = core.notes
         self.sleep = core.sleep
-        self._call, self._send, self._announce = call, send, announce
+        self._call, self._send, self._announce, self._outbox = call, send, announce, outbox
+
+    async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send ``sampling/createMessage`` or ``elicitation/create`` to the client, on this call's channel."""
+        needed = ASKS[method]
+        if self._outbox is None or needed not in self._call.client_can():
+            raise tools.ToolError(f"this client cannot answer {method}: it did not declare "
+                                  f"capabilities.{needed}" + (" (2026-07-28 would need input_required)"
+                                                              if self._call.modern else ""))
+        try:
+            return await self._outbox.ask(self._send, method, params)  # type: ignore[arg-type]
+        except JsonRpcError as exc:
+            raise tools.ToolError(f"the client refused {method}: {exc.message}") from None
+        except TimeoutError:
+            raise tools.ToolError(f"the client did not answer {method} in time") from None
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self._call.progress_token is None:
@@ -187,11 +209,14 @@ class ServerCore:
 
     # --- step 2: run it ------------------------------------------------------------------------
 
-    async def execute(self, call: Call, send: Send, announce: Send | None = None) -> Response | ErrorResponse:
+    async def execute(self, call: Call, send: Send, announce: Send | None = None,
+                      outbox: Outbox | None = None) -> Response | ErrorResponse:
+        """Run ``call``; ``send`` reaches this request's channel, ``outbox`` (if any) waits for answers."""
         request = call.request
         try:
             if request.method == "tools/call":
-                result = await self.call_tool(request.params, _ToolContext(self, call, send, announce))
+                context = _ToolContext(self, call, send, announce, outbox)
+                result = await self.call_tool(request.params, context)
             else:
                 handler = self.methods.get(request.method)
                 if handler is None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from .jsonrpc import RequestId
 from .lifecycle import Lifecycle
+from .outbox import Outbox
 
 MAX_STREAMS = 64
 MAX_EVENTS = 1000
@@ -93,6 +94,7 @@ class Session:
     streams: dict[str, EventStream] = field(default_factory=dict)
     standalone: EventStream | None = None  # the GET stream, for messages unrelated to a request
     tasks: dict[RequestId, asyncio.Task] = field(default_factory=dict)
+    outbox: Outbox = field(default_factory=Outbox)  # our requests on its streams, awaiting answers
     _next_stream: int = 0
 
     def new_stream(self) -> EventStream:

@@ -26,8 +26,19 @@ from typing import BinaryIO
 from wirelab_common.server_cli import announce
 from wirelab_common.wiretrace import Trace, shorten
 
-from .jsonrpc import JsonRpcError, Message, Notification, Request, RequestId, parse, serialize
+from .jsonrpc import (
+    ErrorResponse,
+    JsonRpcError,
+    Message,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    parse,
+    serialize,
+)
 from .lifecycle import Event, Lifecycle
+from .outbox import Outbox
 from .server_core import Call, ServerCore
 
 MAX_LINE = 4 << 20  # a message longer than this is refused rather than buffered without end
@@ -41,6 +52,7 @@ class StdioConnection:
         self.trace, self.wire = trace, wire
         self.lifecycle = Lifecycle()
         self.tasks: dict[RequestId, asyncio.Task] = {}
+        self.outbox = Outbox()  # our requests to the client (sampling, elicitation) awaiting answers
 
     def write(self, message: Message) -> None:
         data = serialize(message)
@@ -115,11 +127,12 @@ class StdioConnection:
                 self.trace.state(f"request {cancel!r} cancelled by the client")
             if self.lifecycle.phase is not before:
                 self.trace.state(f"{before.value} -> {self.lifecycle.phase.value}")
-        # Responses: this server never sends requests, so there is nothing to match them to.
+        elif isinstance(message, Response | ErrorResponse) and not self.outbox.resolve(message):
+            self.trace.state(f"answer to {message.id!r}: no request of ours is waiting for it (dropped)")
 
     async def run(self, call: Call) -> None:
         try:
-            self.write(await self.core.execute(call, self.send, self.announce))
+            self.write(await self.core.execute(call, self.send, self.announce, self.outbox))
         except asyncio.CancelledError:
             pass  # cancelled: MUST NOT answer (basic/utilities/cancellation)
         finally:

@@ -68,5 +68,7 @@ def test_conformance_server_scenarios(conformance_bin, wire, tmp_path):
     for core in ("server-initialize", "ping", "tools-list", "logging-set-level", "resources-list",
                  "prompts-list", "server-sse-multiple-streams", "dns-rebinding-protection",
                  "tools-call-with-progress", "tools-call-with-logging", "tools-call-error",
-                 "resources-templates-read", "prompts-get-with-args"):
+                 "resources-templates-read", "prompts-get-with-args", "completion-complete",
+                 "resources-subscribe", "resources-unsubscribe", "tools-call-sampling",
+                 "tools-call-elicitation", "elicitation-sep1034-defaults", "elicitation-sep1330-enums"):
         assert results.get(core) is True, core

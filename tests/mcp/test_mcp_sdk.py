@@ -18,7 +18,14 @@ import pytest
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
+from mcp.types import (
+    CreateMessageResult,
+    ElicitResult,
+    PromptReference,
+    ResourceTemplateReference,
+    ResourceUpdatedNotification,
+    TextContent,
+)
 
 from mcp import Client, ClientSession, StdioServerParameters
 from wirelab_common.waiting import eventually_async
@@ -182,3 +189,46 @@ async def test_sdk_subscribes_to_resources_and_hears_updates(transport, mcp_url)
         with pytest.raises(MCPError) as info:
             await session.subscribe_resource("notes://nope")
         assert info.value.error.code == -32002
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_sdk_answers_sampling_and_elicitation_the_server_sends(transport, wire):
+    """2025-11-25: the server's requests ride stdout or the tools/call POST's SSE stream."""
+    asked: list[str] = []
+
+    async def on_sampling(context: Any, params: Any) -> CreateMessageResult:
+        asked.append(params.messages[0].content.text)
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text="forty-two"),
+                                   model="scripted", stop_reason="endTurn")
+
+    answers = iter([ElicitResult(action="accept", content={"username": "ada", "email": "ada@example.org"}),
+                    ElicitResult(action="decline")])
+
+    async def on_elicitation(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return next(answers)
+
+    fixtures = StdioServerParameters(command=sys.executable, args=[*STDIO.args, "--conformance-fixtures"])
+    with contextlib.ExitStack() as stack:
+        if transport == "http":
+            proc, url = wire.start_http_server("--conformance-fixtures")
+            stack.enter_context(proc)
+        streams = stdio_client(fixtures) if transport == "stdio" else streamable_http_client(url)
+        async with streams as (read, write), ClientSession(read, write, sampling_callback=on_sampling,
+                                                           elicitation_callback=on_elicitation) as session:
+            await session.initialize()
+            sampled = await session.call_tool("test_sampling", {"prompt": "the answer?"})
+            assert sampled.content[0].text == "LLM response: forty-two"
+            accepted = await session.call_tool("test_elicitation", {"message": "who are you?"})
+            assert '"username": "ada"' in accepted.content[0].text and "accept" in accepted.content[0].text
+            declined = await session.call_tool("test_elicitation", {"message": "again?"})
+            assert "action: decline" in declined.content[0].text
+    assert asked == ["the answer?", "who are you?", "again?"]
+
+
+async def test_a_client_without_the_capability_is_not_asked():
+    fixtures = StdioServerParameters(command=sys.executable, args=[*STDIO.args, "--conformance-fixtures"])
+    async with stdio_client(fixtures) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool("test_sampling", {"prompt": "x"})
+        assert result.is_error and "capabilities.sampling" in result.content[0].text
