@@ -60,6 +60,8 @@ SYSTEM_COMMANDS: dict[str, SystemCommand] = {
     "turnserver": SystemCommand("coturn", "the webrtc demo (TURN act) and relay tests"),
     "iptables": SystemCommand("iptables", "the webrtc NAT lab (as root)"),
     "ip": SystemCommand("iproute2", "the webrtc NAT lab and Chromium peer (network namespaces)"),
+    "tcpdump": SystemCommand("tcpdump", "demo captures (--pcap) and the tests that let tshark judge them"),
+    "tshark": SystemCommand("tshark", "tests that decode our captures with Wireshark's dissectors"),
 }
 
 # Where sbin commands live when PATH (a non-root user's) leaves them out.
