@@ -2,6 +2,7 @@
 
 Read it after the server (the package above): ``client_session`` (which revision, which
 messages, no I/O) -> ``client_stdio`` / ``client_http`` (the two transports) ->
-``client`` (``McpClient``) -> ``guards`` -> ``planner`` -> ``agent`` (the loop).
+``client`` (``McpClient``) -> ``asking`` (answering the server's questions) -> ``guards`` ->
+``planner`` -> ``agent`` (the loop).
 It shares only ``jsonrpc`` with the server: the same message types on both ends.
 """

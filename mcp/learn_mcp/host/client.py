@@ -28,7 +28,7 @@ import itertools
 import json
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
@@ -39,6 +39,7 @@ from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from ..jsonrpc import Notification, Request
+from .asking import Answerer
 from .client_http import HttpTransport
 from .client_session import (
     LEGACY,
@@ -57,6 +58,7 @@ OnProgress = Callable[[float, float | None, str | None], None]
 class Transport(Protocol):
     label: str
     on_log: Callable[[Notification], None]
+    answer: Callable[[Request], Awaitable[Reply]]  # to the server's requests (asking.py)
 
     async def request(self, message: Request,
                       on_notification: Callable[[Notification], None] | None = None) -> Reply: ...
@@ -105,9 +107,13 @@ class ToolResult:
 class McpClient:
     """One connection from the host to one MCP server."""
 
-    def __init__(self, transport: Transport, session: ClientSession, trace: Trace) -> None:
+    def __init__(self, transport: Transport, session: ClientSession, trace: Trace,
+                 answerer: Answerer | None = None) -> None:
         self.transport = transport
         self.session = session
+        if answerer is not None:  # we answer sampling and elicitation: say so in initialize
+            session.client_capabilities = {"sampling": {}, "elicitation": {}}
+            transport.answer = answerer.answer
         self.trace = trace
         self.tools: dict[str, ToolInfo] = {}
         self.logs: list[dict[str, Any]] = []  # notifications/message params, for checks
@@ -117,14 +123,15 @@ class McpClient:
     @classmethod
     async def stdio(cls, argv: Sequence[str], trace: Trace, *, versions: tuple[str, ...] = (MODERN, LEGACY),
                     log_level: str | None = None, env: dict[str, str] | None = None,
-                    probe_timeout: float = 10.0, stderr: TextIO | None = None) -> McpClient:
+                    probe_timeout: float = 10.0, stderr: TextIO | None = None,
+                    answerer: Answerer | None = None) -> McpClient:
         """Start ``argv`` and connect.  ``probe_timeout``: how long silence after
         ``server/discover`` is waited out before deciding the server is legacy; it
         includes the child's start-up, which takes seconds on a busy machine.
         ``stderr``: where the child's log lines go (default: ours)."""
         transport = StdioTransport(trace, stderr)
         await transport.start(argv, env)
-        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace)
+        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace, answerer)
         try:
             await client.connect(probe_timeout)
         except BaseException:
@@ -135,9 +142,9 @@ class McpClient:
     @classmethod
     async def http(cls, url: str, trace: Trace, *, versions: tuple[str, ...] = (MODERN, LEGACY),
                    token: str | None = None, log_level: str | None = None,
-                   http: httpx.AsyncClient | None = None) -> McpClient:
+                   http: httpx.AsyncClient | None = None, answerer: Answerer | None = None) -> McpClient:
         transport = HttpTransport(url, trace, token=token, http=http)
-        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace)
+        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace, answerer)
         try:
             await client.connect(probe_timeout=None)  # over HTTP a legacy server answers 4xx, not silence
         except BaseException:

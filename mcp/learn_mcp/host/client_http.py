@@ -41,9 +41,9 @@ from .client_session import (
     META_VERSION,
     ProtocolError,
     Reply,
-    answer_server_request,
     cancelled_notification,
     classify,
+    default_answer,
     describe,
 )
 
@@ -147,6 +147,7 @@ class HttpTransport:
         self.session_id: str | None = None
         self.tool_schemas: dict[str, dict[str, Any]] = {}  # for Mcp-Param-* headers
         self.on_log: OnNotification = lambda n: None
+        self.answer = default_answer  # how we answer the server's requests (McpClient may set one)
 
     def _headers(self, message: Request | Notification) -> dict[str, str]:
         schema = self.tool_schemas.get(message.params.get("name", ""))
@@ -228,8 +229,9 @@ class HttpTransport:
 
     async def _other(self, incoming: Message, on_notification: OnNotification | None) -> None:
         if isinstance(incoming, Request):
-            # Legacy servers may ask us things (ping) on a response stream; we answer by POST.
-            answer = answer_server_request(incoming)
+            # Legacy servers may ask us things (ping, sampling, elicitation) on a response
+            # stream; we answer by POST, while this stream waits for the tool's result.
+            answer = await self.answer(incoming)
             body = jsonrpc.serialize(answer)
             headers = self._session_headers()
             self.trace.sent(f"POST {describe(answer)}", [body.decode()])

@@ -196,6 +196,8 @@ class ClientSession:
     version: str | None = None  # the revision in use once READY
     server_info: dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, Any] = field(default_factory=dict)
+    # ours, declared in initialize: {"sampling": {}, "elicitation": {}} when we answer those (asking.py)
+    client_capabilities: dict[str, Any] = field(default_factory=dict)
     instructions: str | None = None
     _probe_version: str | None = None
 
@@ -251,7 +253,8 @@ class ClientSession:
 
     def _initialize_request(self) -> Request:
         legacy = [v for v in self.versions if v not in MODERN_VERSIONS]
-        params = {"protocolVersion": legacy[0], "capabilities": {}, "clientInfo": self.client_info}
+        params = {"protocolVersion": legacy[0], "capabilities": self.client_capabilities,
+                  "clientInfo": self.client_info}
         return Request(next(self.ids), "initialize", params)
 
     def on_initialize(self, reply: Reply) -> Notification:
@@ -297,6 +300,11 @@ class ClientSession:
 def cancelled_notification(request_id: int | str, reason: str) -> Notification:
     """Cancel a request on stdio, or on legacy HTTP (2026-07-28 "Cancellation")."""
     return Notification("notifications/cancelled", {"requestId": request_id, "reason": reason})
+
+
+async def default_answer(request: Request) -> Response | ErrorResponse:
+    """The transports' answer to a server's request unless the client sets another (asking.py)."""
+    return answer_server_request(request)
 
 
 def answer_server_request(request: Request) -> Response | ErrorResponse:

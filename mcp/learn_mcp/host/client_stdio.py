@@ -31,9 +31,9 @@ from ..jsonrpc import ErrorResponse, Message, Notification, Request, Response
 from .client_session import (
     ProtocolError,
     Reply,
-    answer_server_request,
     cancelled_notification,
     classify,
+    default_answer,
     describe,
     progress_token_of,
 )
@@ -53,6 +53,8 @@ class StdioTransport:
         self._progress: dict[int | str, OnNotification] = {}
         self.on_log: OnNotification = lambda n: None  # notifications not tied to a progress token
         self._tasks: list[asyncio.Task[None]] = []
+        self.answer = default_answer  # how we answer the server's requests (McpClient may set one)
+        self._answering: set[asyncio.Task[None]] = set()
         self.label = "stdio"
 
     async def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
@@ -129,10 +131,16 @@ class StdioTransport:
                 future.set_result(incoming)
             # else: a late reply to a request we cancelled; the spec says to ignore it.
         elif isinstance(incoming, Request):
-            await self._write(answer_server_request(incoming))  # legacy only: ping
+            # Its own task: the answer may wait for the user, and stdout must keep being read.
+            task = asyncio.create_task(self._answer(incoming))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
         else:
             handler = self._progress.get(progress_token_of(incoming), self.on_log)  # type: ignore[arg-type]
             handler(incoming)
+
+    async def _answer(self, request: Request) -> None:
+        await self._write(await self.answer(request))
 
     async def _pass_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
