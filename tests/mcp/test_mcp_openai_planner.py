@@ -94,3 +94,23 @@ async def test_the_loop_runs_with_an_openai_compatible_planner_too():
     await planner.close()
     assert client.calls == [("calculate", {"expression": "6*7"})]
     assert result.stopped_by == "finished" and result.answer == "The answer is 42."
+
+
+async def test_the_planner_writes_the_text_a_server_samples_for():
+    seen: list[dict] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        message = {"role": "assistant", "content": "MCP is a plug."}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return httpx.Response(200, json={"choices": [choice]})
+
+    planner = OpenAICompatiblePlanner("http://model.invalid", http=httpx.AsyncClient(
+        transport=httpx.MockTransport(endpoint)))
+    image = {"type": "image", "data": "", "mimeType": "image/png"}
+    text = await planner.generate([{"role": "user", "content": {"type": "text", "text": "what is MCP?"}},
+                                   {"role": "user", "content": image}], 50)
+    assert text == "MCP is a plug."
+    assert seen[0]["messages"] == [{"role": "user", "content": "what is MCP?"}]  # text only
+    assert seen[0]["max_tokens"] == 50
+    await planner.close()

@@ -10,7 +10,8 @@ in ``initialize``, and the transports hand it every request the server sends
 - **Sampling** (``sampling/createMessage``): the server wants the host's model
   to answer ``messages``.  The guardrail comes first: ``confirm`` shows the user
   what the server asks; "no" is the JSON-RPC error -1 (the spec's "user
-  rejected").  Then ``generate`` (the host's model) writes the text.
+  rejected").  Then ``generate`` (the host's model, e.g.
+  ``OpenAICompatiblePlanner.generate``) writes the text.
 - **Elicitation** (``elicitation/create``): the server wants the user to fill in
   ``requestedSchema``, a flat object of strings, numbers, booleans and enums.
   The user accepts (with content), declines, or cancels.  Here the user is a

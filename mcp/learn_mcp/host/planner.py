@@ -273,5 +273,19 @@ class OpenAICompatiblePlanner:
             raise PlannerError(f"{self.url} answered {response.status_code}: {response.text[:200]}")
         return read_decision(response.json())
 
+    async def generate(self, messages: list[dict[str, Any]], max_tokens: int) -> str:
+        """The model's text for a server's ``sampling/createMessage`` (asking.Answerer's ``generate``).
+
+        MCP sampling messages carry ``{role, content: {type: text, text}}``; the chat API wants
+        ``{role, content: text}``.  Non-text content is left out: this endpoint reads text only.
+        """
+        chat = [{"role": m.get("role", "user"), "content": (m.get("content") or {}).get("text", "")}
+                for m in messages if (m.get("content") or {}).get("type") == "text"]
+        body = {"model": self.model, "messages": chat, "max_tokens": max_tokens, "stream": False}
+        response = await self.http.post(self.url, json=body, headers=self.headers)
+        if response.status_code != 200:
+            raise PlannerError(f"{self.url} answered {response.status_code}: {response.text[:200]}")
+        return str(response.json()["choices"][0]["message"].get("content") or "")
+
     async def close(self) -> None:
         await self.http.aclose()
