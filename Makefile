@@ -14,7 +14,7 @@ SYSTEM_DEPS := PYTHONPATH=common $(PYTHON) -m wirelab_common.system_deps
 
 .PHONY: help setup system-deps system-deps-auto demo test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean \
-        demo-mini_git-network npm-peers compose-test
+        demo-mini_git-network npm-peers compose-test view view-shots
 
 help:
 	@echo "make demo             every demo in turn (a guided tour), then a summary table"
@@ -110,6 +110,16 @@ bench-webrtc: setup
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)
+
+# The events of a demo as a sequence diagram in the browser (common/wirelab_common/viewer.py):
+#   WIRELAB_TRACE_FILE=/tmp/events.jsonl make demo-websocket   (in one terminal)
+#   make view FILE=/tmp/events.jsonl                            (in another; it follows the file live)
+view: setup
+	$(PY) -m wirelab_common.viewer $(FILE) $(ARGS)
+
+# Each pattern's docs/sequence.png, the picture of its README's "Watch it" (needs chromium).
+view-shots: setup
+	$(PY) -m wirelab_common.viewer_shots $(ARGS)
 
 lint: setup
 	$(PY) -m ruff check .
