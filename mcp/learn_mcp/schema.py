@@ -7,9 +7,15 @@ optionally, its structured result (``outputSchema``); 2025-11-25 server/tools
 §Tool says servers MUST validate structured results against the output schema
 and clients SHOULD validate too.  This module checks the keywords our schemas
 use: ``type``, ``properties``, ``required``, ``additionalProperties: false``,
-``items``, ``enum``, ``minimum``/``maximum``, ``minLength``/``maxLength``.
-Any other keyword is ignored, which is what a validator must do with unknown
-keywords anyway.  Production would use the ``jsonschema`` package.
+``items``, ``enum``, ``minimum``/``maximum``, ``minLength``/``maxLength``,
+``minItems``/``maxItems``, and two that are new in 2020-12 (the dialect MCP
+assumes when a schema names no ``$schema``): ``prefixItems`` (a tuple: one schema
+per position; ``items`` then covers only the positions after them, and
+``items: false`` forbids any) and ``$ref`` to ``#/$defs/<name>`` (``$defs`` is
+2020-12's name for reusable parts; only references inside the same schema are
+followed).  Any other keyword is ignored, which is what a validator must do with
+unknown keywords anyway.  Production would use the ``jsonschema`` package
+(``tests/mcp/test_mcp_schema.py`` checks we agree with its ``Draft202012Validator``).
 
 Errors name the failing place as a JSON Pointer (``/steps``), so a tool error
 tells a model exactly what to fix.
@@ -32,9 +38,17 @@ _TYPES = {
 }
 
 
-def validate(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+def validate(value: Any, schema: dict[str, Any] | bool, path: str = "",
+             root: dict[str, Any] | None = None) -> list[str]:
     """Every way ``value`` breaks ``schema``, as "``/path``: reason" strings ([] when valid)."""
     where = path or "/"
+    if isinstance(schema, bool):  # true accepts anything, false nothing
+        return [] if schema else [f"{where}: not allowed here"]
+    root = schema if root is None else root
+    if "$ref" in schema:
+        errors = validate(value, _resolve(root, schema["$ref"]), path, root)
+        rest = {k: v for k, v in schema.items() if k != "$ref"}  # 2020-12: $ref sits beside siblings
+        return errors + (validate(value, rest, path, root) if rest else [])
     expected = schema.get("type")
     if expected is not None:
         names = expected if isinstance(expected, list) else [expected]
@@ -60,13 +74,37 @@ def validate(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
                 errors.append(f"{path}/{name}: required property missing")
         for name, item in value.items():
             if name in properties:
-                errors.extend(validate(item, properties[name], f"{path}/{name}"))
+                errors.extend(validate(item, properties[name], f"{path}/{name}", root))
             elif schema.get("additionalProperties") is False:
                 errors.append(f"{path}/{name}: unexpected property")
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            errors.extend(validate(item, schema["items"], f"{path}/{index}"))
+    if isinstance(value, list):
+        errors.extend(_array(value, schema, path, root))
     return errors
+
+
+def _array(value: list[Any], schema: dict[str, Any], path: str, root: dict[str, Any]) -> list[str]:
+    where, errors = path or "/", []
+    if len(value) < schema.get("minItems", 0):
+        errors.append(f"{where}: fewer than {schema['minItems']} items")
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        errors.append(f"{where}: more than {schema['maxItems']} items")
+    prefix = schema.get("prefixItems", [])
+    for index, item in enumerate(value):
+        if index < len(prefix):
+            errors.extend(validate(item, prefix[index], f"{path}/{index}", root))
+        elif "items" in schema:  # 2020-12: items applies only after the prefix
+            errors.extend(validate(item, schema["items"], f"{path}/{index}", root))
+    return errors
+
+
+def _resolve(root: dict[str, Any], ref: str) -> dict[str, Any] | bool:
+    """``#/$defs/name`` (or any JSON Pointer into the same schema); other references are not followed."""
+    if not ref.startswith("#"):
+        raise ValueError(f"only local $ref is supported, not {ref!r}")
+    target: Any = root
+    for part in filter(None, ref[1:].split("/")):
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    return target
 
 
 def _json_type(value: Any) -> str:

@@ -22,6 +22,7 @@ The tools (the contract the client and the agent rely on):
 
     calculate     {"expression": str}               -> {"value": number}
     add_note      {"title": str, "body": str}       -> {"id": str}
+    add_notes     {"notes": [[title, body], ...]}   -> {"ids": [str]}  (schema 2020-12: $defs, prefixItems)
     search_notes  {"query": str}                    -> {"notes": [{"id","title","body"}]}
     delete_note   {"id": str}                       -> {"id": str, "deleted": true}  (destructiveHint)
     slow_count    {"steps": int, "delay": number}   -> {"counted": int}   (progress, cancellable)
@@ -101,6 +102,13 @@ async def add_note(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     return {"id": note.id}
 
 
+async def add_notes(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    ids = [ctx.notes.add(title, body).id for title, body in args["notes"]]  # each a [title, body] pair
+    await ctx.log("info", {"event": "notes added", "ids": ids})
+    await ctx.resources_changed(INDEX_URI)
+    return {"ids": ids}
+
+
 async def search_notes(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     return {"notes": [note.to_json() for note in ctx.notes.search(args["query"])]}
 
@@ -123,6 +131,17 @@ async def slow_count(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     return {"counted": steps}
 
 
+# A JSON Schema 2020-12 input schema, said so with $schema: a reusable part in $defs, reached by
+# $ref, and a tuple (prefixItems: position 0 is the title, 1 the body; items: false, nothing more).
+ADD_NOTES_INPUT = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+    "$defs": {"note": {"type": "array", "description": "[title, body]", "minItems": 2, "items": False,
+                       "prefixItems": [{"type": "string", "minLength": 1, "maxLength": 200},
+                                       {"type": "string", "maxLength": 10000}]}},
+    "properties": {"notes": {"type": "array", "minItems": 1, "maxItems": 50,
+                             "items": {"$ref": "#/$defs/note"}}},
+    "required": ["notes"], "additionalProperties": False}
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in [
     Tool("calculate", "Calculator",
          "Evaluate an arithmetic expression: + - * / // % ** and parentheses on numbers.",
@@ -134,6 +153,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in [
          _object({"title": {"type": "string", "minLength": 1, "maxLength": 200},
                   "body": {"type": "string", "maxLength": 10000}}, ["title", "body"]),
          _object({"id": {"type": "string"}}, ["id"]), add_note,
+         {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}),
+    Tool("add_notes", "Add several notes",
+         "Store several notes, each a [title, body] pair; returns their ids.", ADD_NOTES_INPUT,
+         _object({"ids": {"type": "array", "items": {"type": "string"}}}, ["ids"]), add_notes,
          {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}),
     Tool("search_notes", "Search notes",
          "Notes whose title or body contains the query (case-insensitive; empty matches all).",

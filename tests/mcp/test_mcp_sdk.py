@@ -232,3 +232,13 @@ async def test_a_client_without_the_capability_is_not_asked():
         await session.initialize()
         result = await session.call_tool("test_sampling", {"prompt": "x"})
         assert result.is_error and "capabilities.sampling" in result.content[0].text
+
+
+async def test_sdk_calls_a_tool_whose_schema_is_json_schema_2020_12(peer):
+    async with peer() as (client, _):
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert tools["add_notes"].input_schema["$defs"]["note"]["prefixItems"][0]["type"] == "string"
+        added = await client.call_tool("add_notes", {"notes": [["Tuple", "from the SDK"]]})
+        assert not added.is_error and len(added.structured_content["ids"]) == 1
+        refused = await client.call_tool("add_notes", {"notes": [["Tuple", "body", "extra"]]})
+        assert refused.is_error and "/notes/0/2" in refused.content[0].text

@@ -147,6 +147,15 @@ async def test_subscribers_hear_of_updates_to_what_they_watch_until_they_unsubsc
     assert ServerCore.wants(Lifecycle(), Notification("notifications/resources/list_changed")) is False
 
 
+async def test_add_notes_takes_title_body_tuples_checked_as_json_schema_2020_12(link):
+    result = await link.call("add_notes", notes=[["Milk", "2 litres"], ["Eggs", "a dozen"]])
+    assert result["structuredContent"] == {"ids": ["n1", "n2"]}
+    too_long = await link.call("add_notes", notes=[["Milk", "x", "extra"]])
+    assert too_long["isError"] and "/notes/0/2: not allowed here" in too_long["content"][0]["text"]
+    half = await link.call("add_notes", notes=[["Milk"]])
+    assert half["isError"] and "/notes/0: fewer than 2 items" in half["content"][0]["text"]
+
+
 @pytest.mark.parametrize("arguments, problem", [
     ({}, "/expression: required property missing"),
     ({"expression": 5}, "/expression: expected string, got integer"),
