@@ -20,10 +20,13 @@ earliest unpaired ``received`` of another actor, within the next or previous
 few hundred lines, whose summary matches up to the first double space (the
 trace's annotations, such as ``  (upgrade to websocket)``, follow two spaces).
 The arrow is drawn on the sender's line and the paired ``received`` line is
-hidden.  A ``sent`` with no partner (yet) points to a "?" lane at the left;
-a ``received`` with no partner comes in from that lane.  That guess can pair
-the wrong two of several identical messages in flight; ``peer`` or ``cid`` in
-the events, where programs give them, are used first.
+hidden.  A ``sent`` with no partner (yet) points to its ``peer``'s lane if it
+names one, else to a "?" lane at the left (a peer that writes no events, such
+as Redis, or two ends that print different summaries); a ``received`` with no
+partner comes in from that lane.  Where events carry ``peer`` or ``cid``, a
+pair must agree with them; without them, the guess can pair the wrong two of
+several identical messages in flight.  Repeats of one message from one sender
+(heartbeats) within a few lines fold into the first, which shows a count.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def start_line(request: Request) -> int:
 async def follow(path: Path, after: int, stopping: asyncio.Event, poll: float = POLL):
     """SSE messages for each complete line of ``path`` after line ``after``, then as it grows."""
     number, offset, partial, idle = 0, 0, b"", 0.0
+    yield f": following {path}\n\n"  # the page knows it is connected, even to an empty file
     while not stopping.is_set():
         try:
             with path.open("rb") as f:
