@@ -21,7 +21,7 @@ def read_messages(port, count, headers=None):
     messages, current = [], {}
     try:
         while len(messages) < count:
-            line = response.fp.readline().decode().rstrip("\n")
+            line = response.readline().decode().rstrip("\r\n")
             if line == "":
                 if current:
                     messages.append((int(current["id"]), current["data"]))
