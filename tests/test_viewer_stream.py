@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import sys
+import threading
 
 import pytest
 
@@ -43,3 +44,16 @@ def test_every_whole_line_once_then_resume_after_last_event_id(tmp_path):
         with path.open("a") as f:
             f.write('}\n{"n": 5}\n')
         assert read_messages(server.port, 2, {"Last-Event-ID": "3"}) == [(4, '{"n": 4}'), (5, '{"n": 5}')]
+
+
+def test_a_line_appended_while_connected_is_sent_at_once(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text("")  # a demo about to write
+    with start_server([sys.executable, "-m", "wirelab_common.viewer", str(path), "--port", "0"],
+                      name="viewer") as server:
+        timer = threading.Timer(0.5, lambda: path.write_text('{"n": 1}\n'))
+        timer.start()
+        try:
+            assert read_messages(server.port, 1) == [(1, '{"n": 1}')]
+        finally:
+            timer.cancel()
