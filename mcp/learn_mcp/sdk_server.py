@@ -5,7 +5,8 @@ it is what the library does for you, and the peer our hand-written client is tes
 against ("our client against an MCPServer-based server").
 
 Same tool names and schemas as the hand-rolled server (see ``tools.py``): ``calculate``,
-``add_note``, ``search_notes``, ``delete_note`` (annotated ``destructiveHint: true``) and
+``add_note``, ``add_notes`` (a tuple type, which pydantic writes as ``prefixItems``),
+``search_notes``, ``delete_note`` (annotated ``destructiveHint: true``) and
 ``slow_count`` (progress and cancellation), plus the ``notes://index`` and
 ``notes://{id}`` resources.  The SDK derives each input schema from the Python
 signature and each output schema from the return type; it answers ``server/discover``
@@ -52,6 +53,10 @@ class NoteId(TypedDict):
     id: str
 
 
+class NoteIds(TypedDict):
+    ids: list[str]
+
+
 class Note(TypedDict):
     id: str
     title: str
@@ -95,6 +100,11 @@ def build_server() -> MCPServer:
         note_id = str(next(ids))
         notes[note_id] = {"id": note_id, "title": title, "body": body}
         return {"id": note_id}
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
+    def add_notes(notes: list[tuple[str, str]]) -> NoteIds:
+        """Store several notes, each a [title, body] pair; returns their ids."""
+        return {"ids": [add_note(title, body)["id"] for title, body in notes]}  # pydantic: prefixItems
 
     @server.tool(annotations=READ_ONLY)
     def search_notes(query: str) -> Notes:

@@ -88,6 +88,10 @@ async def exercise(client, version: str) -> None:
     assert added["id"] in [n["id"] for n in found["notes"]]
     deleted = await client.call_tool("delete_note", {"id": added["id"]})
     assert deleted.value == {"id": added["id"], "deleted": True}
+    # A 2020-12 input schema (prefixItems: [title, body] tuples), whoever wrote it.
+    assert "prefixItems" in json.dumps(tools["add_notes"].input_schema)
+    pair = await client.call_tool("add_notes", {"notes": [["Tuple", "one"], ["Tuple", "two"]]})
+    assert len(pair.value["ids"]) == 2
 
     progress: list[tuple[float, float | None]] = []
     counted = await client.call_tool("slow_count", {"steps": 3, "delay": 0.01},
