@@ -18,7 +18,11 @@ Arrows when the events name no peer (most programs do not pass ``peer`` yet)
 are inferred in the page (``viewer.js``): a ``sent`` is paired with the
 earliest unpaired ``received`` of another actor, within the next or previous
 few hundred lines, whose summary matches up to the first double space (the
-trace's annotations, such as ``  (upgrade to websocket)``, follow two spaces).
+trace's annotations, such as ``  (upgrade to websocket)``, follow two spaces);
+failing that, with the same first word and either the same second word or a
+shared id (a run of 12 or more letters and digits with a digit in it), since
+the two ends do not always print the same summary (``POST http://h/webhook
+id=msg_1`` and ``POST /webhook id=msg_1``).
 The arrow is drawn on the sender's line and the paired ``received`` line is
 hidden.  A ``sent`` with no partner (yet) points to its ``peer``'s lane if it
 names one, else to a "?" lane at the left (a peer that writes no events, such

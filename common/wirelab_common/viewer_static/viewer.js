@@ -21,7 +21,8 @@ const filtersEl = document.getElementById("filters");
 
 const lanes = new Map();      // actor -> lane index
 const events = [];            // {n, e, kind, row, pair, target}
-const unpaired = {sent: new Map(), received: new Map()};  // key -> [event index]
+const unpaired = {sent: {exact: new Map(), loose: new Map()},      // key -> [event index]
+                  received: {exact: new Map(), loose: new Map()}};
 const lastRun = new Map();    // sender|key -> {first: event index, n}
 const hiddenActors = new Set();
 const hiddenDirs = new Set();
@@ -82,6 +83,19 @@ function escapeHtml(s) {
 // and the two ends of a message do not always print the same annotation.
 function keyOf(e) { return e.summary.split("  ")[0]; }
 
+// When the two ends print different summaries ("POST http://host/webhook id=msg_1" and
+// "POST /webhook id=msg_1"), a looser match: the same first word, and either the same
+// second word or a shared id (12+ letters and digits, with a digit).
+function firstWord(e) { return e.summary.split(" ")[0]; }
+function ids(e) { return new Set((e.summary.match(/[A-Za-z0-9_]{12,}/g) || []).filter((w) => /\d/.test(w))); }
+function looselyAlike(a, b) {
+  const wa = a.e.summary.split(" "), wb = b.e.summary.split(" ");
+  if (wa.length > 1 && wa[1] === wb[1]) return true;
+  const theirs = ids(b.e);
+  for (const id of ids(a.e)) if (theirs.has(id)) return true;
+  return false;
+}
+
 function canPair(sent, recv) {
   if (sent.e.actor === recv.e.actor) return false;
   if (Math.abs(sent.n - recv.n) > WINDOW) return false;
@@ -91,23 +105,33 @@ function canPair(sent, recv) {
   return true;
 }
 
-function takePartner(pool, key, me, isSent) {
-  const list = pool.get(key);
-  if (!list) return null;
-  while (list.length && Math.abs(events[list[0]].n - me.n) > WINDOW) list.shift();  // too old
-  for (let k = 0; k < list.length; k++) {
-    const other = events[list[k]];
-    if (isSent ? canPair(me, other) : canPair(other, me)) {
-      list.splice(k, 1);
-      return other;
+// The earliest unpaired event of the other direction that matches `me`: exactly by key
+// first, loosely second.  Each unpaired event sits in two lists (by key, by first word);
+// a paired one is skipped, and dropped, wherever it is met.
+function takePartner(me, isSent) {
+  const pools = isSent ? unpaired.received : unpaired.sent;
+  const tries = [[pools.exact.get(keyOf(me.e)), () => true],
+                 [pools.loose.get(firstWord(me.e)), (other) => looselyAlike(me, other)]];
+  for (const [list, alike] of tries) {
+    if (!list) continue;
+    while (list.length && (events[list[0]].pair || Math.abs(events[list[0]].n - me.n) > WINDOW)) list.shift();
+    for (let k = 0; k < list.length; k++) {
+      const other = events[list[k]];
+      if (other.pair) continue;
+      if ((isSent ? canPair(me, other) : canPair(other, me)) && alike(other)) {
+        list.splice(k, 1);
+        return other;
+      }
     }
   }
   return null;
 }
 
-function remember(pool, key, index) {
-  if (!pool.has(key)) pool.set(key, []);
-  pool.get(key).push(index);
+function remember(pools, ev, index) {
+  for (const [pool, key] of [[pools.exact, keyOf(ev.e)], [pools.loose, firstWord(ev.e)]]) {
+    if (!pool.has(key)) pool.set(key, []);
+    pool.get(key).push(index);
+  }
 }
 
 function timeCell(ev) {
@@ -160,23 +184,23 @@ function add(n, e) {
   ev.row.dataset.index = index;
   ev.row.dataset.dir = e.direction;
   if (e.direction === "sent") {
-    const partner = takePartner(unpaired.received, keyOf(e), ev, true);
+    const partner = takePartner(ev, true);
     if (partner) {
       pairUp(ev, partner);
     } else {
       ev.target = e.peer || null;
-      remember(unpaired.sent, keyOf(e), index);
+      remember(unpaired.sent, ev, index);
     }
     markRepeat(ev, index);
     drawArrow(ev);
   } else if (e.direction === "received") {
-    const partner = takePartner(unpaired.sent, keyOf(e), ev, false);
+    const partner = takePartner(ev, false);
     if (partner) {
       pairUp(partner, ev);
       drawArrow(partner);
       ev.row.className = "row paired";
     } else {
-      remember(unpaired.received, keyOf(e), index);
+      remember(unpaired.received, ev, index);
       markRepeat(ev, index);
       drawArrow(ev);
     }
