@@ -27,13 +27,17 @@ Every request goes down the same ladder; the first rung that fails answers:
      of their own (400, or 404 for -32601) so intermediaries can see them.
 
 6. The answer is ``application/json`` unless the request may send
-   notifications first (progress or log messages) or the client accepts only
-   SSE; then it is an SSE stream: notifications, then the response, then the
-   end of the stream.  Legacy streams number their events and keep them in
-   the session's log (sessions.py) so ``GET`` + ``Last-Event-ID`` resumes
-   them; a closed legacy connection is *not* a cancellation (the client
-   sends ``notifications/cancelled``).  Modern streams have no ids, and
-   closing one *is* the cancellation of its request.
+   messages first (progress or log messages; for a ``tools/call`` of a legacy
+   client that declared sampling or elicitation, our own requests, whose answers
+   come back as POSTs: outbox.py) or the client accepts only SSE; then it is an
+   SSE stream: those messages, then the response, then the end of the stream.
+   Changes announced to all (``resources/updated`` to subscribers,
+   ``list_changed``) go on each legacy session's ``GET`` stream.  Legacy
+   streams number their events and keep them in the session's log
+   (sessions.py) so ``GET`` + ``Last-Event-ID`` resumes them; a closed legacy
+   connection is *not* a cancellation (the client sends
+   ``notifications/cancelled``).  Modern streams have no ids, and closing one
+   *is* the cancellation of its request.
 """
 
 from __future__ import annotations
