@@ -251,3 +251,17 @@ def test_stun_binding_as_tshark_reads_it(tmp_path: Path) -> None:
     mapped = re.search(r"mapped=([\d.]+):(\d+)", run.said("client", "received")[0]["summary"])
     assert (rows[1][4], rows[1][5]) == (mapped[1], mapped[2])
     run.assert_clean("udp")
+
+
+def test_tour_pcap_records_the_demo(tmp_path: Path) -> None:
+    """``make demo-dns ARGS="--pcap FILE"``: the tour wraps the demo in the capture."""
+    pcap = tmp_path / "tour.pcap"
+    argv = [PYTHON, "-m", "wirelab_common.tour", "--only", "dns", "--pcap", str(pcap), "--act", "1"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    option = re.search(r"-d (udp\.port==\d+,dns)", done.stdout)
+    assert option, done.stdout[-500:]
+    port = option[1].split("==")[1].split(",")[0]
+    soa = subprocess.run(["tshark", "-r", str(pcap), "-d", option[1], "-Y", f"udp.port == {port} && dns",
+                          "-T", "fields", "-e", "dns.qry.name"], capture_output=True, text=True, timeout=30)
+    assert "example.com" in soa.stdout.split()  # the secondary's SOA query of act 1

@@ -3,7 +3,10 @@
     python -m wirelab_common.tour [ARGS...]               # the whole tour
     python -m wirelab_common.tour --only dns [ARGS...]    # one pattern (make demo-dns)
 
-ARGS (such as ``-v``) go to every demo.  A demo whose commands are missing is
+ARGS (such as ``-v``) go to every demo.  ``--pcap FILE`` (as root) records each
+demo's loopback traffic for Wireshark (``wirelab_common.capture``); when the run
+has several demo modules, each gets its own file, FILE with the module's name
+added (``/tmp/t.pcap`` -> ``/tmp/t-learn_dns.demo.pcap``).  A demo whose commands are missing is
 not started (the table says what to install); one that fails does not stop
 the tour.  Each demo has a time limit, so the tour always ends.
 
@@ -36,12 +39,24 @@ class Result:
     why: str = ""  # for anything but "passed": what went wrong and what to do
 
 
-def run_demo(module: str, args: list[str], timeout: float) -> tuple[int | None, str]:
+def pcap_for(pcap: str, module: str, several: bool) -> str:
+    """The capture file of one demo module: ``pcap`` itself, or with the module's name when several run."""
+    if not several:
+        return pcap
+    stem, ext = os.path.splitext(pcap)
+    return f"{stem}-{module}{ext or '.pcap'}"
+
+
+def run_demo(module: str, args: list[str], timeout: float, pcap: str | None = None) -> tuple[int | None, str]:
     """Run ``python -m module args``: stdout to the terminal, stderr echoed and kept.
 
+    With ``pcap``, inside ``python -m wirelab_common.capture --pcap PCAP --``.
     Returns (exit code or None on time-out, the last line the demo wrote to stderr).
     """
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], stderr=subprocess.PIPE, text=True,
+    argv = [sys.executable, "-m", module, *args]
+    if pcap:
+        argv = [sys.executable, "-m", "wirelab_common.capture", "--pcap", pcap, "--", *argv]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True,
                             errors="replace", start_new_session=True)
     tail: list[str] = []
 
@@ -69,7 +84,8 @@ def run_demo(module: str, args: list[str], timeout: float) -> tuple[int | None, 
     return code, (tail[0] if tail else "")
 
 
-def run_pattern(pattern: Pattern, args: list[str], timeout: float) -> Result:
+def run_pattern(pattern: Pattern, args: list[str], timeout: float, pcap: str | None = None,
+                several: bool = False) -> Result:
     missing = [cmd for cmd in pattern.needs if find(cmd) is None]
     if missing:
         for cmd in missing:
@@ -77,7 +93,7 @@ def run_pattern(pattern: Pattern, args: list[str], timeout: float) -> Result:
         return Result(pattern.folder, "not run", why="; ".join(f"needs {fix_hint(c)}" for c in missing))
     started = time.monotonic()
     for module in pattern.demos:
-        code, last = run_demo(module, args, timeout)
+        code, last = run_demo(module, args, timeout, pcap and pcap_for(pcap, module, several))
         if code != 0:
             seconds = time.monotonic() - started
             if code is None:
@@ -99,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wirelab_common.tour", description=__doc__.split("\n")[0])
     parser.add_argument("--only", metavar="PATTERN", help="run this pattern's demo alone (no table)")
     parser.add_argument("--timeout", type=float, default=DEMO_TIMEOUT, help="seconds per demo")
+    parser.add_argument("--pcap", metavar="FILE", help="record each demo's loopback traffic (as root)")
     args, demo_args = parser.parse_known_args(argv)
 
     if args.only:
@@ -107,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyError as exc:
             print(f"error: {exc.args[0]}", file=sys.stderr)
             return 2
-        result = run_pattern(pattern, demo_args, args.timeout)
+        result = run_pattern(pattern, demo_args, args.timeout, args.pcap, len(pattern.demos) > 1)
         if result.status != "passed":
             print(f"{pattern.folder}: {result.status}: {result.why}", file=sys.stderr)
         return {"passed": 0, "not run": 2}.get(result.status, 1)
@@ -116,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n, pattern in enumerate(PATTERNS, 1):
         print(f"\n# ===== demo {n}/{len(PATTERNS)}: {pattern.folder} " + "=" * 40, flush=True)
-        results.append(run_pattern(pattern, demo_args, args.timeout))
+        results.append(run_pattern(pattern, demo_args, args.timeout, args.pcap, several=True))
     passed = sum(r.status == "passed" for r in results)
     print(f"\n# the tour: {passed} of {len(results)} demos passed in {time.monotonic() - started:.0f} s")
     print(table(results), flush=True)
