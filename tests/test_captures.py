@@ -103,14 +103,18 @@ def test_websocket_frames_as_tshark_reads_them(tmp_path: Path) -> None:
         seen[way] += [tuple(int(v) for v in frame) for frame in frames]
     header = re.compile(r"fin=(\d) rsv=\d+ opcode=0x([0-9a-f]+) .*mask=(\d) payload_length=(\d+)")
     traced: dict[str, list[tuple[int, ...]]] = {"to server": [], "to client": []}
+    payloads: dict[str, list[bytes]] = {"to server": [], "to client": []}
     for way, direction in (("to server", "sent"), ("to client", "received")):
         for event in run.said("client", direction):
             match = next((header.match(d) for d in event["detail"] if header.match(d)), None)
             if match:
                 fin, opcode, mask, length = match.groups()
                 traced[way].append((int(opcode, 16), int(fin), int(mask), int(length)))
+                payloads[way].append(bytes.fromhex(event["detail"][1].removeprefix("payload:")))
     assert traced["to server"] and traced["to client"]
     assert seen == traced  # client frames masked, server frames not, opcodes 1 0 0 2 9 8 / 1 1 2 10 8
+    # tshark unmasks with the key it reads and joins the fragments: each message, as our trace says
+    assert unmasked_messages(run, port) == {way: messages(traced[way], payloads[way]) for way in traced}
     upgrade = run.fields(f"tcp.port == {port} && http", "http.request.method", "http.response.code",
                          "http.upgrade", "http.response.line")
     assert [r[0] for r in upgrade if r[0]] == ["GET"] and [r[1] for r in upgrade if r[1]] == ["101"]
@@ -118,6 +122,35 @@ def test_websocket_frames_as_tshark_reads_them(tmp_path: Path) -> None:
                   if d.startswith("Sec-WebSocket-Accept:"))
     assert headers(next(r[3] for r in upgrade if r[1]))["sec-websocket-accept"] == accept.split(": ")[1]
     run.assert_clean()
+
+
+def messages(frames: list[tuple[int, ...]], payloads: list[bytes]) -> list[tuple[int, bytes]]:
+    """(opcode, payload) per message: a data frame and its continuations joined."""
+    out: list[tuple[int, bytes]] = []
+    for (opcode, *_fin_mask_length), payload in zip(frames, payloads, strict=True):
+        if opcode >= 8:
+            out.append((opcode, payload))
+            continue
+        if opcode:
+            out.append((opcode, payload))
+        else:
+            out[-1] = (out[-1][0], out[-1][1] + payload)
+    return out
+
+
+def unmasked_messages(run: Run, port: int) -> dict[str, list[tuple[int, bytes]]]:
+    """The same as tshark reads it (one message per TCP segment in act 1)."""
+    rows = run.fields(f"tcp.port == {port} && websocket", "tcp.dstport", "websocket.payload.text",
+                      "data.data", "websocket.payload.ping", "websocket.payload.pong",
+                      "websocket.payload.close.status_code")
+    seen: dict[str, list[tuple[int, bytes]]] = {"to server": [], "to client": []}
+    for dst, text, binary, ping, pong, close in rows:
+        way = "to server" if int(dst) == port else "to client"
+        message = (1, text.encode()) if text else (2, bytes.fromhex(binary)) if binary else \
+            (9, bytes.fromhex(ping)) if ping else (10, bytes.fromhex(pong)) if pong else \
+            (8, int(close).to_bytes(2, "big"))
+        seen[way].append(message)
+    return seen
 
 
 def headers(lines: str) -> dict[str, str]:
@@ -230,6 +263,16 @@ def test_git_smart_http_as_tshark_reads_it(tmp_path: Path) -> None:
     responses = [(r[2], r[3]) for r in rows if r[2]]
     sent = [tuple(e["summary"].split()[:2]) for e in run.said("server", "sent")]
     assert responses == sent
+    # Wireshark's git dissector splits our bodies into pkt-lines: the lengths our trace shows
+    # (the first lines of each body; tshark lists data lines only, not flush 0000 or delim 0001)
+    pkt_lines = run.fields(f"tcp.srcport == {run.ports['server']} && git", "git.length")
+    traced = [[n for d in e["detail"] if re.match(r"[0-9a-f]{4} ", d) and (n := int(d[:4], 16)) >= 4]
+              for e in run.said("server", "sent")]
+    assert len(pkt_lines) == len(traced)
+    for (lengths,), ours in zip(pkt_lines, traced, strict=True):
+        assert [int(n, 16) for n in lengths.split(",")][:len(ours)] == ours
+    assert run.fields(f"tcp.port == {run.ports['server']} && (git.malformed || git.bad_pkt_len)",
+                      "frame.number") == []
     run.assert_clean()
 
 
@@ -237,7 +280,8 @@ def test_stun_binding_as_tshark_reads_it(tmp_path: Path) -> None:
     """Our STUN server and client (the NAT lab's pair, here on lo): types, transaction ids, attributes."""
     run = capture(tmp_path, "-c", STUN_PAIR)
     rows = run.fields(f"udp.port == {run.ports['stun']} && stun", "stun.type", "stun.id", "stun.attribute",
-                      "stun.att.type", "stun.att.ipv4", "stun.att.port")
+                      "stun.att.type", "stun.att.ipv4", "stun.att.port", "stun.length",
+                      "stun.att.crc32.status")
     server = run.said("stun", "received") + run.said("stun", "sent")  # its lines name every attribute
     assert len(rows) == len(server) == 2
     names = {0x0020: "XOR-MAPPED-ADDRESS", 0x8022: "SOFTWARE", 0x8028: "FINGERPRINT"}
@@ -248,6 +292,9 @@ def test_stun_binding_as_tshark_reads_it(tmp_path: Path) -> None:
         assert row[1].removeprefix("0x").startswith(tid)
         attributes = [names.get(int(t, 16), t) for t in row[3].split(",")]
         assert f"{tid} {' '.join(attributes)} " in event["summary"], (row, event["summary"])
+        header = bytes.fromhex(" ".join(event["detail"][0].split()[:4]))
+        assert int(row[6]) == int.from_bytes(header[2:4], "big")  # the message length
+        assert row[7] == "1"  # tshark recomputed our FINGERPRINT (CRC-32 ^ 0x5354554e): good
     mapped = re.search(r"mapped=([\d.]+):(\d+)", run.said("client", "received")[0]["summary"])
     assert (rows[1][4], rows[1][5]) == (mapped[1], mapped[2])
     run.assert_clean("udp")
