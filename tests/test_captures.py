@@ -176,6 +176,13 @@ def test_sse_stream_as_tshark_reads_it(tmp_path: Path) -> None:
     for header in ("cache-control: no-cache", "x-accel-buffering: no"):
         name, value = header.split(": ", 1)
         assert header in traced["detail"] and headers(response[5])[name] == value
+    # the body, de-chunked by tshark (newlines shown as \\n): every event the server says it sent
+    body = run.fields(f"tcp.srcport == {run.ports['sse']} && http.response", "http.file_data")[0][0]
+    sent = [re.match(r"\S+ event=(\S+) id=(\d+) (.*?)(\.\.\.\(\+\d+ chars\))?$", e["summary"])
+            for e in run.said("sse", "sent")]
+    assert sent and all(sent)
+    for event in sent:
+        assert f"id: {event[2]}\\nevent: {event[1]}\\ndata: {event[3]}" in body, (event[0], body)
     run.assert_clean()
 
 
@@ -203,7 +210,8 @@ def test_dns_messages_as_tshark_reads_them(tmp_path: Path) -> None:
     port = run.ports["resolver"]
     rows = run.fields(f"(udp.port == {port} || tcp.port == {port}) && dns", "dns.id", "dns.flags.response",
                       "dns.flags.authoritative", "dns.flags.rcode", "dns.qry.name", "dns.qry.type",
-                      "dns.count.answers", "dns.count.auth_rr", "dns.count.add_rr", "dns.resp.type")
+                      "dns.count.answers", "dns.count.auth_rr", "dns.count.add_rr", "dns.resp.type",
+                      "dns.rr.udp_payload_size")
     by_id: dict[tuple[int, str], list[str]] = {(int(r[0], 16), r[1]): r for r in rows}
     checked = 0
     for server in (n for n in run.ports if n.startswith("127.53.")):
@@ -211,11 +219,12 @@ def test_dns_messages_as_tshark_reads_them(tmp_path: Path) -> None:
         for event in run.events:
             if event["actor"] != server:
                 continue
-            query = re.match(r"query (\S+)\. (\S+) from \S+ id=(\d+)", event["summary"])
+            query = re.match(r"query (\S+)\. (\S+) from \S+ id=(\d+)(?: edns=(\d+))?", event["summary"])
             if event["direction"] == "received" and query:
                 pending = query
                 packet = by_id[(int(query[3]), "0")]
                 assert packet[4] == query[1].rstrip(".")
+                assert packet[10] == (query[4] or "")  # the EDNS UDP payload size our server read
                 continue
             reply = re.match(r"(answer|referral) (\S+)( aa)? an=(\d+) ns=(\d+) ar=(\d+)", event["summary"])
             if event["direction"] == "sent" and reply and pending:
