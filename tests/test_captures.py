@@ -1,6 +1,7 @@
 """Wireshark as a second judge: tshark decodes what our demos put on the wire.
 
-Each test records one act of a demo with ``python -m wirelab_common.capture``
+Each test records one act of a demo (for webrtc also our STUN server and client, the pair
+the NAT lab runs in namespaces, here on ``lo``) with ``python -m wirelab_common.capture``
 (tcpdump on ``lo``, as root) while the demo writes its trace events, then reads
 the capture with tshark (Debian's Wireshark dissectors, written by other people
 from the same RFCs) and asserts that (1) the expected protocol is decoded,
@@ -12,6 +13,7 @@ query is limited to the ports of this run's servers.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -321,3 +323,29 @@ def test_tour_pcap_records_the_demo(tmp_path: Path) -> None:
     soa = subprocess.run(["tshark", "-r", str(pcap), "-d", option[1], "-Y", f"udp.port == {port} && dns",
                           "-T", "fields", "-e", "dns.qry.name"], capture_output=True, text=True, timeout=30)
     assert "example.com" in soa.stdout.split()  # the secondary's SOA query of act 1
+
+
+def test_webrtc_ice_checks_and_signaling_as_tshark_reads_them(tmp_path: Path) -> None:
+    """Act 2: STUN connectivity checks on the pair the demo says it selected, DTLS, and the signaling."""
+    run = capture(tmp_path, "-m", "learn_webrtc.demo", "--act", "2")
+    pair = next(re.search(r"selected pair: host [\d.]+:(\d+) <-> host [\d.]+:(\d+)", e["summary"])
+                for e in run.said("demo", "note") if e["summary"].startswith("selected pair"))
+    assert pair
+    a, b = pair[1], pair[2]
+    run.options += ["-d", f"udp.port=={a},stun", "-d", f"udp.port=={b},stun"]  # aioice's ports, not announced
+    run.ports.update({"alice": int(a), "bob": int(b)})
+    checks = run.fields(f"udp.port == {a} && udp.port == {b} && stun", "udp.srcport", "stun.type",
+                        "stun.att.crc32.status")
+    for src in (a, b):  # each side asks and each side answers: ICE's checks both ways (RFC 8445 §7.2)
+        sent = {row[1] for row in checks if row[0] == src}
+        assert {"0x0001", "0x0101"} <= sent, checks
+    assert all(row[2] == "1" for row in checks)  # FINGERPRINT good on every check
+    assert run.fields(f"udp.port == {a} && udp.port == {b} && dtls.handshake.type == 1", "frame.number")
+    # the signaling server's WebSocket: every short message it traced is a text frame on the wire
+    texts = {t for (t,) in run.fields(f"tcp.port == {run.ports['signal']} && websocket.payload.text",
+                                      "websocket.payload.text")}
+    traced = [e["summary"].split(" ", 1)[1].strip() for e in run.said("signal", "sent")]
+    short = [m for m in traced if "<" not in m and "...(+" not in m]
+    assert short and all(json.loads(m) in [json.loads(t) for t in texts] for m in short), (short, texts)
+    run.assert_clean("udp")
+    run.assert_clean("tcp")
