@@ -349,3 +349,24 @@ def test_webrtc_ice_checks_and_signaling_as_tshark_reads_them(tmp_path: Path) ->
     assert short and all(json.loads(m) in [json.loads(t) for t in texts] for m in short), (short, texts)
     run.assert_clean("udp")
     run.assert_clean("tcp")
+
+
+BOGUS_DNS = """
+import json, os, socket
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+port = sock.getsockname()[1]
+event = {"t": 0, "pid": os.getpid(), "actor": "bogus", "direction": "state",
+         "summary": f"listening on udp://127.0.0.1:{port}", "detail": []}
+with open(os.environ["WIRELAB_TRACE_FILE"], "a") as f:
+    f.write(json.dumps(event) + "\\n")
+# a header that promises one question, and no question after it
+sock.sendto(bytes.fromhex("1234 0100 0001 0000 0000 0000"), ("127.0.0.1", port))
+"""
+
+
+def test_the_judge_flags_a_malformed_message(tmp_path: Path) -> None:
+    """The checks above can fail: a truncated DNS message on an announced port is flagged."""
+    run = capture(tmp_path, "-c", BOGUS_DNS)
+    with pytest.raises(AssertionError, match="tshark flags packets"):
+        run.assert_clean("udp")
