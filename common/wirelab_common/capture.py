@@ -78,61 +78,69 @@ def ready_lines(events_path: str) -> list[str]:
             if e["direction"] == "state" and e["summary"].startswith("listening on ")]
 
 
-def start_tcpdump(pcap: str, interface: str = "lo") -> subprocess.Popen[str]:
+class Tcpdump:
+    """A running tcpdump and what it has said on stderr ("listening on", "N packets captured")."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.said: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.said.append(line.strip())
+
+    def listening(self) -> bool:
+        return any("listening on" in s for s in self.said)
+
+    def stop(self) -> None:
+        """Stop tcpdump by its PID (SIGTERM: it closes the file), bounded."""
+        if self.proc.poll() is None:
+            time.sleep(SETTLE)
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(2)  # its last words: how many packets it captured
+
+
+def start_tcpdump(pcap: str, interface: str = "lo") -> Tcpdump:
     """tcpdump writing ``pcap``, once it has said it is listening (bounded wait)."""
     if os.geteuid() != 0:
         raise SetupError("capturing packets needs root (tcpdump opens a raw socket)",
                          "run as root, e.g. sudo make demo-dns ARGS='--pcap /tmp/dns.pcap'")
-    tcpdump = find("tcpdump")
-    if tcpdump is None:
+    binary = find("tcpdump")
+    if binary is None:
         raise SetupError("tcpdump not found", fix_hint("tcpdump"))
     # --immediate-mode: take each packet from the kernel as it comes (by default libpcap waits up to
     # 1 s to fill a block, and a stop within that second loses the block); -U: write each packet
     # to the file at once; -n: no DNS look-ups of our own in the capture
-    argv = [tcpdump, "-i", interface, "--immediate-mode", "-U", "-n", "-s", "0", "-w", pcap, "tcp or udp"]
-    proc = subprocess.Popen(argv,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    said: list[str] = []
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            said.append(line.strip())
-
-    threading.Thread(target=read_stderr, daemon=True).start()
+    argv = [binary, "-i", interface, "--immediate-mode", "-U", "-n", "-s", "0", "-w", pcap, "tcp or udp"]
+    tcpdump = Tcpdump(argv)
     try:
-        eventually(lambda: any("listening on" in s for s in said) or proc.poll() is not None,
-                   START_TIMEOUT, "tcpdump listening")
+        eventually(lambda: tcpdump.listening() or tcpdump.proc.poll() is not None, START_TIMEOUT,
+                   "tcpdump listening")
     except NotInTime:
-        proc.kill()
-    if proc.poll() is not None or not any("listening on" in s for s in said):
-        stop_tcpdump(proc)
-        raise SetupError(f"tcpdump did not start on {interface}: {' / '.join(said) or 'no output'}",
-                         "run as root on a machine with a loopback interface")
-    proc.said = said  # type: ignore[attr-defined]  # its closing "N packets captured" lines
-    return proc
-
-
-def stop_tcpdump(proc: subprocess.Popen[str]) -> None:
-    """Stop tcpdump by its PID (SIGTERM: it closes the file), bounded."""
-    if proc.poll() is None:
-        time.sleep(SETTLE)
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        pass
+    if not tcpdump.listening() or tcpdump.proc.poll() is not None:
+        tcpdump.stop()
+        raise SetupError(f"tcpdump did not start on {interface}: {' / '.join(tcpdump.said) or 'no output'}",
+                         f"check that the folder of {pcap} exists and `tcpdump -i {interface}` works here")
+    return tcpdump
 
 
 @contextlib.contextmanager
-def capturing(pcap: str, interface: str = "lo") -> Iterator[subprocess.Popen[str]]:
+def capturing(pcap: str, interface: str = "lo") -> Iterator[Tcpdump]:
     """Record ``interface`` to ``pcap`` while inside."""
-    proc = start_tcpdump(pcap, interface)
+    tcpdump = start_tcpdump(pcap, interface)
     try:
-        yield proc
+        yield tcpdump
     finally:
-        stop_tcpdump(proc)
+        tcpdump.stop()
 
 
 def how_to_open(pcap: str, options: list[str]) -> str:
@@ -149,7 +157,7 @@ def run(pcap: str, command: list[str]) -> int:
         env = {**os.environ, ENV: events}
         with capturing(pcap) as tcpdump:
             code = subprocess.call(command, env=env)
-        summary = next((s for s in tcpdump.said if "captured" in s), "")  # type: ignore[attr-defined]
+        summary = next((s for s in tcpdump.said if "captured" in s), "")
         print(f"# capture: {pcap} ({summary or 'tcpdump stopped'})", flush=True)
         print(how_to_open(pcap, decode_as(ready_lines(events))), flush=True)
     return code
