@@ -116,7 +116,7 @@ def parse_args(argv: list[str] | None = None, default: str | None = None) -> arg
     parser.add_argument("events_file", nargs="?", metavar="EVENTS_FILE",
                         default=default,
                         help="a JSON Lines events file, finished or growing (default $WIRELAB_TRACE_FILE)")
-    add_server_options(parser, port=8765)
+    add_server_options(parser, port=8777)  # not 8765: the websocket echo server's
     args = parser.parse_args(argv)
     if not args.events_file:
         parser.error("name an events file (or set WIRELAB_TRACE_FILE)")

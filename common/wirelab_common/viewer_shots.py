@@ -56,6 +56,7 @@ def shoot(folder: str, argv: list[str], workdir: Path) -> Path:
             page.goto(server.url + "/")
             eventually(lambda: page.evaluate("Number(document.body.dataset.count || 0)") == len(events),
                        30, f"the {folder} events drawn")
+            page.evaluate("window.scrollTo(0, 0)")  # the page follows the end; the picture starts at the top
             page.screenshot(path=str(out), full_page=True)
         finally:
             browser.close()

@@ -7,7 +7,7 @@
 const T_COL = 70;        // the time column
 const UNKNOWN_X = 100;   // the "?" lane: the other end of a message we cannot pair
 const FIRST_X = 230;     // the first actor's lane
-const LANE = 190;        // between lanes
+const LANE = 260;        // between lanes
 const WINDOW = 400;      // pair only events at most this many lines apart
 const REPEAT_WINDOW = 30;  // a repeat of the same message within this many lines is collapsed
 
@@ -46,8 +46,8 @@ function addLane(actor) {
   const life = el("div", "lifeline");
   life.style.left = x + "px";
   rowsEl.appendChild(life);
-  const width = x + LANE + "px";
-  headEl.style.width = rowsEl.style.width = width;
+  // Rows clip what they draw (content-visibility), so leave room for a state note on the last lane.
+  headEl.style.minWidth = rowsEl.style.minWidth = x + LANE + 200 + "px";
   const box = el("label", "", "");
   box.innerHTML = `<input type="checkbox" checked> ${escapeHtml(actor)}`;
   box.firstChild.addEventListener("change", (ev) => {
