@@ -1,6 +1,6 @@
 """The "Watch it" pictures: ``make view-shots`` redraws each pattern's ``docs/sequence.png``.
 
-For each entry of ``SHOTS``, the pattern's demo (one short act) runs with
+For each entry of ``SHOTS``, the pattern's demo (a short act or two) runs with
 ``WIRELAB_TRACE_FILE`` set, the viewer (``viewer.py``) draws the recording, and
 headless Debian Chromium (driven by playwright, the ``browser`` extra) takes a
 picture of the whole diagram.  The same steps by hand::
@@ -27,9 +27,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-# folder -> the demo command whose events the picture shows (one short act each)
+# folder -> the demo command whose events the picture shows (short acts only)
 SHOTS: dict[str, list[str]] = {
     "websocket": ["-m", "learn_websocket.demo", "--act", "1"],
+    "webhook": ["-m", "learn_webhook.demo", "--act", "2"],
+    "queue": ["-m", "learn_queue.demo", "--act", "1"],
 }
 
 
