@@ -84,3 +84,8 @@ def test_a_growing_file_is_followed_live_and_repeats_collapse(tmp_path, chromium
         assert page.locator("#rows .count", has_text=f"×{beats}").count() == 1
         page.locator("#collapse").uncheck()
         assert page.locator("#rows .row.arrow[data-dir=sent]:visible").count() == 1 + beats
+        page.locator("#directions input[data-dir=sent]").uncheck()  # the direction filter
+        assert page.locator("#rows .row.arrow:visible").count() == 0
+        page.locator("#directions input[data-dir=sent]").check()
+        page.locator("#actors label", has_text="bob").locator("input").uncheck()  # the actor filter
+        assert page.locator("#rows .row.arrow:visible").count() == 0
