@@ -5,7 +5,9 @@ page (``viewer_static/``: plain HTML, CSS and JavaScript, nothing fetched from
 the internet) that draws a JSON Lines events file (``trace_events.py``) as a
 sequence diagram: one lifeline per actor, an arrow per message sent, a note
 per state change, and the demo's act banners as section headings.  Clicking
-an arrow shows both ends' detail lines (headers, fields, frame bytes).
+an arrow shows both ends' detail lines (headers, fields, frame bytes).  The bar
+above filters by direction and by actor (an arrow hides with either of its
+ends) and folds repeated messages.
 
 The page reads the file through ``GET /events``, a ``text/event-stream`` that
 sends every line of the file (the SSE ``id`` is the line number, counted
