@@ -32,6 +32,7 @@ SHOTS: dict[str, list[str]] = {
     "websocket": ["-m", "learn_websocket.demo", "--act", "1"],
     "webhook": ["-m", "learn_webhook.demo", "--act", "2"],
     "queue": ["-m", "learn_queue.demo", "--act", "1"],
+    "pubsub": ["-m", "learn_pubsub.demo", "--act", "1"],
 }
 
 
