@@ -29,10 +29,11 @@ The arrow is drawn on the sender's line and the paired ``received`` line is
 hidden.  A ``sent`` with no partner (yet) points to its ``peer``'s lane if it
 names one, else to a "?" lane at the left (a peer that writes no events, such
 as Redis, or two ends that print different summaries); a ``received`` with no
-partner comes in from that lane.  Where events carry ``peer`` or ``cid``, a
-pair must agree with them; without them, the guess can pair the wrong two of
-several identical messages in flight.  Repeats of one message from one sender
-(heartbeats) within a few lines fold into the first, which shows a count.
+partner comes in from that lane (shown only while some arrow uses it).
+Where events carry ``peer`` or ``cid``, a pair must agree with them; without
+them, the guess can pair the wrong two of several identical messages in flight.
+Repeats of one message from one sender (heartbeats) within a few lines fold
+into the first, which shows a count.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ const unpaired = {sent: {exact: new Map(), loose: new Map()},      // key -> [ev
 const lastRun = new Map();    // sender|key -> {first: event index, n}
 const hiddenActors = new Set();
 const hiddenDirs = new Set();
+const halves = new Set();     // events drawn as a half arrow, to or from the "?" lane
 let queue = [];
 let t0 = null;
 let lastId = 0;
@@ -57,15 +58,21 @@ function addLane(actor) {
   actorsEl.appendChild(box);
 }
 
+// The "?" lane shows only while some arrow uses it (a pair found later removes the need).
+let unknownLane = null;  // its name and lifeline, made on first use
+
 function ensureUnknownLane() {
-  if (headEl.querySelector(".unknown")) return;
-  const name = el("div", "name unknown", "?");
-  name.style.left = UNKNOWN_X + "px";
-  name.title = "the other end of a message no event pairs with";
-  headEl.appendChild(name);
-  const life = el("div", "lifeline");
-  life.style.left = UNKNOWN_X + "px";
-  rowsEl.appendChild(life);
+  if (unknownLane === null) {
+    const name = el("div", "name", "?");
+    name.style.left = UNKNOWN_X + "px";
+    name.title = "the other end of a message no event pairs with";
+    headEl.appendChild(name);
+    const life = el("div", "lifeline");
+    life.style.left = UNKNOWN_X + "px";
+    rowsEl.appendChild(life);
+    unknownLane = [name, life];
+  }
+  for (const node of unknownLane) node.hidden = halves.size === 0;
 }
 
 function el(tag, cls, text) {
@@ -144,7 +151,9 @@ function drawArrow(ev) {
   const row = ev.row;
   const from = ev.kind === "sent" ? ev.e.actor : null;
   const to = ev.kind === "sent" ? ev.target : ev.e.actor;
-  if (from === null || to === null) ensureUnknownLane();
+  halves.delete(ev.index);
+  if (from === null || to === null) halves.add(ev.index);
+  ensureUnknownLane();
   const x1 = laneX(from), x2 = laneX(to);
   row.replaceChildren(timeCell(ev));
   row.className = "row arrow d-" + ev.kind + (ev.rep ? " rep" : "");
@@ -179,7 +188,7 @@ function markRepeat(ev, index) {
 
 function add(n, e) {
   const index = events.length;
-  const ev = {n, e, kind: e.direction, row: el("div", "row"), pair: null, target: null};
+  const ev = {n, e, index, kind: e.direction, row: el("div", "row"), pair: null, target: null};
   events.push(ev);
   ev.row.dataset.index = index;
   ev.row.dataset.dir = e.direction;
@@ -232,6 +241,7 @@ function pairUp(sent, recv) {
   recv.pair = sent;
   sent.target = recv.e.actor;
   recv.row.className = "row paired";
+  halves.delete(recv.index);
 }
 
 function applyFilters() {
