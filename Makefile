@@ -24,6 +24,9 @@ help:
 	@echo "make lint             ruff"
 	@echo "make setup            .venv with the pinned dependencies (done by every target)"
 	@echo "make system-deps      the Debian packages the demos and tests use (as root; done by demo and test)"
+	@echo "make compose-test     the docker-compose stack on a real engine, checked, drilled, removed (as root)"
+	@echo "make view FILE=F      draw a recorded trace (WIRELAB_TRACE_FILE=F make demo-dns) as a sequence diagram"
+	@echo "make view-shots       regenerate the diagrams the READMEs show"
 
 setup: $(STAMP)
 
