@@ -100,31 +100,36 @@ async def act_resume(trace: Trace, data_dir: str, server: ManagedProcess, verbos
         await eventually_async(has_two, 5, "the feed stored its first two events", interval=0.1)
     if not resume:
         trace.note("--no-last-event-id: the client will reconnect without Last-Event-ID")
-    async with EventSourceClient(f"{base}/events?lastEventId=2", trace=trace.child("client"),
-                                 resume=resume) as client:
-        async for event in client.events():
-            seen.append(int(event.id))
-            if len(seen) == 4:
-                trace.note("SIGKILL to the server: a crash; events already in SQLite are safe")
-                server.kill()
-                await asyncio.sleep(0.6)  # the client is now waiting to reconnect ...
-                trace.note("a new server on the same port and data directory")
-                server = start_sse(data_dir, "--tick", "0.2", "--retry-ms", "500", port=port,
-                                   verbose=verbose)
-            if len(seen) == 12:
-                break
-        check(client.connects == 2, f"expected one reconnection, saw {client.connects} connects")
-    check(seen == list(range(3, 15)), f"ids should be 3..14 with no gap and no repeat, got {seen}")
-    check(client.sent_last_event_ids[-1] == str(seen[3]),
-          f"the reconnection should have sent Last-Event-ID {seen[3]}: {client.sent_last_event_ids}")
-    trace.note(f"ids {seen[0]}..{seen[-1]}: nothing lost, nothing twice, across a crash")
-    async with httpx.AsyncClient(timeout=5) as http:
-        async def stats_when_idle() -> dict | None:  # the client hung up: its generator must stop
-            stats = (await http.get(f"{base}/stats")).json()
-            return stats if stats["subscribers_active"] == 0 else None
-        stats = await eventually_async(stats_when_idle, 5, "the server stopped streaming to the gone client",
-                                       interval=0.1)
-    trace.note(f"the server stopped the generator of the client that hung up ({stats['generators_stopped']})")
+    try:
+        async with EventSourceClient(f"{base}/events?lastEventId=2", trace=trace.child("client"),
+                                     resume=resume) as client:
+            async for event in client.events():
+                seen.append(int(event.id))
+                if len(seen) == 4:
+                    trace.note("SIGKILL to the server: a crash; events already in SQLite are safe")
+                    server.kill()
+                    await asyncio.sleep(0.6)  # the client is now waiting to reconnect ...
+                    trace.note("a new server on the same port and data directory")
+                    server = start_sse(data_dir, "--tick", "0.2", "--retry-ms", "500", port=port,
+                                       verbose=verbose)
+                if len(seen) == 12:
+                    break
+            check(client.connects == 2, f"expected one reconnection, saw {client.connects} connects")
+        check(seen == list(range(3, 15)), f"ids should be 3..14 with no gap and no repeat, got {seen}")
+        check(client.sent_last_event_ids[-1] == str(seen[3]),
+              f"the reconnection should have sent Last-Event-ID {seen[3]}: {client.sent_last_event_ids}")
+        trace.note(f"ids {seen[0]}..{seen[-1]}: nothing lost, nothing twice, across a crash")
+        async with httpx.AsyncClient(timeout=5) as http:
+            async def stats_when_idle() -> dict | None:  # the client hung up: its generator must stop
+                stats = (await http.get(f"{base}/stats")).json()
+                return stats if stats["subscribers_active"] == 0 else None
+            stats = await eventually_async(stats_when_idle, 5,
+                                           "the server stopped streaming to the gone client", interval=0.1)
+        stopped = stats["generators_stopped"]
+        trace.note(f"the server stopped the generator of the client that hung up ({stopped})")
+    except BaseException:
+        server.stop()  # the restarted server is ours to stop when a check fails: main knows the first only
+        raise
     return server
 
 
