@@ -6,6 +6,7 @@ ready, and stop them by PID; these fixtures make that one line each.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -116,3 +117,50 @@ def chromium_page():
 # tests/compose/ needs the whole docker-compose stack up on a Docker engine: `make compose-test`
 # brings it up and sets WIRELAB_COMPOSE=1; plain `make test` leaves the folder out.
 collect_ignore = [] if os.environ.get("WIRELAB_COMPOSE") == "1" else ["compose"]
+
+
+# Nothing a test starts may outlive the run.  A process of ours (this interpreter running one of
+# our modules) that is left orphaned (its parent gone, so adopted by PID 1) when the session ends
+# leaked from a test or a demo that failed to stop it by PID: the run fails and names it.
+_BEFORE: set[int] = set()
+
+
+def _our_orphans() -> dict[int, str]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in _BEFORE:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        command = " ".join(a.decode(errors="replace") for a in argv if a)
+        if ppid == 1 and argv[0].decode(errors="replace") == PYTHON and " -m learn_" in f" {command}":
+            found[int(entry)] = command
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _BEFORE.update(int(p) for p in os.listdir("/proc") if p.isdigit())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import signal
+    import time
+
+    deadline = time.monotonic() + 5  # a process stopped a moment ago may still be exiting
+    leaked = _our_orphans()
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.2)
+        leaked = _our_orphans()
+    if not leaked:
+        return
+    for pid in leaked:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    lines = "\n".join(f"  {pid}: {command}" for pid, command in leaked.items())
+    print(f"\nFAILED: processes outlived the tests that started them (now killed):\n{lines}", flush=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
