@@ -12,7 +12,7 @@ PATTERNS := $(shell $(PYTHON) common/wirelab_common/patterns.py names 2>/dev/nul
 # says once what to run and goes on (WIRELAB_NO_INSTALL=1 turns the installing off).
 SYSTEM_DEPS := PYTHONPATH=common $(PYTHON) -m wirelab_common.system_deps
 
-.PHONY: help setup system-deps system-deps-auto demo test bench \
+.PHONY: help setup system-deps system-deps-auto demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean \
         demo-mini_git-network npm-peers compose-test view view-shots
 
@@ -63,9 +63,27 @@ $(NPM_STAMP):
 demo: setup system-deps-auto
 	$(PY) -m wirelab_common.tour $(ARGS)
 
-# One pattern's demo (its modules are listed in patterns.py).
-demo-%: setup system-deps-auto
-	$(PY) -m wirelab_common.tour --only $* $(ARGS)
+# One pattern's demo each (the modules it runs are listed in patterns.py; a repository test
+# checks that these targets and that list name the same patterns).
+DEMO_ONE = $(PY) -m wirelab_common.tour --only $(patsubst demo-%,%,$@) $(ARGS)
+demo-websocket: setup system-deps-auto
+	$(DEMO_ONE)
+demo-sse: setup system-deps-auto
+	$(DEMO_ONE)
+demo-webhook: setup system-deps-auto
+	$(DEMO_ONE)
+demo-pubsub: setup system-deps-auto
+	$(DEMO_ONE)
+demo-queue: setup system-deps-auto
+	$(DEMO_ONE)
+demo-dns: setup system-deps-auto
+	$(DEMO_ONE)
+demo-mcp: setup system-deps-auto
+	$(DEMO_ONE)
+demo-mini_git: setup system-deps-auto
+	$(DEMO_ONE)
+demo-webrtc: setup system-deps-auto
+	$(DEMO_ONE)
 
 # The network half of mini_git alone (smart HTTP: clone, fetch, push against real git).
 demo-mini_git-network: setup system-deps-auto
