@@ -110,10 +110,45 @@ async def exercise(client, version: str) -> None:
     assert (await client.call_tool("calculate", {"expression": "6*7"})).value == {"value": 42}
 
 
+ERAS = {"modern": (MODERN, LEGACY), "legacy": (LEGACY,)}
+
+
+def quiet() -> Trace:
+    return Trace("host", stream=io.StringIO())
+
+
+async def over_stdio(server_argv: list[str], era: str) -> None:
+    """Our client starts ``server_argv`` over stdio, offering ``era``'s versions, and exercises it."""
+    from learn_mcp.host.client import McpClient
+
+    versions = ERAS[era]
+    client = await McpClient.stdio([*server_argv, "--transport", "stdio"], quiet(), versions=versions,
+                                   probe_timeout=30)
+    try:
+        await exercise(client, versions[0])
+    finally:
+        await client.close()
+    assert client.transport.process.returncode == 0  # exits on stdin EOF
+
+
+async def over_http(url: str, era: str, token: str | None = None) -> None:
+    """Our client over Streamable HTTP, offering ``era``'s versions; a legacy session has an id."""
+    from learn_mcp.host.client import McpClient
+
+    versions = ERAS[era]
+    client = await McpClient.http(url, quiet(), versions=versions, token=token)
+    try:
+        if era == "legacy":
+            assert client.transport.session_id
+        await exercise(client, versions[0])
+    finally:
+        await client.close()
+
+
 @pytest.fixture(scope="session")
 def peer_checks() -> types.SimpleNamespace:
-    return types.SimpleNamespace(exercise=exercise, quiet=lambda: Trace("host", stream=io.StringIO()),
-                                 ERAS={"modern": (MODERN, LEGACY), "legacy": (LEGACY,)})
+    return types.SimpleNamespace(exercise=exercise, quiet=quiet, ERAS=ERAS, over_stdio=over_stdio,
+                                 over_http=over_http)
 
 
 @pytest.fixture(scope="session")

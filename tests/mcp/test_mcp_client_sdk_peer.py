@@ -27,26 +27,12 @@ def http_url() -> Iterator[str]:
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
 async def test_our_client_over_stdio(era, peer_checks):
-    versions = peer_checks.ERAS[era]
-    client = await McpClient.stdio([*SDK_SERVER, "--transport", "stdio"], peer_checks.quiet(),
-                                   versions=versions, probe_timeout=30)
-    try:
-        await peer_checks.exercise(client, versions[0])
-    finally:
-        await client.close()
-    assert client.transport.process.returncode == 0  # type: ignore[attr-defined]  # exits on stdin EOF
+    await peer_checks.over_stdio(SDK_SERVER, era)
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
 async def test_our_client_over_streamable_http(http_url, era, peer_checks):
-    versions = peer_checks.ERAS[era]
-    client = await McpClient.http(http_url, peer_checks.quiet(), versions=versions)
-    try:
-        if era == "legacy":
-            assert client.transport.session_id  # type: ignore[attr-defined]
-        await peer_checks.exercise(client, versions[0])
-    finally:
-        await client.close()
+    await peer_checks.over_http(http_url, era)
 
 
 async def test_a_default_host_probes_and_stays_modern_over_http(http_url):

@@ -61,30 +61,24 @@ def ended_within(process: ManagedProcess, since: float, limit: float) -> float:
     return elapsed
 
 
-@pytest.mark.timeout(90)
-def test_a_killed_receiver_ends_the_sender_promptly_saying_why(transfer):
-    receiver, sender = transfer
-    killed = time.monotonic()
-    receiver.kill()
-    ended_within(sender, killed, PROMPT)
-    out = sender.output()
-    assert sender.popen.returncode == 1, out[-3000:]
-    failure = re.search(r"FAILED: sending 'blob' stopped after (\d+) of (\d+) chunks were queued: (.*)", out)
-    assert failure, out[-3000:]
-    print(failure[0])
-    assert int(failure[1]) < int(failure[2]) == CHUNKS
-    assert "the other peer left the room (signaling peer-left)" in failure[3]
+# Who is killed, and the failure the other one must end with (done, total, reason).
+KILLED = {
+    "receiver": r"FAILED: sending 'blob' stopped after (\d+) of (\d+) chunks were queued: (.*)",
+    "sender": r"FAILED: receiving 'blob' cut off after (\d+) of (\d+) chunks: (.*)",
+}
 
 
 @pytest.mark.timeout(90)
-def test_a_killed_sender_ends_the_receiver_promptly_saying_why(transfer):
+@pytest.mark.parametrize("killed", KILLED)
+def test_a_killed_peer_ends_the_other_promptly_saying_why(transfer, killed):
     receiver, sender = transfer
-    killed = time.monotonic()
-    sender.kill()
-    ended_within(receiver, killed, PROMPT)
-    out = receiver.output()
-    assert receiver.popen.returncode == 1, out[-3000:]
-    failure = re.search(r"FAILED: receiving 'blob' cut off after (\d+) of (\d+) chunks: (.*)", out)
+    victim, survivor = (receiver, sender) if killed == "receiver" else (sender, receiver)
+    started = time.monotonic()
+    victim.kill()
+    ended_within(survivor, started, PROMPT)
+    out = survivor.output()
+    assert survivor.popen.returncode == 1, out[-3000:]
+    failure = re.search(KILLED[killed], out)
     assert failure, out[-3000:]
     print(failure[0])
     assert int(failure[1]) < int(failure[2]) == CHUNKS
