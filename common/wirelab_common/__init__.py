@@ -18,4 +18,6 @@ Read these only when a pattern's code sends you here:
 - ``patterns``   -- the one list of patterns, and the Debian packages their peers come from.
 - ``system_deps`` -- install those packages when missing (``make demo``/``make test`` run it).
 - ``tour``       -- ``make demo``: every demo in turn, to the end, then a summary table.
+- ``capture``    -- a demo's loopback traffic as a pcap file (``--pcap``) that Wireshark opens.
+- ``viewer``     -- the trace events drawn as a sequence diagram in the browser (``make view``).
 """

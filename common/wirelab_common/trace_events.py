@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 
 ENV = "WIRELAB_TRACE_FILE"
 DIRECTIONS = {">": "sent", "<": "received", "=": "state", "#": "note"}
@@ -89,7 +88,3 @@ def read_events(path: str) -> list[dict]:
     """Every event in a file, in the order written (for tests and viewers)."""
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def now() -> float:
-    return time.time()

@@ -118,9 +118,9 @@ def events_logger() -> logging.Logger:
     return _root()
 
 
-def _events_on(logger: logging.Logger) -> bool:
-    return any(isinstance(h, trace_events.JsonLinesHandler) for h in logger.handlers) or \
-        any(isinstance(h, trace_events.JsonLinesHandler) for h in _root().handlers)
+def _events_on() -> bool:
+    """Is this process writing structured events (``trace_events``)?"""
+    return any(isinstance(h, trace_events.JsonLinesHandler) for h in _root().handlers)
 
 
 def include_library_logs(*names: str, level: int = logging.WARNING) -> None:
@@ -187,7 +187,7 @@ class Trace:
 
     def _emit(self, mark: str, summary: str, detail: Iterable[str], always: bool = False, *,
               peer: str | None = None, cid: str | None = None) -> None:
-        events = self.stream is None and _events_on(self.logger)
+        events = self.stream is None and _events_on()
         text = not self.quiet or always
         if not (text or events):
             return
