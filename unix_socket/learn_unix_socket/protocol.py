@@ -116,6 +116,8 @@ def _size(payload: bytes) -> tuple[int, int]:
 def decode_request(frame: Frame) -> Request:
     """The request a client frame carries, or :class:`ProtocolError`."""
     payload = frame.payload
+    if frame.type >= 0x80:
+        raise ProtocolError(f"{frame.type.name} is a server-to-client frame")
     try:
         if frame.type is FrameType.ATTACH:
             rows, cols = _size(payload)
@@ -138,7 +140,7 @@ def decode_request(frame: Frame) -> Request:
             return ListSessions()
     except (struct.error, UnicodeDecodeError) as exc:
         raise ProtocolError(f"malformed {frame.type.name} payload: {exc}") from None
-    raise ProtocolError(f"{frame.type.name} is a server-to-client frame")
+    raise ProtocolError(f"{frame.type.name} has no meaning for the server")  # not reached: all handled
 
 
 def encode_request(request: Request) -> bytes:
