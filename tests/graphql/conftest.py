@@ -7,12 +7,14 @@ The shared fixtures (``procs``, ``private_redis``) live in ``tests/conftest.py``
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from tests.conftest import need_binary
 from wirelab_common.processes import ManagedProcess, start_server
+from wirelab_common.redis_server import start_redis
 
 
 @dataclass
@@ -48,3 +50,15 @@ def start_auction(procs, private_redis) -> Callable[..., Auction]:
 @pytest.fixture
 def auction(start_auction) -> Auction:
     return start_auction()
+
+
+@pytest.fixture(scope="module")
+def one_server() -> Iterator[Auction]:
+    """One auction server (s1) on its own Redis, shared by a module's tests that change no lot."""
+    need_binary("redis-server", "redis-server")
+    redis, url = start_redis()
+    with redis:
+        argv = [sys.executable, "-m", "learn_graphql.auction.server", "--port", "0", "--server-id", "s1",
+                "--init-timeout", "1", "--redis-url", url]
+        with start_server(argv, name="s1") as server:
+            yield Auction(url, {"s1": server})

@@ -53,8 +53,8 @@ async def test_a_bid_on_one_server_reaches_subscribers_on_both(auction):
             await stream.aclose()
 
 
-async def test_a_bid_that_is_not_higher_is_refused_with_a_graphql_error(auction):
-    async with connect(auction.ws("s2"), BOB) as bob:
+async def test_a_bid_that_is_not_higher_is_refused_with_a_graphql_error(one_server):
+    async with connect(one_server.ws(), BOB) as bob:
         with pytest.raises(OperationFailed, match="bid refused: 5 is not above the highest bid, 10"):
             await bob.execute('mutation { placeBid(lot: "lamp", amount: 5) { seq } }')
 
@@ -67,44 +67,44 @@ async def closed_with(auction, payload, *texts: str, init: bool = True) -> Conne
 
 
 @pytest.mark.parametrize("payload", [{"token": "stolen"}, {}])
-async def test_a_bad_or_missing_token_is_refused_with_4403(auction, payload):
+async def test_a_bad_or_missing_token_is_refused_with_4403(one_server, payload):
     with pytest.raises(ConnectionEnded) as ended:
-        async with connect(auction.ws(), payload):
+        async with connect(one_server.ws(), payload):
             pass
     assert (ended.value.code, ended.value.reason) == (4403, "Forbidden")
 
 
-async def test_no_connection_init_within_the_wait_closes_with_4408(auction):
-    ended = await closed_with(auction, ALICE, init=False)
+async def test_no_connection_init_within_the_wait_closes_with_4408(one_server):
+    ended = await closed_with(one_server, ALICE, init=False)
     assert (ended.code, ended.reason) == (4408, "Connection initialisation timeout")
 
 
-async def test_subscribe_before_connection_init_closes_with_4401(auction):
+async def test_subscribe_before_connection_init_closes_with_4401(one_server):
     subscribe = json.dumps({"id": "1", "type": "subscribe", "payload": {"query": BIDS}})
-    ended = await closed_with(auction, ALICE, subscribe, init=False)
+    ended = await closed_with(one_server, ALICE, subscribe, init=False)
     assert (ended.code, ended.reason) == (4401, "Unauthorized")
 
 
-async def test_a_second_subscribe_with_a_running_id_closes_with_4409(auction):
+async def test_a_second_subscribe_with_a_running_id_closes_with_4409(one_server):
     subscribe = json.dumps({"id": "dup", "type": "subscribe", "payload": {"query": BIDS}})
-    ended = await closed_with(auction, ALICE, subscribe, subscribe)
+    ended = await closed_with(one_server, ALICE, subscribe, subscribe)
     assert (ended.code, ended.reason) == (4409, "Subscriber for dup already exists")
 
 
-async def test_a_second_connection_init_closes_with_4429(auction):
-    ended = await closed_with(auction, ALICE, json.dumps({"type": "connection_init", "payload": ALICE}))
+async def test_a_second_connection_init_closes_with_4429(one_server):
+    ended = await closed_with(one_server, ALICE, json.dumps({"type": "connection_init", "payload": ALICE}))
     assert ended.code == 4429
 
 
 @pytest.mark.parametrize("text", ["{not json", json.dumps({"type": "start", "id": "1"})])
-async def test_malformed_json_and_unknown_types_close_with_4400(auction, text):
-    ended = await closed_with(auction, ALICE, text)
+async def test_malformed_json_and_unknown_types_close_with_4400(one_server, text):
+    ended = await closed_with(one_server, ALICE, text)
     assert ended.code == 4400
 
 
-async def test_a_query_deeper_than_the_limit_is_refused_with_a_graphql_error(auction):
+async def test_a_query_deeper_than_the_limit_is_refused_with_a_graphql_error(one_server):
     deep = "{ lots { lastBid { lot { lastBid { lot { lastBid { amount } } } } } } }"  # depth 6
-    async with connect(auction.ws(), ALICE) as alice:
+    async with connect(one_server.ws(), ALICE) as alice:
         with pytest.raises(OperationFailed, match="exceeds maximum operation depth of 5"):
             await alice.execute(deep)
         assert await alice.execute("{ lots { id } }")  # the connection goes on
