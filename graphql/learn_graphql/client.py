@@ -74,6 +74,8 @@ class GraphQLClient:
     def __init__(self, socket: Socket, connection: ClientConnection, trace: Trace) -> None:
         self.socket, self.connection, self.trace = socket, connection, trace
         self.ack = asyncio.get_running_loop().create_future()
+        # A client that never sent connection_init never awaits the ack: mark its failure as seen.
+        self.ack.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.ended = asyncio.get_running_loop().create_future()
         self.queues: dict[str, asyncio.Queue[Any]] = {}
         self.ids = (str(n) for n in itertools.count(1))  # "1", "2", ...: readable in the trace
@@ -150,7 +152,7 @@ class GraphQLClient:
                 yield item
         finally:
             self.queues.pop(op_id, None)
-            if op_id in self.connection.running and self.connection.close is None:
+            if op_id in self.connection.running and self.connection.close is None and not self.ended.done():
                 self.connection.complete(op_id)
                 with contextlib.suppress(ConnectionClosed):
                     await self.flush()

@@ -37,7 +37,7 @@ from .hub import Hub
 from .schema import MAX_DEPTH, build_schema
 from .store import MemoryStore, RedisStore
 
-DEMO_TOKENS = {"alice": "alice-token", "bob": "bob-token", "carol": "carol-token"}
+DEMO_TOKENS = {name: f"{name}-token" for name in ("alice", "bob", "carol", "dave")}
 
 
 @dataclass
