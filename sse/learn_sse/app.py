@@ -120,6 +120,14 @@ def peer_of(request: Request) -> str:
     return (f"{client.host}:{client.port}" if client.port else client.host) if client else "?"
 
 
+def peer_name(request: Request) -> str | None:
+    """The client as it names itself, for the structured events: the first product token of its
+    ``User-Agent`` (RFC 9110 §10.1.5): ``client`` for ``client (learn_sse)``, ``curl`` for
+    ``curl/8.5.0``; None without one."""
+    agent = request.headers.get("user-agent", "").strip()
+    return re.split(r"[/\s]", agent, maxsplit=1)[0] if agent else None
+
+
 @functools.lru_cache(maxsize=4096)
 def wire_of(event: Event) -> bytes:
     """The event as it goes on the wire, encoded once however many streams send it.
@@ -248,14 +256,15 @@ def events_routes(ctx: Context) -> APIRouter:
             ctx.trace.state(f"subscriber {peer_of(request)} {how}", [
                 f"{param}: {raw!r}" if raw else "no Last-Event-ID",
                 f"limit: {limit}", f"user-agent: {request.headers.get('user-agent', '-')}"])
-        return ctx.sse_response(subscribe(ctx, peer_of(request), cursor, limit))
+        return ctx.sse_response(subscribe(ctx, peer_of(request), cursor, limit, peer_name(request)))
 
     return router
 
 
-async def subscribe(ctx: Context, peer: str, cursor: int,
-                    limit: int | None) -> AsyncIterator[ServerSentEvent | bytes]:
-    """One client's stream.  ``limit``: end after that many log events (for curl and tests)."""
+async def subscribe(ctx: Context, peer: str, cursor: int, limit: int | None,
+                    who: str | None = None) -> AsyncIterator[ServerSentEvent | bytes]:
+    """One client's stream.  ``limit``: end after that many log events (for curl and tests).
+    ``peer`` is its address (the text trace), ``who`` its name (the structured events)."""
     log, stats, trace, loud = ctx.log, ctx.stats, ctx.trace, ctx.loud
     stats.subscribers_active += 1
     stats.subscribers_total += 1
@@ -267,7 +276,7 @@ async def subscribe(ctx: Context, peer: str, cursor: int,
             if not isinstance(missed, list):  # a Gap: say so, then carry on live
                 if loud:
                     trace.sent(f"{peer} event=reset id={log.last_id} ({missed.reason}: "
-                               f"requested {missed.requested})")
+                               f"requested {missed.requested})", peer=who, cid=str(log.last_id))
                 yield reset_event(missed, log.oldest_id, log.last_id)
                 cursor = log.last_id
                 continue
@@ -277,7 +286,7 @@ async def subscribe(ctx: Context, peer: str, cursor: int,
                     for event in batch:
                         wire = wire_of(event).decode().split(SEP)[:-2] if trace.verbose else ()
                         trace.sent(f"{peer} event={event.type} id={event.id} "
-                                   f"{shorten(event.data, 50)}", wire)
+                                   f"{shorten(event.data, 50)}", wire, peer=who, cid=str(event.id))
                 # Everything this wake-up found goes out as one chunk: one write for a burst.
                 yield b"".join(map(wire_of, batch))
                 cursor = batch[-1].id
@@ -319,7 +328,7 @@ def publish_routes(ctx: Context) -> APIRouter:
             return error(400, f"type must match {EVENT_TYPE.pattern} and not be one of "
                          f"{sorted(RESERVED_TYPES)}, got {shorten(repr(kind), 40)}", "type", "invalid_type")
         if ctx.loud:
-            ctx.trace.received(f"publish from {peer_of(request)}: event={kind}")
+            ctx.trace.received(f"publish from {peer_of(request)}: event={kind}", peer=peer_name(request))
         try:
             event = await ctx.log.append(kind, encode_data(item["data"]))
         except LogClosed:
@@ -342,28 +351,31 @@ def completion_routes(ctx: Context) -> APIRouter:
             chat = completions.parse_request(body)
         except completions.RequestError as exc:
             if ctx.loud:
-                ctx.trace.received(f"completion request from {peer_of(request)} refused: {exc.message}")
+                ctx.trace.received(f"completion request from {peer_of(request)} refused: {exc.message}",
+                                   peer=peer_name(request))
             return error(400, exc.message, exc.param, exc.code)
         answer = completions.complete(chat, ctx.settings.completion_id(), int(ctx.settings.clock()))
         if ctx.loud:
             ctx.trace.received(f"completion {answer.id} model={chat.model} stream={chat.stream} "
-                               f"from {peer_of(request)}")
+                               f"from {peer_of(request)}", peer=peer_name(request))  # no cid in a request
         if not chat.stream:
             return JSONResponse(completions.completion_object(answer))
-        return ctx.sse_response(stream_completion(ctx, answer))
+        return ctx.sse_response(stream_completion(ctx, answer, peer_name(request)))
 
     return router
 
 
-async def stream_completion(ctx: Context, answer: completions.Completion) -> AsyncIterator[ServerSentEvent]:
+async def stream_completion(ctx: Context, answer: completions.Completion,
+                            who: str | None = None) -> AsyncIterator[ServerSentEvent]:
     ctx.stats.completions_streamed += 1
     for i, body in enumerate(completions.stream_chunks(answer)):
         if ctx.settings.token_delay and 1 <= i <= len(answer.tokens):
             await asyncio.sleep(ctx.settings.token_delay)  # the pace of a model producing tokens
         data = completions.encode_chunk(body)
         if ctx.loud:
-            ctx.trace.sent(f"{answer.id} chunk {i} {shorten(data[data.find('choices'):], 60)}")
+            ctx.trace.sent(f"{answer.id} chunk {i} {shorten(data[data.find('choices'):], 60)}",
+                           peer=who, cid=answer.id)
         yield ServerSentEvent(data=data, sep=SEP)
     if ctx.loud:
-        ctx.trace.sent(f"{answer.id} data: {completions.DONE}")
+        ctx.trace.sent(f"{answer.id} data: {completions.DONE}", peer=who, cid=answer.id)
     yield ServerSentEvent(data=completions.DONE, sep=SEP)

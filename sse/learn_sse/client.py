@@ -118,6 +118,12 @@ def reconnect_delay(retry_ms: int, failures: int, max_backoff_ms: int = MAX_BACK
     return max(retry_ms, backoff) / 1000
 
 
+def user_agent(actor: str) -> str:
+    """Our ``User-Agent``: the trace's actor name first (RFC 9110 §10.1.5: a product token), so
+    the server can name us in its events as we name ourselves (``app.peer_name``)."""
+    return f"{actor or 'client'} (learn_sse)"
+
+
 def is_event_stream(content_type: str) -> bool:
     """§9.2.3: the MIME type must be ``text/event-stream``, "ignoring any MIME type parameters"."""
     return content_type.partition(";")[0].strip().lower() == "text/event-stream"
@@ -131,7 +137,9 @@ class EventSourceClient:
     (closed by its owner, not by us).  ``read_timeout`` (s) treats a silent
     connection as lost: set it above the server's heartbeat interval.
     ``resume=False`` never sends ``Last-Event-ID`` (the demo's ``--no-last-event-id``,
-    to show what the header saves).
+    to show what the header saves).  ``server`` is the other end's actor name in
+    the structured events (``sse``: what our server calls itself); the client
+    names itself to the server by its trace actor, as the first word of ``User-Agent``.
     """
 
     def __init__(self, url: str, *, last_event_id: str | None = None, retry_ms: int = DEFAULT_RETRY_MS,
@@ -139,8 +147,9 @@ class EventSourceClient:
                  max_reconnects: int | None = None, http: httpx.AsyncClient | None = None,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
                  max_backoff_ms: int = MAX_BACKOFF_MS, read_timeout: float | None = None,
-                 resume: bool = True) -> None:
+                 resume: bool = True, server: str = "sse") -> None:
         self.url = url
+        self.server = server
         self.retry_ms = retry_ms
         self.resume = resume
         self.trace = trace or Trace("client")
@@ -222,21 +231,22 @@ class EventSourceClient:
     def _request_headers(self) -> dict[str, str | bytes]:
         """The headers of the next request (traced, and recorded in ``sent_last_event_ids``)."""
         headers: dict[str, str | bytes] = {"Accept": "text/event-stream", "Cache-Control": "no-cache",
-                                           **self.headers}
+                                           "User-Agent": user_agent(self.trace.actor), **self.headers}
         last_id = self.parser.last_event_id if self.resume else ""
         self.sent_last_event_ids.append(last_id or None)
         if last_id:  # §9.2.3: only "if the event source's last event ID string is not the empty string"
             headers["Last-Event-ID"] = last_id.encode()  # §9.2.4: "encoded as UTF-8" (httpx assumes ASCII)
         self.trace.sent(f"GET {self.url}" + (f"  Last-Event-ID: {last_id}" if last_id else ""),
                         [f"{name}: {value.decode() if isinstance(value, bytes) else value}"
-                         for name, value in headers.items()])
+                         for name, value in headers.items()], peer=self.server)
         return headers
 
     def _announce(self, response: httpx.Response) -> bool:
         """§9.2.3: check the response; True if it is an event stream ("announce the connection")."""
         content_type = response.headers.get("content-type", "")
         self.trace.received(f"HTTP {response.status_code} {response.reason_phrase}  {content_type}",
-                            [f"{name}: {value}" for name, value in response.headers.items()])
+                            [f"{name}: {value}" for name, value in response.headers.items()],
+                            peer=self.server)
         if response.status_code == 204:
             # §9.2.1: "a client can be told to stop reconnecting using the HTTP 204 No Content
             # response code" -- in §9.2.3 terms, any status but 200 fails the connection.
@@ -268,14 +278,15 @@ class EventSourceClient:
 
     def _trace_event(self, event: Event) -> None:
         shown_id = f" id={event.id}" if event.id is not None else ""
-        self.trace.received(f"event={event.type}{shown_id} data='{shorten(event.data)}'")
+        self.trace.received(f"event={event.type}{shown_id} data='{shorten(event.data)}'", peer=self.server,
+                            cid=event.id)
 
     def _trace_extra(self, item: Comment | RetryChanged) -> None:
         if type(item) is RetryChanged:
             self.retry_ms = item.ms  # §9.2.6: "set the event stream's reconnection time"
             self.trace.state(f"retry is now {item.ms} ms")
         elif self.trace.verbose:  # heartbeats would drown the trace: shown with -v only
-            self.trace.received(f":{item.text}")
+            self.trace.received(f":{item.text}", peer=self.server)
 
     async def aclose(self) -> None:
         """Stop: close the response, stop reconnecting, and (if it is ours) close the HTTP client."""

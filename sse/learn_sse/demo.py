@@ -55,7 +55,7 @@ from wirelab_common.processes import ManagedProcess, start_process, start_server
 from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace, shorten
 
-from .client import EventSourceClient
+from .client import EventSourceClient, user_agent
 from .event_stream import EventStreamParser
 from .proxy import render_sse_proxy
 
@@ -72,10 +72,11 @@ async def act_wire_format(trace: Trace, base: str, blank_lines: bool = True) -> 
     trace.banner("Act 1: the wire format -- what text/event-stream looks like")
     async with httpx.AsyncClient(timeout=10) as http:
         async with http.stream("GET", f"{base}/events?lastEventId=0&limit=2",
-                               headers={"Accept-Encoding": "identity"}) as response:
+                               headers={"Accept-Encoding": "identity",
+                                        "User-Agent": user_agent(trace.actor)}) as response:
             raw = (await response.aread()).decode()
     trace.received(f"HTTP {response.status_code} {response.headers['content-type']}",
-                   [f"{k}: {v}" for k, v in response.headers.items()])
+                   [f"{k}: {v}" for k, v in response.headers.items()], peer="sse")
     for line in raw.replace("\r\n", "\n").split("\n"):
         print(f"      | {line}", flush=True)
     if not blank_lines:  # --no-blank-line: what a proxy that drops empty lines would deliver
@@ -137,25 +138,25 @@ async def act_tokens(trace: Trace, base: str, stream: bool = True) -> None:
     trace.banner("Act 3: token streaming -- POST /v1/chat/completions with stream: true")
     body = {"model": "wirelab-echo", "stream": stream,
             "messages": [{"role": "user", "content": "Why do proxies buffer?"}]}
-    trace.sent(f"POST /v1/chat/completions {json.dumps(body)}")
-    parser, pieces, chunks, done = EventStreamParser(), [], 0, False
-    async with httpx.AsyncClient(timeout=10) as http:
+    trace.sent(f"POST /v1/chat/completions {json.dumps(body)}", peer="sse")
+    parser, pieces, chunks, done, cid = EventStreamParser(), [], 0, False, None
+    async with httpx.AsyncClient(timeout=10, headers={"User-Agent": user_agent(trace.actor)}) as http:
         async with http.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
             check(response.status_code == 200, f"completions answered {response.status_code}")
             async for text in response.aiter_text():
                 for event in parser.feed(text):
                     if event.data == "[DONE]":
-                        trace.received("data: [DONE]")
+                        trace.received("data: [DONE]", peer="sse", cid=cid)
                         done = True
                         continue
                     chunk = json.loads(event.data)
-                    chunks += 1
+                    chunks, cid = chunks + 1, chunk.get("id")  # the completion's id: every chunk has it
                     check(chunk["object"] == "chat.completion.chunk", f"not a chunk: {chunk}")
                     choice = chunk["choices"][0]
                     piece, finish = choice["delta"].get("content", ""), choice["finish_reason"]
                     pieces.append(piece)
                     trace.received(f"chunk {chunks}: delta {piece!r}"
-                                   + (f" finish_reason={finish}" if finish else ""))
+                                   + (f" finish_reason={finish}" if finish else ""), peer="sse", cid=cid)
     reply = "".join(pieces)
     check(chunks > 2 and reply and done, f"expected a stream of chunks ending with data: [DONE], got "
           f"{chunks} chunk(s){'' if done else ' and no [DONE]'} ({response.headers.get('content-type')})")
@@ -165,7 +166,7 @@ async def act_tokens(trace: Trace, base: str, stream: bool = True) -> None:
 async def arrival_times(url: str) -> list[float]:
     """Seconds after the request at which each event of a finite stream arrived."""
     start, times = time.monotonic(), []
-    async with EventSourceClient(url, max_reconnects=0) as client:
+    async with EventSourceClient(url, max_reconnects=0, server="nginx") as client:
         async for _event in client.events():
             times.append(round(time.monotonic() - start, 2))
             if len(times) == 4:
@@ -188,7 +189,7 @@ async def act_proxy(trace: Trace, verbose: bool, always_buffer: bool = False) ->
                         name = "proxy_buffering on + gzip" if buffered else "proxy_buffering off"
                         trace.note(f"through nginx with {name}: 4 events, one every 0.4 s")
                         times = await arrival_times(setup.url("/events?limit=4"))
-                        trace.received(f"events arrived after {times} s")
+                        trace.received(f"events arrived after {times} s", peer="nginx")
                         spread = times[-1] - times[0]
                         if buffered:
                             check(spread < 0.3, f"buffered: expected one lump, arrivals {times}")
