@@ -184,6 +184,8 @@ async def connect(url: str, payload: dict[str, Any] | None = None, *, trace: Tra
     trace = trace or Trace("client")
     async with ws_connect(url, subprotocols=[SUBPROTOCOL], open_timeout=5, close_timeout=2) as socket:
         trace.state(f"WebSocket open to {url}, subprotocol {socket.subprotocol}")
+        if socket.subprotocol != SUBPROTOCOL:  # RFC 6455 §1.9: the server picked none of ours
+            raise CheckFailed(f"{url} does not speak {SUBPROTOCOL} (it chose {socket.subprotocol!r})")
         client = GraphQLClient(socket, ClientConnection(payload), trace)
         if init:
             await client.flush()
