@@ -206,6 +206,15 @@ def attach_terminal(client: SessionClient, name: str, command: Sequence[str]) ->
             pass
         selector.register(wake_r, selectors.EVENT_READ, "signal")
         while True:
+            # Frames already parsed come first: ATTACHED and the replayed OUTPUT often share one read.
+            while client.frames:
+                frame = client.frames.pop(0)
+                if frame.type is FrameType.OUTPUT:
+                    os.write(stdout, frame.payload)
+                elif frame.type is FrameType.EXITED:
+                    return f"[{name} exited with status {frame.payload.decode()}]"
+                elif frame.type is FrameType.ERROR:
+                    return f"[error: {frame.payload.decode(errors='replace')}]"
             for key, _ in selector.select():
                 if key.data == "signal":
                     wake_r.recv(64)
@@ -222,15 +231,10 @@ def attach_terminal(client: SessionClient, name: str, command: Sequence[str]) ->
                     else:
                         client.type(keys)
                 else:
-                    client._read(client.timeout)
-                    while client.frames:
-                        frame = client.frames.pop(0)
-                        if frame.type is FrameType.OUTPUT:
-                            os.write(stdout, frame.payload)
-                        elif frame.type is FrameType.EXITED:
-                            return f"[{name} exited with status {frame.payload.decode()}]"
-                        elif frame.type is FrameType.ERROR:
-                            return f"[error: {frame.payload.decode(errors='replace')}]"
+                    try:
+                        client._read(client.timeout)  # the frames are shown at the top of the loop
+                    except Disconnected:
+                        return "[the server closed the connection]"
     finally:
         if saved is not None:
             termios.tcsetattr(stdin, termios.TCSAFLUSH, saved)
