@@ -1,4 +1,4 @@
 """learn_graphql: GraphQL subscriptions over WebSocket, from the message protocol up.
 
-Reading order: transport_ws -> client -> auction (schema, hub, store, app, server) -> demo.
+Reading order: messages -> transport_ws -> client -> auction (schema, hub, store, app, server) -> demo.
 """

@@ -1,6 +1,6 @@
 """The ``graphql-transport-ws`` protocol, sans I/O: text messages in, events and messages out.
 
-Reading order: **transport_ws** -> client -> auction -> demo.
+Reading order: messages -> **transport_ws** -> client -> auction -> demo.
 
 GraphQL over WebSocket (the protocol of the ``graphql-ws`` library, its
 ``PROTOCOL.md``) runs inside one WebSocket whose subprotocol is
@@ -23,10 +23,12 @@ operation before ``connection_ack``, 4403 when the server refuses the
 4409 for a second ``subscribe`` with an id that is still running, 4429 for a
 second ``connection_init``.
 
-Both ends are here as classes with the same shape (python-websockets' sans-I/O
-contract): feed a received text to ``receive()``, act on the events it
-returns, send what ``data_to_send()`` returns, and close the socket when
-``close`` is set.  Neither class reads a clock: the driver calls
+The checks that make a text a message at all (JSON, a known ``type``, an
+``id`` where one belongs) are in ``messages.py``; this module decides whether
+it is the right message for the moment.  Both ends are here as classes with
+the same shape (python-websockets' sans-I/O contract): feed a received text
+to ``receive()``, act on the events it returns, send what ``data_to_send()``
+returns, and close the socket when ``close`` is set.  Neither class reads a clock: the driver calls
 ``ServerConnection.init_timed_out()`` when its timer fires.
 
 The server's connection moves through this table (ping and pong are allowed in
@@ -56,34 +58,23 @@ A message of the wrong kind for the state (say ``next`` before the ack) is a
 protocol violation: close with 4400, naming what came and what was expected.
 """
 
+
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from wirelab_common.state_table import Machine, StateTable
 
-SUBPROTOCOL = "graphql-transport-ws"
-
-
-class CloseCode(IntEnum):
-    """The WebSocket close codes ``PROTOCOL.md`` gives meaning to."""
-
-    BAD_REQUEST = 4400  # not JSON, no or unknown type, a field of the wrong shape
-    UNAUTHORIZED = 4401  # subscribe (or complete) before connection_ack
-    FORBIDDEN = 4403  # the server refused the connection_init payload
-    INIT_TIMEOUT = 4408  # no connection_init within the server's wait
-    SUBSCRIBER_EXISTS = 4409  # subscribe with an id that is still running
-    TOO_MANY_INIT = 4429  # a second connection_init
-    INTERNAL_ERROR = 4500  # the server failed, not the client
-
-
-# Who may send which type (the other side closes with 4400 on one it should never get).
-CLIENT_TYPES = frozenset({"connection_init", "subscribe", "complete", "ping", "pong"})
-SERVER_TYPES = frozenset({"connection_ack", "next", "error", "complete", "ping", "pong"})
-NEEDS_ID = frozenset({"subscribe", "next", "error", "complete"})
+from .messages import (  # noqa: F401  (SUBPROTOCOL, CloseCode, encode: the protocol's names, from here too)
+    CLIENT_TYPES,
+    SERVER_TYPES,
+    SUBPROTOCOL,
+    CloseCode,
+    ProtocolError,
+    decode,
+    encode,
+)
 
 SERVER_TABLE = StateTable("graphql-transport-ws server", {
     ("awaiting_init", "connection_init"): "deciding",  # the application judges the payload
@@ -118,53 +109,6 @@ CLIENT_TABLE = StateTable("graphql-transport-ws client", {
     ("acknowledged", "complete"): "acknowledged",
 })
 
-
-class ProtocolError(Exception):
-    """A message that breaks the protocol; ``code`` and ``reason`` are what to close with."""
-
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(f"{int(code)} {reason}")
-        self.code, self.reason = code, reason
-
-
-def encode(message: dict[str, Any]) -> str:
-    """One message as the text of one WebSocket message (compact JSON, no spaces)."""
-    return json.dumps(message, separators=(",", ":"))
-
-
-def decode(text: str | bytes, allowed: frozenset[str]) -> dict[str, Any]:
-    """Parse and check one message; :class:`ProtocolError` (4400) if it is not a valid one.
-
-    ``allowed`` is the set of types the receiving side may get (``CLIENT_TYPES``
-    on a server).  The checks are the ones ``PROTOCOL.md`` makes: a JSON object,
-    a known ``type``, a string ``id`` where one belongs, an object or null
-    ``payload`` (a list of errors for ``error``), and a string ``query`` in a
-    ``subscribe``.
-    """
-    if isinstance(text, bytes):
-        raise ProtocolError(CloseCode.BAD_REQUEST, "messages are text frames, this was binary")
-    try:
-        message = json.loads(text)
-    except ValueError:
-        raise ProtocolError(CloseCode.BAD_REQUEST, "Invalid message received: not JSON") from None
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise ProtocolError(CloseCode.BAD_REQUEST, "Invalid message received: no type")
-    kind = message["type"]
-    if kind not in allowed:
-        raise ProtocolError(CloseCode.BAD_REQUEST, f"Invalid message received: type {kind!r}")
-    if kind in NEEDS_ID and not (isinstance(message.get("id"), str) and message["id"]):
-        raise ProtocolError(CloseCode.BAD_REQUEST, f"Invalid message received: {kind} without an id")
-    payload = message.get("payload")
-    if kind == "error":
-        if not isinstance(payload, list):
-            raise ProtocolError(CloseCode.BAD_REQUEST, "Invalid message received: error payload not a list")
-    elif payload is not None and not isinstance(payload, dict):
-        raise ProtocolError(CloseCode.BAD_REQUEST, f"Invalid message received: {kind} payload not an object")
-    if kind == "subscribe" and not isinstance((payload or {}).get("query"), str):
-        raise ProtocolError(CloseCode.BAD_REQUEST, "Invalid message received: subscribe without a query")
-    if kind == "next" and payload is None:
-        raise ProtocolError(CloseCode.BAD_REQUEST, "Invalid message received: next without a payload")
-    return message
 
 
 # Events: what a received message means to the application.
