@@ -214,3 +214,27 @@ def test_shutdown_hangs_up_sessions_and_removes_the_socket(server):
     assert proc.popen.returncode == 0
     assert not os.path.exists(path)
     assert "session bye exited" in proc.output()
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_others_see_everything(server):
+    proc, path = server
+    with SessionClient(path) as watcher:
+        watcher.attach("flood", SHELL)
+        stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stalled.connect(path)
+        stalled.sendall(encode_request(Attach("flood", 24, 80)))  # then never reads
+        try:
+            watcher.type("yes wirelab | head -c 6000000; echo end-$((2+3))\n")
+            watcher.read_until(b"end-5", timeout=40)
+            proc.wait_line(r"c2\s+dropped: \d+ bytes queued, the client reads too slowly", timeout=5)
+        finally:
+            stalled.close()
+        assert watcher.output.count(b"wirelab\r\n") >= 6000000 // len(b"wirelab\n") - 1
+
+
+def test_a_command_that_cannot_run_ends_the_session_with_status_127(server):
+    _, path = server
+    with SessionClient(path) as client:
+        client.attach("bad", ["/nonexistent/program"])
+        assert client.next_frame().type is FrameType.EXITED
+        assert client.exit_status == 127

@@ -76,13 +76,22 @@ class Client:
         self.session: Session | None = None
         self.queue: asyncio.Queue[tuple[bytes, list[int]] | None] = asyncio.Queue()
         self.queued = 0
+        self.dropped = False
         self.pid = self.uid = self.gid = -1
 
     def send(self, frame_type: FrameType, payload: bytes = b"", fds: Sequence[int] = ()) -> None:
         if frame_type is not FrameType.OUTPUT or self.trace.verbose:
             self.trace.sent(f"{frame_type.name} {shorten(payload, 60)}" if payload else frame_type.name)
+        if self.dropped:
+            return
         self.queued += len(payload)
         self.queue.put_nowait((serialize(frame_type, payload), list(fds)))
+        if self.queued > MAX_QUEUED:
+            # Too slow: hang up rather than hold its output or stall the session.  shutdown()
+            # ends both the read in handle() (b"") and a send stuck in the writer (EPIPE).
+            self.dropped = True
+            self.trace.state(f"dropped: {self.queued} bytes queued, the client reads too slowly")
+            self.sock.shutdown(socket.SHUT_RDWR)
 
 
 class SessionServer:
@@ -135,9 +144,6 @@ class SessionServer:
                         self.carry_out(client, request)
                 except (FrameError, ProtocolError) as exc:
                     client.send(FrameType.ERROR, str(exc).encode())
-                    return
-                if client.queued > MAX_QUEUED:
-                    client.trace.state(f"dropped: {client.queued} bytes queued, the client reads too slowly")
                     return
         except (ConnectionError, OSError) as exc:
             client.trace.state(f"connection lost: {exc}")
