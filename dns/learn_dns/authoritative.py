@@ -90,6 +90,7 @@ from wirelab_common.wiretrace import Trace, hexdump
 from .names import Name
 from .nameserver import AuthoritativeServer
 from .notify import Acknowledged, Action, GaveUp, RefreshZone, RetryAt, SendNotify
+from .peers import add_peer_names
 from .secondary import SecondaryZone
 from .udp_drain import UdpDrain, loop_name
 from .wire import U16
@@ -211,14 +212,16 @@ class Driver:
         for action in actions:
             if isinstance(action, SendNotify):
                 trace.sent(f"NOTIFY {action.origin} serial {action.serial} to {action.target}:{self.port} "
-                           f"(try {action.attempt})")
+                           f"(try {action.attempt})", peer=self.server.peer_names(action.target),
+                           cid=str(int.from_bytes(action.wire[:2], "big")))
                 if self.udp is not None:
                     self.udp.sendto(action.wire, (action.target, self.port))
             elif isinstance(action, RetryAt):
                 self.loop.call_at(self.loop.time() + max(action.when - time.monotonic(), 0), self.timer,
                                   action.query_id, action.target)
             elif isinstance(action, Acknowledged):
-                trace.received(f"NOTIFY acknowledged by {action.target}")
+                trace.received(f"NOTIFY acknowledged by {action.target}",
+                               peer=self.server.peer_names(action.target))
             elif isinstance(action, GaveUp):
                 trace.state(f"NOTIFY {action.origin} to {action.target}: no acknowledgement after "
                             f"{action.attempts} tries, giving up")
@@ -267,6 +270,7 @@ async def serve(args: argparse.Namespace) -> None:
     ids = random.Random(args.seed)  # query ids of NOTIFY/SOA/AXFR: seeded in tests, random otherwise
     next_id = lambda: ids.randrange(65536)  # noqa: E731
     server = AuthoritativeServer(args.zone, args.notify, trace, not args.quiet, next_id)
+    server.peer_names.update(args.peer_name)
     answerer: Answerer = server if args.cache == "off" else CachedAnswers(server, args.cache)
     try:
         server.load_files()
@@ -308,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--secondary", action="append", default=[], type=parse_secondary,
                         metavar="ZONE=ADDR", help="serve ZONE as a copy transferred from the primary at ADDR")
     parser.add_argument("--name", default="", help="actor name in the trace (default: the address)")
+    add_peer_names(parser)
     parser.add_argument("--seed", type=int, default=None, help="seed for query ids (tests)")
     parser.add_argument("--tcp-idle", type=float, default=IDLE_TIMEOUT, metavar="SECONDS",
                         help=f"close a silent TCP connection after this long (default {IDLE_TIMEOUT:g})")

@@ -39,7 +39,7 @@ from wirelab_common.errors import check, run_main
 from wirelab_common.wiretrace import Trace
 
 from . import propagation
-from .hierarchy import RESOLVER_ADDRESS, RRL_RESOLVER_ADDRESS, SERVERS, Hierarchy
+from .hierarchy import RESOLVER_ADDRESS, RRL_RESOLVER_ADDRESS, SERVERS, TRACE_ADDRESS, Hierarchy
 from .propagation import OLD_WWW, ask_resolver, first_address, upstream_count
 from .recursive.trace_dig import trace_resolution
 
@@ -62,7 +62,7 @@ def act_topology(h: Hierarchy, trace: Trace) -> None:
 def act_trace(h: Hierarchy, trace: Trace) -> None:
     trace.banner("Act 2: one resolution, root -> com. -> example.com. (like dig +trace)")
     result = asyncio.run(trace_resolution("www.example.com", "A", h.port, ["127.53.0.1"],
-                                          trace.child("trace")))
+                                          trace.child("trace"), local_address=TRACE_ADDRESS))
     check(result.rcode == dns.rcode.NOERROR and result.answer and result.answer[-1][0].address == OLD_WWW,
           f"dig +trace should end at {OLD_WWW}, not {dns.rcode.to_text(result.rcode)} "
           f"{[str(rrset) for rrset in result.answer]}")
@@ -71,15 +71,18 @@ def act_trace(h: Hierarchy, trace: Trace) -> None:
 def act_cache(h: Hierarchy, trace: Trace) -> None:
     trace.banner("Act 3: the resolver; the second query is answered from its cache")
     before, lines = upstream_count(h), h.resolver.line_count()
-    address, ttl = first_address(ask_resolver(h, "www.example.com"))
-    trace.received(f"client: www.example.com -> {address} (TTL {ttl})")
+    response = ask_resolver(h, "www.example.com")
+    address, ttl = first_address(response)
+    trace.received(f"client: www.example.com -> {address} (TTL {ttl})", peer="resolver", cid=str(response.id))
     first = upstream_count(h) - before
     show_resolver_lines(h, lines, trace)
     check(address == OLD_WWW and first >= 1, f"the first query should iterate ({first} upstream queries)")
     time.sleep(1.0)
     before, lines = upstream_count(h), h.resolver.line_count()
-    address, ttl2 = first_address(ask_resolver(h, "www.example.com"))
-    trace.received(f"client: www.example.com -> {address} (TTL {ttl2}, counted down in the cache)")
+    response = ask_resolver(h, "www.example.com")
+    address, ttl2 = first_address(response)
+    trace.received(f"client: www.example.com -> {address} (TTL {ttl2}, counted down in the cache)",
+                   peer="resolver", cid=str(response.id))
     show_resolver_lines(h, lines, trace)
     second = upstream_count(h) - before
     check(second == 0 and address == OLD_WWW,
@@ -125,9 +128,9 @@ def act_rate_limit(h: Hierarchy, trace: Trace, rrl_args: list[str]) -> None:
     answered = [qid for qid, r in replies.items() if r is not None and first_address(r)[0] == OLD_WWW]
     slipped = [qid for qid, r in replies.items() if r is not None and r.flags & dns.flags.TC and not r.answer]
     dropped = [qid for qid, r in replies.items() if r is None]
-    trace.sent(f"client: {BURST} queries for www.example.com at once over UDP")
+    trace.sent(f"client: {BURST} queries for www.example.com at once over UDP", peer="resolver")
     trace.received(f"client: {len(answered)} answered, {len(slipped)} truncated (TC=1: slipped), "
-                   f"{len(dropped)} with no reply (dropped)")
+                   f"{len(dropped)} with no reply (dropped)", peer="resolver")
     own = proc.output().splitlines()[lines:]
     for line in own[:8]:
         trace.note(f"  resolver| {line}")
@@ -136,7 +139,8 @@ def act_rate_limit(h: Hierarchy, trace: Trace, rrl_args: list[str]) -> None:
     tcp = [dns.query.tcp(dns.message.make_query("www.example.com", "A"), RRL_RESOLVER_ADDRESS,
                          port=h.port, timeout=6) for _ in slipped]  # what dig and every stub do on TC=1
     via_tcp = sum(1 for r in tcp if first_address(r)[0] == OLD_WWW)
-    trace.received(f"client: asked the {len(slipped)} truncated ones again over TCP: {via_tcp} answered")
+    trace.received(f"client: asked the {len(slipped)} truncated ones again over TCP: {via_tcp} answered",
+                   peer="resolver")
     check(answered and dropped, f"a burst should be answered up to the limit, then dropped "
           f"({len(answered)} answered, {len(dropped)} dropped)")
     check(slipped and via_tcp == len(slipped), f"with slip, some answers over the limit should come back "
@@ -189,7 +193,7 @@ def demo(args: argparse.Namespace) -> None:
         8: lambda: act_serve_stale(h, trace),
     }
     with Hierarchy(verbose=args.verbose, resolver_args=resolver_args, notify=not args.no_notify,
-                   zone_edits=edits) as h:
+                   zone_edits=edits, clients={"127.0.0.1": "demo", TRACE_ADDRESS: "trace"}) as h:
         for number, act in acts.items():
             if args.act in (None, number):
                 act()

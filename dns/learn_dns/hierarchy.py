@@ -11,6 +11,7 @@ integration tests start everything through :class:`Hierarchy`.
     127.53.0.5    ns1.newdns.net       newdns.net. and the new provider's copy of example.com.
     127.53.0.53   the resolver         recursion for 127.0.0.0/8
     127.53.0.54   a second resolver    the demo's rate-limiting act only (:meth:`Hierarchy.add_resolver`)
+    127.53.0.99   the demo's dig +trace  a client that asks the authoritative servers itself (act 2)
 
 Every server of one run listens on the same free port P, each on its own
 address: Linux answers on all of 127.0.0.0/8 without configuration, and a
@@ -21,6 +22,11 @@ changes a copy, bumps the SOA serial and sends SIGHUP, which is how an operator
 publishes a change.  The demo's switches use two more knobs: ``zone_edits``
 (a change made to a zone file's copy before the servers start) and
 ``notify=False`` (the primary is started without ``--notify``).
+
+Every server and resolver is told who sends from which address (``--peer-name``,
+``peers.py``): the resolvers, and the ``clients`` a caller names (the demo names
+itself at 127.0.0.1 and its dig +trace at 127.53.0.99), so that each end of a
+message names the other in the structured events as that one names itself.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from wirelab_common.server_cli import READY_LINE
 
 RESOLVER_ADDRESS = "127.53.0.53"
 RRL_RESOLVER_ADDRESS = "127.53.0.54"
+TRACE_ADDRESS = "127.53.0.99"
 ROOT_ADDRESS = "127.53.0.1"
 
 
@@ -80,7 +87,8 @@ class Hierarchy:
     def __init__(self, port: int | None = None, verbose: bool = False, echo: bool = False,
                  resolver_args: list[str] | None = None, with_resolver: bool = True,
                  authoritative: list[str] | None = None, notify: bool = True,
-                 zone_edits: dict[str, Callable[[str], str]] | None = None) -> None:
+                 zone_edits: dict[str, Callable[[str], str]] | None = None,
+                 clients: dict[str, str] | None = None) -> None:
         self.port = port or free_port("127.0.0.1")
         self.verbose = verbose
         self.echo = echo
@@ -88,6 +96,8 @@ class Hierarchy:
         self.with_resolver = with_resolver
         # The command of an authoritative server (a test may swap in a stand-in).
         self.authoritative = authoritative or [sys.executable, "-m", "learn_dns.authoritative"]
+        self.stand_in = authoritative is not None  # a stand-in may not take our --peer-name
+        self.clients = dict(clients or {})  # client address -> its actor name (--peer-name)
         self.notify = notify          # False: the primary never NOTIFYs (a demo switch)
         self.zone_edits = zone_edits or {}  # zone file -> change made to the copy before start
         self.zone_dir = Path(tempfile.mkdtemp(prefix="wirelab-dns-"))
@@ -127,7 +137,7 @@ class Hierarchy:
     def resolver_argv(self, address: str = RESOLVER_ADDRESS, extra: list[str] | None = None) -> list[str]:
         argv = [sys.executable, "-m", "learn_dns.recursive.server", "--host", address,
                 "--port", str(self.port), "--root-hints", ROOT_ADDRESS, "--timeout", "1.5",
-                "--max-stale", "72", "--stale-ttl", "1"]
+                "--max-stale", "72", "--stale-ttl", "1", *self.peer_names(self.clients)]
         return argv + (["-v"] if self.verbose else []) + (self.resolver_args if extra is None else extra)
 
     def add_resolver(self, name: str, address: str, args: list[str], timeout: float = 20.0) -> ManagedProcess:
@@ -138,10 +148,17 @@ class Hierarchy:
 
     def _spawn_server(self, server: Server) -> None:
         argv = [*self.authoritative, "--port", str(self.port), "--host", server.address]
+        if not self.stand_in:  # the resolvers ask the authoritative servers, and so may clients
+            names = {RESOLVER_ADDRESS: "resolver", RRL_RESOLVER_ADDRESS: "resolver"}  # their trace actor
+            argv += self.peer_names({**names, **self.clients})
         for zone in server.zones:
             argv += ["--zone", str(self.zone_dir / zone)]
         extra = server.extra if self.notify or "--notify" not in server.extra else []
         self._spawn(server.name, argv + extra)
+
+    @staticmethod
+    def peer_names(names: dict[str, str]) -> list[str]:
+        return [arg for address, name in names.items() for arg in ("--peer-name", f"{address}={name}")]
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         self.procs[name] = ManagedProcess(argv, name, None, None, self.echo)

@@ -37,6 +37,7 @@ from .edns import MIN_PAYLOAD
 from .message import TCP_LIMIT, Message, Opcode, Rcode
 from .names import Name
 from .notify import Action, NotifyOutbox, RefreshZone
+from .peers import PeerNames
 from .rdata import type_name
 from .wire import FormatError
 from .zone_data import Zone, ZoneError, load_zone_file
@@ -70,6 +71,7 @@ class AuthoritativeServer:
         self.outbox = NotifyOutbox(notify, next_id)
         self.actions: list[Action] = []       # left by answer() for the driver
         self.on_zone_change: list[Callable[[], None]] = []  # e.g. a cache of answers to empty
+        self.peer_names = PeerNames()  # who sends from which address, for the events (peers.py)
 
     # -- zone data ------------------------------------------------------------
 
@@ -87,7 +89,7 @@ class AuthoritativeServer:
 
     def reload(self, now: float) -> list[Action]:
         """SIGHUP: re-read the zone files; NOTIFY the secondaries of each zone whose serial changed."""
-        self.trace.received("SIGHUP: reloading zone files")
+        self.trace.received("SIGHUP: reloading zone files", peer=None)  # a signal names no sender
         actions: list[Action] = []
         for path in self.zone_paths:
             try:
@@ -122,11 +124,13 @@ class AuthoritativeServer:
             query = Message.from_wire(data)
         except FormatError as exc:
             if self.trace_queries:
-                self.trace.received(f"malformed message from {peer[0]}:{peer[1]}: {exc}", [hexdump(data)])
-                self.trace.sent("answer FORMERR (header only)")
+                who, qid = self.peer_names(peer[0]), str(int.from_bytes(data[:2], "big"))
+                self.trace.received(f"malformed message from {peer[0]}:{peer[1]}: {exc}", [hexdump(data)],
+                                    peer=who, cid=qid)
+                self.trace.sent("answer FORMERR (header only)", peer=who, cid=qid)
             return [formerr(data)]
         if self.trace_queries:
-            self.trace_query(query, peer)
+            self.trace_query(query, peer, data)
         if query.header.opcode == Opcode.NOTIFY:
             responses = [self._notify_received(query, peer).to_wire()]
         elif query.questions and query.questions[0].qtype in ZONE_TRANSFER_TYPES:
@@ -137,7 +141,7 @@ class AuthoritativeServer:
             responses = [response.to_wire(TCP_LIMIT if tcp else udp_limit)]
         if self.trace_queries:
             for wire in responses:
-                self.trace_answer(Message.from_wire(wire), cached=False)
+                self.trace_answer(Message.from_wire(wire), cached=False, peer=peer)
         return responses
 
     def _transfer(self, query: Message, peer: tuple[str, int], tcp: bool) -> list[bytes]:
@@ -147,30 +151,35 @@ class AuthoritativeServer:
         if zone is None:  # not a zone apex we serve (RFC 5936 §2.2.1)
             return [make_response(query, Rcode.NOTAUTH).to_wire()]
         self.trace.sent(f"AXFR {zone.origin} serial {zone.serial} to {peer[0]}:{peer[1]} "
-                        f"({len(zone)} records)")
+                        f"({len(zone)} records)", peer=self.peer_names(peer[0]), cid=str(query.header.id))
         return [message.to_wire() for message in transfer(query, zone)]
 
     def _notify_received(self, query: Message, peer: tuple[str, int]) -> Message:
         """NOTIFY, secondary side (RFC 1996 §3.7-3.10): acknowledge, then check the serial."""
         origin = query.questions[0].name if query.questions else None
         primary = self.primaries.get(origin) if origin is not None else None
+        who, qid = self.peer_names(peer[0]), str(query.header.id)
         if origin is None or peer[0] != primary:
-            self.trace.received(f"NOTIFY {origin} from {peer[0]}: not our primary for it, refused")
+            self.trace.received(f"NOTIFY {origin} from {peer[0]}: not our primary for it, refused",
+                                peer=who, cid=qid)
             return make_response(query, Rcode.REFUSED)
-        self.trace.received(f"NOTIFY {origin} from {peer[0]}: checking the serial now")
+        self.trace.received(f"NOTIFY {origin} from {peer[0]}: checking the serial now", peer=who, cid=qid)
         self.actions.append(RefreshZone(origin))
         return make_response(query, aa=True)
 
     # -- the wire trace ----------------------------------------------------------
 
-    def trace_query(self, query: Message, peer: tuple[str, int]) -> None:
+    def trace_query(self, query: Message, peer: tuple[str, int], data: bytes = b"") -> None:
+        """One ``<`` line per query; with ``-v`` (and in the events) its first bytes as received."""
         q = query.questions[0] if query.questions else None
         what = f"{q.name} {type_name(q.qtype)}" if q else "(no question)"
         kind = _enum_name(Opcode, query.header.opcode).lower()
         edns = f" edns={query.edns.payload}" if query.edns else ""
-        self.trace.received(f"{kind} {what} from {peer[0]}:{peer[1]} id={query.header.id}{edns}")
+        self.trace.received(f"{kind} {what} from {peer[0]}:{peer[1]} id={query.header.id}{edns}",
+                            [hexdump(data, 64)] if data else [], peer=self.peer_names(peer[0]),
+                            cid=str(query.header.id))
 
-    def trace_answer(self, response: Message, cached: bool) -> None:
+    def trace_answer(self, response: Message, cached: bool, peer: tuple[str, int] | None = None) -> None:
         h = response.header
         flags = " ".join(name for name, on in (("aa", h.aa), ("tc", h.tc), ("rd", h.rd)) if on)
         rcode = _enum_name(Rcode, response.rcode)
@@ -181,4 +190,4 @@ class AuthoritativeServer:
         detail = [f"{section}: {rr}" for section, rrs in
                   (("answer", response.answers), ("authority", response.authority),
                    ("additional", response.additional)) for rr in rrs]
-        self.trace.sent(summary, detail)
+        self.trace.sent(summary, detail, peer=self.peer_names(peer[0]) if peer else None, cid=str(h.id))

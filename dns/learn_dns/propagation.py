@@ -114,7 +114,7 @@ def poll_resolver(h: Hierarchy, name: str, want: str, since: float, limit: float
         elapsed = time.monotonic() - since
         timeline.seen.append((elapsed, address, ttl))
         if address != last:
-            trace.received(f"t+{elapsed:4.1f}s  {name} -> {address} (TTL {ttl})")
+            trace.received(f"t+{elapsed:4.1f}s  {name} -> {address} (TTL {ttl})", peer="resolver")
             last = address
         if address == want or elapsed > limit:
             return timeline
@@ -125,12 +125,13 @@ def record_change(h: Hierarchy, trace: Trace) -> Timeline:
     """(a) www changes at the primary; the secondary follows; the resolver follows the TTL."""
     before, ttl = first_address(ask(h.port, "www.example.com"))
     fetched = time.monotonic()
-    trace.received(f"resolver: www.example.com -> {before} (TTL {ttl}): now in its cache")
+    trace.received(f"resolver: www.example.com -> {before} (TTL {ttl}): now in its cache", peer="resolver")
     serial = h.edit_zone("example.com.zone", "ns1.example",
                          lambda text: re.sub(rf"(?m)^(www\s+\d+\s+IN\s+A\s+){re.escape(OLD_WWW)}",
                                              rf"\g<1>{CHANGED_WWW}", text))
     changed = time.monotonic()
-    trace.sent(f"primary: www A {OLD_WWW} -> {CHANGED_WWW}, serial {serial}, SIGHUP (it NOTIFYs ns2)")
+    trace.sent(f"primary: www A {OLD_WWW} -> {CHANGED_WWW}, serial {serial}, SIGHUP (it NOTIFYs ns2)",
+               peer="127.53.0.3")  # an authoritative server's actor name is its address
     notified = h.procs["ns1.example"].line_count()
 
     def both_changed() -> bool:
@@ -147,7 +148,8 @@ def record_change(h: Hierarchy, trace: Trace) -> Timeline:
     except ProcessNotReady:
         check(False, "the primary sent no NOTIFY that the secondary acknowledged: the secondary "
                      f"followed {follows:.1f}s later only by polling the SOA (its refresh timer)")
-    trace.received(f"t+{follows:4.1f}s  primary and secondary both answer {CHANGED_WWW} (NOTIFY, AXFR)")
+    trace.received(f"t+{follows:4.1f}s  primary and secondary both answer {CHANGED_WWW} (NOTIFY, AXFR)",
+                   peer="127.53.0.4")
     timeline = poll_resolver(h, "www.example.com", CHANGED_WWW, changed, 15, trace)
     switched = timeline.first_time_of(CHANGED_WWW)
     check(switched is not None, f"the resolver never returned {CHANGED_WWW}: {timeline.seen}")
@@ -193,20 +195,21 @@ def ns_move(h: Hierarchy, trace: Trace, at_parent: bool = True) -> Timeline:
     start = time.monotonic()
     before, ttl = first_address(ask(h.port, "www.example.com"))
     trace.received(f"fresh resolver: www.example.com -> {before} (TTL {ttl}); it cached com's "
-                   f"NS set for example.com (TTL 8, standing for com.'s 2 days)")
+                   f"NS set for example.com (TTL 8, standing for com.'s 2 days)", peer="resolver")
     if at_parent:
         serial = h.edit_zone("com.zone", "gtld", _move_to_new_provider)
-        trace.sent(f"com: example.com NS -> ns1.newdns.net, glue removed, serial {serial}, SIGHUP")
+        trace.sent(f"com: example.com NS -> ns1.newdns.net, glue removed, serial {serial}, SIGHUP",
+                   peer="127.53.0.2")
         try:
             eventually(lambda: delegation_names(h, "ns1.newdns.net."), 15, "com refers to ns1.newdns.net")
         except NotInTime as exc:
             check(False, f"the com server did not pick up the new delegation ({exc})")
         trace.received("com server now refers example.com to ns1.newdns.net; the old provider still "
-                       f"answers {before} for anyone who asks it")
+                       f"answers {before} for anyone who asks it", peer="127.53.0.2")
     else:
         serial = h.edit_zone("example.com.zone", "ns1.example", _child_ns_to_new_provider)
         trace.sent(f"ns1.example.com: example.com NS -> ns1.newdns.net in the CHILD zone only, serial "
-                   f"{serial}, SIGHUP; com. still refers to ns1/ns2.example.com")
+                   f"{serial}, SIGHUP; com. still refers to ns1/ns2.example.com", peer="127.53.0.3")
     timeline = poll_resolver(h, "www.example.com", NEW_PROVIDER_WWW, start, 25, trace, show_switch=True)
     switched = timeline.first_time_of(NEW_PROVIDER_WWW)
     check(switched is not None, f"the resolver never reached the new provider: {timeline.seen}")
@@ -224,7 +227,7 @@ def persist_validation(h: Hierarchy, trace: Trace, account: str = "https://acme.
     response = ask(h.port, name, "TXT")
     texts = [b"".join(rd.strings).decode() for rr in response.answer if rr.rdtype == dns.rdatatype.TXT
              for rd in rr]
-    trace.received(f"resolver: {name} TXT -> {texts}")
+    trace.received(f"resolver: {name} TXT -> {texts}", peer="resolver", cid=str(response.id))
     verdict, why = persist.validate(texts, issuer, account, time.time())
     trace.state(f"CA check for {account}: {'valid' if verdict else 'invalid'} ({why})")
     check(verdict, f"the persistent record should authorize {account}: {why}")
@@ -238,22 +241,23 @@ def serve_stale(h: Hierarchy, trace: Trace, servers: tuple[str, ...]) -> dns.mes
     """Every server of example.com goes down; the resolver answers from its expired cache."""
     fresh = ask(h.port, "www.example.com")
     address, ttl = first_address(fresh)
-    trace.received(f"resolver: www.example.com -> {address} (TTL {ttl})")
+    trace.received(f"resolver: www.example.com -> {address} (TTL {ttl})", peer="resolver", cid=str(fresh.id))
     for name in servers:
         h.stop(name)
-    trace.sent(f"stopped {', '.join(servers)}: nobody answers for example.com now")
+    trace.sent(f"stopped {', '.join(servers)}: nobody answers for example.com now",
+               peer="127.53.0.3")  # (and .4, .5: one arrow, to the primary)
     time.sleep(ttl + 0.5)
     trace.note(f"{ttl + 0.5:.1f}s later the cached answer has expired")
     response = ask(h.port, "www.example.com")
     stale_address, stale_ttl = first_address(response)
     trace.received(f"resolver: {dns.rcode.to_text(response.rcode())} www.example.com -> {stale_address} "
-                   f"(TTL {stale_ttl}: a stale answer)")
+                   f"(TTL {stale_ttl}: a stale answer)", peer="resolver", cid=str(response.id))
     check(response.rcode() == dns.rcode.NOERROR and stale_address == address,
           f"expected the stale answer {address}, got {dns.rcode.to_text(response.rcode())} "
           f"{[str(rrset) for rrset in response.answer]}")
     check(stale_ttl <= 30, "a stale answer carries a short TTL (RFC 8767 §4)")
     missing = ask(h.port, "neverseen.example.com")
     trace.received(f"resolver: neverseen.example.com -> {dns.rcode.to_text(missing.rcode())} "
-                   f"(nothing stale to serve)")
+                   f"(nothing stale to serve)", peer="resolver", cid=str(missing.id))
     check(missing.rcode() == dns.rcode.SERVFAIL, "a name never cached cannot be served stale")
     return response

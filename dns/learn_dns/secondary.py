@@ -135,11 +135,15 @@ class SecondaryZone:
         if self.zone is not None and not serial_newer(serial, self.zone.serial):
             return False
         have = self.zone.serial if self.zone else "none"
-        self.trace.sent(f"AXFR {self.origin} from {self.primary}:{self.port} (serial {have} -> {serial})")
+        qid = self.next_id()
+        # The primary names itself by its address (authoritative.py without --name): so do we.
+        self.trace.sent(f"AXFR {self.origin} from {self.primary}:{self.port} (serial {have} -> {serial})",
+                        peer=self.primary, cid=str(qid))
         records = await asyncio.wait_for(
-            axfr(self.origin, self.primary, self.port, self.local, self.next_id()), AXFR_TIMEOUT)
+            axfr(self.origin, self.primary, self.port, self.local, qid), AXFR_TIMEOUT)
         zone = Zone(self.origin, records, source=f"AXFR from {self.primary}")
-        self.trace.received(f"AXFR {self.origin} serial {zone.serial}: {len(zone)} records")
+        self.trace.received(f"AXFR {self.origin} serial {zone.serial}: {len(zone)} records",
+                            peer=self.primary, cid=str(qid))
         self.zone = zone
         self.install(zone)
         self.loaded.set()

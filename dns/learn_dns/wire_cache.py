@@ -192,8 +192,8 @@ class CachedAnswers:
         full, short = entry
         wire = patch(full if tcp or len(full) <= udp_limit else short, data, name_end)
         if self.server.trace_queries:
-            self.server.trace_query(Message.from_wire(data), peer)
-            self.server.trace_answer(Message.from_wire(wire), cached is not None)
+            self.server.trace_query(Message.from_wire(data), peer, data)
+            self.server.trace_answer(Message.from_wire(wire), cached is not None, peer)
         elif not tcp and self.fill_exact:
             self.cache.put_exact(data, wire)  # the UDP answer for exactly these bytes
         return [wire]

@@ -6,7 +6,7 @@ Reading order: the last resolver module, after ``upstream.py``.
 
 (``--loop asyncio``: asyncio's own loop instead of uvloop; ``-q``: nothing but the ready
 line, ``= resolver listening on udp://HOST:P``; ``-h`` lists the rest: ``--allow``, ``--rrl``,
-``--rrl-slip``, ``--timeout``, ``--stale-ttl``, ``--max-stale``, ``--max-ttl``.)
+``--rrl-slip``, ``--timeout``, ``--stale-ttl``, ``--max-stale``, ``--max-ttl``, ``--peer-name``.)
 
 What happens to a client's query, in order:
 
@@ -63,6 +63,7 @@ from wirelab_common.event_loop import run_server
 from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
+from ..peers import PeerNames, add_peer_names
 from ..udp_drain import UdpDrain, loop_name
 from .cache import AnswerCache, Cache, opt_after, question_end, question_key
 from .policy import AllowList, ResponseRateLimit, Verdict
@@ -114,11 +115,9 @@ class ResolverService:
         self.trace = trace
         self.clock = clock
         self.log_queries = log_queries
+        self.peer_names = PeerNames()  # client address -> its actor name, for the events (peers.py)
         self._inflight: dict[tuple[dns.name.Name, int], asyncio.Future[Finished]] = {}
-        self.hits = 0
-        self.misses = 0
-        self.slipped = 0
-        self.dropped = 0
+        self.hits = self.misses = self.slipped = self.dropped = 0  # counters, in the stopped line
 
     def fast_answer(self, query: bytes, client: str, udp: bool) -> tuple[bytes | None, int]:
         """Access control, rate limit, and the wire cache: (answer or None for "take the slow
@@ -180,8 +179,8 @@ class ResolverService:
         recurse = bool(query.flags & dns.flags.RD)
         if self.log_queries:
             norec = "" if recurse else " (RD=0: cache only)"
-            self.trace.received(f"client {client} {question.name} "
-                                f"{dns.rdatatype.to_text(question.rdtype)}{norec}")
+            self.trace.received(f"client {client} {question.name} {dns.rdatatype.to_text(question.rdtype)}"
+                                f"{norec}", peer=self.peer_names(client), cid=str(query.id))
         self.misses += 1
         additional: list[dns.rrset.RRset] = []
         if recurse:
@@ -209,8 +208,8 @@ class ResolverService:
         if self.log_queries:
             how = ("stale cache" if finished.stale else "the cache only" if not recurse
                    else "cache" if finished.from_cache else "iteration")
-            self.trace.sent(f"client {client} {dns.rcode.to_text(finished.rcode)} "
-                            f"{len(finished.answer)} RRset(s) from {how}")
+            self.trace.sent(f"client {client} {dns.rcode.to_text(finished.rcode)} {len(finished.answer)} "
+                            f"RRset(s) from {how}", peer=self.peer_names(client), cid=str(query.id))
         if limit and len(wire) > limit:
             return truncated(query_wire)
         return wire
@@ -343,6 +342,7 @@ async def serve(args: argparse.Namespace) -> None:
     service = ResolverService(recursor, answers, AllowList(args.allow),
                               ResponseRateLimit(args.rrl, args.rrl_burst, args.rrl_slip), trace,
                               log_queries=not args.quiet)
+    service.peer_names.update(args.peer_name)
     loop = asyncio.get_running_loop()
     udp = UDPServer(service, args.host, args.port)
     port = udp.port
@@ -366,9 +366,8 @@ async def serve(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_server_options(parser, port=DEFAULT_PORT)
-    parser.add_argument("--root-hints", default="127.53.0.1",
-                        type=lambda text: [a.strip() for a in text.split(",") if a.strip()],
-                        help="comma-separated root server addresses")
+    parser.add_argument("--root-hints", default="127.53.0.1", help="comma-separated root server addresses",
+                        type=lambda text: [a.strip() for a in text.split(",") if a.strip()])
     parser.add_argument("--upstream-port", type=int, default=0,
                         help="port of every authoritative server (default: --port; one port per run)")
     parser.add_argument("--allow", action="append", default=None,
@@ -381,6 +380,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="over the limit, every Nth answer goes out truncated (TC=1), the rest "
                              "are dropped; 1: all truncated, 0: all dropped (default 2, as BIND)")
     parser.add_argument("--timeout", type=float, default=0.8, help="seconds to wait for one upstream answer")
+    add_peer_names(parser)
     parser.add_argument("--stale-ttl", type=int, default=30, help="TTL of a stale answer (RFC 8767: 30)")
     parser.add_argument("--max-stale", type=float, default=86400,
                         help="seconds past expiry that data may still be served stale (0: never)")

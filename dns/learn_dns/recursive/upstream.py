@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import struct
+from collections.abc import Callable
 
 import dns.flags
 import dns.message
@@ -76,14 +77,19 @@ class _UDPExchange(asyncio.DatagramProtocol):
             self.done.set_exception(exc)
 
 
-async def query_udp(query: dns.message.Message, server: str, port: int, timeout: float,
-                    local_address: str) -> tuple[dns.message.Message, int, int]:
-    """Send ``query`` over a fresh UDP socket; return (response, our source port, ignored packets)."""
+async def query_udp(query: dns.message.Message, server: str, port: int, timeout: float, local_address: str,
+                    sending: Callable[[int], None] = lambda source_port: None,
+                    ) -> tuple[dns.message.Message, int, int]:
+    """Send ``query`` over a fresh UDP socket; return (response, our source port, ignored packets).
+
+    ``sending(source_port)`` runs just before the datagram leaves (the trace's ``>`` line,
+    so that it comes before the server's own lines about the query)."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
         lambda: _UDPExchange(query), local_addr=(local_address, 0), remote_addr=(server, port))
     try:
         source_port = transport.get_extra_info("sockname")[1]
+        sending(source_port)
         transport.sendto(query.to_wire())
         response = await asyncio.wait_for(protocol.done, timeout)
         return response, source_port, protocol.ignored
@@ -164,26 +170,34 @@ class Recursor:
                                        flags=0, id=self.rng.randrange(65536))  # RD=0: iterative query
         qtext = f"{step.qname} {dns.rdatatype.to_text(step.qtype)}"
         self.upstream_queries += 1
-        try:
-            response, source_port, ignored = await query_udp(query, step.server, self.port, self.timeout,
-                                                             self.local_address)
+        traced = []
+
+        def sending(source_port: int) -> None:
             self.trace.sent(f"{step.server:<12} {qtext} (zone {step.zone}, id {query.id}, "
-                            f"udp from port {source_port})")
+                            f"udp from port {source_port})", peer=step.server, cid=str(query.id))
+            traced.append(source_port)
+
+        try:
+            response, _port, ignored = await query_udp(query, step.server, self.port, self.timeout,
+                                                       self.local_address, sending)
             if ignored:
                 self.trace.state(f"ignored {ignored} packet(s) that did not match id/question (RFC 5452)")
             transport = "udp"
             if response.flags & dns.flags.TC:
-                self.trace.received(f"{step.server:<12} TC=1: truncated, asking again over TCP")
+                self.trace.received(f"{step.server:<12} TC=1: truncated, asking again over TCP",
+                                    peer=step.server, cid=str(query.id))
                 response = await query_tcp(query, step.server, self.port, self.timeout, self.local_address)
                 transport = "tcp"
         except (TimeoutError, OSError, BadResponse, EOFError, asyncio.IncompleteReadError) as exc:
-            self.trace.sent(f"{step.server:<12} {qtext} (zone {step.zone}, id {query.id})")
+            if not traced:  # it failed before the datagram left
+                self.trace.sent(f"{step.server:<12} {qtext} (zone {step.zone}, id {query.id})",
+                                peer=step.server, cid=str(query.id))
             why = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-            self.trace.received(f"{step.server:<12} no answer ({why})")
+            self.trace.received(f"{step.server:<12} no answer ({why})", peer=step.server, cid=str(query.id))
             resolution.on_timeout(step, why)
             return
         self.trace.received(f"{step.server:<12} {summarize(response)} ({transport})",
-                            response.to_text().splitlines())
+                            response.to_text().splitlines(), peer=step.server, cid=str(query.id))
         resolution.on_response(step, response)
 
 
