@@ -5,7 +5,7 @@ Reading order: read this last; it drives everything else in the folder.
 An agent (the loop in ``agent.py`` with the rule-based planner) works through tasks
 with the hand-rolled server's tools, first over stdio, then over Streamable HTTP.
 Every JSON-RPC message the host sends or receives is in the trace (``-v``: the full
-JSON and the ``Mcp-*`` headers).  Four acts, each checked:
+JSON and the ``Mcp-*`` headers).  Eight acts, each checked:
 
 1. **stdio, 2026-07-28.**  The host starts the server as a child and probes it with
    ``server/discover`` (no handshake).  The agent adds two notes, computes, deletes both
@@ -19,6 +19,8 @@ JSON and the ``Mcp-*`` headers).  Four acts, each checked:
    stopped by the step limit; a slow call is cancelled by closing its SSE stream.
 4. **The official SDK's server.**  The same host and agent against ``sdk_server.py``
    (``MCPServer``), over stdio.
+5-8. **Completion, subscriptions, sampling, elicitation** (``demo_asking.py``): the
+   requests where the user or the host's model takes part, against the hand-rolled server.
 
 ``--server sdk`` runs acts 1-3 against the SDK server instead of the hand-rolled one;
 ``--act N`` runs act N alone.  Each act's mechanism can be switched off, and then that
@@ -31,7 +33,9 @@ act's checks fail (exit 1, naming what went wrong), which shows they test someth
 - ``--no-guards`` (act 3): no repetition guard, and a step limit of 50 instead of 5
   (a backstop, so the run still ends);
 - ``--no-probe`` (act 4, also act 1): the host offers only 2025-11-25, so it never sends
-  ``server/discover`` and ends up in the handshake era.
+  ``server/discover`` and ends up in the handshake era;
+- ``--no-completion`` (act 5), ``--no-subscribe`` (act 6), ``--no-consent`` (act 7),
+  ``--no-elicitation`` (act 8): see ``demo_asking.py``.
 
 Exit 0 when every check passed, 1 when one failed, 2 when something is missing.
 """
@@ -52,6 +56,7 @@ from wirelab_common.processes import ProcessNotReady, start_server
 from wirelab_common.waiting import NotInTime, eventually_async
 from wirelab_common.wiretrace import Trace
 
+from . import demo_asking
 from .host.agent import Agent, AgentResult
 from .host.client import McpClient, ToolInfo
 from .host.client_session import LEGACY, MODERN
@@ -64,6 +69,7 @@ TOKEN = "demo-token"
 # takes seconds, and waiting longer costs nothing here (only a silent legacy server would make us wait).
 PROBE_TIMEOUT = 30.0
 SERVERS = {"handrolled": "learn_mcp.server", "sdk": "learn_mcp.sdk_server"}
+NAMES = {"learn_mcp.server": "mcp", "learn_mcp.sdk_server": "sdk"}  # each server's actor in the trace
 BACKSTOP = 50  # --no-guards: the only limit left, so that a run without guards still ends
 # The hand-rolled server's log line when a request is cancelled (stdio_transport, http_transport).
 CANCELLED = re.compile(r"request \S+ cancelled")
@@ -81,6 +87,10 @@ class Switches:
     cancel: bool = True
     guards: bool = True
     probe: bool = True
+    completion: bool = True
+    subscribe: bool = True
+    consent: bool = True
+    elicitation: bool = True
 
     @property
     def versions(self) -> tuple[str, ...]:
@@ -186,7 +196,7 @@ async def act_stdio(trace: Trace, module: str, on: Switches) -> None:
     # log_level: a 2026-07-28 server sends notifications/message only to requests that ask for them.
     client = await McpClient.stdio([PY, "-m", module, "--transport", "stdio"], trace.child("host"),
                                    versions=on.versions, log_level="info", probe_timeout=PROBE_TIMEOUT,
-                                   stderr=stderr)
+                                   stderr=stderr, peer=NAMES[module])
     try:
         check(client.session.version == MODERN, f"expected {MODERN} over stdio, got {client.session.version}")
         confirm = ScriptedConfirm(trace, [False, True])  # no to Milk, yes to Eggs
@@ -215,9 +225,9 @@ async def act_stdio(trace: Trace, module: str, on: Switches) -> None:
 
 
 async def act_http_legacy(trace: Trace, url: str, token: str | None, server_log: ServerLog | None,
-                          on: Switches) -> None:
+                          on: Switches, peer: str) -> None:
     trace.banner("Act 2: Streamable HTTP, 2025-11-25 -- initialize, Mcp-Session-Id, bearer token")
-    client = await McpClient.http(url, trace.child("host"), versions=(LEGACY,), token=token)
+    client = await McpClient.http(url, trace.child("host"), versions=(LEGACY,), token=token, peer=peer)
     try:
         check(client.session.version == LEGACY, f"expected {LEGACY}, got {client.session.version}")
         session_id = getattr(client.transport, "session_id", None)
@@ -232,9 +242,9 @@ async def act_http_legacy(trace: Trace, url: str, token: str | None, server_log:
 
 
 async def act_http_guards(trace: Trace, url: str, token: str | None, server_log: ServerLog | None,
-                          on: Switches) -> None:
+                          on: Switches, peer: str) -> None:
     trace.banner("Act 3: Streamable HTTP, 2026-07-28 -- the guardrails stop two runaway tasks")
-    client = await McpClient.http(url, trace.child("host"), token=token)
+    client = await McpClient.http(url, trace.child("host"), token=token, peer=peer)
     try:
         check(client.session.version == MODERN, f"expected {MODERN}, got {client.session.version}")
         guards = (Guardrails(StepLimit(5)) if on.guards
@@ -257,7 +267,8 @@ async def act_http_guards(trace: Trace, url: str, token: str | None, server_log:
 async def act_sdk(trace: Trace, on: Switches) -> None:
     trace.banner("Act 4: the same host and agent against the official SDK's MCPServer (stdio)")
     client = await McpClient.stdio([PY, "-m", "learn_mcp.sdk_server", "--transport", "stdio"],
-                                   trace.child("host"), versions=on.versions, probe_timeout=PROBE_TIMEOUT)
+                                   trace.child("host"), versions=on.versions, probe_timeout=PROBE_TIMEOUT,
+                                   peer="sdk")
     try:
         check(client.session.version == MODERN,
               f"the SDK's server answers server/discover: expected {MODERN}, got {client.session.version}")
@@ -287,16 +298,16 @@ async def http_acts(trace: Trace, args: argparse.Namespace, on: Switches) -> Non
     with server:
         url = f"{server.url}/mcp"
         if args.act in (None, 2):
-            await act_http_legacy(trace, url, token, server_log, on)
+            await act_http_legacy(trace, url, token, server_log, on, NAMES[module])
         if args.act in (None, 3):
-            await act_http_guards(trace, url, token, server_log, on)
+            await act_http_guards(trace, url, token, server_log, on, NAMES[module])
 
 
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_mcp.demo", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="every message's JSON and headers")
     parser.add_argument("--server", choices=SERVERS, default="handrolled", help="the server of acts 1-3")
-    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4), help="run this act only")
+    parser.add_argument("--act", type=int, choices=range(1, 9), help="run this act only (1-8)")
     parser.add_argument("--no-confirm", action="store_true",
                         help="act 1 fails: the host asks nobody before a destructive call")
     parser.add_argument("--no-cancel", action="store_true",
@@ -305,9 +316,18 @@ async def main(argv: list[str] | None = None) -> None:
                         help=f"act 3 fails: no repetition guard, step limit {BACKSTOP} instead of 5")
     parser.add_argument("--no-probe", action="store_true",
                         help="act 4 fails (and 1): the host offers only 2025-11-25, never server/discover")
+    parser.add_argument("--no-completion", action="store_true",
+                        help="act 5 fails: the host never asks completion/complete")
+    parser.add_argument("--no-subscribe", action="store_true",
+                        help="act 6 fails: host A never sends resources/subscribe")
+    parser.add_argument("--no-consent", action="store_true",
+                        help="act 7 fails: the host samples its model without asking the user")
+    parser.add_argument("--no-elicitation", action="store_true",
+                        help="act 8 fails: the host does not declare capabilities.elicitation")
     args = parser.parse_args(argv)
     on = Switches(confirm=not args.no_confirm, cancel=not args.no_cancel, guards=not args.no_guards,
-                  probe=not args.no_probe)
+                  probe=not args.no_probe, completion=not args.no_completion, subscribe=not args.no_subscribe,
+                  consent=not args.no_consent, elicitation=not args.no_elicitation)
     trace = Trace("demo", verbose=args.verbose)
     if args.act in (None, 1):
         await act_stdio(trace, SERVERS[args.server], on)
@@ -315,6 +335,15 @@ async def main(argv: list[str] | None = None) -> None:
         await http_acts(trace, args, on)
     if args.act in (None, 4):
         await act_sdk(trace, on)
+    ours = SERVERS["handrolled"]  # acts 5-8 use tools only the hand-rolled server has
+    if args.act in (None, 5):
+        await demo_asking.act_completion(trace, ours, on.completion)
+    if args.act in (None, 6):
+        await demo_asking.act_subscriptions(trace, ours, on.subscribe)
+    if args.act in (None, 7):
+        await demo_asking.act_sampling(trace, ours, on.consent)
+    if args.act in (None, 8):
+        await demo_asking.act_elicitation(trace, ours, on.elicitation)
     trace.banner("all checks passed")
 
 

@@ -9,7 +9,7 @@ Every request goes down the same ladder; the first rung that fails answers:
    This is the DNS-rebinding defence both revisions make a MUST.
 2. With ``--token``: ``Authorization: Bearer <token>`` or 401 with
    ``WWW-Authenticate: Bearer``.
-3. The method: POST carries messages; GET opens a legacy session's stream;
+3. The method: POST carries messages; GET opens a legacy session's stream (http_get.py);
    DELETE ends a legacy session.
 4. For POST: ``Accept`` must allow JSON or SSE (406), the body must be one
    JSON-RPC message (400 with -32700 / -32600; arrays are refused).
@@ -32,7 +32,8 @@ Every request goes down the same ladder; the first rung that fails answers:
    come back as POSTs: outbox.py) or the client accepts only SSE; then it is an
    SSE stream: those messages, then the response, then the end of the stream.
    Changes announced to all (``resources/updated`` to subscribers,
-   ``list_changed``) go on each legacy session's ``GET`` stream.  Legacy
+   ``list_changed``), and our requests once the POST stream of the call that asks
+   is closed, go on the legacy session's ``GET`` stream (http_get.py).  Legacy
    streams number their events and keep them in the session's log
    (sessions.py) so ``GET`` + ``Last-Event-ID`` resumes them; a closed legacy
    connection is *not* a cancellation (the client sends
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +58,9 @@ from starlette.routing import Route
 from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace, shorten
 
+from .http_get import JSON, SSE, GetStream
+from .http_get import json_response as _json
+from .http_get import refuse as _refuse
 from .http_headers import check_headers
 from .jsonrpc import (
     INVALID_REQUEST,
@@ -67,7 +70,9 @@ from .jsonrpc import (
     Message,
     Notification,
     Request,
+    RequestId,
     Response,
+    correlation_id,
     error_response,
     parse,
     serialize,
@@ -76,18 +81,18 @@ from .lifecycle import (
     DEFAULT_HEADER_VERSION,
     LEGACY_VERSIONS,
     MODERN_VERSIONS,
+    client_name,
     is_modern,
 )
 from .server_core import Call, ServerCore
-from .sessions import Session, SessionStore, parse_event_id
+from .sessions import Session, SessionStore
+from .summary import describe
 
 MAX_BODY = 1 << 20
 # The HTTP status for an error code (modern requests; the SDK server uses the same table).
 # -32603 is left out on purpose: the spec gives it no status, so it travels in a 200.
 ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400,
                 METHOD_NOT_FOUND: 404}
-JSON = "application/json"
-SSE = "text/event-stream"
 
 
 @dataclass
@@ -96,24 +101,13 @@ class HttpSettings:
     allow_origins: list[str] = field(default_factory=list)
     loopback: bool = True  # validate Host too (only meaningful when bound to a loopback address)
     port: int = 0  # filled in once listening: our own origins are http://127.0.0.1:<port> etc.
+    poll_ms: int | None = None  # GET streams: send what is there, then close (http_get.py)
 
     def own_hosts(self) -> set[str]:
         return {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
 
 
-def _json(message: Message | dict[str, Any] | None, status: int = 200, headers: dict | None = None,
-          ) -> HttpResponse:
-    body = b"" if message is None else (json.dumps(message).encode() if isinstance(message, dict)
-                                         else serialize(message))
-    return HttpResponse(body, status, headers, media_type=JSON if body else None)
-
-
-def _refuse(status: int, code: int, text: str, headers: dict | None = None) -> HttpResponse:
-    """An HTTP error whose body is a JSON-RPC error with no id (both revisions allow that)."""
-    return _json(error_response(None, code, text), status, headers)
-
-
-class McpHttpApp:
+class McpHttpApp(GetStream):
     def __init__(self, core: ServerCore, settings: HttpSettings, trace: Trace, wire: Trace | None = None,
                  store: SessionStore | None = None) -> None:
         # trace: state changes (sessions, refusals); wire: every message, only with -v
@@ -183,15 +177,17 @@ class McpHttpApp:
             if self.wire:
                 self.wire.received(shorten(body), [f"rejected: {exc.code} {exc.message}"])
             return _json(exc.to_response(), 400)
-        if self.wire:
-            self.wire.received(shorten(body, 160))
-        return message
+        return message  # traced by route(), once it knows who sent it
 
     async def route(self, http: HttpRequest, message: Message, takes_json: bool,
                     takes_sse: bool) -> HttpResponse:
         """The era: initialize starts a session, a session id continues one, 2026-07-28 needs none."""
         session_id = http.headers.get("mcp-session-id")
         version_header = http.headers.get("mcp-protocol-version")
+        if self.wire:
+            known = self.store.get(session_id) if session_id else None
+            self.wire.received(f"POST {describe(message)}", [shorten(serialize(message), 160)],
+                               peer=self.peer_of(message, known), cid=correlation_id(message))
         if isinstance(message, Request) and message.method == "initialize":
             if session_id is not None:
                 return _refuse(400, INVALID_REQUEST, "initialize starts a new session: send it without "
@@ -218,14 +214,16 @@ class McpHttpApp:
     async def initialize(self, request: Request) -> HttpResponse:
         session = self.store.create()
         response = await self.core.handle_request(request, session.lifecycle, self._drop)
+        peer = client_name(request.params, None)
         if isinstance(response, ErrorResponse):
             self.store.end(session.id)
-            return self.answer(response, 200)
+            return self.answer(response, 200, peer=peer)
         self.trace.state(f"session {session.id} created ({session.lifecycle.protocol_version})")
-        return self.answer(response, 200, {"Mcp-Session-Id": session.id})
+        return self.answer(response, 200, {"Mcp-Session-Id": session.id}, peer=peer)
 
     async def legacy(self, session: Session, message: Message, takes_json: bool,
                      takes_sse: bool) -> HttpResponse:
+        peer = client_name({}, session.lifecycle)
         if isinstance(message, Notification):
             cancel = self.core.handle_notification(message, session.lifecycle)
             if cancel is not None and cancel in session.tasks:
@@ -239,20 +237,23 @@ class McpHttpApp:
         try:
             call = self.core.prepare(message, session.lifecycle)
         except JsonRpcError as exc:
-            return self.answer(exc.to_response(message.id), 200)
+            return self.answer(exc.to_response(message.id), 200, peer=peer)
         if takes_json and not call.may_notify:
-            return self.answer(await self.core.execute(call, self._drop, self.announce), 200)
+            return self.answer(await self.core.execute(call, self._drop, self.announce), 200, peer=peer)
         stream = session.new_stream()
         if (session.lifecycle.protocol_version or "") >= "2025-11-25":
             stream.append("")  # §Sending Messages 6: an event id before anything else primes resumption
 
         async def send(note: Notification) -> None:
-            stream.append(self.traced(note).decode())
+            if stream.closed:  # the call has returned (a tool's background work): the GET stream carries it
+                self.send_on_get(session, note)
+            else:
+                stream.append(self.traced(note, peer, message.id, via="SSE ").decode())
 
         async def run() -> None:
             try:
                 response = await self.core.execute(call, send, self.announce, session.outbox)
-                stream.append(self.traced(response).decode())
+                stream.append(self.traced(response, peer, via="SSE ").decode())
             except asyncio.CancelledError:
                 self.trace.state(f"request {message.id} cancelled: no response will be sent")
             finally:
@@ -261,30 +262,6 @@ class McpHttpApp:
 
         session.tasks[message.id] = asyncio.create_task(run())
         return self.event_stream(stream.follow())
-
-    def get(self, http: HttpRequest) -> HttpResponse:
-        session_id = http.headers.get("mcp-session-id")
-        if session_id is None:  # 2026-07-28 §Backward Compatibility: GET is not part of it
-            return _refuse(405, INVALID_REQUEST, "Method Not Allowed: GET needs a 2025-11-25 session",
-                           {"Allow": "POST, DELETE"})
-        session = self.store.get(session_id)
-        if session is None:
-            return _refuse(404, INVALID_REQUEST, "Not Found: no such session")
-        if SSE not in http.headers.get("accept", ""):
-            return _refuse(406, INVALID_REQUEST, f"Not Acceptable: GET needs Accept: {SSE}")
-        last = http.headers.get("last-event-id")
-        if last is not None:
-            where = parse_event_id(last)
-            stream = session.streams.get(where[0]) if where else None
-            if stream is None or where is None:
-                return _refuse(404, INVALID_REQUEST, f"Not Found: no stream for Last-Event-ID {last}")
-            self.trace.state(f"resuming stream {stream.id} after event {where[1]}")
-            return self.event_stream(stream.follow(where[1]), stream)
-        if session.standalone is not None and not session.standalone.closed and session.standalone.attached:
-            return _refuse(409, INVALID_REQUEST, "Conflict: this session's GET stream is already open")
-        if session.standalone is None or session.standalone.closed:
-            session.standalone = session.new_stream()
-        return self.event_stream(session.standalone.follow(), session.standalone)
 
     def delete(self, http: HttpRequest) -> HttpResponse:
         session_id = http.headers.get("mcp-session-id")
@@ -296,45 +273,36 @@ class McpHttpApp:
         self.trace.state(f"session {session_id} ended by DELETE")
         return HttpResponse(status_code=204)
 
-    async def announce(self, note: Notification) -> None:
-        """A change announced to all: each legacy session that wants it hears it on its GET stream.
-
-        A session with no GET stream open misses it (the spec offers no other channel for
-        messages unrelated to a request).
-        """
-        data = serialize(note).decode()
-        for session in self.store.sessions.values():
-            if session.standalone is not None and not session.standalone.closed \
-                    and self.core.wants(session.lifecycle, note):
-                session.standalone.append(data)
-
     # --- modern (2026-07-28): stateless ------------------------------------------------------
 
     async def modern(self, http: HttpRequest, message: Message, takes_json: bool,
                      takes_sse: bool) -> HttpResponse:
         if not isinstance(message, Request):
             return _json(None, 202)  # 2026-07-28 defines no client notifications over HTTP
+        peer = client_name(message.params, None)
         try:
             check_headers(http.headers, message)
             call = self.core.prepare(message, None)
         except JsonRpcError as exc:
-            return self.answer(exc.to_response(message.id), ERROR_STATUS.get(exc.code, 400))
+            return self.answer(exc.to_response(message.id), ERROR_STATUS.get(exc.code, 400), peer=peer)
         if takes_json and not call.may_notify:
             response = await self.core.execute(call, self._drop, self.announce)
             failed = isinstance(response, ErrorResponse)
             status = ERROR_STATUS.get(response.error.code, 200) if failed else 200
-            return self.answer(response, status)
+            return self.answer(response, status, peer=peer)
         return self.event_stream(self.modern_stream(call))
 
     async def modern_stream(self, call: Call) -> AsyncIterator[tuple[str | None, str]]:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        peer = client_name(call.request.params, None)
 
         async def send(note: Notification) -> None:
-            queue.put_nowait(self.traced(note))
+            queue.put_nowait(self.traced(note, peer, call.request.id, via="SSE "))
 
         async def run() -> None:
             try:
-                queue.put_nowait(self.traced(await self.core.execute(call, send, self.announce)))
+                response = await self.core.execute(call, send, self.announce)
+                queue.put_nowait(self.traced(response, peer, via="SSE "))
             finally:
                 queue.put_nowait(None)
 
@@ -355,23 +323,36 @@ class McpHttpApp:
     async def _drop(note: Notification) -> None:
         """Where notifications go when the answer is plain JSON: nowhere (none are expected)."""
 
-    def traced(self, message: Message) -> bytes:
+    def traced(self, message: Message, peer: str, about: RequestId | None = None, via: str = "") -> bytes:
+        """Serialize and trace ``message``; ``about``: the request whose stream it goes on (its ``cid``);
+        ``via``: "SSE " or "SSE GET " when it is an event (the host's trace words it the same way)."""
         data = serialize(message)
         if self.wire:
-            self.wire.sent(shorten(data, 160))
+            cid = correlation_id(message) or (None if about is None else str(about))
+            self.wire.sent(f"{via}{describe(message)}", [shorten(data, 160)], peer=peer, cid=cid)
         return data
 
-    def answer(self, message: Response | ErrorResponse, status: int,
-               headers: dict | None = None) -> HttpResponse:
-        return HttpResponse(self.traced(message), status, headers, media_type=JSON)
+    @staticmethod
+    def peer_of(message: Message, session: Session | None) -> str:
+        """The sender's clientInfo.name, for trace events: from _meta, initialize or its session."""
+        params = message.params if isinstance(message, Request | Notification) else {}
+        return client_name(params, session.lifecycle if session else None)
 
-    def event_stream(self, events: AsyncIterator[tuple[str | None, str]], stream: Any = None) -> HttpResponse:
+    def answer(self, message: Response | ErrorResponse, status: int,
+               headers: dict | None = None, *, peer: str = "client") -> HttpResponse:
+        return HttpResponse(self.traced(message, peer), status, headers, media_type=JSON)
+
+    def event_stream(self, events: AsyncIterator[tuple[str | None, str]], stream: Any = None,
+                     retry_ms: int | None = None) -> HttpResponse:
+        """An SSE response; ``retry_ms``: it ends when ``events`` do, telling the client when to come back."""
         async def encode() -> AsyncIterator[ServerSentEvent]:
             if stream is not None:
                 stream.attached = True
             try:
                 async for event_id, data in events:
                     yield ServerSentEvent(data=data, id=event_id)
+                if retry_ms is not None:
+                    yield ServerSentEvent(retry=retry_ms)
             finally:
                 if stream is not None:
                     stream.attached = False

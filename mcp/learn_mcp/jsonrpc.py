@@ -172,3 +172,15 @@ def serialize(message: Message) -> bytes:
 
 def error_response(id: RequestId | None, code: int, message: str, data: Any = None) -> ErrorResponse:
     return ErrorResponse(id, ErrorObject(code, message, data))
+
+
+def correlation_id(message: Message) -> str | None:
+    """The id a trace event carries (``cid``): the request's own, or the one a message is about.
+
+    A response carries its request's id; ``notifications/cancelled`` names the request it
+    cancels; any other notification belongs to no request and has none.
+    """
+    if isinstance(message, Request | Response | ErrorResponse):
+        return None if message.id is None else str(message.id)
+    request_id = message.params.get("requestId") if message.method == "notifications/cancelled" else None
+    return None if request_id is None else str(request_id)

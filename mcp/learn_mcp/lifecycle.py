@@ -220,3 +220,15 @@ def unsupported_version(requested: Any) -> JsonRpcError:
 def level_allows(threshold: str | None, level: str) -> bool:
     """Should a message at ``level`` go out when the client asked for ``threshold`` and above?"""
     return threshold is not None and LOG_LEVELS.index(level) >= LOG_LEVELS.index(threshold)
+
+
+def client_name(params: dict[str, Any], lifecycle: Lifecycle | None) -> str:
+    """What the client calls itself: ``clientInfo.name`` from this request's ``_meta`` (2026-07-28)
+    or from ``initialize`` (2025-11-25); ``client`` if it has not said.  Trace events name
+    their ``peer`` with it."""
+    meta = params.get("_meta")
+    info = meta.get(META_CLIENT_INFO) if isinstance(meta, dict) else params.get("clientInfo")
+    if not isinstance(info, dict) and lifecycle is not None:
+        info = lifecycle.client_info
+    name = info.get("name") if isinstance(info, dict) else None
+    return name if isinstance(name, str) and name else "client"

@@ -5,7 +5,8 @@ Reading order: ... -> server_core -> stdio_transport / sessions + http_headers +
 
     python -m learn_mcp.server --transport stdio [-v | -q]
     python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port 8000] [--token T]
-                               [--allow-origin ORIGIN ...] [--loop auto] [--conformance-fixtures] [-v | -q]
+                               [--allow-origin ORIGIN ...] [--sse-poll-ms N] [--loop auto]
+                               [--conformance-fixtures] [-v | -q]
 
 The options ``--host``, ``--port`` (0: any free port), ``--loop``, ``-v`` and ``-q`` are
 every wirelab server's (``wirelab_common.server_cli``); ``--loop`` matters over HTTP only.
@@ -20,6 +21,8 @@ Contract (what clients, the demo and the tests rely on; keep it stable):
   ``--token T`` requires ``Authorization: Bearer T`` (else 401 with
   ``WWW-Authenticate``); ``--allow-origin`` adds browser origins besides our own
   (any other ``Origin`` gets 403).  Binds 127.0.0.1 unless told otherwise.
+  ``--sse-poll-ms N``: each GET stream ends once the client has every event, and the
+  client comes back after N ms with ``Last-Event-ID`` (http_get.py).
 - **revisions**: 2026-07-28 (stateless, ``server/discover``, ``_meta`` envelope)
   and 2025-11-25 (``initialize`` handshake; over HTTP a session with
   ``Mcp-Session-Id``), chosen by each client; 2025-06-18 and 2025-03-26 are
@@ -28,11 +31,16 @@ Contract (what clients, the demo and the tests rely on; keep it stable):
   ``calculate`` {expression} -> {value}; ``add_note`` {title, body} -> {id};
   ``search_notes`` {query} -> {notes: [{id, title, body}]};
   ``delete_note`` {id} -> {id, deleted} (destructiveHint);
-  ``slow_count`` {steps, delay} -> {counted} (progress, cancellable).
+  ``slow_count`` {steps, delay} -> {counted} (progress, cancellable);
+  ``add_notes`` {notes: [[title, body], ...]} -> {ids};
+  ``summarize`` {query} -> {summary, model} (asks the client: sampling);
+  ``ask_for_note`` {why} -> {action, id?} (asks the user: elicitation).
 - **resources**: ``notes://index``, ``notes://{id}`` (template); **prompt**:
   ``summarize_notes`` {style: short|bullets|detailed, query?}.
 - ``-v``: every JSON-RPC message on stderr, ``<`` received, ``>`` sent; ``-q``: no
-  trace lines but the ready line and errors.
+  trace lines but the ready line and errors.  With ``WIRELAB_TRACE_FILE`` (or
+  ``--trace-file``) every message is also an event there, ``peer`` (the client's
+  ``clientInfo.name``) and ``cid`` (the JSON-RPC id) included, ``-v`` or not.
 - ``--conformance-fixtures``: also the ``test_*`` tools and prompts and ``test://``
   resources the MCP conformance suite calls by name (conformance_fixtures.py); only
   its test uses this.
@@ -45,6 +53,7 @@ import asyncio
 import ipaddress
 import sys
 
+from wirelab_common import trace_events
 from wirelab_common.asgi_server import TracedServer, config, run_server
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.server_cli import add_server_options
@@ -64,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token", help="require Authorization: Bearer TOKEN (http)")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="a browser origin allowed besides the server's own (http; repeatable)")
+    parser.add_argument("--sse-poll-ms", type=int, metavar="N",
+                        help="http: end each GET stream once caught up, the client to resume after N ms")
     parser.add_argument("--conformance-fixtures", action="store_true",
                         help="also offer the conformance suite's test_* tools, resources and prompts")
     return parser.parse_args(argv)
@@ -83,11 +94,19 @@ def make_core(args: argparse.Namespace) -> ServerCore:
     return core
 
 
+def wire_trace(verbose: bool) -> Trace | None:
+    """Where each message is traced: stderr with ``-v``; else, when events are recorded
+    (``WIRELAB_TRACE_FILE``), the events file alone (no text: stdout may be the protocol's)."""
+    if verbose:
+        return Trace("mcp", verbose=True, stream=sys.stderr)
+    return Trace("mcp", quiet=True) if trace_events.requested() else None
+
+
 async def serve_http(args: argparse.Namespace) -> None:
     trace = Trace("mcp", verbose=args.verbose, quiet=args.quiet)
-    wire = Trace("mcp", verbose=True, stream=sys.stderr) if args.verbose else None
+    wire = wire_trace(args.verbose)
     ensure_port_free(args.host, args.port)
-    settings = HttpSettings(token=args.token, allow_origins=args.allow_origin,
+    settings = HttpSettings(token=args.token, allow_origins=args.allow_origin, poll_ms=args.sse_poll_ms,
                             loopback=is_loopback(args.host))
     mcp = McpHttpApp(make_core(args), settings, trace, wire)
 
@@ -103,7 +122,7 @@ async def serve_http(args: argparse.Namespace) -> None:
 async def serve_stdio_main(args: argparse.Namespace) -> None:
     # stdout is for protocol messages only
     trace = Trace("mcp", verbose=args.verbose, stream=sys.stderr, quiet=args.quiet)
-    wire = trace if args.verbose else None
+    wire = wire_trace(args.verbose)
     await serve_stdio(make_core(args), trace, wire)
 
 

@@ -35,7 +35,8 @@ results carry              just the result                          + resultType
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,12 +112,23 @@ class _ToolContext:
                  outbox: Outbox | None) -> None:
         self.notes = core.notes
         self.sleep = core.sleep
+        self._background = core.background
         self._call, self._send, self._announce, self._outbox = call, send, announce, outbox
+
+    def can_ask(self, method: str) -> bool:
+        return self._outbox is not None and ASKS[method] in self._call.client_can()
+
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after this call has returned; what it sends goes where the driver's ``send``
+        puts it then (HTTP: the GET stream, since the call's POST stream is closed)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Send ``sampling/createMessage`` or ``elicitation/create`` to the client, on this call's channel."""
         needed = ASKS[method]
-        if self._outbox is None or needed not in self._call.client_can():
+        if not self.can_ask(method):
             raise tools.ToolError(f"this client cannot answer {method}: it did not declare "
                                   f"capabilities.{needed}" + (" (2026-07-28 would need input_required)"
                                                               if self._call.modern else ""))
@@ -159,6 +171,7 @@ class ServerCore:
     def __init__(self, sleep: Sleep, notes: NoteBook | None = None) -> None:
         self.sleep = sleep
         self.notes = notes if notes is not None else NoteBook()
+        self.background: set[asyncio.Task[None]] = set()  # tools' work after their call (ToolContext.later)
         # tools/call runs apart from the table: it alone gets a ToolContext (progress, logs).
         self.call_tool: Callable[[dict[str, Any], tools.ToolContext], Awaitable[dict[str, Any]]] = \
             tools.call_tool

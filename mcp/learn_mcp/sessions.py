@@ -67,14 +67,15 @@ class EventStream:
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
-    async def follow(self, after: int = -1) -> AsyncIterator[tuple[str, str]]:
-        """Events with sequence number > ``after``, then new ones as they come, until closed."""
+    async def follow(self, after: int = -1, caught_up: bool = False) -> AsyncIterator[tuple[str, str]]:
+        """Events with sequence number > ``after``, then new ones as they come, until closed
+        (``caught_up``: only those there already; SSE polling, http_get.py)."""
         position = max(after + 1 - self.first, 0)
         while True:
             while position < len(self.events):
                 yield self.events[position]
                 position += 1
-            if self.closed:
+            if self.closed or caught_up:
                 return
             wakeup = self._wakeup
             await wakeup.wait()

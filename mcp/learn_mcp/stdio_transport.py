@@ -34,12 +34,14 @@ from .jsonrpc import (
     Request,
     RequestId,
     Response,
+    correlation_id,
     parse,
     serialize,
 )
-from .lifecycle import Event, Lifecycle
+from .lifecycle import Event, Lifecycle, client_name
 from .outbox import Outbox
 from .server_core import Call, ServerCore
+from .summary import describe
 
 MAX_LINE = 4 << 20  # a message longer than this is refused rather than buffered without end
 EOF_GRACE = 2.0  # seconds in-flight requests may finish after stdin closes
@@ -53,11 +55,14 @@ class StdioConnection:
         self.lifecycle = Lifecycle()
         self.tasks: dict[RequestId, asyncio.Task] = {}
         self.outbox = Outbox()  # our requests to the client (sampling, elicitation) awaiting answers
+        self.peer = "client"  # what the client calls itself (clientInfo.name), for trace events
 
-    def write(self, message: Message) -> None:
+    def write(self, message: Message, about: RequestId | None = None) -> None:
+        """One message on stdout; ``about``: the request a notification belongs to (its trace ``cid``)."""
         data = serialize(message)
         if self.wire:
-            self.wire.sent(shorten(data, 160))
+            cid = correlation_id(message) or (None if about is None else str(about))
+            self.wire.sent(describe(message), [shorten(data, 160)], peer=self.peer, cid=cid)
         # One write per message keeps lines whole; stdout is a pipe, so this rarely blocks.
         self.output.write(data + b"\n")
         self.output.flush()
@@ -97,13 +102,18 @@ class StdioConnection:
             self.trace.state("end of input: stopped")
 
     def receive(self, line: bytes) -> None:
-        if self.wire:
-            self.wire.received(shorten(line.strip(), 160))
         try:
             message = parse(line)
         except JsonRpcError as exc:
+            if self.wire:
+                self.wire.received(shorten(line.strip(), 160), peer=self.peer)
             self.write(exc.to_response())
             return
+        if isinstance(message, Request | Notification):
+            self.peer = client_name(message.params, self.lifecycle)
+        if self.wire:
+            self.wire.received(describe(message), [shorten(line.strip(), 160)], peer=self.peer,
+                               cid=correlation_id(message))
         if isinstance(message, Request):
             if message.id in self.tasks:
                 self.write(JsonRpcError(-32600, f"request id {message.id!r} is already in use")
@@ -132,7 +142,10 @@ class StdioConnection:
 
     async def run(self, call: Call) -> None:
         try:
-            self.write(await self.core.execute(call, self.send, self.announce, self.outbox))
+            async def send(message: Notification) -> None:  # progress, logs, our requests: this call's
+                self.write(message, about=call.request.id)
+
+            self.write(await self.core.execute(call, send, self.announce, self.outbox))
         except asyncio.CancelledError:
             pass  # cancelled: MUST NOT answer (basic/utilities/cancellation)
         finally:

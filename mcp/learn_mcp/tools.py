@@ -26,12 +26,20 @@ The tools (the contract the client and the agent rely on):
     search_notes  {"query": str}                    -> {"notes": [{"id","title","body"}]}
     delete_note   {"id": str}                       -> {"id": str, "deleted": true}  (destructiveHint)
     slow_count    {"steps": int, "delay": number}   -> {"counted": int}   (progress, cancellable)
+    summarize     {"query": str}                    -> {"summary": str, "model": str}  (asks: sampling)
+    ask_for_note  {"why": str}                      -> {"action": str, "id"?: str}  (asks: elicitation)
+    remind        {"about": str, "after": number}   -> {"scheduled": true}  (asks later, in the background)
+
+The last three ask the client (``ctx.ask``: outbox.py): ``summarize`` asks the host's model
+to write the summary and ``ask_for_note`` asks the user to fill in a form, both in the middle
+of the call; ``remind`` returns at once and asks the user ``after`` seconds later, when no
+request of the client's is open (over HTTP the question then rides the GET stream).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +60,8 @@ class ToolContext(Protocol):
     async def sleep(self, seconds: float) -> None: ...
     async def resources_changed(self, *updated: str) -> None: ...
     async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]: ...  # outbox.py
+    def can_ask(self, method: str) -> bool: ...  # did the client declare that capability?
+    def later(self, work: Coroutine[Any, Any, None]) -> None: ...  # run after the call returned
 
 
 class ToolError(Exception):
@@ -131,6 +141,71 @@ async def slow_count(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     return {"counted": steps}
 
 
+async def summarize(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """Sampling: the server has no model of its own, so it asks the host's (which asks its user first)."""
+    found = ctx.notes.search(args["query"])
+    if not found:
+        raise ToolError(f"no note matches {args['query']!r}: nothing to summarize")
+    listing = "\n".join(f"- {note.title}: {note.body}" for note in found)
+    answer = await ctx.ask("sampling/createMessage", {
+        "messages": [{"role": "user", "content": {"type": "text",
+                                                  "text": f"Summarize these notes in one line:\n{listing}"}}],
+        "systemPrompt": "You summarize short notes.", "includeContext": "none", "maxTokens": 60})
+    content = answer.get("content") or {}
+    if content.get("type") != "text" or not isinstance(content.get("text"), str):
+        raise ToolError(f"the host's model answered no text: {content}")
+    return {"summary": content["text"], "model": str(answer.get("model", "?"))}
+
+
+# Elicitation's requestedSchema: a flat object of primitives (the spec allows nothing nested).
+NOTE_FORM = {"type": "object", "required": ["title"], "properties": {
+    "title": {"type": "string", "title": "Title", "minLength": 1, "maxLength": 200},
+    "body": {"type": "string", "title": "Body", "maxLength": 10000, "default": ""}}}
+
+
+async def ask_for_note(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """Elicitation: the user, not the model, says what the note is; they may decline or cancel."""
+    question = f"A new note, {args['why']}: what should it say?"
+    answer = await ctx.ask("elicitation/create", {"message": question, "requestedSchema": NOTE_FORM})
+    action = answer.get("action")
+    if action not in ("accept", "decline", "cancel"):
+        raise ToolError(f"the client answered elicitation with action {action!r}")
+    if action != "accept":
+        return {"action": action}  # the user said no (decline) or walked away (cancel): add nothing
+    content = answer.get("content") or {}
+    problems = validate(content, NOTE_FORM)  # the host should have checked; the server checks anyway
+    if problems:
+        raise ToolError("the user's answer does not fit the form: " + "; ".join(problems))
+    note = ctx.notes.add(content["title"], content.get("body", ""))
+    await ctx.resources_changed(INDEX_URI)
+    return {"action": "accept", "id": note.id}
+
+
+REMINDER_FORM = {"type": "object", "properties": {
+    "keep": {"type": "boolean", "title": "Keep it as a note?", "default": True}}}
+
+
+async def remind(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """Background elicitation: answers now, asks the user later (no request of theirs is open then)."""
+    if not ctx.can_ask("elicitation/create"):
+        raise ToolError("remind needs a client that answers elicitation/create (capabilities.elicitation)")
+    ctx.later(_remind_later(args["about"], float(args.get("after", 1)), ctx))
+    return {"scheduled": True}
+
+
+async def _remind_later(about: str, after: float, ctx: ToolContext) -> None:
+    await ctx.sleep(after)
+    try:
+        answer = await ctx.ask("elicitation/create", {"message": f"Reminder: {about}. Keep it as a note?",
+                                                      "requestedSchema": REMINDER_FORM})
+    except ToolError as exc:  # nobody to ask, or no answer: the reminder is dropped, and said so
+        await ctx.log("warning", {"event": "reminder dropped", "about": about, "why": str(exc)})
+        return
+    if answer.get("action") == "accept" and (answer.get("content") or {}).get("keep", True) is True:
+        ctx.notes.add("Reminder", about)
+        await ctx.resources_changed(INDEX_URI)
+
+
 # A JSON Schema 2020-12 input schema, said so with $schema: a reusable part in $defs, reached by
 # $ref, and a tuple (prefixItems: position 0 is the title, 1 the body; items: false, nothing more).
 ADD_NOTES_INPUT = {
@@ -173,6 +248,25 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in [
                   "delay": {"type": "number", "minimum": 0, "maximum": 5}}, ["steps"]),
          _object({"counted": {"type": "integer"}}, ["counted"]), slow_count,
          {"readOnlyHint": True, "openWorldHint": False}),
+    Tool("summarize", "Summarize notes",
+         "Summarize the notes matching query, written by the client's model (sampling).",
+         _object({"query": {"type": "string", "maxLength": 200}}, ["query"]),
+         _object({"summary": {"type": "string"}, "model": {"type": "string"}}, ["summary", "model"]),
+         summarize,
+         {"readOnlyHint": True, "openWorldHint": False}),
+    Tool("ask_for_note", "Ask the user for a note",
+         "Ask the user (elicitation) to write a new note; they may decline or cancel.",
+         _object({"why": {"type": "string", "minLength": 1, "maxLength": 200}}, ["why"]),
+         {"type": "object", "required": ["action"], "additionalProperties": False,
+          "properties": {"action": {"type": "string", "enum": ["accept", "decline", "cancel"]},
+                         "id": {"type": "string"}}}, ask_for_note,
+         {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}),
+    Tool("remind", "Remind me later",
+         "After `after` seconds, remind the user (elicitation); keep the reminder as a note if they say so.",
+         _object({"about": {"type": "string", "minLength": 1, "maxLength": 200},
+                  "after": {"type": "number", "minimum": 0, "maximum": 60}}, ["about"]),
+         _object({"scheduled": {"type": "boolean"}}, ["scheduled"]), remind,
+         {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}),
 ]}
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from learn_mcp.host.asking import Answerer
 from learn_mcp.host.client import McpClient
+from wirelab_common.waiting import eventually_async
 
 pytestmark = pytest.mark.loopback
 
@@ -66,3 +67,41 @@ async def test_a_host_without_an_answerer_is_not_asked(connect):
         assert result.is_error and "capabilities.elicitation" in result.text
     finally:
         await client.close()
+
+
+async def kept_as_note(client: McpClient, text: str) -> None:
+    async def found() -> bool:
+        return bool((await client.call_tool("search_notes", {"query": text})).value["notes"])
+
+    await eventually_async(found, 15, f"a note saying {text!r}")
+
+
+async def test_our_host_answers_a_question_asked_after_the_call_returned(connect):
+    """remind asks in the background: over HTTP on the GET stream that listen() opened."""
+    answerer = Answerer(generate=None, confirm=lambda text: False,  # type: ignore[arg-type]
+                        script=[("accept", {})])  # the form's default: keep = true
+    client = await connect(answerer)
+    try:
+        await client.listen()
+        scheduled = await client.call_tool("remind", {"about": "water the plants", "after": 0.2})
+        assert scheduled.value == {"scheduled": True}
+        await kept_as_note(client, "water the plants")
+    finally:
+        await client.close()
+
+
+async def test_our_host_resumes_its_get_stream_with_last_event_id(wire, peer_checks):
+    """--sse-poll-ms: every GET ends once caught up; the question arrives on a resumed one."""
+    proc, url = wire.start_http_server("-v", "--sse-poll-ms", "100")
+    with proc:
+        answerer = Answerer(None, lambda text: False, [("accept", {"keep": True})])  # type: ignore[arg-type]
+        client = await McpClient.http(url, peer_checks.quiet(), versions=(wire.LEGACY,), answerer=answerer)
+        try:
+            await client.listen()
+            await client.call_tool("remind", {"about": "call the plumber", "after": 0.3})
+            await kept_as_note(client, "call the plumber")
+            assert client.transport.last_event_id  # type: ignore[attr-defined]
+        finally:
+            await client.close()
+        log = proc.output()
+    assert "SSE GET #s1 elicitation/create" in log and "resuming stream" in log, log[-3000:]

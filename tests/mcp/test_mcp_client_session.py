@@ -18,10 +18,10 @@ from learn_mcp.host.client_session import (
     VersionMismatch,
     cancelled_notification,
     classify,
-    describe,
     result_of,
 )
 from learn_mcp.jsonrpc import ErrorObject, ErrorResponse, Notification, Request, Response
+from learn_mcp.summary import describe
 from wirelab_common.state_table import BadTransition
 
 pytestmark = pytest.mark.pure

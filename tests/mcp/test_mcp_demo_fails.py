@@ -20,6 +20,12 @@ SWITCHES = [
     ("3", "--no-guards", "the repetition guard should stop the second identical search: stopped by the "
                          "step limit guard: 50 tool calls made"),
     ("4", "--no-probe", "the SDK's server answers server/discover: expected 2026-07-28, got 2025-11-25"),
+    ("5", "--no-completion", "typing 'mi' should offer the notes' words milk and mint: []"),
+    ("6", "--no-subscribe", "host A heard no notifications/resources/updated for notes://n2 within 10 s"),
+    ("7", "--no-consent", "the host should ask the user before each sampling request (no, then yes); "
+                          "it asked: []"),
+    ("8", "--no-elicitation", "the server should ask the user, who accepts: this client cannot answer "
+                              "elicitation/create: it did not declare capabilities.elicitation"),
 ]
 
 

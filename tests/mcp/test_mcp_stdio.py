@@ -126,8 +126,10 @@ def test_verbose_traces_messages_on_stderr_only():
     assert code == 0
     assert peer.proc.stdout is not None
     assert peer.proc.stdout.read() == b""  # every stdout line so far was JSON (receive() parsed it)
-    assert '< mcp      {"jsonrpc": "2.0", "id": 0, "method": "initialize"' in stderr
-    assert '> mcp      {"jsonrpc":"2.0","id":0,"result"' in stderr
+    assert "< mcp      #0 initialize protocolVersion=2025-11-25" in stderr  # the host's words for it
+    assert '      {"jsonrpc": "2.0", "id": 0, "method": "initialize"' in stderr  # -v: the line as read
+    assert '> mcp      #0 result {"protocolVersion"' in stderr
+    assert '      {"jsonrpc":"2.0","id":0,"result"' in stderr
     assert "= mcp      new -> initializing (protocol 2025-11-25)" in stderr
 
 

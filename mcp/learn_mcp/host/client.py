@@ -11,7 +11,12 @@ until the session is READY (modern after ``server/discover``, or legacy after th
 - ``list_tools()``: ``tools/list``, following ``nextCursor`` pages;
 - ``call_tool()``: ``tools/call`` with a ``progressToken``; each
   ``notifications/progress`` goes to a callback; cancelling the awaiting task (or a
-  timeout) cancels the request the transport's way.
+  timeout) cancels the request the transport's way;
+- ``complete()``: ``completion/complete``, the suggestions for an argument being typed;
+- ``listen()``: over legacy HTTP, open the GET stream for what belongs to no request;
+- ``subscribe()`` / ``unsubscribe()``: ``resources/subscribe`` for one URI (2025-11-25;
+  a 2026-07-28 server answers -32601); each ``notifications/resources/updated`` for it
+  goes to the callback given, and every one received is kept in ``updates``.
 
 As a program it is a small inspector::
 
@@ -53,10 +58,12 @@ from .client_stdio import StdioTransport
 from .guards import is_destructive
 
 OnProgress = Callable[[float, float | None, str | None], None]
+OnUpdated = Callable[[str], None]  # the URI of a subscribed resource that changed
 
 
 class Transport(Protocol):
     label: str
+    peer: str  # the server's name in trace events
     on_log: Callable[[Notification], None]
     answer: Callable[[Request], Awaitable[Reply]]  # to the server's requests (asking.py)
 
@@ -108,15 +115,22 @@ class McpClient:
     """One connection from the host to one MCP server."""
 
     def __init__(self, transport: Transport, session: ClientSession, trace: Trace,
-                 answerer: Answerer | None = None) -> None:
+                 answerer: Answerer | None = None, peer: str = "server") -> None:
         self.transport = transport
         self.session = session
+        # Trace events name both ends as each names itself: the server's actor name (``peer``,
+        # e.g. "mcp" for ours), and ours, which is also the clientInfo.name the server reads.
+        transport.peer = peer
+        if trace.actor:
+            session.client_info = {**session.client_info, "name": trace.actor}
         if answerer is not None:  # we answer sampling and elicitation: say so in initialize
             session.client_capabilities = {"sampling": {}, "elicitation": {}}
             transport.answer = answerer.answer
         self.trace = trace
         self.tools: dict[str, ToolInfo] = {}
         self.logs: list[dict[str, Any]] = []  # notifications/message params, for checks
+        self.watching: dict[str, OnUpdated] = {}  # subscribed URI -> its callback
+        self.updates: list[str] = []  # the URI of every notifications/resources/updated received
         self._tokens = itertools.count(1)
         transport.on_log = self._on_log
 
@@ -124,14 +138,14 @@ class McpClient:
     async def stdio(cls, argv: Sequence[str], trace: Trace, *, versions: tuple[str, ...] = (MODERN, LEGACY),
                     log_level: str | None = None, env: dict[str, str] | None = None,
                     probe_timeout: float = 10.0, stderr: TextIO | None = None,
-                    answerer: Answerer | None = None) -> McpClient:
+                    answerer: Answerer | None = None, peer: str = "server") -> McpClient:
         """Start ``argv`` and connect.  ``probe_timeout``: how long silence after
         ``server/discover`` is waited out before deciding the server is legacy; it
         includes the child's start-up, which takes seconds on a busy machine.
         ``stderr``: where the child's log lines go (default: ours)."""
         transport = StdioTransport(trace, stderr)
         await transport.start(argv, env)
-        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace, answerer)
+        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace, answerer, peer)
         try:
             await client.connect(probe_timeout)
         except BaseException:
@@ -142,9 +156,10 @@ class McpClient:
     @classmethod
     async def http(cls, url: str, trace: Trace, *, versions: tuple[str, ...] = (MODERN, LEGACY),
                    token: str | None = None, log_level: str | None = None,
-                   http: httpx.AsyncClient | None = None, answerer: Answerer | None = None) -> McpClient:
+                   http: httpx.AsyncClient | None = None, answerer: Answerer | None = None,
+                   peer: str = "server") -> McpClient:
         transport = HttpTransport(url, trace, token=token, http=http)
-        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace, answerer)
+        client = cls(transport, ClientSession(versions=versions, log_level=log_level), trace, answerer, peer)
         try:
             await client.connect(probe_timeout=None)  # over HTTP a legacy server answers 4xx, not silence
         except BaseException:
@@ -209,9 +224,49 @@ class McpClient:
         result = await asyncio.wait_for(call, timeout) if timeout else await call
         return ToolResult.from_json(result)
 
+    async def complete(self, ref: dict[str, Any], name: str, typed: str,
+                       context: dict[str, str] | None = None) -> list[str]:
+        """The server's suggestions for argument ``name`` of ``ref`` (ref/prompt or ref/resource)."""
+        params: dict[str, Any] = {"ref": ref, "argument": {"name": name, "value": typed}}
+        if context:
+            params["context"] = {"arguments": context}
+        result = await self.request("completion/complete", params)
+        return [str(v) for v in (result.get("completion") or {}).get("values", [])]
+
+    async def listen(self) -> None:
+        """Hear what belongs to no request of ours: over legacy HTTP, open the session's GET stream
+        (notifications, and the server's own requests once the call that asks has returned);
+        over stdio everything arrives on stdout anyway."""
+        listen = getattr(self.transport, "listen", None)
+        if listen is not None:
+            await listen()
+
+    async def subscribe(self, uri: str, on_updated: OnUpdated | None = None) -> None:
+        """``resources/subscribe``: from now on the server says when ``uri`` changes.
+
+        Over HTTP those notifications come on the session's GET stream, so the transport
+        opens it first (client_http.py); over stdio they come between responses.
+        """
+        self.watching[uri] = on_updated or (lambda changed: None)
+        await self.listen()
+        try:
+            await self.request("resources/subscribe", {"uri": uri})
+        except BaseException:
+            self.watching.pop(uri, None)
+            raise
+
+    async def unsubscribe(self, uri: str) -> None:
+        await self.request("resources/unsubscribe", {"uri": uri})
+        self.watching.pop(uri, None)
+
     def _on_log(self, note: Notification) -> None:
         if note.method == "notifications/message":
             self.logs.append(note.params)
+        elif note.method == "notifications/resources/updated":
+            uri = str(note.params.get("uri"))
+            self.updates.append(uri)
+            if uri in self.watching:
+                self.watching[uri](uri)
 
     async def close(self) -> None:
         self.session.close()

@@ -17,7 +17,10 @@ Reading order: client_session -> client_stdio -> **client_http** -> client -> ag
 - **legacy** (2025-11-25): ``initialize`` may return an ``Mcp-Session-Id`` header that
   every later POST repeats, with ``MCP-Protocol-Version``; cancellation is an explicit
   ``notifications/cancelled`` POST (a dropped stream is not a cancel there); ``DELETE``
-  ends the session.
+  ends the session.  ``listen()`` opens the session's ``GET`` stream, where the server
+  sends what belongs to no POST (``notifications/resources/updated``, and its own
+  requests when no POST stream is open); when that connection breaks it is resumed with
+  ``Last-Event-ID``, so nothing sent meanwhile is lost.
 
 The header rules and the SSE parsing are pure functions at the top; the
 :class:`HttpTransport` below them does the I/O with httpx.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -36,7 +40,8 @@ import httpx
 from wirelab_common.wiretrace import Trace
 
 from .. import jsonrpc
-from ..jsonrpc import ErrorResponse, Message, Notification, Request, Response
+from ..jsonrpc import ErrorResponse, Message, Notification, Request, Response, correlation_id
+from ..summary import describe
 from .client_session import (
     META_VERSION,
     ProtocolError,
@@ -44,13 +49,14 @@ from .client_session import (
     cancelled_notification,
     classify,
     default_answer,
-    describe,
 )
 
 OnNotification = Callable[[Notification], None]
 ACCEPT = "application/json, text/event-stream"
 NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 TRANSPORT_ERROR = -32000  # implementation-defined: an HTTP failure with no JSON-RPC body
+RECONNECTS = 20  # how many failed GETs in a row before the host gives up on the stream
+RECONNECT_PAUSE = 0.5  # seconds between attempts (a server may say otherwise with retry:, ignored here)
 
 
 # -- pure: the request headers ---------------------------------------------------------------
@@ -111,20 +117,25 @@ def request_headers(message: Request | Notification, *, legacy_version: str | No
 class SseParser:
     """Feed SSE lines, get the ``data`` of each finished event (WHATWG HTML "Server-sent events").
 
-    Comments (``:``) and the ``event``, ``id`` and ``retry`` fields are ignored: MCP only
-    needs the data, one JSON-RPC message per event.  A blank line ends an event.
+    Comments (``:``) and the ``event`` and ``retry`` fields are ignored: MCP only needs
+    the data, one JSON-RPC message per event, and the ``id`` (kept in ``last_id``, as a
+    browser keeps its "last event ID", for resuming).  A blank line ends an event.
     """
 
     def __init__(self) -> None:
         self._data: list[str] = []
+        self.last_id: str | None = None
 
     def feed(self, line: str) -> str | None:
         if line == "":
             event, self._data = ("\n".join(self._data) if self._data else None), []
             return event
-        if line.startswith("data:"):
-            value = line[5:]
-            self._data.append(value[1:] if value.startswith(" ") else value)
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "data":
+            self._data.append(value)
+        elif field == "id" and "\0" not in value:
+            self.last_id = value
         return None
 
 
@@ -139,6 +150,7 @@ class HttpTransport:
         self.url = url
         self.trace = trace
         self.label = url
+        self.peer = "server"  # the server's own name in the trace events (McpClient sets it)
         # ``http``: tests pass a client on httpx.MockTransport to play a server in memory.
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0))
         if token:
@@ -148,6 +160,8 @@ class HttpTransport:
         self.tool_schemas: dict[str, dict[str, Any]] = {}  # for Mcp-Param-* headers
         self.on_log: OnNotification = lambda n: None
         self.answer = default_answer  # how we answer the server's requests (McpClient may set one)
+        self._listener: asyncio.Task[None] | None = None  # the GET stream's reader, once listen() ran
+        self.last_event_id: str | None = None  # the GET stream's, for resuming it
 
     def _headers(self, message: Request | Notification) -> dict[str, str]:
         schema = self.tool_schemas.get(message.params.get("name", ""))
@@ -165,7 +179,8 @@ class HttpTransport:
 
     def _trace_post(self, message: Message, headers: dict[str, str], body: bytes) -> None:
         shown = [f"{k}: {v}" for k, v in headers.items() if k.lower().startswith("mcp")]
-        self.trace.sent(f"POST {describe(message)}", [*shown, body.decode()])
+        self.trace.sent(f"POST {describe(message)}", [*shown, body.decode()], peer=self.peer,
+                        cid=correlation_id(message))
 
     async def request(self, message: Request, on_notification: OnNotification | None = None) -> Reply:
         """POST one request; read a JSON or SSE answer.  Cancelling this coroutine cancels it."""
@@ -195,8 +210,8 @@ class HttpTransport:
             self.session_id = response.headers["mcp-session-id"]
             self.trace.state(f"session id {self.session_id} (Mcp-Session-Id)")
         if kind == "text/event-stream" and response.status_code == 200:
-            self.trace.received(f"{response.status_code} text/event-stream for #{message.id}")
-            async for incoming in self._events(response):
+            self.trace.received(f"{response.status_code} text/event-stream for #{message.id}", peer=self.peer)
+            async for incoming in self._events(response, about=message.id):
                 if isinstance(incoming, Response | ErrorResponse) and incoming.id == message.id:
                     return incoming
                 await self._other(incoming, on_notification)
@@ -208,23 +223,76 @@ class HttpTransport:
             # An HTTP error with no JSON-RPC body (a legacy server refusing a modern probe,
             # a proxy, a 401): a synthetic error, so the session can judge it like any other.
             text = raw.decode("utf-8", "replace")[:200]
-            self.trace.received(f"{response.status_code} {kind or '(no body)'} {text!r}")
+            self.trace.received(f"{response.status_code} {kind or '(no body)'} {text!r}", peer=self.peer)
             return jsonrpc.error_response(message.id, TRANSPORT_ERROR, f"HTTP {response.status_code}: {text}")
-        self.trace.received(f"{response.status_code} {describe(incoming)}", [raw.decode()])
+        self.trace.received(f"{response.status_code} {describe(incoming)}", [raw.decode()], peer=self.peer,
+                            cid=correlation_id(incoming))
         if not isinstance(incoming, Response | ErrorResponse):
             raise ProtocolError(f"expected a response to #{message.id}, got {incoming}")
         return incoming
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[Message]:
+    async def listen(self) -> None:
+        """Open the session's GET stream (2025-11-25 "Listening for Messages from the Server").
+
+        Returns once the server accepted it; a task reads it from then on.  Legacy only:
+        2026-07-28 has no GET stream.
+        """
+        if self._listener is not None and not self._listener.done():
+            return
+        if not self.session_id:
+            raise ProtocolError("the GET stream needs a 2025-11-25 session (Mcp-Session-Id)")
+        opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listener = asyncio.create_task(self._listen(opened))
+        await asyncio.wait_for(opened, 10)
+
+    async def _listen(self, opened: asyncio.Future[None]) -> None:
+        failures = 0  # in a row; a stream the server ended on purpose (SSE polling) is not one
+        while failures < RECONNECTS:
+            headers = {k: v for k, v in self._session_headers().items() if k != "Content-Type"}
+            headers["Accept"] = "text/event-stream"
+            if self.last_event_id:
+                headers["Last-Event-ID"] = self.last_event_id
+            try:
+                async with self.http.stream("GET", self.url, headers=headers,
+                                            timeout=httpx.Timeout(None, connect=5.0)) as response:
+                    resumed = f" (resumed after {self.last_event_id})" if self.last_event_id else ""
+                    self.trace.received(f"{response.status_code} GET stream{resumed}",
+                                        [f"{k}: {v}" for k, v in headers.items() if k.lower() != "accept"],
+                                        peer=self.peer)
+                    if response.status_code != 200:
+                        if not opened.done():
+                            opened.set_exception(ProtocolError(f"GET stream refused: {response.status_code}"))
+                        return  # 404: the session is gone; 405: the server has no GET stream
+                    if not opened.done():
+                        opened.set_result(None)
+                    async for incoming in self._events(response, stream="GET"):
+                        await self._other(incoming, None)
+                    failures = 0
+            except httpx.HTTPError as exc:
+                failures += 1
+                self.trace.state(f"GET stream broke ({type(exc).__name__}): resuming")
+            if not opened.done():
+                opened.set_exception(ProtocolError("the GET stream could not be opened"))
+                return
+            await asyncio.sleep(RECONNECT_PAUSE)
+        self.trace.state(f"GET stream: given up after {RECONNECTS} attempts")
+
+    async def _events(self, response: httpx.Response, stream: str = "",
+                      about: int | str | None = None) -> AsyncIterator[Message]:
+        """The messages of an SSE stream; ``about``: the POST's request id (notifications' ``cid``)."""
         parser = SseParser()
         async for line in response.aiter_lines():
             data = parser.feed(line)
+            if data is not None and stream == "GET":
+                self.last_event_id = parser.last_id  # a whole event arrived: resume after it
             if not data:
                 # None: the event is not complete yet.  "": an event with an empty data
                 # field, which a 2025-11-25 server sends first to prime a reconnection.
                 continue
             incoming = classify(json.loads(data))
-            self.trace.received(f"  SSE {describe(incoming)}", [data])
+            cid = correlation_id(incoming) or (None if about is None else str(about))
+            self.trace.received(f"SSE {stream + ' ' if stream else ''}{describe(incoming)}", [data],
+                                peer=self.peer, cid=cid)
             yield incoming
 
     async def _other(self, incoming: Message, on_notification: OnNotification | None) -> None:
@@ -234,7 +302,8 @@ class HttpTransport:
             answer = await self.answer(incoming)
             body = jsonrpc.serialize(answer)
             headers = self._session_headers()
-            self.trace.sent(f"POST {describe(answer)}", [body.decode()])
+            self.trace.sent(f"POST {describe(answer)}", [body.decode()], peer=self.peer,
+                            cid=correlation_id(answer))
             await self.http.post(self.url, content=body, headers=headers)
         elif isinstance(incoming, Notification):
             (on_notification or self.on_log)(incoming)
@@ -244,11 +313,15 @@ class HttpTransport:
         body = jsonrpc.serialize(message)
         self._trace_post(message, headers, body)
         response = await self.http.post(self.url, content=body, headers=headers)
-        self.trace.received(f"{response.status_code} for {message.method}")
+        self.trace.received(f"{response.status_code} for {message.method}", peer=self.peer)
         if response.status_code != 202:
             raise ProtocolError(f"{message.method}: expected 202 Accepted, got {response.status_code}")
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         if self.session_id:
             # 2025-11-25: DELETE ends the session; 405 means the server does not allow that.
             headers = self._session_headers()

@@ -46,7 +46,6 @@ an injected counter, so tests can assert exact messages.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -123,35 +122,6 @@ def result_of(reply: Reply) -> dict[str, Any]:
         # the loop; this host offers neither capability, so a server should not ask.
         raise ProtocolError(f"resultType {kind!r} is not handled by this host")
     return reply.result
-
-
-def describe(message: Message) -> str:
-    """One trace line for a JSON-RPC message, either direction."""
-    ident = f"#{message.id} " if isinstance(message, Request | Response | ErrorResponse) else ""
-    if isinstance(message, Request | Notification):
-        params, method = message.params, message.method
-        if method == "tools/call":
-            return f"{ident}tools/call {params.get('name')} {_compact(params.get('arguments', {}))}"
-        if method == "notifications/progress":
-            total = f"/{params['total']:g}" if isinstance(params.get("total"), int | float) else ""
-            text = f" {params['message']!r}" if params.get("message") else ""
-            return f"notifications/progress {params.get('progress', 0):g}{total}{text}"
-        if method == "notifications/cancelled":
-            return f"notifications/cancelled #{params.get('requestId')} ({params.get('reason', '')})"
-        if method == "notifications/message":
-            return f"notifications/message [{params.get('level')}] {_compact(params.get('data'))}"
-        if method == "initialize":
-            return f"{ident}initialize protocolVersion={params.get('protocolVersion')}"
-        version = (params.get("_meta") or {}).get(META_VERSION)
-        return f"{ident}{method}" + (f" (_meta version {version})" if version else "")
-    if isinstance(message, ErrorResponse):
-        return f"{ident}error {message.error.code} {message.error.message}"
-    return f"{ident}result {_compact(message.result, 90)}"
-
-
-def _compact(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # -- the session: negotiation as a table ----------------------------------------------------

@@ -27,14 +27,14 @@ from wirelab_common.errors import SetupError
 from wirelab_common.wiretrace import Trace
 
 from .. import jsonrpc
-from ..jsonrpc import ErrorResponse, Message, Notification, Request, Response
+from ..jsonrpc import ErrorResponse, Message, Notification, Request, Response, correlation_id
+from ..summary import describe
 from .client_session import (
     ProtocolError,
     Reply,
     cancelled_notification,
     classify,
     default_answer,
-    describe,
     progress_token_of,
 )
 
@@ -56,6 +56,8 @@ class StdioTransport:
         self.answer = default_answer  # how we answer the server's requests (McpClient may set one)
         self._answering: set[asyncio.Task[None]] = set()
         self.label = "stdio"
+        self.peer = "server"  # the server's own name in the trace events (McpClient sets it)
+        self._token_request: dict[int | str, int | str] = {}  # progress token -> its request's id
 
     async def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
         try:
@@ -72,7 +74,7 @@ class StdioTransport:
     async def _write(self, message: Message) -> None:
         assert self.process is not None and self.process.stdin is not None
         line = jsonrpc.serialize(message)  # compact JSON: never a newline inside
-        self.trace.sent(describe(message), [line.decode()])
+        self.trace.sent(describe(message), [line.decode()], peer=self.peer, cid=correlation_id(message))
         self.process.stdin.write(line + b"\n")
         await self.process.stdin.drain()
 
@@ -84,6 +86,7 @@ class StdioTransport:
         self._pending[request_id] = future
         if token is not None and on_notification is not None:
             self._progress[token] = on_notification
+            self._token_request[token] = request_id
         try:
             await self._write(message)
             return await future
@@ -96,6 +99,7 @@ class StdioTransport:
             self._pending.pop(request_id, None)
             if token is not None:
                 self._progress.pop(token, None)
+                self._token_request.pop(token, None)
 
     async def notify(self, message: Notification) -> None:
         await self._write(message)
@@ -118,9 +122,12 @@ class StdioTransport:
                 incoming = classify(message)
             except (json.JSONDecodeError, ProtocolError) as exc:
                 # The server MUST NOT write anything else on stdout; say so and go on.
-                self.trace.received(f"not a JSON-RPC message: {text[:80]!r} ({exc})")
+                self.trace.received(f"not a JSON-RPC message: {text[:80]!r} ({exc})", peer=self.peer)
                 continue
-            self.trace.received(describe(incoming), [text])
+            about = self._token_request.get(progress_token_of(incoming)) \
+                if isinstance(incoming, Notification) else None  # a progress notification's request
+            cid = correlation_id(incoming) or (None if about is None else str(about))
+            self.trace.received(describe(incoming), [text], peer=self.peer, cid=cid)
             await self._dispatch(incoming)
         self._fail(ConnectionError("the server closed its stdout"))
 

@@ -12,7 +12,9 @@ decision is an interface, :class:`Planner`, with two implementations:
   the id the ``add_note`` result gave).  Two loop steps exist to exercise the guards:
   ``keep searching notes for X until one is found`` asks the same question again and
   again (the repetition guard stops it), and ``keep doubling 1 until it exceeds N``
-  makes a new call each time (only the step limit stops it).
+  makes a new call each time (only the step limit stops it).  When a server asks for
+  sampling, its ``generate`` stands in for a model: it lists the lines of the request
+  that start with ``- `` (the notes ``summarize`` sends), clipped to ``max_tokens`` words.
 - :class:`OpenAICompatiblePlanner`: sends the conversation to any
   ``/v1/chat/completions`` endpoint with the MCP tools as OpenAI ``tools`` (the tool's
   ``inputSchema`` is the function's ``parameters``) and reads ``tool_calls`` back.  Each
@@ -200,6 +202,13 @@ class RuleBasedPlanner:
                     return Finish(f"cannot do {step.tool}: an earlier step gave nothing to use")
                 return ToolCall(step.tool, coerce(arguments, schemas.get(step.tool, {})))
         return Finish(summary(history))
+
+    async def generate(self, messages: list[dict[str, Any]], max_tokens: int) -> str:
+        """Sampling without a model (asking.Answerer's ``generate``): the request's list items, joined."""
+        text = "\n".join(str((m.get("content") or {}).get("text", "")) for m in messages)
+        items = [line[2:].strip() for line in text.splitlines() if line.startswith("- ")]
+        words = ("; ".join(items) if items else text).split()
+        return " ".join(words[:max_tokens])
 
 
 def summary(history: Sequence[Turn]) -> str:
