@@ -17,9 +17,9 @@ Per connection, the server
 3. writes frames through one queue per client, so a slow reader never
    stalls the terminal or the other clients (it is dropped past
    :data:`MAX_QUEUED` bytes instead);
-4. for LOG, sends the session's log as an open file descriptor beside a
-   LOG_FD frame (``SCM_RIGHTS``): the client reads it, read-only, without
-   being able to open the file by its path.
+4. for LOG, sends the session's log as an open, read-only file descriptor
+   beside a LOG_FD frame (``SCM_RIGHTS``): the client reads it without
+   opening the file by its path, which it may not be allowed to do.
 
 A malformed or oversized frame, a request out of order, or a client killed
 mid-frame costs that client its connection and nothing else.
