@@ -20,6 +20,10 @@ It is also where the wire trace is printed, one line per frame (RFC 6455 §5)::
     = server   OPEN -> CLOSING               a state change
 
 With ``-v`` each frame line is followed by its header fields and payload bytes.
+(``frame_trace.py`` writes these lines.)  The structured events
+(``wirelab_common.trace_events``) also name the other end (``peer``: "client"
+or "server", as that side's trace calls itself) and the connection (``cid``:
+the handshake's Sec-WebSocket-Key, which both ends know, §4.1 item 7).
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from wirelab_common.wiretrace import Trace, hexdump, shorten
+from wirelab_common.wiretrace import Trace
 
-from .frames import CloseCode, Frame, Opcode
+from .frame_trace import describe_frame, frame_detail
+from .frames import CloseCode
 from .opening import Opening
 from .protocol import BinaryMessage, Connection, Pong, Role, State, TextMessage
 
@@ -48,41 +53,15 @@ class ConnectionClosed(Exception):
         self.reason = reason
 
 
-def _show_bytes(data: bytes, limit: int = 40) -> str:
-    shown = repr(bytes(data[:limit]))
-    return shown + (f"...(+{len(data) - limit} bytes)" if len(data) > limit else "")
-
-
-def describe_frame(frame: Frame) -> str:
-    """A frame on one line: ``TEXT 'hello'``, ``PING b''``, ``CLOSE 1000 'bye'``."""
-    opcode, payload = frame.opcode, frame.payload
-    if opcode is Opcode.TEXT:
-        text = f"TEXT {shorten(payload)!r}"
-    elif opcode is Opcode.CLOSE:
-        code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else "(no code)"
-        text = f"CLOSE {code} {shorten(payload[2:])!r}"
-    else:  # BINARY, CONT, PING, PONG: bytes (a CONT frame may be text cut mid-character)
-        text = f"{opcode.name} {_show_bytes(payload)}"
-    if not frame.fin:
-        return text + "  (fin=0: more fragments follow)"
-    return text + "  (fin=1: last fragment)" if opcode is Opcode.CONT else text
-
-
-def frame_detail(frame: Frame, masked: bool) -> list[str]:
-    """Verbose detail: the §5.2 header fields, then the (unmasked) payload bytes."""
-    return [
-        f"fin={int(frame.fin)} rsv=000 opcode={frame.opcode.value:#x} ({frame.opcode.name}) "
-        f"mask={int(masked)} payload_length={len(frame.payload)}",
-        f"payload: {hexdump(frame.payload) or '(empty)'}",
-    ]
-
-
 class WebSocket(asyncio.Protocol):
     """An open WebSocket: ``await recv()``, ``await send()``, ``await close()``, ``async for``.
 
     server.py and client.py create it once the handshake is done and hand it
     the TCP transport with :meth:`take_over`.
     """
+
+    peer: str | None = None  # the other end's actor name, for the trace events
+    cid: str | None = None  # the connection's Sec-WebSocket-Key, for the trace events
 
     def __init__(self, connection: Connection, trace: Trace | None = None, *,
                  subprotocol: str | None = None, close_timeout: float = CLOSE_TIMEOUT) -> None:
@@ -273,10 +252,12 @@ class WebSocket(asyncio.Protocol):
         assert trace is not None
         client_masks = connection.role is Role.CLIENT  # §5.3: only clients mask
         verbose = trace.verbose
+        ends = {"peer": self.peer, "cid": self.cid}
         for frame in connection.frames_received:
-            trace.received(describe_frame(frame), frame_detail(frame, not client_masks) if verbose else ())
+            detail = frame_detail(frame, not client_masks) if verbose else ()
+            trace.received(describe_frame(frame), detail, **ends)
         for frame in connection.frames_sent:
-            trace.sent(describe_frame(frame), frame_detail(frame, client_masks) if verbose else ())
+            trace.sent(describe_frame(frame), frame_detail(frame, client_masks) if verbose else (), **ends)
         connection.frames_received.clear()
         connection.frames_sent.clear()
         if connection.state is not self._state:
@@ -324,9 +305,11 @@ class OpeningProtocol(asyncio.Protocol):
     """
 
     def __init__(self, opening: Opening, trace: Trace | None, on_open: Callable[[WebSocket], None],
-                 on_fail: Callable[[Exception], None], close_timeout: float = CLOSE_TIMEOUT) -> None:
+                 on_fail: Callable[[Exception], None], close_timeout: float = CLOSE_TIMEOUT,
+                 peer: str | None = None) -> None:
         self.opening = opening
         self.trace = trace
+        self.peer = peer  # the other end's actor name (trace events only)
         self.on_open = on_open
         self.on_fail = on_fail
         self.close_timeout = close_timeout
@@ -364,18 +347,21 @@ class OpeningProtocol(asyncio.Protocol):
     def _advance(self) -> None:
         opening, trace, transport = self.opening, self.trace, self.transport
         head = getattr(opening, "request", None) or getattr(opening, "response", None)
+        request = getattr(opening, "request", None)  # the client knows its key, the server reads it
+        ends = {"peer": self.peer, "cid": getattr(opening, "key", None)
+                or (request.headers.get("sec-websocket-key") if request else None)}
         if trace and head is not None and not self._head_traced:
             self._head_traced = True
             start = (f"{head.method} {head.target} {head.version}" if hasattr(head, "method")
                      else f"{head.version} {head.status} {head.reason}")
-            trace.received(start, [f"{name}: {value}" for name, value in head.headers.items()])
+            trace.received(start, [f"{name}: {value}" for name, value in head.headers.items()], **ends)
         data = opening.data_to_send()
         if data and not transport.is_closing():
             transport.write(data)
             if trace:
                 lines = _head_lines(data)
                 upgrade = "  (upgrade to websocket)" if lines[0].startswith("GET ") else ""
-                trace.sent(lines[0] + upgrade, lines[1:])
+                trace.sent(lines[0] + upgrade, lines[1:], **ends)
         if opening.state is State.CONNECTING:
             return
         if self.timer is not None:
@@ -395,6 +381,6 @@ class OpeningProtocol(asyncio.Protocol):
             trace.state(f"CONNECTING -> OPEN  (peer {peer[0]}:{peer[1]}{chosen})")
         ws = WebSocket(opening.connection, trace, subprotocol=opening.subprotocol,
                        close_timeout=self.close_timeout)
-        ws.opening = opening
+        ws.opening, ws.peer, ws.cid = opening, self.peer, ends["cid"]
         ws.take_over(transport, opening.early_data)  # frames may follow the head in the same read
         self.on_open(ws)

@@ -40,6 +40,9 @@ from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 OPEN_TIMEOUT = 10.0
 
 
+# The other end in the structured trace events: the name server.py's trace gives itself.
+PEER = "server"
+
 def parse_uri(uri: str) -> tuple[str, int, str, str]:
     """§3: ``ws://host[:port]/path?query`` -> (host, port, resource name, Host header)."""
     parts = urlsplit(uri)
@@ -109,7 +112,8 @@ class connect:  # lowercase: used like a function, `await connect(...)` or `asyn
         async with asyncio.timeout(self.open_timeout):
             transport, _ = await loop.create_connection(
                 lambda: OpeningProtocol(opening, self.trace, lambda ws: _settle(done, ws),
-                                        lambda error: _settle(done, error), self.close_timeout),
+                                        lambda error: _settle(done, error), self.close_timeout,
+                                        peer=PEER),
                 host, port)
             try:
                 return await done

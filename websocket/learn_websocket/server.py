@@ -57,6 +57,9 @@ async def echo(ws: WebSocket) -> None:
         await ws.send(message)
 
 
+# The other end in the structured trace events: the name client.py's trace gives itself.
+PEER = "client"
+
 class Server:
     """A listening WebSocket server; ``await server.close()`` closes every connection with 1001."""
 
@@ -84,7 +87,8 @@ class Server:
         options = dict(max_message_size=self.max_message_size, parser=self.parser, auto_pong=self.auto_pong)
         opening = ServerOpening(self.subprotocols, options,
                                 self.open_timeout)
-        return OpeningProtocol(opening, self.trace, self.start_handler, on_fail=lambda error: None)
+        return OpeningProtocol(opening, self.trace, self.start_handler, on_fail=lambda error: None,
+                               peer=PEER)
 
     def start_handler(self, ws: WebSocket) -> None:
         task = asyncio.get_running_loop().create_task(self._run_handler(ws))

@@ -48,6 +48,9 @@ from .hub import Hub
 
 CHANNEL_PREFIX = "chat:room:"
 PATTERN = CHANNEL_PREFIX + "*"
+# Redis in the structured trace events: it traces nothing itself, so the viewer draws it from
+# this name; a chat message's id (``cid``) follows it through Redis to every server.
+REDIS = "redis"
 
 
 class BrokerUnavailable(Exception):
@@ -75,7 +78,8 @@ class LocalBroker:
     async def publish(self, room: str, event: dict[str, Any]) -> None:
         count = self.hub.deliver(room, schema.encode(event))
         if self.trace_messages:
-            self.trace.sent(f"{room}: {describe(event)} -> {count} member(s)")
+            # A fan-out to every local member: no single peer to name in the trace events.
+            self.trace.sent(f"{room}: {describe(event)} -> {count} member(s)", cid=event.get("id"))
 
     async def stop(self) -> None:
         pass
@@ -122,7 +126,8 @@ class RedisBroker:
         channel = CHANNEL_PREFIX + room
         envelope = schema.encode({"origin": self.server_id, "event": event})
         if self.trace_messages:
-            self.trace.sent(f"-> redis PUBLISH {channel} {describe(event)}", [envelope])
+            self.trace.sent(f"-> redis PUBLISH {channel} {describe(event)}", [envelope], peer=REDIS,
+                            cid=event.get("id"))
         try:
             await self._redis.publish(channel, envelope)
         except (RedisError, OSError) as exc:
@@ -167,7 +172,7 @@ class RedisBroker:
         count = self.hub.deliver(room, schema.encode(event))
         if self.trace_messages:
             self.trace.received(f"<- redis {channel} {describe(event)} (from {origin}) "
-                                f"-> {count} local member(s)")
+                                f"-> {count} local member(s)", peer=REDIS, cid=event.get("id"))
 
     async def _drop_pubsub(self) -> None:
         if self._pubsub is not None:

@@ -133,7 +133,7 @@ class ChatClient:
                 ws = await connect(self._full_url, origin=self.origin, proxy=None, open_timeout=5)
             except InvalidStatus as exc:
                 status = exc.response.status_code
-                self.trace.received(f"HTTP {status}: handshake refused")
+                self.trace.received(f"HTTP {status}: handshake refused")  # no server id yet: no peer
                 if 400 <= status < 500 and status not in RETRYABLE_4XX:
                     self.rejected = exc
                     break
@@ -157,8 +157,12 @@ class ChatClient:
         self._set_state("OPEN")
         try:
             async for raw in ws:
-                self.trace.received(f"TEXT '{shorten(raw)}'")
-                await self._on_message(json.loads(raw))
+                msg = json.loads(raw)
+                # The trace events name the server by the id it traces as (the welcome says which),
+                # and a chat message by its id, the same on every server and client it reaches.
+                server = msg["server"] if msg.get("type") == "welcome" else self.server_id
+                self.trace.received(f"TEXT '{shorten(raw)}'", peer=server, cid=msg.get("id"))
+                await self._on_message(msg)
         except ConnectionClosed:
             pass  # an abnormal close: the code below records it like any other
         finally:
@@ -190,7 +194,7 @@ class ChatClient:
         ws = self._ws
         if ws is None:
             raise ConnectionError(f"{self.name} is not connected")
-        self.trace.sent(f"TEXT '{shorten(text)}'")
+        self.trace.sent(f"TEXT '{shorten(text)}'", peer=self.server_id)
         await ws.send(text)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:

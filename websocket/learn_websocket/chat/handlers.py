@@ -8,6 +8,9 @@ for every text frame ``schema.parse_client_message()`` and the handler for its
 type (:meth:`Chat.join`, :meth:`Chat.leave`, :meth:`Chat.say`), then ``left``
 in every room the member was in.  A message that is not valid gets an ``error``
 reply and the connection stays up.
+
+In the structured trace events the other end (``peer``) is the member's user
+name, which is the name the demo's client traces as.
 """
 
 from __future__ import annotations
@@ -70,13 +73,13 @@ class Chat:
             msg = schema.parse_client_message(raw)
         except schema.SchemaError as exc:
             if self.trace_messages:
-                self.trace.received(f"{member.user} invalid: {shorten(raw, 40)!r}")
+                self.trace.received(f"{member.user} invalid: {shorten(raw, 40)!r}", peer=member.user)
             return self.reply_error(member, exc.code, exc.detail)
         await self.handlers[type(msg)](member, msg)
 
     async def join(self, member: Member, msg: schema.Join) -> None:
         if self.trace_messages:
-            self.trace.received(f"{member.user} joined {msg.room}")
+            self.trace.received(f"{member.user} joined {msg.room}", peer=member.user)
         if self.hub.closing:
             return self.reply_error(member, "unavailable", "server shutting down")
         if not self.hub.join(member, msg.room):
@@ -86,7 +89,7 @@ class Chat:
 
     async def leave(self, member: Member, msg: schema.Leave) -> None:
         if self.trace_messages:
-            self.trace.received(f"{member.user} left {msg.room}")
+            self.trace.received(f"{member.user} left {msg.room}", peer=member.user)
         if not self.hub.leave(member, msg.room):
             return self.reply_error(member, "not_in_room", f"you are not in {msg.room}")
         self.hub.send(member, schema.encode(schema.left(msg.room, member.user)))
@@ -94,7 +97,8 @@ class Chat:
 
     async def say(self, member: Member, msg: schema.Say) -> None:
         if self.trace_messages:
-            self.trace.received(f"{member.user} says in {msg.room}: {shorten(msg.text, 40)!r}")
+            self.trace.received(f"{member.user} says in {msg.room}: {shorten(msg.text, 40)!r}",
+                                peer=member.user)
         if msg.room not in member.rooms:
             return self.reply_error(member, "not_in_room", f"join {msg.room} before saying anything there")
         message_id = f"{self.server_id}-{next(self.message_ids)}"
@@ -103,7 +107,7 @@ class Chat:
 
     def reply_error(self, member: Member, code: str, detail: str) -> None:
         if self.trace_messages:
-            self.trace.sent(f"{member.user} error {code}: {detail}")
+            self.trace.sent(f"{member.user} error {code}: {detail}", peer=member.user)
         self.hub.send(member, schema.encode(schema.error(code, detail)))
 
     async def publish(self, member: Member, room: str, event: dict[str, str],
