@@ -73,7 +73,9 @@ class Demo:
         # secret the registration returns), so its port is chosen first; the provider's
         # is the kernel's choice (--port 0, read from its ready line).
         self.provider_port, self.receiver_port = 0, free_port()
-        self.http = httpx.AsyncClient(timeout=10)
+        # Its User-Agent names it to the provider and the receiver, whose trace events then
+        # name "demo" as the other end (``peer``; the id of a webhook is the ``cid``).
+        self.http = httpx.AsyncClient(timeout=10, headers={"user-agent": "wirelab-webhook-demo/0.1"})
         self.provider: ManagedProcess | None = None
         self.receiver: ManagedProcess | None = None
         self.secret = ""
@@ -128,7 +130,8 @@ class Demo:
         reply = await self.http.post(f"{self.api}/events", json={"type": event_type, "payload": payload})
         check(reply.status_code == 202, f"POST /events answered {reply.status_code}: {reply.text}")
         body = reply.json()
-        self.trace.received(f"202 event {body['event_id']} stored; deliveries {body['deliveries']}")
+        self.trace.received(f"202 event {body['event_id']} stored; deliveries {body['deliveries']}",
+                            peer="provider", cid=body["deliveries"][0])
         return body["deliveries"][0]
 
     def stop(self) -> None:
@@ -140,11 +143,12 @@ class Demo:
 async def act_register(demo: Demo) -> None:
     demo.trace.banner("Act 1: the subscriber registers its endpoint and gets a secret")
     url = f"{demo.hook}/webhook"
-    demo.trace.sent(f"POST /subscriptions {{'url': '{url}'}}")
+    demo.trace.sent(f"POST /subscriptions {{'url': '{url}'}}", peer="provider")
     reply = await demo.http.post(f"{demo.api}/subscriptions", json={"url": url})
     check(reply.status_code == 201, f"registration answered {reply.status_code}: {reply.text}")
     demo.secret = reply.json()["secret"]
-    demo.trace.received(f"201 subscription {reply.json()['id']}, secret {demo.secret[:12]}...")
+    demo.trace.received(f"201 subscription {reply.json()['id']}, secret {demo.secret[:12]}...",
+                        peer="provider")
     demo.start_receiver()
 
 
@@ -161,9 +165,10 @@ async def act_forged(demo: Demo) -> None:
     body = json.dumps({"type": "push", "data": {"repo": "evil"}}).encode()
     guessed = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"  # well-formed, but not the secret
     headers = standard_headers([guessed], "msg_forged", int(time.time()), body)
-    demo.trace.sent("POST /webhook id=msg_forged (signed with a guessed secret)")
+    demo.trace.sent("POST /webhook id=msg_forged (signed with a guessed secret)", peer="receiver",
+                    cid="msg_forged")
     reply = await demo.http.post(f"{demo.hook}/webhook", content=body, headers=headers)
-    demo.trace.received(f"{reply.status_code} {reply.text}")
+    demo.trace.received(f"{reply.status_code} {reply.text}", peer="receiver", cid="msg_forged")
     check(reply.status_code == 401, f"a forged request must get 401, got {reply.status_code}: "
                                     "the receiver did not check the signature")
     demo.forged_refused += 1
@@ -179,7 +184,8 @@ async def act_replay(demo: Demo) -> None:
     answers, before = [], (await demo.received())["counts"]["processed"]
     for attempt in ("original", "replay"):
         reply = await demo.http.post(f"{demo.hook}/webhook", content=body, headers=headers)
-        demo.trace.received(f"{attempt}: {reply.status_code} {reply.text}")
+        demo.trace.received(f"{attempt}: {reply.status_code} {reply.text}", peer="receiver",
+                            cid="msg_replayed")
         answers.append(reply.status_code)
     check(answers == [202, 200], f"expected 202 then 200 (duplicate), got {answers}: "
                                  "the repeated webhook-id was not recognised")

@@ -71,6 +71,9 @@ from .signatures import sign_github, standard_headers
 from .ssrf_guard import Target, TargetGuard, TargetRefused, is_literal
 
 USER_AGENT = "wirelab-webhooks/0.1"
+# The endpoint in the structured trace events (``peer``): the name receiver.py's trace uses.
+# The delivery id, which is also the webhook-id header, is the events' ``cid``.
+RECEIVER = "receiver"
 MAX_RESPONSE = 64 * 1024  # we read this much of an answer, for the log; the rest is ignored
 # Defaults, defined here only (provider_app.Settings and the provider's command line use them).
 DEFAULT_TIMEOUT = 5.0  # seconds one attempt may take, all of it
@@ -208,7 +211,8 @@ class Dispatcher:
             if self.loud:
                 detail = [f"{name}: {value}" for name, value in headers.items()]
                 self.trace.sent(f"POST {job.url} id={job.delivery_id} attempt {attempt}/"
-                                f"{self.policy.max_attempts}", [*detail, f"body: {shorten(job.body, 100)}"])
+                                f"{self.policy.max_attempts}", [*detail, f"body: {shorten(job.body, 100)}"],
+                                peer=RECEIVER, cid=job.delivery_id)
             async with asyncio.timeout(self.timeout):
                 async with self.client.stream("POST", url, content=job.body, headers=headers,
                                               extensions=extensions) as response:
@@ -231,7 +235,9 @@ class Dispatcher:
         if self.loud:
             took = f"{latency_ms:.1f} ms"
             said = f"{status} in {took}" if status is not None else f"{error} ({took})"
-            self.trace.received(f"{said} id={job.delivery_id}")
+            # No status: nothing came back (refused, timed out), so no peer to draw it from.
+            self.trace.received(f"{said} id={job.delivery_id}", peer=RECEIVER if status is not None else None,
+                                cid=job.delivery_id)
         await asyncio.to_thread(self.outbox.record_attempt, job.delivery_id, attempt, started, status, error,
                                 round(latency_ms, 3), outcome)
         if isinstance(outcome, Retry) and self.loud:

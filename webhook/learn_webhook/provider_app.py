@@ -60,6 +60,13 @@ from .retry_schedule import RetryPolicy
 from .signatures import new_secret
 from .ssrf_guard import IPNetwork, TargetGuard, TargetRefused
 
+# Who asked, in the structured trace events (``peer``): the demo's client, by its User-Agent.
+SENDERS = {"wirelab-webhook-demo": "demo"}
+
+
+def sender(request: Request) -> str | None:
+    return SENDERS.get(request.headers.get("user-agent", "").split("/")[0])
+
 MAX_BODY = 64 * 1024  # the spec recommends payloads under 20 kB
 DEFAULT_ROTATION_GRACE = 24 * 3600.0  # seconds an old secret still signs after a rotation
 EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$", max_length=100)]
@@ -178,7 +185,7 @@ def subscription_routes(ctx: Context) -> APIRouter:
             await asyncio.to_thread(ctx.guard.check, new.url)  # resolving may take a while: not on the loop
         except TargetRefused as exc:
             if ctx.loud:
-                trace.received(f"subscription for {new.url} refused: {exc}")
+                trace.received(f"subscription for {new.url} refused: {exc}", peer=sender(request))
             return error(400, "url_refused", f"{new.url} cannot be a webhook target: {exc}")
         github_secret = secrets.token_urlsafe(24) if new.github else None
         sub = await asyncio.to_thread(outbox.add_subscription, new.url, new_secret(), github_secret,

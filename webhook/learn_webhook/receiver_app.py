@@ -86,6 +86,14 @@ GITHUB_DELIVERY = "x-github-delivery"
 GITHUB_EVENT = "x-github-event"
 TRACED_HEADERS = (HEADER_ID, "webhook-timestamp", HEADER_SIGNATURE, GITHUB_HEADER, GITHUB_DELIVERY,
                   GITHUB_EVENT, "content-type", "content-length", "user-agent")
+# Who sent a request, in the structured trace events (``peer``): the name the sender's own
+# trace uses, known by the User-Agent product it sends (the provider's dispatcher, the demo's
+# client).  Anyone else stays unnamed; the webhook-id is the event's ``cid`` either way.
+SENDERS = {"wirelab-webhooks": "provider", "wirelab-webhook-demo": "demo"}
+
+
+def sender(request: Request) -> str | None:
+    return SENDERS.get(request.headers.get("user-agent", "").split("/")[0])
 
 
 @dataclass
@@ -253,36 +261,38 @@ def webhook_routes(ctx: Context) -> APIRouter:
         lines = [f"{name}: {request.headers[name]}" for name in TRACED_HEADERS if name in request.headers]
         return [*lines, f"body: {shorten(body, 100)}"]
 
-    def refuse(status: int, reason: str) -> JSONResponse:
+    def refuse(status: int, reason: str, request: Request, cid: str | None = None) -> JSONResponse:
         if ctx.loud:
-            trace.sent(f"{status} {reason}")
+            trace.sent(f"{status} {reason}", peer=sender(request), cid=cid)
         return JSONResponse({"error": reason}, status_code=status)
 
-    async def record(event: InboxEvent) -> bool:
+    async def record(event: InboxEvent, request: Request) -> bool:
         """Commit, then queue: shielded by the caller, so the two steps never come apart."""
+        cid = event.msg_id
         if not settings.dedup:  # a fresh key per request: the repeat is not recognised
             event = replace(event, msg_id=f"{event.msg_id}#{ctx.inbox_serial()}")
         new = await asyncio.to_thread(ctx.inbox.accept, event, ctx.now())
         if new:
             if ctx.loud:  # before the worker can run, so the trace reads in causal order
-                trace.sent("202 accepted")
+                trace.sent("202 accepted", peer=sender(request), cid=cid)
             ctx.queue.put_nowait(event)
         return new
 
     @router.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:
+        mid = request.headers.get(HEADER_ID) or request.headers.get(GITHUB_DELIVERY)  # the trace's cid
+        claimed = mid or "-"
         if ctx.fail.take():
             counters.failed_on_purpose += 1
             if ctx.loud:
-                trace.received("POST /webhook (failing on purpose: not read)")
-            response = refuse(ctx.fail.status, "failing on purpose")
+                trace.received("POST /webhook (failing on purpose: not read)", peer=sender(request), cid=mid)
+            response = refuse(ctx.fail.status, "failing on purpose", request, mid)
             if ctx.fail.retry_after is not None:
                 response.headers["Retry-After"] = str(ctx.fail.retry_after)
             return response
         body = await read_body(request, MAX_BODY)
         if body is None:
-            return refuse(413, f"body larger than {MAX_BODY} bytes")
-        claimed = request.headers.get(HEADER_ID) or request.headers.get(GITHUB_DELIVERY) or "-"
+            return refuse(413, f"body larger than {MAX_BODY} bytes", request, mid)
         try:
             verified = Verified(claimed, "none") if not settings.verify else authenticate(
                 request.headers, body, secrets=settings.secrets, github_secret=settings.github_secret,
@@ -291,26 +301,26 @@ def webhook_routes(ctx: Context) -> APIRouter:
             counters.rejected_signature += 1
             if ctx.loud:
                 trace.received(f"POST /webhook id={shorten(claimed, 40)} ({exc.reason})",
-                               detail(request, body))
-            return refuse(401, exc.reason)
+                               detail(request, body), peer=sender(request), cid=mid)
+            return refuse(401, exc.reason, request, mid)
         try:
             event = parse_event(verified, request.headers, body)
         except BodyError as exc:
             counters.rejected_body += 1
             if ctx.loud:
                 trace.received(f"POST /webhook id={shorten(verified.msg_id, 40)} (signature ok, bad body)",
-                               detail(request, body))
-            return refuse(400, str(exc))
+                               detail(request, body), peer=sender(request), cid=verified.msg_id)
+            return refuse(400, str(exc), request, verified.msg_id)
         if ctx.loud:
             trace.received(f"POST /webhook id={shorten(event.msg_id, 40)} type={shorten(event.type, 40)} "
-                           f"(signature ok)", detail(request, body))
+                           f"(signature ok)", detail(request, body), peer=sender(request), cid=event.msg_id)
         # shield: if the client goes away while we commit, the request task may be
         # cancelled, but the row and its queue entry must still come together.
-        if await asyncio.shield(record(event)):
+        if await asyncio.shield(record(event, request)):
             return JSONResponse({"status": "accepted", "id": event.msg_id}, status_code=202)
         counters.duplicates += 1
         if ctx.loud:
-            trace.sent(f"200 duplicate {shorten(event.msg_id, 40)}")
+            trace.sent(f"200 duplicate {shorten(event.msg_id, 40)}", peer=sender(request), cid=event.msg_id)
         return JSONResponse({"status": "duplicate", "id": event.msg_id}, status_code=200)
 
     return router
