@@ -40,7 +40,7 @@ import tty
 from collections.abc import Sequence
 
 from wirelab_common.errors import CheckFailed, SetupError, run_main
-from wirelab_common.wiretrace import Trace, shorten
+from wirelab_common.wiretrace import Trace, hexdump, shorten
 
 from .frames import Frame, FrameParser, FrameType
 from .protocol import AskLog, Attach, Detach, Input, ListSessions, Request, Resize, describe, encode_request
@@ -77,9 +77,10 @@ class SessionClient:
         self.exit_status: int | None = None
 
     def send(self, request: Request) -> None:
+        wire = encode_request(request)
         if self.trace:
-            self.trace.sent(describe(request))
-        self.sock.sendall(encode_request(request))
+            self.trace.sent(describe(request), [hexdump(wire)])  # -v: the frame's bytes
+        self.sock.sendall(wire)
 
     def _read(self, timeout: float) -> None:
         self.sock.settimeout(timeout)

@@ -44,7 +44,7 @@ from collections.abc import Sequence
 
 from wirelab_common.errors import run_main
 from wirelab_common.server_cli import add_verbosity, announce
-from wirelab_common.wiretrace import Trace, shorten
+from wirelab_common.wiretrace import Trace, hexdump, shorten
 
 from .frames import FrameError, FrameType, serialize
 from .protocol import (
@@ -80,18 +80,26 @@ class Client:
         self.pid = self.uid = self.gid = -1
 
     def send(self, frame_type: FrameType, payload: bytes = b"", fds: Sequence[int] = ()) -> None:
-        if frame_type is not FrameType.OUTPUT or self.trace.verbose:
-            self.trace.sent(f"{frame_type.name} {shorten(payload, 60)}" if payload else frame_type.name)
         if self.dropped:
+            for fd in fds:
+                os.close(fd)
             return
+        wire = serialize(frame_type, payload)
+        if frame_type is not FrameType.OUTPUT or self.trace.verbose:
+            summary = f"{frame_type.name} {shorten(payload, 60)}" if payload else frame_type.name
+            extra = [f"+ SCM_RIGHTS {list(fds)}"] if fds else []
+            self.trace.sent(summary, [hexdump(wire), *extra])  # -v: the header bytes, then the payload's
         self.queued += len(payload)
-        self.queue.put_nowait((serialize(frame_type, payload), list(fds)))
+        self.queue.put_nowait((wire, list(fds)))
         if self.queued > MAX_QUEUED:
             # Too slow: hang up rather than hold its output or stall the session.  shutdown()
             # ends both the read in handle() (b"") and a send stuck in the writer (EPIPE).
             self.dropped = True
             self.trace.state(f"dropped: {self.queued} bytes queued, the client reads too slowly")
-            self.sock.shutdown(socket.SHUT_RDWR)
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
 
 class SessionServer:
