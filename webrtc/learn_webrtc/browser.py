@@ -49,8 +49,10 @@ from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from .chat import say
+from .inbox import channel_cid
 from .netns import can_unshare
 from .peer import LAB_HOST, Peer, configuration, lab_timers, restrict_host_addresses
+from .signaling import user_agent
 from .turn import coturn
 
 CHROMIUM = "/usr/bin/chromium"
@@ -87,7 +89,8 @@ async def run_inside(trace: Trace, relay: bool = False) -> None:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                page = await browser.new_page()
+                # The browser names itself in its handshakes, so the server's events say "chromium".
+                page = await browser.new_page(user_agent=user_agent("chromium"))
                 page.on("console", lambda msg: trace.note(f"chromium console: {msg.text}"))
                 await page.goto(f"{server.url}/?room={ROOM}")
                 await page.wait_for_function("window.webrtcLog && window.webrtcLog.some(l => "
@@ -101,6 +104,7 @@ async def run_inside(trace: Trace, relay: bool = False) -> None:
 async def talk_to(page, url: str, trace: Trace, config: RTCConfiguration | None = None) -> None:
     """aiortc joins second and answers; chat both ways; relay-only ``config``: relay pairs both sides."""
     peer = Peer("aiortc", url, ROOM, trace.child("aiortc"), config)
+    peer.remote = "chromium"
     try:
         await peer.join()
         await peer.connected(20)
@@ -110,15 +114,24 @@ async def talk_to(page, url: str, trace: Trace, config: RTCConfiguration | None 
         peer.trace.state(f"selected pair {local} <-> {remote}")
         first = await inbox.next_json(10)
         check(first == {"type": "chat", "text": "hello from chromium"}, f"unexpected first line {first}")
-        say(channel, peer.trace, "hello from aiortc")
+        say(channel, peer.trace, "hello from aiortc", to="chromium")
         echo = await inbox.next_json(10)
         check(echo.get("text") == "echo: hello from aiortc", f"the browser did not echo: {echo}")
         log = await page.evaluate("window.webrtcLog")
         chromium = trace.child("chromium")
         trace.note("the browser's own log (window.webrtcLog), replayed with its marks:")
+        counts = {">": 0, "<": 0}  # signaling messages numbered as the server numbers them (c1, s1)
         for line in log:  # "> signal offer", "= connectionState -> connected", ...
             mark, _, text = line.partition(" ")
-            {">": chromium.sent, "<": chromium.received}.get(mark, chromium.state)(text)
+            if mark not in counts:
+                chromium.state(text)
+            elif text.startswith("signal"):
+                counts[mark] += 1
+                cid = f"{'c' if mark == '>' else 's'}{counts[mark]}"
+                (chromium.sent if mark == ">" else chromium.received)(text, peer="signal", cid=cid)
+            else:  # the data channel, to and from aiortc
+                (chromium.sent if mark == ">" else chromium.received)(text, peer="aiortc",
+                                                                      cid=channel_cid(channel))
         check(any("chat" in line and "hello from aiortc" in line for line in log),
               "the browser's log lacks our line")
         if config is not None and config.iceTransportPolicy == RTCIceTransportPolicy.RELAY:

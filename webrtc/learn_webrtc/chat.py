@@ -46,6 +46,7 @@ from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, shorten
 
 from .file_transfer import Assembler, Manifest, TransferError, frames, make_manifest
+from .inbox import channel_cid
 from .peer import (
     LAB_HOST,
     IceFailed,
@@ -61,9 +62,10 @@ HIGH_WATER = 1024 * 1024  # stop queueing above 1 MiB ...
 LOW_WATER = 256 * 1024  # ... and resume below 256 KiB
 
 
-def say(channel: RTCDataChannel, trace: Trace, text: str) -> None:
+def say(channel: RTCDataChannel, trace: Trace, text: str, to: str | None = None) -> None:
+    """Send one chat line; ``to`` is the other peer's actor name (for the structured events)."""
     message = json.dumps({"type": "chat", "text": text})
-    trace.sent(f"{channel.label} {message}")
+    trace.sent(f"{channel.label} {message}", peer=to, cid=channel_cid(channel))
     channel.send(message)
 
 
@@ -124,7 +126,8 @@ async def send_file(channel: RTCDataChannel, trace: Trace, name: str, data: byte
     manifest = make_manifest(name, data)
     channel.bufferedAmountLowThreshold = LOW_WATER
     trace.sent(f"{channel.label} file {name!r}: {manifest.size} bytes in {manifest.chunks} chunks, "
-               f"sha256 {manifest.sha256[:16]}...")
+               f"sha256 {manifest.sha256[:16]}...", peer=peer.remote if peer else None,
+               cid=channel_cid(channel))
     pauses = peak = sent = 0
     try:
         check_open(channel, peer)
@@ -197,6 +200,7 @@ async def run_peer(args: argparse.Namespace) -> None:
     lab_timers()
     trace = Trace(args.name, verbose=args.verbose, quiet=args.quiet)
     peer = Peer(args.name, args.url, args.room, trace)
+    peer.remote = args.remote
     joined = await peer.join()
     try:
         # The first peer in the room offers, so it creates the channel (before its offer goes
@@ -213,7 +217,7 @@ async def run_peer(args: argparse.Namespace) -> None:
         local, remote = peer.selected_pair() or ("?", "?")
         trace.state(f"chat open; selected pair {local} <-> {remote}")
         for text in args.say:
-            say(channel, trace, text)
+            say(channel, trace, text, to=peer.remote)
         for _ in range(args.expect):
             try:
                 message = await inbox.next_json(args.timeout)
@@ -241,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", required=True, help="the signaling server's WebSocket, ws://HOST:PORT/ws")
     parser.add_argument("--room", default="lobby")
     parser.add_argument("--name", default="peer")
+    parser.add_argument("--remote", help="the other peer's name, for the structured events")
     parser.add_argument("--say", action="append", default=[], help="a chat line to send (repeatable)")
     parser.add_argument("--expect", type=int, default=0, help="chat lines to wait for")
     parser.add_argument("--send-file", metavar="PATH", help="then send this file")

@@ -79,6 +79,8 @@ from .peer import (
     pair,
     restrict_host_addresses,
 )
+from .signaling import user_agent
+from .signaling_client import SERVER
 from .turn import coturn
 
 PY = sys.executable
@@ -93,21 +95,23 @@ async def ask(ws: ClientConnection, text: str) -> dict:
 
 async def act_signaling(trace: Trace, url: str) -> None:
     trace.banner("Act 1: the signaling server -- rooms of two, errors, room-full")
-    async with connect(url) as raw:
+    agent = {"user_agent_header": user_agent(trace.actor)}  # the server names us "demo" in its events
+    async with connect(url, **agent) as raw:
         reply = await ask(raw, "this is not json")
-        trace.received(f"raw      {json.dumps(reply)}")
+        trace.received(f"raw      {json.dumps(reply)}", peer=SERVER)
         check(reply.get("code") == "bad-json", f"expected bad-json, got {reply}")
         reply = await ask(raw, json.dumps({"type": "offer", "sdp": "v=0"}))
-        trace.received(f"raw      {json.dumps(reply)}")
+        trace.received(f"raw      {json.dumps(reply)}", peer=SERVER)
         check(reply.get("code") == "not-joined", f"expected not-joined, got {reply}")
         trace.note("malformed and out-of-order messages get an error; the connection stays open")
         join = json.dumps({"type": "join", "room": "full-house"})
-        async with connect(url) as first, connect(url) as second, connect(url) as third:
+        async with connect(url, **agent) as first, connect(url, **agent) as second, \
+                connect(url, **agent) as third:
             # One after the other: three connections race, and the room must fill in this order.
             replies = [await ask(ws, join) for ws in (first, second, third)]
             check(replies[2].get("code") == "room-full",
                   f"no room limit: a third peer should be refused with room-full, got {replies[2]}")
-            trace.received(f"third    {json.dumps(replies[2])}")
+            trace.received(f"third    {json.dumps(replies[2])}", peer=SERVER)
             try:
                 extra = await asyncio.wait_for(third.recv(), 10)
             except ConnectionClosed as exc:
@@ -135,9 +139,9 @@ async def act_chat_and_file(trace: Trace, url: str, args: argparse.Namespace) ->
         local, remote = alice.selected_pair() or ("?", "?")
         trace.note(f"selected pair: {local} <-> {remote}")
         check(local.startswith("host"), f"on one machine the pair should be host <-> host: {local}")
-        say(chat, alice.trace, "hi bob, this went peer to peer")
+        say(chat, alice.trace, "hi bob, this went peer to peer", to="bob")
         check((await bob_in.next_json())["text"].startswith("hi bob"), "bob did not get alice's line")
-        say(bob_chat, bob.trace, "hi alice, the server never saw this")
+        say(bob_chat, bob.trace, "hi alice, the server never saw this", to="alice")
         check((await alice_in.next_json())["text"].startswith("hi alice"), "alice did not get bob's line")
         if 3 not in args.act:
             return
@@ -180,7 +184,7 @@ async def act_media(trace: Trace, url: str, frozen: bool = False) -> None:
             track = await asyncio.wait_for(tracks.get(), 10)
             received[track.kind] = track
         counters = [counter_of(await asyncio.wait_for(received["video"].recv(), 10)) for _ in range(45)]
-        bob.trace.received(f"video 45 frames, counters {counters[:4]} ... {counters[-2:]}")
+        bob.trace.received(f"video 45 frames, counters {counters[:4]} ... {counters[-2:]}", peer="alice")
         check(all(b > a for a, b in zip(counters, counters[1:], strict=False)),
               f"the video did not move: frame counters should only go up: {counters}")
         # A misread counter would jump; a frame lost under load only leaves a small gap.
@@ -188,7 +192,8 @@ async def act_media(trace: Trace, url: str, frozen: bool = False) -> None:
         lost = counters[-1] - counters[0] + 1 - len(counters)
         trace.note(f"{len(counters)} frames decoded in order, {lost} skipped by the receiver")
         peaks = [peak(await asyncio.wait_for(received["audio"].recv(), 10)) for _ in range(25)]
-        bob.trace.received(f"audio 25 frames of 20 ms, peak amplitude {max(peaks)} (silence would be ~0)")
+        bob.trace.received(f"audio 25 frames of 20 ms, peak amplitude {max(peaks)} (silence would be ~0)",
+                           peer="alice")
         check(max(peaks) > 1000, f"the tone did not come through: peaks {peaks}")
 
 
@@ -214,18 +219,19 @@ async def act_turn(trace: Trace, url: str, verbose: bool, use_turn: bool = True)
                 peer.trace.state(f"selected pair {local} <-> {remote}")
                 check(local.startswith("relay") and remote.startswith("relay"),
                       f"not relayed: {local}, {remote}")
-            say(chat, alice.trace, "this line went through the relay")
+            say(chat, alice.trace, "this line went through the relay", to="bob")
             check((await bob_in.next_json())["text"].endswith("relay"), "the relayed line did not arrive")
 
 
 async def act_failures(trace: Trace, url: str, verbose: bool, consent: bool = True) -> None:
     trace.banner("Act 6: failures -- a peer killed, and ICE with no candidates")
     alice = Peer("alice", url, "fragile", trace.child("alice"))
+    alice.remote = "bob"
     chat = alice.pc.createDataChannel("chat")
     inbox = alice.inbox(chat)  # listening before the channel opens: bob speaks first
     lab_timers(consent=consent)  # only alice's side: bob is another process, with his own timers
     argv = [PY, "-m", "learn_webrtc.chat", "--url", url, "--room", "fragile", "--name", "bob",
-            "--expect", "1", "--stay", "60", "--say", "bob here, in another process"]
+            "--remote", "alice", "--expect", "1", "--stay", "60", "--say", "bob here, in another process"]
     argv += ["-v"] if verbose else []
     bob: ManagedProcess | None = None
     try:
@@ -235,7 +241,7 @@ async def act_failures(trace: Trace, url: str, verbose: bool, consent: bool = Tr
                                       timeout=30)
         await open_channel(chat)
         check((await inbox.next_json())["text"].startswith("bob here"), "no line from bob's process")
-        say(chat, alice.trace, "hello, other process")
+        say(chat, alice.trace, "hello, other process", to="bob")
         await asyncio.sleep(0.5)
         trace.note(f"SIGKILL to bob (pid {bob.pid}): no bye, no DTLS close alert, nothing")
         started = time.monotonic()
@@ -243,10 +249,10 @@ async def act_failures(trace: Trace, url: str, verbose: bool, consent: bool = Tr
         await asyncio.wait_for(alice.peer_left.wait(), 10)
         trace.note(f"the signaling server saw bob's TCP connection drop: peer-left after "
                    f"{time.monotonic() - started:.1f} s")
-        async with connect(url) as newcomer:
+        async with connect(url, user_agent_header=user_agent(trace.actor)) as newcomer:
             reply = await ask(newcomer, json.dumps({"type": "join", "room": "fragile"}))
             check(reply.get("type") == "joined", f"bob's slot should be free again: {reply}")
-            trace.received(f"carol    {json.dumps(reply)} -- bob's slot is free again")
+            trace.received(f"carol    {json.dumps(reply)} -- bob's slot is free again", peer=SERVER)
         try:
             state = await alice.wait_disconnected(10)
         except IceFailed as exc:

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from .peer import Peer
 
 
+
+def channel_cid(channel: RTCDataChannel) -> str | None:
+    """The structured events' correlation id of a data channel's messages: its id (the SCTP
+    stream, RFC 8831 §6.5), the same at both ends; None before it is negotiated."""
+    return f"dc{channel.id}" if channel.id is not None else None
+
 class PeerGone(CheckFailed):
     """The data channel or the connection to the other peer ended; the message says how."""
 
@@ -49,6 +55,7 @@ class Inbox:
         self.closed = asyncio.Event()
         self.reason: str | None = None
         self.quiet_binary = quiet_binary
+        self.remote = peer.remote if peer is not None else None  # the other end's actor name
         channel.on("message", self._on_message)
         # aiortc emits "close" once, then removes every listener of the channel.
         channel.on("close", lambda: self.end(f"data channel {channel.label!r} closed"))
@@ -56,11 +63,17 @@ class Inbox:
             peer.when_ended(self.end)
 
     def _on_message(self, message: str | bytes) -> None:
+        ends = {"peer": self.remote, "cid": self.cid}
         if isinstance(message, str):
-            self.trace.received(f"{self.channel.label} {shorten(message, 90)}")
+            self.trace.received(f"{self.channel.label} {shorten(message, 90)}", **ends)
         elif not self.quiet_binary:
-            self.trace.received(f"{self.channel.label} <{len(message)} bytes>")
+            self.trace.received(f"{self.channel.label} <{len(message)} bytes>", **ends)
         self.queue.put_nowait(message)
+
+    @property
+    def cid(self) -> str | None:
+        """The data channel's id (its SCTP stream, RFC 8831 §6.5): the same at both ends."""
+        return channel_cid(self.channel)
 
     def end(self, reason: str) -> None:
         """Nothing more will arrive (the first reason given is kept)."""

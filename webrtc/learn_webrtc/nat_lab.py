@@ -128,7 +128,7 @@ def run_case(case: Case, topo: Topology, urls: dict[str, str], trace: Trace, ver
         options += ["--turn", f"{PUBLIC_SERVER}:{TURN_PORT}"]
     peers = {side: subprocess.Popen(
         topo.exec_argv(f"peer-{side}", [PY, "-m", "learn_webrtc.nat_peer", role, "--name", f"peer-{side}",
-                                        *options]),
+                                        "--remote", f"peer-{'b' if side == 'a' else 'a'}", *options]),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for side, role in (("a", "offer"), ("b", "answer"))}
     outputs = {}

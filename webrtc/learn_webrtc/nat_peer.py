@@ -41,9 +41,12 @@ from wirelab_common.errors import CheckFailed, run_main
 from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
+from .inbox import channel_cid
 from .peer import configuration, nominated_pair
 from .stun_client import parse_address, url_parser
 from .turn import PASSWORD, USER
+
+RELAY = "relay"  # the signaling relay's actor name in its own trace (nat_relay.py)
 
 # --- the peer ---------------------------------------------------------------------
 
@@ -107,10 +110,12 @@ async def run_peer(args: argparse.Namespace, trace: Trace) -> None:
     def wire(channel) -> None:  # noqa: ANN001 (an RTCDataChannel)
         @channel.on("message")
         def on_message(message: str) -> None:
-            trace.received(f"data channel {channel.label!r}: {message!r}")
+            trace.received(f"data channel {channel.label!r}: {message!r}", peer=args.remote,
+                           cid=channel_cid(channel))
             if args.role == "answer":
                 channel.send(f"echo from {args.name}: {message}")
-                trace.sent(f"data channel {channel.label!r}: echo")
+                trace.sent(f"data channel {channel.label!r}: echo", peer=args.remote,
+                           cid=channel_cid(channel))
             if not done.done():
                 done.set_result(message)
 
@@ -122,12 +127,12 @@ async def run_peer(args: argparse.Namespace, trace: Trace) -> None:
         def on_open() -> None:
             text = f"hello from {args.name}"
             channel.send(text)
-            trace.sent(f"data channel 'chat': {text!r}")
+            trace.sent(f"data channel 'chat': {text!r}", peer=args.remote, cid=channel_cid(channel))
     else:
         pc.on("datachannel", wire)
 
     reader, writer = await asyncio.open_connection(*args.url)
-    writer.write(json.dumps({"join": args.room}).encode() + b"\n")
+    writer.write(json.dumps({"join": args.room, "name": trace.actor}).encode() + b"\n")
     try:
         if args.role == "offer":
             await pc.setLocalDescription(await pc.createOffer())
@@ -169,7 +174,7 @@ async def send(writer: asyncio.StreamWriter, description: RTCSessionDescription,
     writer.write(json.dumps({"type": description.type, "sdp": description.sdp}).encode() + b"\n")
     await writer.drain()
     trace.sent(f"{description.type} via signaling ({len(candidates_in(description.sdp))} candidates)",
-               description.sdp.splitlines())
+               description.sdp.splitlines(), peer=RELAY)
 
 
 async def receive(reader: asyncio.StreamReader, trace: Trace, timeout: float) -> RTCSessionDescription:
@@ -181,9 +186,9 @@ async def receive(reader: asyncio.StreamReader, trace: Trace, timeout: float) ->
         raise CheckFailed("signaling closed before the other peer's description arrived")
     message = json.loads(line)
     description = RTCSessionDescription(message["sdp"], message["type"])
-    trace.received(f"{description.type} via signaling", description.sdp.splitlines())
+    trace.received(f"{description.type} via signaling", description.sdp.splitlines(), peer=RELAY)
     for candidate in candidates_in(description.sdp):
-        trace.received(f"remote candidate {describe(candidate)}")
+        trace.received(f"remote candidate {describe(candidate)}", peer=RELAY)
     return description
 
 
@@ -194,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="the signaling relay (nat_relay's ready line)")
     parser.add_argument("--room", default="lab")
     parser.add_argument("--name", help="name in the trace (default: the role)")
+    parser.add_argument("--remote", help="the other peer's name, for the structured events")
     parser.add_argument("--stun", type=parse_address, metavar="HOST:PORT")
     parser.add_argument("--turn", type=parse_address, metavar="HOST:PORT", help=f"coturn with user {USER}")
     parser.add_argument("--relay-only", action="store_true", help="iceTransportPolicy 'relay'")

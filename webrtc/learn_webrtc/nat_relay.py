@@ -8,7 +8,8 @@ Reading order: stun -> stun_attributes -> stun_server -> stun_client -> netns ->
 It prints ``= relay    listening on tcp://203.0.113.10:P`` once it accepts;
 the peers take that as ``--url``.  It runs in the lab's public namespace, which
 both peers can reach *through* their NATs (outgoing TCP is always allowed).
-Each peer sends one JSON line ``{"join": room}``; once two have joined the same
+Each peer sends one JSON line ``{"join": room, "name": its name}`` (the name only
+labels it in the structured events); once two have joined the same
 room, every later line from one is passed to the other.  The offerer sends its
 SDP offer, the answerer its answer; each SDP carries all the candidates (no
 trickle: aiortc gathers before it answers).
@@ -33,30 +34,34 @@ class SignalingRelay:
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self.waiting: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+        self.waiting: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter, str | None]] = {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         try:
-            room = json.loads(await reader.readline())["join"]
-        except (ValueError, KeyError, TypeError):
+            hello = json.loads(await reader.readline())
+            room, name = hello["join"], hello.get("name")
+        except (ValueError, KeyError, TypeError, AttributeError):
             writer.close()
             return
-        self.trace.received(f"join {room!r} from {peer[0]}:{peer[1]}  (the router's public address)")
+        self.trace.received(f"join {room!r} from {peer[0]}:{peer[1]}  (the router's public address)",
+                            peer=name)
         partner = self.waiting.pop(room, None)
         if partner is None:
-            self.waiting[room] = (reader, writer)
+            self.waiting[room] = (reader, writer, name)
             return
         self.trace.state(f"room {room!r} has two peers: relaying")
-        other_reader, other_writer = partner
-        await asyncio.gather(self.pipe(other_reader, writer, room), self.pipe(reader, other_writer, room))
+        other_reader, other_writer, other_name = partner
+        await asyncio.gather(self.pipe(other_reader, writer, room, name),
+                             self.pipe(reader, other_writer, room, other_name))
         writer.close()
         other_writer.close()
 
-    async def pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, room: str) -> None:
+    async def pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, room: str,
+                   to: str | None = None) -> None:
         while line := await reader.readline():
             kind = json.loads(line).get("type", "?")
-            self.trace.sent(f"{kind} ({len(line)} bytes) relayed in room {room!r}")
+            self.trace.sent(f"{kind} ({len(line)} bytes) relayed in room {room!r}", peer=to)
             writer.write(line)
             await writer.drain()
         writer.write_eof()

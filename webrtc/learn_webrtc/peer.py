@@ -147,6 +147,7 @@ class Peer:
         self.name, self.url, self.room = name, signaling_url, room
         self.trickle = trickle  # False: send no candidates at all (the demo's --no-trickle)
         self.trace = trace
+        self.remote: str | None = None  # the other peer's actor name, for the structured events
         self.pc = RTCPeerConnection(config or configuration())
         self.signaling: SignalingClient | None = None
         self.peer_left = asyncio.Event()
@@ -375,6 +376,7 @@ async def pair(trace: Trace, url: str, room: str, config_a: RTCConfiguration | N
     """alice and bob for ``room``, not yet joined (add channels and tracks first); closed after."""
     alice = Peer("alice", url, room, trace.child("alice"), config_a)
     bob = Peer("bob", url, room, trace.child("bob"), config_b)
+    alice.remote, bob.remote = "bob", "alice"
     try:
         yield alice, bob
     finally:

@@ -152,6 +152,18 @@ def describe(text: str, width: int = 100) -> str:
     return summary(message, width) if isinstance(message, dict) else shorten(text, min(width, 80))
 
 
+def user_agent(actor: str) -> str:
+    """The ``User-Agent`` of our WebSocket handshakes: the trace's actor name first (a product
+    token, RFC 9110 §10.1.5), so the server names us in its events as we name ourselves."""
+    return f"{actor or 'peer'} (learn_webrtc)"
+
+
+def agent_name(header: str | None) -> str | None:
+    """The first product token of a ``User-Agent``: ``alice`` for ``alice (learn_webrtc)``."""
+    words = (header or "").replace("/", " ").split()
+    return words[0] if words else None
+
+
 def error_message(code: str, detail: str = "") -> dict[str, Any]:
     return {"type": "error", "code": code, "reason": detail or ERRORS[code]}
 

@@ -18,7 +18,9 @@ from websockets.exceptions import ConnectionClosed
 
 from wirelab_common.wiretrace import Trace
 
-from .signaling import MAX_FRAME, summary
+from .signaling import MAX_FRAME, summary, user_agent
+
+SERVER = "signal"  # the signaling server's actor name in its own trace (signaling_server.py)
 
 
 class SignalingClient:
@@ -28,22 +30,30 @@ class SignalingClient:
         self.ws = ws
         self.trace = trace
         self.peer_id: str | None = None
+        # Signaling messages carry no id: the structured events number them on this connection,
+        # c1, c2 ... ours, s1, s2 ... the server's, as the server does (signaling_server.py).
+        self.sent_count = self.received_count = 0
 
     @classmethod
     async def open(cls, url: str, trace: Trace) -> SignalingClient:
-        ws = await connect(url, open_timeout=10, max_size=MAX_FRAME)
+        ws = await connect(url, open_timeout=10, max_size=MAX_FRAME,
+                           user_agent_header=user_agent(trace.actor))
         trace.state(f"signaling connected to {url}")
         return cls(ws, trace)
 
     async def send(self, message: dict[str, Any]) -> None:
-        self.trace.sent(f"signal {summary(message)}", message.get("sdp", "").splitlines())
+        self.sent_count += 1
+        self.trace.sent(f"signal {summary(message)}", message.get("sdp", "").splitlines(), peer=SERVER,
+                        cid=f"c{self.sent_count}")
         await self.ws.send(json.dumps(message))
 
     async def recv(self, timeout: float | None = None) -> dict[str, Any]:
         """The next message; ConnectionClosed when the server closed; TimeoutError after ``timeout``."""
         text = await asyncio.wait_for(self.ws.recv(), timeout)
         message = json.loads(text)
-        self.trace.received(f"signal {summary(message)}", message.get("sdp", "").splitlines())
+        self.received_count += 1
+        self.trace.received(f"signal {summary(message)}", message.get("sdp", "").splitlines(), peer=SERVER,
+                            cid=f"s{self.received_count}")
         return message
 
     async def join(self, room: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from wirelab_common.ports import ensure_port_free
 from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
-from .signaling import MAX_FRAME, ROOM_SIZE, Close, Rooms, Send, describe, summary
+from .signaling import MAX_FRAME, ROOM_SIZE, Close, Rooms, Send, agent_name, describe, summary
 
 STATIC = resources.files("learn_webrtc") / "static"
 
@@ -64,6 +64,10 @@ def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None, room_size
     rtc_config = rtc_config or rtc_configuration([])
     rooms = Rooms(room_size)
     sockets: dict[str, WebSocket] = {}
+    names: dict[str, str | None] = {}  # p0 -> "alice": for the structured events' peer
+    # The structured events' cid: a message's number on its connection, c1, c2 ... from the
+    # client, s1, s2 ... from us (signaling_client.py counts the same way).
+    counts: dict[str, list[int]] = {}
     ids = itertools.count()
     app.state.rooms = rooms
 
@@ -74,8 +78,10 @@ def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None, room_size
                 continue  # that peer is already gone
             if isinstance(action, Send):
                 text = json.dumps(action.message)
+                counts[action.peer][1] += 1
                 trace.sent(f"{action.peer:<3} {summary(action.message, 110)}",
-                           action.message.get("sdp", "").splitlines())
+                           action.message.get("sdp", "").splitlines(), peer=names.get(action.peer),
+                           cid=f"s{counts[action.peer][1]}")
                 try:
                     await ws.send_text(text)
                 except (WebSocketDisconnect, RuntimeError):
@@ -90,13 +96,16 @@ def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None, room_size
         await ws.accept()
         peer = f"p{next(ids)}"
         sockets[peer] = ws
+        names[peer], counts[peer] = agent_name(ws.headers.get("user-agent")), [0, 0]  # as it names itself
         host, port = ws.client or ("?", 0)
         trace.state(f"{peer:<3} connected from {host}:{port}")
         await perform(rooms.connect(peer))
         try:
             while peer in sockets:
                 text = await ws.receive_text()
-                trace.received(f"{peer:<3} {describe(text, 110)}")
+                counts[peer][0] += 1
+                trace.received(f"{peer:<3} {describe(text, 110)}", peer=names.get(peer),
+                               cid=f"c{counts[peer][0]}")
                 await perform(rooms.receive(peer, text))
         except WebSocketDisconnect as exc:
             trace.state(f"{peer:<3} disconnected (code {exc.code})")
@@ -110,6 +119,8 @@ def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None, room_size
             if room is not None:
                 trace.state(f"{peer:<3} left room {room!r}; slot free")
             await perform(actions)
+            names.pop(peer, None)
+            counts.pop(peer, None)
 
     @app.get("/")
     async def page() -> FileResponse:

@@ -38,6 +38,8 @@ from .stun import Message, MessageClass, Method, decode, encode
 from .stun_attributes import ErrorCode, StunError, XorMappedAddress
 from .stun_server import describe_response
 
+STUN_ACTOR = "stun"  # the STUN server's actor name in its own trace (stun_server.py)
+
 Address = tuple[str, int]
 
 
@@ -64,11 +66,13 @@ class BindingClient(asyncio.DatagramProtocol):
             message = decode(data)
         except StunError as exc:
             if self.trace:
-                self.trace.received(f"{len(data)} bytes from {addr[0]}:{addr[1]} ignored: {exc}")
+                self.trace.received(f"{len(data)} bytes from {addr[0]}:{addr[1]} ignored: {exc}",
+                                    peer=STUN_ACTOR)
             return
         waiter = self.pending.get(message.transaction_id)
         if self.trace:
-            self.trace.received(f"{describe_response(message)} from {addr[0]}:{addr[1]}", [hexdump(data, 48)])
+            self.trace.received(f"{describe_response(message)} from {addr[0]}:{addr[1]}", [hexdump(data, 48)],
+                                peer=STUN_ACTOR, cid=message.transaction_id.hex())
         if waiter is not None and not waiter.done():
             waiter.set_result(message)
 
@@ -89,7 +93,7 @@ class BindingClient(asyncio.DatagramProtocol):
                 if self.trace:
                     again = f" (attempt {attempt})" if attempt > 1 else ""
                     self.trace.sent(f"{request.summary()} to {server[0]}:{server[1]}{again}",
-                                    [hexdump(data, 48)])
+                                    [hexdump(data, 48)], peer=STUN_ACTOR, cid=transaction_id.hex())
                 try:
                     response = await asyncio.wait_for(asyncio.shield(waiter), delay)
                     break

@@ -46,6 +46,14 @@ from .stun_attributes import REASONS, ErrorCode, Software, StunError, UnknownAtt
 SOFTWARE = "wirelab learn_webrtc stun_server"
 
 
+def software_of(request: Message | None) -> str | None:
+    """The client as it names itself, for the structured events: the first word of its
+    SOFTWARE attribute (RFC 8489 §14.14), if it sent one (aioice and our client do not)."""
+    software = request.get(Software) if request is not None else None
+    words = software.text.split() if isinstance(software, Software) else []
+    return words[0] if words else None
+
+
 @dataclass
 class Answer:
     """What :func:`answer` made of one datagram: the request, the reply (if any), and why."""
@@ -125,14 +133,18 @@ class StunServerProtocol(asyncio.DatagramProtocol):
         trace = self.trace
         if trace:
             what = result.request.summary() if result.request else f"{len(data)} bytes"
-            trace.received(f"{what} from {source[0]}:{source[1]}  [{result.why}]", [hexdump(data, 48)])
+            tid = result.request.transaction_id.hex() if result.request else None
+            trace.received(f"{what} from {source[0]}:{source[1]}  [{result.why}]", [hexdump(data, 48)],
+                           peer=software_of(result.request), cid=tid)
         if result.data is None:
             return
         self.transport.sendto(result.data, addr)
         self.answered += 1
         if trace:
-            trace.sent(f"{describe_response(decode(result.data))} to {source[0]}:{source[1]}",
-                       [hexdump(result.data, 48)])
+            response = decode(result.data)
+            trace.sent(f"{describe_response(response)} to {source[0]}:{source[1]}",
+                       [hexdump(result.data, 48)], peer=software_of(result.request),
+                       cid=response.transaction_id.hex())
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable from a client that went away) arrive here.
