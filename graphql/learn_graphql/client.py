@@ -1,6 +1,6 @@
 """A small GraphQL-over-WebSocket client: ``transport_ws.ClientConnection`` driven by asyncio.
 
-Reading order: messages -> transport_ws -> **client** -> auction -> demo.
+Reading order: messages -> transport_ws -> **client** -> auction -> server -> demo.
 
 The ``websockets`` library carries the WebSocket (RFC 6455 is the websocket
 pattern's lesson); everything above it, the ``graphql-transport-ws`` messages,
@@ -38,6 +38,7 @@ from wirelab_common.errors import CheckFailed, run_main
 from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace, shorten
 
+from .messages import summary
 from .transport_ws import (
     SUBPROTOCOL,
     Acknowledged,
@@ -87,21 +88,14 @@ class GraphQLClient:
             await self.socket.send(text)
 
     def _trace(self, mark: Any, text: str) -> None:
-        message = json.loads(text)
-        label = message["type"] + (f" #{message['id']}" if "id" in message else "")
-        payload = message.get("payload")
-        if message["type"] == "subscribe":
-            payload = " ".join(payload["query"].split())
-        mark(f"{label} {shorten(json.dumps(payload) if isinstance(payload, dict | list) else payload or '')}",
-             [text])
+        mark(shorten(summary(text), 100), [text])
 
     async def read(self) -> None:
         """The reader task: every message through the pure connection, events to their queues."""
         try:
             async for text in self.socket:
                 if isinstance(text, str):
-                    with contextlib.suppress(ValueError, KeyError, TypeError):
-                        self._trace(self.trace.received, text)
+                    self._trace(self.trace.received, text)
                 for event in self.connection.receive(text):
                     self._dispatch(event)
                 await self.flush()  # pongs

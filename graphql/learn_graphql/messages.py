@@ -1,6 +1,6 @@
 """The messages of ``graphql-transport-ws``: their names, their checks, and the close codes.
 
-Reading order: **messages** -> transport_ws -> client -> auction -> demo.
+Reading order: **messages** -> transport_ws -> client -> auction -> server -> demo.
 
 Every WebSocket message is one JSON object with a ``type`` (``PROTOCOL.md``,
 Messages).  :func:`decode` checks one against the protocol's rules and raises
@@ -82,3 +82,21 @@ def decode(text: str | bytes, allowed: frozenset[str]) -> dict[str, Any]:
     if kind == "next" and payload is None:
         raise ProtocolError(CloseCode.BAD_REQUEST, "Invalid message received: next without a payload")
     return message
+
+
+def summary(text: str) -> str:
+    """One trace line for a message text: ``subscribe #1 subscription { ... }``, ``next #1 {...}``."""
+    try:
+        message = json.loads(text)
+        kind = str(message["type"])
+    except (ValueError, KeyError, TypeError):
+        return f"(not a message) {text[:60]!r}"
+    label = kind + (f" #{message['id']}" if "id" in message else "")
+    payload = message.get("payload")
+    if kind == "subscribe" and isinstance(payload, dict):
+        shown = " ".join(str(payload.get("query", "")).split())
+    elif isinstance(payload, dict | list):
+        shown = json.dumps(payload)
+    else:
+        shown = ""
+    return f"{label} {shown}".rstrip()

@@ -1,6 +1,6 @@
 """The ``graphql-transport-ws`` protocol, sans I/O: text messages in, events and messages out.
 
-Reading order: messages -> **transport_ws** -> client -> auction -> demo.
+Reading order: messages -> **transport_ws** -> client -> auction -> server -> demo.
 
 GraphQL over WebSocket (the protocol of the ``graphql-ws`` library, its
 ``PROTOCOL.md``) runs inside one WebSocket whose subprotocol is

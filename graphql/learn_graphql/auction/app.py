@@ -52,8 +52,9 @@ class Settings:
     trace: Trace = field(default_factory=lambda: Trace("s1"))
 
 
-def user_for(settings: Settings, token: object) -> str | None:
-    for name, known in settings.tokens.items():
+def user_for(tokens: dict[str, str], token: object) -> str | None:
+    """The user whose token this is, or None."""
+    for name, known in tokens.items():
         if token == known:
             return name
     return None
@@ -67,7 +68,7 @@ class AuctionRouter(GraphQLRouter):
     async def on_ws_connect(self, context: dict[str, Any]) -> dict[str, object] | None:
         params = context.get("connection_params") or {}
         trace = self.settings.trace
-        user = user_for(self.settings, params.get("token"))
+        user = user_for(self.settings.tokens, params.get("token"))
         if user is None and not self.settings.check_auth:
             user = "anyone"  # --no-auth: the demo's check must notice
         if user is None:
@@ -88,7 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
         if request is not None:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() == "bearer":
-                ctx["user"] = user_for(settings, token)
+                ctx["user"] = user_for(settings.tokens, token)
         return ctx
 
     router = AuctionRouter(build_schema(settings.max_depth), context_getter=context,
