@@ -80,7 +80,13 @@ class SessionClient:
         wire = encode_request(request)
         if self.trace:
             self.trace.sent(describe(request), [hexdump(wire)])  # -v: the frame's bytes
-        self.sock.sendall(wire)
+        try:
+            self.sock.sendall(wire)
+        except BrokenPipeError:
+            # The server hung up first (it refuses a uid before reading anything): what it
+            # said before closing is still ours to read, and says why.
+            self.next_frame()
+            raise Disconnected("the server closed the connection") from None
 
     def _read(self, timeout: float) -> None:
         self.sock.settimeout(timeout)

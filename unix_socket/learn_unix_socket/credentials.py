@@ -63,7 +63,10 @@ def list_as(uid: int, gid: int, socket_path: str) -> dict[str, Any]:
             sock.connect(socket_path)
         except OSError as exc:
             return {"errno": exc.strerror}
-        sock.sendall(serialize(FrameType.LIST))
+        try:
+            sock.sendall(serialize(FrameType.LIST))
+        except BrokenPipeError:
+            pass  # a refusing server may hang up before our request arrives; its ERROR is still here
         parser = FrameParser()
         while True:
             data = sock.recv(65536)
