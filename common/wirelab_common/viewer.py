@@ -16,24 +16,28 @@ finished recording or a demo still running.  A reconnecting ``EventSource``
 sends ``Last-Event-ID`` and gets only the lines after it.  Without
 EVENTS_FILE, the viewer reads ``$WIRELAB_TRACE_FILE``.
 
-Arrows when the events name no peer (most programs do not pass ``peer`` yet)
-are inferred in the page (``viewer.js``): a ``sent`` is paired with the
+Arrows are paired in the page (``viewer.js``).  A ``sent`` and a
+``received`` whose ends name each other (``peer``) and carry the same
+``cid`` pair first, in order, whatever their summaries say.  Otherwise
+the pair is inferred: a ``sent`` is paired with the
 earliest unpaired ``received`` of another actor, within the next or previous
 few hundred lines, whose summary matches up to the first double space (the
 trace's annotations, such as ``  (upgrade to websocket)``, follow two spaces);
-failing that, with the same first word and either the same second word or a
-shared id (a run of 12 or more letters and digits with a digit in it), since
-the two ends do not always print the same summary (``POST http://h/webhook
-id=msg_1`` and ``POST /webhook id=msg_1``).
+failing that, with the same first word and either the same second word (a
+URL compared by its path) or a shared id (a run of 12 or more letters and
+digits with a digit in it), since the two ends do not always print the same
+summary (``POST http://h/webhook id=msg_1`` and ``POST /webhook id=msg_1``).
 The arrow is drawn on the sender's line and the paired ``received`` line is
 hidden.  A ``sent`` with no partner (yet) points to its ``peer``'s lane if it
 names one, else to a "?" lane at the left (a peer that writes no events, such
 as Redis, or two ends that print different summaries); a ``received`` with no
-partner comes in from that lane (shown only while some arrow uses it).
+partner comes in from its ``peer``'s lane likewise, else from the "?" lane
+(shown only while some arrow uses it).
 Where events carry ``peer`` or ``cid``, a pair must agree with them; without
 them, the guess can pair the wrong two of several identical messages in flight.
-Repeats of one message from one sender (heartbeats) within a few lines fold
-into the first, which shows a count.
+Repeats of one message (heartbeats: one sender, one peer, the same summary
+and ``cid``) within a few lines, with no state change of their actor in
+between, fold into the first, which shows a count.
 """
 
 from __future__ import annotations

@@ -33,6 +33,11 @@ SHOTS: dict[str, list[str]] = {
     "webhook": ["-m", "learn_webhook.demo", "--act", "2"],
     "queue": ["-m", "learn_queue.demo", "--act", "1"],
     "pubsub": ["-m", "learn_pubsub.demo", "--act", "1"],
+    "sse": ["-m", "learn_sse.demo", "--act", "2"],
+    "dns": ["-m", "learn_dns.demo", "--act", "2"],
+    "webrtc": ["-m", "learn_webrtc.demo", "--act", "2"],
+    "mcp": ["-m", "learn_mcp.demo", "--act", "8"],
+    "mini_git": ["-m", "learn_git.network.demo", "--act", "2"],
 }
 
 

@@ -21,9 +21,9 @@ const filtersEl = document.getElementById("filters");
 
 const lanes = new Map();      // actor -> lane index
 const events = [];            // {n, e, kind, row, pair, target}
-const unpaired = {sent: {exact: new Map(), loose: new Map()},      // key -> [event index]
-                  received: {exact: new Map(), loose: new Map()}};
-const lastRun = new Map();    // sender|key -> {first: event index, n}
+const unpaired = {sent: {cid: new Map(), exact: new Map(), loose: new Map()},      // key -> [event index]
+                  received: {cid: new Map(), exact: new Map(), loose: new Map()}};
+const lastRun = new Map();    // repeat signature -> {first: event index, n, actor}
 const hiddenActors = new Set();
 const hiddenDirs = new Set();
 const halves = new Set();     // events drawn as a half arrow, to or from the "?" lane
@@ -92,12 +92,14 @@ function keyOf(e) { return e.summary.split("  ")[0]; }
 
 // When the two ends print different summaries ("POST http://host/webhook id=msg_1" and
 // "POST /webhook id=msg_1"), a looser match: the same first word, and either the same
-// second word or a shared id (12+ letters and digits, with a digit).
+// second word (a URL compared by its path: a client prints the URL, its server the path)
+// or a shared id (12+ letters and digits, with a digit).
 function firstWord(e) { return e.summary.split(" ")[0]; }
 function ids(e) { return new Set((e.summary.match(/[A-Za-z0-9_]{12,}/g) || []).filter((w) => /\d/.test(w))); }
+function pathOf(word) { return word === undefined ? word : word.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, ""); }
 function looselyAlike(a, b) {
   const wa = a.e.summary.split(" "), wb = b.e.summary.split(" ");
-  if (wa.length > 1 && wa[1] === wb[1]) return true;
+  if (wa.length > 1 && pathOf(wa[1]) === pathOf(wb[1])) return true;
   const theirs = ids(b.e);
   for (const id of ids(a.e)) if (theirs.has(id)) return true;
   return false;
@@ -112,12 +114,21 @@ function canPair(sent, recv) {
   return true;
 }
 
-// The earliest unpaired event of the other direction that matches `me`: exactly by key
-// first, loosely second.  Each unpaired event sits in two lists (by key, by first word);
-// a paired one is skipped, and dropped, wherever it is met.
+// When both ends name each other (peer) and the message (cid), they pair whatever their
+// summaries say: "sender>receiver|cid", the same key seen from either end.
+function cidKey(e, isSent) {
+  if (!e.cid || !e.peer) return null;
+  return (isSent ? e.actor + ">" + e.peer : e.peer + ">" + e.actor) + "|" + e.cid;
+}
+
+// The earliest unpaired event of the other direction that matches `me`: by peer and cid
+// first, exactly by key second, loosely third.  Each unpaired event sits in up to three
+// lists (by peer and cid, by key, by first word); a paired one is skipped, and dropped,
+// wherever it is met.
 function takePartner(me, isSent) {
   const pools = isSent ? unpaired.received : unpaired.sent;
-  const tries = [[pools.exact.get(keyOf(me.e)), () => true],
+  const tries = [[pools.cid.get(cidKey(me.e, isSent)), () => true],
+                 [pools.exact.get(keyOf(me.e)), () => true],
                  [pools.loose.get(firstWord(me.e)), (other) => looselyAlike(me, other)]];
   for (const [list, alike] of tries) {
     if (!list) continue;
@@ -135,6 +146,11 @@ function takePartner(me, isSent) {
 }
 
 function remember(pools, ev, index) {
+  const byCid = cidKey(ev.e, pools === unpaired.sent);
+  if (byCid !== null) {
+    if (!pools.cid.has(byCid)) pools.cid.set(byCid, []);
+    pools.cid.get(byCid).push(index);
+  }
   for (const [pool, key] of [[pools.exact, keyOf(ev.e)], [pools.loose, firstWord(ev.e)]]) {
     if (!pool.has(key)) pool.set(key, []);
     pool.get(key).push(index);
@@ -149,7 +165,7 @@ function timeCell(ev) {
 // Draw (or redraw) the arrow of a sent event, or the half-arrow of an unpaired received.
 function drawArrow(ev) {
   const row = ev.row;
-  const from = ev.kind === "sent" ? ev.e.actor : null;
+  const from = ev.kind === "sent" ? ev.e.actor : (ev.e.peer || null);  // a received: from its peer, if named
   const to = ev.kind === "sent" ? ev.target : ev.e.actor;
   halves.delete(ev.index);
   if (from === null || to === null) halves.add(ev.index);
@@ -173,7 +189,9 @@ function drawArrow(ev) {
 }
 
 function markRepeat(ev, index) {
-  const sig = (ev.kind === "sent" ? ev.e.actor : "?") + "|" + ev.kind + "|" + keyOf(ev.e);
+  // The same text to another peer, or with another correlation id, is another message
+  // (a server's answers to two clients; a relay's offer and answer to one peer).
+  const sig = [ev.kind === "sent" ? ev.e.actor : "?", ev.e.peer, ev.e.cid, ev.kind, keyOf(ev.e)].join("|");
   const run = lastRun.get(sig);
   if (run && ev.n - run.n <= REPEAT_WINDOW) {
     ev.rep = true;
@@ -182,8 +200,14 @@ function markRepeat(ev, index) {
     first.count = (first.count || 1) + 1;
     drawArrow(first);
   } else {
-    lastRun.set(sig, {first: index, n: ev.n});
+    lastRun.set(sig, {first: index, n: ev.n, actor: ev.e.actor});
   }
+}
+
+// A state change in between makes the next identical message news, not a repeat
+// (a reconnection's request after CONNECTING, unlike a heartbeat).
+function forgetRuns(actor) {
+  for (const [sig, run] of lastRun) if (run.actor === actor) lastRun.delete(sig);
 }
 
 function add(n, e) {
@@ -214,6 +238,7 @@ function add(n, e) {
       drawArrow(ev);
     }
   } else if (e.direction === "state") {
+    forgetRuns(e.actor);
     const x = laneX(e.actor);
     ev.row.className = "row state d-state a" + lanes.get(e.actor);
     const box = el("span", "box", e.summary);
