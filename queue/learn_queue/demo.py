@@ -46,6 +46,9 @@ from wirelab_common.waiting import NotInTime, eventually_async
 from wirelab_common.wiretrace import Trace, shorten
 
 PY = sys.executable
+# The web API in the structured trace events (``peer``): the name web.py's trace uses.
+# A job's id is the events' correlation id (``cid``), from the 201 on.
+WEB = "web"
 
 
 def start_worker(url: str, worker_id: str, verbose: bool, reaper: bool = True) -> ManagedProcess:
@@ -57,10 +60,10 @@ def start_worker(url: str, worker_id: str, verbose: bool, reaper: bool = True) -
 
 async def enqueue(trace: Trace, http: httpx.AsyncClient, job_class: str, args: list, **extra) -> str:
     body = {"class": job_class, "args": args, **extra}
-    trace.sent(f"POST /jobs {body}")
+    trace.sent(f"POST /jobs {body}", peer=WEB)  # no cid yet: the web API draws the job id
     reply = await http.post("/jobs", json=body)
     check(reply.status_code == 201, f"POST /jobs answered {reply.status_code}: {reply.text}")
-    trace.received(f"201 {reply.json()}")
+    trace.received(f"201 {reply.json()}", peer=WEB, cid=reply.json()["jid"])
     return reply.json()["jid"]
 
 
@@ -87,7 +90,8 @@ async def act_run(trace: Trace, http: httpx.AsyncClient, workers: bool = True) -
     why = "" if workers else " (--no-workers: nobody fetches from the queue)"
     for jid in jids:
         state = await wait_status(http, jid, "done", timeout=20 if workers else 3, why=why)
-        trace.received(f"GET /jobs/{jid}: done, result {shorten(str(state['result']), 80)}")
+        trace.received(f"GET /jobs/{jid}: done, result {shorten(str(state['result']), 80)}",
+                       peer=WEB, cid=jid)
 
 
 async def act_retry(trace: Trace, http: httpx.AsyncClient, retry: bool = True) -> None:
@@ -101,7 +105,7 @@ async def act_retry(trace: Trace, http: httpx.AsyncClient, retry: bool = True) -
           f"expected 3 retries after the first failure and the error kept; it died after "
           f"{entry['retry_count'] - 1} retries" + ("" if retry else " (--no-retry: enqueued with retry 0)"))
     trace.received(f"GET /dead: {jid} after {entry['retry_count'] - 1} retries: "
-                   f"{entry['error_class']}: {entry['error_message']}")
+                   f"{entry['error_class']}: {entry['error_message']}", peer=WEB, cid=jid)
     reply = await http.delete(f"/dead/{jid}")
     check(reply.status_code in (200, 204), f"DELETE /dead/{jid} answered {reply.status_code}")
     trace.note("an operator read the error and deleted the job (POST /dead/{jid}/retry would rerun it)")
@@ -148,7 +152,9 @@ async def main(argv: list[str] | None = None) -> None:
         workers = {} if args.no_workers else {
             wid: start_worker(url, wid, args.verbose, reaper=not args.no_reaper) for wid in ("w1", "w2")}
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web.port}", timeout=10) as http:
+            # Its User-Agent lets the web API's trace events name "demo" as the other end.
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web.port}", timeout=10,
+                                         headers={"user-agent": "wirelab-queue-demo/0.1"}) as http:
                 if runs(1):
                     await act_run(trace, http, workers=not args.no_workers)
                 if runs(2):

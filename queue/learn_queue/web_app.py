@@ -65,6 +65,9 @@ from .jobs import REGISTRY
 
 MAX_BODY = 64 * 1024
 QUEUE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+# Clients the trace events can name (``peer``): the User-Agent product -> the name the
+# client's own trace uses.  Other clients (curl, a browser) stay unnamed.
+SENDERS = {"wirelab-queue-demo": "demo"}
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 # KEYS: lq:dead, lq:job:<jid>   ARGV: the dead member as stored
@@ -144,10 +147,19 @@ class Api:
     retry_dead: AsyncScript  # client.MOVE_TO_QUEUE
     delete_dead: AsyncScript  # DELETE_DEAD
 
-    def event(self, mark: str, summary: str) -> None:
-        """One trace line per change, unless ``trace_events`` is off (``--quiet``)."""
-        if self.settings.trace_events:
+    def event(self, mark: str, summary: str, request: Request | None = None, jid: str | None = None) -> None:
+        """One trace line per change, unless ``trace_events`` is off (``--quiet``).
+
+        For a request or its answer, the structured events name the client (``peer``) by
+        its User-Agent (:data:`SENDERS`) and the job by its id (``cid``).
+        """
+        if not self.settings.trace_events:
+            return
+        if request is None:
             getattr(self.trace, mark)(summary)
+        else:
+            peer = SENDERS.get(request.headers.get("user-agent", "").split("/")[0])
+            getattr(self.trace, mark)(summary, peer=peer, cid=jid)
 
 
 def api_of(request: Request) -> Api:
@@ -215,8 +227,8 @@ async def post_job(request: Request) -> JSONResponse:
     job = await enqueue(api.redis, known[short], new.args, queue=new.queue, at=at, retry=new.retry,
                         timeout=new.timeout, keys=api.keys, clock=api.settings.clock)
     status = "queued" if at is None else "scheduled"  # what client.enqueue stored
-    api.event("received", f"POST /jobs class={short} queue={new.queue}")
-    api.event("sent", f"201 jid={job.jid} {status}")
+    api.event("received", f"POST /jobs class={short} queue={new.queue}", request, job.jid)
+    api.event("sent", f"201 jid={job.jid} {status}", request, job.jid)
     return JSONResponse({"jid": job.jid, "status": status}, status_code=201)
 
 

@@ -262,7 +262,10 @@ class Worker:
             self.trace.state(f"job {job.jid} DEAD at once: {job.error_class}: {job.error_message}")
             return
         if not self.quiet:
-            self.trace.received(f"job {job.jid} {job.short_name} (queue {job.queue})", [raw.decode()])
+            # From Redis (it traces nothing itself: the viewer draws it from this name); the
+            # job id is the correlation id the demo's events carry too.
+            self.trace.received(f"job {job.jid} {job.short_name} (queue {job.queue})", [raw.decode()],
+                                peer="redis", cid=job.jid)
         started_at = self.clock()
         await self._redis("job start", lambda: self.redis.hset(
             self.keys.job(job.jid), mapping={"status": "running", "updated": started_at}))
