@@ -166,7 +166,8 @@ class RespClient:
                            len(args) - 1 or None)  # one confirmation per name; UNSUBSCRIBE alone: all
         self._pending.append(pending)  # before writing: the reply may arrive before we resume
         if self.trace:
-            self.trace.sent(" ".join(map(_word, args)), [shorten(data, 200)] if self.trace.verbose else ())
+            self.trace.sent(" ".join(map(_word, args)), [shorten(data, 200)] if self.trace.verbose else (),
+                            peer="redis")  # the server at the other end, in the trace events
         self._writer.write(data)
         await self._writer.drain()
         return await pending.future
@@ -307,7 +308,8 @@ class RespClient:
 
     def _trace_received(self, summary: str) -> None:
         if self.trace:
-            self.trace.received(summary, [shorten(self._parser.last_raw, 200)] if self.trace.verbose else ())
+            self.trace.received(summary, [shorten(self._parser.last_raw, 200)] if self.trace.verbose else (),
+                                peer="redis")
 
 
 def _text(name: bytes) -> str:

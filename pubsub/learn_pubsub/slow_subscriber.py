@@ -194,7 +194,7 @@ async def run_lesson(redis_url: str, *, channel: str = "orders.created", count: 
         if cut is not None:
             upto = f"up to {lesson.published[cut - 1]}" if cut else "for none"
             trace.child("pub").sent(f"PUBLISH x{count}: 2 receivers {upto}, "
-                                    f"then {counts[cut]} (the slow subscriber was cut off)")
+                                    f"then {counts[cut]} (the slow subscriber was cut off)", peer="redis")
         try:
             await fast.wait_for_count(count, timeout=10)
         except TimeoutError:

@@ -111,8 +111,10 @@ class StreamPublisher:
         entry_id, added = text(reply[0]), reply[1] == 1
         self.entries.append((entry_id, envelope.id))
         if added:
+            # peer and cid for the trace events: Redis, and the entry id the consumers will see.
             self.trace.sent(f"XADD {stream} MAXLEN ~ {self.maxlen} -> {entry_id} ({envelope.id})",
-                            [f"EVALSHA {self._xadd_once.sha}: XADD once for idempotency key {key}", data])
+                            [f"EVALSHA {self._xadd_once.sha}: XADD once for idempotency key {key}", data],
+                            peer="redis", cid=entry_id)
         else:
             self.already_written += 1
             self.trace.state(f"XADD {stream} {envelope.id}: already written as {entry_id} by the attempt "

@@ -229,7 +229,9 @@ class StreamConsumer:
                     self._file.write(f"{envelope.id} {entry_id} {self.consumer}\n")
                     self._file.flush()  # in the kernel now: survives SIGKILL of this process
                 self.processed.append(record)
-                self.trace.received(f"{self.stream} {entry_id} {envelope.id} ({how})", [shorten(data)])
+                # From Redis (peer), with the entry id the producer's XADD event carries (cid).
+                self.trace.received(f"{self.stream} {entry_id} {envelope.id} ({how})", [shorten(data)],
+                                    peer="redis", cid=entry_id)
                 if self.on_entry is not None:
                     self.on_entry(record)
         # Only now: a crash before this line means the entry will be delivered again.

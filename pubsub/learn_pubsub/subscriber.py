@@ -238,7 +238,9 @@ class Subscriber:
         delivery = Delivery(envelope, channel, pattern)
         self.deliveries.append(delivery)
         via = f" (via {pattern})" if pattern else ""
-        self.trace.received(f"{channel} {envelope.id}{via}", [shorten(data, 200)])
+        # From Redis (peer), with the id the publisher's event carries (cid).
+        self.trace.received(f"{channel} {envelope.id}{via}", [shorten(data, 200)],
+                            peer="redis", cid=envelope.id)
         self._changed.set()
         if self.on_message is not None:
             try:
