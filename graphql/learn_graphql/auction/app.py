@@ -9,7 +9,11 @@ One path serves every transport strawberry speaks:
 - a WebSocket to ``/graphql`` with the subprotocol ``graphql-transport-ws``
   (the current protocol, ``transport_ws.py``) or ``graphql-ws`` (the legacy
   subscriptions-transport-ws protocol): the user comes from the
-  ``connection_init`` payload, ``{"token": "..."}``.
+  ``connection_init`` payload, ``{"token": "..."}``;
+- ``POST /graphql`` with ``Accept: text/event-stream``: GraphQL over
+  Server-Sent Events ("distinct connections" mode: one HTTP response per
+  operation, ``event: next`` per result, ``event: complete`` at the end); the
+  user comes from ``Authorization: Bearer``, as for plain HTTP.
 
 Why the token rides in ``connection_init`` and not in the URL or a header:
 browsers cannot set headers on a WebSocket, and a token in the URL lands in
@@ -30,6 +34,7 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from wirelab_common.wiretrace import Trace
 
@@ -94,6 +99,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     router = AuctionRouter(build_schema(settings.max_depth), context_getter=context,
                            connection_init_wait_timeout=timedelta(seconds=settings.init_timeout),
+                           subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL,
+                                                   GRAPHQL_SSE_PROTOCOL),
                            graphql_ide=None)
     router.settings = settings
 
