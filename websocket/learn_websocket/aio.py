@@ -357,11 +357,11 @@ class OpeningProtocol(asyncio.Protocol):
             trace.received(start, [f"{name}: {value}" for name, value in head.headers.items()], **ends)
         data = opening.data_to_send()
         if data and not transport.is_closing():
-            transport.write(data)
-            if trace:
+            if trace:  # before the write, as _flush does: the peer's answer cannot be traced first
                 lines = _head_lines(data)
                 upgrade = "  (upgrade to websocket)" if lines[0].startswith("GET ") else ""
                 trace.sent(lines[0] + upgrade, lines[1:], **ends)
+            transport.write(data)
         if opening.state is State.CONNECTING:
             return
         if self.timer is not None:
