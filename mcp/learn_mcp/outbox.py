@@ -10,13 +10,14 @@ Request ids are per sender, so the server numbers its own (``s1``, ``s2``, ...).
 
 Which channel a request travels on is the driver's business (the ``send`` it
 passes): over stdio, stdout like everything else; over Streamable HTTP, the SSE
-stream of the POST whose tool asked (so the request is tied to that call).  The
+stream of the POST whose tool asked (so the request is tied to that call), or the
+session's GET stream once that POST stream is closed (http_get.py).  The
 client's answer comes back as a line on stdin, or as its own POST (answered 202),
 and the driver hands it to :meth:`Outbox.resolve`.
 
 A server may only ask what the client declared it can answer (``capabilities.sampling``,
 ``capabilities.elicitation`` in ``initialize``); in 2026-07-28 such questions are
-``input_required`` results instead (MRTR), which this server does not implement.
+``input_required`` results instead (mrtr.py), and no request of ours is sent.
 """
 
 from __future__ import annotations

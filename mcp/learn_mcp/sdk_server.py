@@ -8,7 +8,11 @@ Same tool names and schemas as the hand-rolled server (see ``tools.py``): ``calc
 ``add_note``, ``add_notes`` (a tuple type, which pydantic writes as ``prefixItems``),
 ``search_notes``, ``delete_note`` (annotated ``destructiveHint: true``) and
 ``slow_count`` (progress and cancellation), plus the ``notes://index`` and
-``notes://{id}`` resources.  The SDK derives each input schema from the Python
+``notes://{id}`` resources.  Of the hand-rolled server's asking tools it has
+``ask_for_note``, written the 2026-07-28 way (it returns ``InputRequiredResult``
+and reads ``ctx.input_responses`` on the retry), and ``delete_note`` publishes
+``notes://{id}`` to ``subscriptions/listen`` streams (the SDK serves no
+``resources/subscribe``).  The SDK derives each input schema from the Python
 signature and each output schema from the return type; it answers ``server/discover``
 (2026-07-28) as well as ``initialize`` (2025-11-25): a dual-era server.
 
@@ -32,7 +36,13 @@ import sys
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import (
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
+    ToolAnnotations,
+)
 
 # pydantic (which the SDK uses for schemas) needs typing_extensions' TypedDict on Python < 3.12.
 from typing_extensions import TypedDict
@@ -76,6 +86,16 @@ class Counted(TypedDict):
     counted: int
 
 
+class Asked(TypedDict, total=False):
+    action: str
+    id: str
+
+
+NOTE_FORM = {"type": "object", "required": ["title"], "properties": {
+    "title": {"type": "string", "title": "Title", "minLength": 1, "maxLength": 200},
+    "body": {"type": "string", "title": "Body", "maxLength": 10000, "default": ""}}}
+
+
 READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 
 
@@ -114,11 +134,27 @@ def build_server() -> MCPServer:
 
     @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True,
                                              openWorldHint=False))
-    def delete_note(id: str) -> Deleted:
+    async def delete_note(id: str, ctx: Context) -> Deleted:
         """Delete the note with this id. Cannot be undone."""
         if notes.pop(id, None) is None:
             raise ToolError(f"no note with id {id!r}; search_notes lists the ids")
+        # 2026-07-28: to subscriptions/listen streams (the SDK serves no legacy resources/subscribe)
+        await ctx.notify_resources_changed()
+        await ctx.notify_resource_updated(f"notes://{id}")
         return {"id": id, "deleted": True}
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
+    def ask_for_note(why: str, ctx: Context) -> Asked | InputRequiredResult:
+        """Ask the user (elicitation) to write a new note; they may decline or cancel."""
+        answer = (ctx.input_responses or {}).get("note")
+        if not isinstance(answer, ElicitResult):  # round one (2026-07-28 MRTR): ask, and be called again
+            form = ElicitRequestFormParams(message=f"A new note, {why}: what should it say?",
+                                           requested_schema=NOTE_FORM)
+            return InputRequiredResult(input_requests={"note": ElicitRequest(params=form)})
+        if answer.action != "accept" or not answer.content:
+            return {"action": answer.action}
+        return {"action": "accept", "id": add_note(str(answer.content["title"]),
+                                                    str(answer.content.get("body", "")))["id"]}
 
     @server.tool(annotations=READ_ONLY)
     async def slow_count(steps: int, ctx: Context, delay: float = 0.1) -> Counted:

@@ -25,11 +25,12 @@ What differs by era, all decided here:
 =========================  =======================================  =========================
 version, capabilities      once, in ``initialize``                  in every request's _meta
 ``ping``, setLevel         yes                                      removed (-32601)
-``resources/subscribe``    yes                                      removed (-32601)
+``resources/subscribe``    yes                                      removed (-32601): listen.py
 log messages               after ``logging/setLevel``               when _meta has logLevel
 resource not found         -32002                                   -32602
 results carry              just the result                          + resultType, serverInfo,
                                                                     ttlMs/cacheScope on lists
+a tool asks the client     a request on its stream (outbox.py)      input_required (mrtr.py)
 =========================  =======================================  =========================
 """
 
@@ -40,7 +41,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from . import completion, prompts, resources, tools
+from . import completion, mrtr, prompts, resources, tools
 from .jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -55,6 +56,7 @@ from .jsonrpc import (
 )
 from .lifecycle import (
     LOG_LEVELS,
+    META_CLIENT_CAPABILITIES,
     META_SERVER_INFO,
     SUPPORTED_VERSIONS,
     Event,
@@ -64,6 +66,7 @@ from .lifecycle import (
     level_allows,
     read_envelope,
 )
+from .listen import Listeners
 from .notes import NoteBook
 from .outbox import Outbox
 
@@ -96,12 +99,19 @@ class Call:
     @property
     def may_notify(self) -> bool:
         """Might this request send messages before its response? (HTTP: use SSE.)"""
+        if self.request.method == "subscriptions/listen":
+            return self.modern  # its response stream is the subscription (listen.py)
         return self.request.method == "tools/call" and (
-            self.progress_token is not None or self.log_level is not None or bool(self.client_can()))
+            self.progress_token is not None or self.log_level is not None
+            or (not self.modern and bool(self.client_can())))  # a modern client is asked by MRTR, no stream
 
     def client_can(self) -> set[str]:
-        """What this legacy client declared it can answer: sampling, elicitation (outbox.py)."""
-        declared = self.lifecycle.client_capabilities if self.lifecycle is not None else {}
+        """What the client declared it can answer: sampling, elicitation (in initialize, or in _meta)."""
+        if self.modern:
+            meta = self.request.params.get("_meta") or {}
+            declared = meta.get(META_CLIENT_CAPABILITIES) or {}
+        else:
+            declared = self.lifecycle.client_capabilities if self.lifecycle is not None else {}
         return {name for name in ("sampling", "elicitation") if isinstance(declared.get(name), dict)}
 
 
@@ -114,13 +124,20 @@ class _ToolContext:
         self.sleep = core.sleep
         self._background = core.background
         self._call, self._send, self._announce, self._outbox = call, send, announce, outbox
+        self._listeners = core.listeners
+        # A modern call asks by MRTR (mrtr.py), and only while it runs; background work has no round.
+        self._round = mrtr.Round(call.request.method, call.request.params) if call.modern else None
 
     def can_ask(self, method: str) -> bool:
-        return self._outbox is not None and ASKS[method] in self._call.client_can()
+        reachable = self._round is not None or self._outbox is not None  # MRTR, or a channel for requests
+        return reachable and ASKS[method] in self._call.client_can()
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after this call has returned; what it sends goes where the driver's ``send``
         puts it then (HTTP: the GET stream, since the call's POST stream is closed)."""
+        if self._round is not None:
+            raise tools.ToolError("2026-07-28 asks only inside a request (input_required): "
+                                  "no question can come after the call has returned")
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -130,8 +147,9 @@ class _ToolContext:
         needed = ASKS[method]
         if not self.can_ask(method):
             raise tools.ToolError(f"this client cannot answer {method}: it did not declare "
-                                  f"capabilities.{needed}" + (" (2026-07-28 would need input_required)"
-                                                              if self._call.modern else ""))
+                                  f"capabilities.{needed}")
+        if self._round is not None:  # 2026-07-28: the answer came with this retry, or input_required
+            return self._round.ask(method, params)
         try:
             return await self._outbox.ask(self._send, method, params)  # type: ignore[arg-type]
         except JsonRpcError as exc:
@@ -160,11 +178,12 @@ class _ToolContext:
         The driver's ``announce`` reaches every legacy connection for which
         :meth:`ServerCore.wants` says yes, whichever client made the change.
         """
-        if self._announce is None:
-            return
-        await self._announce(Notification("notifications/resources/list_changed"))
-        for uri in updated:
-            await self._announce(Notification("notifications/resources/updated", {"uri": uri}))
+        changes = [Notification("notifications/resources/list_changed")]
+        changes += [Notification("notifications/resources/updated", {"uri": uri}) for uri in updated]
+        for note in changes:
+            self._listeners.publish(note)  # 2026-07-28 clients' subscriptions/listen streams
+            if self._announce is not None:
+                await self._announce(note)  # 2025-11-25 sessions (wants())
 
 
 class ServerCore:
@@ -172,6 +191,7 @@ class ServerCore:
         self.sleep = sleep
         self.notes = notes if notes is not None else NoteBook()
         self.background: set[asyncio.Task[None]] = set()  # tools' work after their call (ToolContext.later)
+        self.listeners = Listeners()  # open subscriptions/listen streams (2026-07-28)
         # tools/call runs apart from the table: it alone gets a ToolContext (progress, logs).
         self.call_tool: Callable[[dict[str, Any], tools.ToolContext], Awaitable[dict[str, Any]]] = \
             tools.call_tool
@@ -229,7 +249,14 @@ class ServerCore:
         try:
             if request.method == "tools/call":
                 context = _ToolContext(self, call, send, announce, outbox)
-                result = await self.call_tool(request.params, context)
+                try:
+                    result = await self.call_tool(request.params, context)
+                except mrtr.InputRequired as needed:  # not complete: the client answers and retries
+                    assert context._round is not None
+                    return Response(request.id, {**context._round.result(needed),
+                                                 "_meta": {META_SERVER_INFO: SERVER_INFO}})
+            elif request.method == "subscriptions/listen" and call.modern:
+                result = await self.listeners.serve(request.id, request.params, send)
             else:
                 handler = self.methods.get(request.method)
                 if handler is None:
@@ -270,8 +297,8 @@ class ServerCore:
     def wants(lifecycle: Lifecycle, note: Notification) -> bool:
         """Does this connection get ``note``, a change announced to all (resources_changed)?
 
-        Only initialized legacy connections (modern clients would use subscriptions/listen,
-        which this server does not offer); ``resources/updated`` only where subscribed.
+        Only initialized legacy connections (modern clients hear changes on their
+        subscriptions/listen streams: listen.py); ``resources/updated`` only where subscribed.
         """
         if lifecycle.phase is not Phase.OPERATING:
             return False
@@ -293,8 +320,9 @@ class ServerCore:
     # --- the handshake-era and discovery methods -------------------------------------------------
 
     def capabilities(self, modern: bool) -> dict[str, Any]:
-        if modern:  # list changes would need subscriptions/listen, which this server does not offer
-            return {"tools": {}, "resources": {}, "prompts": {}, "logging": {}, "completions": {}}
+        if modern:  # changes reach subscriptions/listen streams; only the resources ever change
+            return {"tools": {}, "resources": {"subscribe": True, "listChanged": True}, "prompts": {},
+                    "logging": {}, "completions": {}}
         return {"tools": {"listChanged": False}, "resources": {"subscribe": True, "listChanged": True},
                 "prompts": {"listChanged": False}, "logging": {}, "completions": {}}
 

@@ -143,6 +143,9 @@ async def slow_count(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
 
 async def summarize(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     """Sampling: the server has no model of its own, so it asks the host's (which asks its user first)."""
+    if not ctx.can_ask("sampling/createMessage"):  # say so before doing any work
+        raise ToolError("summarize needs a client that answers sampling/createMessage "
+                        "(capabilities.sampling)")
     found = ctx.notes.search(args["query"])
     if not found:
         raise ToolError(f"no note matches {args['query']!r}: nothing to summarize")

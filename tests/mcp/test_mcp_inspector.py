@@ -53,3 +53,23 @@ def test_inspector_reads_a_resource(inspector_bin, http_target):
     read = inspect(inspector_bin, http_target, "--method", "resources/read", "--uri", "notes://index")
     assert read["contents"][0]["mimeType"] == "text/markdown"
     assert read["contents"][0]["text"].startswith("# Notes")
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_the_inspector_is_never_asked_what_it_did_not_declare(inspector_bin, http_target, transport):
+    """The Inspector CLI declares neither sampling nor elicitation (and has no subscribe, completion or
+    listen command): the tools that would ask it fail as tool errors naming the missing capability."""
+    target = http_target if transport == "http" else STDIO_TARGET
+    asking = [("summarize", "query=buy", "sampling"), ("ask_for_note", "why=test", "elicitation"),
+              ("remind", "about=tea", "elicitation")]
+    for tool, arg, capability in asking:
+        result = inspect(inspector_bin, target, "--method", "tools/call", "--tool-name", tool,
+                         "--tool-arg", arg)
+        text = result["content"][0]["text"]
+        assert result["isError"] is True and capability in text, (tool, text)
+
+
+def test_inspector_gets_the_prompt_whose_arguments_completion_offers(inspector_bin, http_target):
+    prompt = inspect(inspector_bin, http_target, "--method", "prompts/get",
+                     "--prompt-name", "summarize_notes", "--prompt-args", "style=bullets", "query=milk")
+    assert prompt["messages"][0]["content"]["text"].endswith("in a bullets style.")

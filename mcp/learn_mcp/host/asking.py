@@ -4,8 +4,9 @@ Reading order: ... -> client -> **asking** -> guards -> planner -> agent.
 
 Spec: 2025-11-25 client/sampling and client/elicitation.  A client that sets
 ``McpClient.answerer`` declares ``capabilities.sampling`` and ``.elicitation``
-in ``initialize``, and the transports hand it every request the server sends
-(stdio: a line on stdout; HTTP: an event on a POST's SSE stream).
+(in ``initialize``, or in every 2026-07-28 request's ``_meta``), and the
+transports hand it every request the server sends (stdio: a line on stdout;
+HTTP: an event on a POST's SSE stream, or on the GET stream).
 
 - **Sampling** (``sampling/createMessage``): the server wants the host's model
   to answer ``messages``.  The guardrail comes first: ``confirm`` shows the user
@@ -18,6 +19,10 @@ in ``initialize``, and the transports hand it every request the server sends
   script (tests, demo).  Accepted content gets the schema's defaults (SEP-1034)
   and is checked against the schema before it leaves (``check_content``): content
   that does not fit is not sent; the host answers ``cancel`` instead.
+
+A 2026-07-28 server asks differently: its result says ``input_required`` and
+carries the requests; ``answer_inputs`` answers them with the same Answerer, and
+``McpClient.request`` retries the call with the answers (multi round-trip requests).
 """
 
 from __future__ import annotations
@@ -76,6 +81,30 @@ def check_content(schema: dict[str, Any], content: dict[str, Any]) -> list[str]:
         if problem:
             problems.append(problem)
     return problems
+
+
+async def answer_inputs(answer: Callable[[Request], Awaitable[Response | ErrorResponse]],
+                        requests: dict[str, Any]) -> dict[str, Any]:
+    """2026-07-28 ``inputRequests`` -> ``inputResponses``: each embedded request answered as if the
+    server had sent it (same Answerer), under the same key.  A refusal (an error) is raised: the host
+    then does not retry, which is how MRTR says no (the server must not count on a retry)."""
+    answers: dict[str, Any] = {}
+    for key, embedded in requests.items():
+        if not isinstance(embedded, dict) or not isinstance(embedded.get("method"), str):
+            raise ValueError(f"inputRequests[{key!r}] is not a request")
+        reply = await answer(Request(key, embedded["method"], embedded.get("params") or {}))
+        if isinstance(reply, ErrorResponse):
+            raise RefusedInput(embedded["method"], reply.error.message)
+        answers[key] = reply.result
+    return answers
+
+
+class RefusedInput(Exception):
+    """The user (or the host) would not answer an input request: the original request is dropped."""
+
+    def __init__(self, method: str, why: str) -> None:
+        super().__init__(f"{method} refused: {why}; the request is not retried")
+        self.method = method
 
 
 class Answerer:

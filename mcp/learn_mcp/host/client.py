@@ -14,9 +14,12 @@ until the session is READY (modern after ``server/discover``, or legacy after th
   timeout) cancels the request the transport's way;
 - ``complete()``: ``completion/complete``, the suggestions for an argument being typed;
 - ``listen()``: over legacy HTTP, open the GET stream for what belongs to no request;
-- ``subscribe()`` / ``unsubscribe()``: ``resources/subscribe`` for one URI (2025-11-25;
-  a 2026-07-28 server answers -32601); each ``notifications/resources/updated`` for it
-  goes to the callback given, and every one received is kept in ``updates``.
+- ``subscribe()`` / ``unsubscribe()``: watch one URI, by ``resources/subscribe``
+  (2025-11-25) or by a ``subscriptions/listen`` stream (2026-07-28); each
+  ``notifications/resources/updated`` for it goes to the callback given, and every one
+  received is kept in ``updates``;
+- ``request()`` answers a 2026-07-28 ``input_required`` result with the ``Answerer``
+  and retries (multi round-trip requests, asking.py).
 
 As a program it is a small inspector::
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import shlex
@@ -43,14 +47,15 @@ from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
-from ..jsonrpc import Notification, Request
-from .asking import Answerer
+from ..jsonrpc import Notification, Request, Response
+from .asking import Answerer, answer_inputs
 from .client_http import HttpTransport
 from .client_session import (
     LEGACY,
     MODERN,
     ClientSession,
     Phase,
+    ProtocolError,
     Reply,
     result_of,
 )
@@ -59,6 +64,8 @@ from .guards import is_destructive
 
 OnProgress = Callable[[float, float | None, str | None], None]
 OnUpdated = Callable[[str], None]  # the URI of a subscribed resource that changed
+ACK_TIMEOUT = 10.0  # seconds for a subscriptions/listen stream to be acknowledged
+MAX_ROUNDS = 10  # input_required rounds before the host gives up on a request
 
 
 class Transport(Protocol):
@@ -123,7 +130,8 @@ class McpClient:
         transport.peer = peer
         if trace.actor:
             session.client_info = {**session.client_info, "name": trace.actor}
-        if answerer is not None:  # we answer sampling and elicitation: say so in initialize
+        self.answerer = answerer
+        if answerer is not None:  # we answer sampling and elicitation: say so (initialize, or _meta)
             session.client_capabilities = {"sampling": {}, "elicitation": {}}
             transport.answer = answerer.answer
         self.trace = trace
@@ -131,6 +139,8 @@ class McpClient:
         self.logs: list[dict[str, Any]] = []  # notifications/message params, for checks
         self.watching: dict[str, OnUpdated] = {}  # subscribed URI -> its callback
         self.updates: list[str] = []  # the URI of every notifications/resources/updated received
+        self._listening: asyncio.Task[dict[str, Any]] | None = None  # 2026-07-28: the listen request
+        self._acked = asyncio.Event()
         self._tokens = itertools.count(1)
         transport.on_log = self._on_log
 
@@ -190,8 +200,23 @@ class McpClient:
     async def request(self, method: str, params: dict[str, Any] | None = None,
                       on_notification: Callable[[Notification], None] | None = None,
                       progress_token: str | None = None) -> dict[str, Any]:
-        message = self.session.request(method, params, progress_token=progress_token)
-        return result_of(await self.transport.request(message, on_notification))
+        params = dict(params or {})
+        for _round in range(MAX_ROUNDS):
+            message = self.session.request(method, params, progress_token=progress_token)
+            reply = await self.transport.request(message, on_notification)
+            if not (isinstance(reply, Response) and reply.result.get("resultType") == "input_required"
+                    and self.answerer is not None):
+                return result_of(reply)  # complete, an error, or input_required we cannot answer
+            # 2026-07-28 multi round-trip: answer what it asks, then retry with a new id (asking.py)
+            asked = reply.result.get("inputRequests") or {}
+            self.trace.state(f"#{message.id} needs input: {', '.join(asked) or 'none, only state'}; "
+                             "answering, then retrying")
+            params = {k: v for k, v in params.items() if k not in ("inputResponses", "requestState")}
+            if asked:
+                params["inputResponses"] = await answer_inputs(self.answerer.answer, asked)
+            if "requestState" in reply.result:
+                params["requestState"] = reply.result["requestState"]  # echoed byte for byte, never read
+        raise ProtocolError(f"{method}: still input_required after {MAX_ROUNDS} rounds")
 
     async def list_tools(self) -> list[ToolInfo]:
         tools: list[ToolInfo] = []
@@ -242,26 +267,64 @@ class McpClient:
             await listen()
 
     async def subscribe(self, uri: str, on_updated: OnUpdated | None = None) -> None:
-        """``resources/subscribe``: from now on the server says when ``uri`` changes.
+        """From now on the server says when ``uri`` changes, in either revision.
 
-        Over HTTP those notifications come on the session's GET stream, so the transport
-        opens it first (client_http.py); over stdio they come between responses.
+        2025-11-25: ``resources/subscribe``; over HTTP the notifications come on the
+        session's GET stream, so it is opened first; over stdio, between responses.
+        2026-07-28: a ``subscriptions/listen`` stream for every watched URI (``_relisten``).
         """
         self.watching[uri] = on_updated or (lambda changed: None)
-        await self.listen()
         try:
-            await self.request("resources/subscribe", {"uri": uri})
+            if self.session.modern:
+                await self._relisten()
+            else:
+                await self.listen()
+                await self.request("resources/subscribe", {"uri": uri})
         except BaseException:
             self.watching.pop(uri, None)
             raise
 
     async def unsubscribe(self, uri: str) -> None:
-        await self.request("resources/unsubscribe", {"uri": uri})
-        self.watching.pop(uri, None)
+        if self.session.modern:
+            self.watching.pop(uri, None)
+            await self._relisten()
+        else:
+            await self.request("resources/unsubscribe", {"uri": uri})
+            self.watching.pop(uri, None)
+
+    async def _relisten(self) -> None:
+        """2026-07-28: close the old listen stream, open one for the watched URIs, wait for its ack.
+
+        The filter of a stream is fixed when it opens, so watching another URI means a new stream;
+        cancelling the old request closes it (HTTP: its SSE stream; stdio: notifications/cancelled).
+        """
+        old, self._listening = self._listening, None
+        if old is not None:
+            old.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await old
+        if not self.watching:
+            return
+        self._acked = asyncio.Event()
+        task = asyncio.create_task(self.request(
+            "subscriptions/listen", {"notifications": {"resourceSubscriptions": sorted(self.watching)}},
+            self._on_log))
+        self._listening = task
+        acked = asyncio.create_task(self._acked.wait())
+        await asyncio.wait({task, acked}, timeout=ACK_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        acked.cancel()
+        if task.done():
+            task.result()  # the server refused it: raise its error
+            raise ProtocolError("the subscriptions/listen stream ended before it was acknowledged")
+        if not self._acked.is_set():
+            task.cancel()
+            raise ProtocolError(f"subscriptions/listen: no acknowledgment within {ACK_TIMEOUT} s")
 
     def _on_log(self, note: Notification) -> None:
         if note.method == "notifications/message":
             self.logs.append(note.params)
+        elif note.method == "notifications/subscriptions/acknowledged":
+            self._acked.set()
         elif note.method == "notifications/resources/updated":
             uri = str(note.params.get("uri"))
             self.updates.append(uri)
@@ -269,6 +332,10 @@ class McpClient:
                 self.watching[uri](uri)
 
     async def close(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listening
         self.session.close()
         await self.transport.close()
 

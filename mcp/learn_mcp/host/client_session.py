@@ -109,7 +109,7 @@ def classify(obj: Any) -> Message:
 
 
 def result_of(reply: Reply) -> dict[str, Any]:
-    """The result, or the error raised; a 2026-07-28 ``input_required`` result is refused.
+    """The result, or the error raised; a 2026-07-28 ``input_required`` result is refused here.
 
     Every 2026-07-28 result says ``resultType``; an older server's result lacks it and
     counts as ``"complete"`` (2026-07-28 changelog, item 8).
@@ -118,8 +118,8 @@ def result_of(reply: Reply) -> dict[str, Any]:
         raise RemoteError(reply.error.code, reply.error.message, reply.error.data)
     kind = reply.result.get("resultType", "complete")
     if kind != "complete":
-        # Multi round-trip requests (elicitation, sampling) need a user or a model in
-        # the loop; this host offers neither capability, so a server should not ask.
+        # input_required (multi round-trip requests) is answered by McpClient.request, and only
+        # when the host has an Answerer; any other kind is unknown to this host.
         raise ProtocolError(f"resultType {kind!r} is not handled by this host")
     return reply.result
 
@@ -255,7 +255,8 @@ class ClientSession:
 
     def _request(self, method: str, params: dict[str, Any], version: str | None) -> Request:
         if version is not None:
-            meta = {META_VERSION: version, META_CLIENT_INFO: self.client_info, META_CAPABILITIES: {}}
+            meta = {META_VERSION: version, META_CLIENT_INFO: self.client_info,
+                    META_CAPABILITIES: self.client_capabilities}  # what we answer in input_required
             if self.log_level:
                 meta[META_LOG_LEVEL] = self.log_level
             params = {**params, "_meta": {**params.get("_meta", {}), **meta}}
