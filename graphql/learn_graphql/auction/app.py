@@ -35,9 +35,11 @@ from fastapi import FastAPI, Request, WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
-from wirelab_common.wiretrace import Trace
+from wirelab_common.wiretrace import Trace, shorten
 
+from ..messages import encode, summary
 from .hub import Hub
 from .schema import MAX_DEPTH, build_schema
 from .store import MemoryStore, RedisStore
@@ -65,10 +67,28 @@ def user_for(tokens: dict[str, str], token: object) -> str | None:
     return None
 
 
+class TracedHandler(BaseGraphQLTransportWSHandler):
+    """strawberry's graphql-transport-ws handler, with every message in the wire trace."""
+
+    async def handle_message(self, message: Any) -> None:
+        self._trace(self.view.settings.trace.received, message)
+        await super().handle_message(message)
+
+    async def send_message(self, message: Any) -> None:
+        self._trace(self.view.settings.trace.sent, message)
+        await super().send_message(message)
+
+    def _trace(self, mark: Any, message: Any) -> None:
+        if not self.view.settings.trace.quiet:  # -q (benchmarks): not even the formatting work
+            text = encode(message)
+            mark(shorten(summary(text), 100), [text])
+
+
 class AuctionRouter(GraphQLRouter):
-    """strawberry's router plus our ``connection_init`` check."""
+    """strawberry's router plus our ``connection_init`` check and a traced protocol handler."""
 
     settings: Settings
+    graphql_transport_ws_handler_class = TracedHandler
 
     async def on_ws_connect(self, context: dict[str, Any]) -> dict[str, object] | None:
         params = context.get("connection_params") or {}
