@@ -84,9 +84,11 @@ def test_attaching_to_a_missing_session_without_a_command_is_an_error_and_the_cl
 def test_resize_sets_the_terminal_size_and_sends_sigwinch(server):
     _, path = server
     with SessionClient(path) as client:
-        client.attach("r", ["bash", "--norc", "--noprofile", "-i"], rows=24, cols=80)
-        client.type("trap 'echo winch-$(stty size | tr \" \" x)' WINCH; echo trap-$((1+1))\n")
-        client.read_until(b"trap-2")
+        # A non-interactive sh runs its traps between commands: here, every 0.1 s.
+        script = "trap 'echo winch-$(stty size | tr \" \" x)' WINCH; echo ready-$((1+1)); " \
+                 "while :; do sleep 0.1; done"
+        client.attach("r", ["sh", "-c", script], rows=24, cols=80)
+        client.read_until(b"ready-2")
         client.resize(30, 100)
         client.read_until(b"winch-30x100")
 

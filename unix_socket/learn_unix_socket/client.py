@@ -153,10 +153,13 @@ class SessionClient:
             if self.frames:  # EXITED, ERROR...: let next_frame() report it
                 raise ServerError(f"{self.next_frame(0)} came while waiting for {needle!r}")
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                self._read(remaining)
+            except TimeoutError:
                 raise TimeoutError(f"{needle!r} did not appear; the last output was "
-                                   f"{bytes(self.output[-200:])!r}")
-            self._read(remaining)
+                                   f"{bytes(self.output[-200:])!r}") from None
 
     def list(self) -> list[str]:
         self.send(ListSessions())

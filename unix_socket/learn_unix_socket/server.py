@@ -111,7 +111,8 @@ class SessionServer:
         self.trace = trace
         self.allowed_uids = {os.getuid(), *allowed_uids}
         self.persist, self.check_peer, self.pass_fds = persist, check_peer, pass_fds
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session] = {}  # by name: the ones clients can attach to
+        self.running: set[Session] = set()  # every program not yet reaped, hung-up ones included
         self.clients: set[Client] = set()
         self._count = 0
         self._tasks: set[asyncio.Task] = set()
@@ -233,6 +234,7 @@ class SessionServer:
             session = Session(request.name, request.command, request.rows, request.cols, log_path,
                               self.on_output, self.on_exit)
             self.sessions[request.name] = session
+            self.running.add(session)
             self.trace.state(f"session {request.name} started: pid {session.pid} {' '.join(request.command)}")
         client.session = session
         session.clients.add(client)
@@ -249,6 +251,7 @@ class SessionServer:
         session.clients.discard(client)
         if not session.clients and not self.persist and session.exit_status is None:
             self.trace.state(f"session {session.name}: last client left, --no-persistence: SIGHUP")
+            del self.sessions[session.name]  # gone for new clients now, not when the program has exited
             session.terminate()
 
     def on_output(self, session: Session, data: bytes) -> None:
@@ -257,7 +260,9 @@ class SessionServer:
 
     def on_exit(self, session: Session, status: int) -> None:
         self.trace.state(f"session {session.name} exited with status {status}")
-        self.sessions.pop(session.name, None)
+        self.running.discard(session)
+        if self.sessions.get(session.name) is session:  # not a new session of the same name
+            del self.sessions[session.name]
         for client in list(session.clients):
             client.session = None
             client.conn.session_exited()
@@ -284,14 +289,17 @@ class SessionServer:
                     os.unlink(self.socket_path)
             except FileNotFoundError:
                 pass
-        for session in list(self.sessions.values()):
+        for session in list(self.running):
             session.terminate()
         for _ in range(int(STOP_GRACE / 0.05)):
-            if not self.sessions:
+            if not self.running:
                 break
             await asyncio.sleep(0.05)
-        for session in list(self.sessions.values()):
-            os.killpg(session.pid, signal.SIGKILL)
+        for session in list(self.running):  # ignored SIGHUP: no more asking
+            try:
+                os.killpg(session.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
