@@ -42,6 +42,10 @@ from .refs import list_refs, read_raw
 from .repo import Repository
 from .sidebyside import fixed_env, run_git, run_mini
 
+# The other end of a ">" or "<" line in the structured trace events (``peer``): the object
+# database, .git/objects, which traces nothing itself; the object id is the event's ``cid``.
+ODB = "odb"
+
 
 class Narrator:
     """Runs mini_git commands and traces the objects and refs each one changed."""
@@ -75,7 +79,8 @@ class Narrator:
         repo = Repository.discover(self.work) if (self.work / ".git").exists() else None
         for oid in self._written_order(new_objects - objects):
             kind, body = repo.odb.read(oid)
-            self.trace.sent(f"{kind:<6} {oid[:12]}  {describe(kind, body)}", body_lines(kind, body))
+            self.trace.sent(f"{kind:<6} {oid[:12]}  {describe(kind, body)}", body_lines(kind, body),
+                            peer=ODB, cid=oid)
         for name in sorted(new_refs.keys() | refs.keys()):
             if new_refs.get(name) != refs.get(name):
                 old, new = refs.get(name) or "(none)", new_refs.get(name) or "(deleted)"
@@ -99,7 +104,7 @@ class Narrator:
               f"cat-file -p {spec} prints what git prints")
         kind, body = repo.odb.read(oid)
         lines = printed.decode("utf-8", "replace").splitlines()
-        self.trace.received(f"{kind:<6} {oid[:12]}  ({spec})", lines)
+        self.trace.received(f"{kind:<6} {oid[:12]}  ({spec})", lines, peer=ODB, cid=oid)
         if always and not self.trace.verbose:
             for line in lines:
                 self.trace.note(f"  | {line}")

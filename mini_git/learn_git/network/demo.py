@@ -203,7 +203,8 @@ class Acts:
         traced = {} if self.args.no_packet_trace else {"GIT_TRACE_PACKET": str(packets)}
         backend = start_backend(self.bare.parent, {**self.env, **traced})
         try:
-            clone(f"{backend.url}/demo.git", str(self.base / "from-backend"), self.client_trace)
+            clone(f"{backend.url}/demo.git", str(self.base / "from-backend"), self.client_trace,
+                  peer="backend")  # cgi_bridge.py's trace name, for the trace events
         finally:
             backend.stop()
         lines = packet_lines(packets.read_bytes(), ("upload-pack",), limit=10) if packets.exists() else []

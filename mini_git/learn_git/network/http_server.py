@@ -55,6 +55,7 @@ from .smart_http import (
     UPLOAD_PACK,
     advertisement_type,
     build_advertisement,
+    conversation_id,
     request_type,
     result_type,
 )
@@ -62,6 +63,7 @@ from .upload_pack import advertised_refs as upload_refs
 from .upload_pack import capabilities, serve_upload_pack
 
 MAX_BODY = 256 * 1024 * 1024   # a bound on what one request may make us buffer
+CLIENTS = ("git", "mini_git")  # User-Agent products the trace events name as peers (client_of)
 NO_CACHE = {"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "no-cache",
             "Expires": "Fri, 01 Jan 1980 00:00:00 GMT"}
 
@@ -119,20 +121,29 @@ def decode_body(raw: bytes, encoding: str | None) -> bytes:
     return body
 
 
+def client_of(request: Request) -> str | None:
+    """The client in the structured trace events (``peer``), by its User-Agent product:
+    real git ("git/2.39.5"; it traces nothing itself) or our client ("mini_git/0.1", the
+    name the network demo gives its trace; the CLI's ``-v`` trace is named client, which
+    a User-Agent cannot tell apart).  Anyone else (curl...) stays unnamed."""
+    product = request.headers.get("user-agent", "").split("/")[0]
+    return product if product in CLIENTS else None
+
+
 def create_app(root: Path, users: dict[str, str], trace: Trace, deny_non_ff: bool = True) -> FastAPI:
     app = FastAPI(title="mini_git smart HTTP")
     root = root.resolve()
     resolved_packs = ResolvedPacks()   # packs never change: resolve each once, serve many clones
 
-    def fail(exc: BadRequest) -> Response:
-        trace.sent(f"{exc.status} {exc}")
+    def fail(exc: BadRequest, request: Request, cid: str | None = None) -> Response:
+        trace.sent(f"{exc.status} {exc}", peer=client_of(request), cid=cid)
         headers = {"WWW-Authenticate": 'Basic realm="mini_git"'} if exc.status == 401 else {}
         return PlainTextResponse(f"{exc}\n", status_code=exc.status, headers=headers)
 
     @app.get("/{repo:path}/info/refs")
     async def info_refs(repo: str, request: Request) -> Response:
         service = request.query_params.get("service")
-        trace.received(f"GET /{repo}/info/refs?service={service}")
+        trace.received(f"GET /{repo}/info/refs?service={service}", peer=client_of(request))
         try:
             if service not in SERVICES:
                 raise BadRequest(403, "dumb HTTP is not served: ask for ?service=git-upload-pack")
@@ -140,7 +151,7 @@ def create_app(root: Path, users: dict[str, str], trace: Trace, deny_non_ff: boo
             if service == RECEIVE_PACK:
                 check_user(users, request.headers.get("authorization"))
         except BadRequest as exc:
-            return fail(exc)
+            return fail(exc, request)
         protocol = request.headers.get("git-protocol", "")
         if service == UPLOAD_PACK and "version=2" in protocol.split(":"):
             body = upload_pack_v2.advertisement()
@@ -149,7 +160,8 @@ def create_app(root: Path, users: dict[str, str], trace: Trace, deny_non_ff: boo
             body = build_advertisement(service, upload_refs(path, odb), capabilities(path))
         else:
             body = build_advertisement(service, receive_refs(path), RECEIVE_PACK_CAPS)
-        trace.sent(f"200 {advertisement_type(service)} ({len(body)} bytes)", describe_stream(body))
+        trace.sent(f"200 {advertisement_type(service)} ({len(body)} bytes)", describe_stream(body),
+                   peer=client_of(request))
         return Response(body, media_type=advertisement_type(service), headers=NO_CACHE)
 
     async def read_request(request: Request, service: str) -> bytes:
@@ -162,43 +174,50 @@ def create_app(root: Path, users: dict[str, str], trace: Trace, deny_non_ff: boo
 
     @app.post("/{repo:path}/git-upload-pack")
     async def upload(repo: str, request: Request) -> Response:
+        cid = None
         try:
             path = resolve_repo(root, repo)
             body = await read_request(request, UPLOAD_PACK)
-            trace.received(f"POST /{repo}/git-upload-pack ({len(body)} bytes)", describe_stream(body))
+            cid = conversation_id(body)
+            trace.received(f"POST /{repo}/git-upload-pack ({len(body)} bytes)", describe_stream(body),
+                           peer=client_of(request), cid=cid)
             serve = serve_upload_pack
             if "version=2" in request.headers.get("git-protocol", "").split(":"):
                 serve = upload_pack_v2.serve
             reply, stats = await run_in_threadpool(
                 lambda: serve(path, resolved_packs.store(ObjectStore(path)), body))
         except BadRequest as exc:
-            return fail(exc)
+            return fail(exc, request, cid)
         except (GitError, PktLineError) as exc:
-            return fail(BadRequest(400, f"bad upload-pack request: {exc}"))
+            return fail(BadRequest(400, f"bad upload-pack request: {exc}"), request, cid)
         summary = ", ".join(f"{k} {v}" for k, v in stats.items())
-        trace.sent(f"200 {result_type(UPLOAD_PACK)} ({summary})", describe_stream(reply, 12))
+        trace.sent(f"200 {result_type(UPLOAD_PACK)} ({summary})", describe_stream(reply, 12),
+                   peer=client_of(request), cid=cid)
         return Response(reply, media_type=result_type(UPLOAD_PACK), headers=NO_CACHE)
 
     @app.post("/{repo:path}/git-receive-pack")
     async def receive(repo: str, request: Request) -> Response:
+        cid = None
         try:
             path = resolve_repo(root, repo)
             user = check_user(users, request.headers.get("authorization"))
             body = await read_request(request, RECEIVE_PACK)
+            cid = conversation_id(body)
             trace.received(f"POST /{repo}/git-receive-pack by {user} ({len(body)} bytes)",
-                           describe_stream(body))
+                           describe_stream(body), peer=client_of(request), cid=cid)
             reply, commands = await run_in_threadpool(serve_receive_pack, path, ObjectStore(path), body,
                                                       deny_non_ff)
         except BadRequest as exc:
-            return fail(exc)
+            return fail(exc, request, cid)
         except (GitError, PktLineError) as exc:
-            return fail(BadRequest(400, f"bad receive-pack request: {exc}"))
+            return fail(BadRequest(400, f"bad receive-pack request: {exc}"), request, cid)
         if not commands:
             trace.state("no commands: nothing to do (git probes like this before a large push)")
         for cmd in commands:
             outcome = "ok" if cmd.error is None else f"ng ({cmd.error})"
             trace.state(f"{cmd.ref}: {cmd.old[:7]} -> {cmd.new[:7]} {outcome}")
-        trace.sent(f"200 {result_type(RECEIVE_PACK)} ({len(reply)} bytes)", describe_stream(reply))
+        trace.sent(f"200 {result_type(RECEIVE_PACK)} ({len(reply)} bytes)", describe_stream(reply),
+                   peer=client_of(request), cid=cid)
         return Response(reply, media_type=result_type(RECEIVE_PACK), headers=NO_CACHE)
 
     return app

@@ -37,7 +37,7 @@ from . import pkt_line
 from .pack_stream import OverlayStore, receive_pack_bytes, store_received
 from .pkt_line import Data, PktLineError
 from .smart_http import UPLOAD_PACK
-from .transport_http import HttpTransport, TransportError
+from .transport_http import SERVER, HttpTransport, TransportError
 from .walk import ancestors, is_ancestor, missing_objects
 
 MAX_HAVES = 256
@@ -104,13 +104,17 @@ def recent_commits(repo: Repository, limit: int = MAX_HAVES) -> list[str]:
 
 # -- the driver: fetch, clone, pull -----------------------------------------------------------------
 
-def fetch(repo: Repository, remote: str, trace: Trace, url: str | None = None) -> FetchResult:
-    """Bring ``remote``'s branches and tags into ``refs/remotes/<remote>/`` and ``refs/tags/``."""
+def fetch(repo: Repository, remote: str, trace: Trace, url: str | None = None,
+          peer: str = SERVER) -> FetchResult:
+    """Bring ``remote``'s branches and tags into ``refs/remotes/<remote>/`` and ``refs/tags/``.
+
+    ``peer``: the server's name in the trace events (``transport_http.HttpTransport``).
+    """
     url = url or repo.config.get(f"remote.{remote}.url")
     if url is None:
         raise GitError(f"no URL for remote {remote!r} (git remote add {remote} <url>)")
     result = FetchResult()
-    with HttpTransport(url, trace) as transport:
+    with HttpTransport(url, trace, peer=peer) as transport:
         advert = transport.advertisement(UPLOAD_PACK)
         result.head_target, result.remote_refs = advert.head_target, advert.refs
         mapping = {}
@@ -166,7 +170,8 @@ def default_directory(url: str) -> str:
     return name.removesuffix(".git") or "repo"
 
 
-def clone(url: str, directory: str | None, trace: Trace, checkout: bool = True) -> Repository:
+def clone(url: str, directory: str | None, trace: Trace, checkout: bool = True,
+          peer: str = SERVER) -> Repository:
     """``git clone``: a new repository, origin configured, the remote HEAD checked out
     (``checkout=False``: ``git clone --no-checkout``, HEAD set but no index or files)."""
     target = Path(directory or default_directory(url))
@@ -177,7 +182,7 @@ def clone(url: str, directory: str | None, trace: Trace, checkout: bool = True) 
     try:
         repo.config.set("remote.origin.url", url)
         repo.config.set("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
-        result = fetch(repo, "origin", trace)
+        result = fetch(repo, "origin", trace, peer=peer)
         branches = [name for name in result.remote_refs if name.startswith("refs/heads/")]
         branch_ref = result.head_target or (branches[0] if branches else None)
         if branch_ref is None or branch_ref not in result.remote_refs:

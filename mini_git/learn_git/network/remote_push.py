@@ -28,8 +28,8 @@ from ..repo import Repository
 from . import pkt_line
 from .pack_write import pack_from_store
 from .pkt_line import Data
-from .smart_http import RECEIVE_PACK, ZERO_OID
-from .transport_http import HttpTransport, TransportError
+from .smart_http import RECEIVE_PACK, ZERO_OID, conversation_id
+from .transport_http import SERVER, HttpTransport, TransportError
 from .walk import is_ancestor, objects_to_send
 
 WANTED_CAPS = ("report-status", "side-band-64k", "ofs-delta")
@@ -113,16 +113,17 @@ def parse_report(body: bytes, sideband: bool) -> tuple[str, dict[str, str | None
 
 
 def push(repo: Repository, remote: str, refspecs: list[str], trace: Trace, force: bool = False,
-         url: str | None = None, atomic: bool = False) -> list[RefUpdate]:
+         url: str | None = None, atomic: bool = False, peer: str = SERVER) -> list[RefUpdate]:
     """Push ``refspecs`` (the current branch when empty); returns each ref's outcome.
 
     ``atomic`` (``git push --atomic``): every ref moves or none does; a ref we
     refuse ourselves stops the whole push, and the server is asked for its
     ``atomic`` capability so that it refuses all refs if it refuses one.
+    ``peer``: the server's name in the trace events (``transport_http.HttpTransport``).
     """
     named = repo.config.get(f"remote.{remote}.url")
     url = url or named or remote    # a URL may stand where a remote name goes
-    with HttpTransport(url, trace) as transport:
+    with HttpTransport(url, trace, peer=peer) as transport:
         advert = transport.advertisement(RECEIVE_PACK)
         if atomic and not advert.has("atomic"):
             raise GitError("the receiving end does not support --atomic push")
@@ -157,11 +158,12 @@ def push(repo: Repository, remote: str, refspecs: list[str], trace: Trace, force
                 oids = objects_to_send(repo.odb, tips, haves)
                 pack = pack_from_store(repo.odb, oids)
                 trace.state(f"sending a pack of {len(oids)} objects ({len(pack)} bytes)")
-            reply = transport.rpc(RECEIVE_PACK, push_request(sending, caps, pack))
+            request = push_request(sending, caps, pack)
+            reply = transport.rpc(RECEIVE_PACK, request)
             unpack, results = parse_report(reply, "side-band-64k" in caps)
             trace.received(f"report-status: unpack {unpack}",
                            [f"{'ok' if why is None else 'ng'} {ref} {why or ''}".strip()
-                            for ref, why in results.items()])
+                            for ref, why in results.items()], peer=peer, cid=conversation_id(request))
             for update in sending:
                 reason = results.get(update.dst, "no status reported")
                 if unpack != "ok":

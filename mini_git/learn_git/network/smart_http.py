@@ -134,6 +134,31 @@ def parse_advertisement(body: bytes, service: str) -> Advertisement:
     return advert
 
 
+def conversation_id(body: bytes) -> str | None:
+    """The commit a request is about, for the trace events' correlation id (``cid``).
+
+    A fetch's first ``want <oid>``, or a push's first command ``<old> <new> <ref>``
+    (its new id); None for neither (a ref advertisement, git's lone ``0000`` probe).
+    Both ends read it from the same bytes, so a request and its answer share it.
+    """
+    pos = 0
+    while pos + 4 <= len(body) and body[pos:pos + 4] != b"PACK":
+        try:
+            length = pkt_line.parse_length(body[pos:pos + 4])
+        except PktLineError:
+            return None
+        if length < 4:  # flush, delim, response-end: no payload
+            pos += 4
+            continue
+        words = body[pos + 4:pos + length].split(b"\0")[0].decode("ascii", "replace").split()
+        if len(words) >= 2 and words[0] == "want" and is_oid(words[1]):
+            return words[1]
+        if len(words) == 3 and is_oid(words[0]) and is_oid(words[1]):
+            return words[1]
+        pos += length
+    return None
+
+
 def split_caps(line: bytes) -> tuple[bytes, list[str]]:
     """A first request line ``want <oid> cap cap`` or ``old new ref\\0cap cap`` -> (line, caps)."""
     if b"\0" in line:

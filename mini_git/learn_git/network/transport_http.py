@@ -16,6 +16,9 @@ them and send them only when the server answers 401 with ``WWW-Authenticate:
 Basic``, so a public read never carries a password.
 
 With ``-v`` every pkt-line is traced: ``>`` what we sent, ``<`` what came back.
+The structured trace events also name the server (``peer``: "server", as
+``http_server.py``'s trace calls itself, unless the caller names another) and
+the commit a request is about (``cid``, ``smart_http.conversation_id``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ from wirelab_common.wiretrace import Trace
 
 from ..errors import GitError
 from .pkt_line import describe_stream
-from .smart_http import Advertisement, advertisement_type, parse_advertisement, request_type, result_type
+from .smart_http import (
+    Advertisement,
+    advertisement_type,
+    conversation_id,
+    parse_advertisement,
+    request_type,
+    result_type,
+)
+
+SERVER = "server"  # the name http_server.py's trace uses: the default peer in the trace events
 
 
 class TransportError(GitError):
@@ -55,9 +67,10 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 class HttpTransport:
     """One remote repository over smart HTTP; ``trace`` shows the conversation."""
 
-    def __init__(self, url: str, trace: Trace, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, trace: Trace, timeout: float = 60.0, peer: str = SERVER) -> None:
         self.url, self.credentials = split_credentials(url)
         self.trace = trace
+        self.peer = peer
         self.client = httpx.Client(timeout=timeout, headers={"User-Agent": "mini_git/0.1"})
         self._auth: httpx.BasicAuth | None = None
 
@@ -90,22 +103,26 @@ class HttpTransport:
 
     def advertisement(self, service: str) -> Advertisement:
         """``GET info/refs?service=...``: the refs and capabilities of ``service``."""
-        self.trace.sent(f"GET {self.url}/info/refs?service={service}")
+        self.trace.sent(f"GET {self.url}/info/refs?service={service}", peer=self.peer)
         response = self._request("GET", "info/refs", params={"service": service})
         kind = response.headers.get("content-type", "")
         if kind != advertisement_type(service):
             raise TransportError(f"{self.url} is not a smart git server (Content-Type {kind!r})")
-        self.trace.received(f"200 {kind} ({len(response.content)} bytes)", describe_stream(response.content))
+        self.trace.received(f"200 {kind} ({len(response.content)} bytes)", describe_stream(response.content),
+                            peer=self.peer)
         return parse_advertisement(response.content, service)
 
     def rpc(self, service: str, body: bytes) -> bytes:
         """``POST <service>``: one round of the stateless RPC."""
-        self.trace.sent(f"POST {self.url}/{service} ({len(body)} bytes)", describe_stream(body))
+        cid = conversation_id(body)
+        self.trace.sent(f"POST {self.url}/{service} ({len(body)} bytes)", describe_stream(body),
+                        peer=self.peer, cid=cid)
         response = self._request("POST", service, content=body, headers={
             "Content-Type": request_type(service), "Accept": result_type(service)})
         kind = response.headers.get("content-type", "")
         if kind != result_type(service):
             raise TransportError(f"unexpected Content-Type {kind!r} from {service}")
-        body = response.content
-        self.trace.received(f"200 {kind} ({len(body)} bytes)", describe_stream(body, 12))
+        reply = response.content
+        self.trace.received(f"200 {kind} ({len(reply)} bytes)", describe_stream(reply, 12), peer=self.peer,
+                            cid=cid)
         return response.content
