@@ -2,7 +2,9 @@
 
 Reading order: schema -> hub -> store -> **app** -> server.
 
-One path serves every transport strawberry speaks:
+``GET /`` is a page (``static/index.html``) that speaks ``graphql-transport-ws``
+by hand on the browser's WebSocket.  One path, ``/graphql``, serves every
+transport strawberry speaks:
 
 - ``POST /graphql`` (and ``GET`` for queries): GraphQL over HTTP; the user
   comes from ``Authorization: Bearer <token>``;
@@ -29,9 +31,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import FileResponse
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -44,6 +48,7 @@ from .hub import Hub
 from .schema import MAX_DEPTH, build_schema
 from .store import MemoryStore, RedisStore
 
+STATIC = Path(__file__).resolve().parent / "static"
 DEMO_TOKENS = {name: f"{name}-token" for name in ("alice", "bob", "carol", "dave")}
 
 
@@ -134,5 +139,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(router, prefix="/graphql")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")  # the browser client, same origin as /graphql
+
     app.state.hub, app.state.store, app.state.settings = hub, store, settings
     return app
