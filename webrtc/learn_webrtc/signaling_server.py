@@ -84,8 +84,12 @@ def create_app(trace: Trace, rtc_config: dict[str, Any] | None = None, room_size
                            cid=f"s{counts[action.peer][1]}")
                 try:
                     await ws.send_text(text)
-                except (WebSocketDisconnect, RuntimeError):
-                    pass  # its own handler will see the disconnect and clean up
+                except (WebSocketDisconnect, RuntimeError, OSError):
+                    # Gone between our lookup and the send (uvicorn raises ClientDisconnected, an
+                    # OSError): say so, since the '>' above did not cross the wire.  The sender's
+                    # connection is not to blame; the gone peer's own handler cleans up.
+                    trace.state(f"{action.peer:<3} not delivered: {summary(action.message, 110)}"
+                                " (its connection had closed)")
             else:
                 trace.state(f"{action.peer:<3} close {action.code} ({action.reason})")
                 sockets.pop(action.peer, None)
