@@ -9,6 +9,9 @@ the same code, so the only difference is the socket family:
    from one blocking client (a terminal's keystroke and its echo).
 2. Throughput: 64 KiB INPUT frames sent back to back, then LIST; the clock
    stops when the SESSIONS answer says every byte arrived.
+3. For scale, a keystroke through the real session server: INPUT ``x`` to a
+   session running ``cat`` on a raw-mode pty, until its OUTPUT comes back
+   (socket, server, pty, cat, pty, server, socket).
 
 Rounds alternate Unix and TCP; the median of each is printed with the ratio.
 The TCP side is the anchor (bench/README.md: report the ratio and why).
@@ -25,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from learn_unix_socket.client import SessionClient
 from learn_unix_socket.frames import FrameParser, FrameType, serialize
 from wirelab_common.processes import start_process
 
@@ -74,6 +78,23 @@ def throughput(sock: socket.socket, megabytes: int) -> float:
     return frames * 65536 / elapsed / 2**20
 
 
+def keystrokes(path: str, count: int) -> float:
+    """Round trips of one byte through the session server and a pty running cat."""
+    with SessionClient(path) as client:
+        client.attach("bench", ["sh", "-c", "stty raw -echo; echo ready; exec cat"])
+        client.read_until(b"ready")
+        start = time.perf_counter()
+        for _ in range(count):
+            client.type(b"x")
+            echoed = 0
+            while not echoed:  # until cat's "x" is back in an OUTPUT frame
+                client._read(client.timeout)
+                while client.frames:
+                    frame = client.frames.pop(0)
+                    echoed += len(frame.payload) if frame.type is FrameType.OUTPUT else 0
+        return count / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
@@ -91,6 +112,12 @@ def main() -> None:
                         results.setdefault(("rt", kind), []).append(round_trips(sock, count))
                     with connect(kind, path, port) as sock:
                         results.setdefault(("mb", kind), []).append(throughput(sock, megabytes))
+        server = start_process([sys.executable, "-m", "learn_unix_socket.server", "--socket",
+                                os.path.join(tmp, "run", "s"), "-q"], name="server",
+                               ready_line=r"listening on unix:")
+        with server:
+            through = statistics.median(keystrokes(os.path.join(tmp, "run", "s"), count // 4)
+                                        for _ in range(rounds))
     med = {key: statistics.median(values) for key, values in results.items()}
     print(f"# the session protocol's frames, one echo process, {rounds} rounds alternating (median)")
     print(f"round trips, 32 B, 1 client, {count} per round")
@@ -101,6 +128,9 @@ def main() -> None:
     print(f"  Unix socket           {med['mb', 'unix']:>10.0f} MiB/s")
     print(f"  TCP 127.0.0.1 (anchor){med['mb', 'tcp']:>10.0f} MiB/s")
     print(f"  unix / tcp    x{med['mb', 'unix'] / med['mb', 'tcp']:.2f}  (target: report the ratio)")
+    print(f"keystroke through the session server (pty + cat), {count // 4} per round")
+    ratio = through / med["rt", "unix"]
+    print(f"  Unix socket + pty     {through:>10.0f} rt/s  (x{ratio:.2f} of the bare frames)")
 
 
 if __name__ == "__main__":
