@@ -5,7 +5,7 @@ Reading order: read this last; it drives everything else in the folder.
 An agent (the loop in ``agent.py`` with the rule-based planner) works through tasks
 with the hand-rolled server's tools, first over stdio, then over Streamable HTTP.
 Every JSON-RPC message the host sends or receives is in the trace (``-v``: the full
-JSON and the ``Mcp-*`` headers).  Eight acts, each checked:
+JSON and the ``Mcp-*`` headers).  Nine acts, each checked:
 
 1. **stdio, 2026-07-28.**  The host starts the server as a child and probes it with
    ``server/discover`` (no handshake).  The agent adds two notes, computes, deletes both
@@ -19,8 +19,9 @@ JSON and the ``Mcp-*`` headers).  Eight acts, each checked:
    stopped by the step limit; a slow call is cancelled by closing its SSE stream.
 4. **The official SDK's server.**  The same host and agent against ``sdk_server.py``
    (``MCPServer``), over stdio.
-5-8. **Completion, subscriptions, sampling, elicitation** (``demo_asking.py``): the
-   requests where the user or the host's model takes part, against the hand-rolled server.
+5-9. **Completion, subscriptions, sampling, elicitation, and 2026-07-28's way of asking
+   and watching** (``demo_asking.py``): the requests where the user or the host's model
+   takes part, against the hand-rolled server.
 
 ``--server sdk`` runs acts 1-3 against the SDK server instead of the hand-rolled one;
 ``--act N`` runs act N alone.  Each act's mechanism can be switched off, and then that
@@ -35,7 +36,7 @@ act's checks fail (exit 1, naming what went wrong), which shows they test someth
 - ``--no-probe`` (act 4, also act 1): the host offers only 2025-11-25, so it never sends
   ``server/discover`` and ends up in the handshake era;
 - ``--no-completion`` (act 5), ``--no-subscribe`` (act 6), ``--no-consent`` (act 7),
-  ``--no-elicitation`` (act 8): see ``demo_asking.py``.
+  ``--no-elicitation`` (act 8), ``--no-retry`` (act 9): see ``demo_asking.py``.
 
 Exit 0 when every check passed, 1 when one failed, 2 when something is missing.
 """
@@ -91,6 +92,7 @@ class Switches:
     subscribe: bool = True
     consent: bool = True
     elicitation: bool = True
+    retry: bool = True
 
     @property
     def versions(self) -> tuple[str, ...]:
@@ -307,7 +309,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_mcp.demo", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="every message's JSON and headers")
     parser.add_argument("--server", choices=SERVERS, default="handrolled", help="the server of acts 1-3")
-    parser.add_argument("--act", type=int, choices=range(1, 9), help="run this act only (1-8)")
+    parser.add_argument("--act", type=int, choices=range(1, 10), help="run this act only (1-9)")
     parser.add_argument("--no-confirm", action="store_true",
                         help="act 1 fails: the host asks nobody before a destructive call")
     parser.add_argument("--no-cancel", action="store_true",
@@ -324,10 +326,12 @@ async def main(argv: list[str] | None = None) -> None:
                         help="act 7 fails: the host samples its model without asking the user")
     parser.add_argument("--no-elicitation", action="store_true",
                         help="act 8 fails: the host does not declare capabilities.elicitation")
+    parser.add_argument("--no-retry", action="store_true",
+                        help="act 9 fails: the host does not answer input_required and call again")
     args = parser.parse_args(argv)
     on = Switches(confirm=not args.no_confirm, cancel=not args.no_cancel, guards=not args.no_guards,
                   probe=not args.no_probe, completion=not args.no_completion, subscribe=not args.no_subscribe,
-                  consent=not args.no_consent, elicitation=not args.no_elicitation)
+                  consent=not args.no_consent, elicitation=not args.no_elicitation, retry=not args.no_retry)
     trace = Trace("demo", verbose=args.verbose)
     if args.act in (None, 1):
         await act_stdio(trace, SERVERS[args.server], on)
@@ -335,7 +339,7 @@ async def main(argv: list[str] | None = None) -> None:
         await http_acts(trace, args, on)
     if args.act in (None, 4):
         await act_sdk(trace, on)
-    ours = SERVERS["handrolled"]  # acts 5-8 use tools only the hand-rolled server has
+    ours = SERVERS["handrolled"]  # acts 5-9 use tools only the hand-rolled server has
     if args.act in (None, 5):
         await demo_asking.act_completion(trace, ours, on.completion)
     if args.act in (None, 6):
@@ -344,6 +348,8 @@ async def main(argv: list[str] | None = None) -> None:
         await demo_asking.act_sampling(trace, ours, on.consent)
     if args.act in (None, 8):
         await demo_asking.act_elicitation(trace, ours, on.elicitation)
+    if args.act in (None, 9):
+        await demo_asking.act_modern_asking(trace, ours, on.retry)
     trace.banner("all checks passed")
 
 

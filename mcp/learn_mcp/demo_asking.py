@@ -19,6 +19,12 @@ Reading order: read it with ``demo.py``, which runs these acts after its first f
    title (the host adds the schema's default body), then declines the second form.
    ``--no-elicitation``: the host does not declare ``capabilities.elicitation``, so the
    server may not ask, and the tool fails.
+9. **2026-07-28: input_required and subscriptions/listen** (stdio).  The same
+   ``ask_for_note`` at the modern revision: the call's result is ``input_required``
+   with the form inside; the host asks the user, then calls again with the answer.
+   Then the host watches the new note on a ``subscriptions/listen`` stream and hears
+   of its deletion there.  ``--no-retry``: the host takes ``input_required`` for an
+   answer it cannot handle, and never calls again.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from wirelab_common.wiretrace import Trace
 
 from .host.asking import Answerer
 from .host.client import McpClient
-from .host.client_session import LEGACY, MODERN
+from .host.client_session import LEGACY, MODERN, ProtocolError
 from .host.planner import RuleBasedPlanner
 
 PY = sys.executable
@@ -181,3 +187,32 @@ async def act_elicitation(trace: Trace, module: str, elicitation: bool) -> None:
             shown(f"accepted: note {first.value['id']} (body from the default); declined: nothing added")
         finally:
             await client.close()
+
+
+async def act_modern_asking(trace: Trace, module: str, retry: bool) -> None:
+    trace.banner("Act 9: 2026-07-28 -- input_required instead of a request, and subscriptions/listen")
+    answerer = Answerer(RuleBasedPlanner().generate, lambda shown: False, [("accept", {"title": "Bread"})])
+    client = await McpClient.stdio(stdio_argv(module), trace.child("host"), probe_timeout=PROBE_TIMEOUT,
+                                   answerer=answerer, peer=SERVER_NAME)
+    try:
+        check(client.session.version == MODERN, f"expected {MODERN} over stdio, got {client.session.version}")
+        if not retry:
+            trace.note("--no-retry: the host does not answer input_required (it keeps its capabilities)")
+            client.answerer = None
+        trace.note("the user, asked for a note, types only the title 'Bread'")
+        try:
+            added = await client.call_tool("ask_for_note", {"why": "for the shopping list"})
+        except ProtocolError as exc:
+            check(False, f"the host should answer input_required and call again: {exc}")
+        check(isinstance(added.value, dict) and added.value.get("action") == "accept",
+              f"the retry carries the user's answer: {added.value}")
+        uri = f"notes://{added.value['id']}"
+        await client.subscribe(uri, lambda changed: trace.note(f"the listen stream says {changed} changed"))
+        await client.call_tool("delete_note", {"id": added.value["id"]})
+        try:
+            await eventually_async(lambda: uri in client.updates, 10, f"resources/updated for {uri}")
+        except NotInTime:
+            check(False, f"no notifications/resources/updated for {uri} on the listen stream within 10 s")
+        trace.note("two calls with two ids made one tools/call; the server kept nothing in between")
+    finally:
+        await client.close()

@@ -26,6 +26,8 @@ SWITCHES = [
                           "it asked: []"),
     ("8", "--no-elicitation", "the server should ask the user, who accepts: this client cannot answer "
                               "elicitation/create: it did not declare capabilities.elicitation"),
+    ("9", "--no-retry", "the host should answer input_required and call again: resultType 'input_required' "
+                        "is not handled by this host"),
 ]
 
 
