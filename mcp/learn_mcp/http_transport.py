@@ -174,8 +174,10 @@ class McpHttpApp(GetStream):
         try:
             message = parse(body)
         except JsonRpcError as exc:
-            if self.wire:
-                self.wire.received(shorten(body), [f"rejected: {exc.code} {exc.message}"])
+            if self.wire:  # no id could be read (cid None); the sender is known by its session, if any
+                session = self.store.get(http.headers.get("mcp-session-id") or "")
+                self.wire.received(shorten(body), [f"rejected: {exc.code} {exc.message}"],
+                                   peer=client_name({}, session.lifecycle if session else None))
             return _json(exc.to_response(), 400)
         return message  # traced by route(), once it knows who sent it
 
