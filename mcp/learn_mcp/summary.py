@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from .jsonrpc import ErrorResponse, Message, Notification, Request, Response
-from .lifecycle import META_PROTOCOL_VERSION
+
+META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"  # _meta key, as in lifecycle.py
 
 
 def describe(message: Message) -> str:

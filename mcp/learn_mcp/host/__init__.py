@@ -4,5 +4,6 @@ Read it after the server (the package above): ``client_session`` (which revision
 messages, no I/O) -> ``client_stdio`` / ``client_http`` (the two transports) ->
 ``client`` (``McpClient``) -> ``asking`` (answering the server's questions) -> ``guards`` ->
 ``planner`` -> ``agent`` (the loop).
-It shares only ``jsonrpc`` with the server: the same message types on both ends.
+It shares only ``jsonrpc`` and ``summary`` with the server: the same message types, and the
+same trace wording, on both ends.
 """
