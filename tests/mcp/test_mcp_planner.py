@@ -132,3 +132,10 @@ def test_a_reply_with_tool_calls_is_a_call_and_one_without_is_the_answer():
     assert read_decision(text) == Finish("done")
     with pytest.raises(PlannerError):
         read_decision({"error": {"message": "nope"}})
+
+
+async def test_the_rule_planner_stands_in_for_a_model_when_a_server_samples():
+    text = "Summarize these notes in one line:\n- Milk: buy milk\n- Tea: buy"
+    messages = [{"role": "user", "content": {"type": "text", "text": text}}]
+    assert await RuleBasedPlanner().generate(messages, 60) == "Milk: buy milk; Tea: buy"
+    assert await RuleBasedPlanner().generate(messages, 2) == "Milk: buy"  # max_tokens, counted in words
