@@ -3,9 +3,10 @@
 Every ``sent`` and ``received`` event carries ``peer``: the other end, named as
 that end names itself in its own events (or ``redis``, which writes none), so
 the viewer draws each arrow between the right lifelines without guessing.  The
-echo's frames carry the connection's Sec-WebSocket-Key as ``cid`` on both
-ends; a chat message carries its id from the server it was said on, through
-Redis, to every client that hears it.
+echo's frames, and a chat client's frames to its server, carry the
+connection's Sec-WebSocket-Key as ``cid`` on both ends; a chat message carries
+its id from the server it was said on, through Redis, to every client that
+hears it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ def test_chat_messages_carry_their_id_through_redis_to_every_client(tmp_path):
     for e in chat:
         if e["actor"] in {"s1", "s2"} and e["peer"] in clients:
             assert landed[e["peer"]] == e["actor"], e
+    # Each frame a client sent, its server received: the same connection key on both ends
+    # (the client's Sec-WebSocket-Key, which nginx passes through).
+    sent = Counter((e["actor"], e["peer"], e["cid"]) for e in chat if e["actor"] in clients
+                   and e["direction"] == "sent")
+    got = Counter((e["peer"], e["actor"], e["cid"]) for e in chat if e["peer"] in clients
+                  and e["direction"] == "received")
+    assert sent == got and all(key for _, _, key in sent), (sent, got)
     # The servers talk to Redis only; each message id published there reaches both servers.
     published = {e["cid"]: e["actor"] for e in chat if e["direction"] == "sent" and e["peer"] == "redis"
                  and e["cid"]}

@@ -194,7 +194,9 @@ class ChatClient:
         ws = self._ws
         if ws is None:
             raise ConnectionError(f"{self.name} is not connected")
-        self.trace.sent(f"TEXT '{shorten(text)}'", peer=self.server_id)
+        # cid: the connection's Sec-WebSocket-Key, which the server's events for our frames carry too.
+        key = ws.request.headers.get("Sec-WebSocket-Key") if ws.request else None
+        self.trace.sent(f"TEXT '{shorten(text)}'", peer=self.server_id, cid=key)
         await ws.send(text)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:

@@ -10,7 +10,8 @@ in every room the member was in.  A message that is not valid gets an ``error``
 reply and the connection stays up.
 
 In the structured trace events the other end (``peer``) is the member's user
-name, which is the name the demo's client traces as.
+name, which is the name the demo's client traces as, and a frame received
+carries the connection's Sec-WebSocket-Key (``cid``), as the client's does.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Chat:
         """One accepted connection, from ``welcome`` to ``left``."""
         hub = self.hub
         member = hub.connect(user, peer, websocket.send_text, websocket.close)
+        member.key = websocket.headers.get("sec-websocket-key")  # nginx passes the client's through
         self.trace.state(f"{user} OPEN from {peer}")
         hub.send(member, schema.encode(schema.welcome(user, self.server_id)))
         code = 1006
@@ -73,13 +75,14 @@ class Chat:
             msg = schema.parse_client_message(raw)
         except schema.SchemaError as exc:
             if self.trace_messages:
-                self.trace.received(f"{member.user} invalid: {shorten(raw, 40)!r}", peer=member.user)
+                self.trace.received(f"{member.user} invalid: {shorten(raw, 40)!r}", peer=member.user,
+                                    cid=member.key)
             return self.reply_error(member, exc.code, exc.detail)
         await self.handlers[type(msg)](member, msg)
 
     async def join(self, member: Member, msg: schema.Join) -> None:
         if self.trace_messages:
-            self.trace.received(f"{member.user} joined {msg.room}", peer=member.user)
+            self.trace.received(f"{member.user} joined {msg.room}", peer=member.user, cid=member.key)
         if self.hub.closing:
             return self.reply_error(member, "unavailable", "server shutting down")
         if not self.hub.join(member, msg.room):
@@ -89,7 +92,7 @@ class Chat:
 
     async def leave(self, member: Member, msg: schema.Leave) -> None:
         if self.trace_messages:
-            self.trace.received(f"{member.user} left {msg.room}", peer=member.user)
+            self.trace.received(f"{member.user} left {msg.room}", peer=member.user, cid=member.key)
         if not self.hub.leave(member, msg.room):
             return self.reply_error(member, "not_in_room", f"you are not in {msg.room}")
         self.hub.send(member, schema.encode(schema.left(msg.room, member.user)))
@@ -98,7 +101,7 @@ class Chat:
     async def say(self, member: Member, msg: schema.Say) -> None:
         if self.trace_messages:
             self.trace.received(f"{member.user} says in {msg.room}: {shorten(msg.text, 40)!r}",
-                                peer=member.user)
+                                peer=member.user, cid=member.key)
         if msg.room not in member.rooms:
             return self.reply_error(member, "not_in_room", f"join {msg.room} before saying anything there")
         message_id = f"{self.server_id}-{next(self.message_ids)}"
@@ -107,6 +110,8 @@ class Chat:
 
     def reply_error(self, member: Member, code: str, detail: str) -> None:
         if self.trace_messages:
+            # No cid: the member's other frames from us are not traced here (hub.deliver), so
+            # its key would pair this reply with the wrong frame the client received.
             self.trace.sent(f"{member.user} error {code}: {detail}", peer=member.user)
         self.hub.send(member, schema.encode(schema.error(code, detail)))
 

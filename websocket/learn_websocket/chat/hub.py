@@ -64,6 +64,7 @@ class Member:
     def __init__(self, user: str, peer: str, send: SendText, close: CloseSocket, queue_size: int) -> None:
         self.user = user
         self.peer = peer  # "127.0.0.1:50312": tells two tabs of the same user apart in the trace
+        self.key: str | None = None  # its handshake's Sec-WebSocket-Key: the trace events' cid
         self.rooms: set[str] = set()
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.close_code: int | None = None
