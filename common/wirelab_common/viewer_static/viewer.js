@@ -190,8 +190,9 @@ function drawArrow(ev) {
 
 function markRepeat(ev, index) {
   // The same text to another peer, or with another correlation id, is another message
-  // (a server's answers to two clients; a relay's offer and answer to one peer).
-  const sig = [ev.kind === "sent" ? ev.e.actor : "?", ev.e.peer, ev.e.cid, ev.kind, keyOf(ev.e)].join("|");
+  // (a server's answers to two clients; a relay's offer and answer to one peer); so is
+  // the same text received by another actor (one Redis message heard by two servers).
+  const sig = [ev.e.actor, ev.e.peer, ev.e.cid, ev.kind, keyOf(ev.e)].join("|");
   const run = lastRun.get(sig);
   if (run && ev.n - run.n <= REPEAT_WINDOW) {
     ev.rep = true;
