@@ -240,3 +240,19 @@ def test_a_command_that_cannot_run_ends_the_session_with_status_127(server):
         client.attach("bad", ["/nonexistent/program"])
         assert client.next_frame().type is FrameType.EXITED
         assert client.exit_status == 127
+
+
+def test_input_larger_than_the_terminal_buffer_arrives_whole(server, short_tmp):
+    """The pty takes a few KiB at a time; the rest waits in the session, nothing is dropped."""
+    _, path = server
+    out = os.path.join(short_tmp, "received")
+    data = bytes(range(256)) * 1200  # 307,200 bytes, every byte value
+    with SessionClient(path) as client:
+        script = f"stty raw -echo; echo ready; head -c {len(data)} > {out}; echo got-$(wc -c < {out})"
+        client.attach("big", ["sh", "-c", script])
+        client.read_until(b"ready")
+        for start in range(0, len(data), 60000):
+            client.type(data[start:start + 60000])
+        client.read_until(f"got-{len(data)}".encode(), timeout=30)
+    with open(out, "rb") as received:
+        assert received.read() == data
