@@ -122,7 +122,10 @@ collect_ignore = [] if os.environ.get("WIRELAB_COMPOSE") == "1" else ["compose"]
 # Nothing a test starts may outlive the run.  A process of ours (this interpreter running one of
 # our modules) that is left orphaned (its parent gone, so adopted by PID 1) when the session ends
 # leaked from a test or a demo that failed to stop it by PID: the run fails and names it.
+# Only processes that inherited this session's mark count: another test run on the same
+# machine (a second checkout, a colleague's run) has its own processes, not ours to kill.
 _BEFORE: set[int] = set()
+SESSION_MARK = "WIRELAB_TEST_SESSION"
 
 
 def _our_orphans() -> dict[int, str]:
@@ -138,13 +141,23 @@ def _our_orphans() -> dict[int, str]:
         except (OSError, ValueError, IndexError):
             continue
         command = " ".join(a.decode(errors="replace") for a in argv if a)
-        if ppid == 1 and argv[0].decode(errors="replace") == PYTHON and " -m learn_" in f" {command}":
+        if ppid == 1 and argv[0].decode(errors="replace") == PYTHON and " -m learn_" in f" {command}" \
+                and _started_by_this_session(entry):
             found[int(entry)] = command
     return found
 
 
+def _started_by_this_session(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"{SESSION_MARK}={os.getpid()}".encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     _BEFORE.update(int(p) for p in os.listdir("/proc") if p.isdigit())
+    os.environ[SESSION_MARK] = str(os.getpid())  # inherited by what the tests start
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
