@@ -133,9 +133,13 @@ async def forward(
         out.append(("Transfer-Encoding", "chunked"))
     elif body:
         client_keep = False  # an HTTP/1.0 client: the body ends when we close
-    elif request.method == "HEAD" and (length := http11.get(response.headers, "content-length")):
+    elif (
+        request.method == "HEAD"
+        and not rewriter
+        and (length := http11.get(response.headers, "content-length"))
+    ):
         out.append(("Content-Length", length))  # the length the GET would have had
-    elif response.status >= 200 and response.status not in (204, 304):
+    elif response.status >= 200 and response.status not in (204, 304) and request.method != "HEAD":
         out.append(("Content-Length", "0"))
     if not client_keep and not upgrading:
         out.append(("Connection", "close"))
