@@ -6,6 +6,7 @@ The shared fixtures (``procs``, ``private_redis``) live in ``tests/conftest.py``
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -52,13 +53,32 @@ def auction(start_auction) -> Auction:
     return start_auction()
 
 
+def module_servers(*servers: tuple[str, str]) -> Iterator[Auction]:
+    """Servers ((module, server id) each) on their own Redis, for a whole test module."""
+    need_binary("redis-server", "redis-server")
+    redis, url = start_redis()
+    with redis, contextlib.ExitStack() as stack:
+        started = {}
+        for module, server_id in servers:
+            argv = [sys.executable, "-m", module, "--port", "0", "--server-id", server_id,
+                    "--init-timeout", "1", "--redis-url", url]
+            started[server_id] = stack.enter_context(start_server(argv, name=server_id))
+        yield Auction(url, started)
+
+
 @pytest.fixture(scope="module")
 def one_server() -> Iterator[Auction]:
     """One auction server (s1) on its own Redis, shared by a module's tests that change no lot."""
-    need_binary("redis-server", "redis-server")
-    redis, url = start_redis()
-    with redis:
-        argv = [sys.executable, "-m", "learn_graphql.auction.server", "--port", "0", "--server-id", "s1",
-                "--init-timeout", "1", "--redis-url", url]
-        with start_server(argv, name="s1") as server:
-            yield Auction(url, {"s1": server})
+    yield from module_servers(("learn_graphql.auction.server", "s1"))
+
+
+@pytest.fixture(scope="module")
+def module_auction() -> Iterator[Auction]:
+    """Two auction servers (s1, s2) for a whole module: its tests bid ever higher on one lot."""
+    yield from module_servers(("learn_graphql.auction.server", "s1"), ("learn_graphql.auction.server", "s2"))
+
+
+@pytest.fixture(scope="module")
+def mixed_servers() -> Iterator[Auction]:
+    """strawberry's server (s1) and our own (s3, ``learn_graphql.server``) on one Redis, per module."""
+    yield from module_servers(("learn_graphql.auction.server", "s1"), ("learn_graphql.server", "s3"))

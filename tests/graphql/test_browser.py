@@ -18,7 +18,8 @@ def bid(ws_url: str, token: str, amount: int) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_page_on_s2_shows_a_bid_placed_on_s1(auction, chromium_page):
+def test_a_page_on_s2_shows_a_bid_placed_on_s1(module_auction, chromium_page):
+    auction = module_auction
     page = chromium_page
     page.goto(auction.http("s2").replace("/graphql", "/?token=bob-token&lot=lamp"))
     page.wait_for_selector("body[data-state=subscribed]", timeout=10_000)
@@ -26,7 +27,8 @@ def test_a_page_on_s2_shows_a_bid_placed_on_s1(auction, chromium_page):
     page.wait_for_selector("li:has-text('alice bid 33 (taken by s1)')", timeout=10_000)
 
 
-def test_the_page_can_bid_itself_and_sees_its_own_bid(auction, chromium_page):
+def test_the_page_can_bid_itself_and_sees_its_own_bid(module_auction, chromium_page):
+    auction = module_auction
     page = chromium_page
     page.goto(auction.http("s1").replace("/graphql", "/?token=carol-token&lot=lamp"))
     page.wait_for_selector("body[data-state=subscribed]", timeout=10_000)

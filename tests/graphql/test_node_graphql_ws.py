@@ -9,16 +9,15 @@ The client script is ``peers/graphql_ws_client.cjs``; the npm packages come from
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from learn_graphql.client import connect
 from tests.conftest import need_binary, unavailable
-from wirelab_common.processes import start_server
 from wirelab_common.waiting import eventually_async
 
 pytestmark = pytest.mark.differential
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = ROOT / ".cache" / "npm" / "node_modules"
 SCRIPT = Path(__file__).resolve().parent / "peers" / "graphql_ws_client.cjs"
 BIDS = 'subscription { bids(lot: "lamp") { amount bidder server } }'
+AMOUNTS = itertools.count(60)  # the servers live for the module: each bid tops the last
 
 
 @pytest.fixture
@@ -38,16 +38,9 @@ def node() -> str:
 
 
 @pytest.fixture
-def servers(procs, private_redis) -> dict[str, str]:
-    """A strawberry server (s1) and our own (s3) on one private Redis."""
-    _, url = private_redis
-    urls = {}
-    for module, server_id in (("learn_graphql.auction.server", "s1"), ("learn_graphql.server", "s3")):
-        argv = [sys.executable, "-m", module, "--port", "0", "--server-id", server_id, "--redis-url", url]
-        proc = start_server(argv, name=server_id)
-        procs.started.append(proc)
-        urls[server_id] = f"ws://127.0.0.1:{proc.port}/graphql"
-    return urls
+def servers(mixed_servers) -> dict[str, str]:
+    """A strawberry server (s1) and our own (s3) on one private Redis (shared by this module)."""
+    return {server_id: mixed_servers.ws(server_id) for server_id in ("s1", "s3")}
 
 
 async def run_node(node: str, url: str, token: str, query: str, count: int = 1) -> asyncio.subprocess.Process:
@@ -80,10 +73,11 @@ async def test_the_graphql_ws_client_sees_a_bid_made_on_the_other_server(node, s
     async def subscribed() -> bool:
         return await active(servers[listen_on]) == 1
     await eventually_async(subscribed, 10, f"{listen_on} to run the Node client's subscription")
+    amount = next(AMOUNTS)
     async with connect(servers[bid_on], {"token": "alice-token"}) as alice:
-        await alice.execute('mutation { placeBid(lot: "lamp", amount: 60) { seq } }')
+        await alice.execute(f'mutation {{ placeBid(lot: "lamp", amount: {amount}) {{ seq }} }}')
     lines = await output_of(proc)
-    expected = {"data": {"bids": {"amount": 60, "bidder": "alice", "server": bid_on}}}
+    expected = {"data": {"bids": {"amount": amount, "bidder": "alice", "server": bid_on}}}
     assert lines[:2] == [f"next {json.dumps(expected, separators=(',', ':'))}", "complete"], lines
 
 

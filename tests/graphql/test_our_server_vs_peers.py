@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
 import pytest
 from gql import Client, gql
@@ -19,7 +18,6 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import ConnectionClosed
 
 from learn_graphql.client import connect
-from wirelab_common.processes import start_server
 from wirelab_common.waiting import eventually_async
 
 pytestmark = pytest.mark.differential
@@ -28,17 +26,9 @@ GRAPHQL_TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
 
 
 @pytest.fixture
-def ours(procs, private_redis):
-    """Our server (s3) and a strawberry server (s1) on the same private Redis."""
-    _, url = private_redis
-    started = []
-    for module, server_id in (("learn_graphql.server", "s3"), ("learn_graphql.auction.server", "s1")):
-        argv = [sys.executable, "-m", module, "--port", "0", "--server-id", server_id, "--redis-url", url,
-                "--init-timeout", "1"]
-        proc = start_server(argv, name=server_id)
-        procs.started.append(proc)
-        started.append(proc)
-    return {"s3": f"ws://127.0.0.1:{started[0].port}/graphql", "s1": f"ws://127.0.0.1:{started[1].port}/graphql"}
+def ours(mixed_servers) -> dict[str, str]:
+    """Our server (s3) and a strawberry server (s1) on the same private Redis (shared by this module)."""
+    return {server_id: mixed_servers.ws(server_id) for server_id in ("s3", "s1")}
 
 
 def transport(url: str, token: str) -> WebsocketsTransport:
