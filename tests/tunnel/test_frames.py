@@ -15,7 +15,8 @@ def test_a_data_frame_is_length_type_flags_stream_then_payload():
 
 
 def test_frames_split_anywhere_come_out_whole_and_in_order():
-    frames = [Frame(FrameType.HEADERS, Flags.NONE, 1, b'{"a":1}'), Frame(FrameType.DATA, Flags.END_STREAM, 1, b"x" * 300)]
+    frames = [Frame(FrameType.HEADERS, Flags.NONE, 1, b'{"a":1}'),
+              Frame(FrameType.DATA, Flags.END_STREAM, 1, b"x" * 300)]
     wire = b"".join(serialize(f) for f in frames)
     parser, out = FrameParser(), []
     for i in range(0, len(wire), 7):

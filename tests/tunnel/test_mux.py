@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from learn_tunnel.frames import ErrorCode, Flags, Frame, FrameType, serialize
-from learn_tunnel.mux import (INITIAL_WINDOW, Connection, ConnectionClosed, DataReceived, HeadersReceived,
-                              StreamReset, WindowUpdated)
+from learn_tunnel.mux import (
+    INITIAL_WINDOW,
+    Connection,
+    ConnectionClosed,
+    DataReceived,
+    HeadersReceived,
+    StreamReset,
+    WindowUpdated,
+)
 
 pytestmark = pytest.mark.pure
 
@@ -28,7 +35,8 @@ def test_a_request_and_its_response_travel_on_one_stream():
     agent.send_headers(sid, {"status": 200, "headers": []})
     agent.send_data(sid, b"hello", end_stream=True)
     events = relay.receive_data(wire(agent))
-    assert events == [HeadersReceived(sid, {"status": 200, "headers": []}, False), DataReceived(sid, b"hello", True)]
+    assert events == [HeadersReceived(sid, {"status": 200, "headers": []}, False),
+                      DataReceived(sid, b"hello", True)]
     assert sid not in relay.streams and sid not in agent.streams  # both sides ended: closed
 
 
@@ -41,7 +49,8 @@ def test_streams_get_odd_increasing_ids_and_interleave():
     relay.send_data(a, b"A2", end_stream=True)
     events = agent.receive_data(wire(relay))
     assert [(type(e).__name__, e.stream_id) for e in events] == [
-        ("HeadersReceived", 1), ("HeadersReceived", 3), ("DataReceived", 1), ("DataReceived", 3), ("DataReceived", 1)]
+        ("HeadersReceived", 1), ("HeadersReceived", 3),
+        ("DataReceived", 1), ("DataReceived", 3), ("DataReceived", 1)]
 
 
 def test_a_sender_stops_at_the_window_and_resumes_after_window_update():
@@ -160,7 +169,7 @@ def test_too_many_streams_at_once_are_refused_one_by_one():
     ids = [relay.open_stream(GET) for _ in range(3)]
     agent.receive_data(wire(relay))
     refused = relay.receive_data(wire(agent))
-    assert refused == [StreamReset(ids[2], ErrorCode.REFUSED_STREAM, "more than 2 streams at once", remote=True)]
+    assert refused == [StreamReset(ids[2], ErrorCode.REFUSED_STREAM, "more than 2 streams at once", True)]
 
 
 def test_goaway_from_the_peer_ends_every_stream():
@@ -168,5 +177,6 @@ def test_goaway_from_the_peer_ends_every_stream():
     relay.open_stream(GET)
     agent.receive_data(wire(relay))
     agent.close(ErrorCode.NO_ERROR, "agent shutting down")
-    assert relay.receive_data(wire(agent)) == [ConnectionClosed(ErrorCode.NO_ERROR, "agent shutting down", True)]
+    closed = ConnectionClosed(ErrorCode.NO_ERROR, "agent shutting down", remote=True)
+    assert relay.receive_data(wire(agent)) == [closed]
     assert relay.streams == {}

@@ -101,7 +101,8 @@ def serialize(frame: Frame) -> bytes:
     length = len(frame.payload)
     if length >= 1 << 24:
         raise ValueError(f"payload of {length} B does not fit the 24-bit length")
-    return HEADER.pack(length >> 16, length & 0xFFFF, frame.type, frame.flags, frame.stream_id) + frame.payload
+    header = HEADER.pack(length >> 16, length & 0xFFFF, frame.type, frame.flags, frame.stream_id)
+    return header + frame.payload
 
 
 def code_and_reason(code: ErrorCode, reason: str) -> bytes:

@@ -62,8 +62,17 @@ from typing import Any
 
 from wirelab_common.state_table import BadTransition, Machine, StateTable
 
-from .frames import (MAX_FRAME_SIZE, ErrorCode, Flags, Frame, FrameError, FrameParser, FrameType,
-                     code_and_reason, parse_code_and_reason)
+from .frames import (
+    MAX_FRAME_SIZE,
+    ErrorCode,
+    Flags,
+    Frame,
+    FrameError,
+    FrameParser,
+    FrameType,
+    code_and_reason,
+    parse_code_and_reason,
+)
 
 STREAM = StateTable("stream", {
     ("idle", "send HEADERS"): "open",
@@ -147,7 +156,8 @@ class Connection:
     """One end of the tunnel.  ``opener=True`` for the relay, which opens the streams."""
 
     def __init__(self, opener: bool, *, initial_window: int = INITIAL_WINDOW,
-                 max_frame_size: int = MAX_FRAME_SIZE, max_streams: int = 100, flood_limit: int = 1000) -> None:
+                 max_frame_size: int = MAX_FRAME_SIZE, max_streams: int = 100,
+                 flood_limit: int = 1000) -> None:
         self.opener = opener
         self.initial_window = initial_window
         self.max_frame_size = max_frame_size
@@ -179,7 +189,8 @@ class Connection:
         if len(payload) > self.max_frame_size:
             raise ValueError(f"a head of {len(payload)} B does not fit one frame ({self.max_frame_size} B)")
         stream.machine.fire("send HEADERS")
-        self._queue(Frame(FrameType.HEADERS, Flags.END_STREAM if end_stream else Flags.NONE, stream_id, payload))
+        flags = Flags.END_STREAM if end_stream else Flags.NONE
+        self._queue(Frame(FrameType.HEADERS, flags, stream_id, payload))
         if end_stream:
             self._end(stream, "send END_STREAM")
 
@@ -360,9 +371,10 @@ class Connection:
         try:
             head = json.loads(frame.payload)
         except ValueError:
-            raise FrameError(ErrorCode.PROTOCOL_ERROR, f"HEADERS on stream {frame.stream_id} is not JSON") from None
+            head = None
         if not isinstance(head, dict):
-            raise FrameError(ErrorCode.PROTOCOL_ERROR, f"HEADERS on stream {frame.stream_id} is not an object")
+            raise FrameError(ErrorCode.PROTOCOL_ERROR,
+                             f"HEADERS on stream {frame.stream_id} is not a JSON object")
         return head
 
     @staticmethod
