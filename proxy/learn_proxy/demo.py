@@ -55,20 +55,31 @@ SMUGGLING = [  # (what, raw request, expected status)
     ),
     (
         "two Content-Length fields",
-        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
         400,
     ),
-    ("obs-fold", b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Note: one\r\n two\r\n\r\n", 400),
-    ("bare LF line endings", b"GET /headers HTTP/1.1\nHost: x\n\n", 400),
-    ("a 20 KB header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+    (
+        "obs-fold",
+        b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Note: one\r\n two\r\nConnection: close\r\n\r\n",
+        400,
+    ),
+    ("bare LF line endings", b"GET /headers HTTP/1.1\nHost: x\nConnection: close\n\n", 400),
+    (
+        "a 20 KB header",
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+        431,
+    ),
 ]
 
 
 def raw(port: int, data: bytes, timeout: float = 5.0) -> bytes:
-    """Send ``data`` on a fresh connection, read until the proxy closes it (or ``timeout``)."""
+    """Send ``data`` on a fresh connection, read until the proxy closes it (or ``timeout``).
+
+    No half-close after sending: nginx takes a client's FIN as an abort and answers nothing.
+    """
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
         answer = b""
         try:
             while chunk := sock.recv(65536):

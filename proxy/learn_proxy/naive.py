@@ -44,7 +44,8 @@ def create_app(main: str, blog: str) -> FastAPI:
 
     @app.api_route("/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
     async def forward(request: Request, path: str) -> StreamingResponse:
-        upstream, rest = (blog, path[len("blog") :]) if path == "blog" or path.startswith("blog/") else (main, path)
+        in_blog = path == "blog" or path.startswith("blog/")
+        upstream, rest = (blog, path[len("blog") :]) if in_blog else (main, path)
         url = f"http://{upstream}/{rest.lstrip('/')}"
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in DROP]
         sent = client.build_request(
@@ -53,7 +54,10 @@ def create_app(main: str, blog: str) -> FastAPI:
         answer = await client.send(sent, stream=True)
         out = {k: v for k, v in answer.headers.items() if k.lower() not in DROP | {"content-encoding"}}
         return StreamingResponse(
-            answer.aiter_raw(), status_code=answer.status_code, headers=out, background=BackgroundTask(answer.aclose)
+            answer.aiter_raw(),
+            status_code=answer.status_code,
+            headers=out,
+            background=BackgroundTask(answer.aclose),
         )
 
     return app

@@ -29,13 +29,28 @@ from .static_server import OWN_ORIGIN
 TEMPLATE = resources.files("learn_proxy") / "nginx" / "proxy.conf.template"
 
 
-def render(main: tuple[str, int], blog: tuple[str, int], *, port: int | None = None,
-           host: str = "127.0.0.1", read_timeout: float = 10.0, prefix: str | Path | None = None,
-           nginx: str | None = None) -> NginxSetup:
+def render(
+    main: tuple[str, int],
+    blog: tuple[str, int],
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    read_timeout: float = 10.0,
+    prefix: str | Path | None = None,
+    nginx: str | None = None,
+) -> NginxSetup:
     return render_nginx_config(
-        TEMPLATE, port=port, prefix=prefix, nginx=nginx, host=host, main=f"{main[0]}:{main[1]}",
-        blog=f"{blog[0]}:{blog[1]}", blog_origin=OWN_ORIGIN, blog_host=OWN_ORIGIN.split("://", 1)[1],
-        read_timeout=f"{read_timeout:g}s")
+        TEMPLATE,
+        port=port,
+        prefix=prefix,
+        nginx=nginx,
+        host=host,
+        main=f"{main[0]}:{main[1]}",
+        blog=f"{blog[0]}:{blog[1]}",
+        blog_origin=OWN_ORIGIN,
+        blog_host=OWN_ORIGIN.split("://", 1)[1],
+        read_timeout=f"{read_timeout:g}s",
+    )
 
 
 def address(text: str) -> tuple[str, int]:
@@ -44,7 +59,9 @@ def address(text: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m learn_proxy.nginx_ref", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m learn_proxy.nginx_ref", description="nginx as the reference."
+    )
     add_server_options(parser, port=8080, loop=False)
     parser.add_argument("--main", type=address, required=True, metavar="HOST:PORT", help="the main site")
     parser.add_argument("--blog", type=address, required=True, metavar="HOST:PORT", help="the blog server")

@@ -82,7 +82,6 @@ def raw(port: int, data: bytes, timeout: float = 5.0) -> bytes:
     """Send ``data`` on a new connection and read until the server closes it (or ``timeout``)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
         answer = b""
         try:
             while chunk := sock.recv(65536):

@@ -33,7 +33,10 @@ def test_a_request_with_content_length_arrives_in_pieces_without_being_held_whol
 
 
 def test_a_chunked_body_is_decoded_across_any_split():
-    wire = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+    wire = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+    )
     for split in range(1, len(wire)):
         evts = events(Reader("request"), wire[:split], wire[split:])
         assert body(evts) == b"hello world", split

@@ -1,4 +1,4 @@
-"""The SEO rewrites: Location, Set-Cookie, HTML URLs, canonical, robots.txt, sitemap (learn_proxy.rewrite, .seo)."""
+"""The SEO rewrites (learn_proxy.rewrite) and the merged robots.txt and sitemap (learn_proxy.seo)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def test_the_cookie_path_moves_under_the_prefix_and_a_backend_domain_is_dropped(
 PAGE = (
     b'<html><head><title>t</title><link rel="stylesheet" href="/css/site.css">'
     b"<script src='/js/site.js'></script></head><body>"
-    b'<a href="/posts/x/">x</a> <a href="http://blog.wirelab.test/">home</a> <a href="//cdn.example/a.js">cdn</a>'
+    b'<a href="/posts/x/">x</a> <a href="http://blog.wirelab.test/">home</a>'
+    b' <a href="//cdn.example/a.js">cdn</a>'
     b'<img src="/img/a.png" srcset="/img/a.png 1x, /img/b.png 2x"> <a href="#top">top</a>'
     b"<p>text mentioning /css/site.css stays</p></body></html>"
 )
