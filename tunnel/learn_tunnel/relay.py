@@ -1,0 +1,245 @@
+"""The relay: a public HTTP port, and an agent port where agents dial in over WebSocket.
+
+Reading order: frames -> mux -> session -> routing -> **relay** / agent -> demo.
+
+Run: ``python -m learn_tunnel.relay --port 8020 --agent-port 8021 --token T``.
+
+*Agent port* (websockets): ``GET /connect?name=NAME`` with ``Authorization:
+Bearer TOKEN``.  The handshake itself is refused with an HTTP status when the
+token is wrong (401, compared in constant time), the name is not a DNS label
+(400), or another agent holds the name (409).  An accepted agent's name maps to
+its :class:`session.Session` until its WebSocket closes.
+
+*Public port* (uvicorn, a plain ASGI callable so that bodies stream): each
+request is routed by ``routing.route`` and becomes one stream on its agent's
+connection: HEADERS, then the body as DATA as it arrives.  Then:
+
+- the agent's HEADERS become the response status and headers, its DATA the
+  body, each chunk acknowledged once uvicorn took it (flow control end to end);
+- no tunnel of that name: ``404``; the agent's connection ends before the
+  response starts: ``502`` (after it started, the public connection is cut:
+  a truncated body must not look complete); no response head within
+  ``--response-timeout``: ``504``, and the stream is reset (``CANCEL``);
+- the public client goes away: the stream is reset (``CANCEL``), so the
+  agent stops its local request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from wirelab_common.asgi_server import TracedServer, config, run_server
+from wirelab_common.server_cli import add_server_options
+from wirelab_common.wiretrace import Trace
+
+from .frames import ErrorCode
+from .mux import Connection, DataReceived, HeadersReceived, StreamReset
+from .routing import NAME, bearer, end_to_end, route, token_ok
+from .session import MAX_MESSAGE, Session, SessionGone
+
+DEFAULT_TOKEN = "wirelab-tunnel-token"
+
+
+class Relay:
+    def __init__(self, token: str, trace: Trace, *, response_timeout: float, show_data: bool,
+                 flood_limit: int = 1000) -> None:
+        self.token, self.trace = token, trace
+        self.response_timeout = response_timeout
+        self.show_data = show_data
+        self.flood_limit = flood_limit
+        self.agents: dict[str, Session] = {}
+        self.public_port = 0
+
+    # -- the agent port -------------------------------------------------------------------------
+
+    def check_agent(self, ws: ServerConnection, request: Request) -> Response | None:
+        """websockets' process_request: refuse the handshake before any frame is exchanged."""
+        query = parse_qs(urlsplit(request.path).query)
+        name = (query.get("name") or [""])[0]
+        if not token_ok(bearer(request.headers.get("Authorization")), self.token):
+            self.trace.state(f"agent refused: bad token (name {name!r})")
+            return ws.respond(HTTPStatus.UNAUTHORIZED, "bad or missing bearer token\n")
+        if not NAME.fullmatch(name):
+            return ws.respond(HTTPStatus.BAD_REQUEST, "name must be one DNS label: a-z, 0-9, '-'\n")
+        if name in self.agents:
+            self.trace.state(f"agent refused: {name!r} is taken")
+            return ws.respond(HTTPStatus.CONFLICT, f"the name {name!r} is taken by another agent\n")
+        return None
+
+    def tell_agent(self, ws: ServerConnection, request: Request, response: Response) -> None:
+        """websockets' process_response: the accepted agent learns its public URL from a header."""
+        name = (parse_qs(urlsplit(request.path).query).get("name") or [""])[0]
+        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+            response.headers["X-Tunnel-URL"] = f"http://{name}.localhost:{self.public_port}/"
+
+    async def agent_connected(self, ws: ServerConnection) -> None:
+        name = (parse_qs(urlsplit(ws.request.path).query).get("name") or [""])[0]
+        if name in self.agents:  # two handshakes for one name raced past check_agent
+            await ws.close(1008, f"the name {name!r} is taken by another agent")
+            return
+        conn = Connection(opener=True, flood_limit=self.flood_limit)
+        session = Session(ws, conn, self.trace.child(f"relay/{name}"), show_data=self.show_data)
+        self.agents[name] = session
+        self.trace.state(f"tunnel {name} registered: http://{name}.localhost:{self.public_port}/ "
+                         f"and http://127.0.0.1:{self.public_port}/t/{name}/")
+        try:
+            reason = await session.run()
+        finally:
+            if self.agents.get(name) is session:
+                del self.agents[name]
+        self.trace.state(f"tunnel {name} unregistered ({reason})")
+
+    # -- the public port ------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+        elif scope["type"] == "http":
+            await self.public_request(scope, receive, send)
+        else:  # a WebSocket upgrade through the tunnel is not built yet: say so
+            await send({"type": "websocket.close", "code": 1013, "reason": "not through this tunnel yet"})
+
+    async def public_request(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        host = next((v for k, v in headers if k == "host"), None)
+        target = scope["raw_path"].decode("latin-1") + ("?" + scope["query_string"].decode("latin-1")
+                                                        if scope["query_string"] else "")
+        found = route(host, target)
+        if found is None:
+            return await plain(send, 404, "no tunnel named: use http://NAME.localhost:PORT/ or /t/NAME/\n")
+        name, path = found
+        session = self.agents.get(name)
+        if session is None:
+            return await plain(send, 404, f"no agent is connected for tunnel {name!r}\n")
+        client = scope.get("client") or ("", 0)
+        forwarded = [("x-forwarded-for", client[0]), ("x-forwarded-host", host or ""),
+                     ("x-forwarded-proto", scope.get("scheme", "http"))]
+        head = {"method": scope["method"], "path": path, "headers": end_to_end(headers) + forwarded}
+        # HTTP/1.1 (RFC 9112 section 6.3): no Content-Length and no Transfer-Encoding means no body.
+        lengths = {k: v for k, v in headers if k in ("content-length", "transfer-encoding")}
+        no_body = not lengths or lengths == {"content-length": "0"}
+        try:
+            stream_id = await session.open(head, end_stream=no_body)
+        except SessionGone as exc:
+            return await plain(send, 502, f"the agent for {name!r} is gone: {exc}\n")
+        upload = asyncio.create_task(self.upload(session, stream_id, receive, not no_body))
+        try:
+            await self.respond(session, stream_id, name, send)
+        finally:
+            upload.cancel()
+            session.forget(stream_id)
+
+    async def upload(self, session: Session, stream_id: int, receive: Any, has_body: bool) -> None:
+        """The request body, as it arrives; then wait for the public client to go away."""
+        try:
+            while has_body:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+                more = message.get("more_body", False)
+                await session.send_body(stream_id, message.get("body", b""), end_stream=not more)
+                has_body = more
+            if not has_body:
+                while (await receive())["type"] != "http.disconnect":
+                    pass  # uvicorn says disconnect when the client leaves (or once the response is done)
+            if stream_id in session.conn.streams:
+                session.trace.note(f"stream {stream_id}: the public client went away; cancelling")
+                await session.reset(stream_id, ErrorCode.CANCEL, "the public client went away")
+        except SessionGone:
+            pass
+
+    async def respond(self, session: Session, stream_id: int, name: str, send: Any) -> None:
+        try:
+            event = await asyncio.wait_for(session.next_event(stream_id), self.response_timeout)
+        except TimeoutError:
+            await session.reset(stream_id, ErrorCode.CANCEL, f"no response in {self.response_timeout:g} s")
+            return await plain(send, 504, f"the app behind {name!r} did not answer in "
+                                          f"{self.response_timeout:g} s\n")
+        except SessionGone as exc:
+            return await plain(send, 502, f"the agent for {name!r} went away: {exc}\n")
+        if isinstance(event, StreamReset):
+            return await plain(send, 502, f"the agent refused it: {event.code.name} {event.reason}\n")
+        if not isinstance(event, HeadersReceived):
+            return await plain(send, 502, "the agent sent a body before a response head\n")
+        response_headers = [(k.encode("latin-1"), str(v).encode("latin-1"))
+                            for k, v in end_to_end([tuple(h) for h in event.head.get("headers", [])])]
+        await send({"type": "http.response.start", "status": int(event.head.get("status", 502)),
+                    "headers": response_headers})
+        if event.end_stream:
+            return await send({"type": "http.response.body", "body": b""})
+        while True:
+            try:
+                event = await asyncio.wait_for(session.next_event(stream_id), self.response_timeout)
+            except (TimeoutError, SessionGone) as exc:
+                # The status line is out; all we can do is cut the connection so the client sees
+                # a truncated body as an error, not as a complete (shorter) one.
+                await session.reset(stream_id, ErrorCode.CANCEL, "response body stalled")
+                raise ConnectionAbortedError(f"tunnel {name!r}: response body interrupted: {exc!r}") from None
+            if isinstance(event, StreamReset):
+                raise ConnectionAbortedError(f"tunnel {name!r}: the agent reset the stream: {event.reason}")
+            if isinstance(event, DataReceived):
+                await send({"type": "http.response.body", "body": event.data,
+                            "more_body": not event.end_stream})
+                await session.acknowledge(stream_id, len(event.data))  # uvicorn took it: send more
+                if event.end_stream:
+                    return
+
+
+async def plain(send: Any, status: int, text: str) -> None:
+    body = text.encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve_relay(args: argparse.Namespace) -> None:
+    trace = Trace("relay", args.verbose, quiet=args.quiet)
+    relay = Relay(args.token, trace, response_timeout=args.response_timeout, show_data=args.frames,
+                  flood_limit=args.flood_limit)
+    async with serve(relay.agent_connected, args.host, args.agent_port, process_request=relay.check_agent,
+                     process_response=relay.tell_agent, max_size=2 * MAX_MESSAGE) as agents:
+        agent_port = agents.sockets[0].getsockname()[1]
+        trace.state(f"agents connect to ws://{args.host}:{agent_port}/connect?name=NAME", always=True)
+
+        def describe(host: str, port: int) -> list[str]:
+            relay.public_port = port
+            return [f"tunnels at http://NAME.localhost:{port}/ and http://{host}:{port}/t/NAME/"]
+
+        # The app's own Date and Server headers pass through; uvicorn must not add a second pair.
+        cfg = config(relay, args.host, args.port, server_header=False, date_header=False)
+        await TracedServer(cfg, trace, describe).serve()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_tunnel.relay", description=__doc__.split("\n")[0])
+    add_server_options(parser, port=8020)
+    parser.add_argument("--agent-port", type=int, default=8021,
+                        help="port agents dial (default 8021; 0: any free port)")
+    parser.add_argument("--token", default=os.environ.get("WIRELAB_TUNNEL_TOKEN", DEFAULT_TOKEN),
+                        help="the bearer token agents must present (env WIRELAB_TUNNEL_TOKEN)")
+    parser.add_argument("--response-timeout", type=float, default=10.0,
+                        help="seconds to wait for the app's response head, and between body chunks (504)")
+    parser.add_argument("--flood-limit", type=int, default=1000,
+                        help="frames without data an agent may send before it is disconnected")
+    parser.add_argument("--frames", action="store_true", help="trace DATA and WINDOW_UPDATE frames too")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    run_server(lambda: serve_relay(args), args.loop)
+
+
+if __name__ == "__main__":
+    main()
