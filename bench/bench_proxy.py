@@ -86,7 +86,8 @@ def main() -> None:
         setup = render(("127.0.0.1", main_site.port), ("127.0.0.1", blog.port), nginx=nginx_path)
         started.append(start_process(setup.argv, name="nginx", ready_port=setup.port))
         print(
-            f"# wrk -t1 -c{args.connections} -d{args.duration}s --latency; keep-alive off: -H 'Connection: close'"
+            f"# wrk -t1 -c{args.connections} -d{args.duration}s --latency;"
+            " keep-alive off: -H 'Connection: close'"
         )
         print(f"{'path':28} {'keep-alive':10} {'target':7} {'req/s':>9} {'p99 ms':>8} {'vs nginx':>9}")
         for label, public, upstream_path in PATHS:
