@@ -7,11 +7,13 @@ built on our own protocol layer (``client.py`` on ``transport_ws.py``), so
 every ``graphql-transport-ws`` message is traced as it crosses.  Two acts,
 each checked, so the demo is also a test (CI runs it as one):
 
-1. **Every subscriber sees every bid.**  alice subscribes on s1, bob on s2;
-   carol bids twice on s1 and dave once on s2, each bid a mutation over the
-   same protocol.  Both subscribers must see all three bids, in sequence order,
-   whichever server took them (Redis pub/sub between the servers).  Then bob
-   leaves without a ``complete`` and s2's subscription count goes back to 0.
+1. **Every subscriber sees every bid.**  alice subscribes on s1, bob on s2,
+   and erin on s2 over the other transport, GraphQL over SSE (one POST whose
+   answer is an event stream); carol bids twice on s1 and dave once on s2,
+   each bid a mutation over ``graphql-transport-ws``.  All three subscribers
+   must see all three bids, in sequence order, whichever server took them
+   (Redis pub/sub between the servers).  Then erin's response closes and bob
+   leaves without a ``complete``, and s2's subscription count goes back to 0.
 2. **Bad clients are refused, the protocol's way.**  On s1, one connection
    each: no ``connection_init`` (close 4408), a stolen token (4403),
    ``subscribe`` before the ack (4401), the same id twice (4409), text that is
@@ -38,6 +40,8 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+
 from wirelab_common.errors import CheckFailed, check, run_main
 from wirelab_common.processes import ManagedProcess, start_server
 from wirelab_common.redis_server import redis_url
@@ -60,6 +64,29 @@ class Servers:
 
     def ws(self, server_id: str) -> str:
         return f"ws://127.0.0.1:{self.procs[server_id].port}/graphql"
+
+    def http(self, server_id: str) -> str:
+        return f"http://127.0.0.1:{self.procs[server_id].port}/graphql"
+
+
+async def sse_bids(url: str, token: str, count: int, trace: Trace) -> list[dict[str, Any]]:
+    """The same subscription over SSE: one POST, then ``event: next`` / ``data: {...}`` per bid."""
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
+    bids: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(timeout=10) as http, \
+            http.stream("POST", url, json={"query": BIDS}, headers=headers) as response:
+        trace.state(f"POST {url} -> {response.status_code} {response.headers.get('content-type')}")
+        event = ""
+        async for line in response.aiter_lines():
+            if line:
+                trace.received(line)
+            if line.startswith("event: "):
+                event = line[len("event: "):]
+            elif line.startswith("data: ") and event == "next":
+                bids.append(json.loads(line[len("data: "):])["data"]["bids"])
+                if len(bids) == count:
+                    break  # leaving closes the response: the server ends the subscription
+    return bids
 
 
 @contextlib.asynccontextmanager
@@ -95,6 +122,16 @@ async def count_subscriptions(client: GraphQLClient) -> int:
     return (await client.execute("{ stats { activeSubscriptions } }"))["stats"]["activeSubscriptions"]
 
 
+async def s2_runs(client: GraphQLClient, count: int, why: str) -> None:
+    """Wait until the server ``client`` is on runs ``count`` subscriptions, or fail saying ``why``."""
+    async def reached() -> bool:
+        return await count_subscriptions(client) == count
+    try:
+        await eventually_async(reached, 5, f"the subscription count to drop to {count}")
+    except NotInTime as exc:
+        raise CheckFailed(f"{why}: {exc}") from None
+
+
 async def act_everyone_sees_every_bid(trace: Trace, servers: Servers, verbose: bool) -> None:
     trace.banner("Act 1: subscribers on two servers, bids on both, every subscriber sees every bid")
     async with connect(servers.ws("s1"), {"token": "alice-token"}, trace=Trace("alice", verbose)) as alice, \
@@ -103,12 +140,15 @@ async def act_everyone_sees_every_bid(trace: Trace, servers: Servers, verbose: b
             connect(servers.ws("s2"), {"token": "dave-token"}, trace=Trace("dave", verbose)) as dave:
         streams = {"alice": alice.subscribe(BIDS), "bob": bob.subscribe(BIDS)}
         pending = {name: asyncio.ensure_future(anext(stream)) for name, stream in streams.items()}
-        for name, client in (("s1", carol), ("s2", dave)):
+        erin = asyncio.create_task(sse_bids(servers.http("s2"), "erin-token", 3, Trace("erin", verbose)))
+        for name, client, count in (("s1", carol, 1), ("s2", dave, 2)):  # s2: bob, and erin over SSE
+            async def running(c: GraphQLClient = client, n: int = count) -> bool:
+                return await count_subscriptions(c) == n
             try:
-                await eventually_async(lambda c=client: count_subscriptions(c), 5, f"{name}'s subscription")
+                await eventually_async(running, 5, f"{name} to run {count} subscription(s)")
             except NotInTime as exc:
                 raise CheckFailed(str(exc)) from None
-        trace.note("both subscriptions run; carol bids on s1, dave on s2")
+        trace.note("the subscriptions run (erin's over SSE); carol bids on s1, dave on s2")
         bids = [(carol, "carol", 15), (carol, "carol", 20), (dave, "dave", 25)]
         placed = []
         for client, _, amount in bids:
@@ -124,19 +164,20 @@ async def act_everyone_sees_every_bid(trace: Trace, servers: Servers, verbose: b
             check([b["seq"] for b in seen] == [1, 2, 3], f"{name}: bids out of sequence: {seen}")
             servers_seen = sorted({b["server"] for b in seen})
             trace.note(f"{name} saw all {len(seen)} bids in order, from {servers_seen}")
-        before = await count_subscriptions(dave)
+        try:
+            over_sse = await asyncio.wait_for(erin, 5)
+        except TimeoutError:
+            raise CheckFailed("erin (SSE on s2) did not get all 3 bids within 5 s") from None
+        got = [(b["bidder"], b["amount"], b["server"]) for b in over_sse]
+        check(got == want, f"erin (SSE) saw {got}, expected {want}")
+        trace.note("erin saw the same 3 bids over SSE: one POST, one event: next per bid")
+        await s2_runs(dave, 1, "erin's SSE response closed, so s2 must end her subscription")
         trace.note("bob's socket closes without a complete: s2 must end his subscription by itself")
         await bob.socket.close()
         pending["bob"].cancel()
         await streams["bob"].aclose()
-
-        async def s2_idle() -> bool:
-            return await count_subscriptions(dave) == 0
-        try:
-            await eventually_async(s2_idle, 5, "s2's subscription count to drop to 0")
-        except NotInTime as exc:
-            raise CheckFailed(str(exc)) from None
-        trace.note(f"s2 ran {before} subscription(s) before bob left, 0 after: nothing leaked")
+        await s2_runs(dave, 0, "bob's socket is gone, so s2 must end his subscription")
+        trace.note("s2 ran 2 subscriptions (bob's, erin's), 0 after: nothing leaked")
         await streams["alice"].aclose()
 
 

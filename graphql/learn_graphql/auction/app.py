@@ -49,7 +49,7 @@ from .schema import MAX_DEPTH, build_schema
 from .store import MemoryStore, RedisStore
 
 STATIC = Path(__file__).resolve().parent / "static"
-DEMO_TOKENS = {name: f"{name}-token" for name in ("alice", "bob", "carol", "dave")}
+DEMO_TOKENS = {name: f"{name}-token" for name in ("alice", "bob", "carol", "dave", "erin")}
 
 
 @dataclass

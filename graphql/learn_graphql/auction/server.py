@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-id", default="s1", help="name in traces and in every bid it accepts")
     parser.add_argument("--redis-url", help="share lots and events with other servers through Redis")
     parser.add_argument("--token", action="append", default=[], metavar="NAME=TOKEN",
-                        help="a user and their token (default: alice/bob/carol/dave with NAME-token)")
+                        help="a user and their token (default: alice ... erin, each with NAME-token)")
     parser.add_argument("--init-timeout", type=float, default=3.0,
                         help="seconds to wait for connection_init before closing with 4408 (default 3)")
     parser.add_argument("--max-depth", type=int, default=MAX_DEPTH, help=f"query depth limit ({MAX_DEPTH})")
