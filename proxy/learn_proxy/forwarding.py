@@ -1,11 +1,12 @@
 """What a proxy must change in the headers it passes on (RFC 9110 §7.6, RFC 7239).
 
-Reading order: http11 -> routing -> **forwarding** -> rewrite -> seo -> pool -> server.
+Reading order: http11 -> routing -> **forwarding** -> rewrite -> seo -> pool -> exchange -> server.
 
 - **Hop-by-hop fields** belong to one connection, not to the message: the
   proxy removes ``Connection`` and every field it names, and the fields that
   are hop-by-hop by definition (``Keep-Alive``, ``Proxy-Connection``, ``TE``,
-  ``Transfer-Encoding``, ``Upgrade``, ``Trailer``; RFC 9110 §7.6.1).  The proxy
+  ``Transfer-Encoding``, ``Upgrade``, ``Trailer``; RFC 9110 §7.6.1), and the
+  proxy credentials ``Proxy-Authenticate``/``Proxy-Authorization``, meant for us.  The proxy
   then frames the body again itself (``Content-Length`` or chunked) on the next
   hop.  A WebSocket handshake is the one exception the proxy makes on purpose:
   ``Upgrade: websocket`` with ``Connection: upgrade`` is passed on, so the

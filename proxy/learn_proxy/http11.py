@@ -1,6 +1,6 @@
 """HTTP/1.1 messages, sans-I/O: bytes in, events out (RFC 9112).
 
-Reading order: **http11** -> routing -> forwarding -> rewrite -> seo -> pool -> server.
+Reading order: **http11** -> routing -> forwarding -> rewrite -> seo -> pool -> exchange -> server.
 
 A :class:`Reader` reads one direction of one connection: ``receive_data()``
 (``b""`` for end of stream), then ``next_event()``: a :class:`Request` or
@@ -22,7 +22,7 @@ behind it disagreeing on where a request ends is request smuggling
 a bare LF or bare CR instead of CRLF (§2.2), whitespace before a colon (§5.1),
 zero or two ``Host`` fields (§3.2).  A head over ``max_head`` bytes is 431
 (RFC 6585 §5).  ``strict=False`` is the lenient reading the smuggling attacks
-rely on (the demo's ``--no-strict``): last LF ends a line, folds are joined,
+rely on (the demo's ``--no-strict``): a bare LF ends a line, folds are joined,
 ``Transfer-Encoding`` wins over ``Content-Length``.
 """
 

@@ -9,15 +9,17 @@ It is short because the libraries do the HTTP: uvicorn parses requests
 (with httptools, or h11 with ``--http h11``), httpx frames the upstream hop.
 What it leaves out is the lesson:
 
-- it trusts uvicorn's parser to refuse smuggling shapes, and uvicorn's
-  parsers are lenient where RFC 9112 allows it (``tests/proxy/test_naive.py``
-  shows which inputs each one lets through);
+- it trusts uvicorn's parser to refuse smuggling shapes: with h11, both
+  ``Content-Length`` and ``Transfer-Encoding``, an obs-fold and bare LFs get
+  through (and the request hidden behind CL+TE is answered); with httptools,
+  a 20 KB header does (``tests/proxy/test_naive.py`` pins each one);
 - it forwards the path as uvicorn decoded it, with no check that it stays
   under the prefix;
 - it passes ``Location``, ``Set-Cookie`` and HTML through unchanged, so the
   blog breaks under ``/blog``;
-- it copies every request header but ``Host`` (hop-by-hop ones included),
-  and adds no ``X-Forwarded-*``.
+- it copies every request header but ``Host``, ``Connection`` and the body
+  framing, so a field named in ``Connection`` goes through, and it adds no
+  ``X-Forwarded-*``.
 """
 
 from __future__ import annotations

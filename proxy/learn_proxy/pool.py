@@ -1,6 +1,6 @@
 """Upstream connection pooling: keep the TCP connections to each backend open and reuse them.
 
-Reading order: http11 -> routing -> forwarding -> rewrite -> seo -> **pool** -> server.
+Reading order: http11 -> routing -> forwarding -> rewrite -> seo -> **pool** -> exchange -> server.
 
 Opening a TCP connection costs a round trip (and a TLS handshake in
 production) per request; a proxy that opens one per request also leaves

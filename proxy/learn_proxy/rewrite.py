@@ -1,6 +1,6 @@
 """Making a backend work under a path prefix it does not know about.
 
-Reading order: http11 -> routing -> forwarding -> **rewrite** -> seo -> pool -> server.
+Reading order: http11 -> routing -> forwarding -> **rewrite** -> seo -> pool -> exchange -> server.
 
 The blog server believes it lives at ``http://127.0.0.1:B/``.  Served as
 ``https://example.com/blog/``, everything in its answers that names a path or

@@ -1,6 +1,6 @@
 """The routing table: which upstream serves a path, and what path it is asked for.
 
-Reading order: http11 -> **routing** -> forwarding -> rewrite -> seo -> pool -> server.
+Reading order: http11 -> **routing** -> forwarding -> rewrite -> seo -> pool -> exchange -> server.
 
 A :class:`Route` maps a public path prefix to an upstream and a path there:
 ``Route("/blog", upstream, "/")`` sends ``/blog/posts/x/`` to the blog server as

@@ -1,6 +1,6 @@
 """One robots.txt and one sitemap for the whole domain, merged from both backends.
 
-Reading order: http11 -> routing -> forwarding -> rewrite -> **seo** -> pool -> server.
+Reading order: http11 -> routing -> forwarding -> rewrite -> **seo** -> pool -> exchange -> server.
 
 A crawler asks ``https://example.com/robots.txt`` once for the whole host
 (RFC 9309 §2.3); it never asks ``/blog/robots.txt``.  So the blog's rules are
