@@ -109,13 +109,15 @@ class Agent:
             await body_done.wait() if not work.done() else None
             watch = asyncio.create_task(session.next_event(stream_id))  # only a reset can come now
             done, _ = await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
-            if watch in done and not work.done():
-                work.cancel()
-                self.trace.state(f"{label}: cancelled by the relay ({_why(watch)})")
+            if watch in done:
+                work.cancel()  # a reset (or the end of the tunnel): stop the local request
             watch.cancel()
             await asyncio.gather(work, return_exceptions=True)
         finally:
             work.cancel()
+            reset = session.resets.pop(stream_id, None)
+            if reset is not None:
+                self.trace.state(f"{label}: cancelled by the relay ({reset.code.name} {reset.reason})")
             session.forget(stream_id)
 
     async def forward(self, session: Session, stream_id: int, head: dict, body, label: str,
@@ -143,16 +145,6 @@ class Agent:
             pass
         finally:
             await response.aclose()
-
-
-def _why(task: asyncio.Task) -> str:
-    if task.cancelled():
-        return "cancelled"
-    exc = task.exception()
-    if exc is not None:
-        return str(exc)
-    event = task.result()
-    return f"{event.code.name} {event.reason}" if isinstance(event, StreamReset) else type(event).__name__
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

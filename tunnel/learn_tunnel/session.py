@@ -53,6 +53,7 @@ class Session:
         self.lock = asyncio.Lock()
         self.ended: str | None = None  # why the connection ended, once it has
         self.tasks: set[asyncio.Task[None]] = set()
+        self.resets: dict[int, StreamReset] = {}  # streams the peer reset, and why (for the trace)
 
     # -- streams --------------------------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class Session:
 
     def forget(self, stream_id: int) -> None:
         self.inbox.pop(stream_id, None)
+        self.resets.pop(stream_id, None)
         window = self.window_open.pop(stream_id, None)
         if window is not None:
             window.set()
@@ -174,6 +176,7 @@ class Session:
         if queue is not None:
             queue.put_nowait(event)
         if isinstance(event, StreamReset):
+            self.resets[stream_id] = event
             window = self.window_open.get(stream_id)
             if window is not None:
                 window.set()  # a sender waiting for window learns the stream is gone
