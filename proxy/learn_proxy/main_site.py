@@ -5,7 +5,7 @@ Reading order: after server; the backend that serves ``/`` through the proxy.
 It is the app a company already runs at ``example.com``; the blog lives on
 another server and appears under ``/blog`` only through the proxy.  Its pages:
 
-- ``/`` a home page linking to the blog, ``/robots.txt`` and ``/sitemap.xml``
+- ``/`` a home page linking to the blog, ``/favicon.ico``, ``/robots.txt`` and ``/sitemap.xml``
   (its own; the proxy merges the blog's into them);
 - ``/headers`` echoes the request line and headers it received, as JSON, so a
   client can see what the proxy changed (Host, X-Forwarded-*, Forwarded, and
@@ -38,6 +38,7 @@ HOME = """<!doctype html>
 <html><head><meta charset="utf-8"><title>wirelab shop</title></head>
 <body><h1>The main site</h1><p>Read <a href="/blog/">the blog</a>.</p></body></html>
 """
+ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16"/></svg>'
 ROBOTS = "User-agent: *\nDisallow: /admin/\n\nSitemap: /sitemap.xml\n"
 
 
@@ -63,6 +64,10 @@ def create_app(trace: Trace | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     async def home() -> str:
         return HOME
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:  # browsers ask the origin for it: one icon for the whole domain
+        return Response(ICON, media_type="image/svg+xml")
 
     @app.get("/headers")
     async def headers(request: Request) -> JSONResponse:
