@@ -10,9 +10,12 @@ another server and appears under ``/blog`` only through the proxy.  Its pages:
 - ``/headers`` echoes the request line and headers it received, as JSON, so a
   client can see what the proxy changed (Host, X-Forwarded-*, Forwarded, and
   the hop-by-hop fields that must not arrive);
-- ``/upload`` counts a request body's bytes as they arrive (streaming check);
-- ``/stream?n=`` sends ``n`` lines, one every 50 ms (the proxy must pass each
-  on as it comes, not after the last);
+- ``/upload?key=`` counts a request body's bytes as they arrive, and
+  ``/received?key=`` tells how many so far: a proxy that held the body back
+  would show 0 while the client is still sending;
+- ``/held?key=`` sends ``first``, then waits for ``/release?key=`` before it
+  sends ``last``: a proxy that held the response back would never deliver
+  ``first`` before the release; ``/stream?n=`` sends ``n`` lines, 50 ms apart;
 - ``/slow?seconds=`` answers after a delay (the proxy's 504);
 - ``/ws`` a WebSocket echo (the Upgrade must pass through the proxy).
 
@@ -50,6 +53,8 @@ def public_base(request: Request) -> str:
 
 def create_app(trace: Trace | None = None) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    received: dict[str, int] = {}  # upload key -> bytes seen so far
+    gates: dict[str, asyncio.Event] = {}  # /held key -> released
 
     @app.middleware("http")
     async def log(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -85,12 +90,34 @@ def create_app(trace: Trace | None = None) -> FastAPI:
         return PlainTextResponse("the main site's /admin (not the blog's)")
 
     @app.post("/upload")
-    async def upload(request: Request) -> JSONResponse:
+    async def upload(request: Request, key: str = "") -> JSONResponse:
         size, pieces = 0, 0
         async for piece in request.stream():
             size += len(piece)
             pieces += 1 if piece else 0
+            received[key] = size  # visible at /received while the body is still arriving
         return JSONResponse({"bytes": size, "pieces": pieces})
+
+    @app.get("/received")
+    async def received_so_far(key: str) -> JSONResponse:
+        return JSONResponse({"bytes": received.get(key, 0)})
+
+    @app.get("/held")
+    async def held_stream(key: str) -> StreamingResponse:
+        """``first``, then nothing until ``/release?key=`` is called (at most 10 s), then ``last``."""
+        gate = gates.setdefault(key, asyncio.Event())
+
+        async def lines() -> AsyncIterator[bytes]:
+            yield b"first\n"
+            await asyncio.wait_for(gate.wait(), 10)
+            yield b"last\n"
+
+        return StreamingResponse(lines(), media_type="text/plain")
+
+    @app.get("/release")
+    async def release(key: str) -> JSONResponse:
+        gates.setdefault(key, asyncio.Event()).set()
+        return JSONResponse({"released": key})
 
     @app.get("/stream")
     async def stream(n: int = 5) -> StreamingResponse:

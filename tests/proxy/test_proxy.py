@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import httpx
 import pytest
 import websockets.sync.client
 
 from learn_proxy.demo import SMUGGLING
+from wirelab_common.waiting import eventually
 
 from .conftest import raw
 
@@ -114,3 +116,34 @@ def test_an_http_1_0_client_gets_a_close_delimited_rewritten_page(proxy):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding" not in head and b"Connection: close" in head
     assert body.rstrip().endswith(b"</html>") and b'href="/blog/css/site.css"' in body
+
+
+def test_the_response_body_streams_before_the_upstream_has_finished(proxy):
+    """``/held`` sends ``first`` and then waits for ``/release``: it must arrive before that."""
+    with (
+        httpx.Client(base_url=proxy.url, timeout=10) as client,
+        client.stream("GET", "/held?key=r1") as response,
+    ):
+        pieces = response.iter_raw()
+        first = next(pieces)  # a buffering proxy would block here until /held times out
+        assert first == b"first\n"
+        assert httpx.get(proxy.url + "/release?key=r1").status_code == 200
+        assert b"".join(pieces) == b"last\n"
+
+
+def test_the_request_body_streams_before_the_client_has_finished(proxy):
+    """Half the body is sent; the main site must have seen it before the other half leaves."""
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /upload?key=u1 HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello"
+        )
+        eventually(
+            lambda: httpx.get(proxy.url + "/received?key=u1").json()["bytes"] == 5,
+            10,
+            "the main site to receive the first 5 bytes while the client holds the rest",
+        )
+        sock.sendall(b"world")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert b'"bytes":10' in answer
