@@ -34,11 +34,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from wirelab_common.backoff import backoff_delay
-from wirelab_common.errors import SetupError, run_main
+from wirelab_common.errors import CheckFailed, SetupError, run_main
 from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
-from .mux import Connection, DataReceived, HeadersReceived, StreamReset
+from .mux import INITIAL_WINDOW, Connection, DataReceived, HeadersReceived, StreamReset
 from .routing import end_to_end
 from .session import MAX_MESSAGE, Session, SessionGone
 
@@ -48,12 +48,14 @@ DEFAULT_TOKEN = "wirelab-tunnel-token"
 class Agent:
     def __init__(self, relay: str, name: str, token: str, local: str, trace: Trace, *,
                  show_data: bool = False, base_delay: float = 0.2, max_delay: float = 5.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, window: int = INITIAL_WINDOW,
+                 reconnect: bool = True) -> None:
         self.url = f"{relay.rstrip('/')}/connect?name={name}"
         self.name, self.token, self.local = name, token, local.rstrip("/")
         self.trace, self.show_data = trace, show_data
         self.base_delay, self.max_delay = base_delay, max_delay
         self.rng = rng or random.Random()
+        self.window, self.reconnect = window, reconnect
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
 
     async def run_forever(self) -> None:
@@ -65,9 +67,14 @@ class Agent:
                     attempt = 0  # connected: the next failure starts the schedule again
                     public = ws.response.headers.get("X-Tunnel-URL", "?")
                     self.trace.state(f"registered as {self.name}: {public} -> {self.local}")
-                    session = Session(ws, Connection(opener=False), self.trace, show_data=self.show_data)
+                    conn = Connection(opener=False, initial_window=self.window)
+                    session = Session(ws, conn, self.trace, show_data=self.show_data)
                     session.on_open = lambda event, s=session: self.serve_stream(s, event)
-                    await session.run()
+                    try:
+                        await session.run()
+                    except asyncio.CancelledError:  # SIGTERM or Ctrl-C: say goodbye with 1001
+                        await ws.close(1001, "agent shutting down")
+                        raise
                     for task in list(session.tasks):
                         task.cancel()  # their public requests got a 502 from the relay already
             except InvalidStatus as exc:
@@ -79,6 +86,8 @@ class Agent:
                 self.trace.state(f"relay refused the tunnel: HTTP {status} {text}")
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 self.trace.state(f"cannot reach the relay: {exc or type(exc).__name__}")
+            if not self.reconnect:
+                raise CheckFailed("the tunnel ended and --no-reconnect is set: the agent stops")
             delay = backoff_delay(attempt, self.base_delay, self.max_delay, self.rng)
             attempt += 1
             self.trace.state(f"reconnecting in {delay:.2f} s (retry {attempt})")
@@ -155,13 +164,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token", default=os.environ.get("WIRELAB_TUNNEL_TOKEN", DEFAULT_TOKEN),
                         help="bearer token for the relay (env WIRELAB_TUNNEL_TOKEN)")
     parser.add_argument("--frames", action="store_true", help="trace DATA and WINDOW_UPDATE frames too")
+    parser.add_argument("--window", type=int, default=INITIAL_WINDOW,
+                        help="per-stream flow-control window in bytes; the relay must use the same")
+    parser.add_argument("--no-reconnect", action="store_true", help="exit when the tunnel ends")
     add_verbosity(parser)
     return parser.parse_args(argv)
 
 
 async def amain(args: argparse.Namespace) -> None:
     trace = Trace("agent", args.verbose, quiet=args.quiet)
-    agent = Agent(args.relay, args.name, args.token, args.to, trace, show_data=args.frames)
+    agent = Agent(args.relay, args.name, args.token, args.to, trace, show_data=args.frames,
+                  window=args.window, reconnect=not args.no_reconnect)
     await agent.run_forever()
 
 

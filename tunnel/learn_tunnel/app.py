@@ -11,8 +11,9 @@ tests use through the tunnel:
 - ``POST /upload`` reads the body as it streams in, answers its size and SHA-256;
 - ``/download?size=N`` N bytes (a repeating pattern), streamed;
 - ``/slow?seconds=S`` answers after S seconds (the relay's 504);
-- ``/ticks?n=N&every=S`` a body in N pieces, S seconds apart; ``/stats`` says
-  how many of those were cut off because the client went away.
+- ``/ticks?n=N&every=S`` a body in N pieces, S seconds apart;
+- ``/stats`` how many ticks bodies were cut off because the client went
+  away, and how many bytes ``/download`` has produced so far.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def pattern_bytes(size: int) -> bytes:
 def create_app() -> FastAPI:
     app = FastAPI(title="local app")
     app.state.cut_off = 0
+    app.state.download_bytes = 0  # produced by /download so far: shows whether backpressure reached us
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:
@@ -76,7 +78,9 @@ def create_app() -> FastAPI:
     async def download(size: int = 1 << 20) -> StreamingResponse:
         async def body() -> AsyncIterator[bytes]:
             for start in range(0, size, len(PATTERN)):
-                yield PATTERN[: min(len(PATTERN), size - start)]
+                chunk = PATTERN[: min(len(PATTERN), size - start)]
+                app.state.download_bytes += len(chunk)
+                yield chunk
         return StreamingResponse(body(), media_type="application/octet-stream",
                                  headers={"content-length": str(size)})
 
@@ -101,7 +105,7 @@ def create_app() -> FastAPI:
 
     @app.get("/stats")
     async def stats() -> dict[str, int]:
-        return {"cut_off": app.state.cut_off}
+        return {"cut_off": app.state.cut_off, "download_bytes": app.state.download_bytes}
 
     return app
 

@@ -41,7 +41,7 @@ from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .frames import ErrorCode
-from .mux import Connection, DataReceived, HeadersReceived, StreamReset
+from .mux import INITIAL_WINDOW, Connection, DataReceived, HeadersReceived, StreamReset
 from .routing import NAME, bearer, end_to_end, route, token_ok
 from .session import MAX_MESSAGE, Session, SessionGone
 
@@ -50,11 +50,14 @@ DEFAULT_TOKEN = "wirelab-tunnel-token"
 
 class Relay:
     def __init__(self, token: str, trace: Trace, *, response_timeout: float, show_data: bool,
-                 flood_limit: int = 1000) -> None:
+                 flood_limit: int = 1000, window: int = INITIAL_WINDOW, serial: bool = False) -> None:
         self.token, self.trace = token, trace
         self.response_timeout = response_timeout
         self.show_data = show_data
         self.flood_limit = flood_limit
+        self.window = window
+        # --serial: one public request at a time, as a tunnel without streams would have to
+        self.one_at_a_time = asyncio.Lock() if serial else None
         self.agents: dict[str, Session] = {}
         self.public_port = 0
 
@@ -85,7 +88,7 @@ class Relay:
         if name in self.agents:  # two handshakes for one name raced past check_agent
             await ws.close(1008, f"the name {name!r} is taken by another agent")
             return
-        conn = Connection(opener=True, flood_limit=self.flood_limit)
+        conn = Connection(opener=True, flood_limit=self.flood_limit, initial_window=self.window)
         session = Session(ws, conn, self.trace.child(f"relay/{name}"), show_data=self.show_data)
         self.agents[name] = session
         self.trace.state(f"tunnel {name} registered: http://{name}.localhost:{self.public_port}/ "
@@ -104,6 +107,9 @@ class Relay:
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
+        elif scope["type"] == "http" and self.one_at_a_time is not None:
+            async with self.one_at_a_time:
+                await self.public_request(scope, receive, send)
         elif scope["type"] == "http":
             await self.public_request(scope, receive, send)
         else:  # a WebSocket upgrade through the tunnel is not built yet: say so
@@ -185,6 +191,8 @@ class Relay:
                 # a truncated body as an error, not as a complete (shorter) one.
                 await session.reset(stream_id, ErrorCode.CANCEL, "response body stalled")
                 raise ConnectionAbortedError(f"tunnel {name!r}: response body interrupted: {exc!r}") from None
+            if isinstance(event, StreamReset) and not event.remote:
+                return  # we reset it: the public client went away, nobody is left to answer
             if isinstance(event, StreamReset):
                 raise ConnectionAbortedError(f"tunnel {name!r}: the agent reset the stream: {event.reason}")
             if isinstance(event, DataReceived):
@@ -206,7 +214,7 @@ async def plain(send: Any, status: int, text: str) -> None:
 async def serve_relay(args: argparse.Namespace) -> None:
     trace = Trace("relay", args.verbose, quiet=args.quiet)
     relay = Relay(args.token, trace, response_timeout=args.response_timeout, show_data=args.frames,
-                  flood_limit=args.flood_limit)
+                  flood_limit=args.flood_limit, window=args.window, serial=args.serial)
     async with serve(relay.agent_connected, args.host, args.agent_port, process_request=relay.check_agent,
                      process_response=relay.tell_agent, max_size=2 * MAX_MESSAGE) as agents:
         agent_port = agents.sockets[0].getsockname()[1]
@@ -233,6 +241,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--flood-limit", type=int, default=1000,
                         help="frames without data an agent may send before it is disconnected")
     parser.add_argument("--frames", action="store_true", help="trace DATA and WINDOW_UPDATE frames too")
+    parser.add_argument("--window", type=int, default=INITIAL_WINDOW,
+                        help="per-stream flow-control window in bytes; the agent must use the same")
+    parser.add_argument("--serial", action="store_true",
+                        help="one public request at a time (the demo's --no-multiplexing)")
     return parser.parse_args(argv)
 
 

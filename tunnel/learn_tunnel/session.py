@@ -92,7 +92,10 @@ class Session:
 
     async def next_event(self, stream_id: int) -> Event:
         """The stream's next HeadersReceived / DataReceived / StreamReset; SessionGone if the tunnel ended."""
-        event = await self.inbox[stream_id].get()
+        inbox = self.inbox.get(stream_id)
+        if inbox is None:
+            raise SessionGone(f"stream {stream_id} is over")
+        event = await inbox.get()
         if isinstance(event, ConnectionClosed):
             raise SessionGone(event.reason or event.code.name)
         return event
@@ -102,8 +105,14 @@ class Session:
         await self.flush()
 
     async def reset(self, stream_id: int, code: ErrorCode, reason: str) -> None:
+        """Reset the stream; whoever waits on it (``next_event``, ``send_body``) learns at once."""
         self.conn.reset(stream_id, code, reason)
-        self.forget(stream_id)
+        inbox = self.inbox.get(stream_id)
+        if inbox is not None:
+            inbox.put_nowait(StreamReset(stream_id, code, reason, remote=False))
+        window = self.window_open.get(stream_id)
+        if window is not None:
+            window.set()
         await self.flush()
 
     def forget(self, stream_id: int) -> None:

@@ -1,0 +1,206 @@
+"""The tunnel demo: ``make demo-tunnel`` (``python -m learn_tunnel.demo [-v]``).
+
+Reading order: read this last; it drives everything else in the folder.
+
+It starts the local app, the relay and the agent as processes (their trace
+lines are shown, prefixed by who printed them), then four acts, each checked:
+
+1. **A public URL for a local app.**  The app listens on loopback only; the
+   agent dialled out to the relay; a request to the relay's public port, by
+   ``NAME.localhost`` and by ``/t/NAME/``, reaches the app, which sees
+   X-Forwarded-For.  An unknown name gets 404.
+2. **Two requests interleaved on one connection.**  A slow request is sent,
+   then a quick one: the quick one's frames pass the slow one's and it is
+   answered first.  ``--no-multiplexing`` makes the relay handle one request
+   at a time (``--serial``), and the quick request waits.
+3. **Flow control.**  A large download is read slowly.  Window updates
+   only come as the public client reads, so the agent stops sending and,
+   through httpx and TCP, the app stops producing: the app is checked to
+   have produced only a little more than the client read.  Small requests
+   pass meanwhile.  ``--no-flow-control`` gives both ends a 2 GiB window:
+   the app produces the whole body at once into the relay's memory.
+4. **Agent and relay failures.**  The agent is killed (SIGKILL) during a
+   request: the public client gets a 502 at once, not a hang.  A new agent
+   registers the name again.  Then the relay restarts, and the agent
+   reconnects after a backoff and registers again.  ``--no-reconnect`` starts
+   that agent with ``--no-reconnect``: it leaves, and the URL stays dead.
+
+Exit 0 when every check passed, 1 when one failed (with what went wrong).
+``--act N`` runs one act.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from wirelab_common.errors import CheckFailed, check, run_main
+from wirelab_common.processes import ManagedProcess, start_process, start_server
+from wirelab_common.waiting import eventually
+from wirelab_common.wiretrace import Trace
+
+PY = sys.executable
+NAME = "demo"
+TOKEN = "demo-token"
+AGENT_PORT = r"agents connect to ws://127\.0\.0\.1:(\d+)/connect"
+HUGE_WINDOW = 2**31 - 1
+
+
+class Lab:
+    """The three processes, and how to reach the tunnel."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.app = start_server([PY, "-m", "learn_tunnel.app", "--port", "0", "-q"], name="app", echo=True)
+        self.relay = self.start_relay(0, 0)
+        self.agent = self.start_agent()
+
+    def window(self) -> list[str]:
+        return ["--window", str(HUGE_WINDOW)] if self.args.no_flow_control else []
+
+    def start_relay(self, port: int, agent_port: int) -> ManagedProcess:
+        argv = [PY, "-m", "learn_tunnel.relay", "--port", str(port), "--agent-port", str(agent_port),
+                "--token", TOKEN, "--response-timeout", "3", *self.window()]
+        argv += ["--serial"] if self.args.no_multiplexing else []
+        argv += ["--frames"] if self.args.verbose else []
+        relay = start_server(argv, name="relay", echo=True)
+        self.agent_port = int(relay.wait_line(AGENT_PORT, 0).group(1))
+        return relay
+
+    def start_agent(self, *extra: str) -> ManagedProcess:
+        argv = [PY, "-m", "learn_tunnel.agent", "--relay", f"ws://127.0.0.1:{self.agent_port}",
+                "--name", NAME, "--to", self.app.url, "--token", TOKEN, *self.window(), *extra]
+        return start_process(argv, name="agent", ready_line="registered as", echo=True)
+
+    @property
+    def host_url(self) -> str:
+        return f"http://{NAME}.localhost:{self.relay.port}"
+
+    def get(self, path: str, timeout: float = 10, **kwargs: object) -> httpx.Response:
+        """GET through the tunnel by the Host form (httpx connects to 127.0.0.1 and sends the Host)."""
+        return httpx.get(f"http://127.0.0.1:{self.relay.port}{path}", timeout=timeout,
+                         headers={"Host": f"{NAME}.localhost:{self.relay.port}"}, **kwargs)
+
+    def stop(self) -> None:
+        for proc in (self.agent, self.relay, self.app):
+            proc.stop()
+
+
+def act_public_url(trace: Trace, lab: Lab) -> None:
+    trace.banner("Act 1: a public URL for an app that listens on loopback only")
+    trace.note(f"the app: {lab.app.url}; the agent dialled out; now: curl {lab.host_url}/headers")
+    seen = lab.get("/headers").json()
+    trace.note(f"the app saw host {seen.get('host')!r}, x-forwarded-for {seen.get('x-forwarded-for')!r}")
+    check(seen.get("x-forwarded-for") == "127.0.0.1", f"the app did not see the public client: {seen}")
+    page = httpx.get(f"http://127.0.0.1:{lab.relay.port}/t/{NAME}/", timeout=10)
+    trace.note(f"the path form /t/{NAME}/ -> {page.status_code}, {len(page.content)} B of HTML")
+    check(page.status_code == 200 and b"served by the local app" in page.content, "the path form failed")
+    missing = httpx.get(f"http://127.0.0.1:{lab.relay.port}/", headers={"Host": "nobody.localhost"})
+    trace.note(f"nobody.localhost -> {missing.status_code} {missing.text.strip()}")
+    check(missing.status_code == 404, f"an unknown name should be 404, got {missing.status_code}")
+
+
+def act_interleaving(trace: Trace, lab: Lab) -> None:
+    trace.banner("Act 2: two requests interleaved on the one WebSocket")
+    start = lab.relay.line_count()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(lab.get, "/slow?seconds=1.5")
+        lab.relay.wait_line(r"> relay/demo\s+HEADERS #\d+ ", timeout=5, start=start)  # the slow one is open
+        quick = pool.submit(lab.get, "/download?size=100000")
+        first = next(concurrent.futures.as_completed([slow, quick]))
+        order = "the quick download" if first is quick else "the slow request"
+        trace.note(f"answered first: {order}")
+        check(quick.result().content[:3] == b"\x00\x01\x02" and slow.result().status_code == 200,
+              "a request through the tunnel failed")
+    check(first is quick, "the quick request waited for the slow one: no multiplexing (one stream at a time)")
+    trace.note("the quick request's HEADERS and DATA passed the slow one's on the same WebSocket")
+
+
+def act_flow_control(trace: Trace, lab: Lab) -> None:
+    trace.banner("Act 3: flow control -- a slow reader slows the app, not the tunnel")
+    before = httpx.get(f"{lab.app.url}/stats").json()["download_bytes"]
+    size, read = 60_000_000, 0
+    with httpx.stream("GET", f"http://127.0.0.1:{lab.relay.port}/download?size={size}", timeout=10,
+                      headers={"Host": f"{NAME}.localhost:{lab.relay.port}"}) as response:
+        chunks = response.iter_raw(16_384)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # ~160 KB/s: far slower than the tunnel could go
+            read += len(next(chunks))
+            time.sleep(0.1)
+        small = [lab.get("/headers").status_code for _ in range(5)]
+        produced = httpx.get(f"{lab.app.url}/stats").json()["download_bytes"] - before
+    trace.note(f"the client read {read / 1e6:.2f} MB; "
+               f"the app produced {produced / 1e6:.2f} MB of {size / 1e6:.0f}")
+    trace.note(f"meanwhile 5 small requests -> {small}")
+    check(small == [200] * 5, f"small requests failed beside the slow download: {small}")
+    check(produced < size / 4, f"the app produced {produced / 1e6:.1f} MB for a client that read "
+          f"{read / 1e6:.2f} MB: no backpressure (the relay buffers it all)")
+    trace.note("the window stopped the agent; the agent stopped reading; the app's writes blocked")
+
+
+def act_failures(trace: Trace, lab: Lab) -> None:
+    trace.banner("Act 4: the agent dies mid-request, then the relay restarts")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        start = lab.agent.line_count()
+        slow = pool.submit(lab.get, "/slow?seconds=5")
+        lab.agent.wait_line(r"< agent\s+HEADERS", timeout=5, start=start)
+        lab.agent.signal(signal.SIGKILL)
+        trace.note(f"agent pid {lab.agent.pid} killed with SIGKILL while the request waits")
+        response = slow.result(timeout=10)
+    trace.note(f"the public client got {response.status_code}: {response.text.strip()}")
+    check(response.status_code == 502, f"expected 502 when the agent dies, got {response.status_code}")
+    lab.agent.stop()
+    lab.agent = lab.start_agent(*(["--no-reconnect"] if lab.args.no_reconnect else []))
+    check(lab.get("/headers").status_code == 200, "the restarted agent does not serve")
+    trace.note("a new agent registered the name again; now the relay restarts on the same ports")
+    port, agent_port = lab.relay.port, lab.agent_port
+    lab.relay.stop()
+    lab.relay = lab.start_relay(port, agent_port)
+    try:
+        lab.agent.wait_line(r"registered as", timeout=15, start=1)
+        eventually(lambda: lab.get("/headers").status_code == 200, 10, "the tunnel works again")
+    except Exception as exc:  # NotInTime, ProcessNotReady, or the request failing
+        raise CheckFailed(f"the agent did not come back after the relay restarted "
+                          f"({exc.__class__.__name__}): it must reconnect with backoff and register "
+                          "again") from None
+    trace.note("the agent reconnected after a backoff and registered again: the URL works")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m learn_tunnel.demo",
+                                     description="A reverse tunnel over one outbound WebSocket.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="every frame, DATA and WINDOW_UPDATE too")
+    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4), help="run one act only")
+    parser.add_argument("--no-multiplexing", action="store_true", help="act 2: one request at a time")
+    parser.add_argument("--no-flow-control", action="store_true", help="act 3: 2 GiB windows")
+    parser.add_argument("--no-reconnect", action="store_true", help="act 4: the agent does not reconnect")
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> None:
+    trace = Trace("demo", verbose=args.verbose)
+    acts = [args.act] if args.act else [1, 2, 3, 4]
+    lab = Lab(args)
+    try:
+        steps = {1: act_public_url, 2: act_interleaving, 3: act_flow_control, 4: act_failures}
+        for act in acts:
+            steps[act](trace, lab)
+    finally:
+        lab.stop()
+    trace.note(f"all checks passed (acts {', '.join(map(str, acts))})")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    run_main(lambda: run(args))
+
+
+if __name__ == "__main__":
+    main()
