@@ -1,6 +1,6 @@
 """The adaptive bitrate (ABR) rule: which rendition to fetch next.  Pure: numbers in, a choice out.
 
-Reading order: playlists -> **abr** -> buffer -> packaging -> server -> player -> demo.
+Reading order: playlists -> **abr** -> buffer -> packaging -> app -> server -> player -> probe -> demo.
 
 HLS leaves the choice to the client (RFC 8216 §6.3.2 only says a client "SHOULD
 switch" when bandwidth changes).  The rule here is the common throughput rule

@@ -1,6 +1,6 @@
 """M3U8 playlists (RFC 8216, HTTP Live Streaming), parsed from text: no I/O.
 
-Reading order: **playlists** -> abr -> buffer -> packaging -> server -> player -> demo.
+Reading order: **playlists** -> abr -> buffer -> packaging -> app -> server -> player -> probe -> demo.
 
 HLS has two kinds of playlist, both UTF-8 text, one tag or URI per line (RFC 8216 §4):
 

@@ -1,0 +1,57 @@
+"""What the player got, checked by ffprobe: every frame of the source, once, across segments and renditions.
+
+Reading order: playlists -> abr -> buffer -> packaging -> app -> server -> player -> **probe** -> demo.
+
+The source has a frame counter burnt into the picture (``packaging.py``);
+the same count is in the timestamps: frame *n* has presentation time
+``n / FPS`` (plus the muxer's start offset, the same in every rendition,
+since one ffmpeg run wrote them all).  ffprobe reads each downloaded
+segment's video packet timestamps; the frame numbers of all segments,
+whatever rendition each came from, must then be one run with no gap and no
+repeat.  A player that skipped a segment, fetched one twice, or switched
+rendition at the wrong place fails this check.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .packaging import FPS
+
+TS_CLOCK = 90_000  # MPEG-TS timestamps count a 90 kHz clock
+
+
+def video_pts(path: Path) -> list[int]:
+    """The presentation timestamps of the video packets in one segment file (ffprobe)."""
+    argv = ["ffprobe", "-v", "error", "-select_streams", "v:0",
+            "-show_entries", "packet=pts", "-of", "csv=p=0"]
+    result = subprocess.run([*argv, str(path)], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise ValueError(f"ffprobe cannot read {path.name}: {result.stderr.strip()}")
+    return [int(line.split(",")[0]) for line in result.stdout.split() if line.strip()]
+
+
+def frame_numbers(paths: list[Path], origin: int | None = None) -> list[int]:
+    """Frame numbers (from timestamps) of every video packet in ``paths``, in file order."""
+    frames: list[int] = []
+    for path in paths:
+        pts = video_pts(path)
+        if origin is None and pts:
+            origin = min(pts)
+        frames += [round((p - (origin or 0)) * FPS / TS_CLOCK) for p in pts]
+    return frames
+
+
+def continuity(frames: list[int]) -> str | None:
+    """None when ``frames`` is one run (sorted: no gap, no repeat); otherwise what is wrong."""
+    if not frames:
+        return "no frames at all"
+    ordered = sorted(frames)
+    repeats = sorted({f for f in ordered if ordered.count(f) > 1})
+    if repeats:
+        return f"frames {repeats[:5]} appear twice"
+    gaps = [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if b != a + 1]
+    if gaps:
+        return f"frames missing between {gaps[:3]}"
+    return None
