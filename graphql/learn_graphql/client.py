@@ -81,6 +81,7 @@ class GraphQLClient:
         self.queues: dict[str, asyncio.Queue[Any]] = {}
         self.ids = (str(n) for n in itertools.count(1))  # "1", "2", ...: readable in the trace
         self.reader: asyncio.Task[None] | None = None
+        self.peer: str | None = None
 
     async def flush(self) -> None:
         for text in self.connection.data_to_send():
@@ -88,7 +89,8 @@ class GraphQLClient:
             await self.socket.send(text)
 
     def _trace(self, mark: Any, text: str) -> None:
-        mark(shorten(summary(text), 100), [text])
+        # peer: the server's name from its connection_ack, so a viewer can pair both ends' lines.
+        mark(shorten(summary(text), 100), [text], peer=self.peer)
 
     async def read(self) -> None:
         """The reader task: every message through the pure connection, events to their queues."""
@@ -118,6 +120,7 @@ class GraphQLClient:
 
     def _dispatch(self, event: Any) -> None:
         if isinstance(event, Acknowledged):
+            self.peer = (event.payload or {}).get("server")
             self.ack.set_result(event.payload)
         elif isinstance(event, Next):
             self.queues[event.id].put_nowait(event.payload)

@@ -69,7 +69,7 @@ class Servers:
         return f"http://127.0.0.1:{self.procs[server_id].port}/graphql"
 
 
-async def sse_bids(url: str, token: str, count: int, trace: Trace) -> list[dict[str, Any]]:
+async def sse_bids(url: str, token: str, count: int, trace: Trace, peer: str) -> list[dict[str, Any]]:
     """The same subscription over SSE: one POST, then ``event: next`` / ``data: {...}`` per bid."""
     headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
     bids: list[dict[str, Any]] = []
@@ -79,7 +79,7 @@ async def sse_bids(url: str, token: str, count: int, trace: Trace) -> list[dict[
         event = ""
         async for line in response.aiter_lines():
             if line:
-                trace.received(line)
+                trace.received(line, peer=peer)  # the server does not trace SSE lines: name it here
             if line.startswith("event: "):
                 event = line[len("event: "):]
             elif line.startswith("data: ") and event == "next":
@@ -140,7 +140,8 @@ async def act_everyone_sees_every_bid(trace: Trace, servers: Servers, verbose: b
             connect(servers.ws("s2"), {"token": "dave-token"}, trace=Trace("dave", verbose)) as dave:
         streams = {"alice": alice.subscribe(BIDS), "bob": bob.subscribe(BIDS)}
         pending = {name: asyncio.ensure_future(anext(stream)) for name, stream in streams.items()}
-        erin = asyncio.create_task(sse_bids(servers.http("s2"), "erin-token", 3, Trace("erin", verbose)))
+        over_sse = sse_bids(servers.http("s2"), "erin-token", 3, Trace("erin", verbose), peer="s2")
+        erin = asyncio.create_task(over_sse)
         for name, client, count in (("s1", carol, 1), ("s2", dave, 2)):  # s2: bob, and erin over SSE
             async def running(c: GraphQLClient = client, n: int = count) -> bool:
                 return await count_subscriptions(c) == n
@@ -169,10 +170,10 @@ async def act_everyone_sees_every_bid(trace: Trace, servers: Servers, verbose: b
             servers_seen = sorted({b["server"] for b in seen})
             trace.note(f"{name} saw all {len(seen)} bids in order, from {servers_seen}")
         try:
-            over_sse = await asyncio.wait_for(erin, 5)
+            erin_saw = await asyncio.wait_for(erin, 5)
         except TimeoutError:
             raise CheckFailed("erin (SSE on s2) did not get all 3 bids within 5 s") from None
-        got = [(b["bidder"], b["amount"], b["server"]) for b in over_sse]
+        got = [(b["bidder"], b["amount"], b["server"]) for b in erin_saw]
         check(got == want, f"erin (SSE) saw {got}, expected {want}")
         trace.note("erin saw the same 3 bids over SSE: one POST, one event: next per bid")
         await s2_runs(dave, 1, "erin's SSE response closed, so s2 must end her subscription")

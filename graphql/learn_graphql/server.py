@@ -57,7 +57,7 @@ class Session:
 
     async def flush(self) -> None:
         for text in self.connection.data_to_send():
-            self.trace.sent(shorten(summary(text), 100), [text])
+            self.trace.sent(shorten(summary(text), 100), [text], peer=self.context["user"])
             await self.socket.send(text)
         close = self.connection.close
         if close is not None and self.socket.close_code is None:
@@ -74,7 +74,7 @@ class Session:
         try:
             async for text in self.socket:
                 if isinstance(text, str):
-                    self.trace.received(shorten(summary(text), 100), [text])
+                    self.trace.received(shorten(summary(text), 100), [text], peer=self.context["user"])
                 for event in self.connection.receive(text):
                     self.handle(event)
                 await self.flush()

@@ -86,7 +86,8 @@ class TracedHandler(BaseGraphQLTransportWSHandler):
     def _trace(self, mark: Any, message: Any) -> None:
         if not self.view.settings.trace.quiet:  # -q (benchmarks): not even the formatting work
             text = encode(message)
-            mark(shorten(summary(text), 100), [text])
+            user = self.context.get("user") if isinstance(self.context, dict) else None
+            mark(shorten(summary(text), 100), [text], peer=user)  # the peer, once connection_init named it
 
 
 class AuctionRouter(GraphQLRouter):
