@@ -62,7 +62,7 @@ def create_app(trace: Trace | None = None) -> FastAPI:
             trace.received(
                 f"{request.method} {request.url.path}",
                 [f"{k}: {v}" for k, v in request.headers.items()],
-                peer=request.headers.get("via", "client"),
+                peer="proxy" if "via" in request.headers else "client",  # our proxy says Via
             )
         return await call_next(request)
 

@@ -51,11 +51,13 @@ class BlogHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Our proxy announces itself with Via (RFC 9110 §7.6.3); anyone else is a direct client.
+        peer = "proxy" if any(k == b"via" for k, _ in scope["headers"]) else "client"
         if self.trace:
             self.trace.received(
                 f"{scope['method']} {scope['path']}",
                 [f"{k.decode()}: {v.decode()}" for k, v in scope["headers"]],
-                peer="client",
+                peer=peer,
             )
 
         async def send_with_headers(message: Message) -> None:
@@ -66,7 +68,7 @@ class BlogHeaders:
                     headers.append((b"set-cookie", b"reader=blog-visitor; Path=/; HttpOnly; SameSite=Lax"))
                 message = {**message, "headers": headers}
                 if self.trace:
-                    self.trace.sent(f"{message['status']} {scope['path']}", peer="client")
+                    self.trace.sent(f"{message['status']} {scope['path']}", peer=peer)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

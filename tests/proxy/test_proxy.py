@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 
 import httpx
 import pytest
@@ -87,11 +88,19 @@ def test_a_slow_upstream_is_a_504_and_a_dead_one_a_502(proxy, backends):
     assert httpx.get(proxy.url + "/").status_code == 200
 
 
-def test_a_pooled_connection_the_upstream_closed_is_replaced(proxy, backends):
+def test_a_pooled_connection_the_upstream_closed_is_replaced(procs, proxy, backends):
+    """The main site restarts on the same port: the pooled connection to the old one is dead."""
     with httpx.Client(base_url=proxy.url) as client:
         assert client.get("/").status_code == 200
+        port = backends.main.port
         backends.main.stop()
-        assert client.get("/").status_code == 502  # nothing to reconnect to: a clear 502, not a hang
+        assert client.get("/").status_code == 502  # nothing listening: a clear 502, not a hang
+        restarted = procs.start([sys.executable, "-m", "learn_proxy.main_site", "--port", str(port), "-q"],
+                                name="main2", ready_port=port, timeout=30)
+        assert restarted.alive()
+        assert client.get("/").status_code == 200
+    opened = [line for line in proxy.output().splitlines() if "GET / to main" in line]
+    assert [line.rsplit(", ", 1)[1] for line in opened] == ["new)", "new)"]
 
 
 def test_the_traversal_never_reaches_the_blog(proxy, backends):
