@@ -168,6 +168,23 @@ ASKING_TOOLS: dict[str, tuple[str, dict[str, Any], Callable[[ToolContext, dict[s
     "test_elicitation_sep1330_enums": ("Asks with every enum form.", NO_ARGUMENTS, elicit(ENUMS)),
 }
 
+# --- a tool whose input schema must reach the client whole (pending scenario json-schema-2020-12) ----
+
+SCHEMA_2020_12 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+    "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"},
+                                                           "city": {"type": "string"}}}},
+    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+    "additionalProperties": False}
+
+
+async def echo_arguments(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    return {"content": [text(json.dumps(args, sort_keys=True))]}
+
+
+SCHEMA_TOOLS = {"json_schema_2020_12_tool": ("Tool with JSON Schema 2020-12 features", SCHEMA_2020_12,
+                                             echo_arguments)}
+
 # --- resources (scenarios resources-read-*, -templates-read, -subscribe) -------------------------
 
 STATIC = {
@@ -252,7 +269,7 @@ def install(core: ServerCore) -> None:
     extend("tools/list", "tools", [{"name": name, "description": description, "inputSchema": NO_ARGUMENTS}
                                    for name, (description, _run) in FIXTURE_TOOLS.items()]
            + [{"name": name, "description": description, "inputSchema": schema}
-              for name, (description, schema, _run) in ASKING_TOOLS.items()])
+              for name, (description, schema, _run) in {**ASKING_TOOLS, **SCHEMA_TOOLS}.items()])
     extend("resources/list", "resources", [{"uri": uri, "name": uri.removeprefix("test://"),
                                             "mimeType": entry["mimeType"]} for uri, entry in STATIC.items()])
     extend("resources/templates/list", "resourceTemplates",
@@ -273,6 +290,8 @@ def install(core: ServerCore) -> None:
                 return await ASKING_TOOLS[name][2](ctx, params.get("arguments") or {})  # type: ignore[index]
             except ToolError as exc:  # the client cannot or will not answer: a tool error
                 return error_result(str(exc))
+        if name in SCHEMA_TOOLS:
+            return await SCHEMA_TOOLS[name][2](ctx, params.get("arguments") or {})  # type: ignore[index]
         fixture = FIXTURE_TOOLS.get(name)  # type: ignore[arg-type]
         return await call_tool(params, ctx) if fixture is None else await fixture[1](ctx)
 
