@@ -147,9 +147,12 @@ class Agent:
             self.trace.state(f"{label} -> {response.status_code}")
             raw = [list(h) for h in response.headers.multi_items()]
             await session.send_headers(stream_id, {"status": response.status_code, "headers": raw})
+            held = b""  # one chunk held back, so that the last one carries END_STREAM
             async for chunk in response.aiter_raw():
-                await session.send_body(stream_id, chunk)
-            await session.send_body(stream_id, b"", end_stream=True)
+                if held:
+                    await session.send_body(stream_id, held)
+                held = chunk
+            await session.send_body(stream_id, held, end_stream=True)
         except SessionGone:
             pass
         finally:
