@@ -187,7 +187,12 @@ class ProxyServer:
                 http11.request_head(
                     "GET",
                     path,
-                    (("Host", upstream.authority), ("X-Forwarded-Host", host), ("X-Forwarded-Proto", "http")),
+                    (
+                        ("Host", upstream.authority),
+                        ("X-Forwarded-Host", host),
+                        ("X-Forwarded-Proto", "http"),
+                        ("Via", "1.1 learn_proxy"),
+                    ),
                 )
             )
             parser = http11.Reader("response")
