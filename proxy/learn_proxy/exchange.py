@@ -15,6 +15,11 @@ still on the client's socket), and:
    when it is HTML (then chunked, since its length changes);
 5. gives the upstream connection back to the pool if both ends keep it open.
 
+An upstream that breaks HTTP/1.1 is a 502 (never its parser's 400, which would
+blame the client).  One that fails *after* the response head went out cannot get
+an error page any more: the client connection is cut before the last chunk, so
+the client knows the body is incomplete.
+
 A ``101 Switching Protocols`` answer to a WebSocket handshake ends HTTP on
 both connections: the bytes are then copied both ways until one side closes.
 """
@@ -39,6 +44,10 @@ VIA = ("Via", "1.1 learn_proxy")  # RFC 9110 §7.6.3: a proxy says it was there
 
 class UpstreamTimeout(Exception):
     """The upstream accepted the request but did not answer in time: 504."""
+
+
+class ResponseAborted(Exception):
+    """The upstream failed after the response head was sent: the client connection is cut."""
 
 
 class UpstreamFailed(Exception):
@@ -88,6 +97,14 @@ async def read_event(conn: Connection, parser: http11.Reader, timeout: float) ->
         except OSError as exc:
             raise UpstreamFailed(f"{conn.upstream.name}: {exc}") from None
         parser.receive_data(data)
+
+
+async def read_upstream(conn: Connection, parser: http11.Reader, timeout: float) -> http11.Event:
+    """:func:`read_event`, with the upstream's protocol errors as UpstreamFailed (502, never its 400)."""
+    try:
+        return await read_event(conn, parser, timeout)
+    except ProtocolError as exc:
+        raise UpstreamFailed(f"{conn.upstream.name} broke HTTP/1.1: {exc.reason}") from None
 
 
 async def forward(
@@ -157,7 +174,7 @@ async def forward(
     chunked = any(k == "Transfer-Encoding" for k, _ in out)
     try:
         while True:
-            event = await read_event(conn, parser, hop.read_timeout)
+            event = await read_upstream(conn, parser, hop.read_timeout)
             if isinstance(event, EndOfMessage):
                 break
             assert isinstance(event, Data)
@@ -167,6 +184,11 @@ async def forward(
         tail = rewriter.close() if rewriter else b""
         hop.writer.write((http11.chunk(tail) + http11.LAST_CHUNK) if chunked else tail)
         await hop.writer.drain()
+    except (UpstreamTimeout, UpstreamFailed) as exc:
+        conn.close()
+        # The head is already out: no error page can follow it.  Cutting the connection
+        # (no last chunk) is how the client learns the body is incomplete.
+        raise ResponseAborted(str(exc)) from None
     except BaseException:
         conn.close()  # half-read: never reuse it
         raise
@@ -210,13 +232,13 @@ async def send_request(
                 if framing == "chunked":
                     conn.writer.write(http11.LAST_CHUNK)
             await conn.writer.drain()
-            event = await read_event(conn, parser, hop.read_timeout)
+            event = await read_upstream(conn, parser, hop.read_timeout)
         except UpstreamFailed:
             conn.close()
             if attempt == 1 and conn.uses > 1 and framing == "none":
                 continue
             raise
-        except (UpstreamTimeout, ProtocolError):
+        except (UpstreamTimeout, ProtocolError):  # a ProtocolError here is the client's body (400)
             conn.close()
             raise
         except OSError as exc:
@@ -228,7 +250,7 @@ async def send_request(
         if event.status == 100:  # we answered the client's Expect ourselves
             parser.state = "DONE"
             parser.start_next_cycle()
-            event = await read_event(conn, parser, hop.read_timeout)
+            event = await read_upstream(conn, parser, hop.read_timeout)
             assert isinstance(event, Response)
         return conn, event, parser
     raise AssertionError("unreachable")

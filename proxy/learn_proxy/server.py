@@ -37,7 +37,7 @@ from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
 from . import http11
-from .exchange import Hop, UpstreamFailed, UpstreamTimeout, forward
+from .exchange import Hop, ResponseAborted, UpstreamFailed, UpstreamTimeout, forward
 from .http11 import ProtocolError, Request
 from .pool import Pool
 from .routing import BadPath, Route, RoutingTable, Upstream, normalize_path
@@ -170,8 +170,16 @@ class ProxyServer:
             return await forward(request, route, target, hop, self.pool, trace)
         except UpstreamTimeout as exc:
             return await self.refuse(hop, 504, str(exc))
-        except (UpstreamFailed, ProtocolError) as exc:
+        except UpstreamFailed as exc:
             return await self.refuse(hop, 502, str(exc))
+        except (
+            ProtocolError
+        ) as exc:  # the client's body broke the framing (upstream errors are UpstreamFailed)
+            return await self.refuse(hop, exc.status, exc.reason)
+        except ResponseAborted as exc:
+            if trace:
+                trace.state(f"cut the client connection mid-response: {exc}")
+            return False
 
     async def refuse(self, hop: Hop, status: int, message: str) -> bool:
         if self.trace:

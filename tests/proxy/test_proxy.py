@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import threading
 
 import httpx
 import pytest
@@ -95,8 +96,12 @@ def test_a_pooled_connection_the_upstream_closed_is_replaced(procs, proxy, backe
         port = backends.main.port
         backends.main.stop()
         assert client.get("/").status_code == 502  # nothing listening: a clear 502, not a hang
-        restarted = procs.start([sys.executable, "-m", "learn_proxy.main_site", "--port", str(port), "-q"],
-                                name="main2", ready_port=port, timeout=30)
+        restarted = procs.start(
+            [sys.executable, "-m", "learn_proxy.main_site", "--port", str(port), "-q"],
+            name="main2",
+            ready_port=port,
+            timeout=30,
+        )
         assert restarted.alive()
         assert client.get("/").status_code == 200
     opened = [line for line in proxy.output().splitlines() if "GET / to main" in line]
@@ -156,3 +161,54 @@ def test_the_request_body_streams_before_the_client_has_finished(proxy):
         while chunk := sock.recv(65536):
             answer += chunk
     assert b'"bytes":10' in answer
+
+
+@pytest.fixture
+def broken_upstream():
+    """A raw socket 'backend' that answers every connection with the bytes it is given, then closes."""
+    answers: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)  # the request head
+                conn.sendall(answers[0] if answers else b"")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], answers
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_an_upstream_that_breaks_http_is_a_502_not_its_error(start_proxy, broken_upstream):
+    port, answers = broken_upstream
+    answers.append(b"HTTP/1.1 200 OK\r\nX-A: one\r\n folded\r\nContent-Length: 0\r\n\r\n")  # obs-fold
+    proxy = start_proxy("--route", f"/bad=bad@127.0.0.1:{port}")
+    response = httpx.get(proxy.url + "/bad/x")
+    assert response.status_code == 502 and "bad broke HTTP/1.1: obs-fold" in response.text
+
+
+def test_an_upstream_that_dies_mid_body_cuts_the_client_connection(start_proxy, broken_upstream):
+    port, answers = broken_upstream
+    answers.append(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")  # then closes
+    proxy = start_proxy("--route", f"/bad=bad@127.0.0.1:{port}")
+    with pytest.raises(httpx.RemoteProtocolError):  # no last chunk: the client knows the body is incomplete
+        httpx.get(proxy.url + "/bad/x")
+    assert "cut the client connection mid-response" in proxy.output()
+
+
+def test_a_client_body_with_broken_chunks_is_a_400(proxy):
+    answer = raw(
+        proxy.port, b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"bad chunk-size" in answer
