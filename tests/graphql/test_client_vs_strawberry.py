@@ -110,6 +110,16 @@ async def test_a_query_deeper_than_the_limit_is_refused_with_a_graphql_error(one
         assert await alice.execute("{ lots { id } }")  # the connection goes on
 
 
+async def test_a_query_with_too_many_aliases_is_refused_as_too_costly(one_server):
+    """Aliases multiply the work of one document without making it deeper: 11 copies of ``lots``."""
+    costly = "{ " + " ".join(f"a{n}: lots {{ id }}" for n in range(11)) + " }"
+    async with connect(one_server.ws(), ALICE) as alice:
+        with pytest.raises(OperationFailed, match="11 aliases found. Allowed: 10"):
+            await alice.execute(costly)
+        ten = "{ " + " ".join(f"a{n}: lots {{ id }}" for n in range(10)) + " }"
+        assert len(await alice.execute(ten)) == 10
+
+
 async def test_without_the_depth_limit_the_same_query_runs(start_auction):
     auction = start_auction("--no-depth-limit", ids=("s1",))
     deep = "{ lots { lastBid { lot { lastBid { lot { lastBid { amount } } } } } } }"
