@@ -1,10 +1,11 @@
 """The adaptive bitrate (ABR) rule: which rendition to fetch next.  Pure: numbers in, a choice out.
 
-Reading order: playlists -> **abr** -> buffer -> packaging -> app -> server -> player -> probe -> demo.
+Reading order: playlists -> **abr** -> buffer -> packager -> app -> server -> player -> probe -> demo.
 
-HLS leaves the choice to the client (RFC 8216 §6.3.2 only says a client "SHOULD
-switch" when bandwidth changes).  The rule here is the common throughput rule
-guarded by the buffer, the shape hls.js and dash.js use in their simplest modes:
+HLS leaves the choice to the client: the master playlist gives each variant's
+BANDWIDTH, and when to switch is the player's policy.  The rule here is the
+common throughput rule guarded by the buffer, in the spirit of what hls.js and
+dash.js do in their simplest modes:
 
 1. **Throughput estimate**: the harmonic mean of the last ``window``
    per-segment throughputs (bits / download seconds).  The harmonic mean is

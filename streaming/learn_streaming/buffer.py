@@ -1,6 +1,6 @@
 """The player's buffer model: seconds of media downloaded but not yet played.  Pure: the clock is passed in.
 
-Reading order: playlists -> abr -> **buffer** -> packaging -> app -> server -> player -> probe -> demo.
+Reading order: playlists -> abr -> **buffer** -> packager -> app -> server -> player -> probe -> demo.
 
 A player downloads segments while it plays.  Each downloaded segment adds its
 duration to the buffer; wall-clock time spent playing drains it.  When the

@@ -6,7 +6,7 @@ Five acts, each checked, so the demo is also a test:
 
 1. **Packaging.**  ffmpeg turns the synthetic source into three renditions
    of one-second segments, a master playlist and, for comparison, a DASH
-   manifest (``packaging.py``); our parser reads the master and every media
+   manifest (``packager.py``); our parser reads the master and every media
    playlist.
 2. **Adaptive bitrate on demand.**  The server starts; the player starts at
    the lowest rendition and steps up while the link is fast; after segment 4
@@ -49,7 +49,7 @@ from wirelab_common.processes import start_server
 from wirelab_common.wiretrace import Trace
 
 from .abr import Rule
-from .packaging import RENDITIONS, package_vod
+from .packager import RENDITIONS, package_vod
 from .player import PlaybackError, Player
 from .playlists import MasterPlaylist, MediaPlaylist, parse
 from .probe import continuity, frame_numbers

@@ -1,6 +1,6 @@
 """The player: playlists in, segments fetched in order, a rendition picked for each, a report out.
 
-Reading order: playlists -> abr -> buffer -> packaging -> app -> server -> **player** -> probe -> demo.
+Reading order: playlists -> abr -> buffer -> packager -> app -> server -> **player** -> probe -> demo.
 
 What a real HLS player (hls.js, AVPlayer, ExoPlayer) does between the network
 and the decoder, without the decoder:
@@ -13,8 +13,8 @@ and the decoder, without the decoder:
    the buffer model (``buffer.BufferModel``); when the buffer holds more than
    ``max_buffer`` seconds, wait (a player does not download the whole film);
 4. on a failed segment (404, or no answer within ``segment_timeout``), try the
-   same rendition once more, then the next rendition down (§6.3.3 lets a
-   client fall back to another variant); a failure at the lowest ends playback;
+   same rendition once more, then the same segment from the next rendition
+   down (every rendition has it: same cuts); a failure at the lowest ends playback;
 5. live (:meth:`Player.follow_live`): start three segments behind the live
    edge, reload the playlist every target duration, and report the playlist
    as **stalled** when it has not grown for ``stall_after`` target durations.

@@ -1,6 +1,6 @@
 """M3U8 playlists (RFC 8216, HTTP Live Streaming), parsed from text: no I/O.
 
-Reading order: **playlists** -> abr -> buffer -> packaging -> app -> server -> player -> probe -> demo.
+Reading order: **playlists** -> abr -> buffer -> packager -> app -> server -> player -> probe -> demo.
 
 HLS has two kinds of playlist, both UTF-8 text, one tag or URI per line (RFC 8216 §4):
 
@@ -106,7 +106,7 @@ def parse_attributes(text: str, line: int) -> dict[str, str]:
         if match is None:
             raise PlaylistError(line, f"bad attribute list at {text[position:position + 20]!r}")
         name, value = match.groups()
-        if name in attributes:  # §4.2: "an AttributeName MUST NOT occur more than once"
+        if name in attributes:  # §4.2: a name appears at most once in an attribute list
             raise PlaylistError(line, f"attribute {name} given twice")
         attributes[name] = value[1:-1] if value.startswith('"') else value
         position = match.end()
@@ -130,7 +130,7 @@ def _float(value: str, line: int, what: str) -> float:
 
 
 def _variant(attributes: dict[str, str], uri: str, line: int) -> Variant:
-    if "BANDWIDTH" not in attributes:  # §4.3.4.2: "Every EXT-X-STREAM-INF tag MUST include BANDWIDTH"
+    if "BANDWIDTH" not in attributes:  # §4.3.4.2: every EXT-X-STREAM-INF tag includes BANDWIDTH
         raise PlaylistError(line, "EXT-X-STREAM-INF without BANDWIDTH")
     resolution = None
     if "RESOLUTION" in attributes:
@@ -162,7 +162,7 @@ def parse(text: str) -> MasterPlaylist | MediaPlaylist:
 
     def claim(which: str, number: int, tag: str) -> None:
         nonlocal kind
-        if kind is not None and kind != which:  # §4.3.4: master and media tags never mix
+        if kind is not None and kind != which:  # a playlist is a master or a media playlist, not both
             raise PlaylistError(number, f"{tag} in a {kind} playlist")
         kind = which
 

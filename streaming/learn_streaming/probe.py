@@ -1,8 +1,8 @@
 """What the player got, checked by ffprobe: every frame of the source, once, across segments and renditions.
 
-Reading order: playlists -> abr -> buffer -> packaging -> app -> server -> player -> **probe** -> demo.
+Reading order: playlists -> abr -> buffer -> packager -> app -> server -> player -> **probe** -> demo.
 
-The source has a frame counter burnt into the picture (``packaging.py``);
+The source has a frame counter burnt into the picture (``packager.py``);
 the same count is in the timestamps: frame *n* has presentation time
 ``n / FPS`` (plus the muxer's start offset, the same in every rendition,
 since one ffmpeg run wrote them all).  ffprobe reads each downloaded
@@ -17,7 +17,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .packaging import FPS
+from .packager import FPS
 
 TS_CLOCK = 90_000  # MPEG-TS timestamps count a 90 kHz clock
 

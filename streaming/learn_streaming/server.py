@@ -1,9 +1,9 @@
 """The streaming server process: on-demand renditions under /vod/, and a live stream under /live/.
 
-Reading order: playlists -> abr -> buffer -> packaging -> app -> **server** -> player -> probe -> demo.
+Reading order: playlists -> abr -> buffer -> packager -> app -> **server** -> player -> probe -> demo.
 
 ``python -m learn_streaming.server --port 0`` packages the on-demand source
-(``packaging.package_vod``, cached) and serves it at ``/vod/master.m3u8``.
+(``packager.package_vod``, cached) and serves it at ``/vod/master.m3u8``.
 With ``--live`` it also starts ffmpeg with ``-re`` writing a sliding-window
 playlist (``-hls_list_size``, ``delete_segments``) into a temporary directory
 served at ``/live/master.m3u8``: ``EXT-X-MEDIA-SEQUENCE`` advances by one per
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -23,7 +24,7 @@ from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .app import Faults, create_app
-from .packaging import RENDITIONS, has_drawtext, hls_command, package_vod
+from .packager import RENDITIONS, has_drawtext, hls_command, package_vod
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,7 +62,6 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    import signal
     process.send_signal(signal.SIGCONT)  # a paused encoder must wake to die
     process.terminate()
     try:

@@ -15,7 +15,7 @@ from wirelab_common.processes import ManagedProcess, start_server
 @pytest.fixture(scope="session")
 def vod() -> Path:
     need_binary("ffmpeg", "ffmpeg")
-    from learn_streaming.packaging import package_vod
+    from learn_streaming.packager import package_vod
     return package_vod()
 
 

@@ -1,6 +1,6 @@
 """Packaging with ffmpeg: a synthetic source cut into HLS renditions (and a DASH manifest beside them).
 
-Reading order: playlists -> abr -> buffer -> **packaging** -> app -> server -> player -> probe -> demo.
+Reading order: playlists -> abr -> buffer -> **packager** -> app -> server -> player -> probe -> demo.
 
 The source is made up on the spot, so nothing large is ever committed:
 ffmpeg's ``testsrc2`` pattern with the frame number and a timecode burnt in

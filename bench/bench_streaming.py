@@ -1,0 +1,131 @@
+"""streaming benchmark: segments/s and MB/s served by our server and by nginx, same files, same run.
+
+    make bench-streaming      (or: python bench/bench_streaming.py [--duration S] [--connections N])
+
+The on-demand package (``learn_streaming.packager.package_vod``, cached) is
+copied into a temporary directory that nginx's workers may read; our server
+(``learn_streaming.server -q``) and nginx (``sendfile on``, the anchor,
+bench/README.md: >= 0.5x nginx) serve it.  The load client is ``wrk``
+(Debian), one thread, N keep-alive connections, on three paths: a segment of
+the top rendition, one of the lowest, and a media playlist.  Then the startup
+time: our player (``learn_streaming.player``) from the master playlist to the
+first segment in hand, against each server, median of 20.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from learn_streaming.packager import package_vod
+from learn_streaming.player import Player
+from wirelab_common.nginx_proxy import find_nginx, worker_user_directive
+from wirelab_common.ports import free_port
+from wirelab_common.processes import ManagedProcess, start_process, start_server
+from wirelab_common.wiretrace import Trace
+
+PY = sys.executable
+PATHS = [("top segment", "/vod/v2/seg_00003.ts"), ("low segment", "/vod/v0/seg_00003.ts"),
+         ("media playlist", "/vod/v1/index.m3u8")]
+UNITS = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}
+NGINX_CONF = """{user}
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {prefix}/tmp;
+    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location ~ \\.m3u8$ {{ add_header Cache-Control "max-age=1"; }}
+        location ~ \\.ts$ {{ add_header Cache-Control "public, max-age=31536000, immutable"; }}
+    }}
+}}
+"""
+
+
+def wrk(url: str, duration: int, connections: int) -> tuple[float, float, int]:
+    """(requests/s, MB/s, non-2xx count) from one wrk run."""
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out).groups()
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, float(value) * UNITS[unit], int(bad.group(1)) if bad else 0
+
+
+async def startup_ms(base: str, runs: int = 20) -> float:
+    """Median milliseconds from GET master.m3u8 to the first segment's last byte, with our player."""
+    times = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for _ in range(runs):
+            player = Player(client, Trace("player", quiet=True))
+            started = time.perf_counter()
+            await player.load_master(f"{base}/vod/master.m3u8")
+            playlist = await player.media(0)
+            url = f"{base}/vod/v0/{playlist.segments[0].uri}"
+            await player.download(playlist.segments[0], url, 0)
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("error: needs wrk (Debian: apt-get install wrk, or make system-deps)")
+    nginx = find_nginx()
+    started: list[ManagedProcess] = []
+    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)  # nginx's workers run as nobody
+        shutil.copytree(package_vod(), root / "vod")
+        (root / "tmp").mkdir()
+        port = free_port()
+        conf = root / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(user=worker_user_directive(), prefix=root, port=port, root=root))
+        try:
+            ours = start_server([PY, "-m", "learn_streaming.server", "--port", "0", "-q"], name="ours",
+                                timeout=60)
+            started.append(ours)
+            started.append(start_process([nginx, "-p", str(root), "-c", str(conf)], name="nginx",
+                                         ready_port=port))
+            targets = {"nginx": f"http://127.0.0.1:{port}", "ours": ours.url}
+            print(f"# wrk -t1 -c{args.connections} -d{args.duration}s (keep-alive)")
+            print(f"{'path':16} {'target':7} {'req/s':>9} {'MB/s':>8} {'vs nginx':>9}")
+            for label, path in PATHS:
+                results = {name: wrk(base + path, args.duration, args.connections)
+                           for name, base in targets.items()}
+                for name, (rate, mbs, bad) in results.items():
+                    ratio = mbs / results["nginx"][1] if results["nginx"][1] else 0.0
+                    note = f"  ({bad} non-2xx!)" if bad else ""
+                    print(f"{label:16} {name:7} {rate:9.0f} {mbs:8.1f} {ratio:8.2f}x{note}", flush=True)
+            print("# startup: master + media playlist + first segment with our player, median of 20")
+            for name, base in targets.items():
+                print(f"{'startup':16} {name:7} {asyncio.run(startup_ms(base)):8.1f} ms", flush=True)
+        finally:
+            for proc in reversed(started):
+                proc.stop()
+
+
+if __name__ == "__main__":
+    main()
