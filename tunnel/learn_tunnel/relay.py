@@ -44,13 +44,16 @@ from .frames import ErrorCode
 from .mux import INITIAL_WINDOW, Connection, DataReceived, HeadersReceived, StreamReset
 from .routing import NAME, bearer, end_to_end, route, token_ok
 from .session import MAX_MESSAGE, Session, SessionGone
+from .socket_hub import SocketHub
 
 DEFAULT_TOKEN = "wirelab-tunnel-token"
+EVENTS = "/events/"  # Socket Mode: POST /events/APP queues an event for APP's agents
 
 
 class Relay:
     def __init__(self, token: str, trace: Trace, *, response_timeout: float, show_data: bool,
-                 flood_limit: int = 1000, window: int = INITIAL_WINDOW, serial: bool = False) -> None:
+                 flood_limit: int = 1000, window: int = INITIAL_WINDOW, serial: bool = False,
+                 ack_deadline: float = 3.0) -> None:
         self.token, self.trace = token, trace
         self.response_timeout = response_timeout
         self.show_data = show_data
@@ -59,19 +62,25 @@ class Relay:
         # --serial: one public request at a time, as a tunnel without streams would have to
         self.one_at_a_time = asyncio.Lock() if serial else None
         self.agents: dict[str, Session] = {}
+        self.hub = SocketHub(trace, ack_deadline)  # Socket Mode (socket_hub.py)
         self.public_port = 0
 
     # -- the agent port -------------------------------------------------------------------------
 
     def check_agent(self, ws: ServerConnection, request: Request) -> Response | None:
         """websockets' process_request: refuse the handshake before any frame is exchanged."""
-        query = parse_qs(urlsplit(request.path).query)
-        name = (query.get("name") or [""])[0]
+        url = urlsplit(request.path)
+        query = parse_qs(url.query)
+        name = (query.get("name") or query.get("app") or [""])[0]
         if not token_ok(bearer(request.headers.get("Authorization")), self.token):
             self.trace.state(f"agent refused: bad token (name {name!r})")
             return ws.respond(HTTPStatus.UNAUTHORIZED, "bad or missing bearer token\n")
         if not NAME.fullmatch(name):
             return ws.respond(HTTPStatus.BAD_REQUEST, "name must be one DNS label: a-z, 0-9, '-'\n")
+        if url.path == "/socket":
+            return None  # Socket Mode: any number of connections per app share its events
+        if url.path != "/connect":
+            return ws.respond(HTTPStatus.NOT_FOUND, "agents use /connect?name=NAME or /socket?app=APP\n")
         if name in self.agents:
             self.trace.state(f"agent refused: {name!r} is taken")
             return ws.respond(HTTPStatus.CONFLICT, f"the name {name!r} is taken by another agent\n")
@@ -79,12 +88,16 @@ class Relay:
 
     def tell_agent(self, ws: ServerConnection, request: Request, response: Response) -> None:
         """websockets' process_response: the accepted agent learns its public URL from a header."""
-        name = (parse_qs(urlsplit(request.path).query).get("name") or [""])[0]
-        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+        url = urlsplit(request.path)
+        name = (parse_qs(url.query).get("name") or [""])[0]
+        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS and url.path == "/connect":
             response.headers["X-Tunnel-URL"] = f"http://{name}.localhost:{self.public_port}/"
 
     async def agent_connected(self, ws: ServerConnection) -> None:
-        name = (parse_qs(urlsplit(ws.request.path).query).get("name") or [""])[0]
+        url = urlsplit(ws.request.path)
+        if url.path == "/socket":
+            return await self.hub.agent_connected(ws, parse_qs(url.query)["app"][0])
+        name = (parse_qs(url.query).get("name") or [""])[0]
         if name in self.agents:  # two handshakes for one name raced past check_agent
             await ws.close(1008, f"the name {name!r} is taken by another agent")
             return
@@ -107,6 +120,8 @@ class Relay:
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
+        elif scope["type"] == "http" and (app := socket_mode_app(scope)) is not None:
+            await self.hub.public(scope, receive, send, app)
         elif scope["type"] == "http" and self.one_at_a_time is not None:
             async with self.one_at_a_time:
                 await self.public_request(scope, receive, send)
@@ -203,6 +218,16 @@ class Relay:
                     return
 
 
+def socket_mode_app(scope: dict[str, Any]) -> str | None:
+    """``APP`` of ``/events/APP`` on a host that names no tunnel (a tunnel's own paths stay its own)."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+    path = scope["path"]
+    if not path.startswith(EVENTS) or route(host, path) is not None:
+        return None
+    app = path[len(EVENTS):]
+    return app if NAME.fullmatch(app) else None
+
+
 async def plain(send: Any, status: int, text: str) -> None:
     body = text.encode()
     await send({"type": "http.response.start", "status": status,
@@ -214,7 +239,8 @@ async def plain(send: Any, status: int, text: str) -> None:
 async def serve_relay(args: argparse.Namespace) -> None:
     trace = Trace("relay", args.verbose, quiet=args.quiet)
     relay = Relay(args.token, trace, response_timeout=args.response_timeout, show_data=args.frames,
-                  flood_limit=args.flood_limit, window=args.window, serial=args.serial)
+                  flood_limit=args.flood_limit, window=args.window, serial=args.serial,
+                  ack_deadline=args.ack_deadline)
     async with serve(relay.agent_connected, args.host, args.agent_port, process_request=relay.check_agent,
                      process_response=relay.tell_agent, max_size=2 * MAX_MESSAGE) as agents:
         agent_port = agents.sockets[0].getsockname()[1]
@@ -243,6 +269,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", action="store_true", help="trace DATA and WINDOW_UPDATE frames too")
     parser.add_argument("--window", type=int, default=INITIAL_WINDOW,
                         help="per-stream flow-control window in bytes; the agent must use the same")
+    parser.add_argument("--ack-deadline", type=float, default=3.0,
+                        help="Socket Mode: seconds an agent has to acknowledge an envelope (default 3)")
     parser.add_argument("--serial", action="store_true",
                         help="one public request at a time (the demo's --no-multiplexing)")
     return parser.parse_args(argv)
