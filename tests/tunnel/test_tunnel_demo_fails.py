@@ -38,3 +38,9 @@ def test_act_3_fails_without_flow_control(tmp_path):
 def test_act_4_fails_when_the_agent_does_not_reconnect(tmp_path):
     assert "the agent did not come back after the relay restarted" in run_demo("--act", "4", "--no-reconnect",
                                                                             cwd=tmp_path)
+
+
+@pytest.mark.timeout(90)
+def test_act_5_fails_when_agents_process_redeliveries_again(tmp_path):
+    output = run_demo("--act", "5", "--no-dedupe", cwd=tmp_path)
+    assert "events without exactly one effect (id: times processed): {'e-11': 2}" in output

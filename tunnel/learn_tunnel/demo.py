@@ -24,6 +24,14 @@ lines are shown, prefixed by who printed them), then four acts, each checked:
    registers the name again.  Then the relay restarts, and the agent
    reconnects after a backoff and registers again.  ``--no-reconnect`` starts
    that agent with ``--no-reconnect``: it leaves, and the URL stays dead.
+5. **Socket Mode.**  Two agents of app ``bot`` dial ``/socket?app=bot`` and
+   share one SQLite store.  Eleven events are posted; one asks for more work
+   than the 1 s ack deadline, so the relay sends it again to the other agent:
+   it is processed once all the same (the store skips the second).  Then
+   one agent is killed while it holds envelopes: they go to the other one.
+   Every event is checked to have exactly one effect, and both agents to
+   have done some.  ``--no-dedupe`` starts the agents without the check:
+   the slow event's effect is written twice.
 
 Exit 0 when every check passed, 1 when one failed (with what went wrong).
 ``--act N`` runs one act.
@@ -33,8 +41,12 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import os
+import re
 import signal
+import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -66,7 +78,7 @@ class Lab:
 
     def start_relay(self, port: int, agent_port: int) -> ManagedProcess:
         argv = [PY, "-m", "learn_tunnel.relay", "--port", str(port), "--agent-port", str(agent_port),
-                "--token", TOKEN, "--response-timeout", "3", *self.window()]
+                "--token", TOKEN, "--response-timeout", "3", "--ack-deadline", "1", *self.window()]
         argv += ["--serial"] if self.args.no_multiplexing else []
         argv += ["--frames"] if self.args.verbose else []
         relay = start_server(argv, name="relay", echo=True)
@@ -172,24 +184,87 @@ def act_failures(trace: Trace, lab: Lab) -> None:
     trace.note("the agent reconnected after a backoff and registered again: the URL works")
 
 
+def act_socket_mode(trace: Trace, lab: Lab) -> None:
+    trace.banner("Act 5: Socket Mode -- events down outbound WebSockets, acknowledged by envelope_id")
+    events_url = f"http://127.0.0.1:{lab.relay.port}/events/bot"
+    with tempfile.TemporaryDirectory(prefix="wirelab-tunnel-") as tmp:
+        db = os.path.join(tmp, "bot.sqlite")
+        extra = ["--no-dedupe"] if lab.args.no_dedupe else []
+        relay = f"ws://127.0.0.1:{lab.agent_port}"
+        agents = [start_process([PY, "-m", "learn_tunnel.socket_agent", "--relay", relay, "--app", "bot",
+                                 "--name", f"bot-{n}", "--db", db, "--token", TOKEN, *extra],
+                                name=f"bot-{n}", ready_line="connected to app", echo=True) for n in (1, 2)]
+        try:
+            def post(payload: dict[str, object]) -> str:
+                return httpx.post(events_url, json=payload).json()["envelope_id"]
+            posted = [post({"text": f"event {n}"}) for n in range(10)] + [post({"text": "slow", "work": 1.5})]
+            trace.note(f"posted {len(posted)} events; {posted[-1]} needs 1.5 s of work, the deadline is 1 s")
+            settled(lab, events_url, len(posted))
+            slow = re.compile(rf"= bot-\d\s+{posted[-1]} (processed|already processed)")
+
+            def both_copies_handled() -> bool:  # the first ack settles it; the second copy finishes later
+                return sum(len(slow.findall(agent.output())) for agent in agents) >= 2
+            eventually(both_copies_handled, 10, f"both deliveries of {posted[-1]} handled")
+            stats = httpx.get(events_url).json()
+            trace.note(f"relay: {stats['acked']} acknowledged, {stats['redelivered']} redelivered")
+            check(stats["redelivered"] >= 1, "nothing was redelivered: the slow event should have timed out")
+            exactly_once(trace, db, posted)
+            posted += [post({"text": f"late {n}", "work": 0.5}) for n in range(6)]
+            agents[0].wait_line(r"< bot-1\s+e-1[2-7]", timeout=10)
+            agents[0].signal(signal.SIGKILL)
+            trace.note(f"bot-1 (pid {agents[0].pid}) killed with SIGKILL while it held envelopes")
+            settled(lab, events_url, len(posted))
+            exactly_once(trace, db, posted)
+            with sqlite3.connect(db) as store:
+                rows = store.execute("SELECT agent, COUNT(*) FROM effects GROUP BY agent").fetchall()
+            by_agent = dict(rows)
+            trace.note(f"effects by agent: {by_agent}")
+            check(len(by_agent) == 2, f"one agent did all the work: {by_agent} (the load should be shared)")
+        finally:
+            for agent in agents:
+                agent.stop()
+
+
+def settled(lab: Lab, events_url: str, count: int) -> None:
+    def done() -> bool:
+        stats = httpx.get(events_url).json()
+        return stats["acked"] >= count and stats["queued"] == 0 and stats["in_flight"] == 0
+    try:
+        eventually(done, 20, f"all {count} events acknowledged")
+    except Exception as exc:
+        stats = httpx.get(events_url).json()
+        raise CheckFailed(f"the events were not all acknowledged: {stats} ({exc})") from None
+
+
+def exactly_once(trace: Trace, db: str, posted: list[str]) -> None:
+    with sqlite3.connect(db) as store:
+        rows = store.execute("SELECT envelope_id, COUNT(*) FROM effects GROUP BY envelope_id").fetchall()
+    counts = dict(rows)
+    wrong = {e: counts.get(e, 0) for e in posted if counts.get(e, 0) != 1}
+    check(not wrong, f"events without exactly one effect (id: times processed): {wrong}")
+    trace.note(f"all {len(posted)} events processed exactly once")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_tunnel.demo",
                                      description="A reverse tunnel over one outbound WebSocket.")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="every frame, DATA and WINDOW_UPDATE too")
-    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4), help="run one act only")
+    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4, 5), help="run one act only")
     parser.add_argument("--no-multiplexing", action="store_true", help="act 2: one request at a time")
     parser.add_argument("--no-flow-control", action="store_true", help="act 3: 2 GiB windows")
     parser.add_argument("--no-reconnect", action="store_true", help="act 4: the agent does not reconnect")
+    parser.add_argument("--no-dedupe", action="store_true", help="act 5: agents process redeliveries again")
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> None:
     trace = Trace("demo", verbose=args.verbose)
-    acts = [args.act] if args.act else [1, 2, 3, 4]
+    acts = [args.act] if args.act else [1, 2, 3, 4, 5]
     lab = Lab(args)
     try:
-        steps = {1: act_public_url, 2: act_interleaving, 3: act_flow_control, 4: act_failures}
+        steps = {1: act_public_url, 2: act_interleaving, 3: act_flow_control, 4: act_failures,
+                 5: act_socket_mode}
         for act in acts:
             steps[act](trace, lab)
     finally:
