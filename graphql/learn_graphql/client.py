@@ -1,6 +1,6 @@
 """A small GraphQL-over-WebSocket client: ``transport_ws.ClientConnection`` driven by asyncio.
 
-Reading order: messages -> transport_ws -> **client** -> auction -> server -> demo.
+Reading order: messages -> transport_ws -> **client** -> auction -> feeds -> server -> demo.
 
 The ``websockets`` library carries the WebSocket (RFC 6455 is the websocket
 pattern's lesson); everything above it, the ``graphql-transport-ws`` messages,

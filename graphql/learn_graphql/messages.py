@@ -1,6 +1,6 @@
 """The messages of ``graphql-transport-ws``: their names, their checks, and the close codes.
 
-Reading order: **messages** -> transport_ws -> client -> auction -> server -> demo.
+Reading order: **messages** -> transport_ws -> client -> auction -> feeds -> server -> demo.
 
 Every WebSocket message is one JSON object with a ``type`` (``PROTOCOL.md``,
 Messages).  :func:`decode` checks one against the protocol's rules and raises

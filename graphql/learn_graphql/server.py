@@ -1,6 +1,6 @@
 """A GraphQL-over-WebSocket server on our own protocol layer: ``ServerConnection`` driven by asyncio.
 
-Reading order: messages -> transport_ws -> client -> auction -> **server** -> demo.
+Reading order: messages -> transport_ws -> client -> auction -> feeds -> **server** -> demo.
 
 The server end of ``transport_ws.py``, beside strawberry's: the ``websockets``
 library carries the WebSocket, ``ServerConnection`` decides every protocol
@@ -11,10 +11,15 @@ store and hub, so it joins strawberry's servers on one Redis::
 
     python -m learn_graphql.server --port 8002 --server-id s3 [--redis-url redis://...] [-v]
 
-One task per connection reads messages and feeds them to the connection; one
-task per operation streams its results.  The init timeout is a timer here,
-because the pure layer reads no clock: when it fires, ``init_timed_out()``
-says whether to close with 4408.
+Per connection, one task reads messages and feeds them to the connection, and
+one task (the writer) is the only one that writes: it sends whatever the
+connection has queued, in order, then the close frame if the connection
+decided to close.  Queries and mutations run in a task each; subscriptions
+join a shared feed (``feeds.py``: one execution per event for everyone on the
+same document), which only appends to outboxes, so a slow reader delays
+nobody: past ``OUTBOX_LIMIT`` queued messages its connection is closed with
+1008.  The init timeout is a timer here, because the pure layer reads no
+clock: when it fires, ``init_timed_out()`` says whether to close with 4408.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from websockets.asyncio.server import ServerConnection as Socket
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from wirelab_common.errors import run_main
 from wirelab_common.ports import ensure_port_free
 from wirelab_common.redis_server import check_redis
@@ -40,55 +46,80 @@ from .auction.app import DEMO_TOKENS, user_for
 from .auction.hub import Hub
 from .auction.schema import build_schema
 from .auction.store import MemoryStore, RedisStore
+from .feeds import Feed, Feeds
 from .messages import SUBPROTOCOL, summary
 from .transport_ws import CompleteRequested, InitRequested, ServerConnection, SubscribeRequested
 
+OUTBOX_LIMIT = 1024  # messages a connection may fall behind before it is closed (1008)
+
 
 class Session:
-    """One WebSocket: the pure connection, the operations it runs, and the socket's writes."""
+    """One WebSocket: the pure connection, the operations it runs, and one writer task."""
 
     def __init__(self, socket: Socket, server: GraphQLServer) -> None:
         self.socket, self.server = socket, server
         self.connection = ServerConnection()
         self.context: dict[str, Any] = {"store": server.store, "hub": server.hub,
                                         "server_id": server.server_id, "user": None}
-        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations
+        self.feeds: dict[str, Feed] = {}  # subscriptions, shared with other sessions
         self.trace = server.trace
+        self.wake = asyncio.Event()
 
-    async def flush(self) -> None:
-        for text in self.connection.data_to_send():
-            self.trace.sent(shorten(summary(text), 100), [text], peer=self.context["user"])
-            await self.socket.send(text)
-        close = self.connection.close
-        if close is not None and self.socket.close_code is None:
-            self.trace.state(f"closing with {close.code} {close.reason}")
-            await self.socket.close(close.code, close.reason)
+    def kick(self) -> None:
+        """Something is in the outbox (or the connection decided to close): wake the writer."""
+        self.wake.set()
+
+    def deliver(self, op_id: str, result_json: str) -> None:
+        """A feed's result for one of our subscriptions; never waits (the writer sends it)."""
+        self.connection.send_next_encoded(op_id, result_json)
+        if len(self.connection.outbox) > OUTBOX_LIMIT:  # this reader keeps nobody else waiting
+            self.connection.fail(1008, f"more than {OUTBOX_LIMIT} messages behind")
+        self.kick()
+
+    async def writer(self) -> None:
+        """The only task that writes to the socket: every message in outbox order, then the close."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            for text in self.connection.data_to_send():
+                if not self.trace.quiet:
+                    self.trace.sent(shorten(summary(text), 100), [text], peer=self.context["user"])
+                await self.socket.send(text)
+            close = self.connection.close
+            if close is not None:
+                self.trace.state(f"closing with {close.code} {close.reason}")
+                await self.socket.close(close.code, close.reason)
+                return
 
     async def init_timer(self) -> None:
         await asyncio.sleep(self.server.init_timeout)
         if self.connection.init_timed_out() is not None:  # None: connection_init came in time
-            await self.flush()
+            self.kick()
 
     async def run(self) -> None:
-        timer = asyncio.create_task(self.init_timer())
+        tasks = [asyncio.create_task(self.init_timer()), asyncio.create_task(self.writer())]
         try:
             async for text in self.socket:
-                if isinstance(text, str):
+                if isinstance(text, str) and not self.trace.quiet:
                     self.trace.received(shorten(summary(text), 100), [text], peer=self.context["user"])
                 for event in self.connection.receive(text):
-                    self.handle(event)
-                await self.flush()
+                    await self.handle(event)
+                self.kick()
                 if self.connection.close is not None:
+                    with contextlib.suppress(TimeoutError, ConnectionClosed):
+                        await asyncio.wait_for(asyncio.shield(tasks[1]), 2)  # the close frame goes out
                     break
         except ConnectionClosed:
             pass
         finally:
-            timer.cancel()
-            for task in self.operations.values():
-                task.cancel()  # the operation's generator closes: no leaked subscription
-            await asyncio.gather(timer, *self.operations.values(), return_exceptions=True)
+            for op_id, feed in list(self.feeds.items()):
+                await self.server.feeds.leave(feed, self, op_id)  # the last one out closes the generator
+            for task in [*tasks, *self.operations.values()]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self.operations.values(), return_exceptions=True)
 
-    def handle(self, event: Any) -> None:
+    async def handle(self, event: Any) -> None:
         if isinstance(event, InitRequested):
             user = user_for(self.server.tokens, event.payload.get("token"))
             if user is None:
@@ -99,14 +130,19 @@ class Session:
                 self.trace.state(f"connection_init accepted: {user}")
                 self.connection.accept({"server": self.server.server_id, "user": user})
         elif isinstance(event, SubscribeRequested):
-            self.operations[event.id] = asyncio.create_task(self.operation(event))
+            if is_subscription(event.query, event.operation_name):
+                self.feeds[event.id] = self.server.feeds.join(self, event.id, event.query, event.variables,
+                                                               event.operation_name)
+            else:
+                self.operations[event.id] = asyncio.create_task(self.operation(event))
         elif isinstance(event, CompleteRequested):
-            task = self.operations.pop(event.id, None)
-            if task is not None:
+            if (feed := self.feeds.pop(event.id, None)) is not None:
+                await self.server.feeds.leave(feed, self, event.id)
+            elif (task := self.operations.pop(event.id, None)) is not None:
                 task.cancel()
 
     async def operation(self, op: SubscribeRequested) -> None:
-        """Stream one operation's results as ``next`` messages, then ``complete`` (or ``error``)."""
+        """A query or a mutation (or a document that does not parse): its own execution."""
         try:
             results = await self.server.schema.stream(op.query, variable_values=op.variables,
                                                       context_value=self.context,
@@ -115,19 +151,26 @@ class Session:
                 async for result in results:
                     if isinstance(result, PreExecutionError):  # refused before running: error ends it
                         self.connection.send_error(op.id, [e.formatted for e in result.errors or []])
-                        await self.flush()
+                        self.kick()
                         return
                     payload: dict[str, Any] = {"data": result.data}
                     if result.errors:
                         payload["errors"] = [e.formatted for e in result.errors]
                     self.connection.send_next(op.id, payload)
-                    await self.flush()
+                    self.kick()
             self.connection.send_complete(op.id)
-            await self.flush()
-        except ConnectionClosed:
-            pass
+            self.kick()
         finally:
             self.operations.pop(op.id, None)
+
+
+def is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a subscription (then it can share a feed)."""
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return False  # run it alone: its own execution reports the syntax error
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
 class GraphQLServer:
@@ -138,6 +181,9 @@ class GraphQLServer:
         self.store = (RedisStore(self.hub, args.server_id, args.redis_url) if args.redis_url
                       else MemoryStore(self.hub, args.server_id))
         self.schema = build_schema()
+        # Feeds run with no user: a subscription result here is the same for everyone (feeds.py).
+        self.feeds = Feeds(self.schema, {"store": self.store, "hub": self.hub, "server_id": self.server_id,
+                                         "user": None})
 
     async def session(self, socket: Socket) -> None:
         if socket.subprotocol != SUBPROTOCOL:  # the client offered none we speak

@@ -1,6 +1,6 @@
 """The ``graphql-transport-ws`` protocol, sans I/O: text messages in, events and messages out.
 
-Reading order: messages -> **transport_ws** -> client -> auction -> server -> demo.
+Reading order: messages -> **transport_ws** -> client -> auction -> feeds -> server -> demo.
 
 GraphQL over WebSocket (the protocol of the ``graphql-ws`` library, its
 ``PROTOCOL.md``) runs inside one WebSocket whose subprotocol is
@@ -61,6 +61,7 @@ protocol violation: close with 4400, naming what came and what was expected.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,6 +278,18 @@ class ServerConnection(_Connection):
     def send_next(self, op_id: str, result: dict[str, Any]) -> None:
         if op_id in self.running:
             self._send({"id": op_id, "type": "next", "payload": result})
+
+    def send_next_encoded(self, op_id: str, result_json: str) -> None:
+        """``send_next`` with the result already JSON: a server that sends one result to many
+        subscribers encodes it once.  The text is the one ``send_next`` makes."""
+        if op_id in self.running and self.close is None:
+            self.outbox.append(f'{{"id":{json.dumps(op_id)},"type":"next","payload":{result_json}}}')
+
+    def fail(self, code: int, reason: str) -> Close:
+        """Close for a reason of the driver's own (4500, a reader too slow to keep): nothing more goes out."""
+        self._fail(code, reason)
+        assert self.close is not None
+        return self.close
 
     def send_error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         """The operation failed validation: error ends it (no complete follows)."""

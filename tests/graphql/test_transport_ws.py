@@ -229,3 +229,21 @@ def test_a_client_and_a_server_talk_through_memory():
     events = [e for text in server.data_to_send() for e in client.receive(text)]
     assert init.payload == {"token": "t"}
     assert events == [Next("1", {"data": {"bids": {"amount": 15}}}), Completed("1")]
+
+
+def test_a_result_encoded_once_makes_the_same_text_as_send_next():
+    server = acknowledged_server()
+    server.receive(msg(type="subscribe", id="a", payload={"query": QUERY}))
+    result = {"data": {"bids": {"amount": 15, "bidder": "carol"}}}
+    server.send_next("a", result)
+    server.send_next_encoded("a", encode(result))
+    first, second = server.data_to_send()
+    assert first == second
+
+
+def test_the_driver_may_close_for_its_own_reasons_and_then_nothing_goes_out():
+    server = acknowledged_server()
+    server.receive(msg(type="subscribe", id="a", payload={"query": QUERY}))
+    assert server.fail(1008, "too slow") == Close(1008, "too slow")
+    server.send_next_encoded("a", "{}")
+    assert sent(server) == []
