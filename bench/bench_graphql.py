@@ -10,6 +10,9 @@ One throwaway redis-server, then two servers in turn, each in its own process:
   and sends a ``next`` message;
 - ``sse``: the same server, each subscriber one ``POST`` with ``Accept:
   text/event-stream`` (GraphQL over SSE), read with httpx;
+- ``ours``: our own server (``learn_graphql.server``, ``-q``): the same schema,
+  but one subscription generator for all subscribers of one document
+  (``feeds.py``): one execution and one JSON encoding per event;
 - ``anchor``: ``bench_graphql_anchor.py``, a bare ``websockets`` server that
   builds the same ``next`` text once per event and ``broadcast()``s it.
 
@@ -19,8 +22,9 @@ the ``graphql-transport-ws`` subprotocol and no compression, each sends
 ``connection_init`` and ``subscribe`` through our ``ClientConnection`` and
 then decodes every message it gets.  Events are PUBLISHed straight to the Redis
 channel the servers listen on (the Lua script a bid runs publishes the same
-JSON), all at once; the clock runs from the first PUBLISH until every
-subscriber has every event.  events/s = subscribers x events / seconds.
+JSON), all at once, after warm-up events (amount 0) have reached every
+subscriber; the clock runs from the first PUBLISH until every subscriber has
+every event.  events/s = subscribers x events / seconds.
 
 The GraphQL layer's cost per delivered event is the difference of the two
 times divided by subscribers x events.  Target (bench/README.md): graphql >=
@@ -50,7 +54,25 @@ BIDS = 'subscription { bids(lot: "lamp") { amount bidder seq server } }'
 TARGET = 0.5
 
 
-async def subscriber(url: str, events: int, ready: asyncio.Semaphore, done: list[float]) -> None:
+class Run:
+    """Who is subscribed (has had a warm-up event), and when each subscriber had every event."""
+
+    def __init__(self) -> None:
+        self.ready = 0
+        self.done: list[float] = []
+
+
+def counted(amount: int, run: Run, warmed: list[bool]) -> int:
+    """1 for a timed event; a warm-up (amount 0) marks the subscriber ready the first time."""
+    if amount > 0:
+        return 1
+    if not warmed[0]:
+        warmed[0] = True
+        run.ready += 1
+    return 0
+
+
+async def subscriber(url: str, events: int, run: Run) -> None:
     # No keepalive pings: a server busy for 20 s with 1,000 subscribers would fail them (1011).
     async with connect(url, subprotocols=[SUBPROTOCOL], compression=None, max_queue=None,
                        open_timeout=30, ping_interval=None) as ws:
@@ -61,65 +83,59 @@ async def subscriber(url: str, events: int, ready: asyncio.Semaphore, done: list
         conn.subscribe("1", BIDS)
         for text in conn.data_to_send():
             await ws.send(text)
-        ready.release()
-        seen = 0
+        seen, warmed = 0, [False]
         while seen < events:
-            seen += len(conn.receive(await ws.recv()))
-        done.append(time.perf_counter())
+            for event in conn.receive(await ws.recv()):
+                seen += counted(event.payload["data"]["bids"]["amount"], run, warmed)
+        run.done.append(time.perf_counter())
 
 
-async def sse_subscriber(http: httpx.AsyncClient, url: str, events: int, ready: asyncio.Semaphore,
-                         done: list[float]) -> None:
+async def sse_subscriber(http: httpx.AsyncClient, url: str, events: int, run: Run) -> None:
     """The same subscription as one POST with Accept: text/event-stream; decodes every event's data."""
     headers = {"Accept": "text/event-stream", "Authorization": "Bearer alice-token"}
     async with http.stream("POST", url, json={"query": BIDS}, headers=headers) as response:
-        ready.release()
-        seen = 0
+        seen, warmed = 0, [False]
         async for line in response.aiter_lines():
             if line.startswith("data: {"):
-                json.loads(line[6:])
-                seen += 1
+                seen += counted(json.loads(line[6:])["data"]["bids"]["amount"], run, warmed)
                 if seen == events:
                     break
-        done.append(time.perf_counter())
+        run.done.append(time.perf_counter())
 
 
-async def one_run(url: str, redis_url: str, subscribers: int, events: int, wait_ready) -> float:
-    ready = asyncio.Semaphore(0)
-    done: list[float] = []
+def bid(amount: int) -> str:
+    """A bid event as the Lua script publishes it (store.py)."""
+    return json.dumps({"lot": "lamp", "amount": amount, "bidder": "carol", "seq": amount, "server": "s9"})
+
+
+async def one_run(url: str, redis_url: str, subscribers: int, events: int) -> float:
+    run = Run()
     tasks = []
     http = httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None))
     for _ in range(subscribers):  # connect a few at a time: a thousand handshakes at once time out
         if url.startswith("http"):
-            tasks.append(asyncio.create_task(sse_subscriber(http, url, events, ready, done)))
+            tasks.append(asyncio.create_task(sse_subscriber(http, url, events, run)))
         else:
-            tasks.append(asyncio.create_task(subscriber(url, events, ready, done)))
+            tasks.append(asyncio.create_task(subscriber(url, events, run)))
         if len(tasks) % 50 == 0:
             await asyncio.sleep(0.05)
-    for _ in range(subscribers):
-        await asyncio.wait_for(ready.acquire(), 60)
-    await wait_ready()
     redis = aioredis.from_url(redis_url)
-    payloads = [json.dumps({"lot": "lamp", "amount": 100 + n, "bidder": "carol", "seq": n + 1,
-                            "server": "s9"}) for n in range(events)]
+    # Warm-up events (amount 0) until every subscriber has had one: then every subscription runs,
+    # whatever the server (a per-subscriber generator, a shared feed, the anchor's set).
+    deadline = time.monotonic() + 120
+    while run.ready < subscribers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {run.ready} of {subscribers} subscribers got a warm-up event in 120 s")
+        await redis.publish("auction:bids", bid(0))
+        await asyncio.sleep(0.2)
+    payloads = [bid(n + 1) for n in range(events)]
     start = time.perf_counter()
     for payload in payloads:
         await redis.publish("auction:bids", payload)
     await asyncio.wait_for(asyncio.gather(*tasks), 300)
     await redis.aclose()
     await http.aclose()
-    return max(done) - start
-
-
-async def active(url: str) -> int:
-    async with connect(url, subprotocols=[SUBPROTOCOL], compression=None) as ws:
-        conn = ClientConnection({"token": "alice-token"})
-        await ws.send(conn.data_to_send()[0])
-        conn.receive(await ws.recv())
-        conn.subscribe("s", "{ stats { activeSubscriptions } }")
-        await ws.send(conn.data_to_send()[0])
-        reply = json.loads(await ws.recv())
-        return reply["payload"]["data"]["stats"]["activeSubscriptions"]
+    return max(run.done) - start
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -127,41 +143,36 @@ async def bench(args: argparse.Namespace) -> None:
     with redis_proc:
         graphql_argv = [sys.executable, "-m", "learn_graphql.auction.server", "--port", "0", "-q",
                         "--redis-url", redis_url, "--queue-size", str(args.events * 2)]
+        ours_argv = [sys.executable, "-m", "learn_graphql.server", "--port", "0", "-q",
+                     "--redis-url", redis_url]
         anchor_argv = [sys.executable, str(HERE / "bench_graphql_anchor.py"), "--port", "0",
                        "--redis-url", redis_url]
-        times: dict[str, list[float]] = {"graphql": [], "sse": [], "anchor": []}
+        times: dict[str, list[float]] = {"graphql": [], "sse": [], "ours": [], "anchor": []}
+        paths = (("graphql", graphql_argv, "ws"), ("sse", graphql_argv, "http"), ("ours", ours_argv, "ws"),
+                 ("anchor", anchor_argv, "ws"))
         for round_ in range(args.rounds):
-            for name, argv in (("graphql", graphql_argv), ("sse", graphql_argv), ("anchor", anchor_argv)):
+            for name, argv, scheme in paths:
                 with start_server(argv, name=name, timeout=30) as server:
-                    if name in ("graphql", "sse"):
-                        ws_url = url = f"ws://127.0.0.1:{server.port}/graphql"
-                        if name == "sse":
-                            url = f"http://127.0.0.1:{server.port}/graphql"
-
-                        async def wait_ready(url=ws_url) -> None:  # every generator subscribed to the hub
-                            while await active(url) < args.subscribers:
-                                await asyncio.sleep(0.1)
-                    else:
-                        url = f"ws://127.0.0.1:{server.port}/"
-
-                        async def wait_ready() -> None:
-                            await asyncio.sleep(0.5)  # the anchor adds a client right after its subscribe
-                    seconds = await one_run(url, redis_url, args.subscribers, args.events, wait_ready)
+                    path = "/" if name == "anchor" else "/graphql"
+                    url = f"{scheme}://127.0.0.1:{server.port}{path}"
+                    seconds = await one_run(url, redis_url, args.subscribers, args.events)
                     times[name].append(seconds)
                     rate = args.subscribers * args.events / seconds
                     print(f"round {round_ + 1}  {name:<8} {seconds:7.3f} s  {rate:10,.0f} events/s delivered",
                           flush=True)
     deliveries = args.subscribers * args.events
     g, a = statistics.median(times["graphql"]), statistics.median(times["anchor"])
-    sse = statistics.median(times["sse"])
+    sse, ours = statistics.median(times["sse"]), statistics.median(times["ours"])
     ratio = a / g
     print(f"\n{args.subscribers} subscribers x {args.events} events, median of {args.rounds}:")
     print(f"  graphql (strawberry, graphql-transport-ws)  {deliveries / g:10,.0f} events/s")
     print(f"  graphql over SSE (strawberry, graphql-sse)  {deliveries / sse:10,.0f} events/s")
+    print(f"  ours (server.py, one execution per event)   {deliveries / ours:10,.0f} events/s")
     print(f"  anchor (websockets.broadcast, same text)    {deliveries / a:10,.0f} events/s")
     verdict = "met" if ratio >= TARGET else "missed"
     print(f"  ratio graphql/anchor: {ratio:.2f}x (target >= {TARGET}x: {verdict})")
     print(f"  ratio SSE/anchor: {a / sse:.2f}x; SSE/WebSocket: {g / sse:.2f}x")
+    print(f"  ratio ours/anchor: {a / ours:.2f}x (shared execution; {g / ours:.1f}x strawberry's path)")
     print(f"  the GraphQL layer costs {(g - a) / deliveries * 1e6:.1f} us per delivered event")
 
 
