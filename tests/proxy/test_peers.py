@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import websockets.sync.client
 
 from learn_proxy.demo import SMUGGLING
 from tests.conftest import need_binary
@@ -146,3 +147,10 @@ def test_chromium_loads_a_blog_page_through_the_proxy_with_nothing_missing(proxy
     chromium_page.click("text=All posts")
     chromium_page.wait_for_url(proxy.url + "/blog/", timeout=10000)
     assert not failures, failures
+
+
+def test_a_websocket_upgrade_passes_through_both(both):
+    for name, base in both.items():
+        with websockets.sync.client.connect(base.replace("http", "ws") + "/ws", open_timeout=10) as ws:
+            ws.send(f"through {name}")
+            assert ws.recv(timeout=10) == f"echo: through {name}"
