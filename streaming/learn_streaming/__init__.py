@@ -1,4 +1,5 @@
 """learn_streaming: HTTP Live Streaming with adaptive bitrate, from the playlist parser up.
 
-Reading order: playlists -> abr -> buffer -> packager -> app -> server -> player -> probe -> demo.
+Reading order: playlists -> abr -> buffer -> packager -> app -> server -> player -> probe
+-> shaping_lab -> demo.
 """

@@ -2,7 +2,7 @@
 
 Reading order: read this last; it drives everything else in the folder.
 
-Five acts, each checked, so the demo is also a test:
+Six acts, each checked, so the demo is also a test:
 
 1. **Packaging.**  ffmpeg turns the synthetic source into three renditions
    of one-second segments, a master playlist and, for comparison, a DASH
@@ -22,10 +22,13 @@ Five acts, each checked, so the demo is also a test:
    must report that the playlist stalled.
 5. **A real client.**  ffmpeg reads our master playlist over HTTP and copies
    every rendition without an error.
+6. **The kernel throttles.**  As root, ``shaping_lab.py`` runs act 2 again in
+   a network namespace of its own, with ``tc``'s token bucket on the link
+   instead of the server's throttle; not root, the act says it is skipped.
 
 Exit 0 when every check passed, 1 when one failed.  ``--act N`` runs one act.
 Each switch turns a mechanism off, and its act must then fail: ``--no-abr``
-(act 2: the player keeps its first rendition), ``--no-retry`` (act 3: the
+(acts 2 and 6: the player keeps its first rendition), ``--no-retry`` (act 3: the
 first failure ends playback), ``--no-stall-detection`` (act 4: the player
 waits for a stalled playlist for ever; the demo gives up after 15 s).
 """
@@ -53,8 +56,8 @@ from .packager import RENDITIONS, package_vod
 from .player import PlaybackError, Player
 from .playlists import MasterPlaylist, MediaPlaylist, parse
 from .probe import continuity, frame_numbers
-
-THROTTLE_BPS = 300_000
+from .shaping_lab import RELEASE_AFTER, THROTTLE_AFTER, THROTTLE_BPS, judge_adaptation
+from .shaping_lab import unavailable as lab_unavailable
 
 
 def act_packaging(trace: Trace) -> Path:
@@ -94,30 +97,13 @@ async def act_abr(trace: Trace, base: str, args: argparse.Namespace, tmp: Path) 
                         segment_timeout=6.0)
 
         async def shape(index: int) -> None:
-            if index == 4:
+            if index == THROTTLE_AFTER:
                 await set_faults(client, base, trace, rate_bps=THROTTLE_BPS)
-            elif index == 10:
+            elif index == RELEASE_AFTER:
                 await set_faults(client, base, trace, rate_bps=None)
 
         report = await player.play_vod(f"{base}/vod/master.m3u8", on_segment=shape)
-    trace.note(f"renditions fetched: {report.renditions}")
-    for sequence, before, after, reason in report.switches:
-        trace.note(f"switch at #{sequence}: r{before} -> r{after} ({reason})")
-    top = len(RENDITIONS) - 1
-    check(top in report.renditions[:5],
-          f"the player should reach r{top} before the throttle: {report.renditions}")
-    throttled = report.renditions[6:11]
-    check(throttled and max(throttled) < top,
-          f"under {THROTTLE_BPS // 1000} kbit/s the player should step down below r{top}: it fetched "
-          f"{throttled} (ABR {'off' if args.no_abr else 'on'})")
-    check(report.renditions[-1] > min(throttled),
-          f"after the throttle the player should step up: {report.renditions}")
-    stalls = report.buffer.stalls
-    trace.note(f"buffer: {len(stalls)} stall(s), {report.buffer.stalled_seconds:.1f} s frozen, "
-               f"first frame after {report.buffer.startup_wait:.2f} s")
-    problem = continuity(frame_numbers([d.path for d in report.downloads if d.path]))
-    check(problem is None, f"ffprobe: the fetched segments are not one run of frames: {problem}")
-    trace.note("ffprobe: every frame once, across the renditions fetched")
+    judge_adaptation(report, trace, abr_on=not args.no_abr)
 
 
 async def act_failures(trace: Trace, base: str, args: argparse.Namespace, tmp: Path) -> None:
@@ -198,12 +184,25 @@ def act_ffmpeg(trace: Trace, base: str) -> None:
     check(len(programs) == len(RENDITIONS), f"ffprobe should see {len(RENDITIONS)} programs: {programs}")
 
 
+def act_shaping_lab(trace: Trace, args: argparse.Namespace) -> None:
+    trace.banner("Act 6: the same throttle in the kernel -- tc tbf on a private namespace's link")
+    why = lab_unavailable()
+    if why:
+        trace.note(f"skipped: {why}; act 2 showed the same adaptation with the server's own throttle")
+        return
+    argv = [sys.executable, "-m", "learn_streaming.shaping_lab", *(["-v"] if args.verbose else []),
+            *(["--no-abr"] if args.no_abr else [])]
+    code = subprocess.run(argv, timeout=160).returncode
+    check(code == 0, f"the shaping lab failed (exit {code}): see its lines above")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m learn_streaming.demo",
                                      description="HLS: packaging, adaptive bitrate, failures, live.")
     parser.add_argument("-v", "--verbose", action="store_true", help="headers and playlists in full")
-    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4, 5), help="run one act only")
-    parser.add_argument("--no-abr", action="store_true", help="act 2: the player keeps its first rendition")
+    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4, 5, 6), help="run one act only")
+    parser.add_argument("--no-abr", action="store_true",
+                        help="acts 2 and 6: the player keeps its first rendition")
     parser.add_argument("--no-retry", action="store_true",
                         help="act 3: the first failed segment ends playback")
     parser.add_argument("--no-stall-detection", action="store_true",
@@ -216,7 +215,7 @@ async def run(args: argparse.Namespace) -> None:
         if shutil.which(binary) is None:
             raise SetupError(f"{binary} not found on PATH", "apt-get install ffmpeg")
     trace = Trace("demo", verbose=args.verbose)
-    acts = [args.act] if args.act else [1, 2, 3, 4, 5]
+    acts = [args.act] if args.act else [1, 2, 3, 4, 5, 6]
     act_packaging(trace) if 1 in acts else package_vod()
     with tempfile.TemporaryDirectory(prefix="learn-streaming-") as tmp, \
             start_server([sys.executable, "-m", "learn_streaming.server", "--port", "0", "-q"],
@@ -229,6 +228,8 @@ async def run(args: argparse.Namespace) -> None:
             await act_live(trace, args, Path(tmp))
         if 5 in acts:
             act_ffmpeg(trace, server.url)
+    if 6 in acts:
+        act_shaping_lab(trace, args)
     trace.note(f"all acts checked ({', '.join(map(str, acts))})")
 
 
