@@ -154,3 +154,10 @@ def test_a_websocket_upgrade_passes_through_both(both):
         with websockets.sync.client.connect(base.replace("http", "ws") + "/ws", open_timeout=10) as ws:
             ws.send(f"through {name}")
             assert ws.recv(timeout=10) == f"echo: through {name}"
+
+
+def test_a_killed_backend_is_a_502_from_both(both, backends):
+    backends.blog.kill()
+    for name, base in both.items():
+        assert httpx.get(base + "/blog/").status_code == 502, name
+        assert httpx.get(base + "/").status_code == 200, name
