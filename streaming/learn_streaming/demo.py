@@ -17,8 +17,9 @@ Six acts, each checked, so the demo is also a test:
    player retries, then steps down and gets it from the rendition below.
    Another answers only after 3 s: the player times out at 2 s and retries.
 4. **Live.**  A second server runs ffmpeg live; the player follows the
-   sliding window (EXT-X-MEDIA-SEQUENCE advances, the first segment it saw
-   is deleted: 404); then the encoder is paused (SIGSTOP) and the player
+   sliding window (EXT-X-MEDIA-SEQUENCE advances, ffprobe finds every frame
+   of the 8 segments it fetched once, the first segment it saw is deleted:
+   404); then the encoder is paused (SIGSTOP) and the player
    must report that the playlist stalled.
 5. **A real client.**  ffmpeg reads our master playlist over HTTP and copies
    every rendition without an error.
@@ -142,11 +143,16 @@ async def act_live(trace: Trace, args: argparse.Namespace, tmp: Path) -> None:
                         (await client.get(f"{base}/live/master.m3u8")).status_code == 200:
                     break
                 await asyncio.sleep(0.1)
-            player = Player(client, trace.child("player"), save_dir=None, segment_timeout=3.0)
+            save = tmp / "live"
+            save.mkdir()
+            player = Player(client, trace.child("player"), save_dir=save, segment_timeout=3.0)
             report = await player.follow_live(f"{base}/live/master.m3u8", segments=8)
             sequences = sorted(set(report.media_sequences))
             trace.note(f"EXT-X-MEDIA-SEQUENCE seen: {sequences}")
             check(len(sequences) >= 3, f"the live window should slide: media sequences {sequences}")
+            problem = continuity(frame_numbers([d.path for d in report.downloads if d.path]))
+            check(problem is None, f"ffprobe: the live segments are not one run of frames: {problem}")
+            trace.note(f"ffprobe: {len(report.downloads)} live segments, every frame once")
             earliest = report.downloads[0]
             first = f"{base}/live/v{earliest.rendition}/seg_{earliest.sequence:05d}.ts"
             for _ in range(60):
