@@ -58,6 +58,7 @@ class Run:
     """Who is subscribed (has had a warm-up event), and when each subscriber had every event."""
 
     def __init__(self) -> None:
+        self.subscribed = asyncio.Semaphore(0)  # released once a subscriber has sent its subscribe
         self.ready = 0
         self.done: list[float] = []
 
@@ -83,6 +84,7 @@ async def subscriber(url: str, events: int, run: Run) -> None:
         conn.subscribe("1", BIDS)
         for text in conn.data_to_send():
             await ws.send(text)
+        run.subscribed.release()
         seen, warmed = 0, [False]
         while seen < events:
             for event in conn.receive(await ws.recv()):
@@ -94,6 +96,7 @@ async def sse_subscriber(http: httpx.AsyncClient, url: str, events: int, run: Ru
     """The same subscription as one POST with Accept: text/event-stream; decodes every event's data."""
     headers = {"Accept": "text/event-stream", "Authorization": "Bearer alice-token"}
     async with http.stream("POST", url, json={"query": BIDS}, headers=headers) as response:
+        run.subscribed.release()
         seen, warmed = 0, [False]
         async for line in response.aiter_lines():
             if line.startswith("data: {"):
@@ -119,15 +122,21 @@ async def one_run(url: str, redis_url: str, subscribers: int, events: int) -> fl
             tasks.append(asyncio.create_task(subscriber(url, events, run)))
         if len(tasks) % 50 == 0:
             await asyncio.sleep(0.05)
+    for _ in range(subscribers):  # every connection is open and has asked (nothing flows yet)
+        await asyncio.wait_for(run.subscribed.acquire(), 120)
     redis = aioredis.from_url(redis_url)
     # Warm-up events (amount 0) until every subscriber has had one: then every subscription runs,
-    # whatever the server (a per-subscriber generator, a shared feed, the anchor's set).
+    # whatever the server (a per-subscriber generator, a shared feed, the anchor's set).  One at a
+    # time, each given up to 5 s to arrive: a flood of them would delay the stragglers' subscribe.
     deadline = time.monotonic() + 120
     while run.ready < subscribers:
         if time.monotonic() > deadline:
             raise SystemExit(f"only {run.ready} of {subscribers} subscribers got a warm-up event in 120 s")
         await redis.publish("auction:bids", bid(0))
-        await asyncio.sleep(0.2)
+        before, waited = run.ready, 0.0
+        while run.ready < subscribers and waited < 5 and (run.ready == before or waited < 0.5):
+            await asyncio.sleep(0.05)
+            waited += 0.05
     payloads = [bid(n + 1) for n in range(events)]
     start = time.perf_counter()
     for payload in payloads:
