@@ -18,10 +18,11 @@ HLS needs nothing but a file server, but the headers matter:
   exposes ``Content-Length``/``Content-Range``;
 - **no path traversal**: ``/vod/../../etc/passwd`` must not leave the media root.
 
-:class:`Faults` is the demo's and the tests' lever on the server (never part of a
-real deployment): a shaped rate for segment bodies, segments that answer 404 (a given number
-of times) or arrive late, and a live encoder that can be paused.  It is set with
-``POST /_faults`` (JSON).
+:class:`Faults` is the demo's and the tests' lever on the server (a real
+deployment would not have it; this server always does): a shaped rate for
+segment bodies, segments that answer 404 (a given number of times) or
+arrive late, and a live encoder that can be paused.  It is set with
+``POST /_faults`` (a JSON object; anything else is answered 400).
 """
 
 from __future__ import annotations
@@ -99,7 +100,18 @@ def create_app(roots: dict[str, Path], trace: Trace, faults: Faults | None = Non
         return response
 
     async def set_faults(request: Request) -> Response:
-        body = await request.json()
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("a JSON object")
+            return apply_faults(body)
+        except (ValueError, TypeError) as exc:  # bad input: say so, and keep serving
+            trace.state(f"faults refused: {exc}")
+            return PlainTextResponse(f"bad faults: {exc}\n", status_code=400)
+
+    def apply_faults(body: dict) -> Response:
+        if body.get("rate_bps") is not None and not isinstance(body["rate_bps"], int):
+            raise ValueError("rate_bps is an integer (bit/s) or null")
         if "rate_bps" in body:
             faults.rate_bps = body["rate_bps"]
         faults.missing.update(body.get("missing", {}))

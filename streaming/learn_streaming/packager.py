@@ -92,10 +92,14 @@ def hls_command(out: Path, seconds: int, *, renditions: tuple[Rendition, ...] = 
 
 
 def cache_dir() -> Path:
-    """Where generated media goes: $WIRELAB_CACHE or .cache/streaming under the working directory's repo."""
-    base = os.environ.get("WIRELAB_CACHE")
-    root = Path(base) if base else Path(__file__).resolve().parents[2] / ".cache"
-    return root / "streaming"
+    """Where generated media goes: ``$WIRELAB_CACHE/streaming``; else the checkout's
+    ``.cache/streaming`` (an editable install); else ``~/.cache/wirelab/streaming``."""
+    if base := os.environ.get("WIRELAB_CACHE"):
+        return Path(base) / "streaming"
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / ".cache" / "streaming"
+    return Path.home() / ".cache" / "wirelab" / "streaming"
 
 
 def package_vod(seconds: int = 16, *, out: Path | None = None, burn_in: bool | None = None) -> Path:

@@ -68,3 +68,11 @@ def test_a_missing_segment_answers_404_as_often_as_told(server):
         codes = [client.get("/vod/v0/seg_00001.ts").status_code for _ in range(3)]
         unknown = client.get("/vod/v0/seg_99999.ts").status_code
     assert codes == [404, 404, 200] and unknown == 404
+
+
+def test_bad_fault_requests_get_400_and_the_server_keeps_serving(server):
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.post("/_faults", content=b"{not json").status_code == 400
+        assert client.post("/_faults", json=[1, 2]).status_code == 400
+        assert client.post("/_faults", json={"rate_bps": "fast"}).status_code == 400
+        assert client.get("/vod/master.m3u8").status_code == 200
