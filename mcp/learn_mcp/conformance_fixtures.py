@@ -101,6 +101,14 @@ def constant(result: dict[str, Any]) -> Callable[[ToolContext], Awaitable[dict[s
     return run
 
 
+async def with_reconnection(ctx: ToolContext) -> dict[str, Any]:
+    """Scenario server-sse-polling: the server ends the POST's connection after the priming event,
+    finishes the call while nobody listens, and the client gets the result by resuming."""
+    ctx.close_stream()  # False where there is no resumable stream: then the result simply follows
+    await ctx.sleep(0.1)  # still working, with the connection closed
+    return {"content": [text("Reconnection test completed successfully")]}
+
+
 FIXTURE_TOOLS: dict[str, tuple[str, Callable[[ToolContext], Awaitable[dict[str, Any]]]]] = {
     "test_simple_text": ("Returns one text content.",
                          constant({"content": [text("This is a simple text response for testing.")]})),
@@ -114,6 +122,8 @@ FIXTURE_TOOLS: dict[str, tuple[str, Callable[[ToolContext], Awaitable[dict[str, 
         embedded("test://mixed-content-resource", "application/json", '{"test":"data","value":123}')]})),
     "test_tool_with_logging": ("Sends three info log messages while it runs.", with_logging),
     "test_tool_with_progress": ("Reports progress 0, 50, 100 of 100.", with_progress),
+    "test_reconnection": ("Closes its SSE stream mid-call; the result comes on the resumed stream.",
+                          with_reconnection),
     "test_error_handling": ("Always fails, as a tool error.",
                             constant(error_result("This tool intentionally returns an error for testing"))),
 }

@@ -25,6 +25,10 @@ so even a client that has seen nothing yet can resume.
 sends the events the client has not seen, then closes the response with ``retry:
 N``, and the client comes back after N ms with ``Last-Event-ID`` (the SSE polling of
 SEP-1699).  Every message on the GET stream then reaches the client by resumption.
+A POST's stream can be ended the same way in the middle of its call (a tool's
+``ctx.close_stream()``, http_transport.py); the GET that resumes it carries the
+rest of that call, its response last.  A ``Last-Event-ID`` the log cannot continue
+from is refused with 404 (sessions.py ``EventStream.knows``).
 
 :class:`GetStream` is a mixin of ``http_transport.McpHttpApp``, which supplies
 ``store``, ``core``, ``settings``, ``trace``, ``traced`` and ``event_stream``.
@@ -77,15 +81,18 @@ class GetStream:
         if last is not None:
             where = parse_event_id(last)
             stream = session.streams.get(where[0]) if where else None
-            if stream is None or where is None:
-                return refuse(404, INVALID_REQUEST, f"Not Found: no stream for Last-Event-ID {last}")
+            if stream is None or where is None or not stream.knows(where[1]):
+                # Unknown, expired, never sent, or its successors were dropped: a replay would have a gap.
+                return refuse(404, INVALID_REQUEST, f"Not Found: cannot resume after Last-Event-ID {last} "
+                              "(no such event in this session's logs, or the events after it are gone); "
+                              "send the request again")
             self.trace.state(f"resuming stream {stream.id} after event {where[1]}")
-            return self.event_stream(stream.follow(where[1], caught_up=poll is not None), stream, poll)
+            return self.event_stream(stream.follow(where[1], caught_up=poll is not None), stream)
         standalone = session.standalone
         if standalone is not None and not standalone.closed and standalone.attached:
             return refuse(409, INVALID_REQUEST, "Conflict: this session's GET stream is already open")
         stream = self.standalone_for(session)
-        return self.event_stream(stream.follow(caught_up=poll is not None), stream, poll)
+        return self.event_stream(stream.follow(caught_up=poll is not None), stream)
 
     def standalone_for(self, session: Session) -> EventStream:
         """The session's GET stream, created (with its priming event) if there is none open."""

@@ -37,8 +37,12 @@ Every request goes down the same ladder; the first rung that fails answers:
    streams number their events and keep them in the session's log
    (sessions.py) so ``GET`` + ``Last-Event-ID`` resumes them; a closed legacy
    connection is *not* a cancellation (the client sends
-   ``notifications/cancelled``).  Modern streams have no ids, and closing one
-   *is* the cancellation of its request.
+   ``notifications/cancelled``).  The server may end a POST's connection itself
+   in the middle of the call (a tool calls ``ctx.close_stream()``, or the call
+   has run ``--sse-close-after`` seconds; SSE polling, SEP-1699): ``retry:``,
+   then the end, and the rest of the call waits in that stream's log for the
+   client's ``GET`` + ``Last-Event-ID``.  Modern streams have no ids, and closing
+   one *is* the cancellation of its request.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ MAX_BODY = 1 << 20
 # -32603 is left out on purpose: the spec gives it no status, so it travels in a 200.
 ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400,
                 METHOD_NOT_FOUND: 404}
+RETRY_MS = 500  # when to come back after we ended a stream early, unless --sse-poll-ms says otherwise
 
 
 @dataclass
@@ -102,6 +107,12 @@ class HttpSettings:
     loopback: bool = True  # validate Host too (only meaningful when bound to a loopback address)
     port: int = 0  # filled in once listening: our own origins are http://127.0.0.1:<port> etc.
     poll_ms: int | None = None  # GET streams: send what is there, then close (http_get.py)
+    close_after: float | None = None  # seconds into a call, end its POST's connection (legacy())
+
+    @property
+    def retry_ms(self) -> int:
+        """The ``retry:`` we send when we end a connection before its stream is done."""
+        return self.poll_ms if self.poll_ms is not None else RETRY_MS
 
     def own_hosts(self) -> set[str]:
         return {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
@@ -243,8 +254,22 @@ class McpHttpApp(GetStream):
         if takes_json and not call.may_notify:
             return self.answer(await self.core.execute(call, self._drop, self.announce), 200, peer=peer)
         stream = session.new_stream()
-        if (session.lifecycle.protocol_version or "") >= "2025-11-25":
+        primed = (session.lifecycle.protocol_version or "") >= "2025-11-25"
+        if primed:
             stream.append("")  # §Sending Messages 6: an event id before anything else primes resumption
+
+        def close_stream() -> bool:
+            """A tool ends this POST's connection now; the call goes on, its messages wait in the log."""
+            if not primed or stream.closed:  # an older client has no id to come back with
+                return False
+            stream.pause()
+            self.trace.state(f"stream {stream.id} closed mid-call by the server: the client resumes it "
+                             f"with GET + Last-Event-ID after {self.settings.retry_ms} ms")
+            return True
+
+        # --sse-close-after: a long call does not hold its connection (proxies cut idle ones anyway)
+        timer = None if self.settings.close_after is None else \
+            asyncio.get_running_loop().call_later(self.settings.close_after, close_stream)
 
         async def send(note: Notification) -> None:
             if stream.closed:  # the call has returned (a tool's background work): the GET stream carries it
@@ -254,16 +279,18 @@ class McpHttpApp(GetStream):
 
         async def run() -> None:
             try:
-                response = await self.core.execute(call, send, self.announce, session.outbox)
+                response = await self.core.execute(call, send, self.announce, session.outbox, close_stream)
                 stream.append(self.traced(response, peer, via="SSE ").decode())
             except asyncio.CancelledError:
                 self.trace.state(f"request {message.id} cancelled: no response will be sent")
             finally:
                 stream.close()
                 session.tasks.pop(message.id, None)
+                if timer is not None:
+                    timer.cancel()
 
         session.tasks[message.id] = asyncio.create_task(run())
-        return self.event_stream(stream.follow())
+        return self.event_stream(stream.follow(), stream)
 
     def delete(self, http: HttpRequest) -> HttpResponse:
         session_id = http.headers.get("mcp-session-id")
@@ -344,17 +371,21 @@ class McpHttpApp(GetStream):
                headers: dict | None = None, *, peer: str = "client") -> HttpResponse:
         return HttpResponse(self.traced(message, peer), status, headers, media_type=JSON)
 
-    def event_stream(self, events: AsyncIterator[tuple[str | None, str]], stream: Any = None,
-                     retry_ms: int | None = None) -> HttpResponse:
-        """An SSE response; ``retry_ms``: it ends when ``events`` do, telling the client when to come back."""
+    def event_stream(self, events: AsyncIterator[tuple[str | None, str]], stream: Any = None) -> HttpResponse:
+        """An SSE response of ``events``.  When they end before ``stream`` (an EventStream) has sent its
+        last event (a poll caught up, or a pause()), it closes with ``retry:`` (SEP-1699: come back then)."""
         async def encode() -> AsyncIterator[ServerSentEvent]:
             if stream is not None:
                 stream.attached = True
+            last = None
             try:
                 async for event_id, data in events:
+                    last = event_id
                     yield ServerSentEvent(data=data, id=event_id)
-                if retry_ms is not None:
-                    yield ServerSentEvent(retry=retry_ms)
+                final = stream.events[-1][0] if stream is not None and stream.events else None
+                finished = stream is not None and stream.closed and last == final
+                if stream is not None and not finished:  # ended early: say when to come back
+                    yield ServerSentEvent(retry=self.settings.retry_ms)
             finally:
                 if stream is not None:
                     stream.attached = False

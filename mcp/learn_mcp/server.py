@@ -5,7 +5,8 @@ Reading order: ... -> server_core -> stdio_transport / sessions + http_headers +
 
     python -m learn_mcp.server --transport stdio [-v | -q]
     python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port 8000] [--token T]
-                               [--allow-origin ORIGIN ...] [--sse-poll-ms N] [--loop auto]
+                               [--allow-origin ORIGIN ...] [--sse-poll-ms N]
+                               [--sse-close-after SECONDS] [--loop auto]
                                [--conformance-fixtures] [-v | -q]
 
 The options ``--host``, ``--port`` (0: any free port), ``--loop``, ``-v`` and ``-q`` are
@@ -23,6 +24,9 @@ Contract (what clients, the demo and the tests rely on; keep it stable):
   (any other ``Origin`` gets 403).  Binds 127.0.0.1 unless told otherwise.
   ``--sse-poll-ms N``: each GET stream ends once the client has every event, and the
   client comes back after N ms with ``Last-Event-ID`` (http_get.py).
+  ``--sse-close-after S``: a 2025-11-25 POST whose call still runs S seconds in gets
+  its connection ended by the server (``retry:`` first); the client resumes that
+  stream with ``GET`` + ``Last-Event-ID`` and gets the rest of the call there.
 - **revisions**: 2026-07-28 (stateless, ``server/discover``, ``_meta`` envelope)
   and 2025-11-25 (``initialize`` handshake; over HTTP a session with
   ``Mcp-Session-Id``), chosen by each client; 2025-06-18 and 2025-03-26 are
@@ -75,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a browser origin allowed besides the server's own (http; repeatable)")
     parser.add_argument("--sse-poll-ms", type=int, metavar="N",
                         help="http: end each GET stream once caught up, the client to resume after N ms")
+    parser.add_argument("--sse-close-after", type=float, metavar="SECONDS",
+                        help="http: end a POST's SSE connection once its call has run this long "
+                             "(the client resumes it with GET + Last-Event-ID)")
     parser.add_argument("--conformance-fixtures", action="store_true",
                         help="also offer the conformance suite's test_* tools, resources and prompts")
     return parser.parse_args(argv)
@@ -107,7 +114,7 @@ async def serve_http(args: argparse.Namespace) -> None:
     wire = wire_trace(args.verbose)
     ensure_port_free(args.host, args.port)
     settings = HttpSettings(token=args.token, allow_origins=args.allow_origin, poll_ms=args.sse_poll_ms,
-                            loopback=is_loopback(args.host))
+                            close_after=args.sse_close_after, loopback=is_loopback(args.host))
     mcp = McpHttpApp(make_core(args), settings, trace, wire)
 
     def describe(host: str, port: int) -> list[str]:

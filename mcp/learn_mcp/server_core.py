@@ -119,14 +119,20 @@ class _ToolContext:
     """The ToolContext of tools.py for one call: notifications go to this request's stream."""
 
     def __init__(self, core: ServerCore, call: Call, send: Send, announce: Send | None,
-                 outbox: Outbox | None) -> None:
+                 outbox: Outbox | None, close_stream: Callable[[], bool] | None = None) -> None:
         self.notes = core.notes
         self.sleep = core.sleep
         self._background = core.background
         self._call, self._send, self._announce, self._outbox = call, send, announce, outbox
+        self._close_stream = close_stream
         self._listeners = core.listeners
         # A modern call asks by MRTR (mrtr.py), and only while it runs; background work has no round.
         self._round = mrtr.Round(call.request.method, call.request.params) if call.modern else None
+
+    def close_stream(self) -> bool:
+        """End the connection carrying this call's messages, not the call (legacy HTTP's resumable
+        SSE streams only; elsewhere there is nothing to close and this says False)."""
+        return self._close_stream() if self._close_stream is not None else False
 
     def can_ask(self, method: str) -> bool:
         reachable = self._round is not None or self._outbox is not None  # MRTR, or a channel for requests
@@ -243,12 +249,14 @@ class ServerCore:
     # --- step 2: run it ------------------------------------------------------------------------
 
     async def execute(self, call: Call, send: Send, announce: Send | None = None,
-                      outbox: Outbox | None = None) -> Response | ErrorResponse:
-        """Run ``call``; ``send`` reaches this request's channel, ``outbox`` (if any) waits for answers."""
+                      outbox: Outbox | None = None,
+                      close_stream: Callable[[], bool] | None = None) -> Response | ErrorResponse:
+        """Run ``call``; ``send`` reaches this request's channel, ``outbox`` (if any) waits for answers,
+        ``close_stream`` (if any) ends the channel's connection early (ToolContext.close_stream)."""
         request = call.request
         try:
             if request.method == "tools/call":
-                context = _ToolContext(self, call, send, announce, outbox)
+                context = _ToolContext(self, call, send, announce, outbox, close_stream)
                 try:
                     result = await self.call_tool(request.params, context)
                 except mrtr.InputRequired as needed:  # not complete: the client answers and retries

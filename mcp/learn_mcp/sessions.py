@@ -12,7 +12,9 @@ Revision 2025-11-25 basic/transports §Session Management and §Resumability:
   optional GET stream) is an :class:`EventStream`: an append-only log whose
   events have ids ``<stream>-<n>``.  A client whose connection broke sends GET
   with ``Last-Event-ID: <stream>-<n>``; the server replays that stream's events
-  after ``n`` and then keeps following it.  An id names one stream, so a replay
+  after ``n`` and then keeps following it.  The server may also end a
+  connection itself before its stream is done (:meth:`EventStream.pause`: SSE
+  polling, SEP-1699); the client comes back the same way.  An id names one stream, so a replay
   never mixes in another stream's messages (a MUST NOT of §Resumability).
 - DELETE with the session id ends the session: its tasks are cancelled, its
   streams closed, and the id answers 404 from then on.
@@ -21,13 +23,17 @@ Revision 2026-07-28 removed all of this (no sessions, no GET stream, no
 resumption); the http_transport serves such requests without touching this file.
 
 Bounded: at most ``max_sessions`` sessions (the oldest is ended to make room),
-``MAX_STREAMS`` streams and ``MAX_EVENTS`` events kept per session or stream.
+``MAX_STREAMS`` streams and ``MAX_EVENTS`` events kept per session or stream; a
+closed stream is forgotten ``STREAM_TTL`` seconds after it closed.  A ``Last-Event-ID``
+the log cannot continue (unknown stream, an id never sent, or one whose successors
+fell off the front) is refused with 404 rather than replayed with a gap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -37,6 +43,7 @@ from .outbox import Outbox
 
 MAX_STREAMS = 64
 MAX_EVENTS = 1000
+STREAM_TTL = 300.0  # seconds a closed stream stays resumable (a client that broke off may come back)
 
 
 class EventStream:
@@ -48,6 +55,10 @@ class EventStream:
         self.first = 0  # sequence number of events[0] (old events fall off the front)
         self.closed = False
         self.attached = False  # is a client reading it right now?
+        # Sequence numbers at which the server ended the connection reading it (pause()):
+        # a reader started before the k-th pause stops at cuts[k].
+        self.cuts: list[int] = []
+        self.closed_at: float | None = None  # time.monotonic() of close(), for expiry
         self._wakeup = asyncio.Event()
 
     def append(self, data: str) -> str:
@@ -61,21 +72,46 @@ class EventStream:
 
     def close(self) -> None:
         self.closed = True
+        self.closed_at = time.monotonic()
         self._notify()
+
+    def pause(self) -> None:
+        """End the connection reading this stream now, but not the stream (SEP-1699 polling).
+
+        Whoever follows it at this moment gets the events appended so far and then
+        its end; later events wait in the log until the client comes back with
+        ``GET`` + ``Last-Event-ID``.  Only worth doing once an event id went out
+        (the priming event), or the client has nothing to resume from.
+        """
+        self.cuts.append(self.first + len(self.events))
+        self._notify()
+
+    def knows(self, number: int) -> bool:
+        """Can a reader resume after event ``number``?  Not if it was never sent, or if
+        events after it fell off the front (they would be lost without a word)."""
+        return self.first - 1 <= number < self.first + len(self.events)
 
     def _notify(self) -> None:
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
-    async def follow(self, after: int = -1, caught_up: bool = False) -> AsyncIterator[tuple[str, str]]:
+    def follow(self, after: int = -1, caught_up: bool = False) -> AsyncIterator[tuple[str, str]]:
         """Events with sequence number > ``after``, then new ones as they come, until closed
-        (``caught_up``: only those there already; SSE polling, http_get.py)."""
+        (``caught_up``: only those there already; SSE polling, http_get.py) or paused.
+
+        A pause() from the moment of this call on ends the reader, even one whose
+        response has not started streaming yet (a tool may pause before that)."""
+        return self._follow(after, caught_up, len(self.cuts))
+
+    async def _follow(self, after: int, caught_up: bool, pauses: int) -> AsyncIterator[tuple[str, str]]:
         position = max(after + 1 - self.first, 0)
         while True:
             while position < len(self.events):
+                if len(self.cuts) > pauses and self.first + position >= self.cuts[pauses]:
+                    return
                 yield self.events[position]
                 position += 1
-            if self.closed or caught_up:
+            if self.closed or caught_up or len(self.cuts) > pauses:
                 return
             wakeup = self._wakeup
             await wakeup.wait()
@@ -101,6 +137,11 @@ class Session:
     def new_stream(self) -> EventStream:
         self._next_stream += 1
         stream = EventStream(f"{self.id[:8]}s{self._next_stream}")
+        now = time.monotonic()
+        expired = [old.id for old in self.streams.values()
+                   if old.closed_at is not None and now - old.closed_at > STREAM_TTL]
+        for old_id in expired:
+            del self.streams[old_id]  # expired: its Last-Event-ID answers 404 from now on
         self.streams[stream.id] = stream
         if len(self.streams) > MAX_STREAMS:
             oldest = next((s for s in self.streams.values() if s.closed), None)

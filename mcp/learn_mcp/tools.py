@@ -62,6 +62,7 @@ class ToolContext(Protocol):
     async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]: ...  # outbox.py
     def can_ask(self, method: str) -> bool: ...  # did the client declare that capability?
     def later(self, work: Coroutine[Any, Any, None]) -> None: ...  # run after the call returned
+    def close_stream(self) -> bool: ...  # end the connection, not the call (resumable HTTP streams)
 
 
 class ToolError(Exception):
