@@ -111,6 +111,7 @@ async def exercise(client, version: str) -> None:
 
 
 ERAS = {"modern": (MODERN, LEGACY), "legacy": (LEGACY,)}
+STDIO_EXIT_GRACE = 15.0  # seconds per shutdown step in over_stdio (the host's default is 3)
 
 
 def quiet() -> Trace:
@@ -127,8 +128,15 @@ async def over_stdio(server_argv: list[str], era: str) -> None:
     try:
         await exercise(client, versions[0])
     finally:
-        await client.close()
-    assert client.transport.process.returncode == 0  # exits on stdin EOF
+        # transports/stdio §Shutdown: close stdin and wait for the exit.  The host waits 3 s per
+        # step before SIGTERM and SIGKILL; a Python server (the SDK's) on a loaded 2-core machine
+        # has taken longer than that, so the test waits up to STDIO_EXIT_GRACE s per step (bounded:
+        # callers mark their tests with a timeout above three of those).
+        code = await client.transport.close(grace=STDIO_EXIT_GRACE)
+        await client.close()  # the rest of the host's shutdown; the process has exited by now
+    how = {-15: ": it was sent SIGTERM", -9: ": it was killed with SIGKILL"}.get(code or 0, "")
+    assert code == 0, (f"the server did not exit by itself within {STDIO_EXIT_GRACE} s of its stdin "
+                       f"closing (exit code {code}{how})")
 
 
 async def over_http(url: str, era: str, token: str | None = None) -> None:

@@ -25,6 +25,7 @@ def http_url() -> Iterator[str]:
         yield f"{server.url}/mcp"
 
 
+@pytest.mark.timeout(120)  # over_stdio may wait 3 x 15 s for the server to exit, each bounded
 @pytest.mark.parametrize("era", ["legacy", "modern"])
 async def test_our_client_over_stdio(era, peer_checks):
     await peer_checks.over_stdio(SDK_SERVER, era)
