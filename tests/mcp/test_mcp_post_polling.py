@@ -4,15 +4,19 @@ With ``--sse-close-after`` the server ends a POST's SSE connection once its call
 that long: the client has the priming event's id and a ``retry:``, and gets the rest of
 the call (progress, then the response) from ``GET`` + ``Last-Event-ID``.  Without the
 option the same call keeps its connection to the end, so the first test proves the
-option is what closes it.
+option is what closes it.  Our host (``host/client_http.py``) resumes such a stream too.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import httpx
 import pytest
+
+from wirelab_common.wiretrace import Trace
 
 pytestmark = pytest.mark.loopback
 
@@ -92,3 +96,20 @@ def test_a_last_event_id_the_log_cannot_continue_is_404_and_the_server_goes_on(m
         # the stream itself is still resumable, and the session still serves
         again = client.get(mcp_url, headers={**get, "Last-Event-ID": posted[0]["id"]})
         assert messages(events(again.text))[-1]["result"]["structuredContent"] == {"counted": 4}
+
+
+@pytest.mark.timeout(60)
+async def test_our_host_resumes_a_post_closed_mid_call(wire):
+    from learn_mcp.host.client import McpClient
+
+    out, progress = io.StringIO(), []
+    proc, url = wire.start_http_server("--sse-close-after", "0.3")
+    with proc:
+        client = await McpClient.http(url, Trace("host", stream=out), versions=(LEGACY,))
+        try:
+            result = await client.call_tool("slow_count", {"steps": 4, "delay": 0.25},
+                                            on_progress=lambda value, total, text: progress.append(value))
+        finally:
+            await client.close()
+    assert result.value == {"counted": 4} and progress == [1, 2, 3, 4]
+    assert re.search(r"GET: #\d+'s stream resumed after \S+-\d+", out.getvalue()), out.getvalue()[-2000:]

@@ -20,7 +20,9 @@ Reading order: client_session -> client_stdio -> **client_http** -> client -> ag
   ends the session.  ``listen()`` opens the session's ``GET`` stream, where the server
   sends what belongs to no POST (``notifications/resources/updated``, and its own
   requests when no POST stream is open); when that connection breaks it is resumed with
-  ``Last-Event-ID``, so nothing sent meanwhile is lost.
+  ``Last-Event-ID``, so nothing sent meanwhile is lost.  A POST's stream that ends
+  before its response (the server closed it mid-call: SSE polling, SEP-1699) is
+  resumed the same way, after the ``retry:`` the server named.
 
 The header rules and the SSE parsing are pure functions at the top; the
 :class:`HttpTransport` below them does the I/O with httpx.
@@ -56,7 +58,7 @@ ACCEPT = "application/json, text/event-stream"
 NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 TRANSPORT_ERROR = -32000  # implementation-defined: an HTTP failure with no JSON-RPC body
 RECONNECTS = 20  # how many failed GETs in a row before the host gives up on the stream
-RECONNECT_PAUSE = 0.5  # seconds between attempts (a server may say otherwise with retry:, ignored here)
+RECONNECT_PAUSE = 0.5  # seconds between GET attempts (a POST's stream is resumed after its retry:)
 
 
 # -- pure: the request headers ---------------------------------------------------------------
@@ -117,14 +119,20 @@ def request_headers(message: Request | Notification, *, legacy_version: str | No
 class SseParser:
     """Feed SSE lines, get the ``data`` of each finished event (WHATWG HTML "Server-sent events").
 
-    Comments (``:``) and the ``event`` and ``retry`` fields are ignored: MCP only needs
-    the data, one JSON-RPC message per event, and the ``id`` (kept in ``last_id``, as a
-    browser keeps its "last event ID", for resuming).  A blank line ends an event.
+    Comments (``:``) and the ``event`` field are ignored: MCP only needs the data, one
+    JSON-RPC message per event, the ``id`` (kept in ``last_id``, as a browser keeps its
+    "last event ID", for resuming) and ``retry`` (``retry_ms``: when to come back).  A
+    blank line ends an event.
     """
 
     def __init__(self) -> None:
         self._data: list[str] = []
         self.last_id: str | None = None
+        self.retry_ms: int | None = None
+
+    def reconnected(self) -> None:
+        """A new connection: an event the old one cut off is dropped; last id and retry stay."""
+        self._data = []
 
     def feed(self, line: str) -> str | None:
         if line == "":
@@ -136,6 +144,8 @@ class SseParser:
             self._data.append(value)
         elif field == "id" and "\0" not in value:
             self.last_id = value
+        elif field == "retry" and value.isdigit():
+            self.retry_ms = int(value)
         return None
 
 
@@ -211,11 +221,12 @@ class HttpTransport:
             self.trace.state(f"session id {self.session_id} (Mcp-Session-Id)")
         if kind == "text/event-stream" and response.status_code == 200:
             self.trace.received(f"{response.status_code} text/event-stream for #{message.id}", peer=self.peer)
-            async for incoming in self._events(response, about=message.id):
+            parser = SseParser()
+            async for incoming in self._events(response, about=message.id, parser=parser):
                 if isinstance(incoming, Response | ErrorResponse) and incoming.id == message.id:
                     return incoming
                 await self._other(incoming, on_notification)
-            raise ConnectionError(f"the SSE stream for #{message.id} ended without a response")
+            return await self._resume(message, parser, on_notification)
         raw = await response.aread()
         try:
             incoming = classify(json.loads(raw))
@@ -230,6 +241,30 @@ class HttpTransport:
         if not isinstance(incoming, Response | ErrorResponse):
             raise ProtocolError(f"expected a response to #{message.id}, got {incoming}")
         return incoming
+
+    async def _resume(self, message: Request, parser: SseParser,
+                      on_notification: OnNotification | None) -> Reply:
+        """The POST's stream ended before its response: the server may close it mid-call once it
+        sent an event id (2025-11-25, SEP-1699).  GET it back with ``Last-Event-ID`` after the
+        ``retry:`` it named, as often as it ends early, at most RECONNECTS times."""
+        for _ in range(RECONNECTS):
+            if parser.last_id is None or not self.session_id:
+                break  # nothing to resume from: a modern stream, or a server that sent no id
+            await asyncio.sleep(parser.retry_ms / 1000 if parser.retry_ms is not None else RECONNECT_PAUSE)
+            headers = {k: v for k, v in self._session_headers().items() if k != "Content-Type"}
+            headers.update({"Accept": "text/event-stream", "Last-Event-ID": parser.last_id})
+            async with self.http.stream("GET", self.url, headers=headers) as response:
+                self.trace.received(f"{response.status_code} GET: #{message.id}'s stream resumed after "
+                                    f"{parser.last_id}", peer=self.peer, cid=str(message.id))
+                if response.status_code != 200:
+                    raise ConnectionError(f"the SSE stream for #{message.id} ended without a response and "
+                                          f"the server refused to resume it ({response.status_code})")
+                parser.reconnected()
+                async for incoming in self._events(response, "resumed", message.id, parser):
+                    if isinstance(incoming, Response | ErrorResponse) and incoming.id == message.id:
+                        return incoming
+                    await self._other(incoming, on_notification)
+        raise ConnectionError(f"the SSE stream for #{message.id} ended without a response")
 
     async def listen(self) -> None:
         """Open the session's GET stream (2025-11-25 "Listening for Messages from the Server").
@@ -277,10 +312,11 @@ class HttpTransport:
             await asyncio.sleep(RECONNECT_PAUSE)
         self.trace.state(f"GET stream: given up after {RECONNECTS} attempts")
 
-    async def _events(self, response: httpx.Response, stream: str = "",
-                      about: int | str | None = None) -> AsyncIterator[Message]:
-        """The messages of an SSE stream; ``about``: the POST's request id (notifications' ``cid``)."""
-        parser = SseParser()
+    async def _events(self, response: httpx.Response, stream: str = "", about: int | str | None = None,
+                      parser: SseParser | None = None) -> AsyncIterator[Message]:
+        """The messages of an SSE stream; ``about``: the POST's request id (notifications' ``cid``);
+        ``parser``: the caller's, to read its last id and retry afterwards."""
+        parser = parser or SseParser()
         async for line in response.aiter_lines():
             data = parser.feed(line)
             if data is not None and stream == "GET":
