@@ -80,7 +80,7 @@ class GetStream:
         last = http.headers.get("last-event-id")
         if last is not None:
             where = parse_event_id(last)
-            stream = session.streams.get(where[0]) if where else None
+            stream = session.find(where[0]) if where else None
             if stream is None or where is None or not stream.knows(where[1]):
                 # Unknown, expired, never sent, or its successors were dropped: a replay would have a gap.
                 return refuse(404, INVALID_REQUEST, f"Not Found: cannot resume after Last-Event-ID {last} "

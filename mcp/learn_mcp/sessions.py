@@ -137,17 +137,25 @@ class Session:
     def new_stream(self) -> EventStream:
         self._next_stream += 1
         stream = EventStream(f"{self.id[:8]}s{self._next_stream}")
-        now = time.monotonic()
-        expired = [old.id for old in self.streams.values()
-                   if old.closed_at is not None and now - old.closed_at > STREAM_TTL]
-        for old_id in expired:
-            del self.streams[old_id]  # expired: its Last-Event-ID answers 404 from now on
+        self._expire()
         self.streams[stream.id] = stream
         if len(self.streams) > MAX_STREAMS:
             oldest = next((s for s in self.streams.values() if s.closed), None)
             if oldest is not None:
                 del self.streams[oldest.id]
         return stream
+
+    def find(self, stream_id: str) -> EventStream | None:
+        """The stream a Last-Event-ID names, unless it is unknown or expired."""
+        self._expire()
+        return self.streams.get(stream_id)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        expired = [old.id for old in self.streams.values()
+                   if old.closed_at is not None and now - old.closed_at > STREAM_TTL]
+        for old_id in expired:
+            del self.streams[old_id]  # its Last-Event-ID answers 404 from now on
 
     def end(self) -> None:
         for task in self.tasks.values():

@@ -50,7 +50,9 @@ def test_closed_streams_expire(monkeypatch):
     session = Session("abcdefgh12345678")
     old = session.new_stream()
     old.close()
-    monkeypatch.setattr(sessions, "STREAM_TTL", 0.0)
+    monkeypatch.setattr(sessions, "STREAM_TTL", 0.5)
     old.closed_at -= 1  # closed a second ago, longer than the TTL
+    assert session.find(old.id) is None  # a Last-Event-ID naming it is refused (404)
     running = session.new_stream()
-    assert old.id not in session.streams and running.id in session.streams
+    running.close()
+    assert session.find(running.id) is running  # closed just now: still resumable
