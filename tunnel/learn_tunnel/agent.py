@@ -38,6 +38,7 @@ from wirelab_common.errors import CheckFailed, SetupError, run_main
 from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
+from . import upgrade
 from .mux import INITIAL_WINDOW, Connection, DataReceived, HeadersReceived, StreamReset
 from .routing import end_to_end
 from .session import MAX_MESSAGE, Session, SessionGone
@@ -96,6 +97,8 @@ class Agent:
     async def serve_stream(self, session: Session, opened: HeadersReceived) -> None:
         stream_id, head = opened.stream_id, opened.head
         label = f"stream {stream_id}: {head.get('method')} {head.get('path')}"
+        if head.get("upgrade") == "websocket":
+            return await self.serve_websocket(session, stream_id, head, label)
         body_done = asyncio.Event()
         if opened.end_stream:
             body_done.set()
@@ -127,6 +130,29 @@ class Agent:
             reset = session.resets.pop(stream_id, None)
             if reset is not None:
                 self.trace.state(f"{label}: cancelled by the relay ({reset.code.name} {reset.reason})")
+            session.forget(stream_id)
+
+    async def serve_websocket(self, session: Session, stream_id: int, head: dict, label: str) -> None:
+        """Open the WebSocket to the local app first; answer 101 only if it accepted (``upgrade.py``)."""
+        url = "ws" + self.local.removeprefix("http") + head.get("path", "/")
+        try:
+            try:
+                local = await connect(url, subprotocols=head.get("subprotocols") or None, open_timeout=5)
+            except InvalidStatus as exc:
+                await session.send_headers(stream_id, {"status": exc.response.status_code}, end_stream=True)
+                return
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                self.trace.state(f"{label}: local WebSocket failed: {exc!r}")
+                await session.send_headers(stream_id, {"status": 502}, end_stream=True)
+                return
+            async with local:
+                self.trace.state(f"{label} -> 101 WebSocket (subprotocol {local.subprotocol})")
+                await session.send_headers(stream_id, {"status": 101, "subprotocol": local.subprotocol})
+                await upgrade.first_done(upgrade.local_to_stream(session, stream_id, local),
+                                         upgrade.stream_to_local(session, stream_id, local))
+        except SessionGone:
+            pass
+        finally:
             session.forget(stream_id)
 
     async def forward(self, session: Session, stream_id: int, head: dict, body, label: str,

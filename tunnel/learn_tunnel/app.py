@@ -12,6 +12,7 @@ tests use through the tunnel:
 - ``/download?size=N`` N bytes (a repeating pattern), streamed;
 - ``/slow?seconds=S`` answers after S seconds (the relay's 504);
 - ``/ticks?n=N&every=S`` a body in N pieces, S seconds apart;
+- ``/ws`` a WebSocket echo (``bye`` closes it with code 4000);
 - ``/stats`` how many ticks bodies were cut off because the client went
   away, and how many bytes ``/download`` has produced so far.
 """
@@ -23,7 +24,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from wirelab_common.asgi_server import TracedServer, config, run_server
@@ -102,6 +103,25 @@ def create_app() -> FastAPI:
                 if not finished:
                     app.state.cut_off += 1  # the client went away (or was cut) mid-body
         return StreamingResponse(body(), media_type="text/plain")
+
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        """Echo each message; the text ``bye`` closes with 4000 (a code the tunnel must pass on)."""
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=offered[0] if offered else None)
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("text") == "bye":
+                    return await websocket.close(4000, "bye from the app")
+                if message.get("text") is not None:
+                    await websocket.send_text("echo: " + message["text"])
+                else:
+                    await websocket.send_bytes(message.get("bytes") or b"")
+        except WebSocketDisconnect:
+            return
 
     @app.get("/stats")
     async def stats() -> dict[str, int]:

@@ -40,6 +40,7 @@ from wirelab_common.asgi_server import TracedServer, config, run_server
 from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
+from . import upgrade
 from .frames import ErrorCode
 from .mux import INITIAL_WINDOW, Connection, DataReceived, HeadersReceived, StreamReset
 from .routing import NAME, bearer, end_to_end, route, token_ok
@@ -127,8 +128,8 @@ class Relay:
                 await self.public_request(scope, receive, send)
         elif scope["type"] == "http":
             await self.public_request(scope, receive, send)
-        else:  # a WebSocket upgrade through the tunnel is not built yet: say so
-            await send({"type": "websocket.close", "code": 1013, "reason": "not through this tunnel yet"})
+        elif scope["type"] == "websocket":
+            await self.public_websocket(scope, receive, send)
 
     async def public_request(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -216,6 +217,34 @@ class Relay:
                 await session.acknowledge(stream_id, len(event.data))  # uvicorn took it: send more
                 if event.end_stream:
                     return
+
+
+    async def public_websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """A WebSocket through the tunnel (``upgrade.py``): accepted only once the app accepted."""
+        await receive()  # websocket.connect
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        host = next((v for k, v in headers if k == "host"), None)
+        query = scope["query_string"].decode("latin-1")
+        found = route(host, scope["raw_path"].decode("latin-1") + ("?" + query if query else ""))
+        session = self.agents.get(found[0]) if found else None
+        if found is None or session is None:
+            return await send({"type": "websocket.close", "code": 1008})  # before accept: uvicorn says 403
+        passed = [(k, v) for k, v in end_to_end(headers) if not k.startswith("sec-websocket-")]
+        head = {"method": "GET", "path": found[1], "headers": passed, "upgrade": "websocket",
+                "subprotocols": list(scope.get("subprotocols", []))}
+        try:
+            stream_id = await session.open(head)
+            answer = await asyncio.wait_for(session.next_event(stream_id), self.response_timeout)
+        except (TimeoutError, SessionGone):
+            return await send({"type": "websocket.close", "code": 1011})
+        try:
+            if not isinstance(answer, HeadersReceived) or answer.head.get("status") != 101:
+                return await send({"type": "websocket.close", "code": 1008})
+            await send({"type": "websocket.accept", "subprotocol": answer.head.get("subprotocol")})
+            await upgrade.first_done(upgrade.client_to_stream(session, stream_id, receive, send),
+                                     upgrade.stream_to_client(session, stream_id, send))
+        finally:
+            session.forget(stream_id)
 
 
 def socket_mode_app(scope: dict[str, Any]) -> str | None:
