@@ -9,7 +9,10 @@ bench/README.md: >= 0.5x nginx) serve it.  The load client is ``wrk``
 (Debian), one thread, N keep-alive connections, on three paths: a segment of
 the top rendition, one of the lowest, and a media playlist.  Then the startup
 time: our player (``learn_streaming.player``) from the master playlist to the
-first segment in hand, against each server, median of 20.
+first segment in hand, against each server, median of 20; and, when Debian's
+Chromium and hls.js (``make npm-peers``) are here, the time to the first
+frame on screen: from ``hls.loadSource()`` on an ``about:blank`` page to the
+video's first ``requestVideoFrameCallback``, median of 5 page loads.
 """
 
 from __future__ import annotations
@@ -35,6 +38,19 @@ from wirelab_common.processes import ManagedProcess, start_process, start_server
 from wirelab_common.wiretrace import Trace
 
 PY = sys.executable
+MODULES = Path(__file__).resolve().parents[1] / ".cache" / "npm" / "node_modules"
+HLS_JS = MODULES / "hls.js" / "dist" / "hls.min.js"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FIRST_FRAME = """url => new Promise((resolve, reject) => {
+  const video = document.getElementById('v'), hls = new Hls();
+  hls.on(Hls.Events.ERROR, (e, data) => { if (data.fatal) reject(data.details); });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+  const started = performance.now();
+  video.requestVideoFrameCallback(() => resolve(performance.now() - started));
+  hls.loadSource(url);
+  hls.attachMedia(video);
+})"""
 PATHS = [("top segment", "/vod/v2/seg_00003.ts"), ("low segment", "/vod/v0/seg_00003.ts"),
          ("media playlist", "/vod/v1/index.m3u8")]
 UNITS = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}
@@ -53,8 +69,14 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {root};
-        location ~ \\.m3u8$ {{ add_header Cache-Control "max-age=1"; }}
-        location ~ \\.ts$ {{ add_header Cache-Control "public, max-age=31536000, immutable"; }}
+        location ~ \\.m3u8$ {{
+            add_header Cache-Control "max-age=1";
+            add_header Access-Control-Allow-Origin "*";
+        }}
+        location ~ \\.ts$ {{
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            add_header Access-Control-Allow-Origin "*";
+        }}
     }}
 }}
 """
@@ -83,6 +105,27 @@ async def startup_ms(base: str, runs: int = 20) -> float:
             await player.download(playlist.segments[0], url, 0)
             times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+def first_frame_ms(targets: dict[str, str], runs: int = 5) -> dict[str, float] | None:
+    """Median ms to the first frame in Chromium with hls.js, per target; None without them."""
+    if not HLS_JS.is_file() or shutil.which("chromium") is None:
+        return None
+    from playwright.sync_api import sync_playwright
+    results: dict[str, list[float]] = {name: [] for name in targets}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            for _ in range(runs):
+                for name, base in targets.items():  # interleaved, so drift touches both alike
+                    page = browser.new_page()
+                    page.set_content('<video id="v" muted playsinline></video>')
+                    page.add_script_tag(path=str(HLS_JS))
+                    results[name].append(page.evaluate(FIRST_FRAME, f"{base}/vod/master.m3u8"))
+                    page.close()
+        finally:
+            browser.close()
+    return {name: statistics.median(times) for name, times in results.items()}
 
 
 def main() -> None:
@@ -122,6 +165,13 @@ def main() -> None:
             print("# startup: master + media playlist + first segment with our player, median of 20")
             for name, base in targets.items():
                 print(f"{'startup':16} {name:7} {asyncio.run(startup_ms(base)):8.1f} ms", flush=True)
+            frames = first_frame_ms(targets)
+            if frames is None:
+                print("# first frame in Chromium: skipped (needs Debian chromium and `make npm-peers`)")
+            else:
+                print("# first frame in Chromium with hls.js 1.7.4, from loadSource(), median of 5")
+                for name, ms in frames.items():
+                    print(f"{'first frame':16} {name:7} {ms:8.1f} ms", flush=True)
         finally:
             for proc in reversed(started):
                 proc.stop()
