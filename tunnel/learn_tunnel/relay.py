@@ -64,7 +64,7 @@ class Relay:
         self.one_at_a_time = asyncio.Lock() if serial else None
         self.agents: dict[str, Session] = {}
         self.hub = SocketHub(trace, ack_deadline)  # Socket Mode (socket_hub.py)
-        self.public_port = 0
+        self.public_host, self.public_port = "127.0.0.1", 0
 
     # -- the agent port -------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ class Relay:
         session = Session(ws, conn, self.trace.child(f"relay/{name}"), show_data=self.show_data)
         self.agents[name] = session
         self.trace.state(f"tunnel {name} registered: http://{name}.localhost:{self.public_port}/ "
-                         f"and http://127.0.0.1:{self.public_port}/t/{name}/")
+                         f"and http://{self.public_host}:{self.public_port}/t/{name}/")
         try:
             reason = await session.run()
         finally:
@@ -276,7 +276,7 @@ async def serve_relay(args: argparse.Namespace) -> None:
         trace.state(f"agents connect to ws://{args.host}:{agent_port}/connect?name=NAME", always=True)
 
         def describe(host: str, port: int) -> list[str]:
-            relay.public_port = port
+            relay.public_host, relay.public_port = host, port
             return [f"tunnels at http://NAME.localhost:{port}/ and http://{host}:{port}/t/NAME/"]
 
         # The app's own Date and Server headers pass through; uvicorn must not add a second pair.
