@@ -44,3 +44,9 @@ def test_act_4_fails_when_the_agent_does_not_reconnect(tmp_path):
 def test_act_5_fails_when_agents_process_redeliveries_again(tmp_path):
     output = run_demo("--act", "5", "--no-dedupe", cwd=tmp_path)
     assert "events without exactly one effect (id: times processed): {'e-11': 2}" in output
+
+
+@pytest.mark.timeout(90)
+def test_act_6_fails_when_the_relay_refuses_upgrades(tmp_path):
+    output = run_demo("--act", "6", "--no-websocket", cwd=tmp_path)
+    assert "the relay refused the WebSocket: HTTP 403" in output

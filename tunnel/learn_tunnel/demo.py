@@ -32,6 +32,12 @@ lines are shown, prefixed by who printed them), then four acts, each checked:
    Every event is checked to have exactly one effect, and both agents to
    have done some.  ``--no-dedupe`` starts the agents without the check:
    the slow event's effect is written twice.
+6. **A WebSocket through the tunnel.**  The ``websockets`` client opens
+   ``ws://…/t/demo/ws`` on the relay; the relay accepts only once the agent's
+   own WebSocket to the app was accepted, then messages go both ways as DATA
+   frames, and the app's close code (4000) reaches the client.
+   ``--no-websocket`` starts the relay with ``--no-websocket`` (it refuses
+   upgrades), and the act fails.
 
 Exit 0 when every check passed, 1 when one failed (with what went wrong).
 ``--act N`` runs one act.
@@ -40,6 +46,7 @@ Exit 0 when every check passed, 1 when one failed (with what went wrong).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
 import os
 import re
@@ -51,6 +58,8 @@ import time
 from collections.abc import Sequence
 
 import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wirelab_common.errors import CheckFailed, check, run_main
 from wirelab_common.processes import ManagedProcess, start_process, start_server
@@ -80,6 +89,7 @@ class Lab:
         argv = [PY, "-m", "learn_tunnel.relay", "--port", str(port), "--agent-port", str(agent_port),
                 "--token", TOKEN, "--response-timeout", "3", "--ack-deadline", "1", *self.window()]
         argv += ["--serial"] if self.args.no_multiplexing else []
+        argv += ["--no-websocket"] if self.args.no_websocket else []
         argv += ["--frames"] if self.args.verbose else []
         relay = start_server(argv, name="relay", echo=True)
         self.agent_port = int(relay.wait_line(AGENT_PORT, 0).group(1))
@@ -225,6 +235,30 @@ def act_socket_mode(trace: Trace, lab: Lab) -> None:
                 agent.stop()
 
 
+def act_websocket(trace: Trace, lab: Lab) -> None:
+    trace.banner("Act 6: a WebSocket through the tunnel")
+    url = f"ws://127.0.0.1:{lab.relay.port}/t/{NAME}/ws"
+
+    async def talk() -> tuple[str | None, str, int | None, str | None]:
+        async with connect(url, subprotocols=["chat.v1"], open_timeout=10) as ws:
+            await ws.send("through the tunnel")
+            echoed = await asyncio.wait_for(ws.recv(), 10)
+            await ws.send("bye")
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except ConnectionClosed:
+                pass
+            return ws.subprotocol, str(echoed), ws.close_code, ws.close_reason
+    try:
+        subprotocol, echoed, code, reason = asyncio.run(talk())
+    except InvalidStatus as exc:
+        raise CheckFailed(f"the relay refused the WebSocket: HTTP {exc.response.status_code} "
+                          "(it must pass upgrades through the tunnel)") from None
+    trace.note(f"subprotocol {subprotocol!r}; the app echoed {echoed!r}; closed with {code} {reason!r}")
+    check((subprotocol, echoed) == ("chat.v1", "echo: through the tunnel"), "the echo did not come back")
+    check((code, reason) == (4000, "bye from the app"), f"the app's close code did not come through: {code}")
+
+
 def settled(lab: Lab, events_url: str, count: int) -> None:
     def done() -> bool:
         stats = httpx.get(events_url).json()
@@ -250,21 +284,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                      description="A reverse tunnel over one outbound WebSocket.")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="every frame, DATA and WINDOW_UPDATE too")
-    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4, 5), help="run one act only")
+    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4, 5, 6), help="run one act only")
     parser.add_argument("--no-multiplexing", action="store_true", help="act 2: one request at a time")
     parser.add_argument("--no-flow-control", action="store_true", help="act 3: 2 GiB windows")
     parser.add_argument("--no-reconnect", action="store_true", help="act 4: the agent does not reconnect")
     parser.add_argument("--no-dedupe", action="store_true", help="act 5: agents process redeliveries again")
+    parser.add_argument("--no-websocket", action="store_true", help="act 6: the relay refuses upgrades")
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> None:
     trace = Trace("demo", verbose=args.verbose)
-    acts = [args.act] if args.act else [1, 2, 3, 4, 5]
+    acts = [args.act] if args.act else [1, 2, 3, 4, 5, 6]
     lab = Lab(args)
     try:
         steps = {1: act_public_url, 2: act_interleaving, 3: act_flow_control, 4: act_failures,
-                 5: act_socket_mode}
+                 5: act_socket_mode, 6: act_websocket}
         for act in acts:
             steps[act](trace, lab)
     finally:

@@ -54,7 +54,7 @@ EVENTS = "/events/"  # Socket Mode: POST /events/APP queues an event for APP's a
 class Relay:
     def __init__(self, token: str, trace: Trace, *, response_timeout: float, show_data: bool,
                  flood_limit: int = 1000, window: int = INITIAL_WINDOW, serial: bool = False,
-                 ack_deadline: float = 3.0) -> None:
+                 ack_deadline: float = 3.0, websocket: bool = True) -> None:
         self.token, self.trace = token, trace
         self.response_timeout = response_timeout
         self.show_data = show_data
@@ -63,6 +63,7 @@ class Relay:
         # --serial: one public request at a time, as a tunnel without streams would have to
         self.one_at_a_time = asyncio.Lock() if serial else None
         self.agents: dict[str, Session] = {}
+        self.websocket = websocket  # --no-websocket: refuse upgrades (the demo's switch)
         self.hub = SocketHub(trace, ack_deadline)  # Socket Mode (socket_hub.py)
         self.public_host, self.public_port = "127.0.0.1", 0
 
@@ -128,6 +129,8 @@ class Relay:
                 await self.public_request(scope, receive, send)
         elif scope["type"] == "http":
             await self.public_request(scope, receive, send)
+        elif scope["type"] == "websocket" and not self.websocket:
+            await send({"type": "websocket.close", "code": 1008})  # before accept: uvicorn says 403
         elif scope["type"] == "websocket":
             await self.public_websocket(scope, receive, send)
 
@@ -269,7 +272,7 @@ async def serve_relay(args: argparse.Namespace) -> None:
     trace = Trace("relay", args.verbose, quiet=args.quiet)
     relay = Relay(args.token, trace, response_timeout=args.response_timeout, show_data=args.frames,
                   flood_limit=args.flood_limit, window=args.window, serial=args.serial,
-                  ack_deadline=args.ack_deadline)
+                  ack_deadline=args.ack_deadline, websocket=not args.no_websocket)
     async with serve(relay.agent_connected, args.host, args.agent_port, process_request=relay.check_agent,
                      process_response=relay.tell_agent, max_size=2 * MAX_MESSAGE) as agents:
         agent_port = agents.sockets[0].getsockname()[1]
@@ -300,6 +303,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="per-stream flow-control window in bytes; the agent must use the same")
     parser.add_argument("--ack-deadline", type=float, default=3.0,
                         help="Socket Mode: seconds an agent has to acknowledge an envelope (default 3)")
+    parser.add_argument("--no-websocket", action="store_true",
+                        help="refuse WebSocket upgrades on the public port (the demo's --no-websocket)")
     parser.add_argument("--serial", action="store_true",
                         help="one public request at a time (the demo's --no-multiplexing)")
     return parser.parse_args(argv)
