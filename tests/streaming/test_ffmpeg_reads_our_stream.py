@@ -50,3 +50,14 @@ def test_the_player_gets_every_frame_once_and_a_skipped_segment_is_caught(server
     assert continuity(frame_numbers(paths)) is None
     gap = continuity(frame_numbers(paths[:5] + paths[6:]))
     assert gap is not None and "missing" in gap
+
+
+def test_ffprobe_reads_the_dash_manifest_of_the_same_renditions(server):
+    ffprobe = need_binary("ffprobe", "ffmpeg")
+    argv = [ffprobe, "-v", "error", "-select_streams", "v", "-count_packets",
+            "-show_entries", "stream=width,nb_read_packets", "-of", "csv=p=0", f"{server.url}/vod/dash.mpd"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # Every representation of the MPD: the three widths, each with all 400 frames (one line per
+    # stream, listed again per program: a set).
+    assert set(result.stdout.split()) == {"192,400", "320,400", "480,400"}
