@@ -1,0 +1,318 @@
+"""What the CA remembers and decides: accounts, nonces, orders, authorizations, challenges.
+
+After ``pki.py`` in the reading order, before ``ca.py`` (which only turns HTTP
+requests into calls here and answers).  Every decision of RFC 8555 §7 that is
+not about bytes on the wire lives in this file: nonce bookkeeping (§6.5),
+account lookup (§7.3), order creation with one authorization per identifier
+and its challenges (§7.4, §7.5), how a challenge's verdict moves the
+authorization and the order (the tables of ``objects.py``), the CSR check at
+finalize, expiry, and a per-account rate limit.
+
+Pure apart from the ``pki`` signing: the clock (``now``) and the source of
+random tokens (``random_token``) are parameters, so tests can expire an order
+or predict a token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from . import challenges as ch
+from .jwk import public_jwk, thumbprint
+from .objects import AUTHORIZATION, CHALLENGE, ORDER, order_event
+from .pki import Authority, csr_names
+from .problems import Problem
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Account:
+    id: str
+    url: str
+    jwk: dict
+    contact: list[str]
+    status: str = "valid"
+    order_times: list[dt.datetime] = field(default_factory=list)
+
+    def resource(self) -> dict:
+        return {"status": self.status, "contact": self.contact, "orders": self.url + "/orders"}
+
+
+@dataclass
+class Challenge:
+    id: str
+    type: str
+    token: str
+    authz: Authorization
+    status: str = "pending"
+    error: dict | None = None
+    validated: str | None = None
+
+    def resource(self, base: str, issuers: list[str]) -> dict:
+        doc = {"type": self.type, "url": f"{base}/acme/chall/{self.id}", "status": self.status}
+        if self.type == ch.DNS_PERSIST01:
+            doc["issuer-domain-names"] = issuers  # no token: the record names the account instead
+        else:
+            doc["token"] = self.token
+        if self.validated:
+            doc["validated"] = self.validated
+        if self.error:
+            doc["error"] = self.error
+        return doc
+
+
+@dataclass
+class Authorization:
+    id: str
+    domain: str
+    account: Account
+    expires: dt.datetime
+    status: str = "pending"
+    challenges: list[Challenge] = field(default_factory=list)
+    order: Order | None = None
+
+
+@dataclass
+class Order:
+    id: str
+    account: Account
+    names: list[str]
+    expires: dt.datetime
+    authzs: list[Authorization]
+    status: str = "pending"
+    error: dict | None = None
+    certificate: bytes | None = None
+
+
+class CaState:
+    """The whole CA's memory; ``base`` is its URL, ``issuers`` its DNS-PERSIST-01 issuer names."""
+
+    def __init__(
+        self,
+        base: str,
+        authority: Authority,
+        *,
+        now: Callable[[], dt.datetime],
+        random_token: Callable[[], str] = lambda: secrets.token_urlsafe(32),
+        issuers: tuple[str, ...] = ("ca.wirelab.test",),
+        order_lifetime: dt.timedelta = dt.timedelta(hours=1),
+        orders_per_hour: int = 300,
+        challenge_types: tuple[str, ...] = (ch.HTTP01, ch.DNS01, ch.DNS_PERSIST01),
+    ) -> None:
+        self.base, self.authority, self.now, self.random_token = base, authority, now, random_token
+        self.issuers, self.order_lifetime, self.orders_per_hour = (
+            list(issuers),
+            order_lifetime,
+            orders_per_hour,
+        )
+        self.challenge_types = challenge_types
+        self.nonces: set[str] = set()
+        self.accounts: dict[str, Account] = {}
+        self.by_thumbprint: dict[str, Account] = {}
+        self.orders: dict[str, Order] = {}
+        self.authzs: dict[str, Authorization] = {}
+        self.challenges: dict[str, Challenge] = {}
+        self.certs: dict[str, bytes] = {}
+        self._serial = 0
+
+    def _id(self) -> str:
+        self._serial += 1
+        return str(self._serial)
+
+    # §6.5: a nonce is good for exactly one request.
+    def new_nonce(self) -> str:
+        nonce = self.random_token()
+        self.nonces.add(nonce)
+        return nonce
+
+    def use_nonce(self, nonce: object) -> None:
+        if not isinstance(nonce, str) or nonce not in self.nonces:
+            raise Problem("badNonce", f"nonce {nonce!r} was never issued or is already used")
+        self.nonces.discard(nonce)
+
+    # §7.3: the key is the account; the same key again finds the same account.
+    def new_account(self, jwk: dict, payload: dict) -> tuple[Account, bool]:
+        thumb = thumbprint(jwk)
+        if thumb in self.by_thumbprint:
+            return self.by_thumbprint[thumb], False
+        if payload.get("onlyReturnExisting"):
+            raise Problem("accountDoesNotExist", "no account has this key")
+        if payload.get("termsOfServiceAgreed") is not True:
+            raise Problem("userActionRequired", "agree to the terms of service (termsOfServiceAgreed: true)")
+        contact = payload.get("contact", [])
+        if not isinstance(contact, list) or not all(
+            isinstance(c, str) and c.startswith("mailto:") for c in contact
+        ):
+            raise Problem("unsupportedContact", "contacts must be a list of mailto: URLs")
+        account_id = self._id()
+        account = Account(account_id, f"{self.base}/acme/acct/{account_id}", jwk, contact)
+        self.accounts[account_id] = account
+        self.by_thumbprint[thumb] = account
+        return account, True
+
+    def account_for_kid(self, kid: object) -> Account:
+        prefix = f"{self.base}/acme/acct/"
+        account = (
+            self.accounts.get(kid.removeprefix(prefix))
+            if isinstance(kid, str) and kid.startswith(prefix)
+            else None
+        )
+        if account is None:
+            raise Problem("accountDoesNotExist", f"no account at {kid!r}")
+        if account.status != "valid":
+            raise Problem("unauthorized", f"the account is {account.status}")
+        return account
+
+    # §7.4: an order, one authorization per name, each offering every challenge type.
+    def new_order(self, account: Account, payload: dict) -> Order:
+        identifiers = payload.get("identifiers")
+        if not isinstance(identifiers, list) or not identifiers:
+            raise Problem("malformed", "an order needs a non-empty list of identifiers")
+        names = []
+        for ident in identifiers:
+            if not isinstance(ident, dict) or ident.get("type") != "dns":
+                raise Problem("unsupportedIdentifier", f"only dns identifiers, not {ident!r}")
+            name = str(ident.get("value", "")).lower().rstrip(".")
+            labels = name.split(".")
+            if len(labels) < 2 or not all(
+                lbl and len(lbl) < 64 and lbl.replace("-", "").isalnum() for lbl in labels
+            ):
+                raise Problem("rejectedIdentifier", f"{name!r} is not a DNS name this CA issues for")
+            names.append(name)
+        now = self.now()
+        recent = [t for t in account.order_times if now - t < dt.timedelta(hours=1)]
+        if len(recent) >= self.orders_per_hour:
+            raise Problem(
+                "rateLimited", f"{self.orders_per_hour} new orders per account per hour; retry later"
+            )
+        account.order_times = [*recent, now]
+        order_id = self._id()
+        expires = now + self.order_lifetime
+        authzs = [self._authorization(account, name, expires) for name in dict.fromkeys(names)]
+        order = Order(order_id, account, list(dict.fromkeys(names)), expires, authzs)
+        for authz in authzs:
+            authz.order = order
+        self.orders[order_id] = order
+        return order
+
+    def _authorization(self, account: Account, domain: str, expires: dt.datetime) -> Authorization:
+        authz = Authorization(self._id(), domain, account, expires)
+        for kind in self.challenge_types:
+            chall = Challenge(self._id(), kind, self.random_token(), authz)
+            authz.challenges.append(chall)
+            self.challenges[chall.id] = chall
+        self.authzs[authz.id] = authz
+        return authz
+
+    def expire(self, order: Order) -> None:
+        """An order past ``expires`` becomes invalid, and so do its unfinished authorizations (§7.1.3)."""
+        if self.now() < order.expires:
+            return
+        if ORDER.moves.get((order.status, "expire")):
+            order.status = ORDER.next(order.status, "expire")
+            order.error = Problem("malformed", "the order expired before it was finalized").document()
+        for authz in order.authzs:
+            if authz.status == "pending":
+                authz.status = AUTHORIZATION.next(authz.status, "expire")
+
+    # §7.5.1: the client says it is ready; the CA validates (elsewhere) and reports here.
+    def respond(self, account: Account, chall: Challenge) -> bool:
+        """True if a validation should start now (a second 'ready' while processing starts none)."""
+        self._owned(account, chall.authz.account)
+        if chall.authz.order:
+            self.expire(chall.authz.order)
+        if chall.authz.status != "pending" or chall.status != "pending":
+            return False
+        chall.status = CHALLENGE.next(chall.status, "respond")
+        return True
+
+    def key_authorization(self, chall: Challenge) -> str:
+        return ch.key_authorization(chall.token, thumbprint(chall.authz.account.jwk))
+
+    def record(self, chall: Challenge, verdict: ch.Verdict) -> None:
+        """Move the challenge, its authorization and its order on the validator's verdict."""
+        chall.status = CHALLENGE.next(chall.status, "pass" if verdict.valid else "fail")
+        authz = chall.authz
+        if verdict.valid:
+            chall.validated = _stamp(self.now())
+        else:
+            chall.error = Problem(verdict.problem, verdict.detail).document()
+        if authz.status == "pending":
+            authz.status = AUTHORIZATION.next(
+                authz.status, "challenge_valid" if verdict.valid else "challenge_invalid"
+            )
+        order = authz.order
+        if order is not None and order.status == "pending":
+            event = order_event([a.status for a in order.authzs])
+            if event:
+                order.status = ORDER.next(order.status, event)
+                if event == "authz_failed":
+                    order.error = Problem(verdict.problem, f"{authz.domain}: {verdict.detail}").document()
+
+    # §7.4: finalize with a CSR naming exactly the order's identifiers.
+    def finalize(self, account: Account, order: Order, csr_der: bytes) -> None:
+        self._owned(account, order.account)
+        self.expire(order)
+        if order.status != "ready":
+            raise Problem("orderNotReady", f"the order is {order.status}, not ready")
+        try:
+            csr = x509.load_der_x509_csr(csr_der)
+        except ValueError as error:
+            raise Problem("badCSR", f"not a DER CSR: {error}") from None
+        if not csr.is_signature_valid:
+            raise Problem("badCSR", "the CSR's self-signature does not verify")
+        asked, ordered = csr_names(csr), set(order.names)
+        if asked != ordered:
+            raise Problem("badCSR", f"the CSR names {sorted(asked)}, the order {sorted(ordered)}")
+        if thumbprint_of_csr_key(csr) == thumbprint(account.jwk):
+            raise Problem("badCSR", "the certificate key must not be the account key")
+        order.status = ORDER.next(order.status, "finalize")
+        leaf = self.authority.issue(csr, order.names, self.now())
+        order.certificate = self.authority.chain_pem(leaf)
+        self.certs[order.id] = order.certificate
+        order.status = ORDER.next(order.status, "issued")
+
+    def _owned(self, account: Account, owner: Account) -> None:
+        if account is not owner:
+            raise Problem("unauthorized", "this resource belongs to another account")
+
+    # The JSON each resource is served as (§7.1.2-§7.1.4).
+    def order_resource(self, order: Order) -> dict:
+        self.expire(order)
+        doc = {
+            "status": order.status,
+            "expires": _stamp(order.expires),
+            "identifiers": [{"type": "dns", "value": n} for n in order.names],
+            "authorizations": [f"{self.base}/acme/authz/{a.id}" for a in order.authzs],
+            "finalize": f"{self.base}/acme/order/{order.id}/finalize",
+        }
+        if order.certificate:
+            doc["certificate"] = f"{self.base}/acme/cert/{order.id}"
+        if order.error:
+            doc["error"] = order.error
+        return doc
+
+    def authz_resource(self, authz: Authorization) -> dict:
+        if authz.order:
+            self.expire(authz.order)
+        return {
+            "status": authz.status,
+            "expires": _stamp(authz.expires),
+            "identifier": {"type": "dns", "value": authz.domain},
+            "challenges": [c.resource(self.base, self.issuers) for c in authz.challenges],
+        }
+
+
+def thumbprint_of_csr_key(csr: x509.CertificateSigningRequest) -> str | None:
+    try:
+        return thumbprint(public_jwk(csr.public_key()))
+    except (ValueError, TypeError):
+        return None
