@@ -253,7 +253,7 @@ async def run(args: argparse.Namespace) -> None:
                 demo = Demo(args, Path(tmp), ca.url, responder, http, trace)
                 for number in (args.act,) if args.act else (1, 2, 3):
                     await getattr(demo, f"act_{number}")()
-        trace.note("every check passed")
+        trace.note("all checks passed")
     finally:
         ca.stop()
         await responder.close()
