@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
-import os
-import shutil
 import ssl
 import sys
 import tempfile
@@ -31,16 +28,15 @@ import time
 from pathlib import Path
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from learn_acme import jws
-from learn_acme.client import AcmeClient, make_csr
-from learn_acme.pki import Authority
+from learn_acme.client import AcmeClient
+from learn_acme.pebble_ca import running_pebble
 from learn_acme.responder import Responder
-from wirelab_common.ports import free_port
-from wirelab_common.processes import start_process, start_server
+from wirelab_common.errors import SetupError
+from wirelab_common.processes import start_server
 from wirelab_common.wiretrace import Trace
 
 
@@ -78,70 +74,15 @@ async def ours(count: int) -> float:
 
 
 async def pebble(count: int, workdir: Path) -> float | str:
-    if not (shutil.which("pebble") and shutil.which("pebble-challtestsrv")):
-        return "pebble not installed (apt-get install pebble)"
     web = Responder(Trace("web", quiet=True))
     await web.start()
-    # Pebble's own HTTPS certificate: from a throwaway authority of ours, for "localhost".
-    now = dt.datetime.now(dt.UTC)
-    authority = Authority.create(now)
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = authority.issue(x509.load_der_x509_csr(make_csr(["localhost"], key)), ["localhost"], now)
-    (workdir / "cert.pem").write_bytes(authority.chain_pem(leaf))
-    (workdir / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    (workdir / "root.pem").write_bytes(authority.root_pem())
-    api, mgmt, tls_port, dns_port, chall_mgmt = (free_port() for _ in range(5))
-    config = {
-        "pebble": {
-            "listenAddress": f"127.0.0.1:{api}",
-            "managementListenAddress": f"127.0.0.1:{mgmt}",
-            "certificate": str(workdir / "cert.pem"),
-            "privateKey": str(workdir / "key.pem"),
-            "httpPort": web.port,
-            "tlsPort": tls_port,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
-        }
-    }
-    (workdir / "pebble.json").write_text(json.dumps(config))
-    dns = start_process(
-        [
-            "pebble-challtestsrv",
-            "-defaultIPv4",
-            "127.0.0.1",
-            "-defaultIPv6",
-            "",
-            "-dns01",
-            f"127.0.0.1:{dns_port}",
-            "-http01",
-            "",
-            "-https01",
-            "",
-            "-tlsalpn01",
-            "",
-            "-management",
-            f"127.0.0.1:{chall_mgmt}",
-        ],
-        name="challtestsrv",
-        ready_port=chall_mgmt,
-    )
-    env = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_AUTHZREUSE": "0", "PEBBLE_WFE_NONCEREJECT": "0"}
-    server = start_process(
-        ["pebble", "-config", str(workdir / "pebble.json"), "-dnsserver", f"127.0.0.1:{dns_port}"],
-        name="pebble",
-        env={**os.environ, **env},
-        ready_port=api,
-    )
     try:
-        verify = ssl.create_default_context(cafile=str(workdir / "root.pem"))
-        return await issue_many(f"https://localhost:{api}/dir", verify, web, count)
+        with running_pebble(workdir, web.port) as peer:
+            verify = ssl.create_default_context(cafile=str(peer.root))
+            return await issue_many(peer.directory, verify, web, count)
+    except SetupError as error:
+        return str(error)
     finally:
-        server.stop()
-        dns.stop()
         await web.close()
 
 

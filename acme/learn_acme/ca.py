@@ -6,8 +6,9 @@ After ``validation.py`` in the reading order.  The resources::
     HEAD /acme/new-nonce               a fresh Replay-Nonce (§7.2)
     POST /acme/new-account             signed with "jwk": the key becomes the account (§7.3)
     POST /acme/new-order               identifiers in, order + authorizations out (§7.4)
-    POST /acme/authz/{id}              POST-as-GET: the authorization and its challenges (§7.5)
-    POST /acme/chall/{id}              "{}": I am ready, go and validate (§7.5.1)
+    POST /acme/authz/{id}              POST-as-GET: the authorization and its challenges (§7.5);
+                                       {"status": "deactivated"} gives it up (§7.5.2)
+    POST /acme/chall/{id}              "{}": I am ready, go and validate (§7.5.1); Link rel="up" to the authz
     POST /acme/order/{id}              POST-as-GET: poll the order
     POST /acme/order/{id}/finalize     {"csr": b64url(DER)} (§7.4)
     POST /acme/cert/{id}               POST-as-GET: the PEM chain (§7.4.2)
@@ -71,10 +72,13 @@ class Ca:
         status: int = 200,
         location: str | None = None,
         media: str = "application/json",
+        up: str | None = None,
     ) -> Response:
         headers = self.headers()
         if location:
             headers["Location"] = location
+        if up:  # §7.5.1: a challenge links to its authorization
+            headers["Link"] += f', <{up}>;rel="up"'
         if isinstance(body, bytes):
             return Response(body, status, headers, media_type=media)
         return JSONResponse(body, status, headers)
@@ -202,9 +206,12 @@ def create_app(ca: Ca) -> FastAPI:
 
     @app.post("/acme/authz/{authz_id}")
     async def authz(authz_id: str, request: Request) -> Response:
-        _, account = await ca.authenticate(request)
+        parsed, account = await ca.authenticate(request)
         found = lookup(state.authzs, authz_id, "authorization")
         state._owned(account, found.account)
+        if not parsed.post_as_get:  # §7.5.2: the only update a client may send
+            state.deactivate(found, parsed.json())
+            ca.trace.state(f"authz {found.id} {found.domain}: {found.status}")
         return ca.answer(state.authz_resource(found))
 
     @app.post("/acme/chall/{chall_id}")
@@ -215,7 +222,9 @@ def create_app(ca: Ca) -> FastAPI:
             ca.trace.state(f"challenge {chall.id} ({chall.type}) pending -> processing")
             ca.start_validation(chall)
         state._owned(account, chall.authz.account)
-        return ca.answer(chall.resource(state.base, state.issuers))
+        return ca.answer(
+            chall.resource(state.base, state.issuers), up=f"{state.base}/acme/authz/{chall.authz.id}"
+        )
 
     @app.post("/acme/order/{order_id}")
     async def order(order_id: str, request: Request) -> Response:

@@ -234,6 +234,16 @@ class CaState:
         chall.status = CHALLENGE.next(chall.status, "respond")
         return True
 
+    def deactivate(self, authz: Authorization, payload: dict) -> None:
+        """§7.5.2: ``{"status": "deactivated"}`` gives up an authorization (and so its order)."""
+        if payload != {"status": "deactivated"}:
+            raise Problem("malformed", 'the only update to an authorization is {"status": "deactivated"}')
+        authz.status = AUTHORIZATION.next(authz.status, "deactivate")
+        order = authz.order
+        if order is not None and order.status == "pending" and order_event([a.status for a in order.authzs]):
+            order.status = ORDER.next(order.status, "authz_failed")
+            order.error = Problem("unauthorized", f"authorization for {authz.domain} deactivated").document()
+
     def key_authorization(self, chall: Challenge) -> str:
         return ch.key_authorization(chall.token, thumbprint(chall.authz.account.jwk))
 
