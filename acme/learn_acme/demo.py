@@ -4,7 +4,9 @@ Reading order: read this last; it drives everything else in the folder.
 
 Our CA (``ca.py``) starts as its own process; the domain's web server
 (``responder.py``, the "port 80" that HTTP-01 fetches from) and our client
-(``client.py``) run here.  Three acts, each checked:
+(``client.py``) run here; the dns/ pattern's authoritative server
+(``learn_dns.authoritative``) serves the zone ``wirelab.test`` for acts 4
+and 5 (``demo_dns.py``).  Five acts, each checked:
 
 1. **A certificate by HTTP-01.**  The client registers an ES256 account,
    orders ``www.wirelab.test``, serves the key authorization, says ready; the
@@ -21,12 +23,16 @@ Our CA (``ca.py``) starts as its own process; the domain's web server
    ``openssl s_client -msg -verify_return_error`` shows the handshake
    messages and verifies chain and hostname against our root only; ``curl
    --cacert`` fetches the page; ``curl`` with the system's roots refuses it.
+4. **DNS-01**: the digest of the key authorization in a TXT record.
+5. **DNS-PERSIST-01**: one record naming the account; a renewal with no DNS
+   change; another account refused (details in ``demo_dns.py``).
 
 Exit 0 when every check passed, 1 when one failed (with what went wrong).
 Each switch turns a mechanism off and the act that shows it must then fail:
 ``--no-http01-response`` (act 1: the web server does not serve the token),
 ``--no-signature-check`` (act 2: the CA skips the JWS signature check),
-``--no-root-trust`` (act 3: the TLS clients are not given our root).
+``--no-root-trust`` (act 3: the TLS clients are not given our root),
+``--no-dns-publish`` (acts 4 and 5: no record is published).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ from . import challenges as ch
 from . import jws as jose
 from . import tls
 from .client import AcmeClient, AcmeError, make_csr
+from .demo_dns import DnsActs
+from .dns_zone import Zone
 from .jwk import b64url
 from .responder import Responder
 
@@ -64,7 +72,7 @@ def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-class Demo:
+class Demo(DnsActs):
     def __init__(
         self,
         args: argparse.Namespace,
@@ -228,7 +236,7 @@ class Demo:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="learn_acme.demo", description="ACME: a CA, a client, HTTPS")
     parser.add_argument("-v", "--verbose", action="store_true", help="show JWS headers and detail lines")
-    parser.add_argument("--act", type=int, choices=(1, 2, 3), help="run one act only")
+    parser.add_argument("--act", type=int, choices=(1, 2, 3, 4, 5), help="run one act only")
     parser.add_argument(
         "--no-http01-response", action="store_true", help="act 1 fails: the token is not served"
     )
@@ -236,6 +244,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-signature-check", action="store_true", help="act 2 fails: the CA skips JWS checks"
     )
     parser.add_argument("--no-root-trust", action="store_true", help="act 3 fails: clients lack our root")
+    parser.add_argument(
+        "--no-dns-publish", action="store_true", help="acts 4 and 5 fail: no record is published"
+    )
     return parser.parse_args(argv)
 
 
@@ -243,19 +254,51 @@ async def run(args: argparse.Namespace) -> None:
     trace = Trace("demo", verbose=args.verbose)
     responder = Responder(trace.child("web"))
     await responder.start()
-    ca_argv = [PY, "-m", "learn_acme.ca", "--port", "0", "--http01-port", str(responder.port)]
-    ca_argv += ["-v"] if args.verbose else []
-    ca_argv += ["--no-signature-check"] if args.no_signature_check else []
-    ca = start_server(ca_argv, name="ca", echo=True)
+    started = []
     try:
         with tempfile.TemporaryDirectory(prefix="acme-demo-") as tmp:
+            zone = Zone(Path(tmp) / "wirelab.test.zone", "wirelab.test")
+            dns = start_server(
+                [
+                    PY,
+                    "-m",
+                    "learn_dns.authoritative",
+                    "--port",
+                    "0",
+                    "--zone",
+                    str(zone.path),
+                    "-q",
+                    "--name",
+                    "dns",
+                ],
+                name="dns",
+            )
+            started.append(dns)
+            ca_argv = [
+                PY,
+                "-m",
+                "learn_acme.ca",
+                "--port",
+                "0",
+                "--http01-port",
+                str(responder.port),
+                "--dns-server",
+                f"127.0.0.1:{dns.port}",
+            ]
+            ca_argv += ["-v"] if args.verbose else []
+            ca_argv += ["--no-signature-check"] if args.no_signature_check else []
+            ca = start_server(ca_argv, name="ca", echo=True)
+            started.append(ca)
+            trace.note(f"CA {ca.url}/directory; web (HTTP-01) port {responder.port}; dns/ server {dns.url}")
             async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
                 demo = Demo(args, Path(tmp), ca.url, responder, http, trace)
-                for number in (args.act,) if args.act else (1, 2, 3):
+                demo.zone, demo.dns_pid, demo.dns_server = zone, dns.pid, ("127.0.0.1", dns.port)
+                for number in (args.act,) if args.act else (1, 2, 3, 4, 5):
                     await getattr(demo, f"act_{number}")()
         trace.note("all checks passed")
     finally:
-        ca.stop()
+        for proc in reversed(started):
+            proc.stop()
         await responder.close()
 
 

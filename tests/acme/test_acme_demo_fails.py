@@ -49,3 +49,19 @@ def test_act_3_fails_when_the_clients_do_not_trust_our_root(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
     assert "openssl s_client did not verify the chain for www.wirelab.test" in output
+
+
+@pytest.mark.timeout(90)
+def test_act_4_fails_when_no_dns01_record_is_published(tmp_path):
+    result = run_demo("--act", "4", "--no-dns-publish", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "no certificate by DNS-01: the CA said dns: no TXT record at the _acme-challenge name" in output
+
+
+@pytest.mark.timeout(90)
+def test_act_5_fails_when_no_persist_record_is_published(tmp_path):
+    result = run_demo("--act", "5", "--no-dns-publish", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "the first certificate by DNS-PERSIST-01 failed: the CA said dns: no TXT record" in output
