@@ -1,0 +1,110 @@
+"""DNS-01 and DNS-PERSIST-01 over loopback: our CA asks the dns/ pattern's authoritative server."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from learn_acme import challenges as ch
+from learn_acme.client import AcmeError
+from learn_acme.dns_zone import Zone
+from wirelab_common.processes import start_server
+
+from .conftest import new_client
+
+pytestmark = pytest.mark.loopback
+
+NAME = "www.wirelab.test"
+
+
+@pytest.fixture
+def dns_and_ca(tmp_path, start_ca):
+    zone = Zone(tmp_path / "wirelab.test.zone", "wirelab.test")
+    dns = start_server(
+        [sys.executable, "-m", "learn_dns.authoritative", "--port", "0", "--zone", str(zone.path)], name="dns"
+    )
+    ca = start_ca("--dns-server", f"127.0.0.1:{dns.port}")
+    yield zone, dns, ca
+    dns.stop()
+
+
+def publisher(zone, dns, values_for):
+    async def publish(domain: str, chall: dict) -> None:
+        name, values = values_for(domain, chall)
+        await zone.publish(name, values, pid=dns.pid, server=("127.0.0.1", dns.port))
+
+    return publish
+
+
+@pytest.mark.timeout(60)
+async def test_dns01_issues_once_the_digest_is_published(dns_and_ca, http):
+    zone, dns, ca = dns_and_ca
+    client = await new_client(ca.url, http)
+
+    def digest(domain, chall):
+        return ch.dns01_name(domain), [ch.dns01_txt(client.key_authorization(chall["token"]))]
+
+    chain = await client.issue(
+        [NAME], publisher(zone, dns, digest), ec.generate_private_key(ec.SECP256R1()), kind=ch.DNS01
+    )
+    assert chain.count(b"BEGIN CERTIFICATE") == 2
+    assert "query _acme-challenge.www.wirelab.test. TXT" in dns.output()
+
+
+@pytest.mark.timeout(60)
+async def test_dns01_with_a_wrong_digest_is_invalid(dns_and_ca, http):
+    zone, dns, ca = dns_and_ca
+    client = await new_client(ca.url, http)
+
+    def wrong(domain, chall):
+        return ch.dns01_name(domain), [ch.dns01_txt("someone-else.token")]
+
+    with pytest.raises(AcmeError, match="do not include"):
+        await client.issue(
+            [NAME], publisher(zone, dns, wrong), ec.generate_private_key(ec.SECP256R1()), kind=ch.DNS01
+        )
+
+
+@pytest.mark.timeout(60)
+async def test_a_persist_record_serves_its_account_twice_and_refuses_another(dns_and_ca, http):
+    zone, dns, ca = dns_and_ca
+    client = await new_client(ca.url, http)
+    await zone.publish(
+        ch.persist_name(NAME),
+        [ch.persist_txt("ca.wirelab.test", client.account_url)],
+        pid=dns.pid,
+        server=("127.0.0.1", dns.port),
+    )
+
+    async def nothing(domain, chall):
+        return None
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    serial = zone.serial
+    await client.issue([NAME], nothing, key, kind=ch.DNS_PERSIST01)
+    await client.issue([NAME], nothing, key, kind=ch.DNS_PERSIST01)
+    assert zone.serial == serial
+    other = await new_client(ca.url, http)
+    with pytest.raises(AcmeError, match="for another account"):
+        await other.issue([NAME], nothing, key, kind=ch.DNS_PERSIST01)
+
+
+@pytest.mark.timeout(60)
+async def test_a_persist_record_past_persist_until_or_for_another_ca_is_refused(dns_and_ca, http):
+    zone, dns, ca = dns_and_ca
+    client = await new_client(ca.url, http)
+    records = [
+        ch.persist_txt("ca.wirelab.test", client.account_url, persist_until=1_000_000_000),
+        ch.persist_txt("letsencrypt.org", client.account_url),
+    ]
+    await zone.publish(ch.persist_name(NAME), records, pid=dns.pid, server=("127.0.0.1", dns.port))
+
+    async def nothing(domain, chall):
+        return None
+
+    with pytest.raises(AcmeError) as caught:
+        await client.issue([NAME], nothing, ec.generate_private_key(ec.SECP256R1()), kind=ch.DNS_PERSIST01)
+    assert "expired (persistUntil=1000000000)" in str(caught.value)
+    assert "for another CA (letsencrypt.org)" in str(caught.value)
