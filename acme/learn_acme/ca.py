@@ -117,9 +117,9 @@ class Ca:
                 jose.verify(parsed, key, url=url)
         except jose.JwsError as error:
             raise Problem(error.problem, error.detail) from None
-        who = "jwk" if new_account else parsed.protected["kid"].rsplit("/", 2)[-2:]
+        who = "jwk" if new_account else parsed.protected["kid"].rsplit("/acme/", 1)[-1]  # acct/N
         self.trace.received(
-            f"POST {request.url.path} ({'/'.join(who) if isinstance(who, list) else who}, "
+            f"POST {request.url.path} ({who}, "
             f"{parsed.protected['alg']}, nonce {parsed.protected['nonce'][:8]}...)"
         )
         return parsed, account
@@ -208,7 +208,7 @@ def create_app(ca: Ca) -> FastAPI:
     async def authz(authz_id: str, request: Request) -> Response:
         parsed, account = await ca.authenticate(request)
         found = lookup(state.authzs, authz_id, "authorization")
-        state._owned(account, found.account)
+        state.check_owner(account, found.account)
         if not parsed.post_as_get:  # §7.5.2: the only update a client may send
             state.deactivate(found, parsed.json())
             ca.trace.state(f"authz {found.id} {found.domain}: {found.status}")
@@ -221,7 +221,7 @@ def create_app(ca: Ca) -> FastAPI:
         if not parsed.post_as_get and state.respond(account, chall):
             ca.trace.state(f"challenge {chall.id} ({chall.type}) pending -> processing")
             ca.start_validation(chall)
-        state._owned(account, chall.authz.account)
+        state.check_owner(account, chall.authz.account)
         return ca.answer(
             chall.resource(state.base, state.issuers), up=f"{state.base}/acme/authz/{chall.authz.id}"
         )
@@ -230,7 +230,7 @@ def create_app(ca: Ca) -> FastAPI:
     async def order(order_id: str, request: Request) -> Response:
         _, account = await ca.authenticate(request)
         found = lookup(state.orders, order_id, "order")
-        state._owned(account, found.account)
+        state.check_owner(account, found.account)
         return ca.answer(state.order_resource(found))
 
     @app.post("/acme/order/{order_id}/finalize")
@@ -249,7 +249,7 @@ def create_app(ca: Ca) -> FastAPI:
     async def certificate(order_id: str, request: Request) -> Response:
         _, account = await ca.authenticate(request)
         found = lookup(state.orders, order_id, "certificate")
-        state._owned(account, found.account)
+        state.check_owner(account, found.account)
         if found.certificate is None:
             raise Problem("orderNotReady", "no certificate yet")
         return ca.answer(found.certificate, media="application/pem-certificate-chain")

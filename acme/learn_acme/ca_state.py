@@ -226,7 +226,7 @@ class CaState:
     # §7.5.1: the client says it is ready; the CA validates (elsewhere) and reports here.
     def respond(self, account: Account, chall: Challenge) -> bool:
         """True if a validation should start now (a second 'ready' while processing starts none)."""
-        self._owned(account, chall.authz.account)
+        self.check_owner(account, chall.authz.account)
         if chall.authz.order:
             self.expire(chall.authz.order)
         if chall.authz.status != "pending" or chall.status != "pending":
@@ -269,7 +269,7 @@ class CaState:
 
     # §7.4: finalize with a CSR naming exactly the order's identifiers.
     def finalize(self, account: Account, order: Order, csr_der: bytes) -> None:
-        self._owned(account, order.account)
+        self.check_owner(account, order.account)
         self.expire(order)
         if order.status != "ready":
             raise Problem("orderNotReady", f"the order is {order.status}, not ready")
@@ -290,7 +290,7 @@ class CaState:
         self.certs[order.id] = order.certificate
         order.status = ORDER.next(order.status, "issued")
 
-    def _owned(self, account: Account, owner: Account) -> None:
+    def check_owner(self, account: Account, owner: Account) -> None:
         if account is not owner:
             raise Problem("unauthorized", "this resource belongs to another account")
 

@@ -26,7 +26,7 @@ from wirelab_common.wiretrace import Trace
 
 from . import challenges as ch
 from . import jws as jose
-from .jwk import PrivateKey, b64url, public_jwk, thumbprint
+from .jwk import PrivateKey, b64url, b64url_decode, public_jwk, thumbprint
 from .problems import Problem
 
 
@@ -75,7 +75,8 @@ class AcmeClient:
         )
         what = "POST-as-GET" if payload is None else f"POST {payload}"
         self.trace.sent(
-            f"{what[:70]} {url.rsplit('/acme/', 1)[-1]}", [f"protected {body['protected'][:60]}..."]
+            f"{what[:70]} {url.rsplit('/acme/', 1)[-1]}",
+            [f"protected {b64url_decode(body['protected']).decode()}"],
         )
         response = await self.http.post(url, json=body, headers={"Content-Type": "application/jose+json"})
         self.nonce = response.headers.get("Replay-Nonce", self.nonce)
