@@ -4,9 +4,10 @@ Reading order: read this last; it drives everything else in the folder.
 
 Our CA (``ca.py``) starts as its own process; the domain's web server
 (``responder.py``, the "port 80" that HTTP-01 fetches from) and our client
-(``client.py``) run here; the dns/ pattern's authoritative server
-(``learn_dns.authoritative``) serves the zone ``wirelab.test`` for acts 4
-and 5 (``demo_dns.py``).  Five acts, each checked:
+(``client.py``) run here.  For acts 4 and 5 (``demo_dns.py``) the dns/
+pattern's servers run too: ``learn_dns.authoritative`` twice (a root that
+delegates ``wirelab.test``, and that zone's server) and
+``learn_dns.recursive.server``, the resolver the CA asks.  Five acts, each checked:
 
 1. **A certificate by HTTP-01.**  The client registers an ES256 account,
    orders ``www.wirelab.test``, serves the key authorization, says ready; the
@@ -50,6 +51,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from wirelab_common.errors import CheckFailed, check, require_binary, run_main
+from wirelab_common.ports import free_port
 from wirelab_common.processes import start_server
 from wirelab_common.wiretrace import Trace
 
@@ -64,6 +66,7 @@ from .responder import Responder
 
 PY = sys.executable
 NAME = "www.wirelab.test"
+ROOT_NS, ZONE_NS, RESOLVER = "127.54.0.1", "127.54.0.2", "127.54.0.53"  # the dns/ servers' addresses
 
 
 def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -257,23 +260,45 @@ async def run(args: argparse.Namespace) -> None:
     started = []
     try:
         with tempfile.TemporaryDirectory(prefix="acme-demo-") as tmp:
-            zone = Zone(Path(tmp) / "wirelab.test.zone", "wirelab.test")
-            dns = start_server(
-                [
+            # The dns/ pattern's servers: a root delegating wirelab.test, the zone's own server,
+            # and the recursive resolver the CA asks (one port, three loopback addresses).
+            port = free_port(ZONE_NS)
+            zone = Zone(Path(tmp) / "wirelab.test.zone", "wirelab.test", ns_address=ZONE_NS)
+            root = zone.write_root(Path(tmp) / "root.zone", ROOT_NS)
+            for host, zone_file, name in ((ROOT_NS, root, "root"), (ZONE_NS, zone.path, "dns")):
+                argv = [
                     PY,
                     "-m",
                     "learn_dns.authoritative",
+                    "--host",
+                    host,
                     "--port",
-                    "0",
+                    str(port),
                     "--zone",
-                    str(zone.path),
+                    str(zone_file),
                     "-q",
                     "--name",
-                    "dns",
+                    name,
+                ]
+                started.append(start_server(argv, name=name))
+            dns = started[-1]
+            resolver = start_server(
+                [
+                    PY,
+                    "-m",
+                    "learn_dns.recursive.server",
+                    "--host",
+                    RESOLVER,
+                    "--port",
+                    str(port),
+                    "--root-hints",
+                    ROOT_NS,
+                    "--max-ttl",
+                    "1",
                 ],
-                name="dns",
+                name="resolver",
             )
-            started.append(dns)
+            started.append(resolver)
             ca_argv = [
                 PY,
                 "-m",
@@ -283,16 +308,20 @@ async def run(args: argparse.Namespace) -> None:
                 "--http01-port",
                 str(responder.port),
                 "--dns-server",
-                f"127.0.0.1:{dns.port}",
+                f"{RESOLVER}:{port}",
             ]
             ca_argv += ["-v"] if args.verbose else []
             ca_argv += ["--no-signature-check"] if args.no_signature_check else []
             ca = start_server(ca_argv, name="ca", echo=True)
             started.append(ca)
-            trace.note(f"CA {ca.url}/directory; web (HTTP-01) port {responder.port}; dns/ server {dns.url}")
+            trace.note(
+                f"CA {ca.url}/directory; web (HTTP-01) port {responder.port}; wirelab.test served at "
+                f"{dns.url}, the CA resolves through the dns/ resolver {resolver.url}"
+            )
             async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
                 demo = Demo(args, Path(tmp), ca.url, responder, http, trace)
-                demo.zone, demo.dns_pid, demo.dns_server = zone, dns.pid, ("127.0.0.1", dns.port)
+                demo.zone, demo.dns_pid, demo.dns_server = zone, dns.pid, (ZONE_NS, port)
+                demo.resolver = resolver
                 for number in (args.act,) if args.act else (1, 2, 3, 4, 5):
                     await getattr(demo, f"act_{number}")()
         trace.note("all checks passed")

@@ -3,7 +3,8 @@
 Read with ``demo.py`` (whose ``Demo`` class takes these acts).  The zone
 ``wirelab.test`` is served by ``learn_dns.authoritative`` (a process of the
 dns/ pattern); ``dns_zone.Zone`` publishes records in it, and our CA asks
-that server for TXT records (``--dns-server``).
+the dns/ pattern's recursive resolver (``--dns-server``), which finds the
+zone by iteration from a root zone that delegates ``wirelab.test`` to it.
 
 4. **DNS-01.**  The client publishes base64url(SHA-256(key authorization)) at
    ``_acme-challenge.www.wirelab.test``, waits until the server answers it,
@@ -24,6 +25,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from wirelab_common.errors import CheckFailed, check
+from wirelab_common.processes import ManagedProcess
 
 from . import challenges as ch
 from .client import AcmeClient, AcmeError
@@ -39,6 +41,7 @@ class DnsActs:
     dns_pid: int
     dns_server: tuple[str, int]
     client: AcmeClient
+    resolver: ManagedProcess  # learn_dns.recursive.server, which the CA asks
     http: httpx.AsyncClient
 
     async def ensure_account(self) -> None:
@@ -58,13 +61,17 @@ class DnsActs:
         self.trace.note(f"the dns/ server answers {ch.dns01_name(domain)} TXT: propagated, telling the CA")
 
     async def act_4(self) -> None:
-        self.trace.banner("Act 4: a certificate by DNS-01 (our dns/ pattern's authoritative server)")
+        self.trace.banner("Act 4: a certificate by DNS-01 (the CA asks through our dns/ pattern's resolver)")
         await self.ensure_account()
         try:
             chain = await self.client.issue([NAME], self.publish_dns01, self.cert_key, kind=ch.DNS01)
         except AcmeError as error:
             raise CheckFailed(f"no certificate by DNS-01: the CA said {error.problem}") from None
         check(chain.count(b"BEGIN CERTIFICATE") == 2, "the DNS-01 chain should be leaf + intermediate")
+        asked = [line for line in self.resolver.output().splitlines() if "_acme-challenge" in line]
+        check(asked, "the CA's TXT query did not go through the dns/ pattern's resolver")
+        for line in asked:
+            self.trace.note(f"resolver: {line.lstrip('<>=# ').removeprefix('resolver').strip()}")
         await self.zone.publish(ch.dns01_name(NAME), [], pid=self.dns_pid, server=self.dns_server)
         self.trace.note("certificate by DNS-01 issued; the _acme-challenge record is removed again")
 

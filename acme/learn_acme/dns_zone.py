@@ -26,22 +26,34 @@ $ORIGIN {origin}.
 $TTL 1
 @       1   IN SOA  ns1.{origin}. hostmaster.{origin}. ( {serial} 3 1 600 1 )
 @       1   IN NS   ns1.{origin}.
-ns1     1   IN A    127.0.0.1
+ns1     1   IN A    {ns_address}
 www     1   IN A    127.0.0.1
+"""
+
+# A root zone that delegates the demo's zone straight to its server (no "test." in between),
+# so our dns/ pattern's recursive resolver can find it by iteration from the root.
+ROOT = """; the root for the acme demo: written by learn_acme.dns_zone.
+$ORIGIN .
+$TTL 60
+.        60 IN SOA  a.root.invalid. hostmaster.invalid. 2026120701 30 10 600 1
+.        60 IN NS   a.root.invalid.
+a.root.invalid. 60 IN A {root_address}
+{origin}. 60 IN NS   ns1.{origin}.
+ns1.{origin}. 60 IN A {ns_address}
 """
 
 
 class Zone:
     """One zone file, its TXT records, and the server process (by PID) that serves it."""
 
-    def __init__(self, path: Path, origin: str) -> None:
-        self.path, self.origin = path, origin.rstrip(".")
+    def __init__(self, path: Path, origin: str, ns_address: str = "127.0.0.1") -> None:
+        self.path, self.origin, self.ns_address = path, origin.rstrip("."), ns_address
         self.serial = 2026120701
         self.txt: dict[str, list[str]] = {}  # owner name (relative) -> values
         self.write()
 
     def write(self) -> None:
-        lines = [HEADER.format(origin=self.origin, serial=self.serial)]
+        lines = [HEADER.format(origin=self.origin, serial=self.serial, ns_address=self.ns_address)]
         for owner, values in self.txt.items():
             lines += [f'{owner} 1 IN TXT "{v}"\n' for v in values]
         self.path.write_text("".join(lines))
@@ -51,6 +63,13 @@ class Zone:
         if not name.endswith("." + self.origin):
             raise ValueError(f"{name} is not inside {self.origin}")
         return name[: -len(self.origin) - 1]
+
+    def write_root(self, path: Path, root_address: str) -> Path:
+        """A root zone file delegating this zone to ``ns_address`` (for a resolver's root hints)."""
+        path.write_text(
+            ROOT.format(origin=self.origin, ns_address=self.ns_address, root_address=root_address)
+        )
+        return path
 
     async def publish(self, name: str, values: list[str], *, pid: int, server: tuple[str, int]) -> None:
         """Set ``name``'s TXT records, reload the server, and wait (bounded) until it answers them."""
