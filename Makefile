@@ -14,7 +14,7 @@ SYSTEM_DEPS := PYTHONPATH=common $(PYTHON) -m wirelab_common.system_deps
 
 .PHONY: help setup system-deps system-deps-auto demo $(addprefix demo-,$(PATTERNS)) test bench \
         $(addprefix bench-,$(PATTERNS)) lint conformance-websocket clean \
-        demo-mini_git-network npm-peers compose-test view view-shots
+        demo-mini_git-network demo-tunnel-netlab npm-peers compose-test view view-shots
 
 help:
 	@echo "make demo             every demo in turn (a guided tour), then a summary table"
@@ -47,17 +47,21 @@ system-deps:
 system-deps-auto:
 	@$(SYSTEM_DEPS) --auto
 
-# The MCP peers from the npm registry, pinned to the newest releases that run on Node 20;
-# installed once into .cache/npm, outside any test's time limit.  Without npm, the tests that
-# need them skip (and fail in CI).
-NPM_PEERS := @modelcontextprotocol/conformance@0.1.13 @modelcontextprotocol/inspector@0.15.0
+# The npm peers (the MCP conformance suite and Inspector; the graphql-ws reference client with
+# graphql and ws; hls.js, which the streaming tests load into Chromium), pinned to the newest
+# releases that run on Node 20;
+# installed into .cache/npm, outside any test's time limit, again whenever this list changes
+# (the stamp holds the list it installed).  Without npm, the tests that need them skip (and
+# fail in CI).
+NPM_PEERS := @modelcontextprotocol/conformance@0.1.13 @modelcontextprotocol/inspector@0.15.0 \
+             graphql-ws@6.4.2 graphql@16.15.0 ws@8.23.1 hls.js@1.7.4
 NPM_STAMP := .cache/npm/.wirelab-installed
-npm-peers: $(NPM_STAMP)
-$(NPM_STAMP):
-	@if command -v npm >/dev/null 2>&1; then \
+npm-peers:
+	@if [ "$$(cat $(NPM_STAMP) 2>/dev/null)" = "$(NPM_PEERS)" ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
 	  { npm install --prefix .cache/npm --save-exact --no-audit --no-fund --loglevel=error $(NPM_PEERS) && \
-	    touch $(NPM_STAMP); } || echo "npm-peers: npm install failed; the MCP tests will try again" >&2; \
-	else echo "npm-peers: no npm here; the MCP conformance and Inspector tests will skip (Debian: nodejs npm)" >&2; fi
+	    echo "$(NPM_PEERS)" > $(NPM_STAMP); } || echo "npm-peers: npm install failed; the tests that need them will try again" >&2; \
+	else echo "npm-peers: no npm here; the MCP, graphql and streaming tests that need npm packages will skip (Debian: nodejs npm)" >&2; fi
 
 # The tour: every demo, even after one fails, then a table; exit 0 only if all passed.
 demo: setup system-deps-auto
@@ -84,6 +88,22 @@ demo-mini_git: setup system-deps-auto
 	$(DEMO_ONE)
 demo-webrtc: setup system-deps-auto
 	$(DEMO_ONE)
+demo-unix_socket: setup system-deps-auto
+	$(DEMO_ONE)
+demo-graphql: setup system-deps-auto
+	$(DEMO_ONE)
+demo-proxy: setup system-deps-auto
+	$(DEMO_ONE)
+demo-streaming: setup system-deps-auto
+	$(DEMO_ONE)
+demo-tunnel: setup system-deps-auto
+	$(DEMO_ONE)
+demo-acme: setup system-deps-auto
+	$(DEMO_ONE)
+
+# The tunnel's outbound-only lab in network namespaces (root: ip netns, iptables).
+demo-tunnel-netlab: setup system-deps-auto
+	$(PY) -m learn_tunnel.netlab $(ARGS)
 
 # The network half of mini_git alone (smart HTTP: clone, fetch, push against real git).
 demo-mini_git-network: setup system-deps-auto
@@ -128,6 +148,24 @@ bench-mini_git: setup
 
 bench-webrtc: setup
 	$(PY) bench/bench_webrtc.py $(ARGS)
+
+bench-unix_socket: setup
+	$(PY) bench/bench_unix_socket.py $(ARGS)
+
+bench-graphql: setup
+	$(PY) bench/bench_graphql.py $(ARGS)
+
+bench-proxy: setup
+	$(PY) bench/bench_proxy.py $(ARGS)
+
+bench-streaming: setup
+	$(PY) bench/bench_streaming.py $(ARGS)
+
+bench-tunnel: setup
+	$(PY) bench/bench_tunnel.py $(ARGS)
+
+bench-acme: setup
+	$(PY) bench/bench_acme.py $(ARGS)
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)

@@ -68,6 +68,12 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         "POST notifications/cancelled",  # 2025-11-25 HTTP cancel
         "closing its response stream (the modern cancel)",  # 2026-07-28 HTTP cancel
         "wirelab-sdk-notes",  # act 4 reached the SDK server
+        "completion/complete", "the host offers ['milk', 'mint']",  # act 5
+        "< host-a   SSE GET notifications/resources/updated notes://n2",  # act 6: on A's GET stream
+        "< host     #s1 sampling/createMessage", "> host     #s1 error -1 User rejected",  # act 7
+        "SSE #s1 elicitation/create", "POST #s1 result {\"action\":\"accept\"",  # act 8
+        '#2 result {"resultType":"input_required"', "needs input: elicitation-0",  # act 9: MRTR
+        "< host     notifications/subscriptions/acknowledged",  # act 9: subscriptions/listen
     ]),
     "learn_git.demo": (["-v"], [
         "Act 1: objects", "> mini_git blob", "> mini_git tree", "> mini_git commit",
@@ -93,6 +99,61 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         "bob's slot is free again",
         "consent checks went unanswered",
         "no local candidates: relay-only policy",
+    ]),
+    "learn_unix_socket.demo": ([], [
+        "connected: pid=",  # SO_PEERCRED, read for every client
+        "both saw 'together-101'",  # two clients, one screen
+        "killed with SIGKILL mid-loop",
+        "carol saw the loop finish",  # the session outlived its client
+        "a write through it fails",  # the passed descriptor is read-only
+        "stream    ", "1 read(s): b'onetwo'", "2 read(s): b'one' + b'two'",
+    ]),
+    "learn_graphql.demo": ([], [
+        "subprotocol graphql-transport-ws",  # negotiated on every connection
+        "alice saw all 3 bids in order, from ['s1', 's2']",  # events crossed servers both ways
+        "bob saw all 3 bids in order, from ['s1', 's2']",
+        "erin saw the same 3 bids over SSE",  # the other transport, same events
+        "0 after: nothing leaked",  # a vanished subscriber's generator was closed
+        "code 4408", "code 4403", "code 4401", "code 4409", "code 4400",
+        "exceeds maximum operation depth",
+    ]),
+    "learn_proxy.demo": ([], [
+        "the main site received x-forwarded-for: 127.0.0.1",  # act 1: forwarding headers
+        "X-Secret was named in Connection",  # act 1: hop-by-hop removal
+        "Location: /blog/posts/hello-proxy/", "Path=/blog",  # act 2: redirect and cookie rewritten
+        "Disallow: /blog/drafts/",  # act 2: merged robots.txt
+        "through the proxy: None",  # act 2: X-Robots-Tag only on the blog's own origin
+        "/blog/%2e%2e/%2e%2e/etc/passwd -> 400",  # act 3
+        "-> 504 after", "/blog/ -> 502",  # act 4
+        "Content-Length and Transfer-Encoding: 400", "a 20 KB header: 431",  # act 5
+    ]),
+    "learn_streaming.demo": ([], [
+        "dash.mpd: 4 representations",  # act 1: DASH beside HLS
+        ": down: ", "ffprobe: every frame once",  # act 2: stepped down under the throttle
+        "failed twice at r2 (HTTP 404): step down to r1", "(TimeoutError): retry once",  # act 3
+        "now answers 404", "live stream stalled",  # act 4: the window slid; the encoder stopped
+        "ffprobe sees 3 programs",  # act 5: ffmpeg and ffprobe as clients
+        "Act 6: the same throttle in the kernel",  # tc tbf in a namespace (if not root: skipped, saying so)
+    ]),
+    "learn_tunnel.demo": ([], [
+        "x-forwarded-for '127.0.0.1'", "nobody.localhost -> 404",  # act 1: the public URL reaches the app
+        "answered first: the quick download",  # act 2: streams interleave
+        "meanwhile 5 small requests -> [200, 200, 200, 200, 200]",  # act 3: flow control
+        "the public client got 502",  # act 4: agent killed mid-request
+        "the agent reconnected after a backoff and registered again",  # act 4: relay restart
+        "(attempt 1, timeout)", "all 11 events processed exactly once",  # act 5: redelivery, dedupe
+        "(attempt 1, connection_closed)", "all 17 events processed exactly once",  # act 5: an agent died
+        "the app echoed 'echo: through the tunnel'; closed with 4000",  # act 6: a WebSocket through it
+    ]),
+    "learn_acme.demo": ([], [
+        "chain verified against our root: CN=www.wirelab.test <- CN=wirelab ACME Intermediate E1",  # act 1
+        "400 badNonce", "-> unauthorized", "authorization invalid", "-> badCSR",  # act 2
+        "Handshake [length", "CertificateVerify", "chain and hostname verified",  # act 3: openssl
+        "'hello over HTTPS, certificate by the wirelab ACME CA'",  # act 3: curl --cacert
+        "the dns/ server answers _acme-challenge.www.wirelab.test TXT",  # act 4: DNS-01 via dns/
+        "(dns-01): pending -> valid", "resolver: 127.54.0.2   NOERROR aa",  # the CA asked the dns/ resolver
+        "renewed with the zone unchanged",  # act 5: DNS-PERSIST-01
+        "another account is refused: unauthorized",
     ]),
 }
 DEMOS = [(p.folder, module) for p in PATTERNS for module in p.demos]

@@ -35,6 +35,12 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("mcp", "learn_mcp", ("learn_mcp.demo",)),
     Pattern("mini_git", "learn_git", ("learn_git.demo", "learn_git.network.demo"), ("git",)),
     Pattern("webrtc", "learn_webrtc", ("learn_webrtc.demo",), ("turnserver",)),
+    Pattern("unix_socket", "learn_unix_socket", ("learn_unix_socket.demo",)),
+    Pattern("graphql", "learn_graphql", ("learn_graphql.demo",), ("redis-server",)),
+    Pattern("proxy", "learn_proxy", ("learn_proxy.demo",)),
+    Pattern("streaming", "learn_streaming", ("learn_streaming.demo",), ("ffmpeg", "ffprobe")),
+    Pattern("tunnel", "learn_tunnel", ("learn_tunnel.demo",)),
+    Pattern("acme", "learn_acme", ("learn_acme.demo",), ("openssl", "curl")),
 )
 
 
@@ -48,7 +54,7 @@ class SystemCommand:
 # our code is checked against, and the servers the demos start for themselves.
 SYSTEM_COMMANDS: dict[str, SystemCommand] = {
     "git": SystemCommand("git", "mini_git (every test is differential against real git)"),
-    "redis-server": SystemCommand("redis-server", "the websocket, pubsub and queue demos and tests"),
+    "redis-server": SystemCommand("redis-server", "the websocket, pubsub, queue and graphql demos and tests"),
     "redis-cli": SystemCommand("redis-tools", "pubsub tests that compare our RESP client with redis-cli"),
     "nginx": SystemCommand("nginx-light", "the websocket and sse demos (the proxy acts) and their tests"),
     "chromium": SystemCommand("chromium", "browser tests (websocket, sse, webrtc)"),
@@ -62,6 +68,18 @@ SYSTEM_COMMANDS: dict[str, SystemCommand] = {
     "ip": SystemCommand("iproute2", "the webrtc NAT lab and Chromium peer (network namespaces)"),
     "tcpdump": SystemCommand("tcpdump", "demo captures (--pcap) and the tests that let tshark judge them"),
     "tshark": SystemCommand("tshark", "tests that decode our captures with Wireshark's dissectors"),
+    "socat": SystemCommand("socat", "unix_socket tests (socat as a peer of the session server)"),
+    "nc": SystemCommand("netcat-openbsd", "unix_socket tests (nc -U against the session server)"),
+    "tmux": SystemCommand("tmux", "unix_socket tests (a full-screen program through our client, in tmux)"),
+    "curl": SystemCommand("curl", "unix_socket, proxy, tunnel and acme tests (curl as the HTTP client)"),
+    "wrk": SystemCommand("wrk", "the proxy and tunnel benchmarks and the tunnel's load test"),
+    "ffmpeg": SystemCommand("ffmpeg", "the streaming demo and tests (packaging, live encoder, a client)"),
+    "ffprobe": SystemCommand("ffmpeg", "the streaming demo and tests (frame continuity, a client)"),
+    "openssl": SystemCommand("openssl", "the acme demo (s_client shows and verifies the TLS handshake)"),
+    "lego": SystemCommand("lego", "acme tests (lego as a client of our CA)"),
+    "certbot": SystemCommand("certbot", "acme tests (certbot as a client of our CA)"),
+    "pebble": SystemCommand("pebble", "acme tests and benchmark (Let's Encrypt's test CA for our client)"),
+    "pebble-challtestsrv": SystemCommand("pebble", "acme tests and benchmark (pebble's DNS)"),
 }
 
 # Where sbin commands live when PATH (a non-root user's) leaves them out.

@@ -38,6 +38,8 @@ SHOTS: dict[str, list[str]] = {
     "webrtc": ["-m", "learn_webrtc.demo", "--act", "2"],
     "mcp": ["-m", "learn_mcp.demo", "--act", "8"],
     "mini_git": ["-m", "learn_git.network.demo", "--act", "2"],
+    "proxy": ["-m", "learn_proxy.demo", "--act", "2"],
+    "graphql": ["-m", "learn_graphql.demo", "--act", "1"],
 }
 
 
