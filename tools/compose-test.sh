@@ -40,15 +40,16 @@ begin images; tools/compose-images.sh; end
 begin build; docker-compose build -q; end
 begin up
 docker-compose up -d --no-build
-# Every container running, and healthy where it has a health check (90 s at most).
-deadline=$(( $(date +%s) + 90 ))
+# Every container running, and healthy where it has a health check (240 s at most: the
+# health checks' start period is 120 s, and some thirty containers start on two cores).
+deadline=$(( $(date +%s) + 240 ))
 while :; do
     waiting=$(docker-compose ps -q | xargs docker inspect -f \
         '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' \
         | awk '$2 != "running" || ($3 != "healthy" && $3 != "none")')
     [ -z "$waiting" ] && break
     if [ "$(date +%s)" -gt "$deadline" ]; then
-        echo "compose-test: not healthy after 90 s:" >&2; echo "$waiting" >&2
+        echo "compose-test: not healthy after 240 s:" >&2; echo "$waiting" >&2
         docker-compose logs --tail 20 >&2; exit 1
     fi
     sleep 1

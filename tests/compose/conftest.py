@@ -67,7 +67,7 @@ def healthy(container: str) -> bool:
     return current["Running"] and (health is None or health["Status"] == "healthy")
 
 
-def wait_healthy(service: str, timeout: float = 90) -> None:
+def wait_healthy(service: str, timeout: float = 150) -> None:
     for name in containers(service):
         wait_until(lambda name=name: healthy(name), timeout, f"{name} healthy")
 

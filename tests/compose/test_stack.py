@@ -3,7 +3,10 @@
 Each check is what a user would do by hand against ``docker-compose up``: a chat across the
 two chat servers through nginx, an SSE stream resumed with Last-Event-ID, a signed webhook
 delivered across containers, pub/sub and Streams through the shared Redis, a queued job, an
-MCP tool call, git clone and push, two WebRTC peers meeting, and dig over UDP and TCP.
+MCP tool call, git clone and push, two WebRTC peers meeting, dig over UDP and TCP, a GraphQL
+bid on one auction server seen by a subscriber on the other, a terminal session that outlives
+its client, the blog served under /blog through the proxy, and a request through the tunnel's
+relay to the app behind an agent that dialled out.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import httpx
 import pytest
 import websockets
 
+from learn_graphql.client import connect as graphql_connect
 from learn_websocket.chat.client import ChatClient
 from tests.compose.conftest import compose, containers, logs, wait_healthy, wait_until
 from tests.conftest import need_binary
@@ -220,3 +224,70 @@ def test_dig_gets_an_authoritative_answer(transport):
     assert "status: NOERROR" in result.stdout
     assert " aa" in result.stdout.split("flags:")[1].split(";")[0]
     assert "ANSWER: 1" in result.stdout or "ANSWER: 2" in result.stdout
+
+
+SESSION_CHECK = """
+from learn_unix_socket.client import SessionClient
+path = "/tmp/sessions/default"
+with SessionClient(path) as first:
+    first.attach("compose", ["sh"])
+    first.type("echo compose-$((40+2))\\n")
+    first.read_until(b"compose-42")
+with SessionClient(path) as second:  # the first client is gone; the session is not
+    assert any(line.startswith("compose ") for line in second.list())
+    second.attach("compose")
+    second.read_until(b"compose-42")
+    second.type("exit\\n")
+    assert second.next_frame().type.name == "EXITED"
+print("session outlived its client")
+"""
+
+
+def test_a_session_in_the_sessions_container_outlives_its_client():
+    result = compose("exec", "-T", "sessions", "python", "-c", SESSION_CHECK)
+    assert "session outlived its client" in result.stdout
+
+
+def test_a_graphql_bid_on_graphql1_reaches_a_subscriber_on_graphql2():
+    async def scenario() -> None:
+        async with graphql_connect("ws://127.0.0.1:8011/graphql", {"token": "bob-token"}) as bob, \
+                graphql_connect("ws://127.0.0.1:8010/graphql", {"token": "alice-token"}) as alice:
+            stream = bob.subscribe('subscription { bids(lot: "clock") { amount bidder server } }')
+            first = asyncio.ensure_future(anext(stream))
+
+            async def subscribed() -> bool:
+                stats = await bob.execute("{ stats { activeSubscriptions } }")
+                return stats["stats"]["activeSubscriptions"] >= 1
+            for _ in range(50):  # the subscription starts on graphql2 a moment after subscribe
+                if await subscribed():
+                    break
+                await asyncio.sleep(0.1)
+            # The lots live in the redis volume: bid above whatever an earlier run left.
+            lot = await alice.execute('{ lot(id: "clock") { highestBid } }')
+            amount = lot["lot"]["highestBid"] + 1
+            await alice.execute(f'mutation {{ placeBid(lot: "clock", amount: {amount}) {{ seq }} }}')
+            got = (await asyncio.wait_for(first, 10))["data"]["bids"]
+            assert got == {"amount": amount, "bidder": "alice", "server": "graphql1"}
+            await stream.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_the_proxy_serves_the_blog_under_blog_with_its_urls_rewritten():
+    redirect = HTTP.get("http://127.0.0.1:8020/blog/posts/hello-proxy")
+    assert redirect.status_code == 307 and redirect.headers["location"] == "/blog/posts/hello-proxy/"
+    page = HTTP.get("http://127.0.0.1:8020/blog/posts/hello-proxy/")
+    assert 'href="/blog/css/site.css"' in page.text and "Path=/blog" in page.headers["set-cookie"]
+    assert HTTP.get("http://127.0.0.1:8020/blog/css/site.css").status_code == 200
+    assert "Disallow: /blog/drafts/" in HTTP.get("http://127.0.0.1:8020/robots.txt").text
+    assert HTTP.get("http://127.0.0.1:8020/headers").json()["headers"][0] == ["host", "proxy-main:8001"]
+
+
+def test_a_request_to_the_tunnel_relay_reaches_the_app_behind_the_agent():
+    by_host = httpx.get("http://127.0.0.1:8030/headers", headers={"Host": "demo.localhost:8030"}, timeout=10)
+    assert by_host.status_code == 200
+    assert by_host.json()["x-forwarded-host"] == "demo.localhost:8030"  # the app saw the public request
+    by_path = httpx.get("http://127.0.0.1:8030/t/demo/static/style.css", timeout=10)
+    assert by_path.status_code == 200 and "rgb(0, 128, 0)" in by_path.text
+    unknown = httpx.get("http://127.0.0.1:8030/", headers={"Host": "nobody.localhost"}, timeout=10)
+    assert unknown.status_code == 404
