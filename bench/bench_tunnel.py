@@ -63,7 +63,7 @@ def main() -> None:
                           "--token", "bench"], name="relay")
     agent_port = relay.wait_line(r"agents connect to ws://127\.0\.0\.1:(\d+)/", 0).group(1)
     agent = start_process([PY, "-m", "learn_tunnel.agent", "--relay", f"ws://127.0.0.1:{agent_port}",
-                           "--name", "bench", "--to", app.url, "--token", "bench"], name="agent",
+                           "--name", "bench", "--to", app.url, "--token", "bench", "-q"], name="agent",
                           ready_line="registered as")
     host = f"bench.localhost:{relay.port}"
     targets = {"direct": (f"{app.url}/headers", None),

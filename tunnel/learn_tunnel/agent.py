@@ -39,11 +39,13 @@ from wirelab_common.server_cli import add_verbosity
 from wirelab_common.wiretrace import Trace
 
 from . import upgrade
+from .frames import MAX_FRAME_SIZE
 from .mux import INITIAL_WINDOW, Connection, DataReceived, HeadersReceived, StreamReset
 from .routing import end_to_end
 from .session import MAX_MESSAGE, Session, SessionGone
 
 DEFAULT_TOKEN = "wirelab-tunnel-token"
+SMALL_BODY = MAX_FRAME_SIZE  # a response body up to this size (and of known length) goes with its head
 
 
 class Agent:
@@ -64,10 +66,11 @@ class Agent:
         while True:
             try:
                 async with connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                                   max_size=2 * MAX_MESSAGE, open_timeout=5) as ws:
+                                   max_size=2 * MAX_MESSAGE, open_timeout=5, compression=None) as ws:
                     attempt = 0  # connected: the next failure starts the schedule again
                     public = ws.response.headers.get("X-Tunnel-URL", "?")
-                    self.trace.state(f"registered as {self.name}: {public} -> {self.local}")
+                    self.trace.state(f"registered as {self.name}: {public} -> {self.local}",
+                                     always=True)  # the agent's ready line, printed even with -q
                     conn = Connection(opener=False, initial_window=self.window)
                     session = Session(ws, conn, self.trace, show_data=self.show_data)
                     session.on_open = lambda event, s=session: self.serve_stream(s, event)
@@ -158,21 +161,37 @@ class Agent:
     async def forward(self, session: Session, stream_id: int, head: dict, body, label: str,
                       opened_empty: bool) -> None:
         headers = [(k, v) for k, v in end_to_end([tuple(h) for h in head.get("headers", [])])]
-        request = self.client.build_request(head.get("method", "GET"), self.local + head.get("path", "/"),
-                                            headers=headers, content=None if opened_empty else body)
+        # httpx.Request, not client.build_request: a proxy passes the public client's headers as
+        # they came.  build_request would add the client's defaults (Accept-Encoding: gzip, so an app
+        # could compress for a client that never asked; Connection; User-Agent) and the cookies in
+        # the client's jar, which the app set for *other* public clients.  client.send still applies
+        # the client's timeouts.
+        request = httpx.Request(head.get("method", "GET"), self.local + head.get("path", "/"),
+                                headers=headers, content=None if opened_empty else body)
         try:
             response = await self.client.send(request, stream=True)
         except (httpx.HTTPError, SessionGone) as exc:
             self.trace.state(f"{label}: local app failed: {exc!r}")
             if stream_id in session.conn.streams:
                 failed = {"status": 502, "headers": [["content-type", "text/plain"]]}
-                await session.send_headers(stream_id, failed)
+                await session.send_headers(stream_id, failed, flush=False)  # leaves with the body
                 await session.send_body(stream_id, f"the agent could not reach {self.local}\n".encode(), True)
             return
         try:
             self.trace.state(f"{label} -> {response.status_code}")
             raw = [list(h) for h in response.headers.multi_items()]
-            await session.send_headers(stream_id, {"status": response.status_code, "headers": raw})
+            head = {"status": response.status_code, "headers": raw}
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) <= SMALL_BODY:
+                # A small body of known length: read it whole, then HEADERS and DATA END_STREAM go
+                # in one WebSocket message.  Sent apart, they cost a second write here, and a second
+                # wake-up and parse in the relay, for every small response (README, Benchmark).  An
+                # app that declares a small length and then dawdles delays only its own head.
+                body = b"".join([chunk async for chunk in response.aiter_raw()])
+                await session.send_headers(stream_id, head, flush=False)
+                await session.send_body(stream_id, body, end_stream=True)
+                return
+            await session.send_headers(stream_id, head)  # now: a streamed body may be slow to come
             held = b""  # one chunk held back, so that the last one carries END_STREAM
             async for chunk in response.aiter_raw():
                 if held:

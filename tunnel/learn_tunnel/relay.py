@@ -273,8 +273,11 @@ async def serve_relay(args: argparse.Namespace) -> None:
     relay = Relay(args.token, trace, response_timeout=args.response_timeout, show_data=args.frames,
                   flood_limit=args.flood_limit, window=args.window, serial=args.serial,
                   ack_deadline=args.ack_deadline, websocket=not args.no_websocket)
+    # compression=None: websockets offers permessage-deflate by default.  zlib compresses bytes that
+    # are already compressed (images, gzip: most large bodies) at about 30 MB/s here, a cap on every
+    # large transfer, and the agent must not offer it either (README, Benchmark).
     async with serve(relay.agent_connected, args.host, args.agent_port, process_request=relay.check_agent,
-                     process_response=relay.tell_agent, max_size=2 * MAX_MESSAGE) as agents:
+                     process_response=relay.tell_agent, max_size=2 * MAX_MESSAGE, compression=None) as agents:
         agent_port = agents.sockets[0].getsockname()[1]
         trace.state(f"agents connect to ws://{args.host}:{agent_port}/connect?name=NAME", always=True)
 

@@ -69,9 +69,13 @@ class Session:
         await self.flush()
         return stream_id
 
-    async def send_headers(self, stream_id: int, head: dict[str, Any], end_stream: bool = False) -> None:
+    async def send_headers(self, stream_id: int, head: dict[str, Any], end_stream: bool = False, *,
+                           flush: bool = True) -> None:
+        """``flush=False``: the HEADERS frame waits for the next flush (the DATA that follows), so
+        both leave in one WebSocket message: one write, and one wake-up of the peer, instead of two."""
         self.conn.send_headers(stream_id, head, end_stream)
-        await self.flush()
+        if flush:
+            await self.flush()
 
     async def send_body(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
         """Send all of ``data``, waiting for WINDOW_UPDATE whenever the stream's window is empty."""
