@@ -36,6 +36,7 @@ import dns.query
 import dns.rcode
 
 from wirelab_common.errors import check, run_main
+from wirelab_common.waiting import NotInTime, eventually
 from wirelab_common.wiretrace import Trace
 
 from . import propagation
@@ -131,11 +132,24 @@ def act_rate_limit(h: Hierarchy, trace: Trace, rrl_args: list[str]) -> None:
     trace.sent(f"client: {BURST} queries for www.example.com at once over UDP", peer="resolver")
     trace.received(f"client: {len(answered)} answered, {len(slipped)} truncated (TC=1: slipped), "
                    f"{len(dropped)} with no reply (dropped)", peer="resolver")
-    own = proc.output().splitlines()[lines:]
-    for line in own[:8]:
-        trace.note(f"  resolver| {line}")
-    if len(own) > 8:
-        trace.note(f"  resolver| ... {len(own) - 8} more lines like these")
+    # The resolver's own verdicts: its output is read by a thread, so wait for them (bounded).  A
+    # query the client counts as dropped must be one the resolver says it dropped, not a late reply.
+    kinds = {"answered": "cache hit", "slipped": "over the response rate limit: slip",
+             "dropped": "over the response rate limit: dropped"}
+
+    def verdicts() -> dict[str, list[str]]:
+        own = proc.output().splitlines()[lines:]
+        return {kind: [line for line in own if text in line] for kind, text in kinds.items()}
+
+    try:
+        eventually(lambda: (len(verdicts()["slipped"]) >= len(slipped)
+                            and (verdicts()["dropped"] or not dropped)),
+                   5, "the resolver's own trace of its slip and drop verdicts")
+    except NotInTime as exc:
+        check(False, str(exc))
+    for kind, found in verdicts().items():  # the first line of each kind, and how many there were
+        if found:
+            trace.note(f"  resolver| {found[0]}   ({len(found)} {kind})")
     tcp = [dns.query.tcp(dns.message.make_query("www.example.com", "A"), RRL_RESOLVER_ADDRESS,
                          port=h.port, timeout=6) for _ in slipped]  # what dig and every stub do on TC=1
     via_tcp = sum(1 for r in tcp if first_address(r)[0] == OLD_WWW)

@@ -38,7 +38,12 @@ def test_keep_alive_requests_share_one_pooled_upstream_connection(proxy):
     with httpx.Client(base_url=proxy.url) as client:
         for _ in range(5):
             assert client.get("/headers").status_code == 200
-    lines = [line for line in proxy.output().splitlines() if "GET /headers to main" in line]
+    # The proxy's output is read by a thread: its fifth line may arrive a moment after the answer.
+    def upstream_lines() -> list[str]:
+        return [line for line in proxy.output().splitlines() if "GET /headers to main" in line]
+
+    lines = eventually(lambda: upstream_lines() if len(upstream_lines()) >= 5 else None,
+                       10, "five 'GET /headers to main' lines in the proxy's trace")
     assert len(lines) == 5
     assert sum("new)" in line for line in lines) == 1 and sum("reused)" in line for line in lines) == 4
 
