@@ -21,7 +21,8 @@ HLS needs nothing but a file server, but the headers matter:
 :class:`Faults` is the demo's and the tests' lever on the server (a real
 deployment would not have it; this server always does): a shaped rate for
 segment bodies, segments that answer 404 (a given number of times) or
-arrive late, and a live encoder that can be paused.  It is set with
+arrive late (a given delay for each of their next requests), and a live
+encoder that can be paused.  It is set with
 ``POST /_faults`` (a JSON object; anything else is answered 400).
 """
 
@@ -53,7 +54,8 @@ CHUNK = 8 * 1024  # the unit of a shaped body
 class Faults:
     rate_bps: int | None = None  # shape segment bodies to this many bit/s (None: full speed)
     missing: dict[str, int] = field(default_factory=dict)  # path -> how many more requests answer 404
-    delay: dict[str, float] = field(default_factory=dict)  # path -> seconds before the first byte (once)
+    # path -> seconds before the first byte, one entry for each of its next requests
+    delay: dict[str, list[float]] = field(default_factory=dict)
     encoder_pid: int | None = None  # the live ffmpeg, paused with SIGSTOP for a stalled encoder
     encoder_paused: bool = False
 
@@ -80,8 +82,8 @@ def create_app(roots: dict[str, Path], trace: Trace, faults: Faults | None = Non
             return _refuse(trace, 404, f"/{key} (fault: {faults.missing[key]} more 404s)")
         if not path.is_file():
             return _refuse(trace, 404, f"/{key}")
-        if key in faults.delay:
-            await asyncio.sleep(faults.delay.pop(key))
+        if faults.delay.get(key):
+            await asyncio.sleep(faults.delay[key].pop(0))
         suffix = path.suffix
         cache = PLAYLIST_CACHE if suffix in (".m3u8", ".mpd") else SEGMENT_CACHE
         headers = {"Cache-Control": cache}
@@ -115,7 +117,13 @@ def create_app(roots: dict[str, Path], trace: Trace, faults: Faults | None = Non
         if "rate_bps" in body:
             faults.rate_bps = body["rate_bps"]
         faults.missing.update(body.get("missing", {}))
-        faults.delay.update(body.get("delay", {}))
+        if not isinstance(body.get("delay", {}), dict):
+            raise ValueError("delay maps a path to seconds")
+        for key, seconds in body.get("delay", {}).items():  # a number: once; a list: one per request
+            seconds = seconds if isinstance(seconds, list) else [seconds]
+            if not all(isinstance(s, int | float) and 0 <= s <= 60 for s in seconds):
+                raise ValueError("a delay is seconds (0-60) or a list of them")
+            faults.delay[key] = [float(s) for s in seconds]
         if "encoder_paused" in body and faults.encoder_pid:
             faults.encoder_paused = bool(body["encoder_paused"])
             os.kill(faults.encoder_pid, signal.SIGSTOP if faults.encoder_paused else signal.SIGCONT)

@@ -145,7 +145,7 @@ class Player:
     async def fetch_segment(self, index: int, playlists: Callable[[int], Awaitable[MediaPlaylist]]) -> None:
         """Segment ``index`` of the playlists, with the retry and fallback ladder; updates the models."""
         rendition = self.choose(index)
-        attempts = 0
+        attempts, began = 0, time.monotonic()
         while True:
             playlist = await playlists(rendition)
             position = index - playlist.media_sequence
@@ -175,7 +175,7 @@ class Player:
         self.report.downloads.append(done)
         self.estimator.add(done.size, done.seconds)
         buffer = self.report.buffer
-        buffer.advance(done.seconds)
+        buffer.advance(time.monotonic() - began)  # it played while we fetched, failed attempts included
         buffer.add(segment.duration)
         if buffer.level > self.max_buffer:  # full enough: wait as a player does, playing meanwhile
             wait = buffer.level - self.max_buffer

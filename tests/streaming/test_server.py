@@ -75,4 +75,6 @@ def test_bad_fault_requests_get_400_and_the_server_keeps_serving(server):
         assert client.post("/_faults", content=b"{not json").status_code == 400
         assert client.post("/_faults", json=[1, 2]).status_code == 400
         assert client.post("/_faults", json={"rate_bps": "fast"}).status_code == 400
+        assert client.post("/_faults", json={"delay": {"vod/v0/seg_00000.ts": ["soon"]}}).status_code == 400
+        assert client.post("/_faults", json={"delay": [3]}).status_code == 400
         assert client.get("/vod/master.m3u8").status_code == 200
