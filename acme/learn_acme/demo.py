@@ -279,6 +279,8 @@ async def run(args: argparse.Namespace) -> None:
                     "-q",
                     "--name",
                     name,
+                    "--allow-update",  # RFC 2136 UPDATE from loopback: how dns_zone.py publishes
+                    "127.0.0.0/8",
                 ]
                 started.append(start_server(argv, name=name))
             dns = started[-1]
@@ -320,7 +322,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
                 demo = Demo(args, Path(tmp), ca.url, responder, http, trace)
-                demo.zone, demo.dns_pid, demo.dns_server = zone, dns.pid, (ZONE_NS, port)
+                demo.zone, demo.dns_server = zone, (ZONE_NS, port)
                 demo.resolver = resolver
                 for number in (args.act,) if args.act else (1, 2, 3, 4, 5):
                     await getattr(demo, f"act_{number}")()

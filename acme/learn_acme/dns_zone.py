@@ -1,25 +1,31 @@
 """Publishing TXT records in our dns/ pattern's authoritative server: the domain owner's side of DNS-01.
 
 After ``responder.py`` in the reading order (it is the DNS twin of it).
-``learn_dns.authoritative`` serves master files (RFC 1035 §5) and re-reads
-them on SIGHUP; it does not implement RFC 2136 dynamic UPDATE, so
-publishing a record is what an operator of that server does: rewrite the
-zone file with a higher SOA serial and send SIGHUP.  :meth:`Zone.publish`
-then asks the server (with dnspython) until the new records are answered,
-the "propagation check" every ACME client makes before saying ready,
-because the CA would otherwise look too early and fail the challenge.
+The zone starts as a master file (RFC 1035 §5) written here; after that,
+records change over the wire with an RFC 2136 dynamic UPDATE, as an ACME
+client does against its DNS provider: :meth:`Zone.publish` sends one UPDATE
+message (dnspython builds it: delete the name's TXT RRset, add the new
+values), checks the server's rcode, then asks the server until the new
+records are answered, the "propagation check" every ACME client makes
+before saying ready, because the CA would otherwise look too early.
+
+``learn_dns.authoritative`` accepts the UPDATE only from the addresses its
+``--allow-update`` names (the demo and tests give it ``127.0.0.0/8``); it
+bumps the SOA serial itself.  Production signs the UPDATE with TSIG (RFC
+8945, a shared HMAC key); ours is unsigned, authorized by source address.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from pathlib import Path
 
+import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
+import dns.rcode
 import dns.resolver
+import dns.update
 
 HEADER = """; {origin} for the acme demo: written by learn_acme.dns_zone, served by learn_dns.authoritative.
 $ORIGIN {origin}.
@@ -44,7 +50,7 @@ ns1.{origin}. 60 IN A {ns_address}
 
 
 class Zone:
-    """One zone file, its TXT records, and the server process (by PID) that serves it."""
+    """The zone's first master file, and the TXT records published in it since (by UPDATE)."""
 
     def __init__(self, path: Path, origin: str, ns_address: str = "127.0.0.1") -> None:
         self.path, self.origin, self.ns_address = path, origin.rstrip("."), ns_address
@@ -71,19 +77,44 @@ class Zone:
         )
         return path
 
-    async def publish(self, name: str, values: list[str], *, pid: int, server: tuple[str, int]) -> None:
-        """Set ``name``'s TXT records, reload the server, and wait (bounded) until it answers them."""
+    async def publish(self, name: str, values: list[str], *, server: tuple[str, int], trace=None) -> None:
+        """Replace ``name``'s TXT records by UPDATE, then wait (bounded) until the server answers them."""
         owner = self.relative(name)
+        update = dns.update.UpdateMessage(self.origin + ".")
+        update.delete(owner, "TXT")  # class ANY: the whole RRset (RFC 2136 §2.5.2)
+        for value in values:
+            update.add(owner, 1, "TXT", f'"{value}"')  # class IN: one record each (§2.5.1)
+        what = f"add TXT {values!r}" if values else "delete TXT"
+        if trace is not None:
+            trace.sent(f"UPDATE zone {self.origin}: {name} {what}", peer="dns")
+        try:
+            response = await dns.asyncquery.udp(update, server[0], port=server[1], timeout=5)
+        except dns.exception.Timeout:
+            raise UpdateFailed(f"no answer to the UPDATE from {server[0]}:{server[1]} in 5 s") from None
+        rcode = dns.rcode.to_text(response.rcode())
+        if trace is not None:
+            trace.received(f"UPDATE answer {rcode}", peer="dns")
+        if response.rcode() != dns.rcode.NOERROR:
+            raise UpdateFailed(f"the dns/ server answered the UPDATE with {rcode}")
         if values:
             self.txt[owner] = values
         else:
             self.txt.pop(owner, None)
-        self.serial += 1
-        self.write()
-        os.kill(pid, signal.SIGHUP)
         async with asyncio.timeout(10):
             while sorted(await lookup_txt(name, server)) != sorted(values):
                 await asyncio.sleep(0.05)
+
+
+class UpdateFailed(Exception):
+    """The server refused the UPDATE, or did not answer."""
+
+
+async def soa_serial(origin: str, server: tuple[str, int]) -> int:
+    """The zone's serial as the server answers it now."""
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port, resolver.lifetime = [server[0]], server[1], 2.0
+    answer = await resolver.resolve(origin, "SOA")
+    return answer[0].serial
 
 
 async def lookup_txt(name: str, server: tuple[str, int]) -> list[str]:

@@ -11,6 +11,7 @@ Interface (stable: the resolver, trace and propagation scenarios use it)::
         [--secondary example.com.=ADDR ...]  # copy this zone from the primary at ADDR
         [-q | -v] [--loop auto|uvloop|asyncio] [--tcp-idle SECONDS] [--seed N] [--name NAME]
         [--cache exact|question|off]         # the answer cache of wire_cache.py (default exact)
+        [--allow-update CIDR ...]            # accept RFC 2136 UPDATE from these sources (default none)
 
   ``--host`` defaults to 127.0.0.1, ``--port`` to 5300; ``--port 0`` picks a
   free port, named in the ready line.  The event loop is uvloop when it is
@@ -32,6 +33,11 @@ Interface (stable: the resolver, trace and propagation scenarios use it)::
 - SIGHUP re-reads every ``--zone`` file; a zone whose SOA serial changed is
   announced with NOTIFY to every ``--notify`` address.  A file that no longer
   parses is reported and the old copy kept.  SIGTERM/SIGINT: exit 0.
+- UPDATE (opcode 5, RFC 2136, ``update.py``): accepted only from a source
+  address inside an ``--allow-update`` network (none by default: REFUSED),
+  and only for a zone this server is primary for (else NOTAUTH).  A change
+  is installed at once, the serial bumped, and announced with NOTIFY like a
+  reload.  It lives in memory only: SIGHUP re-reads the file and forgets it.
 - The trace shows one ``<`` line per query and one ``>`` per answer, zone
   loads, reloads, NOTIFY and transfers; ``-v`` adds each answer's records;
   ``-q`` shows nothing but the ready line and errors (the benchmark runs so).
@@ -77,6 +83,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import random
 import signal
 import time
@@ -271,6 +278,7 @@ async def serve(args: argparse.Namespace) -> None:
     next_id = lambda: ids.randrange(65536)  # noqa: E731
     server = AuthoritativeServer(args.zone, args.notify, trace, not args.quiet, next_id)
     server.peer_names.update(args.peer_name)
+    server.update_from = args.allow_update
     answerer: Answerer = server if args.cache == "off" else CachedAnswers(server, args.cache)
     try:
         server.load_files()
@@ -319,6 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", choices=["exact", "question", "off"], default="exact",
                         help="answer cache of wire_cache.py: both levels (default), the question-key "
                              "level only, or none (the plain path of nameserver.py alone)")
+    parser.add_argument("--allow-update", action="append", default=[], type=ipaddress.ip_network,
+                        metavar="CIDR", help="accept dynamic UPDATE (RFC 2136) from these source networks, "
+                                             "e.g. 127.0.0.0/8 (default: none, every UPDATE is REFUSED)")
     args = parser.parse_args(argv)
     if not args.zone and not args.secondary:
         parser.error("give at least one --zone or --secondary")

@@ -40,7 +40,7 @@ from enum import IntEnum
 
 from .edns import OPT, Edns, edns_from_opt, encode_opt
 from .names import Name, decode_name, encode_name
-from .rdata import Rdata, decode_rdata, rdata_type, type_name
+from .rdata import Opaque, Rdata, decode_rdata, rdata_type, type_name
 from .wire import U16, FormatError
 
 HEADER_SIZE = 12
@@ -48,6 +48,7 @@ HEADER = struct.Struct("!HHHHHH")         # ID, flags, QDCOUNT, ANCOUNT, NSCOUNT
 QUESTION_FIXED = struct.Struct("!HH")     # QTYPE, QCLASS after the QNAME
 RR_FIXED = struct.Struct("!HHIH")         # TYPE, CLASS, TTL, RDLENGTH after the NAME
 TCP_LIMIT = 65535
+EMPTY_RDATA_CLASSES = (254, 255)  # NONE, ANY: RFC 2136's classes that may carry no RDATA
 
 
 class Opcode(IntEnum):
@@ -65,7 +66,11 @@ class Rcode(IntEnum):
     NXDOMAIN = 3
     NOTIMP = 4
     REFUSED = 5
-    NOTAUTH = 9
+    YXDOMAIN = 6    # RFC 2136 §2.2: UPDATE's prerequisite rcodes...
+    YXRRSET = 7
+    NXRRSET = 8
+    NOTAUTH = 9     # ...not authoritative for the zone...
+    NOTZONE = 10    # ...a name outside the zone
     BADVERS = 16    # needs EDNS's extended rcode bits
 
 
@@ -223,6 +228,9 @@ def _decode_record(data: bytes, pos: int, message: Message, section: list[Resour
         if message.edns is not None:
             raise FormatError("more than one OPT record")
         message.edns = edns_from_opt(name, rclass, ttl, data, start, rdlength)
+    elif rdlength == 0 and rclass in EMPTY_RDATA_CLASSES and message.header.opcode == Opcode.UPDATE:
+        # RFC 2136 §2.4-2.5: a prerequisite or deletion of class ANY/NONE names a type, with no data.
+        section.append(ResourceRecord(name, rtype, rclass, ttl, Opaque(rtype, b"")))
     else:
         section.append(ResourceRecord(name, rtype, rclass, ttl, decode_rdata(rtype, data, start, rdlength)))
     return start + rdlength

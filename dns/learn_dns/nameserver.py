@@ -10,6 +10,9 @@ plain path, the lesson: decode with the codec, then
 - malformed: FORMERR if the header is readable, else nothing;
 - a response (QR=1): only a NOTIFY acknowledgement is expected; nothing is sent;
 - NOTIFY: acknowledged if it comes from the zone's primary (RFC 1996 §3.7);
+- UPDATE (RFC 2136): refused unless the sender's address is allowed
+  (``update_from``), then ``update.py`` decides; a changed zone is installed
+  like a reload and announced to the secondaries with NOTIFY;
 - a zone transfer (AXFR, IXFR): every record, TCP only (RFC 5936 §4.2);
 - any other query: ``answers.respond``, encoded to fit the requester's UDP size.
 
@@ -27,6 +30,8 @@ the same bytes (tests/dns/test_dns_wire_cache.py checks it).
 
 from __future__ import annotations
 
+import ipaddress
+import time
 from collections.abc import Callable
 from enum import IntEnum
 
@@ -39,6 +44,7 @@ from .names import Name
 from .notify import Action, NotifyOutbox, RefreshZone
 from .peers import PeerNames
 from .rdata import type_name
+from .update import UpdateRefused, describe, parse, process
 from .wire import FormatError
 from .zone_data import Zone, ZoneError, load_zone_file
 
@@ -72,6 +78,8 @@ class AuthoritativeServer:
         self.actions: list[Action] = []       # left by answer() for the driver
         self.on_zone_change: list[Callable[[], None]] = []  # e.g. a cache of answers to empty
         self.peer_names = PeerNames()  # who sends from which address, for the events (peers.py)
+        self.update_from: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []  # UPDATE senders allowed
+        self.clock: Callable[[], float] = time.monotonic  # for NOTIFY's timers after an UPDATE
 
     # -- zone data ------------------------------------------------------------
 
@@ -133,6 +141,8 @@ class AuthoritativeServer:
             self.trace_query(query, peer, data)
         if query.header.opcode == Opcode.NOTIFY:
             responses = [self._notify_received(query, peer).to_wire()]
+        elif query.header.opcode == Opcode.UPDATE:
+            responses = [self._update(query, peer).to_wire()]
         elif query.questions and query.questions[0].qtype in ZONE_TRANSFER_TYPES:
             responses = self._transfer(query, peer, tcp)
         else:
@@ -166,6 +176,29 @@ class AuthoritativeServer:
         self.trace.received(f"NOTIFY {origin} from {peer[0]}: checking the serial now", peer=who, cid=qid)
         self.actions.append(RefreshZone(origin))
         return make_response(query, aa=True)
+
+    def _update(self, query: Message, peer: tuple[str, int]) -> Message:
+        """Dynamic UPDATE (RFC 2136 §3): who may, then all or nothing (``update.py``)."""
+        try:
+            if not any(ipaddress.ip_address(peer[0]) in net for net in self.update_from):
+                raise UpdateRefused(Rcode.REFUSED, f"updates from {peer[0]} are not allowed (--allow-update)")
+            if any(rr.rtype == 250 for rr in query.additional):  # RFC 8945 TSIG: we hold no keys
+                raise UpdateRefused(Rcode.NOTAUTH, "the update is signed with TSIG; this server has no keys")
+            request = parse(query)
+            zone = self.zones.get(request.zone)
+            if zone is None or request.zone in self.primaries:  # no zone, or only a copy of it (§3.1.2)
+                raise UpdateRefused(Rcode.NOTAUTH, f"not the primary for {request.zone}")
+            self.trace.state(f"update {request.zone} from {peer[0]}", describe(request))
+            new = process(zone, request, source=f"UPDATE from {peer[0]}")
+        except UpdateRefused as refused:
+            self.trace.state(f"update refused, {_enum_name(Rcode, refused.rcode)}: {refused.reason}")
+            return make_response(query, refused.rcode)
+        if new is None:
+            self.trace.state(f"update {request.zone}: nothing to change, serial stays {zone.serial}")
+        else:
+            self.install(new)
+            self.actions += self.outbox.zone_changed(new, self.clock())
+        return make_response(query, Rcode.NOERROR)
 
     # -- the wire trace ----------------------------------------------------------
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from learn_acme import challenges as ch
 from learn_acme.client import AcmeError
-from learn_acme.dns_zone import Zone
+from learn_acme.dns_zone import UpdateFailed, Zone, soa_serial
 from wirelab_common.processes import start_server
 
 from .conftest import new_client
@@ -23,7 +23,18 @@ NAME = "www.wirelab.test"
 def dns_and_ca(tmp_path, start_ca):
     zone = Zone(tmp_path / "wirelab.test.zone", "wirelab.test")
     dns = start_server(
-        [sys.executable, "-m", "learn_dns.authoritative", "--port", "0", "--zone", str(zone.path)], name="dns"
+        [
+            sys.executable,
+            "-m",
+            "learn_dns.authoritative",
+            "--port",
+            "0",
+            "--zone",
+            str(zone.path),
+            "--allow-update",
+            "127.0.0.0/8",
+        ],
+        name="dns",
     )
     ca = start_ca("--dns-server", f"127.0.0.1:{dns.port}")
     yield zone, dns, ca
@@ -33,7 +44,7 @@ def dns_and_ca(tmp_path, start_ca):
 def publisher(zone, dns, values_for):
     async def publish(domain: str, chall: dict) -> None:
         name, values = values_for(domain, chall)
-        await zone.publish(name, values, pid=dns.pid, server=("127.0.0.1", dns.port))
+        await zone.publish(name, values, server=("127.0.0.1", dns.port))
 
     return publish
 
@@ -74,7 +85,6 @@ async def test_a_persist_record_serves_its_account_twice_and_refuses_another(dns
     await zone.publish(
         ch.persist_name(NAME),
         [ch.persist_txt("ca.wirelab.test", client.account_url)],
-        pid=dns.pid,
         server=("127.0.0.1", dns.port),
     )
 
@@ -82,10 +92,10 @@ async def test_a_persist_record_serves_its_account_twice_and_refuses_another(dns
         return None
 
     key = ec.generate_private_key(ec.SECP256R1())
-    serial = zone.serial
+    serial = await soa_serial("wirelab.test", ("127.0.0.1", dns.port))
     await client.issue([NAME], nothing, key, kind=ch.DNS_PERSIST01)
     await client.issue([NAME], nothing, key, kind=ch.DNS_PERSIST01)
-    assert zone.serial == serial
+    assert await soa_serial("wirelab.test", ("127.0.0.1", dns.port)) == serial  # no DNS change
     other = await new_client(ca.url, http)
     with pytest.raises(AcmeError, match="for another account"):
         await other.issue([NAME], nothing, key, kind=ch.DNS_PERSIST01)
@@ -99,7 +109,7 @@ async def test_a_persist_record_past_persist_until_or_for_another_ca_is_refused(
         ch.persist_txt("ca.wirelab.test", client.account_url, persist_until=1_000_000_000),
         ch.persist_txt("letsencrypt.org", client.account_url),
     ]
-    await zone.publish(ch.persist_name(NAME), records, pid=dns.pid, server=("127.0.0.1", dns.port))
+    await zone.publish(ch.persist_name(NAME), records, server=("127.0.0.1", dns.port))
 
     async def nothing(domain, chall):
         return None
@@ -108,3 +118,24 @@ async def test_a_persist_record_past_persist_until_or_for_another_ca_is_refused(
         await client.issue([NAME], nothing, ec.generate_private_key(ec.SECP256R1()), kind=ch.DNS_PERSIST01)
     assert "expired (persistUntil=1000000000)" in str(caught.value)
     assert "for another CA (letsencrypt.org)" in str(caught.value)
+
+
+@pytest.mark.timeout(60)
+async def test_publishing_is_an_rfc2136_update_and_a_server_that_refuses_it_is_an_error(tmp_path):
+    zone = Zone(tmp_path / "wirelab.test.zone", "wirelab.test")
+    argv = [sys.executable, "-m", "learn_dns.authoritative", "--port", "0", "--zone", str(zone.path)]
+    closed = start_server(argv, name="dns-closed")  # no --allow-update: every UPDATE is REFUSED
+    try:
+        with pytest.raises(UpdateFailed, match="REFUSED"):
+            await zone.publish("_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", closed.port))
+        assert "update refused, REFUSED" in closed.output()
+    finally:
+        closed.stop()
+    opened = start_server([*argv, "--allow-update", "127.0.0.0/8"], name="dns-open")
+    try:
+        before = await soa_serial("wirelab.test", ("127.0.0.1", opened.port))
+        await zone.publish("_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", opened.port))
+        assert await soa_serial("wirelab.test", ("127.0.0.1", opened.port)) == before + 1
+        assert "update wirelab.test. from 127.0.0.1" in opened.output()
+    finally:
+        opened.stop()
