@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import NoReturn
@@ -49,6 +50,23 @@ def need_demo_commands(folder: str) -> None:
     """Every command the pattern's demo needs (wirelab_common.patterns), by the same rule."""
     for name in by_folder(folder).needs:
         need_binary(name, SYSTEM_COMMANDS[name].package)
+
+
+def run_demo(module: str, *args: str, cwd, timeout: float = 80,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m module args...`` in ``cwd``, to its end or ``timeout``, for the test to check."""
+    return subprocess.run([PYTHON, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def assert_demo_failed(result: subprocess.CompletedProcess[str], message: str) -> str:
+    """A demo run with its mechanism switched off must fail its check: exit 1, saying ``message``, and
+    not by crashing (no traceback).  Returns the output (stdout then stderr) for further checks."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert message in output, output[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return output
 
 
 class Processes:

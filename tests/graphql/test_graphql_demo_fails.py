@@ -6,20 +6,11 @@ must fail: exit 1 and a message that names what went wrong.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import need_binary
+from tests.conftest import assert_demo_failed, need_binary, run_demo
 
 pytestmark = pytest.mark.loopback
-
-DEMO = [sys.executable, "-m", "learn_graphql.demo"]
-
-
-def run_demo(*args: str, cwd) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DEMO, *args], cwd=cwd, capture_output=True, text=True, timeout=80)
 
 
 @pytest.mark.timeout(90)
@@ -31,7 +22,4 @@ def run_demo(*args: str, cwd) -> subprocess.CompletedProcess[str]:
 ])
 def test_each_switch_makes_its_act_fail(tmp_path, switch, act, message):
     need_binary("redis-server", "redis-server")
-    result = run_demo("--act", act, switch, cwd=tmp_path)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-3000:]
-    assert message in output, output[-3000:]
+    assert_demo_failed(run_demo("learn_graphql.demo", "--act", act, switch, cwd=tmp_path), message)

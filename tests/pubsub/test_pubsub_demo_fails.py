@@ -11,20 +11,19 @@ crash.  And without any Redis at all, the demo exits 2 and says how to get one.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import need_binary
+from tests.conftest import assert_demo_failed, need_binary, run_demo
 
 pytestmark = pytest.mark.loopback
 
 
-def run_demo(tmp_path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+def run_pubsub_demo(tmp_path, *args: str, timeout: float = 90, path: str | None = None):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # its own throwaway Redis
-    return subprocess.run([sys.executable, "-m", "learn_pubsub.demo", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    if path is not None:
+        env["PATH"] = path
+    return run_demo("learn_pubsub.demo", *args, cwd=tmp_path, timeout=timeout, env=env)
 
 
 @pytest.mark.timeout(100)
@@ -38,18 +37,17 @@ def run_demo(tmp_path, *args: str, timeout: float = 90) -> subprocess.CompletedP
 ])
 def test_an_act_without_its_mechanism_fails_and_says_why(tmp_path, act, switch, failure):
     need_binary("redis-server", "redis-server")
-    result = run_demo(tmp_path, "--act", str(act), switch)
-    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert failure in result.stderr, result.stderr[-3000:]
-    assert "all checks passed" not in result.stdout and "Traceback" not in result.stderr
+    result = run_pubsub_demo(tmp_path, "--act", str(act), switch)
+    assert_demo_failed(result, failure)
+    assert failure in result.stderr and "all checks passed" not in result.stdout
 
 
 @pytest.mark.timeout(120)
 def test_the_demo_without_aof_fails_act_5_and_names_the_lost_order(tmp_path):
     need_binary("redis-server", "redis-server")
-    result = run_demo(tmp_path, "--act", "5", "--no-aof", timeout=110)
+    result = run_pubsub_demo(tmp_path, "--act", "5", "--no-aof", timeout=110)
     out = result.stdout
-    assert result.returncode == 1, out[-4000:] + result.stderr[-4000:]
+    assert_demo_failed(result, "did not survive the restart")
     assert "comes back on the same port WITHOUT persistence (--no-aof)" in out
     assert ("FAILED: Streams: the order xadd-1, added before the crash, did not survive the restart "
             "(shipping read nothing)") in result.stderr
@@ -61,9 +59,6 @@ def test_the_demo_without_aof_fails_act_5_and_names_the_lost_order(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_demo_without_redis_exits_2_and_says_how_to_get_it(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env["PATH"] = str(tmp_path)  # no redis-server here
-    result = subprocess.run([sys.executable, "-m", "learn_pubsub.demo"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=50)
+    result = run_pubsub_demo(tmp_path, timeout=50, path=str(tmp_path))  # no redis-server on this PATH
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "redis-server not found" in result.stderr and "apt-get install redis-server" in result.stderr

@@ -8,42 +8,33 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import unavailable
+from tests.conftest import assert_demo_failed, run_demo, unavailable
 
 pytestmark = pytest.mark.loopback
 
-DEMO = [sys.executable, "-m", "learn_unix_socket.demo"]
 
-
-def run_demo(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([*DEMO, *args], cwd=cwd, capture_output=True, text=True, timeout=50)
+def run_unix_socket_demo(*args: str, cwd) -> subprocess.CompletedProcess[str]:
+    return run_demo("learn_unix_socket.demo", *args, cwd=cwd, timeout=50)
 
 
 @pytest.mark.timeout(60)
 def test_act_1_fails_when_sessions_die_with_their_clients(tmp_path):
-    result = run_demo("--act", "1", "--no-persistence", cwd=tmp_path)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-3000:]
-    assert "session 'work' did not survive its clients detaching" in output
+    assert_demo_failed(run_unix_socket_demo("--act", "1", "--no-persistence", cwd=tmp_path),
+                       "session 'work' did not survive its clients detaching")
 
 
 @pytest.mark.timeout(60)
 def test_act_2_fails_when_the_server_does_not_check_credentials(tmp_path):
     if os.getuid() != 0:
         unavailable("act 2 acts as uid 65534, which needs root")
-    result = run_demo("--act", "2", "--no-peercred", cwd=tmp_path)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-3000:]
-    assert "the server let uid 65534 in" in output
+    assert_demo_failed(run_unix_socket_demo("--act", "2", "--no-peercred", cwd=tmp_path),
+                       "the server let uid 65534 in")
 
 
 @pytest.mark.timeout(60)
 def test_act_3_fails_when_no_descriptor_is_passed(tmp_path):
-    result = run_demo("--act", "3", "--no-fd-passing", cwd=tmp_path)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-3000:]
-    assert "the LOG_FD frame came without a file descriptor" in output
+    assert_demo_failed(run_unix_socket_demo("--act", "3", "--no-fd-passing", cwd=tmp_path),
+                       "the LOG_FD frame came without a file descriptor")
