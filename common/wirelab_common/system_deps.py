@@ -63,10 +63,13 @@ def why_not_install() -> str | None:
 def apt_install(packages: list[str]) -> int:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print(f"system-deps: installing {' '.join(packages)} (once; about 30-60 s)", flush=True)
-    update = subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    # Another apt-get (a second `make`, or unattended-upgrades on a fresh machine) may hold
+    # dpkg's lock: wait for it, bounded, instead of failing at once.
+    wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]
+    update = subprocess.run(["apt-get", *wait_for_lock, "update", "-qq"], env=env, check=False)
     if update.returncode != 0:
         return update.returncode
-    return subprocess.run(["apt-get", "install", "-y", "-qq", *packages],
+    return subprocess.run(["apt-get", *wait_for_lock, "install", "-y", "-qq", *packages],
                           env=env, check=False).returncode
 
 
