@@ -1,0 +1,122 @@
+"""(c) Server-Sent Events: one long response, an event per ``id:``/``data:`` block.
+
+``GET /sse`` answers ``text/event-stream`` and never ends; each event is::
+
+    id: 7
+    data: {"seq":7,"made":...,"price":101.25}
+    <blank line>
+
+A browser's ``EventSource`` reconnects by itself when the stream breaks and
+sends the last ``id`` it saw as ``Last-Event-ID`` (WHATWG HTML, "Server-sent
+events"), so the server replays what was missed.  A comment line (``: ping``)
+every ``heartbeat`` seconds keeps proxies from timing the idle stream out.
+
+:func:`frame` and :class:`SseParser` are the pure wire format; the rest is I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from wirelab_common.wiretrace import Trace
+
+from .feed import BadCursor, Event, Feed, parse_cursor
+from .sink import Sink, until_stopped
+
+PATH = "/sse"
+
+
+def frame(event: Event) -> bytes:
+    return f"id: {event.seq}\ndata: {event.json()}\n\n".encode()
+
+
+class SseParser:
+    """Bytes in, (last event id, data) out: the subset of the WHATWG parser a feed needs."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.data: list[str] = []
+        self.last_id = ""
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        self.buffer += chunk
+        events = []
+        # Lines end in CRLF, LF or CR; a CR at the very end may be half of a CRLF: wait for more.
+        while True:
+            ends = [i for i in (self.buffer.find(b"\r"), self.buffer.find(b"\n")) if i >= 0]
+            if not ends:
+                return events
+            end = min(ends)
+            if self.buffer[end:end + 1] == b"\r" and end + 1 == len(self.buffer):
+                return events
+            line = self.buffer[:end].decode("utf-8", "replace")
+            self.buffer = self.buffer[end + (2 if self.buffer[end:end + 2] == b"\r\n" else 1):]
+            if line == "":  # a blank line dispatches the event
+                if self.data:
+                    events.append((self.last_id, "\n".join(self.data)))
+                self.data = []
+            elif not line.startswith(":"):  # ": ..." is a comment (our heartbeat)
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "data":
+                    self.data.append(value)
+                elif name == "id" and "\0" not in value:
+                    self.last_id = value
+
+
+def routes(feed: Feed, trace: Trace, heartbeat: float) -> list[Route]:
+    async def sse(request: Request) -> Response:
+        asked = request.headers.get("last-event-id") or request.query_params.get("since")
+        try:
+            since = parse_cursor(asked, feed.last)
+        except BadCursor as exc:
+            trace.state(f"400 {PATH}: {exc}")
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        trace.state(f"{PATH}: stream opened from seq {since}")
+
+        async def stream(cursor: int) -> AsyncIterator[bytes]:
+            yield b": open\n\n"  # the headers and a first byte now: the client knows it is connected
+            while not feed.closed:
+                events = await feed.wait_after(cursor, heartbeat)
+                if not events:
+                    if not feed.closed:
+                        yield b": ping\n\n"
+                    continue
+                for event in events:
+                    trace.sent(f"{PATH} id: {event.seq}")
+                    yield frame(event)
+                cursor = events[-1].seq
+
+        return StreamingResponse(stream(since), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    return [Route(PATH, sse)]
+
+
+async def receive(base: str, sink: Sink, stop: asyncio.Event) -> None:
+    attempt = 0
+    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(5, read=60)) as http:
+        while not stop.is_set():
+            headers = {"Accept": "text/event-stream", "Last-Event-ID": str(sink.cursor)}
+            try:
+                async with http.stream("GET", PATH, headers=headers) as response:
+                    response.raise_for_status()
+                    sink.trace.state(f"{PATH} open (Last-Event-ID: {sink.cursor})",
+                                     [f"{k}: {v}" for k, v in response.headers.items()])
+                    attempt = 0
+                    parser = SseParser()
+                    async for chunk in until_stopped(stop, response.aiter_bytes()):
+                        for _, data in parser.feed(chunk):
+                            sink.take(Event.from_json(data))
+                if not stop.is_set():
+                    raise httpx.RemoteProtocolError("the stream ended")
+            except httpx.HTTPError as exc:
+                await sink.pause_after_failure(attempt, stop, f"stream broke: {exc!r}")
+                attempt += 1
+
