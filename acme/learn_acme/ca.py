@@ -12,6 +12,8 @@ After ``validation.py`` in the reading order.  The resources::
     POST /acme/order/{id}              POST-as-GET: poll the order
     POST /acme/order/{id}/finalize     {"csr": b64url(DER)} (§7.4)
     POST /acme/cert/{id}               POST-as-GET: the PEM chain (§7.4.2)
+    POST /acme/key-change              a JWS inside a JWS: the account moves to a new key (§7.3.5)
+    POST /acme/revoke-cert             {"certificate", "reason"}, by the account or the cert's key (§7.6)
     GET  /root.pem                     the root, for the lab's clients to trust (not ACME)
 
 Each POST goes through :meth:`Ca.authenticate`: parse the JWS, spend its
@@ -85,12 +87,19 @@ class Ca:
 
     def problem(self, problem: Problem) -> Response:
         self.trace.sent(f"{problem.status} {problem.type}: {problem.detail}")
-        return JSONResponse(problem.document(), problem.status, self.headers(), media_type=CONTENT_TYPE)
+        headers = self.headers()
+        if problem.location:
+            headers["Location"] = problem.location
+        return JSONResponse(problem.document(), problem.status, headers, media_type=CONTENT_TYPE)
 
     async def authenticate(
-        self, request: Request, *, new_account: bool = False
+        self, request: Request, *, new_account: bool = False, jwk_allowed: bool = False
     ) -> tuple[jose.Jws, Account | None]:
-        """The verified JWS of ``request`` and its account (None for a new-account request)."""
+        """The verified JWS of ``request`` and its account (None if signed with a ``jwk``).
+
+        ``new_account``: the header must carry ``jwk``; ``jwk_allowed``: it may carry
+        either (revokeCert by the certificate's own key, §7.6); otherwise ``kid``.
+        """
         if request.headers.get("content-type") != "application/jose+json":
             raise Problem("malformed", "requests must be application/jose+json (RFC 8555 §6.2)")
         try:
@@ -99,6 +108,8 @@ class Ca:
             raise Problem(error.problem, error.detail) from None
         self.state.use_nonce(parsed.protected.get("nonce"))
         account = None
+        if jwk_allowed and "jwk" in parsed.protected:
+            new_account = True  # the same checks: the key comes with the request
         if new_account:
             if "jwk" not in parsed.protected:
                 raise Problem("malformed", "new-account is signed with 'jwk', not 'kid' (RFC 8555 §7.3)")
@@ -117,7 +128,7 @@ class Ca:
                 jose.verify(parsed, key, url=url)
         except jose.JwsError as error:
             raise Problem(error.problem, error.detail) from None
-        who = "jwk" if new_account else parsed.protected["kid"].rsplit("/acme/", 1)[-1]  # acct/N
+        who = "jwk" if account is None else parsed.protected["kid"].rsplit("/acme/", 1)[-1]  # acct/N
         self.trace.received(
             f"POST {request.url.path} ({who}, "
             f"{parsed.protected['alg']}, nonce {parsed.protected['nonce'][:8]}...)"
@@ -253,6 +264,26 @@ def create_app(ca: Ca) -> FastAPI:
         if found.certificate is None:
             raise Problem("orderNotReady", "no certificate yet")
         return ca.answer(found.certificate, media="application/pem-certificate-chain")
+
+    @app.post("/acme/key-change")
+    async def key_change(request: Request) -> Response:
+        parsed, account = await ca.authenticate(request)
+        try:
+            inner = jose.parse(parsed.payload)
+        except jose.JwsError as error:
+            raise Problem("malformed", f"the keyChange payload is not a JWS: {error.detail}") from None
+        old = account.jwk["kty"]
+        state.change_key(account, inner, parsed.protected["url"])
+        ca.trace.state(f"account {account.id}: key changed ({old} -> {account.jwk['kty']} key)")
+        return ca.answer(account.resource(), 200, account.url)
+
+    @app.post("/acme/revoke-cert")
+    async def revoke_cert(request: Request) -> Response:
+        parsed, account = await ca.authenticate(request, jwk_allowed=True)
+        issued = state.revoke(account, parsed.protected.get("jwk"), parsed.json())
+        by = f"account {account.id}" if account else "the certificate's own key"
+        ca.trace.state(f"certificate {issued.serial:x} revoked by {by}, reason {issued.revoked}")
+        return ca.answer(b"", 200, media="text/plain")  # §7.6: 200 and no body
 
     return app
 

@@ -6,7 +6,8 @@ not about bytes on the wire lives in this file: nonce bookkeeping (§6.5),
 account lookup (§7.3), order creation with one authorization per identifier
 and its challenges (§7.4, §7.5), how a challenge's verdict moves the
 authorization and the order (the tables of ``objects.py``), the CSR check at
-finalize, expiry, and a per-account rate limit.
+finalize, expiry, a per-account rate limit, and the account's later life:
+a new key (keyChange, §7.3.5) and revocation (§7.6).
 
 Pure apart from the ``pki`` signing: the clock (``now``) and the source of
 random tokens (``random_token``) are parameters, so tests can expire an order
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from . import challenges as ch
-from .jwk import public_jwk, thumbprint
+from . import jws as jose
+from .jwk import b64url_decode, key_from_jwk, public_jwk, thumbprint
 from .objects import AUTHORIZATION, CHALLENGE, ORDER, order_event
 from .pki import Authority, csr_names
 from .problems import Problem
@@ -92,6 +94,28 @@ class Order:
     certificate: bytes | None = None
 
 
+@dataclass
+class Issued:
+    """A certificate this CA signed, who ordered it, and whether it is revoked (the reason code)."""
+
+    serial: int
+    certificate: x509.Certificate
+    account: Account
+    revoked: int | None = None
+
+
+# RFC 5280 §5.3.1 CRLReason codes a subscriber may give (Let's Encrypt's choice): unspecified,
+# keyCompromise, affiliationChanged, superseded, cessationOfOperation.  6 (certificateHold) and
+# the CA-side reasons are refused with badRevocationReason; 7 is unassigned.
+REVOCATION_REASONS = {
+    0: "unspecified",
+    1: "keyCompromise",
+    3: "affiliationChanged",
+    4: "superseded",
+    5: "cessationOfOperation",
+}
+
+
 class CaState:
     """The whole CA's memory; ``base`` is its URL, ``issuers`` its DNS-PERSIST-01 issuer names."""
 
@@ -121,6 +145,7 @@ class CaState:
         self.authzs: dict[str, Authorization] = {}
         self.challenges: dict[str, Challenge] = {}
         self.certs: dict[str, bytes] = {}
+        self.issued: dict[int, Issued] = {}  # by serial number, for revocation
         self._serial = 0
 
     def _id(self) -> str:
@@ -287,8 +312,72 @@ class CaState:
         order.status = ORDER.next(order.status, "finalize")
         leaf = self.authority.issue(csr, order.names, self.now())
         order.certificate = self.authority.chain_pem(leaf)
+        self.issued[leaf.serial_number] = Issued(leaf.serial_number, leaf, account)
         self.certs[order.id] = order.certificate
         order.status = ORDER.next(order.status, "issued")
+
+    # §7.3.5: a JWS inside the JWS.  The outer one is signed by the old key (the account's, checked
+    # by the caller); the inner one by the new key, naming the account and the old key.  An attacker
+    # holding only the old key cannot sign the inner one; holding only the new key, not the outer.
+    def change_key(self, account: Account, inner: jose.Jws, outer_url: str) -> None:
+        if "jwk" not in inner.protected:
+            raise Problem("malformed", "the inner JWS of keyChange carries the new key as 'jwk'")
+        if "nonce" in inner.protected:
+            raise Problem("malformed", "the inner JWS of keyChange must not carry a nonce")
+        try:
+            new_key = key_from_jwk(inner.protected["jwk"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise Problem("badPublicKey", str(error)) from None
+        try:
+            jose.verify(inner, new_key, url=outer_url)  # same url as the outer JWS, signed by the new key
+        except jose.JwsError as error:
+            raise Problem(error.problem, f"inner JWS: {error.detail}") from None
+        payload = inner.json()
+        if payload.get("account") != account.url:
+            raise Problem("unauthorized", f"the inner JWS names account {payload.get('account')!r}")
+        try:
+            old = thumbprint(payload["oldKey"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise Problem("malformed", "the inner JWS's payload needs oldKey, a JWK") from None
+        if old != thumbprint(account.jwk):
+            raise Problem("unauthorized", "oldKey is not the account's current key")
+        new = thumbprint(inner.protected["jwk"])
+        holder = self.by_thumbprint.get(new)
+        if holder is not None:
+            raise Problem(
+                "malformed", "the new key already belongs to an account", status=409, location=holder.url
+            )
+        del self.by_thumbprint[old]
+        account.jwk = inner.protected["jwk"]
+        self.by_thumbprint[new] = account
+
+    # §7.6: revoke by the account that ordered it (or one holding valid authorizations for
+    # every name in it), or by anyone holding the certificate's private key (a jwk request).
+    def revoke(self, account: Account | None, jwk: dict | None, payload: dict) -> Issued:
+        try:
+            der = b64url_decode(str(payload["certificate"]))
+            cert = x509.load_der_x509_certificate(der)
+        except (KeyError, ValueError) as error:
+            raise Problem("malformed", f"certificate is not base64url DER: {error}") from None
+        issued = self.issued.get(cert.serial_number)
+        if issued is None or issued.certificate != cert:
+            raise Problem("malformed", "this CA did not issue that certificate")
+        reason = payload.get("reason", 0)
+        if reason not in REVOCATION_REASONS or isinstance(reason, bool):
+            raise Problem(
+                "badRevocationReason", f"reason {reason!r} is not one of {sorted(REVOCATION_REASONS)}"
+            )
+        if account is not None:
+            names = csr_names_of(cert)
+            proven = {a.domain for a in self.authzs.values() if a.account is account and a.status == "valid"}
+            if issued.account is not account and not names <= proven:
+                raise Problem("unauthorized", "the certificate was issued to another account")
+        elif jwk is None or thumbprint(jwk) != thumbprint(public_jwk(cert.public_key())):
+            raise Problem("unauthorized", "the request is not signed by the certificate's key")
+        if issued.revoked is not None:
+            raise Problem("alreadyRevoked", f"revoked already ({REVOCATION_REASONS[issued.revoked]})")
+        issued.revoked = reason
+        return issued
 
     def check_owner(self, account: Account, owner: Account) -> None:
         if account is not owner:
@@ -319,6 +408,15 @@ class CaState:
             "identifier": {"type": "dns", "value": authz.domain},
             "challenges": [c.resource(self.base, self.issuers) for c in authz.challenges],
         }
+
+
+def csr_names_of(cert: x509.Certificate) -> set[str]:
+    """The DNS names a certificate is for (its subjectAltName)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return set(san.get_values_for_type(x509.DNSName))
 
 
 def thumbprint_of_csr_key(csr: x509.CertificateSigningRequest) -> str | None:

@@ -86,7 +86,8 @@ class AcmeClient:
             if problem.type == "badNonce" and retries > 0:
                 return await self.post(url, payload, use_jwk=use_jwk, retries=retries - 1)
             raise AcmeError(problem, url)
-        status = response.json().get("status") if "json" in response.headers.get("content-type", "") else None
+        is_json = "json" in response.headers.get("content-type", "") and response.content
+        status = response.json().get("status") if is_json else None
         self.trace.received(
             f"{response.status_code}"
             + (f" status={status}" if status else f" {response.headers.get('content-type')}")
@@ -128,6 +129,32 @@ class AcmeClient:
 
     async def certificate(self, url: str) -> bytes:
         return (await self.post(url, None)).content
+
+    async def key_change(self, new_key: PrivateKey) -> None:
+        """§7.3.5: the inner JWS (new key, no nonce) names the account and the old key; the outer
+        JWS (old key, kid) carries it.  From then on the account signs with ``new_key``."""
+        url = self.directory["keyChange"]
+        inner = jose.sign(
+            new_key, {"account": self.account_url, "oldKey": public_jwk(self.key)}, url=url, nonce=None
+        )
+        await self.post(url, inner)
+        self.key = new_key
+
+    async def revoke(self, certificate_pem: bytes, reason: int | None = None, *, key=None) -> None:
+        """§7.6: revoke the leaf of ``certificate_pem``; ``key``: sign with the certificate's own key
+        (a ``jwk`` request, no account needed) instead of the account's."""
+        leaf = x509.load_pem_x509_certificate(certificate_pem)
+        payload: dict = {"certificate": b64url(leaf.public_bytes(serialization.Encoding.DER))}
+        if reason is not None:
+            payload["reason"] = reason
+        if key is None:
+            await self.post(self.directory["revokeCert"], payload)
+            return
+        account_key, self.key = self.key, key
+        try:
+            await self.post(self.directory["revokeCert"], payload, use_jwk=True)
+        finally:
+            self.key = account_key
 
     async def issue(
         self, names: list[str], publish, cert_key: ec.EllipticCurvePrivateKey, kind: str = ch.HTTP01

@@ -49,11 +49,22 @@ class Problem(Exception):
     A plain exception (not a frozen dataclass: raising sets ``__traceback__`` on it).
     """
 
-    def __init__(self, type: str, detail: str, subproblems: tuple[Problem, ...] = ()) -> None:
+    def __init__(
+        self,
+        type: str,
+        detail: str,
+        subproblems: tuple[Problem, ...] = (),
+        *,
+        status: int | None = None,
+        location: str | None = None,
+    ) -> None:
         if type not in STATUS:
             raise ValueError(f"{type!r} is not an RFC 8555 §6.7 error type")
         super().__init__(type, detail)
         self.type, self.detail, self.subproblems = type, detail, subproblems
+        # A few answers need their own status and a Location: keyChange to a key in use is
+        # 409 Conflict naming the account that has it (§7.3.5).
+        self._status, self.location = status, location
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Problem) and (self.type, self.detail) == (other.type, other.detail)
@@ -62,7 +73,7 @@ class Problem(Exception):
 
     @property
     def status(self) -> int:
-        return STATUS[self.type]
+        return self._status or STATUS[self.type]
 
     def document(self) -> dict:
         doc: dict = {"type": NAMESPACE + self.type, "detail": self.detail, "status": self.status}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -128,7 +129,7 @@ async def test_publishing_is_an_rfc2136_update_and_a_server_that_refuses_it_is_a
     try:
         with pytest.raises(UpdateFailed, match="REFUSED"):
             await zone.publish("_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", closed.port))
-        assert "update refused, REFUSED" in closed.output()
+        closed.wait_line(re.escape("update refused, REFUSED"), 10)
     finally:
         closed.stop()
     opened = start_server([*argv, "--allow-update", "127.0.0.0/8"], name="dns-open")
@@ -136,6 +137,6 @@ async def test_publishing_is_an_rfc2136_update_and_a_server_that_refuses_it_is_a
         before = await soa_serial("wirelab.test", ("127.0.0.1", opened.port))
         await zone.publish("_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", opened.port))
         assert await soa_serial("wirelab.test", ("127.0.0.1", opened.port)) == before + 1
-        assert "update wirelab.test. from 127.0.0.1" in opened.output()
+        opened.wait_line(re.escape("update wirelab.test. from 127.0.0.1"), 10)
     finally:
         opened.stop()

@@ -7,6 +7,7 @@ CA fetches from; each certificate must then verify against our root alone.
 
 from __future__ import annotations
 
+import re
 import ssl
 import subprocess
 import sys
@@ -92,6 +93,27 @@ def test_lego_gets_a_certificate_from_our_ca(our_ca, tmp_path):
     verified = openssl_verify(root, certs / f"{NAME}.crt", certs / f"{NAME}.issuer.crt")
     assert verified.returncode == 0, verified.stderr
     assert "(http-01): pending -> valid" in ca.output()
+    # lego revokes it with its account key (RFC 8555 §7.6), reason 4 (superseded)
+    revoke = [
+        "lego",
+        "--server",
+        f"{ca.url}/directory",
+        "--email",
+        "admin@wirelab.test",
+        "--domains",
+        NAME,
+        "--path",
+        str(tmp_path / "lego"),
+        "revoke",
+        "--reason",
+        "4",
+        "--keep",
+    ]
+    result = subprocess.run(revoke, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    ca.wait_line(re.escape("revoked by account 1, reason 4"), 10)
+    again = subprocess.run(revoke, capture_output=True, text=True, timeout=60)
+    assert again.returncode != 0 and "alreadyRevoked" in again.stdout + again.stderr
 
 
 @pytest.mark.timeout(150)
@@ -132,6 +154,34 @@ def test_certbot_gets_a_certificate_from_our_ca_with_an_rs256_account(our_ca, tm
     verified = openssl_verify(root, live / "cert.pem", live / "chain.pem")
     assert verified.returncode == 0, verified.stderr
     assert "RS256" in ca.output()  # certbot's account key is RSA: our RS256 path, checked by a peer
+    # certbot revokes it, signing with the certificate's own key (a jwk request, RFC 8555 §7.6)
+    result = subprocess.run(
+        [
+            "certbot",
+            "revoke",
+            "--cert-path",
+            str(live / "cert.pem"),
+            "--key-path",
+            str(live / "privkey.pem"),
+            "--reason",
+            "keycompromise",
+            "--no-delete-after-revoke",
+            "--server",
+            f"{ca.url}/directory",
+            "--config-dir",
+            str(tmp_path / "c"),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--logs-dir",
+            str(tmp_path / "l"),
+            "--non-interactive",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    ca.wait_line(re.escape("by the certificate's own key, reason 1"), 10)
 
 
 @pytest.mark.timeout(120)
