@@ -4,7 +4,9 @@ Reading order: playlists -> abr -> buffer -> **packager** -> app -> server -> pl
 
 The source is made up on the spot, so nothing large is ever committed:
 ffmpeg's ``testsrc2`` pattern with the frame number and a timecode burnt in
-(``drawtext``, when this ffmpeg has it), and a 440 Hz ``sine`` tone.  One
+(``drawtext``, when this ffmpeg has it), the frame number again as a row
+of black and white cells a program can read (``drawbox``, always: see
+:func:`bit_strip`), and a 440 Hz ``sine`` tone.  One
 ffmpeg run splits the picture into :data:`RENDITIONS` (each scaled and
 encoded at its own bitrate) and lets the HLS muxer cut every rendition into
 ``SEGMENT`` -second MPEG-TS segments, write a media playlist per rendition
@@ -31,6 +33,11 @@ from pathlib import Path
 FPS = 25
 SEGMENT = 1  # seconds per segment; the keyframe interval is the same
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+# The frame number as a row of bits a program can read back from the picture (a browser's canvas):
+# BITS cells of CELL x CELL pixels on a black strip, cell b white when bit b of the frame number is
+# set (least significant on the left), drawn on the source before scaling, so every rendition has it.
+BITS, CELL = 10, 24  # 2**10 frames = 40 s at 25 fps: more than any on-demand source here
+STRIP_X, STRIP_Y = 228, 12  # the first cell's top-left corner in the source (480x270)
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ def has_drawtext(ffmpeg: str = "ffmpeg") -> bool:
 
 def source_filter(renditions: tuple[Rendition, ...], burn_in: bool) -> str:
     """The filter graph: frame counter and timecode burnt in once, then one scaled copy per rendition."""
-    chain = "[0:v]"
+    chain = "[0:v]" + bit_strip() + ","
     if burn_in:
         text = f"fontfile={FONT}:fontcolor=white:box=1:boxcolor=black@0.6:fontsize=40"
         chain += (f"drawtext={text}:x=10:y=10:text='%{{frame_num}}',"
@@ -61,6 +68,15 @@ def source_filter(renditions: tuple[Rendition, ...], burn_in: bool) -> str:
     graph = [f"{chain}split={len(renditions)}{outputs}"]
     graph += [f"[s{i}]scale={r.width}:{r.height}[v{i}]" for i, r in enumerate(renditions)]
     return ";".join(graph)
+
+
+def bit_strip() -> str:
+    """drawbox filters writing the frame number ``n`` in binary: a black strip, then one white cell
+    per set bit, each drawn only on the frames where that bit is 1 (timeline ``enable``)."""
+    boxes = [f"drawbox=x={STRIP_X - 6}:y={STRIP_Y - 6}:w={BITS * CELL + 12}:h={CELL + 12}:color=black:t=fill"]
+    boxes += [f"drawbox=x={STRIP_X + b * CELL}:y={STRIP_Y}:w={CELL}:h={CELL}:color=white:t=fill:"
+              f"enable='mod(floor(n/{2 ** b}),2)'" for b in range(BITS)]
+    return ",".join(boxes)
 
 
 def hls_command(out: Path, seconds: int, *, renditions: tuple[Rendition, ...] = RENDITIONS,
