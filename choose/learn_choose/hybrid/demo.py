@@ -56,7 +56,7 @@ WAIT = 30.0  # seconds for any awaited delivery; generous, the machine may be lo
 
 def server_argv(name: str, redis: str, args: argparse.Namespace, port: int = 0) -> list[str]:
     argv = [PY, "-m", "learn_choose.hybrid.server", "--port", str(port), "--redis-url", redis,
-            "--server-id", name, "--retry-ms", "300"]
+            "--server-id", name, "--retry-ms", "1000"]
     return argv + (["-v"] if args.verbose else []) + (["--no-dedup"] if args.no_dedup else [])
 
 

@@ -22,12 +22,13 @@ the same delivery at the same moment (the provider retried on the other one) add
 it once, and a server that dies between check and append cannot exist::
 
     SET hybrid:seen:<source> "" NX EX <ttl>  -- already there: return the first append's id
+    SET hybrid:events:trimmed <id>           -- if the stream is full: the entry about to go
     XADD hybrid:events MAXLEN <n> * type .. source .. data ..
     SET hybrid:seen:<source> <new id> EX <ttl>
 
-**What a resume cannot get.**  The stream keeps the last ``MAXLEN`` entries.  A
-cursor older than the oldest trimmed entry (Redis 7's ``max-deleted-entry-id``
-in ``XINFO STREAM``) has lost events for good: :meth:`EventStream.read_after`
+**What a resume cannot get.**  The stream keeps the last ``MAXLEN`` entries (the
+script records the newest entry it trims, in ``hybrid:events:trimmed``).  A
+cursor older than that entry has lost events for good: :meth:`EventStream.read_after`
 returns a :class:`Gap` and the client is told so (``event: reset``), never
 handed a silent hole.  Redis itself runs here without persistence: a Redis
 restart loses the stream (production turns on AOF, see the README).
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -55,13 +55,21 @@ STREAM_KEY = "hybrid:events"
 SEEN_PREFIX = "hybrid:seen:"
 REDIS = "redis"  # the peer name of Redis in trace events
 
+# KEYS: the seen-key, the stream, the stream's trimmed-key.  ARGV: ttl, maxlen, type, source,
+# data, dedup (1 or 0).  Redis 7.0 does not record what MAXLEN trims (its max-deleted-entry-id
+# follows XDEL only), so the script notes the newest entry the XADD will push out.
 APPEND_ONCE = """
-if redis.call('SET', KEYS[1], '', 'NX', 'EX', ARGV[1]) == false then
+if ARGV[6] == '1' and redis.call('SET', KEYS[1], '', 'NX', 'EX', ARGV[1]) == false then
   return {0, redis.call('GET', KEYS[1])}
+end
+local excess = redis.call('XLEN', KEYS[2]) - tonumber(ARGV[2]) + 1
+if excess > 0 then
+  local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', excess)
+  redis.call('SET', KEYS[3], gone[#gone][1])
 end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '*',
                       'type', ARGV[3], 'source', ARGV[4], 'data', ARGV[5])
-redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+if ARGV[6] == '1' then redis.call('SET', KEYS[1], id, 'EX', ARGV[1]) end
 return {1, id}
 """
 
@@ -86,6 +94,7 @@ class EventStream:
         self.url = url
         self.trace = trace
         self.key = key
+        self.trimmed_key = key + ":trimmed"  # the newest id MAXLEN has pushed out of the stream
         self.maxlen = maxlen
         self.dedup_ttl = dedup_ttl
         self.dedup = dedup  # False only for the demo's --no-dedup: shows what the check prevents
@@ -100,15 +109,10 @@ class EventStream:
 
     async def append_once(self, source: str, type_: str, data: str) -> tuple[str, bool]:
         """Add the event unless ``source`` was added before; return (stream id, duplicate?)."""
-        try:
-            if self.dedup:
-                fresh, stream_id = await self._append(
-                    keys=[SEEN_PREFIX + source, self.key],
-                    args=[self.dedup_ttl, self.maxlen, type_, source, data])
-            else:  # --no-dedup: a plain XADD, so the demo can show what the check prevents
-                fresh, stream_id = 1, await self.redis.xadd(
-                    self.key, {"type": type_, "source": source, "data": data}, maxlen=self.maxlen,
-                    approximate=False)
+        try:  # dedup 0 only for --no-dedup: the demo shows what the check prevents
+            fresh, stream_id = await self._append(keys=[SEEN_PREFIX + source, self.key, self.trimmed_key],
+                                                  args=[self.dedup_ttl, self.maxlen, type_, source, data,
+                                                        int(self.dedup)])
         except (RedisError, OSError) as exc:
             self.trace.state(f"redis append failed: {exc}")
             raise Unavailable(str(exc)) from None
@@ -125,13 +129,7 @@ class EventStream:
 
     async def read_after(self, cursor: str, count: int = 500) -> list[Event] | Gap:
         """Up to ``count`` entries after ``cursor`` straight from Redis, or the :class:`Gap` before them."""
-        try:
-            info: dict[str, Any] = await self.redis.xinfo_stream(self.key)
-        except RedisError as exc:
-            if "no such key" in str(exc).lower():
-                return []
-            raise
-        trimmed = info.get("max-deleted-entry-id", "0-0")
+        trimmed = await self.redis.get(self.trimmed_key) or "0-0"
         if id_key(cursor) < id_key(trimmed):
             return Gap(cursor, trimmed)
         entries = await self.redis.xrange(self.key, min=f"({cursor}", count=count)
