@@ -1,7 +1,8 @@
 """The receiver's inbox: the idempotency record and the durable work queue, in one SQLite file.
 
-Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
-provider_app -> provider -> **inbox** -> receiver_app -> receiver -> demo.
+Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
+dispatcher -> lean_http -> provider_app -> provider -> **inbox** -> receiver_app ->
+receiver -> demo.
 
 Why a receiver needs one.  Webhook delivery is *at least once*: a provider that sent
 a request and got no answer (a timeout, a reset connection) cannot know whether we
@@ -35,7 +36,10 @@ crash and must be idempotent itself, or record its effect in the same transactio
 This module is blocking sqlite3 with no clock of its own (times are parameters);
 ``receiver_app`` runs its calls in a worker thread.  One ``threading.Lock``
 serializes them: one connection, one statement at a time, and ``close()`` waits
-for a call still in flight.
+for a call still in flight.  ``accept`` and ``mark_processed`` commit at once;
+``acceptance`` and ``processing`` describe the same writes for ``group_commit.py``,
+which commits many of them in one transaction (:meth:`Inbox.write_batch`): that is
+what the receiver does.
 
 Candour: ids are kept for ever.  Production prunes them, but only after the
 provider's whole retry span (days, see the spec's retry schedule), not after the
@@ -46,8 +50,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .group_commit import Done, Work, run_batch
 
 DB_NAME = "inbox.sqlite3"
 
@@ -101,13 +108,30 @@ class Inbox:
 
     def accept(self, event: InboxEvent, now: int) -> bool:
         """Record ``event``; True if it is new, False if its id was accepted before."""
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.execute(
+        return self._write(self.acceptance(event, now))
+
+    def acceptance(self, event: InboxEvent, now: int) -> Callable[[sqlite3.Connection], bool]:
+        """The write ``accept`` commits: one row, unless the id is there already (then False)."""
+        def insert(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
                 "INSERT INTO inbox (msg_id, type, body, scheme, received_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (msg_id) DO NOTHING",
                 (event.msg_id, event.type, event.body, event.scheme, now))
             return cursor.rowcount == 1
+
+        return insert
+
+    def write_batch(self, works: Sequence[Work]) -> list[Done]:
+        """Every write in one transaction, one fsync (``group_commit.run_batch``)."""
+        with self._lock:
+            return run_batch(self._db, works)
+
+    def _write(self, work: Callable[[sqlite3.Connection], bool]) -> bool:
+        """One write, one transaction of its own."""
+        [done] = self.write_batch([work])
+        if done.error is not None:
+            raise done.error
+        return done.result
 
     def unprocessed(self) -> list[InboxEvent]:
         """Accepted but not yet processed, oldest first: the queue to refill on start-up."""
@@ -124,14 +148,19 @@ class Inbox:
 
     def mark_processed(self, msg_id: str, now: int) -> bool:
         """Log ``msg_id`` as processed and set its flag, atomically; False if it already was."""
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.execute("UPDATE inbox SET processed = 1 WHERE msg_id = ? AND processed = 0",
-                                      (msg_id,))
+        return self._write(self.processing(msg_id, now))
+
+    def processing(self, msg_id: str, now: int) -> Callable[[sqlite3.Connection], bool]:
+        """The write ``mark_processed`` commits: the flag and the log row, or nothing (False)."""
+        def mark(db: sqlite3.Connection) -> bool:
+            cursor = db.execute("UPDATE inbox SET processed = 1 WHERE msg_id = ? AND processed = 0",
+                                (msg_id,))
             if cursor.rowcount != 1:
                 return False  # unknown id, or done already: never log an event twice
-            self._db.execute("INSERT INTO processed_log (msg_id, processed_at) VALUES (?, ?)", (msg_id, now))
+            db.execute("INSERT INTO processed_log (msg_id, processed_at) VALUES (?, ?)", (msg_id, now))
             return True
+
+        return mark
 
     def processed(self) -> list[InboxEvent]:
         """Processed events in the order they were processed."""

@@ -1,7 +1,8 @@
 """The provider's durable outbox: subscriptions, events and their deliveries, in SQLite.
 
-Reading order: signatures -> **outbox** -> retry_schedule -> ssrf_guard -> dispatcher ->
-provider_app -> provider -> inbox -> receiver_app -> receiver -> demo.
+Reading order: signatures -> **outbox** -> group_commit -> retry_schedule -> ssrf_guard ->
+dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
+demo.
 
 **Why an outbox.**  ``POST /events`` must not answer 202 and then lose the event if
 the process dies a millisecond later; nor may it make the caller wait while we
@@ -39,7 +40,11 @@ dispatcher processes would need a lease column, ``claimed_until``, or PostgreSQL
 ``SELECT ... FOR UPDATE SKIP LOCKED``: one process is enough here.)
 
 Durability as in ``learn_sse.event_log``: WAL, ``synchronous=FULL``; blocking methods,
-serialised by a lock, that asyncio code runs in a worker thread.
+serialised by a lock, that asyncio code runs in a worker thread.  The two writes on
+the hot path come in two forms: ``add_event`` / ``record_attempt`` commit at once (one
+transaction, one fsync each), while ``new_event`` / ``attempt_record`` only *describe*
+the same write, so that ``group_commit.py`` can put many of them into one transaction
+(:meth:`Outbox.write_batch`).  The server uses the second form; the tests use both.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from pathlib import Path
 
 from wirelab_common.state_table import BadTransition, StateTable
 
+from .group_commit import Done, Work, run_batch
 from .retry_schedule import Delivered, GiveUp, Outcome, Retry
 
 DB_NAME = "outbox.sqlite3"
@@ -117,6 +123,7 @@ class Job:
     secrets: tuple[str, ...]  # every active secret, newest first: one signature each
     github_secret: str | None
     attempts: int  # made so far (this one will be attempts + 1)
+    subscription_id: str = ""  # the endpoint: the dispatcher limits attempts in flight per endpoint
 
 
 SCHEMA = """
@@ -184,6 +191,11 @@ class Outbox:
             self._db.execute("COMMIT")
             return result
 
+    def write_batch(self, works: Sequence[Work]) -> list[Done]:
+        """Every write in one transaction, one fsync (``group_commit.run_batch``)."""
+        with self._lock:
+            return run_batch(self._db, works)
+
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
@@ -236,7 +248,11 @@ class Outbox:
     # -- events and their deliveries: one transaction -------------------------------------
 
     def add_event(self, type_: str, payload: object) -> tuple[str, list[str]]:
-        """Store an event and one PENDING delivery per matching subscription; return their ids.
+        """Store an event and one PENDING delivery per matching subscription; return their ids."""
+        return self._write(self.new_event(type_, payload))  # type: ignore[return-value]
+
+    def new_event(self, type_: str, payload: object) -> Callable[[sqlite3.Connection], tuple[str, list[str]]]:
+        """The write ``add_event`` commits: the event and its deliveries; it returns their ids.
 
         The body follows the spec's recommended payload structure (Standard Webhooks,
         "Payload structure": ``type``, ``timestamp`` of the event, ``data``), serialised
@@ -246,7 +262,7 @@ class Outbox:
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         body = compact({"type": type_, "timestamp": stamp, "data": payload})
 
-        def insert(db: sqlite3.Connection) -> list[str]:
+        def insert(db: sqlite3.Connection) -> tuple[str, list[str]]:
             db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
                        (event_id, type_, compact(payload), body, now))
             ids = []
@@ -256,42 +272,53 @@ class Outbox:
                     db.execute("INSERT INTO deliveries (id, event_id, subscription_id, state, attempts, "
                                "next_attempt_at, updated) VALUES (?, ?, ?, ?, 0, ?, ?)",
                                (ids[-1], event_id, sub_id, State.PENDING, now, now))
-            return ids
+            return event_id, ids
 
-        return event_id, self._write(insert)  # type: ignore[return-value]
+        return insert
 
     # -- the dispatcher's side: claim, then record ------------------------------------------
 
-    def claim_due(self, now: float, limit: int, busy: Sequence[str] = ()) -> tuple[list[Job], float | None]:
+    def claim_due(self, now: float, limit: int, busy: Sequence[str] = (),
+                  full: Sequence[str] = ()) -> tuple[list[Job], float | None]:
         """Up to ``limit`` PENDING deliveries due at ``now`` and not ``busy`` (in flight), oldest first.
 
-        Also returns when the next one not taken falls due (None: nothing pending), so
-        the dispatcher knows how long it may sleep.  Claiming writes nothing: see the
-        module docstring, "crash safety".
+        Deliveries to the subscriptions in ``full`` (the endpoints that have as many attempts
+        in flight as they may) are left out.  Also returns when the next one not taken falls
+        due (None: nothing pending), so the dispatcher knows how long it may sleep.
+        Claiming writes nothing: see the module docstring, "crash safety".
         """
         not_busy = f"AND d.id NOT IN ({','.join('?' * len(busy))})" if busy else ""
+        not_full = f"AND d.subscription_id NOT IN ({','.join('?' * len(full))})" if full else ""
         with self._lock:
             rows = self._db.execute(
-                "SELECT d.id, d.event_id, e.type, e.body, s.url, s.secrets, s.github_secret, d.attempts "
+                "SELECT d.id, d.event_id, e.type, e.body, s.url, s.secrets, s.github_secret, d.attempts, "
+                "s.id "
                 "FROM deliveries d JOIN events e ON e.id = d.event_id "
                 "JOIN subscriptions s ON s.id = d.subscription_id "
-                f"WHERE d.state = 'PENDING' AND d.next_attempt_at <= ? {not_busy} "
-                "ORDER BY d.next_attempt_at, d.seq LIMIT ?", (now, *busy, limit)).fetchall()
+                f"WHERE d.state = 'PENDING' AND d.next_attempt_at <= ? {not_busy} {not_full} "
+                "ORDER BY d.next_attempt_at, d.seq LIMIT ?", (now, *busy, *full, limit)).fetchall()
             taken = [*busy, *(row[0] for row in rows)]
             not_taken = f"AND id NOT IN ({','.join('?' * len(taken))})" if taken else ""
             (next_due,) = self._db.execute(
                 f"SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'PENDING' {not_taken}",
                 taken).fetchone()
         jobs = []
-        for id_, event_id, type_, body, url, secrets_json, github, attempts in rows:
+        for id_, event_id, type_, body, url, secrets_json, github, attempts, sub_id in rows:
             active = tuple(s["secret"] for s in json.loads(secrets_json)
                            if s["expires"] is None or s["expires"] > now)
-            jobs.append(Job(id_, event_id, type_, body.encode(), url, active, github, attempts))
+            jobs.append(Job(id_, event_id, type_, body.encode(), url, active, github, attempts, sub_id))
         return jobs, next_due
 
     def record_attempt(self, delivery_id: str, attempt: int, started: float, status: int | None,
                        error: str | None, latency_ms: float, outcome: Outcome) -> State:
         """Log one attempt and apply its outcome, in one transaction; returns the new state."""
+        return self._write(self.attempt_record(  # type: ignore[return-value]
+            delivery_id, attempt, started, status, error, latency_ms, outcome))
+
+    def attempt_record(self, delivery_id: str, attempt: int, started: float, status: int | None,
+                       error: str | None, latency_ms: float,
+                       outcome: Outcome) -> Callable[[sqlite3.Connection], State]:
+        """The write ``record_attempt`` commits: the attempt's log row and the delivery's new state."""
         happened = {Delivered: "delivered", Retry: "retry", GiveUp: "dead"}[type(outcome)]
         now = self.clock()
 
@@ -309,7 +336,7 @@ class Outbox:
                        (new, attempt, due, status, last_error, latency_ms, now, delivery_id))
             return new
 
-        return self._write(record)  # type: ignore[return-value]
+        return record
 
     # -- redelivery -------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """The webhook provider process: command line, uvicorn, ready line, resume, clean SIGTERM.
 
-Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
-provider_app -> **provider** -> inbox -> receiver_app -> receiver -> demo.
+Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
+dispatcher -> lean_http -> provider_app -> **provider** -> inbox -> receiver_app ->
+receiver -> demo.
 
     python -m learn_webhook.provider --host 127.0.0.1 --port 8000 --data-dir DIR
         [--allow-target 127.0.0.0/8] [--max-attempts N] [--backoff-base S] [--backoff-cap S]
-        [--timeout S] [--concurrency N] [--seed N] [--rotation-grace S] [--loop auto] [-v | -q]
+        [--timeout S] [--concurrency N] [--per-endpoint N] [--http-client lean|httpx]
+        [--group-commit N] [--seed N] [--rotation-grace S] [--loop auto] [-v | -q]
 
 (``--help`` shows the defaults; each is defined once, in the module that uses it.)
 
@@ -51,7 +53,8 @@ from wirelab_common.ports import ensure_port_free
 from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
-from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT
+from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_HTTP_CLIENT, DEFAULT_TIMEOUT, HTTP_CLIENTS
+from .group_commit import DEFAULT_MAX_BATCH
 from .provider_app import DEFAULT_ROTATION_GRACE, Settings, create_app
 from .retry_schedule import DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from .ssrf_guard import parse_networks
@@ -74,12 +77,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds one attempt may take (default %(default)s)")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                         help="attempts in flight at once (default %(default)s)")
+    parser.add_argument("--per-endpoint", type=int, metavar="N",
+                        help="attempts in flight to one endpoint at most (default: --concurrency)")
+    parser.add_argument("--http-client", choices=HTTP_CLIENTS, default=DEFAULT_HTTP_CLIENT,
+                        help="lean: the small keep-alive client (lean_http.py); httpx: the readable one "
+                             "(default %(default)s)")
+    parser.add_argument("--group-commit", type=int, default=DEFAULT_MAX_BATCH, metavar="N",
+                        help="outbox writes per transaction (fsync) at most; 1: one each "
+                             "(default %(default)s)")
     parser.add_argument("--seed", type=int, help="seed the retry jitter (repeatable schedules)")
     parser.add_argument("--rotation-grace", type=float, default=DEFAULT_ROTATION_GRACE,
                         help="seconds an old secret keeps signing after a rotation (default %(default)s)")
     args = parser.parse_args(argv)
-    if args.max_attempts < 1 or args.concurrency < 1:
-        parser.error("--max-attempts and --concurrency must be >= 1")
+    if args.max_attempts < 1 or args.concurrency < 1 or args.group_commit < 1 or (
+            args.per_endpoint is not None and args.per_endpoint < 1):
+        parser.error("--max-attempts, --concurrency, --per-endpoint and --group-commit must be >= 1")
     if args.backoff_base < 0 or args.backoff_cap < 0 or args.timeout <= 0 or args.rotation_grace < 0:
         parser.error("--backoff-base, --backoff-cap and --rotation-grace must be >= 0, --timeout > 0")
     try:
@@ -96,7 +108,9 @@ def describe(settings: Settings) -> Callable[[str, int], list[str]]:
         return [
             f"outbox: {s.data_dir}",
             f"retries: {s.policy.max_attempts} attempts, full jitter, base {s.policy.base} s, "
-            f"cap {s.policy.cap} s; timeout {s.timeout} s; concurrency {s.concurrency}",
+            f"cap {s.policy.cap} s; timeout {s.timeout} s; concurrency {s.concurrency} "
+            f"({s.per_endpoint or s.concurrency} per endpoint)",
+            f"HTTP client: {s.http_client}; group commit: up to {s.group_commit} writes per fsync",
             "SSRF guard exempts: " + (", ".join(map(str, s.allowed)) or "nothing"),
         ]
     return lines
@@ -109,7 +123,8 @@ async def serve(args: argparse.Namespace) -> None:
         settings = Settings(
             data_dir=data_directory(args.data_dir, cleanup, "learn-webhook-"), allowed=args.allowed,
             policy=RetryPolicy(args.max_attempts, args.backoff_base, args.backoff_cap),
-            timeout=args.timeout, concurrency=args.concurrency, rng=random.Random(args.seed),
+            timeout=args.timeout, concurrency=args.concurrency, per_endpoint=args.per_endpoint,
+            http_client=args.http_client, group_commit=args.group_commit, rng=random.Random(args.seed),
             rotation_grace=args.rotation_grace, trace=trace, trace_events=not args.quiet)
         app = create_app(settings)
         # The listeners close first; then the lifespan stops the dispatcher.

@@ -1,7 +1,8 @@
 """The provider's HTTP API: register endpoints, publish events, watch and replay deliveries.
 
-Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
-**provider_app** -> provider -> inbox -> receiver_app -> receiver -> demo.
+Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
+dispatcher -> lean_http -> **provider_app** -> provider -> inbox -> receiver_app ->
+receiver -> demo.
 
 ``create_app(settings)`` returns a FastAPI app of three routers (``subscription_routes``,
 ``event_routes``, ``delivery_routes``); the dispatcher runs in its lifespan.
@@ -22,7 +23,9 @@ Errors have one shape, ``{"error": {"code": "...", "message": "..."}}``::
 
 Why 202 for ``/events``: the answer says "stored, will be delivered", not
 "delivered" (RFC 9110 §15.3.3).  The event and its deliveries are committed (and
-fsync'ed) first: after the 202 they survive a crash (outbox.py).  Event types
+fsync'ed) first: after the 202 they survive a crash (outbox.py).  Concurrent events
+share a commit (``group_commit.py``): each is answered once the transaction that
+holds it is on disk.  Event types
 follow the spec's advice (Standard Webhooks, "Event types"): full-stop delimited
 identifiers of ``[a-zA-Z0-9_]``; a subscription may filter on them, so receivers
 get only what they asked for ("It is also recommended to ... do the filtering on
@@ -54,7 +57,8 @@ from starlette.responses import JSONResponse
 from wirelab_common.asgi_server import read_body
 from wirelab_common.wiretrace import Trace
 
-from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Dispatcher
+from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_HTTP_CLIENT, DEFAULT_TIMEOUT, Dispatcher
+from .group_commit import DEFAULT_MAX_BATCH, GroupCommit
 from .outbox import IllegalTransition, NotFound, Outbox, State
 from .retry_schedule import RetryPolicy
 from .signatures import new_secret
@@ -92,6 +96,9 @@ class Settings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = DEFAULT_TIMEOUT
     concurrency: int = DEFAULT_CONCURRENCY
+    per_endpoint: int | None = None  # attempts in flight to one endpoint; None: up to `concurrency`
+    http_client: str = DEFAULT_HTTP_CLIENT  # "lean" or "httpx" (dispatcher.py)
+    group_commit: int = DEFAULT_MAX_BATCH  # outbox writes per transaction at most; 1: a commit each
     rng: random.Random = field(default_factory=random.Random)
     rotation_grace: float = DEFAULT_ROTATION_GRACE
     shutdown_grace: float = 2.0  # seconds in-flight attempts get on SIGTERM
@@ -131,6 +138,7 @@ class Context:
     trace: Trace
     guard: TargetGuard
     outbox: Outbox
+    commits: GroupCommit
     dispatcher: Dispatcher
 
     @property
@@ -143,10 +151,14 @@ def create_app(settings: Settings) -> FastAPI:
     trace = settings.trace or Trace("provider")
     guard = TargetGuard(settings.allowed)
     outbox = Outbox.open(settings.data_dir, clock=settings.clock)
+    # One group commit for both writes of the hot path: new events (the API) and attempt
+    # outcomes (the dispatcher) share transactions, one fsync each (group_commit.py).
+    commits = GroupCommit(outbox.write_batch, settings.group_commit)
     dispatcher = Dispatcher(outbox, settings.policy, guard, concurrency=settings.concurrency,
                             timeout=settings.timeout, rng=settings.rng, clock=settings.clock, trace=trace,
-                            loud=settings.trace_events)
-    ctx = Context(settings, trace, guard, outbox, dispatcher)
+                            loud=settings.trace_events, http_client=settings.http_client,
+                            per_endpoint=settings.per_endpoint, commits=commits)
+    ctx = Context(settings, trace, guard, outbox, commits, dispatcher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -225,7 +237,9 @@ def event_routes(ctx: Context) -> APIRouter:
     router = APIRouter()
 
     async def store(type_: str, payload: Any) -> tuple[str, list[str]]:
-        stored = await asyncio.to_thread(ctx.outbox.add_event, type_, payload)
+        # Returns once the transaction holding this event is on disk: with the other events
+        # and attempt outcomes that were waiting while the previous commit was fsync'ed.
+        stored = await ctx.commits.write(ctx.outbox.new_event(type_, payload))
         ctx.dispatcher.wake()
         return stored
 

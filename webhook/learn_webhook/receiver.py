@@ -1,11 +1,13 @@
 """The webhook receiver process: command line, uvicorn, ready line, clean SIGTERM.
 
-Reading order: signatures -> outbox -> retry_schedule -> ssrf_guard -> dispatcher ->
-provider_app -> provider -> inbox -> receiver_app -> **receiver** -> demo.
+Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
+dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app ->
+**receiver** -> demo.
 
     python -m learn_webhook.receiver --host 127.0.0.1 --port 9000 --secret whsec_... \\
         [--secret whsec_... (rotation)] [--github-secret TEXT] [--data-dir DIR] \\
-        [--tolerance S] [--work-delay S] [--fail-first N] [--fail-status CODE] [--loop auto] [-v | -q] \\
+        [--tolerance S] [--work-delay S] [--fail-first N] [--fail-status CODE] [--group-commit N] \\
+        [--loop auto] [-v | -q] \\
         [--no-verify] [--no-dedup]   (fault hooks: they turn off what the demo's acts 3 and 4 show)
 
 (``--help`` shows the defaults; each is defined once, in the module that uses it.)
@@ -43,6 +45,7 @@ from wirelab_common.ports import ensure_port_free
 from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
+from .group_commit import DEFAULT_MAX_BATCH
 from .receiver_app import DEFAULT_FAIL_STATUS, ReceiverSettings, create_receiver_app
 from .signatures import DEFAULT_TOLERANCE, decode_secret
 
@@ -68,7 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="process a repeated webhook-id again (only to show what dedup stops: act 4)")
     parser.add_argument("--fail-status", type=int, default=DEFAULT_FAIL_STATUS,
                         help="status for failures on purpose (default %(default)s)")
+    parser.add_argument("--group-commit", type=int, default=DEFAULT_MAX_BATCH, metavar="N",
+                        help="inbox writes per transaction (fsync) at most; 1: one each "
+                             "(default %(default)s)")
     args = parser.parse_args(argv)
+    if args.group_commit < 1:
+        parser.error("--group-commit must be >= 1")
     if not args.secret and not args.github_secret:
         parser.error("give at least one --secret whsec_... (or --github-secret)")
     for secret in args.secret:
@@ -92,7 +100,7 @@ def describe(settings: ReceiverSettings) -> Callable[[str, int], list[str]]:
             f"Standard Webhooks secrets: {len(s.secrets)}; "
             f"GitHub secret: {'yes' if s.github_secret else 'no'}",
             f"timestamp tolerance: +-{s.tolerance} s; work delay: {s.work_delay} s",
-            f"inbox: {s.data_dir}",
+            f"inbox: {s.data_dir} (group commit: up to {s.group_commit} writes per fsync)",
             f"state: GET http://{host}:{port}/received; outage switch: POST /control",
         ]
     return lines
@@ -106,7 +114,7 @@ async def serve(args: argparse.Namespace) -> None:
             data_dir=data_directory(args.data_dir, cleanup, "learn-webhook-"), secrets=args.secret,
             github_secret=args.github_secret, tolerance=args.tolerance, work_delay=args.work_delay,
             fail_first=args.fail_first, fail_status=args.fail_status, verify=not args.no_verify,
-            dedup=not args.no_dedup, trace=trace,
+            dedup=not args.no_dedup, trace=trace, group_commit=args.group_commit,
             trace_events=not args.quiet)
         app = create_receiver_app(settings)
         await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()
