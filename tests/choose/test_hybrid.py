@@ -17,6 +17,7 @@ import time
 
 import httpx
 import pytest
+import redis
 
 from learn_choose.hybrid import signature
 from learn_choose.hybrid.clients import SseSubscriber, WsSender
@@ -191,3 +192,28 @@ def test_chromium_eventsource_resumes_with_last_event_id_on_a_restarted_server(h
     rows = page.eval_on_selector_all("#log li", "rows => rows.map(r => r.dataset.id)")
     assert rows == ids
     assert f"resumes after {ids[1]}" in back.output()  # Chromium sent Last-Event-ID by itself
+
+
+async def test_a_server_cut_off_from_redis_reads_on_from_where_it_stopped(hybrid, private_redis):
+    """Why a stream and not pub/sub: events added while a server's reader is disconnected still
+    reach its subscribers, because XREAD resumes from the last id it read.  (A PUBLISH sent while
+    a subscriber is disconnected is gone for it.)"""
+    _, redis_url = private_redis
+    s1, s2 = hybrid("s1"), hybrid("s2")
+    sub = await SseSubscriber("py", [s1.url], quiet("py")).start()
+    admin = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert deliver(s2, 1).status_code == 200
+        await sub.wait_count(1, 15)
+        lines = s1.line_count()
+        # Cut every client connection but ours: both servers' XREAD and pools break at once.
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 2
+        s1.wait_line(r"redis XREAD failed", 10, start=lines)
+        for n in (2, 3):  # added while s1's reader is waiting to reconnect
+            assert deliver(s2, n).status_code == 200
+        await sub.wait_count(3, 15)
+        assert sources(sub) == ["webhook:evt_1", "webhook:evt_2", "webhook:evt_3"]
+        assert sub.connects == [s1.url]  # the browser never noticed
+    finally:
+        admin.close()
+        await sub.close()

@@ -118,7 +118,10 @@ def reset_frame(gap: Gap) -> bytes:
 
 
 def peer_of(conn: Request | WebSocket) -> str:
-    return f"{conn.client.host}:{conn.client.port}" if conn.client else "?"
+    """``alice@127.0.0.1:5555``: the first word of the User-Agent, if any, and the address."""
+    address = f"{conn.client.host}:{conn.client.port}" if conn.client else "?"
+    agent = conn.headers.get("user-agent", "").split("/")[0].split(" ")[0]
+    return f"{agent}@{address}" if agent else address
 
 
 def create_app(settings: Settings, stream: EventStream, trace: Trace, loud: bool = True) -> Starlette:
@@ -212,7 +215,7 @@ def create_app(settings: Settings, stream: EventStream, trace: Trace, loud: bool
             return
         await websocket.accept()
         sockets.add(websocket)
-        peer = f"{client}@{peer_of(websocket)}"
+        peer = f"{client}@{peer_of(websocket).rsplit('@', 1)[-1]}"  # the name it gave, and its address
         start = f"after {after}" if after else f"live from {ctx.window.last}"
         trace.state(f"WS {peer} open, feed {start}")
         lock = asyncio.Lock()  # two tasks write to this socket: acks and events

@@ -75,8 +75,10 @@ class SseSubscriber:
     so what a resume prevents becomes visible: a hole.
     """
 
-    def __init__(self, name: str, servers: list[str], trace: Trace, resume: bool = True) -> None:
+    def __init__(self, name: str, servers: list[str], trace: Trace, resume: bool = True,
+                 show_events: bool = True) -> None:
         self.name = name
+        self.show_events = show_events  # False: connection lines only (the demo shows one subscriber's)
         self.servers = servers
         self.trace = trace
         self.resume = resume
@@ -112,7 +114,7 @@ class SseSubscriber:
                     why = f"{type(exc).__name__}"
                 server = (server + 1) % len(self.servers)
                 delay = (self.parser.retry_ms or 1000) / 1000
-                self.trace.state(f"{self.name}: {why}; reconnect to {self.servers[server]} in {delay:.1f} s"
+                self.trace.state(f"{why}; reconnect to {self.servers[server]} in {delay:.1f} s"
                                  + (f" with Last-Event-ID: {self.parser.last_id}" if self.resume else ""))
                 await asyncio.sleep(delay)
 
@@ -122,16 +124,16 @@ class SseSubscriber:
                 raise httpx.HTTPStatusError(f"{response.status_code}", request=response.request,
                                             response=response)
             self.connects.append(base)
-            self.trace.state(f"{self.name}: connected to {base}" + (
+            self.trace.state(f"connected to {base}" + (
                 f" (Last-Event-ID: {headers['last-event-id']})" if "last-event-id" in headers else ""))
             self._open.set()
             async for line in response.aiter_lines():
                 event = self.parser.line(line)
                 if event is not None:
                     self.events.append(event)
-                    self.trace.received(f"{self.name} id: {event.id} event: {event.type} "
-                                        f"{shorten(event.data, 50)}", [f"data: {event.data}"],
-                                        peer="fanout", cid=event.id)
+                    if self.show_events:
+                        self.trace.received(f"id: {event.id} event: {event.type} {shorten(event.data, 50)}",
+                                            [f"data: {event.data}"], peer="fanout", cid=event.id)
 
     async def wait_count(self, count: int, timeout: float) -> None:
         await eventually_async(lambda: len(self.feed) >= count, timeout,
@@ -158,7 +160,7 @@ class WsSender:
 
     async def start(self) -> WsSender:
         self._ws = await websockets.connect(self.url, open_timeout=10)
-        self.trace.state(f"{self.name}: WebSocket open to {self.url}")
+        self.trace.state(f"WebSocket open to {self.url}")
         self._reader = asyncio.create_task(self._read(), name=f"ws-{self.name}")
         return self
 
@@ -168,19 +170,19 @@ class WsSender:
             message = json.loads(text)
             if message["kind"] == "ack":
                 self.acks[message["id"]] = message
-                self.trace.received(f"{self.name} ack {message['id']} -> {message['event_id']}",
+                self.trace.received(f"ack {message['id']} -> {message['event_id']}",
                                     [str(text)], peer="fanout", cid=message["event_id"])
             elif message["kind"] == "event":
                 self.events.append(message)
             else:
-                self.trace.received(f"{self.name} {shorten(text, 70)}", peer="fanout")
+                self.trace.received(shorten(text, 70), peer="fanout")
 
     async def send(self, type_: str, data: object, timeout: float = 10.0) -> dict:
         """Send one message and return its ack (an error if none comes in time)."""
         assert self._ws is not None
         message_id = str(next(self._ids))
         text = json.dumps({"id": message_id, "type": type_, "data": data})
-        self.trace.sent(f"{self.name} {text}", peer="fanout", cid=message_id)
+        self.trace.sent(text, peer="fanout", cid=message_id)
         await self._ws.send(text)
         return await eventually_async(lambda: self.acks.get(message_id), timeout,
                                       f"{self.name}'s ack of message {message_id}")

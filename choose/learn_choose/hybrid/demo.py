@@ -229,7 +229,9 @@ async def demo(args: argparse.Namespace) -> None:
             trace.note("--no-last-event-id: subscribers reconnect without it (act 3 should fail)")
         for name, servers in (("alice", [s1.url, s2.url]), ("bob", [s1.url, s2.url]),
                               ("carol", [s2.url, s1.url]), ("dave", [s2.url, s1.url])):
-            subs.append(await SseSubscriber(name, servers, trace.child(name), resume).start())
+            # Every subscriber says when it connects; only alice's events are shown, one line each.
+            subs.append(await SseSubscriber(name, servers, trace.child(name), resume,
+                                            show_events=name == "alice").start())
         trader = await WsSender("trader", s2.url, trace.child("trader")).start()
 
         sources = await act_fanout(trace, s1, s2, subs, trader, args)

@@ -109,6 +109,9 @@ class EventStream:
 
     async def append_once(self, source: str, type_: str, data: str) -> tuple[str, bool]:
         """Add the event unless ``source`` was added before; return (stream id, duplicate?)."""
+        if self.loud:
+            self.trace.sent(f"redis EVALSHA append-once {source}: XADD {self.key}",
+                            [f"type {type_} data {data}"], peer=REDIS, cid=source)
         try:  # dedup 0 only for --no-dedup: the demo shows what the check prevents
             fresh, stream_id = await self._append(keys=[SEEN_PREFIX + source, self.key, self.trimmed_key],
                                                   args=[self.dedup_ttl, self.maxlen, type_, source, data,
@@ -117,9 +120,8 @@ class EventStream:
             self.trace.state(f"redis append failed: {exc}")
             raise Unavailable(str(exc)) from None
         if self.loud:
-            what = f"XADD {self.key} -> {stream_id}" if fresh else f"duplicate of {stream_id}: not added"
-            self.trace.sent(f"redis {what} ({source})", [f"type {type_} data {data}"], peer=REDIS,
-                            cid=stream_id)
+            what = f"added as {stream_id}" if fresh else f"duplicate of {stream_id}: not added"
+            self.trace.received(f"redis {source} {what}", peer=REDIS, cid=stream_id)
         return stream_id, not fresh
 
     async def tip(self) -> str:
