@@ -217,3 +217,23 @@ async def test_a_server_cut_off_from_redis_reads_on_from_where_it_stopped(hybrid
     finally:
         admin.close()
         await sub.close()
+
+
+async def test_a_websocket_message_sent_again_after_a_lost_ack_is_fanned_out_once(hybrid):
+    """What a client does when its server dies before the ack: send the message again, same id,
+    to another server.  Here the first attempt did get in; the second is answered as a duplicate."""
+    s1, s2 = hybrid("s1"), hybrid("s2")
+    sub = await SseSubscriber("py", [s2.url], quiet("py")).start()
+    first = await WsSender("ann", s1.url, quiet("ann")).start()
+    again = await WsSender("ann", s2.url, quiet("ann")).start()  # same client name, other server
+    try:
+        ack = await first.send("order", {"qty": 5})
+        repeat = await again.send("order", {"qty": 5})  # its first message: id "1" as well
+        assert repeat == {**ack, "duplicate": True}
+        assert deliver(s1, 1).status_code == 200  # a sentinel after the repeat
+        await sub.wait_count(2, 15)
+        assert sources(sub) == ["ws:ann/1", "webhook:evt_1"]
+    finally:
+        await first.close()
+        await again.close()
+        await sub.close()

@@ -87,7 +87,8 @@ class Context:
 async def subscription(ctx: Context, cursor: str) -> AsyncIterator[list[Event] | Gap]:
     """Batches of events after ``cursor``, forever; a :class:`Gap` where the stream lost some.
 
-    Ends when the server shuts down (the window closes).
+    Ends when the server shuts down (the window closes); raises :class:`Unavailable` if a
+    resume needs Redis and Redis does not answer (the client reconnects and tries again).
     """
     while True:
         batch = ctx.window.after(cursor)
@@ -204,6 +205,8 @@ def create_app(settings: Settings, stream: EventStream, trace: Trace, loud: bool
                 yield b"".join(map(sse_frame, batch))  # a burst leaves in one chunk
                 sent += len(batch)
             why = "server shutting down"
+        except Unavailable as exc:
+            why = f"redis unavailable for the resume: {exc}"  # the stream ends; EventSource retries
         finally:
             trace.state(f"SSE subscriber {peer} gone after {sent} events ({why})")
 
@@ -255,8 +258,10 @@ def create_app(settings: Settings, stream: EventStream, trace: Trace, loud: bool
         tasks = [asyncio.create_task(push()), asyncio.create_task(receive())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if tasks[0] in done and not tasks[0].cancelled() and tasks[0].exception() is None:
-                await websocket.close(GOING_AWAY, "server shutting down")
+            if tasks[0] in done and not tasks[0].cancelled():
+                failed = tasks[0].exception() is not None  # Unavailable: Redis is down
+                await websocket.close(1011 if failed else GOING_AWAY,
+                                      "redis unavailable" if failed else "server shutting down")
         except WebSocketDisconnect:
             pass
         finally:

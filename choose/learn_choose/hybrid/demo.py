@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 
@@ -191,8 +192,11 @@ async def act_kill(trace: Trace, redis: str, s1: ManagedProcess, s2: ManagedProc
     for sub in subs[:2]:
         check(sub.connects[-1] == s2.url, f"act 3: {sub.name} is not on s2 after the kill: {sub.connects}")
     trace.note(f"OK: alice and bob resumed on s2 with Last-Event-ID; all {len(sources)} events, none twice")
-    trace.note("lost on the kill: 2 SSE connections (resumed), the provider's post in flight to s1 (retried "
-               "on s2); no accepted event")
+    retried = upstream.output().count("(attempt 2)")
+    duplicates = re.search(r"\((\d+) answered as duplicates\)", upstream.output())
+    trace.note(f"lost on the kill: alice's and bob's connections (resumed on s2); {retried} webhook "
+               f"post(s) to s1 failed and went again to s2 ({duplicates.group(1) if duplicates else '?'} "
+               "of them had got in before the kill: answered 'duplicate'); no accepted event")
 
     port = int(s1.url.rsplit(":", 1)[1])
     trace.note(f"s1 comes back on port {port}; eve resumes there from the first event's id")

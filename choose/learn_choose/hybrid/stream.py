@@ -131,10 +131,13 @@ class EventStream:
 
     async def read_after(self, cursor: str, count: int = 500) -> list[Event] | Gap:
         """Up to ``count`` entries after ``cursor`` straight from Redis, or the :class:`Gap` before them."""
-        trimmed = await self.redis.get(self.trimmed_key) or "0-0"
-        if id_key(cursor) < id_key(trimmed):
-            return Gap(cursor, trimmed)
-        entries = await self.redis.xrange(self.key, min=f"({cursor}", count=count)
+        try:
+            trimmed = await self.redis.get(self.trimmed_key) or "0-0"
+            if id_key(cursor) < id_key(trimmed):
+                return Gap(cursor, trimmed)
+            entries = await self.redis.xrange(self.key, min=f"({cursor}", count=count)
+        except (RedisError, OSError) as exc:
+            raise Unavailable(str(exc)) from None
         return [from_entry(entry_id, fields) for entry_id, fields in entries]
 
     async def follow(self, window: Window, retry_delay: float = 0.5) -> None:
