@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 
 import httpx
 import websockets
 
+from wirelab_common.errors import CheckFailed
 from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace, shorten
 
@@ -33,6 +35,7 @@ class SseEvent:
     id: str
     type: str
     data: str
+    at: float = 0.0  # time.monotonic() when it arrived (set by SseSubscriber)
 
 
 @dataclass
@@ -130,6 +133,7 @@ class SseSubscriber:
             async for line in response.aiter_lines():
                 event = self.parser.line(line)
                 if event is not None:
+                    event.at = time.monotonic()
                     self.events.append(event)
                     if self.show_events:
                         self.trace.received(f"id: {event.id} event: {event.type} {shorten(event.data, 50)}",
@@ -153,6 +157,7 @@ class WsSender:
         self.url = server.replace("http://", "ws://") + f"/ws?client={name}"
         self.trace = trace
         self.acks: dict[str, dict] = {}
+        self._waiting: dict[str, asyncio.Future[dict]] = {}  # message id -> its ack, when it comes
         self.events: list[dict] = []
         self._ids = itertools.count(1)
         self._ws: websockets.ClientConnection | None = None
@@ -170,6 +175,9 @@ class WsSender:
             message = json.loads(text)
             if message["kind"] == "ack":
                 self.acks[message["id"]] = message
+                waiter = self._waiting.pop(message["id"], None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(message)
                 self.trace.received(f"ack {message['id']} -> {message['event_id']}",
                                     [str(text)], peer="fanout", cid=message["event_id"])
             elif message["kind"] == "event":
@@ -178,14 +186,18 @@ class WsSender:
                 self.trace.received(shorten(text, 70), peer="fanout")
 
     async def send(self, type_: str, data: object, timeout: float = 10.0) -> dict:
-        """Send one message and return its ack (an error if none comes in time)."""
+        """Send one message and return its ack (:class:`CheckFailed` if none comes in time)."""
         assert self._ws is not None
         message_id = str(next(self._ids))
         text = json.dumps({"id": message_id, "type": type_, "data": data})
+        self._waiting[message_id] = asyncio.get_running_loop().create_future()
         self.trace.sent(text, peer="fanout", cid=message_id)
         await self._ws.send(text)
-        return await eventually_async(lambda: self.acks.get(message_id), timeout,
-                                      f"{self.name}'s ack of message {message_id}")
+        try:
+            return await asyncio.wait_for(self._waiting[message_id], timeout)
+        except TimeoutError:
+            raise CheckFailed(f"{self.name}: no ack for message {message_id} within {timeout:g} s "
+                              "(is Redis up? the server's lines say)") from None
 
     async def close(self) -> None:
         if self._ws is not None:

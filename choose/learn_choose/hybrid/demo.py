@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import json
 import re
+import statistics
 import sys
 import time
 
@@ -104,8 +105,11 @@ async def act_fanout(trace: Trace, s1: ManagedProcess, s2: ManagedProcess, subs:
     trace.banner(f"Act 1: {args.count} webhooks in (alternating s1/s2), {args.messages} WebSocket orders in "
                  "(s2); every SSE subscriber on both servers gets all of them")
     upstream = await run_upstream([s1.url, s2.url], 1, args.count, args)
+    sent_at, acked_in = {}, []
     for n in range(1, args.messages + 1):
+        sent_at[f"ws:trader/{n}"] = time.monotonic()
         ack = await trader.send("order", {"side": "buy" if n % 2 else "sell", "qty": n * 10})
+        acked_in.append(time.monotonic() - sent_at[f"ws:trader/{n}"])
         check(not ack["duplicate"], f"the trader's order {n} was taken for a duplicate")
         await asyncio.sleep(0.07)
     await finished(upstream)
@@ -122,6 +126,11 @@ async def act_fanout(trace: Trace, s1: ManagedProcess, s2: ManagedProcess, subs:
                                   f"not {len(sources)}")
     trace.note(f"OK: 4 SSE subscribers (2 per server) and the trader each got all {len(sources)} events, "
                "once, in the same order (the Redis stream's)")
+    crossed = [event.at - sent_at[source] for event in subs[0].feed
+               if (source := json.loads(event.data)["source"]) in sent_at]
+    trace.note(f"timing of the {len(acked_in)} orders: sent -> ack median "
+               f"{statistics.median(acked_in) * 1000:.1f} ms, sent -> alice's SSE on s1 (through Redis) "
+               f"median {statistics.median(crossed) * 1000:.1f} ms")
     return sources
 
 
