@@ -4,8 +4,9 @@
 
 The on-demand package (``learn_streaming.packager.package_vod``, cached) is
 copied into a temporary directory that nginx's workers may read; our server
-(``learn_streaming.server -q``) and nginx (``sendfile on``, the anchor,
-bench/README.md: >= 0.5x nginx) serve it.  The load client is ``wrk``
+(``learn_streaming.server -q``, with its fast path), the same server with
+``--readable`` (every request through the Starlette app, the lesson) and nginx
+(``sendfile on``, the anchor, bench/README.md: >= 0.5x nginx) serve it.  The load client is ``wrk``
 (Debian), one thread, N keep-alive connections, on three paths: a segment of
 the top rendition, one of the lowest, and a media playlist.  Then the startup
 time: our player (``learn_streaming.player``) from the master playlist to the
@@ -150,18 +151,22 @@ def main() -> None:
             ours = start_server([PY, "-m", "learn_streaming.server", "--port", "0", "-q"], name="ours",
                                 timeout=60)
             started.append(ours)
+            readable = start_server([PY, "-m", "learn_streaming.server", "--port", "0", "-q", "--readable"],
+                                    name="readable", timeout=60)
+            started.append(readable)
             started.append(start_process([nginx, "-p", str(root), "-c", str(conf)], name="nginx",
                                          ready_port=port))
             targets = {"nginx": f"http://127.0.0.1:{port}", "ours": ours.url}
+            loaded = {**targets, "readable": readable.url}
             print(f"# wrk -t1 -c{args.connections} -d{args.duration}s (keep-alive)")
-            print(f"{'path':16} {'target':7} {'req/s':>9} {'MB/s':>8} {'vs nginx':>9}")
+            print(f"{'path':16} {'target':9} {'req/s':>9} {'MB/s':>8} {'vs nginx':>9}")
             for label, path in PATHS:
                 results = {name: wrk(base + path, args.duration, args.connections)
-                           for name, base in targets.items()}
+                           for name, base in loaded.items()}
                 for name, (rate, mbs, bad) in results.items():
                     ratio = mbs / results["nginx"][1] if results["nginx"][1] else 0.0
                     note = f"  ({bad} non-2xx!)" if bad else ""
-                    print(f"{label:16} {name:7} {rate:9.0f} {mbs:8.1f} {ratio:8.2f}x{note}", flush=True)
+                    print(f"{label:16} {name:9} {rate:9.0f} {mbs:8.1f} {ratio:8.2f}x{note}", flush=True)
             print("# startup: master + media playlist + first segment with our player, median of 20")
             for name, base in targets.items():
                 print(f"{'startup':16} {name:7} {asyncio.run(startup_ms(base)):8.1f} ms", flush=True)

@@ -8,6 +8,10 @@ With ``--live`` it also starts ffmpeg with ``-re`` writing a sliding-window
 playlist (``-hls_list_size``, ``delete_segments``) into a temporary directory
 served at ``/live/master.m3u8``: ``EXT-X-MEDIA-SEQUENCE`` advances by one per
 segment and the segments that fall out of the window are deleted (404).
+
+The on-demand files are answered from memory by ``fast_path.FastPath``,
+recorded from the app at start-up; ``--readable`` serves every request with
+the app alone (``app.py``, the lesson), as fast_path's differential test does.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from wirelab_common.asgi_server import TracedServer, config, run_server
 from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .app import Faults, create_app
+from .fast_path import FastHttpProtocol, FastPath
 from .packager import RENDITIONS, has_drawtext, hls_command, package_vod
 
 
@@ -34,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=16, help="length of the on-demand source")
     parser.add_argument("--live", action="store_true", help="also run a live encoder (ffmpeg -re)")
     parser.add_argument("--window", type=int, default=5, help="segments in the live playlist's window")
+    parser.add_argument("--readable", action="store_true",
+                        help="no fast path: every request through app.py (slower, the same answers)")
     return parser.parse_args(argv)
 
 
@@ -53,12 +61,17 @@ async def serve(args: argparse.Namespace) -> None:
             faults.encoder_pid = encoder.pid
             trace.state(f"live encoder: ffmpeg pid {encoder.pid}, window {args.window} segments")
         app = create_app(roots, trace, faults)
+        options: dict[str, Any] = {}
+        if not args.readable:
+            app = FastPath(app, "vod", roots["vod"], faults, trace)
+            await app.record()
+            options["http"] = FastHttpProtocol.factory(app)
 
         def describe(host: str, port: int) -> list[str]:
             return [f"{name}: http://{host}:{port}/{name}/master.m3u8 ({path})"
                     for name, path in roots.items()]
 
-        await TracedServer(config(app, args.host, args.port), trace, describe).serve()
+        await TracedServer(config(app, args.host, args.port, **options), trace, describe).serve()
 
 
 def _stop(process: subprocess.Popen) -> None:
