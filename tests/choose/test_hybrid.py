@@ -24,7 +24,7 @@ from learn_choose.hybrid.clients import SseSubscriber, WsSender
 from learn_choose.hybrid.upstream import event_body
 from tests.conftest import need_binary
 from wirelab_common.processes import ManagedProcess, start_server
-from wirelab_common.waiting import eventually
+from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace
 
 pytestmark = pytest.mark.loopback
@@ -87,7 +87,7 @@ async def test_webhooks_and_websocket_messages_reach_subscribers_on_both_servers
         assert curl_ids == ids
         assert "event: chat" in reader.output() and '"text":"hello both servers"' in reader.output()
         # The WebSocket client also gets the feed on its own socket.
-        eventually(lambda: len(sender.events) == 4, 10, "the sender's feed")
+        await eventually_async(lambda: len(sender.events) == 4, 10, "the sender's feed")
         assert [m["id"] for m in sender.events] == ids
     finally:
         await sender.close()
@@ -236,4 +236,24 @@ async def test_a_websocket_message_sent_again_after_a_lost_ack_is_fanned_out_onc
     finally:
         await first.close()
         await again.close()
+        await sub.close()
+
+
+async def test_sigterm_ends_streams_cleanly_closes_websockets_with_1001_and_exits_0(hybrid):
+    s1, s2 = hybrid("s1"), hybrid("s2")
+    sub = await SseSubscriber("py", [s1.url, s2.url], quiet("py")).start()
+    sender = await WsSender("ann", s1.url, quiet("ann")).start()
+    try:
+        assert deliver(s1, 1).status_code == 200
+        await sub.wait_count(1, 15)
+        assert s1.stop() == 0
+        assert "server shutting down" in s1.output()
+        ws = sender._ws
+        assert ws is not None
+        await eventually_async(lambda: ws.close_code == 1001, 10, "the WebSocket closed with 1001")
+        assert deliver(s2, 2).status_code == 200
+        await sub.wait_count(2, 15)
+        assert sources(sub) == ["webhook:evt_1", "webhook:evt_2"] and sub.connects == [s1.url, s2.url]
+    finally:
+        await sender.close()
         await sub.close()

@@ -15,9 +15,11 @@ Routes (Starlette):
 - ``GET /events``: the feed as ``text/event-stream`` (sse-starlette).  With a
   ``Last-Event-ID`` header (or ``?lastEventId=``) it starts after that id; without
   one, live from now.
-- ``WS /ws?client=NAME``: for the few clients that also send.  Each text message
-  ``{"id", "type", "data"}`` is appended (once per NAME and id) and acknowledged;
-  the same socket carries the feed, so a trader needs one connection.
+- ``WS /ws?client=NAME[&after=ID]``: for the few clients that also send.  Each
+  text message ``{"id", "type", "data"}`` is appended (once per NAME and id) and
+  acknowledged; the same socket carries the feed (live, or after ``ID``), so a
+  trader needs one connection.  A message that is not one gets an ``error``
+  message, and the socket stays open.
 - ``GET /healthz``: ``{"server": ..., "last_id": ...}``;  ``GET /``: a page with an EventSource.
 
 Every subscriber, SSE or WebSocket, is :func:`subscription`: a cursor moved
@@ -128,6 +130,18 @@ def peer_of(conn: Request | WebSocket) -> str:
 def create_app(settings: Settings, stream: EventStream, trace: Trace, loud: bool = True) -> Starlette:
     ctx = Context(settings, stream, trace, loud=loud)
     sockets: set[WebSocket] = set()
+
+    async def begin_shutdown() -> None:
+        """End every SSE stream and close every WebSocket with 1001 (server.py calls it on SIGTERM).
+
+        Before uvicorn's own shutdown, which would close WebSockets with 1012 "service restart".
+        """
+        ctx.window.close()
+        for websocket in list(sockets):
+            try:
+                await websocket.close(GOING_AWAY, "server shutting down")
+            except (WebSocketDisconnect, RuntimeError):
+                pass  # already closing
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -258,12 +272,12 @@ def create_app(settings: Settings, stream: EventStream, trace: Trace, loud: bool
         tasks = [asyncio.create_task(push()), asyncio.create_task(receive())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if tasks[0] in done and not tasks[0].cancelled():
-                failed = tasks[0].exception() is not None  # Unavailable: Redis is down
+            if tasks[0] in done and not tasks[0].cancelled():  # the feed ended: tell the client why
+                failed = isinstance(tasks[0].exception(), Unavailable)
                 await websocket.close(1011 if failed else GOING_AWAY,
                                       "redis unavailable" if failed else "server shutting down")
-        except WebSocketDisconnect:
-            pass
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client was already gone (Starlette raises RuntimeError for a send after close)
         finally:
             for task in tasks:
                 task.cancel()
@@ -281,7 +295,7 @@ def create_app(settings: Settings, stream: EventStream, trace: Trace, loud: bool
                             WebSocketRoute("/ws", ws), Route("/healthz", healthz), Route("/", page)],
                     lifespan=lifespan)
     app.state.ctx = ctx
-    app.state.begin_shutdown = lambda: ctx.window.close()  # ends every SSE stream and WebSocket feed
+    app.state.begin_shutdown = begin_shutdown
     return app
 
 

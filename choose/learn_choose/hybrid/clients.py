@@ -171,6 +171,14 @@ class WsSender:
 
     async def _read(self) -> None:
         assert self._ws is not None
+        try:
+            await self._receive_all()
+        except websockets.ConnectionClosed:
+            pass
+        self.trace.state(f"WebSocket closed: code {self._ws.close_code} {self._ws.close_reason}".rstrip())
+
+    async def _receive_all(self) -> None:
+        assert self._ws is not None
         async for text in self._ws:
             message = json.loads(text)
             if message["kind"] == "ack":
