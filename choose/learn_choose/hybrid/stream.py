@@ -19,7 +19,8 @@ Appending is **idempotent by the event's source id** (the webhook's
 ``webhook-id``, or a WebSocket client's name and message id).  The check and the
 append run in one Lua script, which Redis runs atomically, so two servers that get
 the same delivery at the same moment (the provider retried on the other one) add
-it once, and a server that dies between check and append cannot exist::
+it once, and no server can die between the check and the append (leaving an
+event marked as seen that was never added)::
 
     SET hybrid:seen:<source> "" NX EX <ttl>  -- already there: return the first append's id
     SET hybrid:events:trimmed <id>           -- if the stream is full: the entry about to go
