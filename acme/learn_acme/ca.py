@@ -24,6 +24,7 @@ Errors are problem documents (``problems.py``).  Validation runs as a
 background task, so "ready" answers at once with ``processing``.
 
     python -m learn_acme.ca --port 0 --http01-port 5002 [--dns-server 127.0.0.1:5053]
+        [--http01-host HOST] [--base-url http://acme-ca:14000]   (compose: another container)
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Ca:
             if "kid" not in parsed.protected:
                 raise Problem("malformed", "this request is signed with 'kid', the account URL")
             account = self.state.account_for_kid(parsed.protected["kid"])
-            key = key_from_jwk(account.jwk)
+            key = account.key  # parsed once, when the account was created
         url = f"{self.state.base}{request.url.path}"
         try:
             if self.check_signatures:
@@ -294,6 +295,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--http01-port", type=int, default=80, help="where HTTP-01 tokens are fetched (127.0.0.1)"
     )
+    parser.add_argument(
+        "--http01-host",
+        default="127.0.0.1",
+        help="host HTTP-01 tokens are fetched from, whatever the name (default 127.0.0.1; compose: "
+        "the web server's service name)",
+    )
+    parser.add_argument(
+        "--base-url",
+        help="the URL clients reach the CA at, used in the directory and checked against each JWS "
+        "'url' (default http://HOST:PORT as listening; compose: http://acme-ca:14000)",
+    )
     parser.add_argument("--dns-server", help="HOST:PORT asked for DNS-01 and DNS-PERSIST-01 TXT records")
     parser.add_argument(
         "--order-lifetime", type=float, default=3600.0, help="seconds before an order expires"
@@ -322,11 +334,14 @@ async def serve(args: argparse.Namespace) -> None:
         orders_per_hour=args.orders_per_hour,
     )
     ca = Ca(
-        state, Validator(args.http01_port, dns_server), trace, check_signatures=not args.no_signature_check
+        state,
+        Validator(args.http01_port, dns_server, http01_host=args.http01_host),
+        trace,
+        check_signatures=not args.no_signature_check,
     )
 
     def describe(host: str, port: int) -> list[str]:
-        state.base = f"http://{host}:{port}"
+        state.base = args.base_url.rstrip("/") if args.base_url else f"http://{host}:{port}"
         if args.root_out:
             with open(args.root_out, "wb") as out:
                 out.write(state.authority.root_pem())

@@ -44,6 +44,13 @@ class Account:
     status: str = "valid"
     order_times: list[dt.datetime] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.use_key(self.jwk)
+
+    def use_key(self, jwk: dict) -> None:
+        """The account's key, parsed once (not on every request it signs) with its thumbprint."""
+        self.jwk, self.key, self.thumbprint = jwk, key_from_jwk(jwk), thumbprint(jwk)
+
     def resource(self) -> dict:
         return {"status": self.status, "contact": self.contact, "orders": self.url + "/orders"}
 
@@ -270,7 +277,7 @@ class CaState:
             order.error = Problem("unauthorized", f"authorization for {authz.domain} deactivated").document()
 
     def key_authorization(self, chall: Challenge) -> str:
-        return ch.key_authorization(chall.token, thumbprint(chall.authz.account.jwk))
+        return ch.key_authorization(chall.token, chall.authz.account.thumbprint)
 
     def record(self, chall: Challenge, verdict: ch.Verdict) -> None:
         """Move the challenge, its authorization and its order on the validator's verdict."""
@@ -307,7 +314,7 @@ class CaState:
         asked, ordered = csr_names(csr), set(order.names)
         if asked != ordered:
             raise Problem("badCSR", f"the CSR names {sorted(asked)}, the order {sorted(ordered)}")
-        if thumbprint_of_csr_key(csr) == thumbprint(account.jwk):
+        if thumbprint_of_csr_key(csr) == account.thumbprint:
             raise Problem("badCSR", "the certificate key must not be the account key")
         order.status = ORDER.next(order.status, "finalize")
         leaf = self.authority.issue(csr, order.names, self.now())
@@ -339,7 +346,7 @@ class CaState:
             old = thumbprint(payload["oldKey"])
         except (KeyError, TypeError, ValueError, AttributeError):
             raise Problem("malformed", "the inner JWS's payload needs oldKey, a JWK") from None
-        if old != thumbprint(account.jwk):
+        if old != account.thumbprint:
             raise Problem("unauthorized", "oldKey is not the account's current key")
         new = thumbprint(inner.protected["jwk"])
         holder = self.by_thumbprint.get(new)
@@ -348,7 +355,7 @@ class CaState:
                 "malformed", "the new key already belongs to an account", status=409, location=holder.url
             )
         del self.by_thumbprint[old]
-        account.jwk = inner.protected["jwk"]
+        account.use_key(inner.protected["jwk"])
         self.by_thumbprint[new] = account
 
     # §7.6: revoke by the account that ordered it (or one holding valid authorizations for

@@ -29,6 +29,8 @@ from . import jws as jose
 from .jwk import PrivateKey, b64url, b64url_decode, public_jwk, thumbprint
 from .problems import Problem
 
+POLL_FIRST, POLL_MAX = 0.01, 1.0  # seconds between polls: first, and at most
+
 
 class AcmeError(Exception):
     def __init__(self, problem: Problem, url: str) -> None:
@@ -116,13 +118,22 @@ class AcmeClient:
         return (await self.post(challenge_url, {})).json()
 
     async def wait(self, url: str, until: set[str], *, timeout: float = 10.0) -> dict:
-        """Poll ``url`` until its status is in ``until`` (or a final state), within ``timeout`` seconds."""
+        """Poll ``url`` until its status is in ``until`` (or a final state), within ``timeout`` seconds.
+
+        The pause between polls starts short (a validation on loopback takes
+        milliseconds) and doubles up to POLL_MAX; a ``Retry-After`` from the CA
+        (§7.5.1, in seconds) overrides it.
+        """
+        pause = POLL_FIRST
         async with asyncio.timeout(timeout):
             while True:
-                resource = await self.get(url)
+                response = await self.post(url, None)
+                resource = response.json()
                 if resource["status"] in until | {"invalid", "expired", "revoked", "deactivated"}:
                     return resource
-                await asyncio.sleep(0.05)
+                retry_after = response.headers.get("Retry-After", "")
+                await asyncio.sleep(float(retry_after) if retry_after.isdigit() else pause)
+                pause = min(pause * 2, POLL_MAX)
 
     async def finalize(self, order: dict, names: list[str], cert_key: ec.EllipticCurvePrivateKey) -> dict:
         return (await self.post(order["finalize"], {"csr": b64url(make_csr(names, cert_key))})).json()

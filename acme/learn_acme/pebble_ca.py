@@ -39,6 +39,7 @@ from .pki import Authority
 class Pebble:
     directory: str  # https://localhost:PORT/dir
     root: Path  # the root that signed pebble's HTTPS certificate
+    pid: int = 0  # pebble's process (the benchmark reads its CPU time)
 
 
 @contextlib.contextmanager
@@ -107,7 +108,7 @@ def running_pebble(workdir: Path, http01_port: int) -> Iterator[Pebble]:
             ready_port=api,
         )
         try:
-            yield Pebble(f"https://localhost:{api}/dir", root)
+            yield Pebble(f"https://localhost:{api}/dir", root, server.pid)
         finally:
             server.stop()
     finally:

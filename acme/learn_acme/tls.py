@@ -39,10 +39,13 @@ def site() -> FastAPI:
     return app
 
 
-async def serve_https(chain: Path, key: Path) -> tuple[uvicorn.Server, asyncio.Task, int]:
-    """Start uvicorn on a free loopback port with TLS; returns (server, its task, port)."""
+async def serve_https(
+    chain: Path, key: Path, host: str = "127.0.0.1", port: int = 0
+) -> tuple[uvicorn.Server, asyncio.Task, int]:
+    """Start uvicorn with TLS (default: a free loopback port); returns (server, its task, port)."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
     cfg = uvicorn.Config(
         site(),
         ssl_certfile=str(chain),
