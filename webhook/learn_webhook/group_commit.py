@@ -98,6 +98,10 @@ class GroupCommit:
         self.writes = 0
         self.largest = 0
 
+    def stats(self) -> dict[str, int]:
+        """Commits (fsyncs) and writes so far, and the largest batch: ``GET /healthz`` shows them."""
+        return {"commits": self.commits, "writes": self.writes, "largest_batch": self.largest}
+
     async def write(self, work: Work) -> Any:
         """``work(connection)``'s result once its transaction is on disk (or its exception)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

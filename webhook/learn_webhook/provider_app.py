@@ -19,7 +19,7 @@ Errors have one shape, ``{"error": {"code": "...", "message": "..."}}``::
     GET  /deliveries/{id}                    -> 200 the delivery with its "attempt_log"
     POST /deliveries/{id}/redeliver          -> 202 the delivery, PENDING again (409 if it still is)
     POST /dead-letters/redeliver             -> 202 {"redelivered": ["msg_...", ...]}
-    GET  /healthz                            -> 200 {"status": "ok", "counts", "in_flight"}
+    GET  /healthz                            -> 200 {"status": "ok", "counts", "in_flight", "group_commit"}
 
 Why 202 for ``/events``: the answer says "stored, will be delivered", not
 "delivered" (RFC 9110 §15.3.3).  The event and its deliveries are committed (and
@@ -306,6 +306,6 @@ def delivery_routes(ctx: Context) -> APIRouter:
     async def healthz() -> JSONResponse:
         counts = await asyncio.to_thread(outbox.counts)
         return JSONResponse({"status": "ok", "counts": counts, "in_flight": dispatcher.in_flight,
-                             "attempts_made": dispatcher.attempts_made})
+                             "attempts_made": dispatcher.attempts_made, "group_commit": ctx.commits.stats()})
 
     return router

@@ -385,6 +385,7 @@ def probe_routes(ctx: Context) -> APIRouter:
 
     @router.get("/healthz")
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "queued": ctx.queue.qsize()})
+        return JSONResponse({"status": "ok", "queued": ctx.queue.qsize(),
+                             "group_commit": ctx.commits.stats()})
 
     return router
