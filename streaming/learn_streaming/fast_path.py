@@ -9,17 +9,21 @@ second instance with a silent trace) for every file under the on-demand
 root, twice: without and with an ``Origin`` header (CORS adds two headers
 then).  It keeps each answer's status, headers and body.  Afterwards a plain
 ``GET``/``HEAD`` of one of those paths is answered by replaying the recording:
-no routing, no middleware, no ``stat``, no ``open``; the ASGI server
-(uvicorn) still does the HTTP/1.1.  That took our segment requests from about
-a quarter of nginx's rate to about as many (bench/bench_streaming.py).
+:class:`FastHttpProtocol` (uvicorn's own HTTP/1.1 protocol, subclassed) writes
+it as soon as the request's headers are parsed, with no ASGI task, no routing,
+no middleware, no ``stat``, no ``open``.  That took the 125 KB segment from
+about a quarter of nginx's MB/s to most of it (bench/bench_streaming.py).
 
 Anything else goes to the readable app unchanged: a ``Range`` (206 is the
 app's ``FileResponse``), a ``Cookie`` (CORS then answers with the exact
 origin), an ``OPTIONS`` preflight, any path not recorded (404s, refused
 traversal, ``/live/``, whose files change), ``POST /_faults``, and every
 request a fault applies to (a shaped rate, a 404 or a delay still to serve).
-So the answers cannot differ: the recorded ones *are* the app's, and
+The bodies and headers recorded *are* the app's; the protocol adds only what
+uvicorn adds (status line, ``server``, ``date``), and
 ``tests/streaming/test_fast_path.py`` compares both servers request by request.
+:class:`FastPath` is also an ASGI app in front of the app, for the recorded
+requests the protocol leaves to uvicorn (HTTP/1.0, a pipelined request).
 ``python -m learn_streaming.server --readable`` serves with the app alone.
 """
 
