@@ -23,6 +23,7 @@ from learn_choose.hybrid import signature
 from learn_choose.hybrid.clients import SseSubscriber, WsSender
 from learn_choose.hybrid.upstream import event_body
 from tests.conftest import need_binary
+from wirelab_common.nginx_proxy import render_nginx_config
 from wirelab_common.processes import ManagedProcess, start_server
 from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace
@@ -257,3 +258,66 @@ async def test_sigterm_ends_streams_cleanly_closes_websockets_with_1001_and_exit
     finally:
         await sender.close()
         await sub.close()
+
+
+NGINX_TEMPLATE = """
+worker_processes 1;
+{{user_directive}}
+pid {{prefix}}/nginx.pid;
+error_log {{prefix}}/error.log notice;
+events { worker_connections 256; }
+http {
+    access_log {{prefix}}/access.log;
+    client_body_temp_path {{prefix}}/tmp/client_body;
+    proxy_temp_path {{prefix}}/tmp/proxy;
+    fastcgi_temp_path {{prefix}}/tmp/fastcgi;
+    uwsgi_temp_path {{prefix}}/tmp/uwsgi;
+    scgi_temp_path {{prefix}}/tmp/scgi;
+    # Round robin, no stickiness: any fan-out server can resume any client.
+    upstream fanout { server 127.0.0.1:{{p1}}; server 127.0.0.1:{{p2}}; }
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    server {
+        listen 127.0.0.1:{{port}};
+        location / {
+            # proxy_buffering stays on (nginx's default): the servers' X-Accel-Buffering: no
+            # turns it off for each SSE response.
+            proxy_pass http://fanout;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_read_timeout 1h;
+        }
+    }
+}
+"""
+
+
+@pytest.mark.differential
+@pytest.mark.timeout(90)
+async def test_behind_nginx_without_sticky_sessions_a_subscriber_resumes_on_whichever_server_answers(
+        hybrid, procs, nginx_path, tmp_path):
+    s1, s2 = hybrid("s1"), hybrid("s2")
+    template = tmp_path / "hybrid.conf.template"
+    template.write_text(NGINX_TEMPLATE)
+    setup = render_nginx_config(template, nginx=nginx_path, p1=str(s1.port), p2=str(s2.port))
+    proxy = procs.start(setup.argv, name="nginx", ready_port=setup.port)
+    sub = await SseSubscriber("py", [setup.url("").rstrip("/")], quiet("py")).start()
+    sender = await WsSender("ann", setup.url("").rstrip("/"), quiet("ann")).start()  # Upgrade via nginx
+    try:
+        await eventually_async(lambda: "SSE subscriber py@" in s1.output() + s2.output(), 10,
+                               "a server's line for the subscriber nginx sent it")
+        holder, other = (s1, s2) if "SSE subscriber py@" in s1.output() else (s2, s1)
+        assert deliver(other, 1).status_code == 200
+        assert (await sender.send("chat", {"text": "through nginx"}))["duplicate"] is False
+        await sub.wait_count(2, 15)
+        holder.kill()
+        assert deliver(other, 2).status_code == 200  # while the subscriber is away
+        await sub.wait_count(3, 15)
+        assert sources(sub) == ["webhook:evt_1", "ws:ann/1", "webhook:evt_2"]
+        assert len(sub.connects) == 2  # the same URL twice: nginx sent the reconnect to the survivor
+        assert f"resumes after {sub.feed[1].id}" in other.output()
+    finally:
+        await sender.close()
+        await sub.close()
+        proxy.stop()
+        setup.remove()
