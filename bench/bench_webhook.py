@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import hmac
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -85,7 +86,18 @@ FAST: tuple[list[str], list[str]] = ([], [])
 READABLE = (["--http-client", "httpx", "--group-commit", "1"], ["--group-commit", "1"])
 
 
-async def end_to_end(events: int, provider_args: list[str], receiver_args: list[str]) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, every thread (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def end_to_end(events: int, provider_args: list[str], receiver_args: list[str]) -> tuple[float, float]:
+    """Deliveries per second, and the CPU milliseconds provider and receiver spent per delivery.
+
+    The CPU figure moves much less than the rate when other work loads the machine.
+    """
     with tempfile.TemporaryDirectory() as workdir:
         # The receiver's URL is registered before it starts (it needs the returned secret).
         receiver_port = free_port()
@@ -101,6 +113,7 @@ async def end_to_end(events: int, provider_args: list[str], receiver_args: list[
                                      str(receiver_port), "--data-dir", f"{workdir}/r", "--secret", secret,
                                      "--quiet", *receiver_args], name="receiver")
             with provider, receiver:
+                cpu_before = cpu_seconds(provider.pid) + cpu_seconds(receiver.pid)
                 start = time.perf_counter()
                 todo = iter(range(events))
                 await asyncio.gather(*(create_events(provider_port, todo) for _ in range(8)))
@@ -110,7 +123,9 @@ async def end_to_end(events: int, provider_args: list[str], receiver_args: list[
                     if counts["processed"] >= events:
                         break
                     await asyncio.sleep(0.02)
-                return events / (time.perf_counter() - start)
+                rate = events / (time.perf_counter() - start)
+                cpu = cpu_seconds(provider.pid) + cpu_seconds(receiver.pid) - cpu_before
+                return rate, cpu * 1000 / events
 
 
 def main() -> None:
@@ -130,9 +145,12 @@ def main() -> None:
     print(f"\n# end to end: {events} events created by 8 API clients, provider -> receiver, both --quiet")
     for name, (provider_args, receiver_args) in (("fast (lean, group commit)", FAST),
                                                   ("readable (httpx, commit each)", READABLE)):
-        rate = asyncio.run(end_to_end(events, provider_args, receiver_args))
+        rate, cpu_ms = asyncio.run(end_to_end(events, provider_args, receiver_args))
         verdict = "ok" if rate >= 1000 else "MISS"
-        print(f"signed deliveries/s, {name:<30}{rate:>6.0f}   (target >= 1000)  {verdict}")
+        print(f"signed deliveries/s, {name:<30}{rate:>6.0f}   (target >= 1000)  {verdict}   "
+              f"CPU {cpu_ms:.2f} ms/delivery (provider + receiver)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average {load} (on 2 cores, above 2 means other work shares them)")
 
 
 if __name__ == "__main__":

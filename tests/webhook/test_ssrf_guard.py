@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from learn_webhook.dispatcher import pinned_request
+from learn_webhook.dispatcher import pinned_request, pinned_url
 from learn_webhook.ssrf_guard import Target, TargetGuard, TargetRefused, forbidden_reason, parse_networks
 
 pytestmark = pytest.mark.pure
@@ -104,6 +104,25 @@ def test_the_dispatcher_connects_to_the_checked_address_and_keeps_the_name():
     assert extensions == {"sni_hostname": "hooks.example"}  # TLS still checks the name's certificate
     literal = Target("http://93.184.216.34/in", "http", "93.184.216.34", 80, ("93.184.216.34",))
     assert pinned_request(literal) == (pinned_request(literal)[0], {}, {})
+
+
+@pytest.mark.parametrize("target", [
+    Target("https://hooks.example:8443/in?x=1", "https", "hooks.example", 8443, ("93.184.216.34",)),
+    Target("http://hooks.example/in", "http", "hooks.example", 80, ("93.184.216.34",)),
+    Target("http://hooks.example:81/", "http", "hooks.example", 81, ("2001:db8::1",)),
+    Target("http://93.184.216.34/in", "http", "93.184.216.34", 80, ("93.184.216.34",)),
+], ids=["https name", "default port", "ipv6 address", "literal"])
+def test_the_lean_clients_pinned_url_is_httpx_pinned_request_in_strings(target):
+    url, headers, extensions = pinned_request(target)
+    assert pinned_url(target) == (str(url), headers, extensions.get("sni_hostname"))
+
+
+def test_a_verdict_is_remembered_but_a_name_is_resolved_on_every_check():
+    lookups = []
+    guard = TargetGuard(resolver=lambda host, port: lookups.append(host) or ["127.0.0.1"])
+    for _ in range(2):
+        assert "a loopback address" in refused("http://again.example/hook", guard)
+    assert lookups == ["again.example", "again.example"]
 
 
 def test_allow_target_values_must_be_networks():

@@ -77,7 +77,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -111,6 +111,17 @@ def attempt_headers(job: Job, timestamp: int) -> dict[str, str]:
         headers["x-github-event"] = job.event_type
         headers["x-github-delivery"] = job.delivery_id
     return headers
+
+
+def pinned_url(target: Target) -> tuple[str, dict[str, str], str | None]:
+    """:func:`pinned_request` for the lean client, in plain strings: URL, extra headers, TLS server name."""
+    address = target.addresses[0]
+    if address == target.host:
+        return target.url, {}, None
+    parts = urlsplit(target.url)
+    literal = f"[{address}]" if ":" in address else address
+    url = urlunsplit(parts._replace(netloc=f"{literal}:{parts.port}" if parts.port else literal))
+    return url, {"host": parts.netloc}, target.host if target.scheme == "https" else None
 
 
 def pinned_request(target: Target) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
@@ -250,7 +261,10 @@ class Dispatcher:
                 target = self.guard.check(job.url)
             else:
                 target = await asyncio.to_thread(self.guard.check, job.url)
-            url, extra, extensions = pinned_request(target)
+            if self.http_client == "lean":
+                url_text, extra, server_name = pinned_url(target)
+            else:
+                url, extra, extensions = pinned_request(target)
             # Signed now, at send time (Standard Webhooks: the timestamp of the attempt), not
             # at `started`: the DNS check above may have taken seconds of the receiver's window.
             headers = {**attempt_headers(job, int(self.clock())), **extra}
@@ -261,8 +275,8 @@ class Dispatcher:
                                 peer=RECEIVER, cid=job.delivery_id)
             async with asyncio.timeout(self.timeout):
                 if self.http_client == "lean":
-                    got = await self.lean.post(str(url), headers, job.body, limit=MAX_RESPONSE,
-                                               server_name=extensions.get("sni_hostname"))
+                    got = await self.lean.post(url_text, headers, job.body, limit=MAX_RESPONSE,
+                                               server_name=server_name)
                     status, answer, said_retry_after = got.status, got.body, got.headers.get("retry-after")
                 else:
                     async with self.client.stream("POST", url, content=job.body, headers=headers,

@@ -149,6 +149,9 @@ class TargetGuard:
     def __init__(self, allowed: Sequence[IPNetwork] = (), resolver: Resolver = system_resolver) -> None:
         self.allowed = tuple(allowed)
         self.resolver = resolver
+        # address -> forbidden_reason(address, allowed): a pure function of the two, so it is
+        # remembered.  The *resolution* is never cached: a name is resolved on every check.
+        self._verdicts: dict[str, str | None] = {}
 
     def check(self, url: str) -> Target:
         """Resolve ``url``'s host and check every address (blocking, unless :func:`is_literal`)."""
@@ -157,7 +160,11 @@ class TargetGuard:
         if not addresses:
             raise TargetRefused(f"{host!r} has no addresses")
         for address in addresses:
-            reason = forbidden_reason(address, self.allowed)
+            if address not in self._verdicts:
+                if len(self._verdicts) >= 4096:
+                    self._verdicts.clear()  # bounded: a resolver may return ever new addresses
+                self._verdicts[address] = forbidden_reason(address, self.allowed)
+            reason = self._verdicts[address]
             if reason is not None:
                 kind = ("an " if reason[0] in "aeiou" else "a ") + reason + " address"
                 where = f"{host} is {kind}" if address == host else f"{host} resolves to {address}, {kind}"
