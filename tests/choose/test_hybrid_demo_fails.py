@@ -6,6 +6,8 @@ check: exit 1, with a message that names what went wrong, and no traceback.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.conftest import assert_demo_failed, need_binary, run_demo
@@ -13,6 +15,14 @@ from tests.conftest import assert_demo_failed, need_binary, run_demo
 pytestmark = pytest.mark.loopback
 
 DEMO = "learn_choose.hybrid.demo"
+
+
+@pytest.mark.timeout(60)
+def test_demo_without_redis_server_exits_2_and_says_what_to_install(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/0"}  # never used
+    result = run_demo(DEMO, cwd=tmp_path, timeout=50, env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "redis-server not found" in result.stderr and "apt-get install redis-server" in result.stderr
 
 
 @pytest.mark.timeout(120)

@@ -42,7 +42,7 @@ import time
 
 import httpx
 
-from wirelab_common.errors import CheckFailed, check, run_main
+from wirelab_common.errors import CheckFailed, SetupError, check, run_main
 from wirelab_common.processes import ManagedProcess, start_process, start_server
 from wirelab_common.redis_server import start_redis
 from wirelab_common.waiting import NotInTime, eventually_async
@@ -227,7 +227,11 @@ async def act_kill(trace: Trace, redis: str, s1: ManagedProcess, s2: ManagedProc
 async def demo(args: argparse.Namespace) -> None:
     trace = Trace("demo", verbose=args.verbose)
     trace.banner("The hybrid: webhook in -> Redis Streams between two fan-out servers -> SSE and WebSocket")
-    redis_proc, redis = start_redis()  # private, on a free port: never the machine's 6379
+    try:
+        redis_proc, redis = start_redis()  # private, on a free port: never the machine's 6379
+    except SetupError as exc:  # its hint offers REDIS_URL, which this demo does not use
+        raise SetupError(str(exc).split("\n")[0], "install it (Debian: `apt-get install redis-server`): the "
+                         "demo starts a private redis-server of its own, whatever REDIS_URL says") from None
     started: list[ManagedProcess] = [redis_proc]
     subs: list[SseSubscriber] = []
     trader = None
