@@ -3,8 +3,10 @@
 Reading order: **signature** -> envelope -> fanout -> stream -> app -> server -> upstream ->
 clients -> demo.
 
-The scheme is the one of Standard Webhooks (v1): three headers, and one
-HMAC-SHA256 over ``{webhook-id}.{webhook-timestamp}.{raw body}``::
+The headers and the signed content are those of Standard Webhooks (v1): three
+headers, and one HMAC-SHA256 over ``{webhook-id}.{webhook-timestamp}.{raw body}``
+(one simplification: the key is the secret's text, where Standard Webhooks
+decodes a base64 ``whsec_`` secret)::
 
     webhook-id: evt_7
     webhook-timestamp: 1765142400
