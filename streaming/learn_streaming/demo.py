@@ -32,7 +32,7 @@ Exit 0 when every check passed, 1 when one failed.  ``--act N`` runs one act.
 Each switch turns a mechanism off, and its act must then fail: ``--no-abr``
 (acts 2 and 6: the player keeps its first rendition), ``--no-retry`` (act 3: the
 first failure ends playback), ``--no-stall-detection`` (act 4: the player
-waits for a stalled playlist for ever; the demo gives up after 15 s).
+waits for a stalled playlist for ever; the demo gives up after 8 s).
 """
 
 from __future__ import annotations
@@ -58,8 +58,12 @@ from .packager import RENDITIONS, package_vod
 from .player import PlaybackError, Player
 from .playlists import MasterPlaylist, MediaPlaylist, parse
 from .probe import continuity, frame_numbers
-from .shaping_lab import RELEASE_AFTER, THROTTLE_AFTER, THROTTLE_BPS, judge_adaptation
+from .shaping_lab import RELEASE_AFTER, THROTTLE_AFTER, THROTTLE_BPS, check_before_throttle, judge_adaptation
 from .shaping_lab import unavailable as lab_unavailable
+
+# The player reports a stall after 3 target durations (3 s) without change, reloading every 0.5 s:
+# more than twice that, and it will not.
+STALL_GIVE_UP = 8.0
 
 
 def act_packaging(trace: Trace) -> Path:
@@ -100,6 +104,7 @@ async def act_abr(trace: Trace, base: str, args: argparse.Namespace, tmp: Path) 
 
         async def shape(index: int) -> None:
             if index == THROTTLE_AFTER:
+                check_before_throttle(player.report)
                 await set_faults(client, base, trace, rate_bps=THROTTLE_BPS)
             elif index == RELEASE_AFTER:
                 await set_faults(client, base, trace, rate_bps=None)
@@ -167,11 +172,12 @@ async def act_live(trace: Trace, args: argparse.Namespace, tmp: Path) -> None:
             stall_after = float("inf") if args.no_stall_detection else 3.0
             player = Player(client, trace.child("player"), segment_timeout=3.0)
             try:
-                async with asyncio.timeout(15):
+                async with asyncio.timeout(STALL_GIVE_UP):
                     report = await player.follow_live(f"{base}/live/master.m3u8", segments=30,
                                                       stall_after=stall_after)
             except TimeoutError:
-                raise CheckFailed("the encoder stopped, but after 15 s the player had not said so") from None
+                raise CheckFailed(f"the encoder stopped, but after {STALL_GIVE_UP:.0f} s the player had not "
+                                  "said so") from None
             check(report.live_stalled, "the player should report the stalled playlist")
             trace.note(f"player: {report.live_stalled}")
 

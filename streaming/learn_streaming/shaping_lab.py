@@ -56,9 +56,8 @@ def judge_adaptation(report: Report, trace: Trace, abr_on: bool) -> None:
     trace.note(f"renditions fetched: {report.renditions}")
     for sequence, before, after, reason in report.switches:
         trace.note(f"switch at #{sequence}: r{before} -> r{after} ({reason})")
+    check_before_throttle(report)
     top = len(RENDITIONS) - 1
-    check(top in report.renditions[:THROTTLE_AFTER + 1],
-          f"the player should reach r{top} before the throttle: {report.renditions}")
     throttled = report.renditions[THROTTLE_AFTER + 2:RELEASE_AFTER + 1]
     check(throttled and max(throttled) < top,
           f"under {THROTTLE_BPS // 1000} kbit/s the player should step down below r{top}: it fetched "
@@ -71,6 +70,14 @@ def judge_adaptation(report: Report, trace: Trace, abr_on: bool) -> None:
     problem = continuity(frame_numbers([d.path for d in report.downloads if d.path]))
     check(problem is None, f"ffprobe: the fetched segments are not one run of frames: {problem}")
     trace.note("ffprobe: every frame once, across the renditions fetched")
+
+
+def check_before_throttle(report: Report) -> None:
+    """The first part of the verdict, checked as soon as it can be (when the throttle is about to
+    start, and again at the end): without it, a run with ABR off would play on for nothing."""
+    top = len(RENDITIONS) - 1
+    check(top in report.renditions[:THROTTLE_AFTER + 1],
+          f"the player should reach r{top} before the throttle: {report.renditions}")
 
 
 def unavailable() -> str | None:
@@ -100,6 +107,7 @@ async def play_through_the_link(trace: Trace, abr_on: bool, save: Path) -> Repor
 
             async def link(index: int) -> None:
                 if index == THROTTLE_AFTER:
+                    check_before_throttle(player.report)
                     tc(trace, "replace", "dev", "lo", "root", "tbf", "rate", f"{THROTTLE_BPS // 1000}kbit",
                        "burst", "16kb", "latency", "1s")
                 elif index == RELEASE_AFTER:
