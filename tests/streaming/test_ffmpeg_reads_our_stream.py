@@ -39,7 +39,7 @@ def test_ffprobe_counts_the_same_frames_through_http_as_on_disk(server, vod):
     assert remote == video_packets(ffprobe, str(vod / "v1" / "index.m3u8")) == {"400"}  # 16 s x 25 fps
 
 
-def test_the_player_gets_every_frame_once_and_a_skipped_segment_is_caught(server, tmp_path):
+def test_the_player_gets_every_frame_once_and_a_skipped_segment_is_caught(server, vod, tmp_path):
     async def play() -> list:
         async with httpx.AsyncClient(timeout=10) as client:
             player = Player(client, Trace("player", quiet=True), save_dir=tmp_path, max_buffer=60.0)
@@ -50,6 +50,14 @@ def test_the_player_gets_every_frame_once_and_a_skipped_segment_is_caught(server
     assert continuity(frame_numbers(paths)) is None
     gap = continuity(frame_numbers(paths[:5] + paths[6:]))
     assert gap is not None and "missing" in gap
+    repeat = continuity(frame_numbers(paths[:7] + paths[6:]))
+    assert repeat is not None and "appear twice" in repeat
+    # Renditions mixed, as ABR mixes them: still one run of frames.
+    mixed = [tmp_path / "mixed" / f"{i:05d}.ts" for i in range(len(paths))]
+    mixed[0].parent.mkdir()
+    for i, target in enumerate(mixed):
+        target.write_bytes((vod / f"v{i % 3}" / f"seg_{i:05d}.ts").read_bytes())
+    assert continuity(frame_numbers(mixed)) is None
 
 
 def test_ffprobe_reads_the_dash_manifest_of_the_same_renditions(server):
