@@ -14,7 +14,9 @@
    receiver's 202), its attempt recorded (fsync'd) and processed (fsync'd).  Two rows:
    the fast path (``--http-client lean``, group commit: the defaults) and the
    readable one (``--http-client httpx --group-commit 1``: httpx, a commit per write).
-   The receiver is polled with ``GET /received?events=false`` every 20 ms.
+   The receiver is polled with ``GET /received?events=false`` every 20 ms.  The provider
+   runs with ``--concurrency 32`` (``BENCH_WEBHOOK_CONCURRENCY``), 32 deliveries in
+   flight to the one endpoint, in both configurations.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ async def create_events(port: int, todo) -> None:
 
 
 FAST: tuple[list[str], list[str]] = ([], [])
+# Deliveries in flight (all to the one endpoint): the more there are, the more writes each
+# commit carries on both sides.  8 until 2026-12-07; BENCH_WEBHOOK_CONCURRENCY=8 gives the old setting.
+CONCURRENCY = os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "32")
 READABLE = (["--http-client", "httpx", "--group-commit", "1"], ["--group-commit", "1"])
 
 
@@ -93,8 +98,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def end_to_end(events: int, provider_args: list[str], receiver_args: list[str]) -> tuple[float, float]:
-    """Deliveries per second, and the CPU milliseconds provider and receiver spent per delivery.
+async def end_to_end(events: int, provider_args: list[str],
+                     receiver_args: list[str]) -> tuple[float, float, list[dict]]:
+    """Deliveries per second, the CPU milliseconds provider and receiver spent per delivery, their commits.
+
+    The commits are each server's group-commit counts from ``GET /healthz``.
 
     The CPU figure moves much less than the rate when other work loads the machine.
     """
@@ -103,7 +111,7 @@ async def end_to_end(events: int, provider_args: list[str], receiver_args: list[
         receiver_port = free_port()
         provider = start_server([sys.executable, "-m", "learn_webhook.provider", "--port", "0",
                                  "--data-dir", f"{workdir}/p", "--allow-target", "127.0.0.0/8",
-                                 "--concurrency", "8", "--quiet", *provider_args], name="provider")
+                                 "--concurrency", CONCURRENCY, "--quiet", *provider_args], name="provider")
         provider_port = provider.port
         api = f"http://127.0.0.1:{provider_port}"
         async with httpx.AsyncClient(timeout=30) as http:
@@ -125,13 +133,16 @@ async def end_to_end(events: int, provider_args: list[str], receiver_args: list[
                     await asyncio.sleep(0.02)
                 rate = events / (time.perf_counter() - start)
                 cpu = cpu_seconds(provider.pid) + cpu_seconds(receiver.pid) - cpu_before
-                return rate, cpu * 1000 / events
+                commits = [(await http.get(f"{base}/healthz")).json()["group_commit"]
+                           for base in (api, f"http://127.0.0.1:{receiver_port}")]
+                return rate, cpu * 1000 / events, commits
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts: checks the benchmark runs")
     parser.add_argument("--events", type=int, help="events end to end (default 2000; --quick 100)")
+    parser.add_argument("--only", choices=("fast", "readable"), help="end to end: this configuration alone")
     args = parser.parse_args()
     rounds, count, events = (1, 2000, 100) if args.quick else (7, 20000, 2000)
     events = args.events or events
@@ -145,10 +156,15 @@ def main() -> None:
     print(f"\n# end to end: {events} events created by 8 API clients, provider -> receiver, both --quiet")
     for name, (provider_args, receiver_args) in (("fast (lean, group commit)", FAST),
                                                   ("readable (httpx, commit each)", READABLE)):
-        rate, cpu_ms = asyncio.run(end_to_end(events, provider_args, receiver_args))
+        if args.only and not name.startswith(args.only):
+            continue
+        rate, cpu_ms, commits = asyncio.run(end_to_end(events, provider_args, receiver_args))
         verdict = "ok" if rate >= 1000 else "MISS"
         print(f"signed deliveries/s, {name:<30}{rate:>6.0f}   (target >= 1000)  {verdict}   "
               f"CPU {cpu_ms:.2f} ms/delivery (provider + receiver)")
+        print(f"    commits (fsyncs) per delivery: provider {commits[0]['commits'] / events:.2f}, receiver "
+              f"{commits[1]['commits'] / events:.2f}; largest batch {commits[0]['largest_batch']}, "
+              f"{commits[1]['largest_batch']}")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {load} (on 2 cores, above 2 means other work shares them)")
 
