@@ -116,7 +116,8 @@ class FastHttpProtocol(HttpToolsProtocol):
 
     The ASGI layer above still costs a task, a scope and two messages per
     request; this skips them.  It answers only a plain HTTP/1.1 keep-alive
-    ``GET``/``HEAD`` with nothing in flight on the connection; everything
+    ``GET``/``HEAD`` with nothing in flight on the connection and room in its
+    send buffer; everything
     else (and every request that ``FastPath.lookup`` declines) is uvicorn's
     as usual.  The bytes are the ones uvicorn would write: its status line,
     its ``server`` and ``date`` headers, then the recorded ones.
@@ -132,7 +133,8 @@ class FastHttpProtocol(HttpToolsProtocol):
         method = parser.get_method()
         answer = None
         if method in (b"GET", b"HEAD") and parser.get_http_version() == "1.1" and parser.should_keep_alive() \
-                and not parser.should_upgrade() and (self.cycle is None or self.cycle.response_complete):
+                and not parser.should_upgrade() and (self.cycle is None or self.cycle.response_complete) \
+                and not self.flow.write_paused:  # a slow reader: uvicorn's cycle waits for the drain
             path = httptools.parse_url(self.url).path.decode("ascii")
             path = urllib.parse.unquote(path) if "%" in path else path
             peer = self.client[0] if self.client else None
