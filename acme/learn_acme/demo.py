@@ -274,14 +274,12 @@ async def run(args: argparse.Namespace) -> None:
                     host,
                     "--port",
                     str(port),
-                    "--zone",
-                    str(zone_file),
                     "-q",
                     "--name",
                     name,
-                    "--allow-update",  # RFC 2136 UPDATE from loopback: how dns_zone.py publishes
-                    "127.0.0.0/8",
                 ]
+                # the zone's server accepts dns_zone.py's UPDATEs signed with the run's TSIG key
+                argv += zone.server_args() if name == "dns" else ["--zone", str(zone_file)]
                 started.append(start_server(argv, name=name))
             dns = started[-1]
             resolver = start_server(

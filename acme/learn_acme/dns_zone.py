@@ -9,15 +9,19 @@ values), checks the server's rcode, then asks the server until the new
 records are answered, the "propagation check" every ACME client makes
 before saying ready, because the CA would otherwise look too early.
 
-``learn_dns.authoritative`` accepts the UPDATE only from the addresses its
-``--allow-update`` names (the demo and tests give it ``127.0.0.0/8``); it
-bumps the SOA serial itself.  Production signs the UPDATE with TSIG (RFC
-8945, a shared HMAC key); ours is unsigned, authorized by source address.
+The UPDATE is signed with TSIG (RFC 8945): an HMAC-SHA256 over the message
+with a secret the zone's server and this side share (:attr:`Zone.tsig_key`,
+new for every run; the server gets it as ``--tsig-key``, see
+:meth:`Zone.server_args`).  ``learn_dns.authoritative`` refuses an unsigned
+or wrongly signed UPDATE, bumps the SOA serial itself, and signs its answer;
+dnspython checks that signature before :meth:`Zone.publish` trusts the rcode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 from pathlib import Path
 
 import dns.asyncquery
@@ -25,6 +29,7 @@ import dns.asyncresolver
 import dns.exception
 import dns.rcode
 import dns.resolver
+import dns.tsigkeyring
 import dns.update
 
 HEADER = """; {origin} for the acme demo: written by learn_acme.dns_zone, served by learn_dns.authoritative.
@@ -56,7 +61,14 @@ class Zone:
         self.path, self.origin, self.ns_address = path, origin.rstrip("."), ns_address
         self.serial = 2026120701
         self.txt: dict[str, list[str]] = {}  # owner name (relative) -> values
+        secret = base64.b64encode(secrets.token_bytes(32)).decode()
+        self.tsig_key = f"acme-update.:{secret}"  # NAME:BASE64, shared with the server
+        self.keyring = dns.tsigkeyring.from_text({"acme-update.": ("hmac-sha256", secret)})
         self.write()
+
+    def server_args(self) -> list[str]:
+        """What ``learn_dns.authoritative`` needs to serve this zone and accept our signed UPDATEs."""
+        return ["--zone", str(self.path), "--tsig-key", self.tsig_key]
 
     def write(self) -> None:
         lines = [HEADER.format(origin=self.origin, serial=self.serial, ns_address=self.ns_address)]
@@ -80,20 +92,25 @@ class Zone:
     async def publish(self, name: str, values: list[str], *, server: tuple[str, int], trace=None) -> None:
         """Replace ``name``'s TXT records by UPDATE, then wait (bounded) until the server answers them."""
         owner = self.relative(name)
-        update = dns.update.UpdateMessage(self.origin + ".")
+        update = dns.update.UpdateMessage(
+            self.origin + ".", keyring=self.keyring, keyname="acme-update.", keyalgorithm="hmac-sha256"
+        )
         update.delete(owner, "TXT")  # class ANY: the whole RRset (RFC 2136 §2.5.2)
         for value in values:
             update.add(owner, 1, "TXT", f'"{value}"')  # class IN: one record each (§2.5.1)
         what = f"add TXT {values!r}" if values else "delete TXT"
         if trace is not None:
-            trace.sent(f"UPDATE zone {self.origin}: {name} {what}", peer="dns")
-        try:
+            trace.sent(f"UPDATE zone {self.origin}: {name} {what} (TSIG key acme-update.)", peer="dns")
+        try:  # dnspython checks the answer's TSIG (signed over our request's MAC) before returning it
             response = await dns.asyncquery.udp(update, server[0], port=server[1], timeout=5)
         except dns.exception.Timeout:
             raise UpdateFailed(f"no answer to the UPDATE from {server[0]}:{server[1]} in 5 s") from None
+        except dns.exception.DNSException as error:  # e.g. an unsigned or badly signed answer
+            raise UpdateFailed(f"the answer to the UPDATE was not accepted: {error!r}") from None
         rcode = dns.rcode.to_text(response.rcode())
         if trace is not None:
-            trace.received(f"UPDATE answer {rcode}", peer="dns")
+            signed = "signed by the server" if response.had_tsig else "unsigned"
+            trace.received(f"UPDATE answer {rcode} ({signed})", peer="dns")
         if response.rcode() != dns.rcode.NOERROR:
             raise UpdateFailed(f"the dns/ server answered the UPDATE with {rcode}")
         if values:

@@ -12,6 +12,7 @@ Interface (stable: the resolver, trace and propagation scenarios use it)::
         [-q | -v] [--loop auto|uvloop|asyncio] [--tcp-idle SECONDS] [--seed N] [--name NAME]
         [--cache exact|question|off]         # the answer cache of wire_cache.py (default exact)
         [--allow-update CIDR ...]            # accept RFC 2136 UPDATE from these sources (default none)
+        [--tsig-key NAME:BASE64 ...]         # ...or signed with this HMAC-SHA256 key (RFC 8945)
 
   ``--host`` defaults to 127.0.0.1, ``--port`` to 5300; ``--port 0`` picks a
   free port, named in the ready line.  The event loop is uvloop when it is
@@ -33,9 +34,11 @@ Interface (stable: the resolver, trace and propagation scenarios use it)::
 - SIGHUP re-reads every ``--zone`` file; a zone whose SOA serial changed is
   announced with NOTIFY to every ``--notify`` address.  A file that no longer
   parses is reported and the old copy kept.  SIGTERM/SIGINT: exit 0.
-- UPDATE (opcode 5, RFC 2136, ``update.py``): accepted only from a source
-  address inside an ``--allow-update`` network (none by default: REFUSED),
-  and only for a zone this server is primary for (else NOTAUTH).  A change
+- UPDATE (opcode 5, RFC 2136, ``update.py``): accepted only if signed with
+  a ``--tsig-key`` (RFC 8945, HMAC-SHA256, ``tsig.py``: a bad signature is
+  NOTAUTH) or sent from a source address inside an ``--allow-update``
+  network (neither by default: REFUSED), and only for a zone this server is
+  primary for (else NOTAUTH).  A change
   is installed at once, the serial bumped, and announced with NOTIFY like a
   reload.  It lives in memory only: SIGHUP re-reads the file and forgets it.
 - The trace shows one ``<`` line per query and one ``>`` per answer, zone
@@ -99,6 +102,7 @@ from .nameserver import AuthoritativeServer
 from .notify import Acknowledged, Action, GaveUp, RefreshZone, RetryAt, SendNotify
 from .peers import add_peer_names
 from .secondary import SecondaryZone
+from .tsig import Key
 from .udp_drain import UdpDrain, loop_name
 from .wire import U16
 from .wire_cache import CachedAnswers
@@ -279,6 +283,7 @@ async def serve(args: argparse.Namespace) -> None:
     server = AuthoritativeServer(args.zone, args.notify, trace, not args.quiet, next_id)
     server.peer_names.update(args.peer_name)
     server.update_from = args.allow_update
+    server.tsig_keys = {key.name: key for key in args.tsig_key}
     answerer: Answerer = server if args.cache == "off" else CachedAnswers(server, args.cache)
     try:
         server.load_files()
@@ -330,6 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allow-update", action="append", default=[], type=ipaddress.ip_network,
                         metavar="CIDR", help="accept dynamic UPDATE (RFC 2136) from these source networks, "
                                              "e.g. 127.0.0.0/8 (default: none, every UPDATE is REFUSED)")
+    parser.add_argument("--tsig-key", action="append", default=[], type=Key.from_text, metavar="NAME:BASE64",
+                        help="accept dynamic UPDATE signed with this HMAC-SHA256 key (RFC 8945), "
+                             "from anywhere; the same as nsupdate -y hmac-sha256:NAME:BASE64")
     args = parser.parse_args(argv)
     if not args.zone and not args.secondary:
         parser.error("give at least one --zone or --secondary")

@@ -10,8 +10,9 @@ plain path, the lesson: decode with the codec, then
 - malformed: FORMERR if the header is readable, else nothing;
 - a response (QR=1): only a NOTIFY acknowledgement is expected; nothing is sent;
 - NOTIFY: acknowledged if it comes from the zone's primary (RFC 1996 §3.7);
-- UPDATE (RFC 2136): refused unless the sender's address is allowed
-  (``update_from``), then ``update.py`` decides; a changed zone is installed
+- UPDATE (RFC 2136): refused unless signed with one of ``tsig_keys``
+  (``tsig.py``) or sent from an address in ``update_from``, then ``update.py``
+  decides; a changed zone is installed
   like a reload and announced to the secondaries with NOTIFY;
 - a zone transfer (AXFR, IXFR): every record, TCP only (RFC 5936 §4.2);
 - any other query: ``answers.respond``, encoded to fit the requester's UDP size.
@@ -37,6 +38,7 @@ from enum import IntEnum
 
 from wirelab_common.wiretrace import Trace, hexdump
 
+from . import tsig
 from .answers import make_response, respond, transfer
 from .edns import MIN_PAYLOAD
 from .message import TCP_LIMIT, Message, Opcode, Rcode
@@ -80,6 +82,8 @@ class AuthoritativeServer:
         self.peer_names = PeerNames()  # who sends from which address, for the events (peers.py)
         self.update_from: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []  # UPDATE senders allowed
         self.clock: Callable[[], float] = time.monotonic  # for NOTIFY's timers after an UPDATE
+        self.tsig_keys: dict[Name, tsig.Key] = {}  # keys that may sign an UPDATE (RFC 8945)
+        self.wall_clock: Callable[[], float] = time.time  # TSIG's "time signed" is wall-clock time
 
     # -- zone data ------------------------------------------------------------
 
@@ -142,7 +146,7 @@ class AuthoritativeServer:
         if query.header.opcode == Opcode.NOTIFY:
             responses = [self._notify_received(query, peer).to_wire()]
         elif query.header.opcode == Opcode.UPDATE:
-            responses = [self._update(query, peer).to_wire()]
+            responses = [self._update(query, peer, data)]
         elif query.questions and query.questions[0].qtype in ZONE_TRANSFER_TYPES:
             responses = self._transfer(query, peer, tcp)
         else:
@@ -177,28 +181,45 @@ class AuthoritativeServer:
         self.actions.append(RefreshZone(origin))
         return make_response(query, aa=True)
 
-    def _update(self, query: Message, peer: tuple[str, int]) -> Message:
-        """Dynamic UPDATE (RFC 2136 §3): who may, then all or nothing (``update.py``)."""
+    def _update(self, query: Message, peer: tuple[str, int], data: bytes) -> bytes:
+        """Dynamic UPDATE (RFC 2136 §3): who may (a TSIG key, or the source address), then all or
+        nothing (``update.py``).  A signed request gets a signed answer (``tsig.py``)."""
+        signed = None
         try:
-            if not any(ipaddress.ip_address(peer[0]) in net for net in self.update_from):
-                raise UpdateRefused(Rcode.REFUSED, f"updates from {peer[0]} are not allowed (--allow-update)")
-            if any(rr.rtype == 250 for rr in query.additional):  # RFC 8945 TSIG: we hold no keys
-                raise UpdateRefused(Rcode.NOTAUTH, "the update is signed with TSIG; this server has no keys")
+            if query.additional and query.additional[-1].rtype == tsig.TSIG_TYPE:
+                offset = tsig.find_tsig(data)
+                if offset is None:
+                    raise UpdateRefused(Rcode.FORMERR, "a TSIG record must be the last one")
+                try:
+                    signed = tsig.verify(data, offset, self.tsig_keys, int(self.wall_clock()))
+                except FormatError as exc:
+                    raise UpdateRefused(Rcode.FORMERR, f"malformed TSIG: {exc}") from None
+                if signed.error:
+                    raise UpdateRefused(Rcode.NOTAUTH, f"TSIG {tsig.ERROR_NAMES[signed.error]} "
+                                                       f"(key {signed.key_name})")
+            by_address = any(ipaddress.ip_address(peer[0]) in net for net in self.update_from)
+            if signed is None and not by_address:
+                raise UpdateRefused(Rcode.REFUSED, f"updates from {peer[0]} need a TSIG key "
+                                                   f"or an --allow-update network")
             request = parse(query)
             zone = self.zones.get(request.zone)
             if zone is None or request.zone in self.primaries:  # no zone, or only a copy of it (§3.1.2)
                 raise UpdateRefused(Rcode.NOTAUTH, f"not the primary for {request.zone}")
-            self.trace.state(f"update {request.zone} from {peer[0]}", describe(request))
+            who = f"key {signed.key_name}" if signed else "address"
+            self.trace.state(f"update {request.zone} from {peer[0]} (allowed by {who})", describe(request))
             new = process(zone, request, source=f"UPDATE from {peer[0]}")
+            rcode = Rcode.NOERROR
         except UpdateRefused as refused:
             self.trace.state(f"update refused, {_enum_name(Rcode, refused.rcode)}: {refused.reason}")
-            return make_response(query, refused.rcode)
-        if new is None:
-            self.trace.state(f"update {request.zone}: nothing to change, serial stays {zone.serial}")
+            new, rcode = None, refused.rcode
         else:
-            self.install(new)
-            self.actions += self.outbox.zone_changed(new, self.clock())
-        return make_response(query, Rcode.NOERROR)
+            if new is None:
+                self.trace.state(f"update {request.zone}: nothing to change, serial stays {zone.serial}")
+            else:
+                self.install(new)
+                self.actions += self.outbox.zone_changed(new, self.clock())
+        wire = make_response(query, rcode).to_wire()
+        return wire if signed is None else tsig.sign_response(wire, signed, int(self.wall_clock()))
 
     # -- the wire trace ----------------------------------------------------------
 

@@ -30,10 +30,7 @@ def dns_and_ca(tmp_path, start_ca):
             "learn_dns.authoritative",
             "--port",
             "0",
-            "--zone",
-            str(zone.path),
-            "--allow-update",
-            "127.0.0.0/8",
+            *zone.server_args(),  # the zone file and the TSIG key our UPDATEs are signed with
         ],
         name="dns",
     )
@@ -122,21 +119,24 @@ async def test_a_persist_record_past_persist_until_or_for_another_ca_is_refused(
 
 
 @pytest.mark.timeout(60)
-async def test_publishing_is_an_rfc2136_update_and_a_server_that_refuses_it_is_an_error(tmp_path):
+async def test_publishing_is_a_signed_rfc2136_update_and_a_refusal_is_an_error(tmp_path):
     zone = Zone(tmp_path / "wirelab.test.zone", "wirelab.test")
-    argv = [sys.executable, "-m", "learn_dns.authoritative", "--port", "0", "--zone", str(zone.path)]
-    closed = start_server(argv, name="dns-closed")  # no --allow-update: every UPDATE is REFUSED
+    other = Zone(tmp_path / "other.zone", "wirelab.test")  # another TSIG secret
+    argv = [sys.executable, "-m", "learn_dns.authoritative", "--port", "0"]
+    wrong_key = start_server([*argv, *other.server_args()], name="dns-other-key")
     try:
-        with pytest.raises(UpdateFailed, match="REFUSED"):
-            await zone.publish("_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", closed.port))
-        closed.wait_line(re.escape("update refused, REFUSED"), 10)
+        with pytest.raises(UpdateFailed, match="PeerBadSignature"):  # NOTAUTH, TSIG error BADSIG
+            await zone.publish(
+                "_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", wrong_key.port)
+            )
+        wrong_key.wait_line(re.escape("update refused, NOTAUTH: TSIG BADSIG"), 10)
     finally:
-        closed.stop()
-    opened = start_server([*argv, "--allow-update", "127.0.0.0/8"], name="dns-open")
+        wrong_key.stop()
+    right_key = start_server([*argv, *zone.server_args()], name="dns-right-key")
     try:
-        before = await soa_serial("wirelab.test", ("127.0.0.1", opened.port))
-        await zone.publish("_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", opened.port))
-        assert await soa_serial("wirelab.test", ("127.0.0.1", opened.port)) == before + 1
-        opened.wait_line(re.escape("update wirelab.test. from 127.0.0.1"), 10)
+        before = await soa_serial("wirelab.test", ("127.0.0.1", right_key.port))
+        await zone.publish("_acme-challenge.www.wirelab.test", ["x"], server=("127.0.0.1", right_key.port))
+        assert await soa_serial("wirelab.test", ("127.0.0.1", right_key.port)) == before + 1
+        right_key.wait_line(re.escape("(allowed by key acme-update.)"), 10)
     finally:
-        opened.stop()
+        right_key.stop()

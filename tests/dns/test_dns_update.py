@@ -3,10 +3,12 @@ then BIND's ``nsupdate`` sending to the real server and ``dig`` reading the resu
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import itertools
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dns.message
@@ -14,6 +16,7 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.tsigkeyring
 import dns.update
 import pytest
 
@@ -22,6 +25,7 @@ from learn_dns.message import Message
 from learn_dns.names import Name
 from learn_dns.nameserver import AuthoritativeServer
 from learn_dns.notify import SendNotify
+from learn_dns.tsig import BADKEY, BADSIG, BADTIME, Key
 from tests.conftest import need_binary
 from wirelab_common.processes import start_server
 from wirelab_common.wiretrace import Trace
@@ -198,3 +202,96 @@ def test_nsupdate_publishes_a_txt_record_that_dig_then_sees(procs, tmp_path):
     again = subprocess.run([nsupdate, "-d"], input=script, capture_output=True, text=True, timeout=20)
     assert again.returncode != 0 and "YXRRSET" in again.stdout + again.stderr  # the prerequisite fails now
     proc.wait_line(r"update refused, YXRRSET", 10)
+
+
+SECRET = base64.b64encode(b"a shared secret of 32 bytes.....").decode()
+KEYRING = dns.tsigkeyring.from_text({"acme-key.": ("hmac-sha256", SECRET)})
+
+
+def signed_update(keyring, name) -> dns.update.UpdateMessage:
+    return dns.update.UpdateMessage("example.com", keyring=keyring, keyname=name, keyalgorithm="hmac-sha256")
+
+
+def tsig_server() -> AuthoritativeServer:
+    s = server(allow=None)  # no address is allowed: only the key
+    s.tsig_keys = {Name.from_text("acme-key"): Key.from_text(f"acme-key:{SECRET}")}
+    return s
+
+
+@pytest.mark.pure
+def test_a_tsig_signed_update_is_applied_and_the_answer_is_signed_so_dnspython_accepts_it():
+    s = tsig_server()
+    u = signed_update(KEYRING, "acme-key.")
+    u.add("signed", 30, "TXT", '"by key"')
+    (wire,) = s.answer(u.to_wire(), ("192.0.2.9", 53), False)  # from an address nobody allowed
+    response = dns.message.from_wire(wire, keyring=KEYRING, request_mac=u.mac)  # raises if the MAC is wrong
+    assert response.rcode() == dns.rcode.NOERROR and response.had_tsig
+    assert txt(s, "signed.example.com") == [b"by key"]
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("keyring, error", [
+    (dns.tsigkeyring.from_text({"acme-key.": ("hmac-sha256", base64.b64encode(b"x" * 32).decode())}), BADSIG),
+    (dns.tsigkeyring.from_text({"other-key.": ("hmac-sha256", SECRET)}), BADKEY),
+])
+def test_a_wrong_secret_or_an_unknown_key_is_notauth_with_the_tsig_error(keyring, error):
+    s = tsig_server()
+    name = next(iter(keyring))
+    u = signed_update(keyring, name)
+    u.add("signed", 30, "TXT", '"by key"')
+    (wire,) = s.answer(u.to_wire(), CLIENT, False)
+    assert wire[3] & 0xF == dns.rcode.NOTAUTH and serial(s) == SERIAL
+    assert dns.message.from_wire(wire, keyring=False).tsig_error == error  # keyring=False: read, no check
+
+
+@pytest.mark.pure
+def test_a_signature_from_too_long_ago_is_badtime():
+    s = tsig_server()
+    s.wall_clock = lambda: time.time() + 3600  # our clock an hour ahead of the signer's
+    u = signed_update(KEYRING, "acme-key.")
+    u.add("signed", 30, "TXT", '"late"')
+    (wire,) = s.answer(u.to_wire(), CLIENT, False)
+    assert wire[3] & 0xF == dns.rcode.NOTAUTH and serial(s) == SERIAL
+    assert dns.message.from_wire(wire, keyring=False).tsig_error == BADTIME
+
+
+@pytest.mark.loopback
+def test_nsupdate_with_a_tsig_key_and_with_a_wrong_one(procs):
+    nsupdate = need_binary("nsupdate", "bind9-dnsutils")
+    dig = need_binary("dig", "bind9-dnsutils")
+    proc = start_server([sys.executable, "-m", "learn_dns.authoritative", "--host", "127.0.0.1",
+                         "--port", "0", "--zone", str(ZONE_FILE), "--tsig-key", f"acme-key:{SECRET}"],
+                        name="auth-tsig")
+    procs.started.append(proc)
+    script = (f"server 127.0.0.1 {proc.port}\nzone example.com\n"
+              'update add signed.example.com 60 TXT "by key"\nsend\n')
+    done = subprocess.run([nsupdate, "-y", f"hmac-sha256:acme-key:{SECRET}"], input=script,
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stdout + done.stderr  # nsupdate also checked our signed answer
+    seen = subprocess.run([dig, "+short", "-p", str(proc.port), "@127.0.0.1", "signed.example.com", "TXT"],
+                          capture_output=True, text=True, timeout=20)
+    assert seen.stdout.strip() == '"by key"'
+    wrong = base64.b64encode(b"y" * 32).decode()
+    refused = subprocess.run([nsupdate, "-y", f"hmac-sha256:acme-key:{wrong}"], input=script,
+                             capture_output=True, text=True, timeout=20)
+    assert refused.returncode != 0
+    proc.wait_line(r"update refused, NOTAUTH: TSIG BADSIG", 10)
+    unsigned = subprocess.run([nsupdate], input=script, capture_output=True, text=True, timeout=20)
+    assert unsigned.returncode != 0 and "REFUSED" in unsigned.stdout + unsigned.stderr
+
+
+@pytest.mark.pure
+def test_a_malformed_tsig_is_formerr_and_the_server_goes_on():
+    s = tsig_server()
+    u = signed_update(KEYRING, "acme-key.")
+    u.add("signed", 30, "TXT", '"x"')
+    wire = bytearray(u.to_wire())
+    # cut the TSIG RDATA short inside its fixed fields, keeping RDLENGTH consistent
+    offset = len(wire) - (len(wire) - wire.rindex(b"\x0bhmac-sha256\x00")) - 2
+    rdlength = len(b"\x0bhmac-sha256\x00") + 4
+    bad = bytes(wire[:offset]) + rdlength.to_bytes(2, "big") + b"\x0bhmac-sha256\x00" + b"\0" * 4
+    (answer,) = s.answer(bad, CLIENT, False)
+    assert answer[3] & 0xF == dns.rcode.FORMERR and serial(s) == SERIAL
+    u2 = signed_update(KEYRING, "acme-key.")
+    u2.add("signed", 30, "TXT", '"x"')
+    assert send(s, u2) == dns.rcode.NOERROR
