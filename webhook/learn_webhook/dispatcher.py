@@ -44,11 +44,13 @@ harmless (the receiver dedupes by id); an attempt a second or more later gets ne
 
 **Timeouts.**  A receiver that holds the request open would hold our slot for ever.
 httpx's timeouts bound each step (connect, each read); ``asyncio.timeout`` bounds the
-whole attempt, so a receiver that trickles a byte a second still times out.  A
+whole attempt, with either client, so a receiver that trickles a byte a second still
+times out (the lean client has no timeouts of its own: this one bounds it).  A
 timeout is a failed attempt like any other, although the receiver may well have
 processed the webhook: one reason deliveries are at-least-once.
 
-**Redirects** are not followed (httpx's default, kept on purpose): the spec counts a
+**Redirects** are not followed (httpx's default, kept on purpose; the lean client has no
+redirect code at all): the spec counts a
 3xx as a failure, and a redirect is a way around the SSRF guard.
 
 **Shutdown.**  ``stop()`` takes no new work and gives in-flight attempts a grace
