@@ -16,7 +16,11 @@
    readable one (``--http-client httpx --group-commit 1``: httpx, a commit per write).
    The receiver is polled with ``GET /received?events=false`` every 20 ms.  The provider
    runs with ``--concurrency 32`` (``BENCH_WEBHOOK_CONCURRENCY``), 32 deliveries in
-   flight to the one endpoint, in both configurations.
+   flight to the one endpoint, in both configurations.  Printed per configuration: the
+   rate; provider + receiver CPU per delivery; commits per delivery and the largest
+   batch, from both servers' ``GET /healthz`` once the receiver has processed the last
+   event (the provider may still be recording its last few attempts); the time of each
+   ``POST /events`` to its 202, p50 and p99.
 """
 
 from __future__ import annotations
@@ -63,21 +67,24 @@ def measure_verify(rounds: int, count: int) -> dict[str, float]:
     return {name: statistics.median(r) for name, r in rates.items()}
 
 
-async def create_events(port: int, todo) -> None:
+async def create_events(port: int, todo, latencies: list[float]) -> None:
     """A lean API client: keep-alive HTTP/1.1 POSTs written by hand, replies read by length.
 
     httpx costs about half a millisecond of CPU per request; on two cores that
-    CPU would be taken from the provider and the receiver being measured.
+    CPU would be taken from the provider and the receiver being measured.  Each
+    request's time to its 202 (the event on disk) goes into ``latencies``.
     """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for n in todo:
             body = json.dumps({"type": "bench.event", "payload": {"n": n}}).encode()
+            sent = time.perf_counter()
             writer.write(b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             await reader.readexactly(length)
+            latencies.append(time.perf_counter() - sent)
             if not head.startswith(b"HTTP/1.1 202"):
                 raise RuntimeError(f"POST /events answered {head.splitlines()[0]!r}")
     finally:
@@ -99,10 +106,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def end_to_end(events: int, provider_args: list[str],
-                     receiver_args: list[str]) -> tuple[float, float, list[dict]]:
+                     receiver_args: list[str]) -> tuple[float, float, list[dict], list[float]]:
     """Deliveries per second, the CPU milliseconds provider and receiver spent per delivery, their commits.
 
-    The commits are each server's group-commit counts from ``GET /healthz``.
+    The commits are each server's group-commit counts from ``GET /healthz``; the last
+    item is every ``POST /events``'s time to its 202, in seconds.
 
     The CPU figure moves much less than the rate when other work loads the machine.
     """
@@ -122,9 +130,10 @@ async def end_to_end(events: int, provider_args: list[str],
                                      "--quiet", *receiver_args], name="receiver")
             with provider, receiver:
                 cpu_before = cpu_seconds(provider.pid) + cpu_seconds(receiver.pid)
+                latencies: list[float] = []
                 start = time.perf_counter()
                 todo = iter(range(events))
-                await asyncio.gather(*(create_events(provider_port, todo) for _ in range(8)))
+                await asyncio.gather(*(create_events(provider_port, todo, latencies) for _ in range(8)))
                 while True:
                     polled = await http.get(f"http://127.0.0.1:{receiver_port}/received?events=false")
                     counts = polled.json()["counts"]
@@ -135,7 +144,7 @@ async def end_to_end(events: int, provider_args: list[str],
                 cpu = cpu_seconds(provider.pid) + cpu_seconds(receiver.pid) - cpu_before
                 commits = [(await http.get(f"{base}/healthz")).json()["group_commit"]
                            for base in (api, f"http://127.0.0.1:{receiver_port}")]
-                return rate, cpu * 1000 / events, commits
+                return rate, cpu * 1000 / events, commits, latencies
 
 
 def main() -> None:
@@ -158,13 +167,16 @@ def main() -> None:
                                                   ("readable (httpx, commit each)", READABLE)):
         if args.only and not name.startswith(args.only):
             continue
-        rate, cpu_ms, commits = asyncio.run(end_to_end(events, provider_args, receiver_args))
+        rate, cpu_ms, commits, latencies = asyncio.run(end_to_end(events, provider_args, receiver_args))
         verdict = "ok" if rate >= 1000 else "MISS"
         print(f"signed deliveries/s, {name:<30}{rate:>6.0f}   (target >= 1000)  {verdict}   "
               f"CPU {cpu_ms:.2f} ms/delivery (provider + receiver)")
         print(f"    commits (fsyncs) per delivery: provider {commits[0]['commits'] / events:.2f}, receiver "
               f"{commits[1]['commits'] / events:.2f}; largest batch {commits[0]['largest_batch']}, "
               f"{commits[1]['largest_batch']}")
+        cuts = statistics.quantiles(latencies, n=100)
+        p50, p99 = cuts[49] * 1000, cuts[98] * 1000
+        print(f"    POST /events to its 202 (stored): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {load} (on 2 cores, above 2 means other work shares them)")
 
