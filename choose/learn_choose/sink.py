@@ -27,6 +27,7 @@ class Sink:
     got: list[tuple[Event, float]] = field(default_factory=list)  # (event, arrival time.time())
     repeats: int = 0
     reconnects: int = 0
+    last_failure: str = ""  # why the last connection attempt failed (the lab reports it)
     on_event: Callable[[Event], None] | None = None
 
     def take(self, event: Event) -> bool:
@@ -50,6 +51,7 @@ class Sink:
     async def pause_after_failure(self, attempt: int, stop: asyncio.Event, why: str) -> None:
         """Wait before reconnecting (full-jitter backoff, 0.1 s doubling to 2 s), or until ``stop``."""
         self.reconnects += 1
+        self.last_failure = why
         delay = backoff_delay(attempt, 0.1, 2.0, random)
         self.trace.state(f"{why}; reconnecting in {delay * 1000:.0f} ms from seq {self.cursor}")
         try:

@@ -100,6 +100,10 @@ async def receive(base: str, sink: Sink, stop: asyncio.Event) -> None:
                         sink.take(Event.from_json(message.result()))
                 finally:
                     stopped.cancel()
+        except websockets.InvalidStatus as exc:  # the upgrade was refused: an HTTP answer instead of 101
+            why = f"handshake refused: HTTP {exc.response.status_code} instead of 101"
+            await sink.pause_after_failure(attempt, stop, why)
+            attempt += 1
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             await sink.pause_after_failure(attempt, stop, f"connection lost: {exc!r}")
             attempt += 1
