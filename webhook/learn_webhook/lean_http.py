@@ -28,8 +28,12 @@ What it does, RFC 9112 by section:
   unless the answer says ``Connection: close``, is HTTP/1.0, had no length, or was cut
   at ``limit``; at most ``max_idle`` idle connections per address;
 - a reused connection the server had closed while idle (it fails before a single
-  byte of the answer) is dropped and the request sent once more on a new one: RFC 9112
-  §9.3.1 allows retrying when nothing came back, and webhooks are idempotent by id.
+  byte of the answer) is dropped and the request sent once more on a new one.  POST
+  is not an idempotent method, and RFC 9112 §9.3.1 forbids retrying one automatically
+  unless the client knows the request is idempotent all the same: a webhook delivery
+  is (the receiver dedupes on ``webhook-id``).  httpcore avoids the case instead, by
+  checking the pooled socket for readability before every request: the check the
+  profile found costly.
 
 Errors carry httpx's class names (``ConnectError``, ``RemoteProtocolError``,
 ``ReadError``), so the delivery log reads the same with either client.  TLS is
