@@ -1,6 +1,6 @@
 """What the CA remembers and decides: accounts, nonces, orders, authorizations, challenges.
 
-After ``pki.py`` in the reading order, before ``ca.py`` (which only turns HTTP
+After ``pki.py`` and ``ca_records.py`` in the reading order, before ``ca.py`` (which only turns HTTP
 requests into calls here and answers).  Every decision of RFC 8555 §7 that is
 not about bytes on the wire lives in this file: nonce bookkeeping (§6.5),
 account lookup (§7.3), order creation with one authorization per identifier
@@ -19,108 +19,16 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from cryptography import x509
 
 from . import challenges as ch
 from . import jws as jose
+from .ca_records import REVOCATION_REASONS, Account, Authorization, Challenge, Issued, Order, stamp
 from .jwk import b64url_decode, key_from_jwk, public_jwk, thumbprint
 from .objects import AUTHORIZATION, CHALLENGE, ORDER, order_event
 from .pki import Authority, csr_names
 from .problems import Problem
-
-
-def _stamp(when: dt.datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Account:
-    id: str
-    url: str
-    jwk: dict
-    contact: list[str]
-    status: str = "valid"
-    order_times: list[dt.datetime] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.use_key(self.jwk)
-
-    def use_key(self, jwk: dict) -> None:
-        """The account's key, parsed once (not on every request it signs) with its thumbprint."""
-        self.jwk, self.key, self.thumbprint = jwk, key_from_jwk(jwk), thumbprint(jwk)
-
-    def resource(self) -> dict:
-        return {"status": self.status, "contact": self.contact, "orders": self.url + "/orders"}
-
-
-@dataclass
-class Challenge:
-    id: str
-    type: str
-    token: str
-    authz: Authorization
-    status: str = "pending"
-    error: dict | None = None
-    validated: str | None = None
-
-    def resource(self, base: str, issuers: list[str]) -> dict:
-        doc = {"type": self.type, "url": f"{base}/acme/chall/{self.id}", "status": self.status}
-        if self.type == ch.DNS_PERSIST01:
-            doc["issuer-domain-names"] = issuers  # no token: the record names the account instead
-        else:
-            doc["token"] = self.token
-        if self.validated:
-            doc["validated"] = self.validated
-        if self.error:
-            doc["error"] = self.error
-        return doc
-
-
-@dataclass
-class Authorization:
-    id: str
-    domain: str
-    account: Account
-    expires: dt.datetime
-    status: str = "pending"
-    challenges: list[Challenge] = field(default_factory=list)
-    order: Order | None = None
-
-
-@dataclass
-class Order:
-    id: str
-    account: Account
-    names: list[str]
-    expires: dt.datetime
-    authzs: list[Authorization]
-    status: str = "pending"
-    error: dict | None = None
-    certificate: bytes | None = None
-
-
-@dataclass
-class Issued:
-    """A certificate this CA signed, who ordered it, and whether it is revoked (the reason code)."""
-
-    serial: int
-    certificate: x509.Certificate
-    account: Account
-    revoked: int | None = None
-
-
-# RFC 5280 §5.3.1 CRLReason codes a subscriber may give (Let's Encrypt's choice): unspecified,
-# keyCompromise, affiliationChanged, superseded, cessationOfOperation.  6 (certificateHold) and
-# the CA-side reasons are refused with badRevocationReason; 7 is unassigned.
-REVOCATION_REASONS = {
-    0: "unspecified",
-    1: "keyCompromise",
-    3: "affiliationChanged",
-    4: "superseded",
-    5: "cessationOfOperation",
-}
 
 
 class CaState:
@@ -284,7 +192,7 @@ class CaState:
         chall.status = CHALLENGE.next(chall.status, "pass" if verdict.valid else "fail")
         authz = chall.authz
         if verdict.valid:
-            chall.validated = _stamp(self.now())
+            chall.validated = stamp(self.now())
         else:
             chall.error = Problem(verdict.problem, verdict.detail).document()
         if authz.status == "pending":
@@ -395,7 +303,7 @@ class CaState:
         self.expire(order)
         doc = {
             "status": order.status,
-            "expires": _stamp(order.expires),
+            "expires": stamp(order.expires),
             "identifiers": [{"type": "dns", "value": n} for n in order.names],
             "authorizations": [f"{self.base}/acme/authz/{a.id}" for a in order.authzs],
             "finalize": f"{self.base}/acme/order/{order.id}/finalize",
@@ -411,7 +319,7 @@ class CaState:
             self.expire(authz.order)
         return {
             "status": authz.status,
-            "expires": _stamp(authz.expires),
+            "expires": stamp(authz.expires),
             "identifier": {"type": "dns", "value": authz.domain},
             "challenges": [c.resource(self.base, self.issuers) for c in authz.challenges],
         }

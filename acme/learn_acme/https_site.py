@@ -5,7 +5,7 @@ what docker-compose.yml runs as ``acme-web``, a server that, like a site
 using certbot or Caddy, answers HTTP-01 on its "port 80", orders a
 certificate for its name from the CA, then serves HTTPS with the chain::
 
-    python -m learn_acme.site --directory http://acme-ca:14000/directory --name www.wirelab.test \\
+    python -m learn_acme.https_site --directory http://acme-ca:14000/directory --name www.wirelab.test \\
         --host 0.0.0.0 --http01-port 5002 --https-port 8443
 
 Ready line (``= site listening on https://HOST:PORT``) once HTTPS is up with
@@ -99,7 +99,8 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m learn_acme.site", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m learn_acme.https_site",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--directory", required=True, help="the CA's directory URL")
     parser.add_argument("--name", default="www.wirelab.test", help="the name to get a certificate for")
     parser.add_argument("--host", default="127.0.0.1", help="address for both ports (default 127.0.0.1)")
