@@ -50,8 +50,8 @@ timeout is a failed attempt like any other, although the receiver may well have
 processed the webhook: one reason deliveries are at-least-once.
 
 **Redirects** are not followed (httpx's default, kept on purpose; the lean client has no
-redirect code at all): the spec counts a
-3xx as a failure, and a redirect is a way around the SSRF guard.
+redirect code at all): the spec counts a 3xx as a failure, and a redirect is a way
+around the SSRF guard.
 
 **Shutdown.**  ``stop()`` takes no new work and gives in-flight attempts a grace
 period; attempts still running are then cancelled *before* their outcome is
@@ -166,12 +166,13 @@ class Dispatcher:
         self.clock = clock
         self.trace = trace or Trace("provider")
         self.loud = loud
+        if http_client not in HTTP_CLIENTS:
+            raise ValueError(f"http_client must be one of {HTTP_CLIENTS}, not {http_client!r}")
+        self.http_client = "httpx" if client is not None else http_client  # a client given is httpx
         # Keep-alive pays off: most deliveries go to the few endpoints that were just used.
         # trust_env=False: an HTTP(S)_PROXY from the environment must not reroute webhooks
         # (production does send through a proxy, on purpose: an SSRF-filtering egress proxy).
-        if http_client not in HTTP_CLIENTS:
-            raise ValueError(f"http_client must be one of {HTTP_CLIENTS}, not {http_client!r}")
-        self.http_client = "httpx" if client is not None else http_client
+        # The lean client never looks at the environment.
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
             limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2))
