@@ -306,8 +306,9 @@ class OpeningProtocol(asyncio.Protocol):
 
     def __init__(self, opening: Opening, trace: Trace | None, on_open: Callable[[WebSocket], None],
                  on_fail: Callable[[Exception], None], close_timeout: float = CLOSE_TIMEOUT,
-                 peer: str | None = None) -> None:
+                 peer: str | None = None, websocket: type[WebSocket] = WebSocket) -> None:
         self.opening = opening
+        self.websocket = websocket  # the class that takes over once OPEN (echo_fast.py has another)
         self.trace = trace
         self.peer = peer  # the other end's actor name (trace events only)
         self.on_open = on_open
@@ -379,8 +380,8 @@ class OpeningProtocol(asyncio.Protocol):
             peer = transport.get_extra_info("peername")
             chosen = f", subprotocol {opening.subprotocol}" if opening.subprotocol else ""
             trace.state(f"CONNECTING -> OPEN  (peer {peer[0]}:{peer[1]}{chosen})")
-        ws = WebSocket(opening.connection, trace, subprotocol=opening.subprotocol,
-                       close_timeout=self.close_timeout)
+        ws = self.websocket(opening.connection, trace, subprotocol=opening.subprotocol,
+                            close_timeout=self.close_timeout)
         ws.opening, ws.peer, ws.cid = opening, self.peer, ends["cid"]
         ws.take_over(transport, opening.early_data)  # frames may follow the head in the same read
         self.on_open(ws)

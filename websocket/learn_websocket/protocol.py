@@ -45,7 +45,6 @@ once (§5.5.1), so CLOSING after ``receive_close`` lasts only until the reply.
 from __future__ import annotations
 
 import codecs
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -54,7 +53,7 @@ from wirelab_common.state_table import BadTransition, Machine, StateTable
 
 from . import frames
 from .frames import CloseCode, Frame, FrameParser, Opcode, ProtocolError
-from .frames_fast import FastFrameParser
+from .frames_fast import FastFrameParser, RandomPool
 
 
 class Role(Enum):
@@ -141,7 +140,7 @@ class Connection:
 
     def __init__(self, role: Role, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
                  fragment_size: int | None = None, auto_pong: bool = True,
-                 mask_source: Callable[[int], bytes] = os.urandom, record_frames: bool = False,
+                 mask_source: Callable[[int], bytes] | None = None, record_frames: bool = False,
                  machine: Machine | None = None, parser: type[FrameParser] = FastFrameParser) -> None:
         self.role = role
         self.machine = machine or Machine(CONNECTION, State.OPEN)
@@ -150,7 +149,8 @@ class Connection:
         self.max_message_size = max_message_size
         self.fragment_size = fragment_size  # split outgoing messages into frames of this size
         self.auto_pong = auto_pong  # False simulates a peer that never answers pings
-        self._mask_source = mask_source if role is Role.CLIENT else None
+        # A client's masks (§5.3): os.urandom's bytes, read 1 KiB at a time unless told otherwise.
+        self._mask_source = (mask_source or RandomPool()) if role is Role.CLIENT else None
         self._parser = parser(expect_masked=role is Role.SERVER, max_size=max_message_size)
         self._events: list[Event] = []
         self._output: list[bytes] = []

@@ -41,6 +41,7 @@ from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
 from .aio import ConnectionClosed, OpeningProtocol, WebSocket
+from .echo_fast import EchoWebSocket, wait_for_close
 from .frames import CloseCode, FrameParser
 from .frames_fast import FastFrameParser
 from .opening import ServerOpening
@@ -57,6 +58,11 @@ async def echo(ws: WebSocket) -> None:
         await ws.send(message)
 
 
+# --echo: the handler and the WebSocket class that runs it.  "plain" is the lesson above;
+# "fast" (echo_fast.py) echoes from the protocol callback, without a task switch per message.
+ECHOES: dict[str, tuple[Handler, type[WebSocket]]] = {"fast": (wait_for_close, EchoWebSocket),
+                                                      "plain": (echo, WebSocket)}
+
 # The other end in the structured trace events: the name client.py's trace gives itself.
 PEER = "client"
 
@@ -65,8 +71,9 @@ class Server:
 
     def __init__(self, handler: Handler, *, subprotocols: Sequence[str], max_message_size: int | None,
                  parser: type[FrameParser], auto_pong: bool,
-                 trace: Trace | None, open_timeout: float) -> None:
+                 trace: Trace | None, open_timeout: float, websocket: type[WebSocket] = WebSocket) -> None:
         self.handler = handler
+        self.websocket = websocket
         self.subprotocols = tuple(subprotocols)
         self.max_message_size = max_message_size
         self.parser = parser
@@ -88,7 +95,7 @@ class Server:
         opening = ServerOpening(self.subprotocols, options,
                                 self.open_timeout)
         return OpeningProtocol(opening, self.trace, self.start_handler, on_fail=lambda error: None,
-                               peer=PEER)
+                               peer=PEER, websocket=self.websocket)
 
     def start_handler(self, ws: WebSocket) -> None:
         task = asyncio.get_running_loop().create_task(self._run_handler(ws))
@@ -132,14 +139,18 @@ class Server:
 async def serve(handler: Handler = echo, host: str = "127.0.0.1", port: int = 0, *,
                 subprotocols: Sequence[str] = (), max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
                 trace: Trace | None = None, open_timeout: float = OPEN_TIMEOUT,
-                parser: type[FrameParser] = FastFrameParser, auto_pong: bool = True) -> Server:
+                parser: type[FrameParser] = FastFrameParser, auto_pong: bool = True,
+                websocket: type[WebSocket] = WebSocket) -> Server:
     """Listen on ``host:port`` (0: any free port, see ``server.port``) and run ``handler`` per client.
 
     ``trace=None`` prints nothing (the fast path); pass ``Trace("server")`` to see every frame.
     ``parser=frames.FrameParser`` reads frames with the lesson's parser instead of the fast one.
+    ``websocket`` is the class that runs each open connection (``echo_fast.EchoWebSocket``
+    echoes by itself, with ``echo_fast.wait_for_close`` as the handler).
     """
     server = Server(handler, subprotocols=subprotocols, max_message_size=max_message_size,
-                    parser=parser, auto_pong=auto_pong, trace=trace, open_timeout=open_timeout)
+                    parser=parser, auto_pong=auto_pong, trace=trace, open_timeout=open_timeout,
+                    websocket=websocket)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_server(server.new_connection, host, port)
     return server
@@ -156,6 +167,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="never answer a ping (play a dead peer: the demo's --no-pong)")
     parser.add_argument("--parser", choices=PARSERS, default="fast",
                         help="frame parser: fast (frames_fast.py, default) or plain (frames.py, the lesson)")
+    parser.add_argument("--echo", choices=ECHOES, default="fast",
+                        help="echo: fast (echo_fast.py, from the protocol callback, default) "
+                             "or plain (the echo() handler above, the lesson)")
     return parser.parse_args(argv)
 
 
@@ -165,9 +179,10 @@ async def run(args: argparse.Namespace) -> None:
     trace = Trace("server", verbose=args.verbose, quiet=args.quiet)
     try:
         # Quiet: no Trace at all for the connections, so no frame is even formatted (the fast path).
-        server = await serve(echo, args.host, args.port, subprotocols=args.subprotocol,
+        handler, websocket = ECHOES[args.echo]
+        server = await serve(handler, args.host, args.port, subprotocols=args.subprotocol,
                              max_message_size=args.max_size, trace=None if args.quiet else trace,
-                             parser=PARSERS[args.parser], auto_pong=not args.no_pong)
+                             parser=PARSERS[args.parser], auto_pong=not args.no_pong, websocket=websocket)
     except OSError as exc:
         raise SetupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          "pass another --port (or 0 for any free port)") from None
