@@ -1,8 +1,8 @@
 """The webhook demo: ``make demo-webhook`` (``python -m learn_webhook.demo [-v]``).
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
-**demo**.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> **demo**.
 Read this last: it drives everything else in the folder.
 
 Five acts, each checked, so the demo is also a test (CI runs it as one):

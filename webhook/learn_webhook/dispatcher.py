@@ -1,8 +1,8 @@
 """The delivery worker: claim due deliveries from the outbox, sign, POST, record, repeat.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-**dispatcher** -> lean_http -> provider_app -> provider -> inbox -> receiver_app ->
-receiver -> demo.
+**dispatcher** -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 
 One loop, a few deliveries in flight at once (``concurrency``), and at most
 ``per_endpoint`` of them to any one endpoint (subscription)::

@@ -1,8 +1,8 @@
 """Group commit: the writes that arrive while one commit is on its way to disk share the next one.
 
 Reading order: signatures -> outbox -> **group_commit** -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
-demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 
 **The cost being shared.**  A commit with ``synchronous=FULL`` ends in an fsync: the
 call returns only when the disk says the bytes are stored (a fraction of a

@@ -1,8 +1,8 @@
 """The receiver's inbox: the idempotency record and the durable work queue, in one SQLite file.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> **inbox** -> receiver_app ->
-receiver -> demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> **inbox** ->
+receiver_app -> receiver -> demo.
 
 Why a receiver needs one.  Webhook delivery is *at least once*: a provider that sent
 a request and got no answer (a timeout, a reset connection) cannot know whether we

@@ -1,8 +1,8 @@
 """A lean HTTP/1.1 keep-alive client for the dispatcher's POSTs: the fast path beside httpx.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> **lean_http** -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
-demo.
+dispatcher -> **lean_http** -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 
 **Why it exists.**  The dispatcher does one thing with HTTP: POST a small body to a
 URL it has just checked, read the status and a little of the answer.  httpx does that

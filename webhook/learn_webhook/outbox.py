@@ -1,8 +1,8 @@
 """The provider's durable outbox: subscriptions, events and their deliveries, in SQLite.
 
 Reading order: signatures -> **outbox** -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
-demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 
 **Why an outbox.**  ``POST /events`` must not answer 202 and then lose the event if
 the process dies a millisecond later; nor may it make the caller wait while we

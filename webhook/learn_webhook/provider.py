@@ -1,13 +1,14 @@
 """The webhook provider process: command line, uvicorn, ready line, resume, clean SIGTERM.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> **provider** -> inbox -> receiver_app ->
-receiver -> demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> **provider** -> inbox ->
+receiver_app -> receiver -> demo.
 
     python -m learn_webhook.provider --host 127.0.0.1 --port 8000 --data-dir DIR
         [--allow-target 127.0.0.0/8] [--max-attempts N] [--backoff-base S] [--backoff-cap S]
         [--timeout S] [--concurrency N] [--per-endpoint N] [--http-client lean|httpx]
-        [--group-commit N] [--seed N] [--rotation-grace S] [--loop auto] [-v | -q]
+        [--group-commit N] [--route direct|fastapi] [--seed N] [--rotation-grace S]
+        [--loop auto] [-v | -q]
 
 (``--help`` shows the defaults; each is defined once, in the module that uses it.)
 
@@ -53,6 +54,7 @@ from wirelab_common.ports import ensure_port_free
 from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
+from .direct_route import DEFAULT_ROUTE, ROUTES, direct
 from .dispatcher import DEFAULT_CONCURRENCY, DEFAULT_HTTP_CLIENT, DEFAULT_TIMEOUT, HTTP_CLIENTS
 from .group_commit import DEFAULT_MAX_BATCH
 from .provider_app import DEFAULT_ROTATION_GRACE, Settings, create_app
@@ -84,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default %(default)s)")
     parser.add_argument("--group-commit", type=int, default=DEFAULT_MAX_BATCH, metavar="N",
                         help="outbox writes per transaction (fsync) at most; 1: one each "
+                             "(default %(default)s)")
+    parser.add_argument("--route", choices=ROUTES, default=DEFAULT_ROUTE,
+                        help="POST /events: direct to its handler (direct_route.py) or through FastAPI "
                              "(default %(default)s)")
     parser.add_argument("--seed", type=int, help="seed the retry jitter (repeatable schedules)")
     parser.add_argument("--rotation-grace", type=float, default=DEFAULT_ROTATION_GRACE,
@@ -127,8 +132,9 @@ async def serve(args: argparse.Namespace) -> None:
             http_client=args.http_client, group_commit=args.group_commit, rng=random.Random(args.seed),
             rotation_grace=args.rotation_grace, trace=trace, trace_events=not args.quiet)
         app = create_app(settings)
+        served = direct(app, "POST", "/events") if args.route == "direct" else app
         # The listeners close first; then the lifespan stops the dispatcher.
-        await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()
+        await TracedServer(config(served, args.host, args.port), trace, describe(settings)).serve()
 
 
 def main(argv: list[str] | None = None) -> None:

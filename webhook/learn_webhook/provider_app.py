@@ -1,8 +1,8 @@
 """The provider's HTTP API: register endpoints, publish events, watch and replay deliveries.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> **provider_app** -> provider -> inbox -> receiver_app ->
-receiver -> demo.
+dispatcher -> lean_http -> direct_route -> **provider_app** -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 
 ``create_app(settings)`` returns a FastAPI app of three routers (``subscription_routes``,
 ``event_routes``, ``delivery_routes``); the dispatcher runs in its lifespan.

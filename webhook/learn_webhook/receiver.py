@@ -1,13 +1,13 @@
 """The webhook receiver process: command line, uvicorn, ready line, clean SIGTERM.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app ->
-**receiver** -> demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> **receiver** -> demo.
 
     python -m learn_webhook.receiver --host 127.0.0.1 --port 9000 --secret whsec_... \\
         [--secret whsec_... (rotation)] [--github-secret TEXT] [--data-dir DIR] \\
         [--tolerance S] [--work-delay S] [--fail-first N] [--fail-status CODE] [--group-commit N] \\
-        [--loop auto] [-v | -q] \\
+        [--route direct|fastapi] [--loop auto] [-v | -q] \\
         [--no-verify] [--no-dedup]   (fault hooks: they turn off what the demo's acts 3 and 4 show)
 
 (``--help`` shows the defaults; each is defined once, in the module that uses it.)
@@ -45,6 +45,7 @@ from wirelab_common.ports import ensure_port_free
 from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
+from .direct_route import DEFAULT_ROUTE, ROUTES, direct
 from .group_commit import DEFAULT_MAX_BATCH
 from .receiver_app import DEFAULT_FAIL_STATUS, ReceiverSettings, create_receiver_app
 from .signatures import DEFAULT_TOLERANCE, decode_secret
@@ -73,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="status for failures on purpose (default %(default)s)")
     parser.add_argument("--group-commit", type=int, default=DEFAULT_MAX_BATCH, metavar="N",
                         help="inbox writes per transaction (fsync) at most; 1: one each "
+                             "(default %(default)s)")
+    parser.add_argument("--route", choices=ROUTES, default=DEFAULT_ROUTE,
+                        help="POST /webhook: direct to its handler (direct_route.py) or through FastAPI "
                              "(default %(default)s)")
     args = parser.parse_args(argv)
     if args.group_commit < 1:
@@ -117,7 +121,8 @@ async def serve(args: argparse.Namespace) -> None:
             dedup=not args.no_dedup, trace=trace, group_commit=args.group_commit,
             trace_events=not args.quiet)
         app = create_receiver_app(settings)
-        await TracedServer(config(app, args.host, args.port), trace, describe(settings)).serve()
+        served = direct(app, "POST", "/webhook") if args.route == "direct" else app
+        await TracedServer(config(served, args.host, args.port), trace, describe(settings)).serve()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,8 +1,8 @@
 """The webhook receiver (the subscriber): verify first, record once, answer fast, work later.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> **receiver_app** ->
-receiver -> demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+**receiver_app** -> receiver -> demo.
 
 ``create_receiver_app(settings)`` returns a FastAPI app of two routers: one webhook endpoint,
 ``POST /webhook`` (one URL for every event type and both signature schemes; the

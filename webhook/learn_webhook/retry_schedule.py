@@ -1,8 +1,8 @@
 """When to try a failed webhook delivery again, and when to give up: the pure retry policy.
 
 Reading order: signatures -> outbox -> group_commit -> **retry_schedule** -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
-demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 
 The dispatcher makes one HTTP attempt and then asks this module what the outcome
 means.  Nothing here does I/O: the clock (``now``) and the random generator

@@ -1,8 +1,8 @@
 """Webhook signatures, written from scratch: Standard Webhooks (v1) and GitHub's sha256.
 
 Reading order: **signatures** -> outbox -> group_commit -> retry_schedule -> ssrf_guard ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
-demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 Both sides start here: the provider signs, the receiver verifies, and both call
 this module and nothing else for it.  Provider side: outbox to provider; receiver
 side: inbox to receiver.

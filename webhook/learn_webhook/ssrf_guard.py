@@ -1,8 +1,8 @@
 """Which URLs the provider may POST to: the guard against server-side request forgery.
 
 Reading order: signatures -> outbox -> group_commit -> retry_schedule -> **ssrf_guard** ->
-dispatcher -> lean_http -> provider_app -> provider -> inbox -> receiver_app -> receiver ->
-demo.
+dispatcher -> lean_http -> direct_route -> provider_app -> provider -> inbox ->
+receiver_app -> receiver -> demo.
 The dispatcher calls this module before every attempt, the provider's API before
 every registration.
 
