@@ -22,12 +22,13 @@ import sys
 import httpx
 
 from wirelab_common.errors import check, run_main
+from wirelab_common.nginx_proxy import find_nginx
 from wirelab_common.processes import start_server
 from wirelab_common.server_cli import add_verbosity
 from wirelab_common.waiting import NotInTime, eventually_async
 from wirelab_common.wiretrace import Trace
 
-from . import lab
+from . import lab, report
 from .methods import METHODS
 from .sink import Sink
 
@@ -89,7 +90,7 @@ async def act_one(trace: Trace, verbose: bool) -> None:
 async def act_two(trace: Trace) -> None:
     trace.banner("act 2: the quick lab (python -m learn_choose.lab --quick; the full one: make choose-lab)")
     rows, made, seconds = await lab.run_lab(True, list(METHODS), trace)
-    print(lab.table(rows), flush=True)
+    print(report.table(rows), flush=True)
     trace.note(f"measured {made}, in {seconds:.0f} s")
     for row in rows:
         wanted = row.events if METHODS[row.method].lossless else None
@@ -103,6 +104,7 @@ async def act_two(trace: Trace) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     trace = Trace("demo", verbose=args.verbose, quiet=args.quiet)
+    find_nginx()  # act 2 needs it: say so (exit 2) before starting anything
     await act_one(trace, args.verbose)
     await act_two(trace)
     trace.note("all checks passed")

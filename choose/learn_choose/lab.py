@@ -15,11 +15,11 @@ For each method, in turn (never two at once, so they do not share the 2 cores):
    default nginx whose read timeout is shortened to stand for the 60 s default;
 4. **restart**: the server stops (SIGTERM) and comes back on the same port and
    data directory mid-schedule: what the client lost;
-5. **scale**: a fresh server per size, N idle clients (bare sockets that open the
-   request, stream, WebSocket or subscription and then sit), and the server's RSS
-   and file descriptors from /proc, minus the same figures before the clients came.
+5. **scale** (``scale.py``): a fresh server per size, N idle clients (bare sockets
+   that open the request, stream, WebSocket or subscription and then sit), and the
+   server's RSS and file descriptors from /proc, minus the same before they came.
 
-Writes ``lab.md`` (the table, stamped with when and where), ``lab.json`` and
+Writes (``report.py``) ``lab.md`` (the table, stamped with when and where), ``lab.json`` and
 ``lab.svg`` into ``--out``; prints the table.  ``--quick`` (the demo's) runs
 fewer events and at most 100 clients, and writes nothing unless ``--out`` is given.
 """
@@ -54,6 +54,8 @@ from wirelab_common.wiretrace import Trace
 from . import chart
 from .methods import METHODS
 from .relay import CountingRelay
+from .report import embed, markdown
+from .scale import scale, stats
 from .sink import Sink
 
 HOLD = 5.0  # the lab server's long-poll hold (the server's default is 25 s)
@@ -109,10 +111,6 @@ class Lab:
         for setup in self.nginx_dirs:
             setup.remove()
         subprocess.run(["rm", "-rf", str(self.tmp)], check=False)
-
-
-def stats(port: int) -> dict:
-    return httpx.get(f"http://127.0.0.1:{port}/stats", timeout=10).json()
 
 
 async def publish(port: int, bursts: int) -> None:
@@ -268,54 +266,6 @@ async def restart(lab: Lab, row: Row) -> None:
     row.restart = f"lost {lost} of {4 * BURST}" + (f" ({how})" if lost == 0 or how.startswith("co") else "")
 
 
-# --------------------------------------------------------------------------------- scale (bare sockets)
-
-def opening(method: str, port: int, n: int) -> bytes:
-    host = f"Host: 127.0.0.1:{port}\r\n"
-    if method == "websocket":  # a handshake by hand, then {"resume": 0} in a masked frame (mask 0)
-        payload = b'{"resume": 0}'
-        return (f"GET /ws HTTP/1.1\r\n{host}Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode() \
-            + bytes([0x81, 0x80 | len(payload), 0, 0, 0, 0]) + payload
-    if method == "webhook":
-        body = json.dumps({"url": f"http://127.0.0.1:9/hook{n}", "since": 0}).encode()
-        return (f"POST /webhook/subscriptions HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
-    path = {"short-poll": "/poll/latest", "long-poll": "/longpoll?since=0", "sse": "/sse",
-            "chunked": "/stream?since=0"}[method]
-    return f"GET {path} HTTP/1.1\r\n{host}\r\n".encode()
-
-
-async def idle_client(method: str, port: int, n: int) -> asyncio.StreamWriter:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(opening(method, port, n))
-    await writer.drain()
-    if method != "long-poll":  # a held long poll answers nothing yet
-        await asyncio.wait_for(reader.read(1), 20)
-    if method == "webhook":
-        writer.close()  # the subscription is the state; no connection stays
-    return writer
-
-
-async def scale(lab: Lab, row: Row, sizes: list[int]) -> None:
-    for n in sizes:
-        server = lab.server("--hold", "120", "--heartbeat", "120", data=f"scale-{row.method}-{n}")
-        await asyncio.sleep(0.5)
-        base = stats(server.port)
-        writers = []
-        for start in range(0, n, 100):
-            writers += await asyncio.gather(*(idle_client(row.method, server.port, i)
-                                              for i in range(start, min(n, start + 100))))
-        await asyncio.sleep(1.0)
-        now = stats(server.port)
-        row.scale[n] = {"rss_kib": (now["rss_kib"] - base["rss_kib"]) / n,
-                        "fds": (now["fds"] - base["fds"]) / n}
-        for writer in writers:
-            with contextlib.suppress(Exception):
-                writer.close()
-        server.stop()
-
-
 # ------------------------------------------------------------------------------------------- the run
 
 async def measure(method: str, lab: Lab, sizes: list[int]) -> Row:
@@ -368,59 +318,6 @@ async def run_lab(quick: bool, methods: list[str], trace: Trace) -> tuple[list[R
     return rows, stamp(), time.monotonic() - started
 
 
-# ------------------------------------------------------------------------------------------ the table
-
-def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}{unit}"
-
-
-def table(rows: list[Row]) -> str:
-    sizes = sorted({n for row in rows for n in row.scale})
-    head = ["measure", *(row.method for row in rows)]
-    lines = [
-        ("events received / made", [f"{r.received} / {r.events}" for r in rows]),
-        ("latency p50 event -> client", [fmt(r.p50_ms, " ms", 1) for r in rows]),
-        ("latency p99 event -> client", [fmt(r.p99_ms, " ms", 1) for r in rows]),
-        ("bytes on the wire per event", [fmt(r.bytes_per_event, " B") for r in rows]),
-        ("requests / min, idle client", [fmt(r.idle_rpm, "", 1) for r in rows]),
-        *((f"server RSS per client at {n:,}",
-           [fmt(r.scale.get(n, {}).get("rss_kib"), " KiB", 1) for r in rows]) for n in sizes),
-        *((f"server fds per client at {n:,}", [fmt(r.scale.get(n, {}).get("fds"), "", 2) for r in rows])
-          for n in sizes),
-        ("nginx, default settings", [r.nginx_default for r in rows]),
-        ("nginx, tuned settings", [r.nginx_tuned for r in rows]),
-        ("after a server restart", [r.restart for r in rows]),
-        ("a browser can use it", [r.browser for r in rows]),
-    ]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join([name, *cells]) + " |" for name, cells in lines if any(cells)]
-    timeouts = [r.nginx_timeout for r in rows if r.nginx_timeout]
-    if timeouts:
-        out.append("\nlong poll through a default nginx whose proxy_read_timeout stands in for the 60 s "
-                   f"default: {timeouts[0]}")
-    return "\n".join(out)
-
-
-def markdown(rows: list[Row], made: str, seconds: float, command: str) -> str:
-    return (f"# The lab's measurements\n\nMade {made} by `{command}` in {seconds:.0f} s.\n"
-            f"Schedule: bursts of {BURST} events about {GAP} s apart (0.6-1.4x, seeded); "
-            f"short-poll interval {POLL} s; long-poll hold "
-            f"{HOLD} s; loopback, one client through a counting relay (latency, bytes) or N bare idle "
-            f"clients (RSS, fds).\n\n{table(rows)}\n")
-
-
-BEGIN, END = "<!-- lab table: begin (written by python -m learn_choose.lab) -->", "<!-- lab table: end -->"
-
-
-def embed(readme: str, lab_md: str) -> str:
-    """The README with the lab's latest table between its two markers (left alone without them)."""
-    if BEGIN not in readme or END not in readme:
-        return readme
-    body = lab_md.split("\n", 2)[2].strip()  # without the "# The lab's measurements" heading
-    head, rest = readme.split(BEGIN, 1)
-    return f"{head}{BEGIN}\n{body}\n{END}{rest.split(END, 1)[1]}"
-
-
 async def main_async(args: argparse.Namespace) -> None:
     trace = Trace("lab", quiet=args.quiet)
     methods = args.methods.split(",") if args.methods else list(METHODS)
@@ -429,7 +326,9 @@ async def main_async(args: argparse.Namespace) -> None:
         raise SetupError(f"unknown method {unknown[0]}", f"choose from {', '.join(METHODS)}")
     rows, made, seconds = await run_lab(args.quick, methods, trace)
     command = "python -m learn_choose.lab" + (" --quick" if args.quick else "")
-    text = markdown(rows, made, seconds, command)
+    schedule = (f"bursts of {BURST} events about {GAP} s apart (0.6-1.4x, seeded); short-poll interval "
+                f"{POLL} s; long-poll hold {HOLD} s")
+    text = markdown(rows, made, seconds, command, schedule)
     print(text)
     out = args.out or (None if args.quick else REPO_DOCS)
     if out is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from learn_choose import chart, lab
+from learn_choose import chart, lab, report
 from learn_choose.chunked import split_lines
 from learn_choose.feed import BadCursor, Event, Feed, parse_cursor
 from learn_choose.sse import SseParser, frame
@@ -55,13 +55,13 @@ def test_resume_and_subscription_messages():
 def test_the_table_the_chart_and_the_readme_embedding():
     row = lab.Row("sse", events=6, received=6, p50_ms=2.0, p99_ms=3.0, bytes_per_event=80,
                   idle_rpm=0, scale={100: {"rss_kib": 40.0, "fds": 1.0}}, nginx_default="ok", browser="yes")
-    text = lab.markdown([row], "2026-01-01 00:00 UTC on here", 1.0, "python -m learn_choose.lab")
+    text = report.markdown([row], "2026-01-01 00:00 UTC on here", 1.0, "python -m learn_choose.lab", "bursts")
     assert "| latency p50 event -> client | 2.0 ms |" in text
     assert "| server fds per client at 100 | 1.00 |" in text
     assert "after a server restart" not in text  # a row nobody measured is left out
     svg = chart.svg([row], "2026-01-01 00:00 UTC on here")
     assert svg.startswith("<svg") and "made 2026-01-01 00:00 UTC on here" in svg
-    readme = f"intro\n{lab.BEGIN}\nTHE-OLD-TABLE\n{lab.END}\nafter\n"
-    embedded = lab.embed(readme, text)
+    readme = f"intro\n{report.BEGIN}\nTHE-OLD-TABLE\n{report.END}\nafter\n"
+    embedded = report.embed(readme, text)
     assert "THE-OLD-TABLE" not in embedded and "| measure | sse |" in embedded
-    assert embedded.endswith(f"{lab.END}\nafter\n")
+    assert embedded.endswith(f"{report.END}\nafter\n")
