@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from learn_webhook import provider, receiver
-from learn_webhook.dispatcher import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Dispatcher
+from learn_webhook.direct_route import DEFAULT_ROUTE
+from learn_webhook.dispatcher import DEFAULT_CONCURRENCY, DEFAULT_HTTP_CLIENT, DEFAULT_TIMEOUT, Dispatcher
+from learn_webhook.group_commit import DEFAULT_MAX_BATCH, GroupCommit
 from learn_webhook.provider_app import DEFAULT_ROTATION_GRACE, Settings
 from learn_webhook.receiver_app import DEFAULT_FAIL_STATUS, FailSwitch, ReceiverSettings
 from learn_webhook.retry_schedule import (
@@ -41,6 +43,11 @@ def test_the_provider_command_line_defaults_are_the_module_constants():
     assert args.timeout == DEFAULT_TIMEOUT == Settings(Path(".")).timeout == default(Dispatcher, "timeout")
     assert args.concurrency == DEFAULT_CONCURRENCY == Settings(Path(".")).concurrency
     assert DEFAULT_CONCURRENCY == default(Dispatcher, "concurrency")
+    assert args.http_client == DEFAULT_HTTP_CLIENT == Settings(Path(".")).http_client == default(
+        Dispatcher, "http_client")
+    assert args.group_commit == DEFAULT_MAX_BATCH == Settings(Path(".")).group_commit == default(
+        GroupCommit, "max_batch")
+    assert args.route == DEFAULT_ROUTE and args.per_endpoint is None is Settings(Path(".")).per_endpoint
 
 
 def test_the_receiver_command_line_defaults_are_the_module_constants():
@@ -49,6 +56,8 @@ def test_the_receiver_command_line_defaults_are_the_module_constants():
     assert DEFAULT_TOLERANCE == default(verify_standard, "tolerance") == default(check_timestamp, "tolerance")
     assert args.fail_status == DEFAULT_FAIL_STATUS == ReceiverSettings(Path(".")).fail_status
     assert FailSwitch().status == DEFAULT_FAIL_STATUS
+    assert args.group_commit == DEFAULT_MAX_BATCH == ReceiverSettings(Path(".")).group_commit
+    assert args.route == DEFAULT_ROUTE
 
 
 def test_help_shows_the_defaults_it_uses(capsys):
@@ -59,5 +68,6 @@ def test_help_shows_the_defaults_it_uses(capsys):
             pass
     shown = " ".join(capsys.readouterr().out.split())
     for value in (DEFAULT_MAX_ATTEMPTS, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_TIMEOUT,
-                  DEFAULT_CONCURRENCY, DEFAULT_ROTATION_GRACE, DEFAULT_TOLERANCE, DEFAULT_FAIL_STATUS):
+                  DEFAULT_CONCURRENCY, DEFAULT_ROTATION_GRACE, DEFAULT_TOLERANCE, DEFAULT_FAIL_STATUS,
+                  DEFAULT_HTTP_CLIENT, DEFAULT_MAX_BATCH, DEFAULT_ROUTE):
         assert f"(default {value})" in shown
