@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from wirelab_common.wiretrace import Trace
+from wirelab_common.wiretrace import Trace, shorten
 
 from .feed import BadCursor, Event, Feed, parse_cursor
 from .sink import Sink, until_stopped
@@ -55,7 +55,7 @@ def routes(feed: Feed, trace: Trace, heartbeat: float) -> list[Route]:
                         yield b"\n"
                     continue
                 for event in events:
-                    trace.sent(f"{PATH} line seq={event.seq}")
+                    trace.sent(f"{PATH} line seq={event.seq}", [shorten(event.json() + "\n")])
                 yield b"".join(e.json().encode() + b"\n" for e in events)
                 cursor = events[-1].seq
 

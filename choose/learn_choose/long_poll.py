@@ -37,7 +37,7 @@ def routes(feed: Feed, trace: Trace, hold: float) -> list[Route]:
         events = await feed.wait_after(since, hold)
         if not events:
             return Response(status_code=204)  # held the full time: ask again
-        trace.sent(f"200 {PATH}?since={since} with {len(events)} events")
+        trace.sent(f"200 {PATH}?since={since} with {len(events)} events", [e.json() for e in events])
         return Response("[" + ",".join(e.json() for e in events) + "]", media_type="application/json")
 
     return [Route(PATH, longpoll)]

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from wirelab_common.wiretrace import Trace
+from wirelab_common.wiretrace import Trace, shorten
 
 from .feed import BadCursor, Event, Feed, parse_cursor
 from .sink import Sink, until_stopped
@@ -89,7 +89,7 @@ def routes(feed: Feed, trace: Trace, heartbeat: float) -> list[Route]:
                         yield b": ping\n\n"
                     continue
                 for event in events:
-                    trace.sent(f"{PATH} id: {event.seq}")
+                    trace.sent(f"{PATH} id: {event.seq}", [shorten(frame(event))])  # -v: the bytes
                     yield frame(event)
                 cursor = events[-1].seq
 

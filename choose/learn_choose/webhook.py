@@ -110,7 +110,8 @@ class Deliveries:
                 response = await self.http.post(url, content=event.json(), headers={
                     "Content-Type": "application/json", "Webhook-Id": f"{sid}-{event.seq}"})
                 if response.is_success:
-                    self.trace.sent(f"POST {url} seq={event.seq} -> {response.status_code}")
+                    self.trace.sent(f"POST {url} seq={event.seq} -> {response.status_code}",
+                                    [f"{k}: {v}" for k, v in response.request.headers.items()])
                     return
                 why = f"{response.status_code}"
             except httpx.HTTPError as exc:

@@ -19,7 +19,7 @@ import websockets
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from wirelab_common.wiretrace import Trace
+from wirelab_common.wiretrace import Trace, shorten
 
 from .feed import BadCursor, Event, Feed, parse_cursor
 from .sink import Sink
@@ -58,7 +58,7 @@ def routes(feed: Feed, trace: Trace, heartbeat: float) -> list[WebSocketRoute]:
             while not gone.done() and not feed.closed:
                 events = await feed.wait_after(cursor, heartbeat)
                 for event in events:
-                    trace.sent(f"{PATH} TEXT seq={event.seq}")
+                    trace.sent(f"{PATH} TEXT seq={event.seq}", [shorten(event.json())])
                     await socket.send_text(event.json())
                 cursor = events[-1].seq if events else cursor
             if feed.closed:
