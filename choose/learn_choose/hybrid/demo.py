@@ -254,7 +254,7 @@ async def demo(args: argparse.Namespace) -> None:
         sources = await act_fanout(trace, s1, s2, subs, trader, args)
         await act_bad_deliveries(trace, s1, s2, subs, sources, args)
         await act_kill(trace, redis, s1, s2, subs, sources, args)
-        trace.banner("All checks passed")
+        trace.note("all checks passed")
     finally:
         if trader is not None:
             await trader.close()
