@@ -100,6 +100,12 @@ demo-tunnel: setup system-deps-auto
 	$(DEMO_ONE)
 demo-acme: setup system-deps-auto
 	$(DEMO_ONE)
+demo-choose: setup system-deps-auto
+	$(DEMO_ONE)
+
+# choose/: the six deliveries measured side by side; rewrites choose/docs/lab.md and lab.svg.
+choose-lab: setup system-deps-auto
+	$(PY) -m learn_choose.lab $(ARGS)
 
 # The tunnel's outbound-only lab in network namespaces (root: ip netns, iptables).
 demo-tunnel-netlab: setup system-deps-auto
@@ -166,6 +172,9 @@ bench-tunnel: setup
 
 bench-acme: setup
 	$(PY) bench/bench_acme.py $(ARGS)
+
+bench-choose: setup
+	$(PY) -m learn_choose.lab $(ARGS)
 
 conformance-websocket: setup
 	$(PY) -m learn_websocket.conformance $(ARGS)

@@ -155,6 +155,17 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         "renewed with the zone unchanged",  # act 5: DNS-PERSIST-01
         "another account is refused: unauthorized",
     ]),
+    "learn_choose.demo": ([], [
+        "sse        all 24 events, in order, none twice",  # act 1: a lossless one
+        "short-poll 8 of 24: exactly the last of each burst",  # act 1: the loss by design, exact
+        "| latency p50 event -> client |",  # act 2: the quick lab's table
+        "handshake refused: HTTP 404 instead of 101",  # act 2: WebSocket through nginx's defaults
+    ]),
+    "learn_choose.hybrid.demo": ([], [
+        "REFUSED 401: signature mismatch",  # act 2: a forged delivery
+        "duplicate of",  # act 2: the same webhook-id again reaches nobody
+        "resumes after",  # act 3: a killed server's subscribers resume on the other
+    ]),
 }
 DEMOS = [(p.folder, module) for p in PATTERNS for module in p.demos]
 

@@ -41,6 +41,8 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("streaming", "learn_streaming", ("learn_streaming.demo",), ("ffmpeg", "ffprobe")),
     Pattern("tunnel", "learn_tunnel", ("learn_tunnel.demo",)),
     Pattern("acme", "learn_acme", ("learn_acme.demo",), ("openssl", "curl")),
+    Pattern("choose", "learn_choose", ("learn_choose.demo", "learn_choose.hybrid.demo"),
+            ("nginx", "redis-server")),
 )
 
 
@@ -57,8 +59,10 @@ SYSTEM_COMMANDS: dict[str, SystemCommand] = {
     "redis-server": SystemCommand("redis-server", "the websocket, pubsub, queue and graphql demos and tests"),
     "redis-cli": SystemCommand("redis-tools", "pubsub tests that compare our RESP client with redis-cli"),
     "nginx": SystemCommand("nginx-light", "the websocket and sse demos (the proxy acts) and their tests"),
-    "chromium": SystemCommand("chromium", "browser tests (websocket, sse, webrtc)"),
+    "chromium": SystemCommand("chromium", "browser tests (websocket, sse, webrtc, graphql, proxy, tunnel, "
+                                          "streaming, choose) and the trace viewer's pictures"),
     "dig": SystemCommand("dnsutils", "dns tests against dig"),
+    "nsupdate": SystemCommand("dnsutils", "dns tests of RFC 2136 UPDATE (nsupdate as the client)"),
     "kdig": SystemCommand("knot-dnsutils", "dns tests against kdig"),
     "dnsperf": SystemCommand("dnsperf", "dns benchmarks"),
     "unbound": SystemCommand("unbound", "dns benchmarks and tests beside unbound"),
@@ -71,7 +75,8 @@ SYSTEM_COMMANDS: dict[str, SystemCommand] = {
     "socat": SystemCommand("socat", "unix_socket tests (socat as a peer of the session server)"),
     "nc": SystemCommand("netcat-openbsd", "unix_socket tests (nc -U against the session server)"),
     "tmux": SystemCommand("tmux", "unix_socket tests (a full-screen program through our client, in tmux)"),
-    "curl": SystemCommand("curl", "unix_socket, proxy, tunnel and acme tests (curl as the HTTP client)"),
+    "curl": SystemCommand("curl", "the client in the sse, graphql, unix_socket, proxy, tunnel, acme and "
+                                  "choose tests"),
     "wrk": SystemCommand("wrk", "the proxy and tunnel benchmarks and the tunnel's load test"),
     "ffmpeg": SystemCommand("ffmpeg", "the streaming demo and tests (packaging, live encoder, a client)"),
     "ffprobe": SystemCommand("ffmpeg", "the streaming demo and tests (frame continuity, a client)"),
