@@ -43,8 +43,10 @@ reload).  Replaying the rest of the window instead would look complete but hide 
 hole.  The same event is sent mid-stream to a subscriber so slow that it fell out of
 the window while connected.
 
-**Disconnects.**  sse-starlette listens for the ASGI ``http.disconnect`` message
-while streaming and cancels the generator at once; its ``finally`` block records
+**Disconnects.**  The response listens for the ASGI ``http.disconnect`` message
+while streaming and cancels the generator at once (sse-starlette's class does it in a
+task of its own; ``fast_response.py``'s, the default, in the one task that also sends
+the heartbeats); the generator's ``finally`` block records
 ``= sse      subscriber 127.0.0.1:5555 gone after N events`` and the ``/stats``
 counters, so tests can watch a generator stop rather than assume it.
 """
@@ -295,11 +297,12 @@ async def subscribe(ctx: Context, peer: str, cursor: int, limit: int | None,
                 if sent == limit:
                     why = f"limit {limit} reached"
                     return
-            if not missed and not await log.wait_beyond(cursor):
+            # Returns at once if more arrived meanwhile: no second look at the window.
+            if not await log.wait_beyond(cursor):
                 why = "server shutting down"
                 return
     finally:
-        # Runs on a normal end, on the cancellation sse-starlette delivers when the
+        # Runs on a normal end, on the cancellation the response delivers when the
         # client goes away, and on GeneratorExit if a send fails.
         stats.subscribers_active -= 1
         stats.generators_stopped += 1

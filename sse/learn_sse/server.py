@@ -18,9 +18,10 @@ event log, which ends every ``/events`` stream cleanly (the last chunk of a chun
 response).  That is a signal to the clients, not a failure: an ``EventSource``
 reconnects after its ``retry`` delay (WHATWG HTML §9.2.3 "Processing model") and
 resumes from its ``Last-Event-ID`` on whichever server answers.  The process exits
-0.  (sse-starlette has a shutdown watcher of its own, which hooks uvicorn's signal
-handler; with our handlers it stays idle, and closing the log ends every stream at
-once, with a trace line that says why.)
+0.  (sse-starlette's own response class has a shutdown watcher, which hooks uvicorn's
+signal handler; with our handlers it stays idle, and ``fast_response.py``'s class, the
+default, does not start it.  Closing the log ends every stream at once, with a trace
+line that says why.)
 
 ``--quiet`` keeps only the ready line and errors (for benchmarks): no line per
 event, subscriber or request, and no formatting work for them either.  ``--port 0``
