@@ -1,6 +1,6 @@
 # One image for every Python service of docker-compose.yml (every pattern's servers and clients).
 # Build context: the repository root (.dockerignore leaves out tests, benchmarks and local state).
-FROM python:3.11-slim
+FROM python:3.11-slim AS wirelab-app
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -24,3 +24,17 @@ USER nobody
 
 EXPOSE 8000
 CMD ["python", "-m", "learn_websocket.chat.server", "--host", "0.0.0.0", "--port", "8000"]
+
+# The streaming service's image (docker-compose.yml: build target wirelab-streaming): the same, plus
+# Debian's ffmpeg (packaging and the live encoder) and the font its burnt-in digits use.  A stage
+# of its own, so every other service's image stays without ffmpeg's few hundred MB.
+FROM wirelab-app AS wirelab-streaming
+USER root
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+USER nobody
+EXPOSE 8040
+CMD ["python", "-m", "learn_streaming.server", "--host", "0.0.0.0", "--port", "8040", "--live"]
+
+# The default target (what `build: .` without a target gets): the plain image above.
+FROM wirelab-app

@@ -5,8 +5,12 @@ two chat servers through nginx, an SSE stream resumed with Last-Event-ID, a sign
 delivered across containers, pub/sub and Streams through the shared Redis, a queued job, an
 MCP tool call, git clone and push, two WebRTC peers meeting, dig over UDP and TCP, a GraphQL
 bid on one auction server seen by a subscriber on the other, a terminal session that outlives
-its client, the blog served under /blog through the proxy, and a request through the tunnel's
-relay to the app behind an agent that dialled out.
+its client, the blog served under /blog through the proxy, a request through the tunnel's
+relay to the app behind an agent that dialled out, HLS playlists and a segment from the
+streaming service (packaged by ffmpeg in its container, live encoder running), and HTTPS from
+the acme site with the certificate our ACME CA issued it by HTTP-01 across containers, and
+choose's feed on an SSE stream and a long poll, and its hybrid (a webhook into one fan-out
+server seen on the other's SSE stream through the shared Redis).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 import websockets
 
 from learn_graphql.client import connect as graphql_connect
+from learn_streaming.playlists import MasterPlaylist, MediaPlaylist, parse, resolve
 from learn_websocket.chat.client import ChatClient
 from tests.compose.conftest import compose, containers, logs, wait_healthy, wait_until
 from tests.conftest import need_binary
@@ -291,3 +296,89 @@ def test_a_request_to_the_tunnel_relay_reaches_the_app_behind_the_agent():
     assert by_path.status_code == 200 and "rgb(0, 128, 0)" in by_path.text
     unknown = httpx.get("http://127.0.0.1:8030/", headers={"Host": "nobody.localhost"}, timeout=10)
     assert unknown.status_code == 404
+
+
+def test_the_streaming_service_serves_hls_playlists_and_segments():
+    master_url = "http://127.0.0.1:8040/vod/master.m3u8"
+    master = HTTP.get(master_url)
+    assert master.status_code == 200 and master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    playlist = parse(master.text)
+    assert isinstance(playlist, MasterPlaylist) and len(playlist.variants) == 3
+    media_url = resolve(master_url, max(playlist.variants, key=lambda v: v.bandwidth).uri)
+    media = parse(HTTP.get(media_url).text)
+    assert isinstance(media, MediaPlaylist) and media.endlist and len(media.segments) == 16
+    segment = HTTP.get(resolve(media_url, media.segments[0].uri))
+    assert segment.status_code == 200 and segment.headers["content-type"] == "video/mp2t"
+    assert segment.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert segment.content[0] == 0x47 and len(segment.content) > 10_000  # MPEG-TS, a real picture's worth
+
+    def live_playlist() -> MediaPlaylist | None:
+        answer = HTTP.get("http://127.0.0.1:8040/live/v0/index.m3u8")
+        return parse(answer.text) if answer.status_code == 200 else None  # type: ignore[return-value]
+
+    live = wait_until(live_playlist, 30, "the live encoder's first media playlist")
+    assert live.segments and not live.endlist  # live: a sliding window, no EXT-X-ENDLIST
+
+
+def test_the_acme_site_serves_https_with_the_chain_our_ca_issued_it(tmp_path):
+    """acme-web ordered its certificate from acme-ca at start (the CA fetched the HTTP-01 token
+    from acme-web:5002); a client trusting only that CA's root accepts it for www.wirelab.test."""
+    import socket
+    import ssl
+
+    from cryptography import x509
+
+    root = HTTP.get("http://127.0.0.1:14000/root.pem")
+    assert root.status_code == 200
+    (tmp_path / "root.pem").write_bytes(root.content)
+    context = ssl.create_default_context(cafile=str(tmp_path / "root.pem"))  # our root alone
+    with socket.create_connection(("127.0.0.1", 8443), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="www.wirelab.test") as tls:
+            leaf = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: www.wirelab.test\r\nConnection: close\r\n\r\n")
+            page = b""
+            while chunk := tls.recv(4096):
+                page += chunk
+    assert b"200 OK" in page.split(b"\r\n", 1)[0] and b"wirelab ACME CA" in page
+    assert "wirelab ACME" in leaf.issuer.rfc4514_string()
+    ca_log = logs(containers("acme-ca")[0])
+    assert "(http-01): pending -> valid" in ca_log  # the CA validated across the network
+    with pytest.raises(ssl.SSLCertVerificationError):  # the system's roots do not know our CA
+        with socket.create_connection(("127.0.0.1", 8443), timeout=10) as raw:
+            ssl.create_default_context().wrap_socket(raw, server_hostname="www.wirelab.test")
+
+
+def test_the_choose_feed_reaches_an_sse_stream_and_a_long_poll():
+    """Three prices published on the choose service arrive on an open SSE stream, and a long poll
+    from the cursor before them returns them too (two of the six doors of the one feed)."""
+    before = HTTP.get("http://127.0.0.1:8280/stats").raise_for_status().json()["last"]
+    with HTTP.stream("GET", f"http://127.0.0.1:8280/sse?since={before}") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        HTTP.post("http://127.0.0.1:8280/publish?count=3").raise_for_status()
+        events = read_events(response, 3)
+    assert [int(e["id"]) for e in events] == [before + 1, before + 2, before + 3]
+    polled = HTTP.get(f"http://127.0.0.1:8280/longpoll?since={before}").raise_for_status().json()
+    assert [e["seq"] for e in polled][:3] == [before + 1, before + 2, before + 3], polled
+
+
+def test_a_webhook_into_hybrid1_reaches_an_sse_subscriber_on_hybrid2():
+    """The hybrid across containers: a signed delivery to hybrid1 goes into the shared Redis
+    stream and out of hybrid2's SSE stream; the same delivery again is a duplicate."""
+    import time
+
+    from learn_choose.hybrid import signature
+
+    tag = uuid.uuid4().hex[:8]
+    body = json.dumps({"type": "news", "data": {"headline": f"compose {tag}"}}).encode()
+    msg_id = f"evt_{tag}"
+    with HTTP.stream("GET", "http://127.0.0.1:8301/events") as response:
+        assert response.status_code == 200
+        sent = signature.headers(signature.DEMO_SECRET, msg_id, int(time.time()), body)
+        first = HTTP.post("http://127.0.0.1:8300/webhook", content=body,
+                          headers={**sent, "content-type": "application/json"})
+        assert first.status_code == 200, first.text
+        events = read_events(response, 1)
+    assert tag in events[0]["data"] and events[0]["id"] == first.json()["id"]
+    again = HTTP.post("http://127.0.0.1:8300/webhook", content=body,
+                      headers={**sent, "content-type": "application/json"})
+    assert again.status_code == 200 and again.json()["duplicate"] is True, again.text
