@@ -20,8 +20,12 @@ For each method, in turn (never two at once, so they do not share the 2 cores):
    server's RSS and file descriptors from /proc, minus the same before they came.
 
 Writes (``report.py``) ``lab.md`` (the table, stamped with when and where), ``lab.json`` and
-``lab.svg`` into ``--out``; prints the table.  ``--quick`` (the demo's) runs
-fewer events and at most 100 clients, and writes nothing unless ``--out`` is given.
+``lab.svg`` into ``--out``; prints the table.  ``--quick`` (the demo's, about 30 s) runs steps 1
+and 3 only, with 3 bursts instead of 20 (1 through each nginx instead of 2) and without the
+long-poll timeout (no idle requests, restart or scale rows), and writes nothing unless ``--out``
+is given.  ``--no-upgrade-headers``
+leaves the two ``proxy_set_header`` lines that pass the WebSocket handshake out of the tuned
+nginx (the demo uses it to show its check of the tuned row fail).
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ HOLD = 5.0  # the lab server's long-poll hold (the server's default is 25 s)
 GAP = 0.25  # mean seconds between bursts (each gap drawn from 0.6..1.4 x GAP, the same draws every run)
 BURST = 3  # events per burst, made in one step
 POLL = 0.5  # short-poll interval
+QUICK_BURSTS = 3  # --quick: bursts in the latency step (the full lab: 20)
 PROXY_TIMEOUT = 2  # s: the read timeout that stands for nginx's 60 s in the long-poll experiment
 REPO_DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -86,8 +91,8 @@ class Row:
 # ---------------------------------------------------------------------------------------- servers
 
 class Lab:
-    def __init__(self, quick: bool, trace: Trace) -> None:
-        self.quick, self.trace = quick, trace
+    def __init__(self, quick: bool, trace: Trace, upgrade_headers: bool = True) -> None:
+        self.quick, self.trace, self.upgrade_headers = quick, trace, upgrade_headers
         self.tmp = Path(tempfile.mkdtemp(prefix="wirelab-choose-lab-"))
         self.procs: list[ManagedProcess] = []
         self.nginx_dirs: list = []
@@ -99,8 +104,13 @@ class Lab:
         return proc
 
     def nginx(self, template: str, upstream_port: int, extra: str = "") -> int:
-        setup = render_nginx_config(files("learn_choose").joinpath(f"nginx/{template}.conf.template"),
-                                    upstream=f"127.0.0.1:{upstream_port}", extra=extra)
+        source = files("learn_choose").joinpath(f"nginx/{template}.conf.template")
+        if template == "tuned" and not self.upgrade_headers:  # the mechanism off: nginx drops Upgrade again
+            lines = source.read_text().splitlines(keepends=True)
+            source = self.tmp / "tuned-without-upgrade.conf.template"
+            source.write_text("".join(line for line in lines if not line.lstrip().startswith(
+                ("proxy_set_header Upgrade", "proxy_set_header Connection"))))
+        setup = render_nginx_config(source, upstream=f"127.0.0.1:{upstream_port}", extra=extra)
         self.procs.append(start_process(setup.argv, name="nginx", ready_port=setup.port))
         self.nginx_dirs.append(setup)
         return setup.port
@@ -148,9 +158,12 @@ class Client:
             await asyncio.wait_for(self.task, 10)
 
 
-async def settled(port: int, method: str) -> None:
-    """Until the client holds its request, stream or subscription open (a poller: one poll)."""
+async def settled(port: int, method: str, refused=lambda: False) -> None:
+    """Until the client holds its request, stream or subscription open (a poller: one poll),
+    or ``refused()`` says it will not get in."""
     def ready() -> bool:
+        if refused():
+            return True
         s = stats(port)
         if method == "short-poll":
             return s["requests"].get("/poll/latest", 0) >= 1
@@ -216,17 +229,26 @@ async def through_nginx(lab: Lab, row: Row, port: int, template: str, bursts: in
         client = Client(row.method, f"http://127.0.0.1:{port}", expose, since)
     else:
         client = Client(row.method, f"http://127.0.0.1:{lab.nginx(template, port)}", since=since)
+    # --quick: a client refused twice with nothing received will not be let in: stop waiting for it.
+    def refused() -> bool:
+        return lab.quick and client.sink.reconnects >= 2 and client.sink.cursor <= since
     with contextlib.suppress(AssertionError):
-        await settled(port, row.method)
+        await settled(port, row.method, refused)
     before = stats(port)["last"]
     await publish(port, bursts)
     expected = bursts * BURST if METHODS[row.method].lossless else bursts
-    await client.wait_last(before + bursts * BURST, 4)
+    if lab.quick:
+        with contextlib.suppress(AssertionError):
+            await eventually_async(lambda: client.sink.cursor >= before + bursts * BURST or refused(), 4,
+                                   "the last event, or a refusal")
+    else:
+        await client.wait_last(before + bursts * BURST, 4)
     got = [(e, t) for e, t in client.sink.got if e.seq > before]
     failure = client.sink.last_failure
     await client.finish()
     if not got:
-        return f"FAILS: 0 of {expected} in 4 s ({failure[:70]})" if failure else \
+        waited = f"after {client.sink.reconnects} attempts" if lab.quick else "in 4 s"
+        return f"FAILS: 0 of {expected} {waited} ({failure[:70]})" if failure else \
             f"HELD: 0 of {expected} in 4 s"
     p50 = statistics.median((t - e.made) * 1000 for e, t in got)
     verdict = "ok" if len(got) >= expected and p50 < 1000 else "DELAYED"
@@ -270,20 +292,24 @@ async def restart(lab: Lab, row: Row) -> None:
 
 async def measure(method: str, lab: Lab, sizes: list[int]) -> Row:
     row = Row(method, browser=METHODS[method].browser)
-    bursts = 4 if lab.quick else 20
+    bursts = QUICK_BURSTS if lab.quick else 20
     server = lab.server(data=f"main-{method}")
-    lab.trace.note(f"{method}: latency and bytes ({bursts * BURST} events), idle requests")
+    lab.trace.note(f"{method}: latency and bytes ({bursts * BURST} events)"
+                   + ("" if lab.quick else ", idle requests"))
     await latency_and_bytes(lab, row, server.port, bursts)
-    await idle_requests(row, server.port, 2.0 if lab.quick else 2 * HOLD + 0.5)
+    if not lab.quick:
+        await idle_requests(row, server.port, 2 * HOLD + 0.5)
     lab.trace.note(f"{method}: through nginx, default and tuned")
-    row.nginx_default = await through_nginx(lab, row, server.port, "default", 2)
-    row.nginx_tuned = await through_nginx(lab, row, server.port, "tuned", 2)
+    nginx_bursts = 1 if lab.quick else 2
+    row.nginx_default = await through_nginx(lab, row, server.port, "default", nginx_bursts)
+    row.nginx_tuned = await through_nginx(lab, row, server.port, "tuned", nginx_bursts)
     server.stop()
+    if lab.quick:  # (the demo's act 2 and the tests check the restart of every method)
+        return row
     if method == "long-poll":
         await long_poll_timeout(lab, row)
-    if not lab.quick:  # (the tests check the restart of every method)
-        lab.trace.note(f"{method}: restart")
-        await restart(lab, row)
+    lab.trace.note(f"{method}: restart")
+    await restart(lab, row)
     lab.trace.note(f"{method}: {', '.join(map(str, sizes))} idle clients")
     await scale(lab, row, sizes)
     return row
@@ -302,10 +328,17 @@ def stamp() -> str:
            f"{platform.python_version()})"
 
 
-async def run_lab(quick: bool, methods: list[str], trace: Trace) -> tuple[list[Row], str, float]:
+QUICK = (f"quick: {QUICK_BURSTS} bursts per method, then 1 through nginx default and 1 through tuned; no "
+         "idle-request, long-poll timeout, restart or scale (RSS, fds) rows; the full lab: make choose-lab")
+
+
+async def run_lab(quick: bool, methods: list[str], trace: Trace,
+                  upgrade_headers: bool = True) -> tuple[list[Row], str, float]:
     raise_open_files_limit()
-    sizes = [100] if quick else [1, 100, 1000]
-    lab = Lab(quick, trace)
+    sizes = [1, 100, 1000]
+    lab = Lab(quick, trace, upgrade_headers)
+    if quick:
+        trace.note(QUICK)
     rows = []
     started = time.monotonic()
     try:
@@ -324,7 +357,7 @@ async def main_async(args: argparse.Namespace) -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise SetupError(f"unknown method {unknown[0]}", f"choose from {', '.join(METHODS)}")
-    rows, made, seconds = await run_lab(args.quick, methods, trace)
+    rows, made, seconds = await run_lab(args.quick, methods, trace, not args.no_upgrade_headers)
     command = "python -m learn_choose.lab" + (" --quick" if args.quick else "")
     schedule = (f"bursts of {BURST} events about {GAP} s apart (0.6-1.4x, seeded); short-poll interval "
                 f"{POLL} s; long-poll hold {HOLD} s")
@@ -345,7 +378,10 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m learn_choose.lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer events, at most 100 clients (the demo's)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 bursts, nginx default and tuned only, about 25 s (the demo's)")
+    parser.add_argument("--no-upgrade-headers", action="store_true",
+                        help="the tuned nginx without the lines that pass the WebSocket Upgrade")
     parser.add_argument("--out", type=Path, help="where lab.md, lab.json, lab.svg go (default choose/docs)")
     parser.add_argument("--methods", help="comma-separated subset, e.g. sse,websocket")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
