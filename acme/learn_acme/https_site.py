@@ -6,7 +6,7 @@ using certbot or Caddy, answers HTTP-01 on its "port 80", orders a
 certificate for its name from the CA, then serves HTTPS with the chain::
 
     python -m learn_acme.https_site --directory http://acme-ca:14000/directory --name www.wirelab.test \\
-        --host 0.0.0.0 --http01-port 5002 --https-port 8443
+        --host 0.0.0.0 --http01-port 5002 --port 8443
 
 Ready line (``= site listening on https://HOST:PORT``) once HTTPS is up with
 the issued chain; the responder keeps answering on ``--http01-port``.  The
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from wirelab_common.errors import SetupError
 from wirelab_common.event_loop import run_server
-from wirelab_common.server_cli import add_verbosity, announce
+from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
 from .client import AcmeClient, AcmeError
@@ -84,7 +84,7 @@ async def serve(args: argparse.Namespace) -> None:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         )
-        server, task, port = await serve_https(chain_path, key_path, args.host, args.https_port)
+        server, task, port = await serve_https(chain_path, key_path, args.host, args.port)
         trace.state(f"certificate for {args.name} installed; HTTP-01 responder on :{web.port}")
         announce(trace, f"https://{args.host}:{port}")
         stop = asyncio.Event()
@@ -103,11 +103,9 @@ def main(argv: list[str] | None = None) -> None:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--directory", required=True, help="the CA's directory URL")
     parser.add_argument("--name", default="www.wirelab.test", help="the name to get a certificate for")
-    parser.add_argument("--host", default="127.0.0.1", help="address for both ports (default 127.0.0.1)")
+    add_server_options(parser, port=8443, loop=False)  # --port: HTTPS with the issued chain; --host: both
     parser.add_argument("--http01-port", type=int, default=5002, help="the HTTP-01 responder's port")
-    parser.add_argument("--https-port", type=int, default=8443, help="HTTPS with the issued chain (0: any)")
     parser.add_argument("--root-out", help="write the CA's root certificate (PEM) here")
-    add_verbosity(parser)
     args = parser.parse_args(argv)
     run_server(lambda: serve(args))
 

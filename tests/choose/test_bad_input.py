@@ -8,6 +8,8 @@ import httpx
 import pytest
 import websockets
 
+pytestmark = pytest.mark.loopback
+
 
 @pytest.mark.parametrize("path", ["/longpoll?since=abc", "/longpoll?since=-1", "/longpoll?since=99",
                                   "/sse?since=x", "/stream?since=1e3", "/stream?since=5"])

@@ -13,6 +13,8 @@ import pytest
 
 from wirelab_common.waiting import eventually_async
 
+pytestmark = pytest.mark.loopback
+
 LOSSLESS = ["long-poll", "sse", "websocket", "webhook", "chunked"]
 
 

@@ -11,6 +11,8 @@ from learn_choose.sse import SseParser, frame
 from learn_choose.webhook import parse_subscription
 from learn_choose.ws import parse_resume
 
+pytestmark = pytest.mark.pure
+
 
 def test_cursor_bounds():
     assert parse_cursor(None, 5) == 0 and parse_cursor("", 5) == 0 and parse_cursor("5", 5) == 5
