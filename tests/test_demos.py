@@ -158,6 +158,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "learn_choose.demo": ([], [
         "sse        all 24 events, in order, none twice",  # act 1: a lossless one
         "short-poll 8 of 24: exactly the last of each burst",  # act 1: the loss by design, exact
+        "sse        all 12 events, in order, none twice",  # act 2: resumed across a server restart
         "| latency p50 event -> client |",  # act 2: the quick lab's table
         "handshake refused: HTTP 404 instead of 101",  # act 2: WebSocket through nginx's defaults
     ]),

@@ -2,9 +2,12 @@
 
 Exit 1, a message naming what went wrong, no traceback (``assert_demo_failed``).  Each
 runs only its act (``--act N``); the normal run of all three is in tests/test_demos.py.
+Without nginx the demo exits 2 before starting anything.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -65,3 +68,11 @@ def test_act_3_fails_when_the_tuned_nginx_drops_the_upgrade_headers(tmp_path):
                                         "websocket: FAILS")
     assert "handshake refused: HTTP 404 instead of 101" in failure_line(output)
     assert "sse:" not in failure_line(output)  # only the WebSocket needs Upgrade passed on
+
+
+@pytest.mark.timeout(60)
+def test_demo_without_nginx_exits_2_before_starting_anything(tmp_path):
+    env = {**os.environ, "NGINX": str(tmp_path / "nginx")}  # an nginx that is not there
+    result = run_demo(DEMO, cwd=tmp_path, timeout=50, env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "nginx not found" in result.stderr and "apt-get install nginx-light" in result.stderr
