@@ -38,6 +38,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from wirelab_common import netns as common_netns
 from wirelab_common.errors import SetupError, check, run_main
 from wirelab_common.processes import ManagedProcess, start_process
 from wirelab_common.wiretrace import Trace
@@ -73,24 +74,7 @@ def setup_commands(ns: dict[str, str], firewall: bool = True) -> list[list[str]]
 
 def unavailable() -> str | None:
     """None if this process can build the lab, else why not."""
-    if os.geteuid() != 0:
-        return "the lab creates network namespaces, which needs root (CAP_NET_ADMIN)"
-    for binary, package in (("ip", "iproute2"), ("iptables", "iptables")):
-        if shutil.which(binary) is None:
-            return f"{binary} not found (apt-get install {package})"
-    return None
-
-
-def teardown(ns: dict[str, str]) -> None:
-    """Kill what still runs in the lab (only our processes), then delete the namespaces."""
-    for name in ns.values():
-        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, timeout=10)
-        for pid in pids.stdout.split():
-            try:
-                os.kill(int(pid), 9)
-            except (ProcessLookupError, ValueError):
-                pass
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+    return common_netns.unavailable("the lab", f"wltunprobe{os.getpid()}")
 
 
 @contextmanager
@@ -101,13 +85,10 @@ def lab(firewall: bool) -> Iterator[dict[str, str]]:
     ns = names(str(os.getpid()))
     try:
         for argv in setup_commands(ns, firewall):
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=20)
-            if result.returncode != 0:
-                raise SetupError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}",
-                                 "needs root with iproute2 and iptables")
+            common_netns.run(argv, "needs root with iproute2 and iptables")
         yield ns
     finally:
-        teardown(ns)
+        common_netns.delete(ns.values())  # and whatever still runs in them (only our processes)
 
 
 def inside(ns: str, argv: Sequence[str]) -> list[str]:

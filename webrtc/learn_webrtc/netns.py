@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 
+from wirelab_common import netns as common_netns
 from wirelab_common.errors import SetupError
 
 PUBLIC_SERVER = "203.0.113.10"  # STUN, TURN and the signaling relay all listen here
@@ -153,23 +153,12 @@ def nat_commands(topo: Topology, behaviour: NatBehaviour) -> list[list[str]]:
 
 
 def _run(argv: Sequence[str]) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=20)
-    if result.returncode != 0:
-        raise SetupError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}",
-                         "the NAT lab needs root (CAP_NET_ADMIN) with iproute2 and iptables")
+    common_netns.run(argv, "the NAT lab needs root (CAP_NET_ADMIN) with iproute2 and iptables")
 
 
 def lab_unavailable() -> str | None:
     """None if this process can build the lab (root, ``ip``, ``iptables``, ``ip netns add``), else why not."""
-    if os.geteuid() != 0:
-        return "the NAT lab creates network namespaces, which needs root (CAP_NET_ADMIN)"
-    for binary, package in (("ip", "iproute2"), ("iptables", "iptables")):
-        if shutil.which(binary) is None:
-            return f"{binary} not found on PATH (apt-get install {package})"
-    probe = f"{NAME_PREFIX}probe{os.getpid()}"  # root in a container may still lack CAP_SYS_ADMIN
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=10)
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=10)
-    return None if made.returncode == 0 else f"ip netns add failed: {made.stderr.strip()}"
+    return common_netns.unavailable("the NAT lab", f"{NAME_PREFIX}probe{os.getpid()}")
 
 
 def can_unshare() -> str | None:
@@ -194,24 +183,12 @@ def set_nat(topo: Topology, behaviour: NatBehaviour) -> None:
         _run(argv)
 
 
-def existing_namespaces() -> list[str]:
-    result = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
-    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+existing_namespaces = common_netns.existing
 
 
 def teardown(topo: Topology) -> None:
     """Kill what still runs inside the lab (only our processes live there), then delete it."""
-    present = set(existing_namespaces())
-    for name in topo.namespaces:
-        if name not in present:
-            continue
-        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, timeout=10)
-        for pid in pids.stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+    common_netns.delete(topo.namespaces)
 
 
 def remove_stale() -> None:
