@@ -123,7 +123,7 @@ def main() -> None:
                 ratio = m / g if g else float("inf")
                 met = "yes" if ratio <= target else "no"
                 print(f"| {label:<16} | {measure:<7} | {g * 1000:>6.1f} ms | {m * 1000:>6.1f} ms "
-                      f"| {ratio:>5.1f}x | {target:>5.0f}x | {met:<3} |")
+                      f"| {ratio:>5.1f}x | {target:>5.1f}x | {met:<3} |")
         # Where mini_git's status time goes (CPU medians): what any Python program pays to start,
         # what importing the status command costs, and the rest -- the work itself.
         start = [timed([sys.executable, "-c", "pass"], root, env)[1] for _ in range(args.repeat)]

@@ -13,6 +13,7 @@ Every read checks the header size and the SHA-1, so a damaged object raises
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import zlib
 from pathlib import Path
@@ -37,6 +38,8 @@ class ObjectStore:
         self.objects_dir = self.git_dir / "objects"
         self.packs: list = []  # of pack.Pack
         self._pack_names: set[str] = set()
+        self._made_dirs: set[str] = set()  # objects/xx directories known to exist (write)
+        self._pid, self._tmp_ids = os.getpid(), itertools.count()  # temporary files' names
         self.rescan()
 
     # ------------------------------------------------------------ packs
@@ -118,17 +121,31 @@ class ObjectStore:
         oid = hash_object(kind, data)
         # No pack rescan here (unlike ``contains``): a pack that arrived meanwhile only means we
         # store a duplicate loose copy, which is harmless, and a directory scan per object is not.
-        if self.loose_path(oid).exists() or any(oid in p for p in self.packs):
+        # Plain strings, not Path objects: ``add .`` calls this once per file.
+        directory = os.path.join(self.objects_dir, oid[:2])
+        path = os.path.join(directory, oid[2:])
+        if os.path.exists(path) or any(oid in p for p in self.packs):
             return oid
-        path = self.loose_path(oid)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        import tempfile  # only writers need it; keeps read-only commands quick to start
-
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="tmp_obj_")
+        if directory not in self._made_dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._made_dirs.add(directory)
+        compressed = zlib.compress(object_header(kind, len(data)) + data, 1)
+        # The temporary file is created read-only (objects are immutable; git makes them so too)
+        # and exclusively: O_EXCL fails rather than share a name with another writer.
+        while True:
+            tmp = os.path.join(directory, f"tmp_obj_{self._pid}_{next(self._tmp_ids)}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                break
+            except FileExistsError:
+                continue
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(zlib.compress(object_header(kind, len(data)) + data, 1))
-            os.chmod(tmp, 0o444)  # objects are immutable; git makes them read-only too
+            try:
+                written = 0
+                while written < len(compressed):
+                    written += os.write(fd, compressed[written:])
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

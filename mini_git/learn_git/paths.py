@@ -28,8 +28,9 @@ from pathlib import Path
 from .errors import UnsafePath
 
 # git's is_ntfs_dotgit: what NTFS resolves to ".git" (trailing dots and spaces are dropped, "::"
-# names a stream, git~1 is the 8.3 short name), after a "/" or "\\" or at the start.
-_NTFS_DOTGIT = re.compile(r"(?:^|[/\\])(?:\.git|git~1)[. ]*(?:$|[/\\:])", re.IGNORECASE)
+# names a stream, git~1 is the 8.3 short name), after a "/" or "\\" or at the start.  A string,
+# compiled (and cached by ``re``) on first use: ``status`` imports this module but never checks.
+_NTFS_DOTGIT = r"(?:^|[/\\])(?:\.git|git~1)[. ]*(?:$|[/\\:])"
 
 
 def check_tree_path(path: str) -> str:
@@ -39,7 +40,7 @@ def check_tree_path(path: str) -> str:
     for part in path.split("/"):
         if part in ("", ".", "..") or part.lower() == ".git":
             raise UnsafePath(f"refusing unsafe path {path!r} (component {part!r})")
-    if _NTFS_DOTGIT.search(path):
+    if re.search(_NTFS_DOTGIT, path, re.IGNORECASE):
         raise UnsafePath(f"refusing unsafe path {path!r} (an NTFS alias of .git)")
     return path
 

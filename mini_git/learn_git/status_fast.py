@@ -13,7 +13,9 @@ Where the plain ``status`` spends its time on 2,000 files, and what this does in
   ``trees``...), and with it ``dataclasses`` (which imports ``inspect``): 21-26 ms
   measured before any work, against 6-10 ms for this one.  This module imports only
   the standard library and ``status_report`` (``paths`` through it), and reads the few
-  files it needs itself.
+  files it needs itself.  Its SHA-1 is CPython's ``_sha1`` (``hashlib`` would load
+  OpenSSL), and ``__main__.py`` calls :func:`quick` before ``cli.py`` -- and argparse,
+  which imports ``gettext`` and ``locale`` -- for a bare ``status [--porcelain]``.
 - **HEAD vs index.**  The plain path flattens HEAD's 200 trees and compares them with
   the index.  Here, the index's cache tree (the top record of git's ``TREE``
   extension, which ``commit`` writes) names the tree its entries make: if that is
@@ -34,11 +36,16 @@ not (the plain path then writes the fresh stat data back to the index).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import struct
+import sys
 import zlib
+
+try:  # CPython's own SHA-1: importing hashlib loads OpenSSL's libcrypto, ~10 ms of start-up
+    from _sha1 import sha1
+except ImportError:  # another Python: hashlib's is the same function
+    from hashlib import sha1
 
 from . import status_report as report
 
@@ -107,7 +114,7 @@ def commit_tree(git_dir: str, oid: str) -> str | None:
             raw = zlib.decompress(f.read())
     except (OSError, zlib.error):
         return None
-    if hashlib.sha1(raw).hexdigest() != oid or not raw.startswith(b"commit "):
+    if sha1(raw).hexdigest() != oid or not raw.startswith(b"commit "):
         return None
     body = raw[raw.index(b"\0") + 1:]
     if not body.startswith(b"tree ") or body[45:46] != b"\n":
@@ -122,7 +129,7 @@ def read_index(path: str) -> tuple[list[tuple], str | None] | None:
             data = f.read()
     except OSError:
         return None
-    if len(data) < 32 or data[:4] != b"DIRC" or hashlib.sha1(data[:-20]).digest() != data[-20:]:
+    if len(data) < 32 or data[:4] != b"DIRC" or sha1(data[:-20]).digest() != data[-20:]:
         return None
     version, count = struct.unpack_from(">II", data, 4)
     if version != 2:
@@ -138,7 +145,8 @@ def read_index(path: str) -> tuple[list[tuple], str | None] | None:
         if flags & 0x7000 or length == 0xFFF:  # a stage, an extended entry, a very long name
             return None
         path = data[offset + 62:offset + 62 + length].decode("utf-8", "surrogateescape")
-        entries.append((path, sha.hex(), mode, size, mtime_s, mtime_ns, ctime_s, ctime_ns, ino))
+        # times as whole nanoseconds, to compare with lstat's st_mtime_ns/st_ctime_ns directly
+        entries.append((path, sha, mode, size, mtime_s * NS + mtime_ns, ctime_s * NS + ctime_ns, ino))
         offset += (62 + length + 8) // 8 * 8
     if offset > end:
         return None
@@ -160,18 +168,18 @@ def read_index(path: str) -> tuple[list[tuple], str | None] | None:
 def compare(root: str, entries: list[tuple], index_mtime_ns: int) -> dict[str, list] | None:
     """The unstaged lists (as ``commands/status.py`` makes them), or None if a refresh is due."""
     modified, deleted, typechanged = [], [], []
-    racy_from = divmod(index_mtime_ns, NS)
     lstat = os.lstat
-    for path, oid, mode, size, mtime_s, mtime_ns, ctime_s, ctime_ns, ino in entries:
+    for path, oid, mode, size, mtime, ctime, ino in entries:
         try:
             st = lstat(root + path)
         except (FileNotFoundError, NotADirectoryError):
             deleted.append(path)
             continue
-        same = ((mtime_ns, mtime_s, size, ctime_ns, ctime_s, ino, mode)
-                == (st.st_mtime_ns % NS, st[stat.ST_MTIME] & M32, st.st_size & M32, st.st_ctime_ns % NS,
-                    st[stat.ST_CTIME] & M32, st.st_ino & M32, git_mode(st.st_mode)))
-        if same and (mtime_s, mtime_ns) < racy_from:
+        # The index keeps 32-bit seconds: a time past 2106 never matches here, so such a file
+        # is hashed below and, unchanged, handed to the plain path (slower, still right).
+        same = (st.st_mtime_ns == mtime and st.st_size & M32 == size and st.st_ctime_ns == ctime
+                and st.st_ino & M32 == ino and git_mode(st.st_mode) == mode)
+        if same and mtime < index_mtime_ns:  # not racily clean: trusted without reading it
             continue
         if stat.S_ISDIR(st.st_mode):
             deleted.append(path)
@@ -187,7 +195,7 @@ def compare(root: str, entries: list[tuple], index_mtime_ns: int) -> dict[str, l
         else:
             with open(root + path, "rb") as f:
                 data = f.read()
-        if hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() != oid:
+        if sha1(b"blob %d\0" % len(data) + data).digest() != oid:
             modified.append(path)
         elif not same:
             return None  # unchanged, with new stat data: the plain path writes it back
@@ -315,14 +323,39 @@ def run(args) -> int:
     if found is None:
         from .commands import status  # the lesson: every case the shortcuts above do not cover
         return status.run(args)
+    return show(found, args.short)
+
+
+def show(found: tuple[dict[str, list], str | None, str], short: bool) -> int:
+    """Print what :func:`collect` found, in the porcelain (``short``) or the long format."""
     state, ref, oid = found
-    if args.short:
+    if short:
         for line in report.porcelain_lines(state):
             print(line)
         return 0
     merging = os.path.exists(os.path.join(find_work_tree(".") or ".", ".git", "MERGE_HEAD"))
     report.print_long(ref.removeprefix("refs/heads/") if ref else None, oid, merging, state)
     return 0
+
+
+SHORT = {"-s", "--short", "--porcelain"}
+
+
+def quick(argv: list[str]) -> int | None:
+    """Run ``status`` without building the command-line parser, when ``argv`` is a bare
+    ``status`` with at most one short-format option and the shortcuts apply; None otherwise
+    (``cli.py`` then does everything, errors included)."""
+    if not argv or argv[0] != "status" or len(argv) > 2 or (len(argv) == 2 and argv[1] not in SHORT):
+        return None
+    found = collect()
+    if found is None:
+        return None  # not the common case: cli.py and the plain path handle it, errors included
+    try:
+        code = show(found, short=len(argv) == 2)
+        sys.stdout.flush()
+    except BrokenPipeError:  # as cli.py: a reader that stopped early is not an error
+        code = 0
+    return code
 
 
 def register(sub) -> None:

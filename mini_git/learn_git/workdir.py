@@ -28,13 +28,19 @@ from .objects import hash_object
 from .paths import check_tree_path
 
 
-def full_path(work_tree: Path, path: str) -> Path:
-    """The file for ``path``, after checking it cannot leave the work tree."""
+def full_path(work_tree: Path, path: str, checked: set[str] | None = None) -> Path:
+    """The file for ``path``, after checking it cannot leave the work tree.
+
+    ``checked``: directories already found not to be symlinks, kept by a caller that asks
+    for many paths (``add``), so each directory is looked at once rather than once per file.
+    """
     check_tree_path(path)
     directory = path.rpartition("/")[0]
-    while directory:
+    while directory and (checked is None or directory not in checked):
         if os.path.islink(os.path.join(work_tree, directory)):
             raise UnsafePath(f"refusing to go through symlink '{directory}' for '{path}'")
+        if checked is not None:
+            checked.add(directory)  # and, as the loop goes on, every directory above it
         directory = directory.rpartition("/")[0]
     return work_tree / path
 
@@ -43,7 +49,8 @@ def read_content(target: Path, st: os.stat_result) -> bytes:
     """A file's bytes, or a symlink's target as bytes (that is what git stores for a link)."""
     if stat.S_ISLNK(st.st_mode):
         return os.fsencode(os.readlink(target))
-    return target.read_bytes()
+    with open(target, "rb") as f:
+        return f.read()
 
 
 def hash_file(work_tree: Path, path: str) -> tuple[str, bytes, os.stat_result]:

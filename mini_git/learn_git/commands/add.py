@@ -62,12 +62,13 @@ def add_paths(repo, rel_paths: list[str], verbose: bool = False) -> None:
                 print(f"remove '{key[0]}'")
     # Directories that hold staged files: a new file with one of these names replaces them.
     dirs = {e[0][:i] for e in entries for i, c in enumerate(e[0]) if c == "/"}
+    checked_dirs: set[str] = set()  # directories full_path found not to be symlinks
     for path, st in sorted(wanted.items()):
         old = entries.get((path, 0))
         racy = old is not None and old.mtime_s * 1_000_000_000 + old.mtime_ns >= index_mtime
         if old is not None and stat_matches(old, st) and not racy:
             continue
-        data = read_content(full_path(work_tree, path), st)
+        data = read_content(full_path(work_tree, path, checked_dirs), st)
         oid = repo.odb.write("blob", data)
         for stage in (1, 2, 3):  # staging a conflicted path marks it resolved
             entries.pop((path, stage), None)
