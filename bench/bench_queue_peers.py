@@ -6,7 +6,8 @@ finished by reading its own keys in Redis, so the clock never waits for a
 signal that one system gives and another does not:
 
 - **ours**: ``client.enqueue_many``; ``python -m learn_queue.worker --quiet``
-  (``--concurrency`` 10); finished = the queue and every processing list are
+  (``--concurrency`` 10), once with ``--fast`` (fast_worker.py) and once
+  without (the lesson's worker.py); finished = the queue and every processing list are
   empty, then every status hash says ``done`` (checked, not assumed);
 - **arq 0.28**: ``enqueue_job`` in bench_queue_arq_peer.py, run by the arq venv's
   python; its ``Worker`` with ``poll_delay=0`` and ``max_jobs`` = our concurrency;
@@ -53,10 +54,11 @@ def ensure_arq_venv() -> Path:
 
 
 class Ours:
-    name = "learn_queue"
     ready = "fetching"
 
-    def __init__(self) -> None:
+    def __init__(self, fast: bool = True) -> None:
+        self.fast = fast
+        self.name = "learn_queue --fast" if fast else "learn_queue (lesson)"
         self.jids: list[str] = []
 
     def enqueue(self, url: str, count: int) -> None:
@@ -71,7 +73,8 @@ class Ours:
 
     def start(self, url: str, n: int) -> ManagedProcess:
         return start_process([sys.executable, "-m", "learn_queue.worker", "--redis-url", url,
-                              "--concurrency", str(CONCURRENCY), "--worker-id", f"bench-{n}", "--quiet"],
+                              "--concurrency", str(CONCURRENCY), "--worker-id", f"bench-{n}", "--quiet",
+                              *(["--fast"] if self.fast else [])],
                              name=f"ours-{n}")
 
     def finished(self, client: redis.Redis, count: int) -> int:
