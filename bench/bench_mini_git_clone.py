@@ -54,7 +54,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from learn_git.network import pkt_line, upload_pack_v2
+from learn_git.network import pkt_line, upload_pack_v2, walk_fast
 from learn_git.network.pack_stream import ResolvedPacks
 from learn_git.network.pack_write import pack_from_store
 from learn_git.network.smart_http_peers import git, git_env, start_backend, start_our_server
@@ -199,19 +199,27 @@ def phases(bare: Path, wants: list[str]) -> None:
     start = clock()
     store = ResolvedPacks().store(ObjectStore(bare))
     resolved = clock()
-    oids = objects_to_send(store, wants, [])
+    oids = objects_to_send(store, wants, [], walk_fast.tree_objects)  # what the server runs
     walked = clock()
     pack = pack_from_store(store, oids)
     packed = clock()
+    plain = objects_to_send(store, wants, [])  # the lesson's walk (walk.tree_objects)
+    walked_plain = clock()
+    assert plain == oids, "walk_fast.py and walk.py disagree"
     trees = [store.read(oid)[1] for oid in oids if store.read(oid)[0] == "tree"]
     before = clock()
     entries = sum(len(parse_tree(data)) for data in trees)
     parsed = clock()
+    for data in trees:
+        walk_fast.links(data)
+    linked = clock()
     print(f"\nour clone answer in steps, CPU seconds (no profiler; {len(oids)} objects, "
           f"{len(pack):,} pack bytes):")
     steps = (("resolve the stored pack (cold only, then cached)", resolved - start),
-             ("walk: commits, trees, blobs to send", walked - resolved),
-             (f"  of which parsing {len(trees):,} trees ({entries:,} entries)", parsed - before),
+             ("walk: commits, trees, blobs to send (walk_fast.py)", walked - resolved),
+             (f"  of which reading {len(trees):,} trees ({entries:,} entries)", linked - parsed),
+             ("the lesson's walk instead (walk.py)", walked_plain - packed),
+             ("  of which parsing the trees (objects.parse_tree)", parsed - before),
              ("write the pack (copy stored entries, SHA-1)", packed - walked))
     for label, seconds in steps:
         print(f"  {label:<58} {seconds:6.2f} s")

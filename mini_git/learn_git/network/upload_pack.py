@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ..errors import GitError
 from ..refs import list_refs, read_head
-from . import pkt_line
+from . import pkt_line, walk_fast
 from .pack_write import pack_from_store
 from .pkt_line import Data, Flush
 from .smart_http import UPLOAD_PACK_CAPS, is_oid
@@ -156,7 +156,7 @@ def serve_upload_pack(git_dir, odb, body: bytes, progress_every: bool = True) ->
              "done": request.done, "objects": 0, "pack_bytes": 0}
     if not request.done:
         return bytes(out), stats
-    oids = objects_to_send(odb, request.wants, common)
+    oids = objects_to_send(odb, request.wants, common, walk_fast.tree_objects)  # walk_fast.py: same list
     if "include-tag" in request.caps:
         oids += include_tags(git_dir, odb, oids)
     pack = pack_from_store(odb, oids)

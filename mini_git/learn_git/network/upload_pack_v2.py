@@ -23,7 +23,7 @@ A fetch response is in sections: ``acknowledgments`` (while negotiating) or
 from __future__ import annotations
 
 from ..refs import list_refs, read_head
-from . import pkt_line
+from . import pkt_line, walk_fast
 from .pack_write import pack_from_store
 from .pkt_line import Data, Delim, Flush
 from .smart_http import AGENT
@@ -111,7 +111,7 @@ def fetch(git_dir, odb, args: list[bytes]) -> tuple[bytes, dict]:
     if not request.done:
         acks = [f"ACK {oid}" for oid in common] or ["NAK"]   # v2 ACKs carry no status word
         return pkt_line.encode_all(["acknowledgments", *acks]), stats
-    oids = objects_to_send(odb, request.wants, common)
+    oids = objects_to_send(odb, request.wants, common, walk_fast.tree_objects)  # walk_fast.py: same list
     if b"include-tag" in args:
         oids += include_tags(git_dir, odb, oids)
     pack = pack_from_store(odb, oids)

@@ -84,10 +84,12 @@ def tree_objects(odb, tree: str, into: set[str], order: list[str], exclude: set[
                 order.append(entry.oid)
 
 
-def objects_to_send(odb, wants: list[str], haves: list[str]) -> list[str]:
+def objects_to_send(odb, wants: list[str], haves: list[str], tree_walk=tree_objects) -> list[str]:
     """Object ids reachable from ``wants`` but not from ``haves``: commits first, then tags, trees, blobs.
 
     ``haves`` the store does not hold are ignored (a client may know more than we do).
+    ``tree_walk``: :func:`tree_objects`, or a function that does the same faster (the server
+    passes ``walk_fast.tree_objects``).
     """
     have_tips = []
     for have in haves:
@@ -115,16 +117,16 @@ def objects_to_send(odb, wants: list[str], haves: list[str]) -> list[str]:
         ordered_commits.append((oid, commit))
         boundary.update(p for p in commit.parents if p in uninteresting)
     for oid in boundary:
-        tree_objects(odb, parse_commit(odb.read_kind(oid, "commit")).tree, exclude, scratch, set())
+        tree_walk(odb, parse_commit(odb.read_kind(oid, "commit")).tree, exclude, scratch, set())
 
     seen: set[str] = set()
     order: list[str] = [oid for oid, _ in ordered_commits] + tags
     for _, commit in ordered_commits:
-        tree_objects(odb, commit.tree, seen, order, exclude)
+        tree_walk(odb, commit.tree, seen, order, exclude)
     for oid in others:
         kind, _ = odb.read(oid)
         if kind == "tree":
-            tree_objects(odb, oid, seen, order, exclude)
+            tree_walk(odb, oid, seen, order, exclude)
         elif oid not in seen and oid not in exclude:
             seen.add(oid)
             order.append(oid)
