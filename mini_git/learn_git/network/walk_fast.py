@@ -8,9 +8,11 @@ bytes with regular expressions, in C: one checks that the whole body is a run of
 in the form git writes them, one picks each entry's mode and id.  Anything else -- a mode
 written with a leading zero, an odd name, a body the pattern does not cover end to end
 -- goes through ``objects.parse_tree``, so a damaged tree fails exactly as it does in
-the lesson.  ``upload_pack_v2`` (the server's clone and fetch answer) picks it at
-import; ``tests/mini_git/test_net_walk_fast.py`` requires both walks to give the same
-object list, in the same order.
+the lesson.  What it reads is kept per tree id (:data:`LINKS`): trees never change, so a
+later clone or fetch reuses it, as the server already reuses the resolved pack.
+``upload_pack.py`` and ``upload_pack_v2.py`` (the server's clone and fetch answers) use it;
+``tests/mini_git/test_net_walk_fast.py`` requires both walks to give the same object
+list, in the same order.
 """
 
 from __future__ import annotations
@@ -39,8 +41,25 @@ def links(data: bytes) -> tuple[list[str], list[str]]:
     return [e.oid for e in entries if e.is_tree], [e.oid for e in entries if not e.is_tree]
 
 
+# tree id -> links(its body).  An id names its content, so an entry can never go stale: like
+# the resolved packs (pack_stream.ResolvedPacks), the next clone finds its trees read already.
+# Bounded: emptied when it holds LINKS_LIMIT trees.
+LINKS: dict[str, tuple[list[str], list[str]]] = {}
+LINKS_LIMIT = 20_000
+
+
+def tree_links(odb, oid: str) -> tuple[list[str], list[str]]:
+    found = LINKS.get(oid)
+    if found is None:
+        found = links(odb.read_kind(oid, "tree"))
+        if len(LINKS) >= LINKS_LIMIT:
+            LINKS.clear()
+        LINKS[oid] = found
+    return found
+
+
 def tree_objects(odb, tree: str, into: set[str], order: list[str], exclude: set[str]) -> None:
-    """``walk.tree_objects``, reading each tree with :func:`links`."""
+    """``walk.tree_objects``, reading each tree with :func:`links` (once: :data:`LINKS`)."""
     stack = [tree]
     while stack:
         oid = stack.pop()
@@ -48,7 +67,7 @@ def tree_objects(odb, tree: str, into: set[str], order: list[str], exclude: set[
             continue
         into.add(oid)
         order.append(oid)
-        trees, others = links(odb.read_kind(oid, "tree"))
+        trees, others = tree_links(odb, oid)
         stack.extend(trees)  # as the lesson pushes them, in stored order
         for child in others:
             if child not in into and child not in exclude:
