@@ -158,21 +158,13 @@ class Subscriber:
         lost_at: float | None = None
         loop = asyncio.get_running_loop()
         while not self._closing:
-            # A fresh client per attempt, with redis-py's own retries off: reconnecting
-            # and resubscribing are ours to do, and to trace.  decode_responses=False: a
-            # message that is not UTF-8 must reach our validation, not crash the parser.
-            client = aioredis.from_url(self.redis_url, decode_responses=False, client_name=self.name,
-                                       retry=Retry(NoBackoff(), 0, supported_errors=()))
-            pubsub = client.pubsub()
+            client, pubsub = self._connection()
             was_subscribed = False
             try:
                 await self._subscribe(pubsub, lost_at is not None, loop.time() - (lost_at or 0.0))
                 was_subscribed = True
                 attempt = 0
-                while not self._closing:
-                    message = await pubsub.get_message(timeout=None)  # block until pushed
-                    if message is not None:
-                        self._handle(message)
+                await self._listen(pubsub)
             except (RedisError, OSError) as exc:
                 reason = str(exc) or type(exc).__name__
             finally:
@@ -191,6 +183,22 @@ class Subscriber:
             self.trace.state(f"{what} ({reason}); reconnect in {delay:.2g} s")
             await asyncio.sleep(delay)
             self.machine.fire("backoff_over")
+
+    def _connection(self) -> tuple[Any, Any]:
+        """A fresh client per attempt, and its PubSub: (client, pubsub)."""
+        # redis-py's own retries off: reconnecting and resubscribing are ours to do, and to
+        # trace.  decode_responses=False: a message that is not UTF-8 must reach our
+        # validation, not crash the parser.
+        client = aioredis.from_url(self.redis_url, decode_responses=False, client_name=self.name,
+                                   retry=Retry(NoBackoff(), 0, supported_errors=()))
+        return client, client.pubsub()
+
+    async def _listen(self, pubsub: Any) -> None:
+        """Handle each pushed message until we close; a lost connection raises."""
+        while not self._closing:
+            message = await pubsub.get_message(timeout=None)  # block until pushed
+            if message is not None:
+                self._handle(message)
 
     async def _subscribe(self, pubsub: Any, again: bool, gap: float) -> None:
         if self.channels:
