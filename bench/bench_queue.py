@@ -9,8 +9,8 @@ first worker's ready line until the system's own records say all N are done
 imports are left out of the clock, for every system alike; jobs run while the
 other workers still start are in it.
 
-Ours runs twice, with ``--fast`` (fast_worker.py: the figure held against the
-targets) and without (the lesson's worker.py, for comparison).  The systems
+Ours runs twice: ``learn_queue.fast_worker`` (the figure held against the
+targets) and the lesson's ``learn_queue.worker``, for comparison.  The systems
 share one Redis, flushed before each measurement; rounds are interleaved
 (ours, lesson, arq, RQ, ours, ...) so a slow moment of the machine hits all
 of them, and the median of the rounds is reported.  Targets (bench/README.md, issue 27):

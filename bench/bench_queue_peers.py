@@ -5,9 +5,9 @@ worker processes the way its documentation says, and tells how many jobs are
 finished by reading its own keys in Redis, so the clock never waits for a
 signal that one system gives and another does not:
 
-- **ours**: ``client.enqueue_many``; ``python -m learn_queue.worker --quiet``
-  (``--concurrency`` 10), once with ``--fast`` (fast_worker.py) and once
-  without (the lesson's worker.py); finished = the queue and every processing list are
+- **ours**: ``client.enqueue_many``; ``python -m learn_queue.fast_worker --quiet``
+  (``--concurrency`` 10), and the lesson's ``learn_queue.worker`` with the same
+  options beside it; finished = the queue and every processing list are
   empty, then every status hash says ``done`` (checked, not assumed);
 - **arq 0.28**: ``enqueue_job`` in bench_queue_arq_peer.py, run by the arq venv's
   python; its ``Worker`` with ``poll_delay=0`` and ``max_jobs`` = our concurrency;
@@ -58,7 +58,7 @@ class Ours:
 
     def __init__(self, fast: bool = True) -> None:
         self.fast = fast
-        self.name = "learn_queue --fast" if fast else "learn_queue (lesson)"
+        self.name = "learn_queue fast_worker" if fast else "learn_queue (lesson)"
         self.jids: list[str] = []
 
     def enqueue(self, url: str, count: int) -> None:
@@ -72,9 +72,9 @@ class Ours:
         self.jids = asyncio.run(run())
 
     def start(self, url: str, n: int) -> ManagedProcess:
-        return start_process([sys.executable, "-m", "learn_queue.worker", "--redis-url", url,
-                              "--concurrency", str(CONCURRENCY), "--worker-id", f"bench-{n}", "--quiet",
-                              *(["--fast"] if self.fast else [])],
+        program = "learn_queue.fast_worker" if self.fast else "learn_queue.worker"
+        return start_process([sys.executable, "-m", program, "--redis-url", url,
+                              "--concurrency", str(CONCURRENCY), "--worker-id", f"bench-{n}", "--quiet"],
                              name=f"ours-{n}")
 
     def finished(self, client: redis.Redis, count: int) -> int:

@@ -28,7 +28,9 @@ and unrunnable jobs take the lesson's path (rare, one round trip each).
 ``tests/queue/test_fast_worker.py`` runs the same jobs through both workers and
 compares what they leave in Redis.
 
-Chosen at start: ``python -m learn_queue.worker --fast`` (the benchmark uses it).
+Chosen at start: ``python -m learn_queue.fast_worker`` takes the options of
+``python -m learn_queue.worker`` and runs this class instead (the benchmark
+measures both).
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from wirelab_common.errors import run_main
+
 from . import jobs
 from .client import DONE_TTL, Keys, routing
 from .fetch import DONE, LATE, TAKEN_BACK
 from .outage import Outage, Stopped
-from .worker import Worker
+from .worker import Worker, main
 
 _DONE_SHA: str | None = None
 
@@ -214,3 +218,7 @@ class FastWorker(Worker):
             if isinstance(answer, Exception):
                 raise answer
         return answers
+
+
+if __name__ == "__main__":
+    run_main(lambda: main(kind=FastWorker))

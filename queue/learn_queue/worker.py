@@ -6,7 +6,7 @@ scheduler / reaper -> web.
     python -m learn_queue.worker --redis-url redis://127.0.0.1:6379/0 \\
         [--queues critical,default,low] [--concurrency 10] [--worker-id ID] [--heartbeat 1.0] \\
         [--dead-after 5.0] [--poll 0.5] [--backoff-scale 1.0] [--job-timeout 30] [--grace 5] \\
-        [--redis-timeout 5] [--namespace lq] [--no-reaper] [--fast] [-v | -q]
+        [--redis-timeout 5] [--namespace lq] [--no-reaper] [-v | -q]
 
 One asyncio process, four tasks:
 
@@ -343,13 +343,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="first part of every Redis key: NS:queue:default ... (A-Z a-z 0-9 _ . - { })")
     parser.add_argument("--no-reaper", action="store_true",
                         help="heartbeat, but never reap a dead worker (the demo's act 3 must then fail)")
-    parser.add_argument("--fast", action="store_true",
-                        help="batch the round trips of jobs that run side by side (fast_worker.py)")
     add_verbosity(parser)  # -v: each job's JSON; -q: no trace lines but the ready line and errors
     return parser.parse_args(argv)
 
 
-async def main(argv: list[str] | None = None) -> None:
+async def main(argv: list[str] | None = None, kind: type[Worker] = Worker) -> None:
+    """The command line; ``kind`` is the worker class (fast_worker.py runs this with its own)."""
     args = parse_args(argv)
     if not args.redis_url:
         raise SetupError("no Redis URL", "pass --redis-url redis://127.0.0.1:6379/0 or set REDIS_URL")
@@ -366,9 +365,6 @@ async def main(argv: list[str] | None = None) -> None:
                               max_connections=max(100, args.concurrency + 10))
     try:
         await check_at_start(redis, args.redis_url)
-        kind = Worker
-        if args.fast:
-            from .fast_worker import FastWorker as kind  # the same worker, fewer round trips
         worker = kind(redis, queues=queues, concurrency=args.concurrency, worker_id=args.worker_id,
                         heartbeat=args.heartbeat, dead_after=args.dead_after, poll=args.poll,
                         backoff_scale=args.backoff_scale, job_timeout=args.job_timeout, grace=args.grace,

@@ -120,8 +120,8 @@ async def _finished(w, count):
 
 
 def fast_worker(procs, url, name, *extra):
-    return procs.python("learn_queue.worker", "--redis-url", url, "--worker-id", name, "--poll", "0.05",
-                        "--fast", "--concurrency", "200", "--dead-after", "1", *extra, name=name,
+    return procs.python("learn_queue.fast_worker", "--redis-url", url, "--worker-id", name, "--poll", "0.05",
+                        "--concurrency", "200", "--dead-after", "1", *extra, name=name,
                         ready_line="fetching")
 
 
