@@ -13,8 +13,9 @@ and, once subscribed, :meth:`Subscriber._handle` called from ``data_received``
 itself.  A message is handled in the same turn of the loop that read it, with
 no task to wake in between.
 
-What Redis sees is what redis-py sends: ``CLIENT SETNAME <name>`` (and ``AUTH``
-if the URL has a password), then ``SUBSCRIBE``/``PSUBSCRIBE``, in RESP2.  The
+What Redis sees: ``CLIENT SETNAME <name>`` (redis-py's ``client_name``; and
+``AUTH`` if the URL has a password), then ``SUBSCRIBE``/``PSUBSCRIBE``, in RESP2
+(redis-py 8 speaks RESP3 here; the pushes carry the same fields).  The
 semantics are the lesson's (at most once: what is published while we are
 away is lost); ``tests/pubsub/test_fast_subscriber.py`` runs both classes
 through the same publishes, patterns, bad envelopes and a Redis restart, and
