@@ -4,8 +4,8 @@ Reading order: optional, after worker (the speed beside the lesson).
 
 ``worker.py`` is the lesson: one fetched job, one ``LMOVE``; then, per job, an
 ``HSET`` (running) and the finishing script: three round trips, each a
-``send()`` and a wake-up of Redis.  On a loaded 2-core machine the ``send()`` is
-where most of a no-op job's time goes (cProfile: about half).  This worker
+``send()`` and a wake-up of Redis.  On a loaded 2-core machine that ``send()``
+is the largest single cost of a no-op job (cProfile: about a quarter).  This worker
 sends the *same commands* in fewer packets:
 
 - **fetch**: with ``k`` slots free, ``k`` ``LMOVE``s in one pipeline (not a
