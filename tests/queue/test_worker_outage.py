@@ -133,7 +133,9 @@ async def test_sigterm_while_redis_is_down_exits_0_after_the_grace_and_leaves_th
     await asyncio.to_thread(w.wait_line, r"redis unreachable \(", 10)
     started = asyncio.get_running_loop().time()
     assert await asyncio.to_thread(w.stop, 10) == 0
-    assert asyncio.get_running_loop().time() - started < 4  # the grace, then about 1 s to give back
+    # The grace (0.5 s), then about 1 s to give back; far below the 30 s job it did not wait for.
+    # (It took 4.6 s once on two busy cores, so the bound leaves room for a loaded machine.)
+    assert asyncio.get_running_loop().time() - started < 8
     assert "Redis unreachable, so what we held stays in our processing list for a reaper" in w.output()
     assert "Traceback" not in w.output()
 
