@@ -118,8 +118,11 @@ def start_tcpdump(pcap: str, interface: str = "lo") -> Tcpdump:
         raise SetupError("tcpdump not found", fix_hint("tcpdump"))
     # --immediate-mode: take each packet from the kernel as it comes (by default libpcap waits up to
     # 1 s to fill a block, and a stop within that second loses the block); -U: write each packet
-    # to the file at once; -n: no DNS look-ups of our own in the capture
-    argv = [binary, "-i", interface, "--immediate-mode", "-U", "-n", "-s", "0", "-w", pcap, "tcp or udp"]
+    # to the file at once; -n: no DNS look-ups of our own in the capture; -B: a 64 MiB kernel
+    # buffer (KiB) instead of 2 MiB, so that a loaded machine (a parallel test run) starving tcpdump
+    # of CPU delays packets instead of dropping them ("TCP previous segment not captured")
+    argv = [binary, "-i", interface, "--immediate-mode", "-U", "-n", "-s", "0", "-B", "65536", "-w", pcap,
+            "tcp or udp"]
     tcpdump = Tcpdump(argv)
     try:
         eventually(lambda: tcpdump.listening() or tcpdump.proc.poll() is not None, START_TIMEOUT,

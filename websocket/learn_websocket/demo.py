@@ -153,6 +153,10 @@ async def talk_across_servers(trace: Trace, alice: ChatClient, bob: ChatClient) 
     await bob.say(ROOM, "hi alice, from the other server")
     await expect(alice, is_message_from("bob", "hi alice, from the other server"),
                  f"bob's answer never crossed from {bob.server_id} to {alice.server_id}")
+    # The room includes its sender: bob's own copy comes back through Redis too (on a loaded
+    # machine it may arrive after alice's, so wait for it before the act ends).
+    await expect(bob, is_message_from("bob", "hi alice, from the other server"),
+                 f"bob's answer never came back to him through {bob.server_id}")
     trace.note("both directions crossed servers through Redis pub/sub")
 
 
