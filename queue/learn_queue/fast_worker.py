@@ -129,33 +129,11 @@ class FastWorker(Worker):
         self.starts = Coalescer("job start", self.outage, self._send_starts)
         self.finishes = Coalescer("job done", self.outage, self._send_dones)
 
-    async def _fetch_loop(self) -> None:
-        while not self._stopping.is_set():
-            while len(self.running) >= self.concurrency and not self._stopping.is_set():
-                self._wake.clear()
-                await self._wake.wait()
-            if self._stopping.is_set():
-                break
-            failures = self.outage.last_failure
-            free = self.concurrency - len(self.running)
-            try:
-                got = await self._redis("fetch", lambda free=free: fetch_many(
-                    self.redis, self.keys, self.queues, self.processing, free, self.poll),
-                    stop=self._stopping)
-            except Stopped:
-                break
-            if got and self._stopping.is_set():
-                break  # they stay in our processing list; unregister() gives them back
-            for queue, raw in got:
-                self.held[raw] += 1
-                task = asyncio.create_task(self._run_job(queue, raw))
-                self.running.add(task)
-                task.add_done_callback(lambda t, raw=raw: self._job_ended(t, raw))
-            if self.outage.last_failure != failures:
-                try:
-                    await self._give_back_strays()
-                except Stopped:
-                    break
+    async def _fetch(self) -> list[tuple[str, bytes]]:
+        """As many jobs as there are free slots, in one pipeline (the lesson fetches one)."""
+        free = self.concurrency - len(self.running)
+        return await self._redis("fetch", lambda: fetch_many(
+            self.redis, self.keys, self.queues, self.processing, free, self.poll), stop=self._stopping)
 
     async def _drain(self) -> None:
         await super()._drain()

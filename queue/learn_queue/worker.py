@@ -189,26 +189,32 @@ class Worker:
                 await self._wake.wait()
             if self._stopping.is_set():
                 break
-            # Block no longer than --poll, so a stop request is noticed soon.
             failures = self.outage.last_failure
             try:
-                got = await self._redis("fetch", lambda: fetch(self.redis, self.keys, self.queues,
-                                                               self.processing, self.poll),
-                                        stop=self._stopping)
+                got = await self._fetch()
             except Stopped:
                 break
-            if got is not None:
-                if self._stopping.is_set():
-                    break  # it stays in our processing list; unregister() gives it back
-                self.held[got[1]] += 1
-                task = asyncio.create_task(self._run_job(*got))
+            if got and self._stopping.is_set():
+                break  # they stay in our processing list; unregister() gives them back
+            for queue, raw in got:
+                self.held[raw] += 1
+                task = asyncio.create_task(self._run_job(queue, raw))
                 self.running.add(task)
-                task.add_done_callback(lambda t, raw=got[1]: self._job_ended(t, raw))
+                task.add_done_callback(lambda t, raw=raw: self._job_ended(t, raw))
             if self.outage.last_failure != failures:
                 try:
                     await self._give_back_strays()
                 except Stopped:
                     break
+
+    async def _fetch(self) -> list[tuple[str, bytes]]:
+        """One job by reliable fetch (BLMOVE), as [(queue, raw)], or [] when none came.
+
+        Blocks no longer than --poll, so a stop request is noticed soon."""
+        got = await self._redis("fetch", lambda: fetch(self.redis, self.keys, self.queues,
+                                                       self.processing, self.poll),
+                                stop=self._stopping)
+        return [] if got is None else [got]
 
     async def _give_back_strays(self) -> None:
         """After a failed fetch: a job Redis moved to us, its reply lost, waits in our list unseen."""
