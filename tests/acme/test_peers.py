@@ -116,70 +116,30 @@ def test_lego_gets_a_certificate_from_our_ca(our_ca, tmp_path):
     assert again.returncode != 0 and "alreadyRevoked" in again.stdout + again.stderr
 
 
+def certbot(tmp_path: Path, ca, timeout: float, *args: str) -> subprocess.CompletedProcess:
+    """``certbot ARGS`` against our CA, with its config, work and log folders under ``tmp_path``."""
+    return subprocess.run(
+        ["certbot", *args, "--server", f"{ca.url}/directory", "--config-dir", str(tmp_path / "c"),
+         "--work-dir", str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l"), "--non-interactive"],
+        capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.mark.timeout(150)
 def test_certbot_gets_a_certificate_from_our_ca_with_an_rs256_account(our_ca, tmp_path):
     need_binary("certbot", "certbot")
     need_binary("openssl", "openssl")
     ca, http01, root = our_ca
-    result = subprocess.run(
-        [
-            "certbot",
-            "certonly",
-            "--standalone",
-            "--http-01-port",
-            str(http01),
-            "--http-01-address",
-            "127.0.0.1",
-            "--server",
-            f"{ca.url}/directory",
-            "--config-dir",
-            str(tmp_path / "c"),
-            "--work-dir",
-            str(tmp_path / "w"),
-            "--logs-dir",
-            str(tmp_path / "l"),
-            "--non-interactive",
-            "--agree-tos",
-            "-m",
-            "admin@wirelab.test",
-            "-d",
-            NAME,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=140,
-    )
+    result = certbot(tmp_path, ca, 140, "certonly", "--standalone", "--http-01-port", str(http01),
+                     "--http-01-address", "127.0.0.1", "--agree-tos", "-m", "admin@wirelab.test", "-d", NAME)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     live = tmp_path / "c" / "live" / NAME
     verified = openssl_verify(root, live / "cert.pem", live / "chain.pem")
     assert verified.returncode == 0, verified.stderr
     assert "RS256" in ca.output()  # certbot's account key is RSA: our RS256 path, checked by a peer
     # certbot revokes it, signing with the certificate's own key (a jwk request, RFC 8555 §7.6)
-    result = subprocess.run(
-        [
-            "certbot",
-            "revoke",
-            "--cert-path",
-            str(live / "cert.pem"),
-            "--key-path",
-            str(live / "privkey.pem"),
-            "--reason",
-            "keycompromise",
-            "--no-delete-after-revoke",
-            "--server",
-            f"{ca.url}/directory",
-            "--config-dir",
-            str(tmp_path / "c"),
-            "--work-dir",
-            str(tmp_path / "w"),
-            "--logs-dir",
-            str(tmp_path / "l"),
-            "--non-interactive",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=100,
-    )
+    result = certbot(tmp_path, ca, 100, "revoke", "--cert-path", str(live / "cert.pem"),
+                     "--key-path", str(live / "privkey.pem"), "--reason", "keycompromise",
+                     "--no-delete-after-revoke")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     ca.wait_line(re.escape("by the certificate's own key, reason 1"), 10)
 
