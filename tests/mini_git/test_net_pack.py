@@ -8,19 +8,12 @@ import pytest
 
 from learn_git.network.pack_stream import PackError, receive_pack_bytes, store_received
 from learn_git.network.pack_write import pack_from_store, write_idx, write_pack
-from learn_git.network.smart_http_peers import git, git_env, make_history
+from learn_git.network.smart_http_peers import git, make_history
 from learn_git.network.walk import is_ancestor, objects_to_send
 from learn_git.objects import hash_object
 from learn_git.odb import ObjectStore
-from tests.conftest import need_binary
 
 pytestmark = pytest.mark.differential
-
-
-@pytest.fixture
-def env(tmp_path):
-    need_binary("git", "git")
-    return git_env(tmp_path / "home")
 
 
 @pytest.fixture

@@ -13,19 +13,12 @@ import pytest
 
 from learn_git.errors import CorruptObject
 from learn_git.network import walk_fast
-from learn_git.network.smart_http_peers import git, git_env, make_history
+from learn_git.network.smart_http_peers import git, make_history
 from learn_git.network.walk import objects_to_send, tree_objects
 from learn_git.objects import parse_tree
 from learn_git.odb import ObjectStore
-from tests.conftest import need_binary
 
 pytestmark = pytest.mark.differential
-
-
-@pytest.fixture
-def env(tmp_path):
-    need_binary("git", "git")
-    return git_env(tmp_path / "home")
 
 
 @pytest.fixture
