@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 from starlette.requests import Request
@@ -36,15 +37,27 @@ def frame(event: Event) -> bytes:
     return f"id: {event.seq}\ndata: {event.json()}\n\n".encode()
 
 
+@dataclass
+class SseEvent:
+    id: str  # the last id: seen, this event's or an earlier one's (what Last-Event-ID sends)
+    type: str
+    data: str
+    at: float = 0.0  # time.monotonic() when it arrived, for a client that measures (the hybrid's)
+
+
 class SseParser:
-    """Bytes in, (last event id, data) out: the subset of the WHATWG parser a feed needs."""
+    """Bytes or lines in, events out (WHATWG HTML "Interpreting an event stream"): the fields
+    ``data``, ``event``, ``id`` and ``retry``; comments (our heartbeat) are skipped."""
 
     def __init__(self) -> None:
         self.buffer = b""
-        self.data: list[str] = []
-        self.last_id = ""
+        self.last_id = ""  # kept even across streams: it is what Last-Event-ID sends
+        self.retry_ms: int | None = None
+        self._type = ""
+        self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        """Bytes as they arrive, split anywhere: ``(last id, data)`` for each event completed."""
         self.buffer += chunk
         events = []
         # Lines end in CRLF, LF or CR; a CR at the very end may be half of a CRLF: wait for more.
@@ -55,19 +68,34 @@ class SseParser:
             end = min(ends)
             if self.buffer[end:end + 1] == b"\r" and end + 1 == len(self.buffer):
                 return events
-            line = self.buffer[:end].decode("utf-8", "replace")
+            text = self.buffer[:end].decode("utf-8", "replace")
             self.buffer = self.buffer[end + (2 if self.buffer[end:end + 2] == b"\r\n" else 1):]
-            if line == "":  # a blank line dispatches the event
-                if self.data:
-                    events.append((self.last_id, "\n".join(self.data)))
-                self.data = []
-            elif not line.startswith(":"):  # ": ..." is a comment (our heartbeat)
-                name, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if name == "data":
-                    self.data.append(value)
-                elif name == "id" and "\0" not in value:
-                    self.last_id = value
+            event = self.line(text)
+            if event is not None:
+                events.append((event.id, event.data))
+
+    def line(self, text: str) -> SseEvent | None:
+        """One line without its end; an event comes out at the blank line that ends it."""
+        if not text:
+            if not self._data:  # a block with no data (retry: only, a comment) dispatches nothing
+                self._type = ""
+                return None
+            event = SseEvent(self.last_id, self._type or "message", "\n".join(self._data))
+            self._type, self._data = "", []
+            return event
+        if text.startswith(":"):
+            return None  # a comment: the heartbeat
+        name, _, value = text.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._type = value
+        elif name == "id" and "\0" not in value:
+            self.last_id = value
+        elif name == "retry" and value.isdigit():
+            self.retry_ms = int(value)
+        return None
 
 
 def routes(feed: Feed, trace: Trace, heartbeat: float) -> list[Route]:

@@ -20,7 +20,6 @@ import asyncio
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
 
 import httpx
 import websockets
@@ -29,46 +28,7 @@ from wirelab_common.errors import CheckFailed
 from wirelab_common.waiting import eventually_async
 from wirelab_common.wiretrace import Trace, shorten
 
-
-@dataclass
-class SseEvent:
-    id: str
-    type: str
-    data: str
-    at: float = 0.0  # time.monotonic() when it arrived (set by SseSubscriber)
-
-
-@dataclass
-class SseParser:
-    """Lines in, events out (WHATWG HTML §9.2.6 "Interpreting an event stream"), for one stream."""
-
-    last_id: str = ""
-    retry_ms: int | None = None
-    _type: str = ""
-    _data: list[str] = field(default_factory=list)
-
-    def line(self, text: str) -> SseEvent | None:
-        """Feed one line (without its end); an event comes out at the blank line that ends it."""
-        if not text:
-            if not self._data:  # a block with no data (retry: only, a comment) dispatches nothing
-                self._type = ""
-                return None
-            event = SseEvent(self.last_id, self._type or "message", "\n".join(self._data))
-            self._type, self._data = "", []
-            return event
-        if text.startswith(":"):
-            return None  # a comment: the heartbeat
-        name, _, value = text.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._type = value
-        elif name == "id" and "\0" not in value:
-            self.last_id = value  # kept even across streams: it is what Last-Event-ID sends
-        elif name == "retry" and value.isdigit():
-            self.retry_ms = int(value)
-        return None
+from ..sse import SseEvent, SseParser  # the one SSE parser of this pattern (choose's method (c))
 
 
 class SseSubscriber:
