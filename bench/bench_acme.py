@@ -38,6 +38,7 @@ from learn_acme import jws
 from learn_acme.client import AcmeClient
 from learn_acme.pebble_ca import running_pebble
 from learn_acme.responder import Responder
+from wirelab_common.bench_report import report
 from wirelab_common.errors import SetupError
 from wirelab_common.processes import start_server
 from wirelab_common.wiretrace import Trace
@@ -179,6 +180,8 @@ async def main(args: argparse.Namespace) -> None:
     else:
         print(row.format("pebble", peer.rate, peer.ca_ms, peer.client_ms))
         print(f"  ours/pebble = {mine.rate / peer.rate:.2f}x (target >= 1.0x)")
+        report("acme", "certificates issued/s end to end", mine.rate / peer.rate, 1.0,
+               anchor=f"pebble as the CA, same client, {args.count} certificates")
     print("JWS verifications/s (parse + verify), beside josepy and the bare signature check:")
     if josepy is None:
         print("  josepy   not measured: josepy is not installed (pip install josepy)")
@@ -186,6 +189,8 @@ async def main(args: argparse.Namespace) -> None:
         vs = f"josepy {theirs:7.0f}/s  ours/josepy {mine / theirs:.2f}x" if theirs else "josepy -"
         floor = f"bare cryptography {bare:7.0f}/s  ours/bare {mine / bare:.2f}x"
         print(f"  {name}  ours {mine:7.0f}/s   {vs}   {floor}")
+        if theirs:
+            report("acme", f"JWS verifications {name} vs josepy", mine / theirs, None, anchor="josepy")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 
 from learn_graphql.transport_ws import SUBPROTOCOL, ClientConnection
+from wirelab_common.bench_report import report
 from wirelab_common.processes import start_server
 from wirelab_common.redis_server import start_redis
 
@@ -183,6 +184,12 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"  ratio SSE/anchor: {a / sse:.2f}x; SSE/WebSocket: {g / sse:.2f}x")
     print(f"  ratio ours/anchor: {a / ours:.2f}x (shared execution; {g / ours:.1f}x strawberry's path)")
     print(f"  the GraphQL layer costs {(g - a) / deliveries * 1e6:.1f} us per delivered event")
+    full = (args.subscribers, args.events) == (1000, 100)
+    anchor = "websockets.broadcast of the same payloads" + (
+        "" if full else f", only {args.subscribers} x {args.events}")
+    report("graphql", "strawberry, graphql-transport-ws", ratio, TARGET, anchor=anchor)
+    report("graphql", "strawberry, graphql-sse", a / sse, None, anchor=anchor)
+    report("graphql", "ours, shared execution", a / ours, TARGET, anchor=anchor)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 from learn_proxy.nginx_ref import render
+from wirelab_common.bench_report import report
 from wirelab_common.processes import ManagedProcess, start_process, start_server
 
 PY = sys.executable
@@ -108,6 +109,9 @@ def main() -> None:
                         f"{ratio:8.2f}x{note}",
                         flush=True,
                     )
+                nginx_rate = results["nginx"][0]
+                report("proxy", f"{label}, keep-alive {'on' if keep_alive else 'off'}",
+                       results["ours"][0] / nginx_rate if nginx_rate else 0.0, 0.5, anchor="nginx, wrk")
     finally:
         for proc in reversed(started):
             proc.stop()

@@ -49,6 +49,7 @@ from learn_pubsub.resp_fast import FastRespParser
 from learn_pubsub.stream_producer import StreamPublisher
 from learn_pubsub.streams import StreamConsumer
 from learn_pubsub.subscriber import Subscriber
+from wirelab_common.bench_report import report
 from wirelab_common.redis_server import start_redis
 from wirelab_common.wiretrace import Trace
 
@@ -290,6 +291,10 @@ def main() -> None:
                 ratio = med[name]["p99"] / med["bare redis-py"]["p99"]
                 verdict = "ok" if ratio <= TARGET else "MISS"
                 print(f"{name + ' p99 / bare p99':<34}x{ratio:.2f} (target <= {TARGET})  {verdict}")
+                fast = name.endswith("fast")
+                report("pubsub", f"p99, {'fast path' if fast else 'lesson classes'}, {subscribers} "
+                       f"subscriber{'s' if subscribers > 1 else ''}", ratio, TARGET if fast else None,
+                       better="lower", anchor="bare redis-py loop")
             fast = med["resp fast"]["rate"] / med["resp plain"]["rate"]
             print(f"resp fast / resp plain delivered msg/s  x{fast:.2f}")
 

@@ -30,6 +30,7 @@ import time
 import redis
 from bench_queue_peers import RQ, Arq, Ours, ensure_arq_venv
 
+from wirelab_common.bench_report import report
 from wirelab_common.errors import SetupError
 from wirelab_common.redis_server import start_redis
 
@@ -109,6 +110,11 @@ def main() -> None:
                 ratio, target = ours / theirs, TARGETS[short]
                 print(f"{label:<6} / {short:<4} {workers} worker(s)  x{ratio:5.2f}  (target >= {target})  "
                       f"{'ok' if ratio >= target else 'MISS'}")
+                plural = "s" if workers > 1 else ""
+                row = f"{'fast' if mine.fast else 'lesson'} worker vs {short}, {workers} worker{plural}"
+                if mine.fast or workers == 1:  # the summary's rows (bench/summary.py)
+                    report("queue", row, ratio, target if mine.fast and workers == 1 else None,
+                           anchor="arq 0.28 poll_delay=0" if short == "arq" else "RQ SimpleWorker")
 
 
 if __name__ == "__main__":

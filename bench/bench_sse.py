@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from wirelab_common.bench_report import report
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process, start_server
 from wirelab_common.waiting import eventually_async
@@ -139,6 +140,9 @@ def main() -> None:
     print(f"ours / baseline  x{ratio:.2f} (target >= 1.0)  {'ok' if ratio >= 1.0 else 'MISS'}")
     cpu_ratio = statistics.median(cpu["baseline"]) / statistics.median(cpu["ours"])
     print(f"CPU per event, baseline / ours  x{cpu_ratio:.2f}  (above 1: ours spends less)")
+    report("sse", "1,000 subscribers x 100 events", ratio, 1.0,
+           anchor="plain Starlette StreamingResponse"
+           + ("" if (subscribers, events) == (1000, 100) else f", only {subscribers} x {events}"))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import httpx
 
 from learn_streaming.packager import package_vod
 from learn_streaming.player import Player
+from wirelab_common.bench_report import report
 from wirelab_common.nginx_proxy import find_nginx, worker_user_directive
 from wirelab_common.ports import free_port
 from wirelab_common.processes import ManagedProcess, start_process, start_server
@@ -167,6 +168,13 @@ def main() -> None:
                     ratio = mbs / results["nginx"][1] if results["nginx"][1] else 0.0
                     note = f"  ({bad} non-2xx!)" if bad else ""
                     print(f"{label:16} {name:9} {rate:9.0f} {mbs:8.1f} {ratio:8.2f}x{note}", flush=True)
+                nginx_mbs = results["nginx"][1]
+                for name in ("ours", "readable"):
+                    if name == "readable" and "segment" not in label:
+                        continue
+                    row = label if name == "ours" else f"{label}, readable server"
+                    report("streaming", row, results[name][1] / nginx_mbs if nginx_mbs else 0.0,
+                           0.5 if name == "ours" and "segment" in label else None, anchor="nginx, wrk")
             print("# startup: master + media playlist + first segment with our player, median of 20")
             for name, base in targets.items():
                 print(f"{'startup':16} {name:7} {asyncio.run(startup_ms(base)):8.1f} ms", flush=True)

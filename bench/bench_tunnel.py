@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 
+from wirelab_common.bench_report import report
 from wirelab_common.processes import start_process, start_server
 
 PY = sys.executable
@@ -87,6 +88,7 @@ def main() -> None:
         tunnel_mb = download(f"http://127.0.0.1:{relay.port}/download?size={BODY}", host)
         print(f"one {BODY // 1_000_000} MB body: direct {direct_mb:.1f} MB/s, tunnel {tunnel_mb:.1f} MB/s "
               f"({tunnel_mb / direct_mb:.2f}x)")
+        report("tunnel", "requests/s through the tunnel", ratio, 0.5, anchor="direct to the app, wrk")
     finally:
         for proc in (agent, relay, app):
             proc.stop()

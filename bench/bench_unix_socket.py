@@ -30,6 +30,7 @@ from pathlib import Path
 
 from learn_unix_socket.client import SessionClient
 from learn_unix_socket.frames import FrameParser, FrameType, serialize
+from wirelab_common.bench_report import report
 from wirelab_common.processes import start_process
 
 HERE = Path(__file__).resolve().parent
@@ -131,6 +132,10 @@ def main() -> None:
     print(f"keystroke through the session server (pty + cat), {count // 4} per round")
     ratio = through / med["rt", "unix"]
     print(f"  Unix socket + pty     {through:>10.0f} rt/s  (x{ratio:.2f} of the bare frames)")
+    report("unix_socket", "round trips, 32 B", med["rt", "unix"] / med["rt", "tcp"], None,
+           anchor="the same frames over TCP 127.0.0.1")
+    report("unix_socket", "throughput, 64 KiB frames", med["mb", "unix"] / med["mb", "tcp"], None,
+           anchor="the same frames over TCP 127.0.0.1")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from learn_webhook.signatures import decode_secret, signed_content, standard_headers, verify_standard
+from wirelab_common.bench_report import report
 from wirelab_common.ports import free_port
 from wirelab_common.processes import start_server
 
@@ -164,6 +165,7 @@ def main() -> None:
     ratio = rates["ours"] / rates["standardwebhooks"]
     print(f"ours / standardwebhooks  x{ratio:.2f} (target >= 2.0)  {'ok' if ratio >= 2 else 'MISS'}")
     print(f"ours / bare HMAC         x{rates['ours'] / rates['bare HMAC']:.2f} (no target: the floor)")
+    report("webhook", "verify 1 KiB", ratio, 2.0, anchor="standardwebhooks")
     print(f"\n# end to end: {events} events created by 8 API clients, provider -> receiver, both --quiet")
     for name, (provider_args, receiver_args) in (("fast (lean, group commit, direct)", FAST),
                                                   ("readable (httpx, commit each, FastAPI)", READABLE)):
@@ -179,6 +181,9 @@ def main() -> None:
         cuts = statistics.quantiles(latencies, n=100)
         p50, p99 = cuts[49] * 1000, cuts[98] * 1000
         print(f"    POST /events to its 202 (stored): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        fast = name.startswith("fast")
+        report("webhook", "end to end, fast" if fast else "end to end, readable", rate,
+               1000 if fast else None, unit="/s", anchor=f"{events} events, 8 API clients")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {load} (on 2 cores, above 2 means other work shares them)")
 
