@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.differential, pytest.mark.timeout(300)]
 
 NETWORK = f"{PROJECT}_default"
 QUEUE = "http://127.0.0.1:8003"
+CHAT_HTTP = "http://127.0.0.1:8080"  # nginx in front of chat1 and chat2
 
 
 def enqueue(job: dict, client: httpx.Client = HTTP) -> str:
@@ -50,7 +51,9 @@ def test_killing_a_chat_server_moves_its_clients_to_the_other_and_the_room_goes_
         try:
             docker("kill", chat1)  # SIGKILL: no close frame, the TCP connection just dies
             # The client reconnects by itself, through nginx, which now finds only chat2.
-            await asyncio.wait_for(_until(lambda: one.connects >= 2 and one.server_id == "chat2"), 30)
+            await _until(lambda: one.connects >= 2 and one.server_id == "chat2", 30,
+                         lambda: f"c0 to reconnect to chat2: {one.connects} connection(s), on "
+                                 f"{one.server_id}, last close {one.last_close}, waits {one.delays}")
             await one.wait_ready(10)
             for speaker, listener in ((one, two), (two, one)):
                 text = f"after the kill {uuid.uuid4().hex[:6]}"
@@ -67,10 +70,17 @@ def test_killing_a_chat_server_moves_its_clients_to_the_other_and_the_room_goes_
     finally:
         docker("start", chat1)
         wait_healthy("chat1")
+        # nginx counted chat1 as failed and skips it for fail_timeout (10 s): the stack is back
+        # as it was when nginx's round robin reaches chat1 again.
+        wait_until(lambda: any(HTTP.get(f"{CHAT_HTTP}/healthz").json()["server"] == "chat1"
+                               for _ in range(2)), 30, "nginx to send requests to chat1 again")
 
 
-async def _until(predicate) -> None:
+async def _until(predicate, timeout: float, waiting_for) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"after {timeout} s, still waiting for {waiting_for()}")
         await asyncio.sleep(0.1)
 
 
