@@ -10,7 +10,7 @@ Interface (stable: the resolver, trace and propagation scenarios use it)::
         [--notify ADDR ...]                  # secondaries to NOTIFY when a zone changes
         [--secondary example.com.=ADDR ...]  # copy this zone from the primary at ADDR
         [-q | -v] [--loop auto|uvloop|asyncio] [--tcp-idle SECONDS] [--seed N] [--name NAME]
-        [--cache exact|question|off]         # the answer cache of wire_cache.py (default exact)
+        [--cache fast|question|off]          # the answer cache of wire_cache.py (default fast)
         [--allow-update CIDR ...]            # accept RFC 2136 UPDATE from these sources (default none)
         [--tsig-key NAME:BASE64 ...]         # ...or signed with this HMAC-SHA256 key (RFC 8945)
 
@@ -44,10 +44,12 @@ Interface (stable: the resolver, trace and propagation scenarios use it)::
 - The trace shows one ``<`` line per query and one ``>`` per answer, zone
   loads, reloads, NOTIFY and transfers; ``-v`` adds each answer's records;
   ``-q`` shows nothing but the ready line and errors (the benchmark runs so).
-- ``--cache``: ``exact`` (the default) puts both levels of ``wire_cache.py``
-  in front of the plain path, ``question`` only the second, ``off`` none: the
-  plain path of ``nameserver.py`` alone, the lesson.  The answers are the
-  same bytes in every mode; only the speed differs (the README's benchmark).
+- ``--cache``: ``fast`` (the default) puts both levels of ``wire_cache.py``
+  in front of the plain path and reads UDP with ``udp_batch.py`` (where
+  ``recvmmsg`` exists), ``question`` only the question level, ``off`` none: the
+  plain path of ``nameserver.py`` and ``udp_drain.py`` alone, the lesson.  The
+  answers are the same bytes in every mode; only the speed differs (the
+  README's benchmark).
 
 Also stable, for the modules that build on this server:
 
@@ -66,11 +68,14 @@ What each packet meets (RFC 1035 §4.2, RFC 7766):
 
 - UDP: ``datagram_received`` is called for each datagram by ``udp_drain.py``,
   which reads the socket until it is empty (64 at most per wakeup) and sends
-  with ``sendto``: no task, no stream, no await on the hot path.  With the
-  cache on, the very same bytes (but the ID) answered before are one dict
-  lookup; otherwise the answerer (``wire_cache.CachedAnswers`` or the core
-  itself) returns the bytes.  An answer bigger than the requester's UDP size
-  (512, or EDNS's advertised size) is sent truncated, TC set.
+  with ``sendto``: no task, no stream, no await on the hot path.  With
+  ``--cache fast``, ``udp_batch.py`` reads and writes 64 datagrams per system
+  call instead, and a question answered before (in any letter case, with any
+  ID) is answered from ``wire_cache.py``'s folded level without parsing; the
+  rest go to ``datagram_received``, where the answerer
+  (``wire_cache.CachedAnswers`` or the core itself) returns the bytes.  An
+  answer bigger than the requester's UDP size (512, or EDNS's advertised
+  size) is sent truncated, TC set.
 - TCP: each message has a 2-byte length prefix; a connection may carry
   several queries (answered in order) and is closed after IDLE_TIMEOUT
   seconds of silence.  AXFR is served on TCP only.
@@ -97,6 +102,7 @@ from wirelab_common.event_loop import run_server
 from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace, hexdump
 
+from . import udp_batch
 from .names import Name
 from .nameserver import AuthoritativeServer
 from .notify import Acknowledged, Action, GaveUp, RefreshZone, RetryAt, SendNotify
@@ -131,16 +137,18 @@ class UdpServer:
     def __init__(self, driver: Driver, drain: UdpDrain) -> None:
         self.driver = driver
         self.answer = driver.answerer.answer
-        self.exact: dict[bytes, bytes] = getattr(driver.answerer, "exact", {})  # level 1, if any
         self.drain = drain
         self.send = drain.sendto
+        # wire_cache's folded level (--cache fast), unless the batch drain asks it itself
+        batched = isinstance(drain, udp_batch.BatchDrain)
+        self.fast = None if batched else getattr(driver.answerer, "fast", None)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        # Level 1 (wire_cache.WireCache.exact): these very bytes were answered before.
-        tail = self.exact.get(data[2:])
-        if tail is not None:
-            self.send(data[:2] + tail, addr)
-            return
+        if self.fast is not None:
+            wire = self.fast(data)
+            if wire is not None:
+                self.send(wire, addr)
+                return
         for wire in self.answer(data, addr, False):
             self.send(wire, addr)
         if self.driver.server.actions:
@@ -259,8 +267,13 @@ class Driver:
 async def listen(driver: Driver, host: str, port: int, tcp_idle: float) -> tuple[UdpServer, asyncio.Server]:
     """UDP and TCP on the same port; with ``port`` 0, the one the kernel gave UDP."""
     loop = asyncio.get_running_loop()
+    fast = getattr(driver.answerer, "fast", None)  # wire_cache's folded level, with --cache fast
     for attempt in range(BIND_TRIES):
-        drain = UdpDrain(host, port, lambda data, addr: None, lambda data, addr, exc: None)
+        if fast is not None and udp_batch.available():
+            drain = udp_batch.BatchDrain(host, port, lambda data, addr: None, lambda data, addr, exc: None,
+                                         fast)
+        else:
+            drain = UdpDrain(host, port, lambda data, addr: None, lambda data, addr, exc: None)
         try:
             tcp = await loop.create_server(lambda: TcpConnection(driver, tcp_idle), host, drain.port,
                                            reuse_address=True)
@@ -329,9 +342,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed for query ids (tests)")
     parser.add_argument("--tcp-idle", type=float, default=IDLE_TIMEOUT, metavar="SECONDS",
                         help=f"close a silent TCP connection after this long (default {IDLE_TIMEOUT:g})")
-    parser.add_argument("--cache", choices=["exact", "question", "off"], default="exact",
-                        help="answer cache of wire_cache.py: both levels (default), the question-key "
-                             "level only, or none (the plain path of nameserver.py alone)")
+    parser.add_argument("--cache", choices=["fast", "question", "off"], default="fast",
+                        help="answer cache of wire_cache.py: both levels and udp_batch.py's socket "
+                             "(default), the question-key level only, or none (the plain path of "
+                             "nameserver.py alone)")
     parser.add_argument("--allow-update", action="append", default=[], type=ipaddress.ip_network,
                         metavar="CIDR", help="accept dynamic UPDATE (RFC 2136) from these source networks, "
                                              "e.g. 127.0.0.0/8 (default: none, every UPDATE is REFUSED)")

@@ -1,14 +1,16 @@
 """Speed beside the lesson: answers kept as ready-made wire bytes, keyed by the question's bytes.
 
 Reading order: after ``nameserver.py`` (the plain path this module stands in
-front of) and ``authoritative.py`` (which picks it: ``--cache exact``, the
-default, both levels; ``--cache question``, level 2 only; ``--cache off``, the
-plain path alone).  Nothing here changes an answer: :class:`CachedAnswers`
-must return exactly the bytes ``AuthoritativeServer.answer`` returns for the
-same message (``tests/dns/test_dns_wire_cache.py`` compares them on
-thousands of queries: letter case, flags, EDNS, malformed ones).  It exists
-because the benchmark needs it: the plain path decodes, looks up and encodes
-in Python for every query (about 0.2x unbound's rate; the README's table).
+front of) and ``authoritative.py`` (which picks it: ``--cache fast``, the
+default, both levels and ``udp_batch.py``'s socket; ``--cache question``, the
+question level only; ``--cache off``, the plain path alone).  Nothing here
+changes an answer: :class:`CachedAnswers` must return exactly the bytes
+``AuthoritativeServer.answer`` returns for the same message
+(``tests/dns/test_dns_wire_cache.py`` compares them on thousands of queries:
+letter case, flags, EDNS, malformed ones; ``test_dns_udp_batch.py`` does it
+over UDP).  It exists because the benchmark needs it: the plain path decodes,
+looks up and encodes in Python for every query (about a third of unbound's
+rate; the README's table).
 
 An authoritative server's answer depends on nothing but the question and
 the zone data.  So the first time a question comes, the server decodes it,
@@ -30,13 +32,19 @@ those change the bytes of the response (the OPT record).  The requester's UDP
 size is *not* in the key: each entry keeps two forms, the full response and
 its truncated (TC) form, and the size picks one at send time.
 
-A level in front of that needs no parsing at all: the bytes of a UDP query
-after its ID decide the answer completely (flags, letter case, EDNS size
-included), so :class:`WireCache` also maps *those bytes* to the answer's
-bytes after the ID.  A client repeating a question in the same form (a
-stub resolver, a load generator) is answered with one dict lookup and one
-concatenation.  Queries that differ in every packet (random letter case, an
-EDNS cookie) miss that level and fall through to the key below.
+A level in front of that needs no parsing at all (the "folded" level, the
+fast path's): the bytes of a UDP query after its ID, with every letter
+folded to lower case, find an entry that says where the QNAME ends, what
+the rest of the query must be *exactly* (header bytes 2-11, and everything
+after the QNAME: QTYPE, QCLASS, the OPT record), and the answer's bytes
+around the question.  If the query's bytes outside its QNAME are those,
+the query differs from the one that filled the entry in letter case inside
+the QNAME only, so the answer is ``ID + answer header + the query's own
+QNAME bytes + the rest of the answer``: two slices compared, three joined.
+(Folding cannot mix up anything else: a length byte is at most 63, below
+every letter, so two queries that fold alike have their labels at the same
+places, and every byte outside the QNAME is compared exactly.)  Letter case
+chosen at random per query (dns-0x20) and a new ID per query both hit it.
 
 To find the key no object is built: :func:`parse_question` checks the header
 and walks the QNAME's length bytes.  Anything unusual (compression in the
@@ -121,23 +129,23 @@ def patch(cached: bytes, query: bytes, name_end: int) -> bytes:
     return query[:2] + flags + cached[4:12] + query[12:name_end] + cached[name_end:]
 
 
+Folded = tuple[int, bytes, bytes, bytes, bytes]  # name end, query header, query tail, answer header, tail
+
+
 class WireCache:
     """Two levels of ready-made answers.
 
     ``entries``: question key -> (full response, truncated response), both
     with ID 0 and RD/CD clear, patched per query (see the module docstring).
 
-    ``exact``: UDP query bytes after the ID -> response bytes after the ID.
-    When the same client software asks the same question again, the bytes
-    after the ID are identical (same flags, same letter case, same EDNS
-    size), and so is the answer: the hot path is then one dict lookup and
-    one concatenation, no parsing at all.  Queries that differ in every
-    packet (an EDNS cookie, random letter case) simply miss this level.
+    ``folded``: UDP query bytes after the ID, letters folded to lower case ->
+    (end of QNAME, query bytes 2-11, query bytes after the QNAME, answer bytes
+    2-11, answer bytes after the QNAME); :meth:`answer_folded` reads it.
     """
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.entries: dict[bytes, tuple[bytes, bytes]] = {}
-        self.exact: dict[bytes, bytes] = {}
+        self.folded: dict[bytes, Folded] = {}
         self.max_entries = max_entries
 
     def get(self, key: bytes) -> tuple[bytes, bytes] | None:
@@ -148,15 +156,27 @@ class WireCache:
             self.entries.clear()
         self.entries[key] = (full, truncated)
 
-    def put_exact(self, query: bytes, response: bytes) -> None:
-        if len(self.exact) >= self.max_entries:
-            self.exact.clear()
-        self.exact[query[2:]] = response[2:]
+    def put_folded(self, query: bytes, name_end: int, response: bytes) -> None:
+        """Remember ``response``, the UDP answer to ``query``, for every letter case of its QNAME."""
+        if len(self.folded) >= self.max_entries:
+            self.folded.clear()
+        self.folded[query[2:].lower()] = (name_end, query[2:12], query[name_end:], response[2:12],
+                                          response[name_end:])
+
+    def answer_folded(self, data: bytes) -> bytes | None:
+        """The UDP answer to ``data`` from the folded level, or None (see the module docstring)."""
+        entry = self.folded.get(data[2:].lower())
+        if entry is None:
+            return None
+        name_end, head, tail, answer_head, answer_tail = entry
+        if data[name_end:] != tail or data[2:12] != head:
+            return None  # a letter outside the QNAME differs in case: another question
+        return data[:2] + answer_head + data[12:name_end] + answer_tail
 
     def clear(self) -> None:
         """Zone data changed: forget every answer (the dicts stay the same objects)."""
         self.entries.clear()
-        self.exact.clear()
+        self.folded.clear()
 
 
 class CachedAnswers:
@@ -165,16 +185,17 @@ class CachedAnswers:
     A plain query (:func:`parse_question`) is answered from :class:`WireCache`,
     computed on a miss exactly as the plain path would; anything else, and any
     query the codec rejects, is handed to the server's own :meth:`answer`.
-    ``exact`` (level 1) is read by the UDP driver itself, before calling this:
-    it is filled only with ``levels == "exact"`` and only while queries are not
-    traced (a level-1 hit is never traced, and a traced server must show every query).
+    The folded level is read by the UDP driver itself (``fast``, before calling
+    this, or None): it is filled only with ``levels == "fast"`` and only while
+    queries are not traced (a folded hit is never traced, and a traced server
+    must show every query).
     """
 
-    def __init__(self, server: AuthoritativeServer, levels: str = "exact") -> None:
+    def __init__(self, server: AuthoritativeServer, levels: str = "fast") -> None:
         self.server = server
         self.cache = WireCache()
-        self.exact = self.cache.exact
-        self.fill_exact = levels == "exact"
+        self.fill_folded = levels == "fast"
+        self.fast = self.cache.answer_folded if self.fill_folded else None
         server.on_zone_change.append(self.cache.clear)  # answers were computed from the old data
 
     def answer(self, data: bytes, peer: tuple[str, int], tcp: bool) -> list[bytes]:
@@ -194,8 +215,8 @@ class CachedAnswers:
         if self.server.trace_queries:
             self.server.trace_query(Message.from_wire(data), peer, data)
             self.server.trace_answer(Message.from_wire(wire), cached is not None, peer)
-        elif not tcp and self.fill_exact:
-            self.cache.put_exact(data, wire)  # the UDP answer for exactly these bytes
+        elif not tcp and self.fill_folded:
+            self.cache.put_folded(data, name_end, wire)  # this UDP answer, for any case of the QNAME
         return [wire]
 
     def _compute(self, data: bytes) -> tuple[bytes, bytes]:

@@ -1,6 +1,7 @@
 """The second lesson: a recursive resolver, iterating from the root hints and caching what it learns.
 
-Reading order: cache -> resolver -> policy -> upstream -> server -> trace_dig.
+Reading order: cache -> resolver -> policy -> upstream -> server (with replies) -> fast
+-> trace_dig.
 
 - ``cache.py``: RRsets, negative answers and stale data with expiry times,
   and the wire-bytes answer cache of the front end;
@@ -10,7 +11,10 @@ Reading order: cache -> resolver -> policy -> upstream -> server -> trace_dig.
 - ``upstream.py``: queries to authoritative servers and ``Recursor``, the
   loop that drives ``resolver.py``;
 - ``server.py``: the front end clients talk to
-  (``python -m learn_dns.recursive.server``);
+  (``python -m learn_dns.recursive.server``); ``replies.py``: the replies it
+  makes without resolving (errors, REFUSED, TC=1);
+- ``fast.py``: speed beside the lesson, hot cache hits sent again without
+  parsing (with ``../udp_batch.py``), on unless ``--fast off``;
 - ``trace_dig.py``: ``dig +trace`` in the wirelab trace format.
 
 Why ``recursive`` and not ``resolver``: ``learn_dns.recursive.resolver`` is

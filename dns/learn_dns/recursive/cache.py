@@ -235,6 +235,7 @@ class AnswerCache:
         self.max_entries = max_entries
         self.max_ttl = max_ttl
         self._answers: dict[bytes, WireAnswer] = {}
+        self.rendered_until = 0.0  # after a hit: until when its bytes (TTLs) stay right (recursive/fast.py)
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -270,6 +271,7 @@ class AnswerCache:
         # equal lengths, so every compression pointer into the question stays valid.
         out[12:name_end] = query[12:name_end]
         elapsed = int(now - answer.stored)
+        self.rendered_until = min(answer.stored + elapsed + 1, answer.expires)
         if elapsed:
             for offset, ttl in answer.ttls:
                 struct.pack_into("!I", out, offset, max(ttl - elapsed, 0))

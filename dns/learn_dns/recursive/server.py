@@ -6,7 +6,8 @@ Reading order: the last resolver module, after ``upstream.py``.
 
 (``--loop asyncio``: asyncio's own loop instead of uvloop; ``-q``: nothing but the ready
 line, ``= resolver listening on udp://HOST:P``; ``-h`` lists the rest: ``--allow``, ``--rrl``,
-``--rrl-slip``, ``--timeout``, ``--stale-ttl``, ``--max-stale``, ``--max-ttl``, ``--peer-name``.)
+``--rrl-slip``, ``--fast``, ``--timeout``, ``--stale-ttl``, ``--max-stale``, ``--max-ttl``,
+``--peer-name``.)
 
 What happens to a client's query, in order:
 
@@ -20,7 +21,10 @@ What happens to a client's query, in order:
    a hit is the cached response with the client's id, RD and QNAME spelling
    patched in and the TTLs counted down.  No parsing, no message building: this
    is what makes a caching resolver fast, and why it is written with ``struct``
-   rather than objects.
+   rather than objects.  (Beside it, not instead: with ``--fast on``, the
+   default, ``fast.py`` keeps a copy of each UDP hit it can give again
+   unchanged, and ``udp_batch.py``'s socket sends those copies to later queries
+   for the same question, in any letter case, before this path is asked.)
 4. **Slow path**: parse with dnspython (FORMERR if it does not parse, without
    the question if the question itself is not valid), NOTIMP for an opcode
    other than QUERY, BADVERS for an EDNS version other than 0 (RFC 6891
@@ -63,44 +67,19 @@ from wirelab_common.event_loop import run_server
 from wirelab_common.server_cli import add_server_options, announce
 from wirelab_common.wiretrace import Trace
 
+from .. import udp_batch
 from ..peers import PeerNames, add_peer_names
 from ..udp_drain import UdpDrain, loop_name
-from .cache import AnswerCache, Cache, opt_after, question_end, question_key
+from .cache import AnswerCache, Cache, question_key
+from .fast import FoldedAnswers
 from .policy import AllowList, ResponseRateLimit, Verdict
+from .replies import client_limit, error_response, refuse, truncated
 from .resolver import Finished, Resolution
 from .upstream import EDNS_PAYLOAD, Recursor
 
 DEFAULT_PORT = 5300      # the run-wide port of the loopback internet (hierarchy.py)
 RESOLVE_DEADLINE = 4.0  # seconds for one client question, all upstream queries included
 ZONE_TRANSFERS = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
-
-
-def refuse(query: bytes, rcode: int) -> bytes:
-    """A response made from the query's bytes alone: header, question, OPT; QR set, ``rcode``.
-
-    For queries that did not parse, or were never parsed (the fast path).  The
-    question is echoed only if it is a valid one (``cache.question_end``): an
-    echoed 300-octet "name" would make the reply unparseable too.  If an OPT
-    record follows it, the reply carries ours (RFC 6891 §7).
-    """
-    qid, flags, qdcount = struct.unpack_from("!HHH", query)
-    end = 12 if qdcount == 0 else question_end(query)
-    opt = opt_after(query, end) if end is not None else None
-    flags = 0x8000 | (flags & 0x7900) | 0x0080 | (rcode & 0xF)  # QR, keep opcode+RD, RA, rcode
-    questions = 1 if end is not None and end > 12 else 0
-    response = struct.pack("!HHHHHH", qid, flags, questions, 0, 0, 0 if opt is None else 1)
-    response += query[12:end] if questions else b""
-    if opt is not None:  # root owner, TYPE OPT, our UDP size, extended rcode, version 0, no options
-        response += b"\x00\x00\x29" + struct.pack("!HIH", EDNS_PAYLOAD, (rcode >> 4) << 24, 0)
-    return response
-
-
-def truncated(query: bytes) -> bytes:
-    """An empty response with TC=1: "ask me again over TCP" (RFC 1035 §4.2.1, RFC 7766 §5);
-    also what a rate-limited client gets when its answer *slips*."""
-    response = bytearray(refuse(query, 0))
-    response[2] |= 0x02  # TC
-    return bytes(response)
 
 
 class ResolverService:
@@ -117,6 +96,7 @@ class ResolverService:
         self.log_queries = log_queries
         self.peer_names = PeerNames()  # client address -> its actor name, for the events (peers.py)
         self._inflight: dict[tuple[dns.name.Name, int], asyncio.Future[Finished]] = {}
+        self.folded: FoldedAnswers | None = None  # fast.py, filled from the hits below (--fast on)
         self.hits = self.misses = self.slipped = self.dropped = 0  # counters, in the stopped line
 
     def fast_answer(self, query: bytes, client: str, udp: bool) -> tuple[bytes | None, int]:
@@ -156,6 +136,8 @@ class ResolverService:
             self.trace.state(f"cache hit for {client}: {len(cached)} bytes, no upstream query")
         if limit and len(cached) > limit:
             return truncated(query), limit
+        if self.folded is not None and udp and not self.log_queries and not self.rrl.on:
+            self.folded.put(query, key[1] - 4, cached, self.answers.rendered_until)
         return cached, limit
 
     async def slow_answer(self, query_wire: bytes, client: str, limit: int) -> bytes:
@@ -250,26 +232,6 @@ class ResolverService:
         return result
 
 
-def error_response(query: dns.message.Message, rcode: int) -> bytes:
-    """An empty response with ``rcode`` to a query that parsed: question echoed, RA set, and an
-    OPT (version 0) if the query had one, which also carries a BADVERS's upper rcode bits."""
-    response = dns.message.make_response(query, recursion_available=True, our_payload=EDNS_PAYLOAD)
-    response.set_rcode(rcode)
-    return response.to_wire(max_size=65535)
-
-
-def client_limit(query: bytes, question_end: int) -> int:
-    """The client's UDP buffer: 512 without EDNS, the OPT record's size (at most ours) with it.
-
-    ``question_end`` is where the question ends; an OPT record there starts with
-    the root name (one zero byte), then TYPE 41, then CLASS = the buffer size (RFC 6891 §6.1.2).
-    """
-    opt = question_end
-    if len(query) >= opt + 5 and query[opt] == 0 and query[opt + 1:opt + 3] == b"\x00\x29":
-        return min(max(struct.unpack_from("!H", query, opt + 3)[0], 512), EDNS_PAYLOAD)
-    return 512
-
-
 class UDPServer:
     """The UDP side: ``udp_drain.UdpDrain`` reads the socket, a burst per wakeup.
 
@@ -284,7 +246,12 @@ class UDPServer:
         self.service = service
         self.tasks: set[asyncio.Task[None]] = set()  # held so that pending answers are not collected
         self.loop = asyncio.get_running_loop()
-        self.drain = UdpDrain(address, port, self.datagram_received, self.packet_failed)
+        if service.folded is not None and udp_batch.available():  # --fast on: fast.py answers first
+            self.drain: UdpDrain = udp_batch.BatchDrain(address, port, self.datagram_received,
+                                                        self.packet_failed, service.folded.answer,
+                                                        with_source=True)
+        else:
+            self.drain = UdpDrain(address, port, self.datagram_received, self.packet_failed)
         self.port = self.drain.port
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -343,6 +310,8 @@ async def serve(args: argparse.Namespace) -> None:
                               ResponseRateLimit(args.rrl, args.rrl_burst, args.rrl_slip), trace,
                               log_queries=not args.quiet)
     service.peer_names.update(args.peer_name)
+    if args.fast == "on" and udp_batch.available():
+        service.folded = FoldedAnswers(time.monotonic, service.allow)
     loop = asyncio.get_running_loop()
     udp = UDPServer(service, args.host, args.port)
     port = udp.port
@@ -358,8 +327,10 @@ async def serve(args: argparse.Namespace) -> None:
     await stop.wait()
     udp.close()
     tcp.close()
-    trace.state(f"stopped: {service.hits} wire-cache hits, {service.misses} slow-path answers, "
-                f"{recursor.upstream_queries} upstream queries, rrl: {service.slipped} slipped, "
+    folded = service.folded.hits if service.folded is not None else 0
+    trace.state(f"stopped: {service.hits} wire-cache hits, {folded} fast-path hits, "
+                f"{service.misses} slow-path answers, {recursor.upstream_queries} upstream queries, "
+                f"rrl: {service.slipped} slipped, "
                 f"{service.dropped} dropped")
 
 
@@ -379,6 +350,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rrl-slip", type=int, default=2, metavar="N",
                         help="over the limit, every Nth answer goes out truncated (TC=1), the rest "
                              "are dropped; 1: all truncated, 0: all dropped (default 2, as BIND)")
+    parser.add_argument("--fast", choices=["on", "off"], default="on",
+                        help="on (default): hot cache hits seen before, in any letter case, are sent "
+                             "again by recursive/fast.py through udp_batch.py's socket; off: the lesson's "
+                             "path only")
     parser.add_argument("--timeout", type=float, default=0.8, help="seconds to wait for one upstream answer")
     add_peer_names(parser)
     parser.add_argument("--stale-ttl", type=int, default=30, help="TTL of a stale answer (RFC 8767: 30)")
