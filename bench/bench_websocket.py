@@ -8,11 +8,12 @@ Three measurements, each against the anchor named in bench/README.md:
    server against a bare ``websockets`` 17 echo server and an asyncio TCP echo.
    The hand-rolled server runs twice: with its default echo (``echo_fast.py``,
    replies from the protocol callback) and with ``--echo plain`` (the lesson's
-   ``echo()`` handler).  Beside each rate, the server's CPU time per round trip
-   (from /proc), which moves less than the rate when other processes load the
-   machine.
+   ``echo()`` handler); the chat server too: with its default path per message
+   (``chat/fast.py``) and with ``--plain`` (the lesson's, ``chat/hub.py`` alone).
+   Beside each rate, the server's CPU time per round trip (from /proc), which
+   moves less than the rate when other processes load the machine.
 2. Broadcast, 1,000 clients x 100 messages: the chat server's room fan-out
-   against ``websockets.broadcast``.
+   against ``websockets.broadcast``, again by default and with ``--plain``.
 3. Codec: 125 B masked text frames serialized by a client connection and
    parsed by a server connection, ours against ``wsproto``: with the fast frame
    parser (``frames_fast.py``, what connections use by default) and with the
@@ -22,7 +23,8 @@ Every server runs in its own process (so it has a core of its own, as in
 production) and every one is driven by the same lean client below, so the
 client's cost is the same on both sides of each ratio.  Rounds are interleaved
 (anchor, ours, anchor, ours, ...) and the median is reported, because these
-machines drift by 30-40% between runs.
+machines drift by 30-40% between runs.  After its own table, each measurement
+reports its rows of bench/README.md's targets (``wirelab_common.bench_report``).
 
 What each side sends: in the echo, the chat carries the 32 B as the text of a
 ``say`` (76 B of JSON) and answers with a ``message`` event (about 125 B), where
@@ -33,7 +35,9 @@ delivered before anything is timed), then each measured window is one burst of
 100 messages, the two servers taking turns.
 
 The chat server runs with ``--quiet`` (no trace line per message), as the
-hand-rolled server does, and otherwise as shipped: its default outbox of 256
+hand-rolled server does, and without Redis (``LocalBroker``: one process, as the
+anchors are; a Redis round trip per message would measure Redis, and the anchor
+has none), and otherwise as shipped: its default outbox of 256
 messages per client and its default event loop (uvloop, as uvicorn picks); the
 anchors run as the websockets library ships.  Nothing here asserts a time: a
 target missed is printed as MISS, and the README says why.
@@ -51,6 +55,7 @@ from pathlib import Path
 
 from bench_ws_clients import Audience, round_trips
 
+from wirelab_common.bench_report import report
 from wirelab_common.processes import ManagedProcess, start_server
 
 HERE = Path(__file__).resolve().parent
@@ -61,6 +66,8 @@ TOKEN = "bench-token"
 def start(kind: str) -> tuple[ManagedProcess, int]:
     """Start one server process by name on ``--port 0``; return it and the port it names."""
     peers = [PY, str(HERE / "bench_ws_peers.py")]
+    chat = [PY, "-m", "learn_websocket.chat.server", "--server-id", "bench", "--token", f"bench={TOKEN}",
+            "--ping-interval", "3600", "--quiet"]
     argv = {
         "websockets": [*peers, "ws-echo"],
         "tcp": [*peers, "tcp-echo"],
@@ -69,8 +76,8 @@ def start(kind: str) -> tuple[ManagedProcess, int]:
         "hand-rolled": [PY, "-m", "learn_websocket.server", "--loop", "asyncio", "--quiet"],
         "hand-rolled-plain": [PY, "-m", "learn_websocket.server", "--loop", "asyncio", "--quiet",
                               "--echo", "plain"],
-        "chat": [PY, "-m", "learn_websocket.chat.server", "--server-id", "bench",
-                 "--token", f"bench={TOKEN}", "--ping-interval", "3600", "--quiet"],
+        "chat": [*chat],
+        "chat-plain": [*chat, "--plain"],
     }[kind]
     proc = start_server([*argv, "--port", "0"], name=kind)
     return proc, proc.port
@@ -85,7 +92,7 @@ def cpu_seconds(pid: int) -> float:
 
 def measure_echo(rounds: int, count: int) -> dict[str, dict[str, float]]:
     """Median round trips/s, p50/p99 latency and server CPU us per round trip; rounds interleaved."""
-    kinds = ["websockets", "tcp", "hand-rolled", "hand-rolled-plain", "chat"]
+    kinds = ["websockets", "tcp", "hand-rolled", "hand-rolled-plain", "chat", "chat-plain"]
     rates: dict[str, list[float]] = {k: [] for k in kinds}
     cpu: dict[str, list[float]] = {k: [] for k in kinds}
     latencies: dict[str, list[int]] = {k: [] for k in kinds}
@@ -111,7 +118,7 @@ def measure_echo(rounds: int, count: int) -> dict[str, dict[str, float]]:
 
 def measure_broadcast(windows: int, clients: int, messages: int) -> dict[str, float]:
     """Median msg/s per server over ``windows`` bursts, interleaved between the two."""
-    servers = {kind: start(kind) for kind in ("broadcast", "chat")}
+    servers = {kind: start(kind) for kind in ("broadcast", "chat", "chat-plain")}
     try:
         return asyncio.run(_broadcast_windows(servers, windows, clients, messages))
     finally:
@@ -193,7 +200,8 @@ def main() -> None:
         names = {"websockets": "bare websockets 17 (anchor)", "tcp": "asyncio TCP echo (anchor)",
                  "hand-rolled": "hand-rolled, echo_fast (default)",
                  "hand-rolled-plain": "hand-rolled, --echo plain (lesson)",
-                 "chat": "chat server (FastAPI/uvicorn)"}
+                 "chat": "chat server, fast.py (default)",
+                 "chat-plain": "chat, --plain (lesson)"}
         for kind, row in echo.items():
             print(f"{names[kind]:<38}{row['rate']:>9.0f}{row['p50']:>9.0f}{row['p99']:>9.0f}{row['cpu']:>11.1f}")
         anchor, tcp = echo["websockets"]["rate"], echo["tcp"]["rate"]
@@ -202,13 +210,24 @@ def main() -> None:
         print(f"plain echo / websockets   x{echo['hand-rolled-plain']['rate'] / anchor:.2f}  (the lesson)")
         print(f"plain echo / TCP echo     x{echo['hand-rolled-plain']['rate'] / tcp:.2f}  (the lesson)")
         print(f"chat / websockets         {verdict(echo['chat']['rate'] / anchor, 1.0)}")
+        print(f"plain chat / websockets   x{echo['chat-plain']['rate'] / anchor:.2f}  (the lesson)")
+        report("websocket", "echo, hand-rolled vs websockets", echo["hand-rolled"]["rate"] / anchor, 1.2,
+               anchor="websockets 17 echo")
+        report("websocket", "echo vs asyncio TCP", echo["hand-rolled"]["rate"] / tcp, 0.9,
+               anchor="asyncio TCP echo")
+        report("websocket", "chat echo vs websockets", echo["chat"]["rate"] / anchor, 1.0,
+               anchor="websockets 17 echo")
 
     if args.only in (None, "broadcast"):
         print(f"\n# broadcast: {clients} clients x {messages} messages, {windows} windows (median msg/s)")
         fan = measure_broadcast(windows, clients, messages)
         print(f"websockets.broadcast (anchor)     {fan['broadcast']:>9.0f}")
         print(f"chat server room fan-out          {fan['chat']:>9.0f}")
+        print(f"chat, --plain (lesson)            {fan['chat-plain']:>9.0f}")
         print(f"chat / websockets.broadcast  {verdict(fan['chat'] / fan['broadcast'], 1.0)}")
+        print(f"plain / websockets.broadcast x{fan['chat-plain'] / fan['broadcast']:.2f}  (the lesson)")
+        report("websocket", "broadcast, 1,000 clients", fan["chat"] / fan["broadcast"], 1.0,
+               anchor="websockets.broadcast")
 
     if args.only in (None, "codec"):
         print(f"\n# codec: 125 B masked text frames, serialize + parse, {frames} frames x {rounds} rounds")
@@ -218,6 +237,7 @@ def main() -> None:
         print(f"ours, frames (the lesson)         {codec['plain']:>9.0f} frames/s")
         print(f"fast / wsproto               {verdict(codec['fast'] / codec['wsproto'], 3.0)}")
         print(f"plain / wsproto              x{codec['plain'] / codec['wsproto']:.2f}  (the lesson)")
+        report("websocket", "codec vs wsproto", codec["fast"] / codec["wsproto"], 3.0, anchor="wsproto 1.3")
 
 
 if __name__ == "__main__":

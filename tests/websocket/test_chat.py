@@ -250,8 +250,9 @@ async def test_foreign_origin_is_refused_with_403_and_own_origin_accepted(chat_s
         assert json.loads(await ws.recv())["type"] == "welcome"
 
 
-async def test_slow_consumer_is_disconnected_while_the_room_keeps_flowing(chat_server):
-    server = chat_server("--queue-size", "8")
+@pytest.mark.parametrize("path", [[], ["--plain"]], ids=["fast", "plain"])
+async def test_slow_consumer_is_disconnected_while_the_room_keeps_flowing(chat_server, path):
+    server = chat_server("--queue-size", "8", *path)  # fast.py's path, or the lesson's alone (--plain)
     slow = await RawPeer.open(server.port, "carol-token", rcvbuf=4096)
     await slow.send_text('{"type":"join","room":"flood"}')
     await asyncio.to_thread(server.proc.wait_line, r"carol joined flood")

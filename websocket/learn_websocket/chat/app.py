@@ -45,6 +45,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
 from wirelab_common.wiretrace import Trace
 
 from .broker import make_broker
+from .fast import DirectChat, DirectHub
 from .handlers import Chat
 from .hub import Hub
 
@@ -63,6 +64,9 @@ class Settings:
     allowed_origins: set[str] = field(default_factory=set)
     redis_url: str | None = None
     queue_size: int = 256  # per-client outbox: messages a client may fall behind by
+    # True (default): fast.py's path per message (write at once while a member's outbox is
+    # empty, read a few messages ahead); False (--plain): the lesson's, hub.py and handlers.py.
+    fast: bool = True
     trace: Trace | None = None
     # False (--quiet): no "<"/">" line per message, and no formatting work for one
     # either (each line costs a few microseconds).
@@ -161,9 +165,11 @@ def chat_socket(chat: Chat, settings: Settings) -> APIRouter:
 
 def create_app(settings: Settings) -> FastAPI:
     trace = settings.trace or Trace(settings.server_id)
-    hub = Hub(settings.server_id, settings.queue_size, trace)
+    # fast.py's classes by default; --plain: the lesson's.
+    hub_class, chat_class = (DirectHub, DirectChat) if settings.fast else (Hub, Chat)
+    hub = hub_class(settings.server_id, settings.queue_size, trace)
     broker = make_broker(hub, settings.redis_url, settings.server_id, trace, settings.trace_messages)
-    chat = Chat(settings.server_id, hub, broker, trace, settings.trace_messages)
+    chat = chat_class(settings.server_id, hub, broker, trace, settings.trace_messages)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -43,7 +43,7 @@ class Chat:
     async def session(self, websocket: Any, user: str, peer: str) -> None:
         """One accepted connection, from ``welcome`` to ``left``."""
         hub = self.hub
-        member = hub.connect(user, peer, websocket.send_text, websocket.close)
+        member = self.connect(websocket, user, peer)
         member.key = websocket.headers.get("sec-websocket-key")  # nginx passes the client's through
         self.trace.state(f"{user} OPEN from {peer}")
         hub.send(member, schema.encode(schema.welcome(user, self.server_id)))
@@ -67,6 +67,10 @@ class Chat:
             self.trace.state(f"{user} CLOSED from {peer} (code {member.close_code or code})")
             for room in sorted(rooms):
                 await self.publish(member, room, schema.left(room, user), reply_errors=False)
+
+    def connect(self, websocket: Any, user: str, peer: str) -> Member:
+        """The hub's member for this socket: it sends with ``send_text`` and closes with ``close``."""
+        return self.hub.connect(user, peer, websocket.send_text, websocket.close)
 
     async def handle(self, member: Member, raw: str | bytes) -> None:
         if member.close_code is not None:

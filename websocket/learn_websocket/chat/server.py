@@ -5,7 +5,7 @@ Reading order: schema -> hub -> broker -> app -> handlers -> **server**; then cl
     python -m learn_websocket.chat.server --port 8000 --server-id s1 \\
         [--redis-url redis://127.0.0.1:6379/0] [--token alice=alice-token ...] \\
         [--allow-origin http://example.test ...] [--ping-interval 20] [--ping-timeout 20] \\
-        [--queue-size 256] [--loop auto] [-v | -q]
+        [--queue-size 256] [--plain] [--loop auto] [-v | -q]
 
 It prints ``= s1       listening on http://127.0.0.1:8000`` once it accepts connections.
 
@@ -28,6 +28,11 @@ uvicorn's WebSocket protocol):
   (§4.4): the websockets library answers the handshake before any ASGI code runs.
 - **Invalid UTF-8** in a text message: close 1007 and one trace line, not a traceback.
 
+By default each message takes ``fast.py``'s shorter path (written to the socket
+at once while the member's outbox is empty, read a few messages ahead); ``--plain``
+runs the lesson's (``hub.py``: every message through the outbox's pump task; one
+message read at a time, as uvicorn does).
+
 The event loop is uvloop when it is installed (``--loop auto``), because that is
 what ``uvicorn app:app`` does when installed as ``uvicorn[standard]``: it is how
 this app would normally be deployed.  ``--loop asyncio`` runs on the standard
@@ -45,6 +50,7 @@ from http import HTTPStatus
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 from websockets.http11 import Request
 
 from wirelab_common.asgi_server import LogBridge, TracedServer, config, run_server
@@ -55,6 +61,7 @@ from wirelab_common.wiretrace import Trace
 
 from ..handshake import VERSION
 from .app import DEMO_TOKENS, Settings, create_app
+from .fast import READ_AHEAD, WRITE_NOW
 from .hub import GOING_AWAY, Hub
 
 
@@ -71,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ping-interval", type=float, default=20.0, help="seconds; 0 disables pings")
     parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong")
     parser.add_argument("--queue-size", type=int, default=256, help="per-client outbox (messages)")
+    parser.add_argument("--plain", action="store_true",
+                        help="the lesson's path per message: every message through the outbox's pump "
+                             "task, one message read at a time (default: fast.py's)")
     args = parser.parse_args(argv)
     tokens = {}
     for item in args.token:
@@ -118,7 +128,13 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
       it only at its TRACE log level, and that level is costly: uvicorn then wraps the
       app in its message logger, and the websockets library formats a debug line for
       every frame (the echo benchmark ran 1.5x faster without them).
+
+    And, for ``fast.py`` (not with ``--plain``): :meth:`write_text_now`, a synchronous write
+    offered to the app in the scope's ``extensions``, and reading up to ``READ_AHEAD``
+    messages ahead of the app instead of one.
     """
+
+    read_ahead = 1  # messages queued for the app before reading pauses
 
     def _state(self, message: str) -> None:
         self.config.app.state.trace.state(message)
@@ -132,6 +148,9 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
         versions = event.headers.get_all("Sec-WebSocket-Version")
         if versions == [VERSION]:
             super().handle_connect(event)  # the library checks the rest (method, key, ...)
+            if self.response.status_code == 101 and self.config.app.state.settings.fast:  # fast.py
+                self.read_ahead = READ_AHEAD
+                self.scope["extensions"][WRITE_NOW] = {"write": self.write_text_now}
             return
         offered = ", ".join(versions) or "none"
         self._state(f"rejected {self._peer}: HTTP 426 (Sec-WebSocket-Version {offered}, not {VERSION})")
@@ -160,9 +179,28 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handle_parser_exception()  # tells the app, writes the close frame, closes
             return
         self.queue.put_nowait({"type": "websocket.receive", "text": text})
-        if not self.read_paused:  # one message at a time: the app's receive() resumes reading
+        # One message at a time (fast.py: READ_AHEAD): the app's receive() resumes reading
+        # once it has taken every message queued.
+        if not self.read_paused and self.queue.qsize() >= self.read_ahead:
             self.read_paused = True
             self.transport.pause_reading()
+
+    def write_text_now(self, text: str) -> bool:
+        """Send a text message now if that needs no waiting; False if it would (fast.py).
+
+        What ASGI's ``websocket.send`` does, minus its wait for ``resume_writing``: it
+        refuses instead while the transport's buffer is over its high-water mark, and
+        before the accept or after the close frame.
+        """
+        if (not self.handshake_complete or self.close_sent or self.disconnected
+                or self.initial_response is not None or not self.writable.is_set()):
+            return False
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:
+            return False  # the peer's close arrived first: the app's receive() is told
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     def keepalive_timeout(self) -> None:
         if not self.close_sent and not self.transport.is_closing():
@@ -179,7 +217,8 @@ def describe(settings: Settings, hub: Hub, cfg: uvicorn.Config) -> Callable[[str
             f"WebSocket endpoint ws://{host}:{port}/ws?token=...",
             f"allowed origins: {', '.join(sorted(settings.allowed_origins))}",
             f"heartbeat: ping every {interval} s, pong within {timeout} s" if interval else "heartbeat: off",
-            f"outbox per client: {hub.queue_size} messages",
+            f"outbox per client: {hub.queue_size} messages"
+            + (" (fast.py: written directly while empty)" if settings.fast else ""),
             f"event loop: {type(asyncio.get_running_loop()).__module__.partition('.')[0]}",
         ]
     return lines
@@ -203,8 +242,8 @@ async def serve(args: argparse.Namespace) -> None:
     if args.redis_url:
         await check_redis(args.redis_url)
     settings = Settings(server_id=args.server_id, tokens=args.tokens, allowed_origins=set(args.allow_origin),
-                        redis_url=args.redis_url, queue_size=args.queue_size, trace=trace,
-                        trace_messages=not args.quiet)
+                        redis_url=args.redis_url, queue_size=args.queue_size, fast=not args.plain,
+                        trace=trace, trace_messages=not args.quiet)
     app = create_app(settings)
     ping_interval = args.ping_interval if args.ping_interval > 0 else None
     cfg = config(

@@ -1,0 +1,98 @@
+"""Beside the lesson: the chat's shorter path per message, what the server runs by default.
+
+Reading order: after ``hub.py``, ``handlers.py`` and ``server.py``, whose rules this keeps.
+
+Two hand-offs per message cost more than they buy in the common case, a client
+that keeps up.  Both are cut here; ``--plain`` (``Settings.fast=False``) runs the
+lesson alone, and ``tests/websocket/test_chat_fast.py`` holds the two to the same
+messages in the same order, and to the same 4008 for a reader that stops.
+
+**Writing.**  In ``hub.py`` every message goes through the member's bounded queue
+and its pump task: ``put_nowait``, wake the pump, ``get``, ``send``.  When the
+queue is empty and the socket's send buffer has room, the pump would send the
+message at once; the hand-off costs a task wake-up per message per member.  So
+:class:`DirectMember` writes such a message itself, synchronously, and queues it
+otherwise::
+
+    offer(text)
+      |-- not closing, pump idle, queue empty, write_now(text) -> True: written
+      '-- otherwise: Member.offer(text)  (the lesson: queue, or report full -> 4008)
+
+Order is kept: a message is written directly only when nothing is queued before it
+and the pump is not in the middle of a send.  The backpressure lesson is kept: once
+the transport's buffer passes its high-water mark (``pause_writing``), ``write_now``
+refuses, messages queue behind it as in the lesson, and a member whose queue fills
+is closed with 4008.
+
+``write_now`` is not ASGI's ``send`` (a coroutine, which the synchronous
+``deliver`` cannot call): it is a plain function that the chat's own uvicorn
+protocol (``server.py``, ``ChatWebSocketProtocol.write_text_now``) puts in the ASGI
+scope's ``extensions`` under :data:`WRITE_NOW`, the place the ASGI spec gives
+servers for extras.  Under a server without it, :class:`DirectChat` falls back to
+the lesson's :class:`~.hub.Member`.
+
+**Reading.**  uvicorn stops reading a socket after every message until the app
+has taken it (``pause_reading``, then ``resume_reading`` in ``receive()``): two
+calls into the event loop per message.  The fast path lets :data:`READ_AHEAD`
+messages wait for the app before it pauses; input stays bounded, by 16 messages
+of at most 64 KiB instead of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .handlers import Chat
+from .hub import CloseSocket, Hub, Member, SendText
+
+WRITE_NOW = "wirelab.write_text_now"  # scope["extensions"][WRITE_NOW]["write"]: text -> bool
+READ_AHEAD = 16  # messages a connection may have waiting for the app before reading pauses
+
+WriteNow = Callable[[str], bool]  # True: written to the transport; False: would have to wait
+
+
+class DirectMember(Member):
+    """A :class:`~.hub.Member` that writes at once while its outbox is empty."""
+
+    def __init__(self, user: str, peer: str, send: SendText, close: CloseSocket, queue_size: int,
+                 write_now: WriteNow) -> None:
+        self._write_now = write_now
+        self._socket_send = send
+        self._pump_sending = False  # the pump took a message and has not finished sending it
+        super().__init__(user, peer, self._pump_send, close, queue_size)
+
+    def offer(self, text: str) -> bool:
+        if (self.close_code is None and not self._pump_sending and self.queue.empty()
+                and self._write_now(text)):
+            return True
+        return super().offer(text)
+
+    async def _pump_send(self, text: str) -> None:
+        self._pump_sending = True
+        try:
+            await self._socket_send(text)
+        finally:
+            self._pump_sending = False
+
+
+class DirectHub(Hub):
+    """A :class:`~.hub.Hub` whose members may be :class:`DirectMember`."""
+
+    def connect_direct(self, user: str, peer: str, send: SendText, close: CloseSocket,
+                       write_now: WriteNow) -> Member:
+        member = DirectMember(user, peer, send, close, self.queue_size, write_now)
+        self.members.add(member)
+        return member
+
+
+class DirectChat(Chat):
+    """The chat's handlers, with members that write directly when the server offers it."""
+
+    hub: DirectHub
+
+    def connect(self, websocket: Any, user: str, peer: str) -> Member:
+        extension = websocket.scope.get("extensions", {}).get(WRITE_NOW)
+        if extension is None:
+            return super().connect(websocket, user, peer)
+        return self.hub.connect_direct(user, peer, websocket.send_text, websocket.close, extension["write"])
