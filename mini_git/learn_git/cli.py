@@ -7,9 +7,10 @@ commands (clone, fetch, pull, push) come from part 2's ``network/cli_remote.py``
 
 Only the module of the command being run is imported: ``status`` must not pay
 for loading the HTTP client the network commands use (start-up time is most of
-what a small command costs in Python).  ``--help`` loads them all.  ``status``
-runs its fast variant (``status_fast.py``) unless ``--plain`` comes before the
-command; the parser's help formatter skips an import (``startup.py``).
+what a small command costs in Python; a network command loads only
+``cli_remote.py``).  ``--help`` loads them all.  ``status`` and ``clone`` run their
+fast variants (``status_fast.py``, ``network/clone_fast.py``) unless ``--plain`` comes
+before the command; the parser's help formatter skips an import (``startup.py``).
 
 Errors a user can fix (:class:`GitError`) print ``fatal: ...`` and exit 128
 (``error: ...`` and 1 for refused checkouts and conflicts), as git does; a
@@ -41,6 +42,8 @@ COMMANDS = {
 # The fast variant run instead, unless --plain: it answers the common case and falls back to
 # the command above for the rest (status_fast.py says which cases).
 FAST = {"status": "status_fast"}
+# Registered by part 2's network/cli_remote.py (clone also has a fast variant: clone_fast.py).
+NETWORK = ("clone", "fetch", "pull", "push")
 
 
 def build_parser(command: str | None = None, plain: bool = False) -> argparse.ArgumentParser:
@@ -54,10 +57,13 @@ def build_parser(command: str | None = None, plain: bool = False) -> argparse.Ar
     # made `init DIR` chdir into DIR before creating it.
     parser.add_argument("-C", dest="chdir", default=None, help="run as if started in this directory")
     parser.add_argument("--plain", action="store_true",
-                        help="run the plain (lesson) version of a command that has a fast variant (status)")
+                        help="run the plain (lesson) version of a command that has a fast variant "
+                             "(status, clone)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     if command in COMMANDS:
         modules = [COMMANDS[command] if plain else FAST.get(command, COMMANDS[command])]
+    elif command in NETWORK:
+        modules = []   # a clone need not import every local command
     else:
         modules = list(dict.fromkeys(COMMANDS.values()))
     for name in modules:

@@ -26,7 +26,10 @@ def make_trace(args) -> Trace:
 
 
 def cmd_clone(args) -> int:
-    from .remote import clone
+    if getattr(args, "plain", False):    # python -m learn_git --plain clone: the lesson alone
+        from .remote import clone
+    else:
+        from .clone_fast import clone  # the default: the pack kept as received (clone_fast.py)
     repo = clone(args.url, args.target, make_trace(args), checkout=not args.no_checkout)
     print(f"cloned into {repo.work_tree}")
     return 0

@@ -21,6 +21,7 @@ A fetch is three steps:
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ from .smart_http import UPLOAD_PACK
 from .transport_http import SERVER, HttpTransport, TransportError
 from .walk import ancestors, is_ancestor, missing_objects
 
+Receive = Callable[[Repository, HttpTransport, list[str], list[str], Trace], int]
 MAX_HAVES = 256
 WANTED_CAPS = ("multi_ack_detailed", "side-band-64k", "ofs-delta", "thin-pack", "no-progress")
 
@@ -105,10 +107,12 @@ def recent_commits(repo: Repository, limit: int = MAX_HAVES) -> list[str]:
 # -- the driver: fetch, clone, pull -----------------------------------------------------------------
 
 def fetch(repo: Repository, remote: str, trace: Trace, url: str | None = None,
-          peer: str = SERVER) -> FetchResult:
+          peer: str = SERVER, receive: Receive | None = None) -> FetchResult:
     """Bring ``remote``'s branches and tags into ``refs/remotes/<remote>/`` and ``refs/tags/``.
 
     ``peer``: the server's name in the trace events (``transport_http.HttpTransport``).
+    ``receive``: what gets and stores the pack, :func:`receive_objects` unless the fast
+    clone (``clone_fast.py``) passes its own.
     """
     url = url or repo.config.get(f"remote.{remote}.url")
     if url is None:
@@ -125,7 +129,7 @@ def fetch(repo: Repository, remote: str, trace: Trace, url: str | None = None,
                 mapping[name] = oid
         wants = [oid for oid in dict.fromkeys(mapping.values()) if not repo.odb.contains(oid)]
         if wants:
-            result.objects = receive_objects(repo, transport, advert.caps, wants, trace)
+            result.objects = (receive or receive_objects)(repo, transport, advert.caps, wants, trace)
     for name, new in mapping.items():
         old = read_ref(repo.git_dir, name)
         if old != new:
@@ -138,6 +142,12 @@ def fetch(repo: Repository, remote: str, trace: Trace, url: str | None = None,
 def receive_objects(repo: Repository, transport: HttpTransport, server_caps: list[str],
                     wants: list[str], trace: Trace) -> int:
     """Negotiate, receive and store the pack for ``wants``; returns the number of objects."""
+    return store_pack_bytes(repo, request_pack(repo, transport, server_caps, wants, trace), wants, trace)
+
+
+def request_pack(repo: Repository, transport: HttpTransport, server_caps: list[str],
+                 wants: list[str], trace: Trace) -> bytes:
+    """Negotiate (haves, ACKs), then ask for ``wants`` with ``done``: the pack the server sends."""
     caps = [cap for cap in WANTED_CAPS if cap in server_caps] + ["agent=mini_git/0.1"]
     if "side-band-64k" not in caps:
         raise TransportError("server does not offer side-band-64k; mini_git needs it")
@@ -154,6 +164,11 @@ def receive_objects(repo: Repository, transport: HttpTransport, server_caps: lis
         trace.note(f"remote: {line}")
     if pack is None:
         raise TransportError("server ended the response without a pack")
+    return pack
+
+
+def store_pack_bytes(repo: Repository, pack: bytes, wants: list[str], trace: Trace) -> int:
+    """Verify and resolve ``pack``, check that every want is complete, then store it."""
     received = receive_pack_bytes(pack, repo.odb.read)
     missing = missing_objects(OverlayStore(repo.odb, received), received.objects, wants)
     if missing:
@@ -171,9 +186,14 @@ def default_directory(url: str) -> str:
 
 
 def clone(url: str, directory: str | None, trace: Trace, checkout: bool = True,
-          peer: str = SERVER) -> Repository:
+          peer: str = SERVER, receive: Receive | None = None,
+          checkout_files: Callable[[Repository, str | None, str], None] | None = None) -> Repository:
     """``git clone``: a new repository, origin configured, the remote HEAD checked out
-    (``checkout=False``: ``git clone --no-checkout``, HEAD set but no index or files)."""
+    (``checkout=False``: ``git clone --no-checkout``, HEAD set but no index or files).
+
+    ``receive`` and ``checkout_files`` default to :func:`receive_objects` and
+    :func:`update_worktree`; ``clone_fast.py`` passes faster ones.
+    """
     target = Path(directory or default_directory(url))
     if target.exists() and any(target.iterdir()):
         raise GitError(f"destination path '{target}' already exists and is not an empty directory")
@@ -182,7 +202,7 @@ def clone(url: str, directory: str | None, trace: Trace, checkout: bool = True,
     try:
         repo.config.set("remote.origin.url", url)
         repo.config.set("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
-        result = fetch(repo, "origin", trace, peer=peer)
+        result = fetch(repo, "origin", trace, peer=peer, receive=receive)
         branches = [name for name in result.remote_refs if name.startswith("refs/heads/")]
         branch_ref = result.head_target or (branches[0] if branches else None)
         if branch_ref is None or branch_ref not in result.remote_refs:
@@ -199,7 +219,7 @@ def clone(url: str, directory: str | None, trace: Trace, checkout: bool = True,
         if not checkout:
             trace.state(f"HEAD is {branch} at {oid[:7]}; nothing checked out (--no-checkout)")
             return repo
-        update_worktree(repo, None, oid)
+        (checkout_files or update_worktree)(repo, None, oid)
         trace.state(f"checked out {branch} at {oid[:7]} in {target}")
         return repo
     except BaseException:
