@@ -23,7 +23,7 @@ A fetch response is in sections: ``acknowledgments`` (while negotiating) or
 from __future__ import annotations
 
 from ..refs import list_refs, read_head
-from . import pkt_line, walk_fast
+from . import pack_write_ofs, pkt_line, walk_fast
 from .pack_write import pack_from_store
 from .pkt_line import Data, Delim, Flush
 from .smart_http import AGENT
@@ -114,7 +114,9 @@ def fetch(git_dir, odb, args: list[bytes]) -> tuple[bytes, dict]:
     oids = objects_to_send(odb, request.wants, common, walk_fast.tree_objects)  # walk_fast.py: same list
     if b"include-tag" in args:
         oids += include_tags(git_dir, odb, oids)
-    pack = pack_from_store(odb, oids)
+    # The client asked for ofs-delta (git always does): reused deltas name their base by distance
+    # (pack_write_ofs.py); otherwise the lesson's pack, deltas as REF_DELTA.
+    pack = (pack_write_ofs.pack_from_store if b"ofs-delta" in args else pack_from_store)(odb, oids)
     stats.update(objects=len(oids), pack_bytes=len(pack))
     out = pkt_line.encode("packfile")
     if b"no-progress" not in args:
