@@ -7,11 +7,15 @@
 // options): with "relay", the browser gathers only TURN relay candidates.
 // Everything that happens is appended to window.webrtcLog (the Chromium test reads it),
 // including the selected candidate pair, read from getStats() once connected.
+// For bench/bench_webrtc.py: window.webrtcTimes holds when the setup started and ended by this
+// page's clock (performance.now(), ms), and window.sendBulk / window.expectBulk move binary
+// messages with the same flow control as the Python sender (chat.drain).
 "use strict";
 
 const params = new URLSearchParams(location.search);
 const room = params.get("room") || "lobby";
 const log = (window.webrtcLog = []);
+const times = (window.webrtcTimes = {});
 const shown = document.getElementById("log");
 document.getElementById("room").textContent = room;
 
@@ -31,18 +35,59 @@ function send(message) {
 
 function useChannel(dc) {
   channel = dc;
+  dc.binaryType = "arraybuffer";
   dc.onopen = () => {
+    times.open = times.open || performance.now();
     note("=", `datachannel ${dc.label} open`);
     dc.send(JSON.stringify({ type: "chat", text: "hello from chromium" }));
   };
   dc.onmessage = (event) => {
+    if (typeof event.data !== "string") {
+      countBulk(event.data.byteLength);
+      return;
+    }
     note("<", `chat ${event.data}`);
     const message = JSON.parse(event.data);
-    if (message.type === "chat" && !message.text.startsWith("echo: ")) {
+    if (message.type === "bulk-done" && bulk.done) {
+      bulk.done(message.bytes);
+    } else if (message.type === "chat" && !message.text.startsWith("echo: ")) {
       dc.send(JSON.stringify({ type: "chat", text: "echo: " + message.text }));
     }
   };
 }
+
+// Bulk binary messages (the benchmark): the receiver counts them and says "bulk-done" when it
+// has `expected` bytes; the sender pauses above 1 MiB queued until "bufferedamountlow" (256 KiB).
+const bulk = { expected: 0, got: 0, done: null };
+
+function countBulk(bytes) {
+  bulk.got += bytes;
+  if (bulk.expected && bulk.got >= bulk.expected) {
+    channel.send(JSON.stringify({ type: "bulk-done", bytes: bulk.got }));
+    bulk.expected = 0;
+  }
+}
+
+window.expectBulk = (total) => {
+  bulk.expected = total;
+  bulk.got = 0;
+};
+
+// Resolves with the milliseconds from the first send to the receiver's "bulk-done".
+window.sendBulk = async (total, size) => {
+  const payload = new Uint8Array(size);
+  channel.bufferedAmountLowThreshold = 256 * 1024;
+  const done = new Promise((resolve) => (bulk.done = resolve));
+  const started = performance.now();
+  for (let sent = 0; sent < total; sent += size) {
+    if (channel.bufferedAmount > 1024 * 1024) {
+      await new Promise((resolve) => channel.addEventListener("bufferedamountlow", resolve, { once: true }));
+    }
+    channel.send(payload);
+  }
+  await done;
+  return performance.now() - started;
+};
 
 // The pair ICE selected, from the browser's own statistics (W3C webrtc-stats):
 // transport.selectedCandidatePairId -> candidate-pair -> local-candidate / remote-candidate.
@@ -81,8 +126,10 @@ async function start() {
     const message = JSON.parse(event.data);
     note("<", `signal ${message.type}${message.code ? " " + message.code : ""}`);
     if (message.type === "peer-joined") {
+      times.peerJoined = performance.now();
       useChannel(pc.createDataChannel("chat"));
       await pc.setLocalDescription(await pc.createOffer());
+      times.offerSent = performance.now();
       send({ type: "offer", sdp: pc.localDescription.sdp });
     } else if (message.type === "offer") {
       await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
