@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from learn_git.delta import DeltaError, apply_delta
+from learn_git.network.clone_fast import apply_delta as fast_apply
 from learn_git.network.clone_fast import index_pack
 from learn_git.network.pack_stream import PackError, receive_pack_bytes
 from learn_git.network.pack_write import pack_from_store, write_idx
@@ -106,6 +108,37 @@ def test_index_pack_matches_the_lesson_and_git_on_our_packs(served):
     path.write_bytes(pack)
     git(env, "index-pack", str(path))
     assert path.with_suffix(".idx").read_bytes() == index
+
+
+def test_index_pack_reads_gits_own_pack_as_the_lesson_does(served):
+    """git gc's pack (OFS_DELTA chains): the same objects; every delta applied as delta.py applies it."""
+    _, _, bare = served
+    (pack_path,) = (bare / "objects" / "pack").glob("*.pack")
+    pack = pack_path.read_bytes()
+    received, placed = index_pack(pack)
+    assert received.deltas > 0 and received.objects == receive_pack_bytes(pack).objects
+    assert write_idx(placed, pack[-20:]) == pack_path.with_suffix(".idx").read_bytes()
+
+
+@pytest.mark.parametrize("delta", [
+    bytes([12, 11, 0x90, 7, 4]) + b"git!",   # copy 7 bytes from 0, insert 4
+    bytes([12, 9, 0x91, 7, 5, 4]) + b"git!",  # copy 5 bytes from offset 7, insert 4
+    bytes([12, 5, 0x91, 10, 5]),            # the lesson's bad deltas (test_git_formats.py) from here
+    bytes([12, 5, 4]) + b"ab",
+    bytes([11, 0]),
+    bytes([12, 3, 0]),
+    bytes([12, 2, 3]) + b"abc",
+    bytes([12, 11, 0x90]),                  # truncated inside a copy
+])
+def test_the_fast_delta_applier_gives_or_refuses_what_the_lessons_does(delta):
+    base = b"hello, world"
+    try:
+        expected = apply_delta(base, delta)
+    except DeltaError:
+        with pytest.raises((DeltaError, ValueError, IndexError)):   # index_pack: then the lesson
+            fast_apply(base, delta)
+    else:
+        assert fast_apply(base, delta) == expected
 
 
 def test_index_pack_leaves_a_thin_or_damaged_pack_to_the_lesson(served):

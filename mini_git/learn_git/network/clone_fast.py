@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from wirelab_common.wiretrace import Trace
 
-from ..delta import apply_delta
+from ..delta import delta_sizes
 from ..errors import CorruptObject, ObjectMissing
 from ..index import IndexEntry, entry_from_stat
 from ..objects import hash_object, parse_commit, parse_tag
@@ -110,11 +110,65 @@ def index_pack(pack: bytes) -> tuple[ReceivedPack, list[PackedEntry]] | None:
             else:
                 return None
             offset = entry.end
-    except (CorruptObject, ObjectMissing, ValueError):
+    except (CorruptObject, ObjectMissing, ValueError, IndexError):
         return None
     if waiting or offset != body_end or len(placed) != count or len(objects) != count:
         return None   # a base outside the pack (thin), trailing bytes, one object twice: the lesson
     return result, placed
+
+
+def apply_delta(base: bytes, delta: bytes) -> bytes:
+    """``delta.apply_delta`` with its bit loops unrolled and its checks left to Python's own.
+
+    A truncated or inconsistent delta raises (``IndexError``, ``ValueError``) instead of the
+    lesson's ``DeltaError``; :func:`index_pack` then hands the pack to the lesson, which
+    says what is wrong.
+    """
+    base_size, result_size, pos = delta_sizes(delta)
+    if base_size != len(base):
+        raise ValueError("delta base size")
+    out = bytearray()
+    end = len(delta)
+    while pos < end:
+        op = delta[pos]
+        pos += 1
+        if op & 0x80:
+            offset = size = 0
+            if op & 0x01:
+                offset = delta[pos]
+                pos += 1
+            if op & 0x02:
+                offset |= delta[pos] << 8
+                pos += 1
+            if op & 0x04:
+                offset |= delta[pos] << 16
+                pos += 1
+            if op & 0x08:
+                offset |= delta[pos] << 24
+                pos += 1
+            if op & 0x10:
+                size = delta[pos]
+                pos += 1
+            if op & 0x20:
+                size |= delta[pos] << 8
+                pos += 1
+            if op & 0x40:
+                size |= delta[pos] << 16
+                pos += 1
+            size = size or 0x10000
+            if offset + size > base_size:
+                raise ValueError("delta copy past the base")
+            out += base[offset:offset + size]
+        elif op:
+            if pos + op > end:
+                raise ValueError("delta insert past its end")
+            out += delta[pos:pos + op]
+            pos += op
+        else:
+            raise ValueError("delta opcode 0")
+    if len(out) != result_size:
+        raise ValueError("delta result size")
+    return bytes(out)
 
 
 def object_links(received: ReceivedPack) -> dict[str, list[str]]:
@@ -135,7 +189,15 @@ def object_links(received: ReceivedPack) -> dict[str, list[str]]:
 
 
 def outside_objects(received: ReceivedPack, pointers: dict[str, list[str]], tips: list[str]) -> set[str]:
-    """``walk.walk_received(...)[1]``: what the tips reach that the pack does not hold."""
+    """``walk.walk_received(...)[1]``: what the tips reach that the pack does not hold.
+
+    First with sets, in C: when no object of the pack points outside it and every tip is
+    in it, nothing the tips reach can be outside.  Otherwise the walk finds exactly what
+    the tips reach (an object nothing reaches may point anywhere).
+    """
+    if all(tip in received.objects for tip in tips) and \
+            set().union(*pointers.values()) <= received.objects.keys():
+        return set()
     inside: set[str] = set()
     outside: set[str] = set()
     stack = list(tips)

@@ -8,7 +8,8 @@ here does that: before a reused delta it writes its base (if the base is being s
 is not written yet), then the delta as an OFS_DELTA pointing back at it.  The stored
 entries are still copied, never inflated or recompressed, as ``pack_write.PackReuse``
 copies them; where each one is, is read once per pack file (:data:`LAYOUTS`).
-``upload_pack_v2.fetch`` uses it when the client asked for ``ofs-delta``;
+``upload_pack.py`` (v0) and ``upload_pack_v2.fetch`` use it when the client asked for
+``ofs-delta``;
 ``tests/mini_git/test_net_pack_ofs.py`` checks that git's ``index-pack`` reads it and
 finds the same objects as in the lesson's pack.
 """

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ..errors import GitError
 from ..refs import list_refs, read_head
-from . import pkt_line, walk_fast
+from . import pack_write_ofs, pkt_line, walk_fast
 from .pack_write import pack_from_store
 from .pkt_line import Data, Flush
 from .smart_http import UPLOAD_PACK_CAPS, is_oid
@@ -159,7 +159,8 @@ def serve_upload_pack(git_dir, odb, body: bytes, progress_every: bool = True) ->
     oids = objects_to_send(odb, request.wants, common, walk_fast.tree_objects)  # walk_fast.py: same list
     if "include-tag" in request.caps:
         oids += include_tags(git_dir, odb, oids)
-    pack = pack_from_store(odb, oids)
+    # ofs-delta asked for: reused deltas name their base by distance (pack_write_ofs.py)
+    pack = (pack_write_ofs.pack_from_store if "ofs-delta" in request.caps else pack_from_store)(odb, oids)
     stats.update(objects=len(oids), pack_bytes=len(pack))
     if "side-band-64k" in request.caps:
         if "no-progress" not in request.caps and progress_every:
