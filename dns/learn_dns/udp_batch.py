@@ -176,5 +176,5 @@ class BatchDrain(UdpDrain):
                 sent = sendmmsg(self.fd, send.address, ready, MSG_DONTWAIT)
                 if sent < ready:
                     self.dropped += ready - max(sent, 0)  # send buffer full: dropped, as udp_drain.py
-            if count < batch:
-                return
+            # No return when count < batch: the clients answered may have sent their next
+            # queries meanwhile, and one more recvmmsg is cheaper than a trip round the loop.

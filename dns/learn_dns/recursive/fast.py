@@ -24,11 +24,19 @@ and until when those bytes are right:
   is off (it is off by default, as unbound's);
 - a query that would be truncated, or logged (without ``--quiet``), is never
   copied: the lesson's path keeps handling it.
+
+When there is no fresh copy, :meth:`FoldedAnswers.answer` asks the lesson's
+hot path itself (``lesson(data, client)``, which is ``fast_answer``) and
+returns what it returns, so that a cache hit whose copy is a second old
+still leaves in the same ``sendmmsg`` as the others (and refills its copy);
+only when that path has no answer either (a miss, to be resolved) does the
+datagram go on to the server's slow path.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable
 
 from .policy import AllowList
@@ -41,9 +49,12 @@ Entry = tuple[int, bytes, bytes, bytes, bytes, float]
 class FoldedAnswers:
     """Recent hot-cache answers by folded query bytes; :meth:`answer` is ``udp_batch``'s ``fast``."""
 
-    def __init__(self, clock: Callable[[], float], allow: AllowList, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, clock: Callable[[], float], allow: AllowList,
+                 lesson: Callable[[bytes, str], bytes | None] = lambda data, client: None,
+                 max_entries: int = MAX_ENTRIES) -> None:
         self.clock = clock
         self.allow = allow
+        self.lesson = lesson  # the lesson's hot path: its answer (bytes), or None
         self.max_entries = max_entries
         self.entries: dict[bytes, Entry] = {}
         self.verdicts: dict[bytes, bool] = {}  # raw source address -> allowed (AllowList's networks)
@@ -69,12 +80,11 @@ class FoldedAnswers:
     def answer(self, data: bytes, source: bytes) -> bytes | None:
         """The answer the lesson's path would send ``data`` from ``source`` now, or None: ask it."""
         entry = self.entries.get(data[2:].lower())
-        if entry is None:
-            return None
-        name_end, head, tail, answer_head, answer_tail, until = entry
-        if data[name_end:] != tail or data[2:12] != head or self.clock() >= until:
-            return None
-        if not self.verdicts.get(source) and not self.allowed(source):
-            return None
-        self.hits += 1
-        return data[:2] + answer_head + data[12:name_end] + answer_tail
+        if entry is not None:
+            name_end, head, tail, answer_head, answer_tail, until = entry
+            if (data[name_end:] == tail and data[2:12] == head and self.clock() < until
+                    and (self.verdicts.get(source) or self.allowed(source))):
+                self.hits += 1
+                return data[:2] + answer_head + data[12:name_end] + answer_tail
+        family = socket.AF_INET if len(source) == 4 else socket.AF_INET6
+        return self.lesson(data, socket.inet_ntop(family, source)) or None  # b"" (drop) too: its own way

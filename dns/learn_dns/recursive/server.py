@@ -310,8 +310,9 @@ async def serve(args: argparse.Namespace) -> None:
                               ResponseRateLimit(args.rrl, args.rrl_burst, args.rrl_slip), trace,
                               log_queries=not args.quiet)
     service.peer_names.update(args.peer_name)
-    if args.fast == "on" and udp_batch.available():
-        service.folded = FoldedAnswers(time.monotonic, service.allow)
+    if args.fast == "on" and udp_batch.available() and not service.rrl.on:  # fast.py: off with --rrl
+        service.folded = FoldedAnswers(time.monotonic, service.allow,
+                                       lambda data, client: service.fast_answer(data, client, udp=True)[0])
     loop = asyncio.get_running_loop()
     udp = UDPServer(service, args.host, args.port)
     port = udp.port
