@@ -3,7 +3,7 @@
 Reading order: after ``hub.py``, ``handlers.py`` and ``server.py``, whose rules this keeps.
 
 Two hand-offs per message cost more than they buy in the common case, a client
-that keeps up.  Both are cut here; ``--plain`` (``Settings.fast=False``) runs the
+that keeps up.  Both are cut here, and a burst costs one write per socket; ``--plain`` (``Settings.fast=False``) runs the
 lesson alone, and ``tests/websocket/test_chat_fast.py`` holds the two to the same
 messages in the same order, and to the same 4008 for a reader that stops.
 
@@ -31,6 +31,14 @@ scope's ``extensions`` under :data:`WRITE_NOW`, the place the ASGI spec gives
 servers for extras.  Under a server without it, :class:`DirectChat` falls back to
 the lesson's :class:`~.hub.Member`.
 
+**One write per burst.**  ``write_now`` frames the message into the connection's
+outgoing bytes and hands them to the transport once the current callback is over
+(``loop.call_soon``), or at once after :data:`FLUSH_EVERY` messages: messages
+delivered in one go (a burst read in one ``data_received``, a room's fan-out of
+it) cost one ``write`` system call per socket, where the pump and
+``websockets.broadcast`` write each message on its own.  Every other write (a
+pumped ``send``, the close frame, a ping) takes the same bytes first, in order.
+
 **Reading.**  uvicorn stops reading a socket after every message until the app
 has taken it (``pause_reading``, then ``resume_reading`` in ``receive()``): two
 calls into the event loop per message.  The fast path lets :data:`READ_AHEAD`
@@ -48,6 +56,7 @@ from .hub import CloseSocket, Hub, Member, SendText
 
 WRITE_NOW = "wirelab.write_text_now"  # scope["extensions"][WRITE_NOW]["write"]: text -> bool
 READ_AHEAD = 16  # messages a connection may have waiting for the app before reading pauses
+FLUSH_EVERY = 64  # direct writes to one socket gathered into one transport write, at most
 
 WriteNow = Callable[[str], bool]  # True: written to the transport; False: would have to wait
 

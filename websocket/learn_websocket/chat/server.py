@@ -61,7 +61,7 @@ from wirelab_common.wiretrace import Trace
 
 from ..handshake import VERSION
 from .app import DEMO_TOKENS, Settings, create_app
-from .fast import READ_AHEAD, WRITE_NOW
+from .fast import FLUSH_EVERY, READ_AHEAD, WRITE_NOW
 from .hub import GOING_AWAY, Hub
 
 
@@ -135,6 +135,7 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
     """
 
     read_ahead = 1  # messages queued for the app before reading pauses
+    unflushed = 0  # fast.py: messages written by write_text_now since the last flush
 
     def _state(self, message: str) -> None:
         self.config.app.state.trace.state(message)
@@ -186,11 +187,15 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.pause_reading()
 
     def write_text_now(self, text: str) -> bool:
-        """Send a text message now if that needs no waiting; False if it would (fast.py).
+        """Send a text message without waiting; False if that would mean waiting (fast.py).
 
         What ASGI's ``websocket.send`` does, minus its wait for ``resume_writing``: it
         refuses instead while the transport's buffer is over its high-water mark, and
-        before the accept or after the close frame.
+        before the accept or after the close frame.  The frame goes into the
+        connection's outgoing bytes, and those reach the transport once the current
+        callback is over (:meth:`flush`): messages delivered in one go, such as a burst
+        read in one ``data_received``, cost one ``write`` per socket, not one each.
+        Every other write (``send``, the close frame) takes the same bytes in order.
         """
         if (not self.handshake_complete or self.close_sent or self.disconnected
                 or self.initial_response is not None or not self.writable.is_set()):
@@ -199,8 +204,19 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
             self.conn.send_text(text.encode())
         except InvalidState:
             return False  # the peer's close arrived first: the app's receive() is told
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.unflushed += 1
+        if self.unflushed == 1:
+            self.loop.call_soon(self.flush)
+        elif self.unflushed >= FLUSH_EVERY:
+            self.flush()  # a long burst: write now, so that pause_writing can stop the next ones
         return True
+
+    def flush(self) -> None:
+        """Hand the connection's outgoing bytes to the transport (see :meth:`write_text_now`)."""
+        self.unflushed = 0
+        output = self.conn.data_to_send()
+        if output and not self.transport.is_closing():
+            self.transport.write(b"".join(output))
 
     def keepalive_timeout(self) -> None:
         if not self.close_sent and not self.transport.is_closing():
