@@ -3,9 +3,10 @@
 Reading order: after ``hub.py``, ``handlers.py`` and ``server.py``, whose rules this keeps.
 
 Two hand-offs per message cost more than they buy in the common case, a client
-that keeps up.  Both are cut here, and a burst costs one write per socket; ``--plain`` (``Settings.fast=False``) runs the
-lesson alone, and ``tests/websocket/test_chat_fast.py`` holds the two to the same
-messages in the same order, and to the same 4008 for a reader that stops.
+that keeps up.  Both are cut here, and a burst costs one write per socket;
+``--plain`` (``Settings.fast=False``) runs the lesson alone, and
+``tests/websocket/test_chat_fast.py`` holds the two to the same messages in the
+same order, and to the same 4008 for a reader that stops.
 
 **Writing.**  In ``hub.py`` every message goes through the member's bounded queue
 and its pump task: ``put_nowait``, wake the pump, ``get``, ``send``.  When the
