@@ -75,6 +75,7 @@ from wirelab_common.wiretrace import Trace, shorten
 from . import completions
 from .event_log import Event, EventLog, Gap, LogClosed
 from .event_stream import format_event
+from .fast_log import PacedEventLog
 from .fast_response import LeanEventSourceResponse
 from .feed import encode_data, run_feed
 
@@ -95,7 +96,8 @@ class Settings:
     heartbeat: float = 15.0  # seconds between ": heartbeat" comments; 0 = none
     token_delay: float = 0.02  # seconds before each streamed completion token
     accel_header: bool = True  # False only to demonstrate nginx's buffering (proxy.py)
-    lean_response: bool = True  # fast_response.py's class; False: sse-starlette's own (--plain-response)
+    lean_response: bool = True  # fast_response.py's class and fast_log.py's bell; False: sse-starlette's
+    # own response and the lesson's bell (--plain-response)
     trace: Trace | None = None
     trace_events: bool = True  # False (--quiet): no line per event, subscriber or request
     clock: Callable[[], float] = time.time  # "created" of completions
@@ -185,8 +187,9 @@ def create_app(settings: Settings) -> FastAPI:
     def stored(event: Event) -> None:
         trace.state(f"stored id={event.id} event={event.type} {shorten(event.data, 60)}")
 
-    ctx = Context(settings, trace, EventLog.open(settings.data_dir, settings.replay,
-                                                 stored if settings.trace_events else None))
+    log_class = PacedEventLog if settings.lean_response else EventLog  # fast_log.py, or the lesson's
+    ctx = Context(settings, trace, log_class.open(settings.data_dir, settings.replay,
+                                                  stored if settings.trace_events else None))
 
     def report_feed_failure(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:  # else asyncio hides it until GC

@@ -14,7 +14,8 @@ the README).
 :class:`LeanEventSourceResponse` keeps the class's headers and bytes and does the
 same jobs with less:
 
-- the stream runs in the request's own task (no task group);
+- the stream runs in one task of its own (no task group), which the request's
+  task awaits;
 - one watcher task does both other jobs: it waits for the client's
   ``http.disconnect`` with the heartbeat interval as its timeout, sends a
   heartbeat each time that timeout passes, and on a disconnect cancels the stream,
@@ -22,6 +23,14 @@ same jobs with less:
 - no shutdown listener: our server ends every stream itself on SIGTERM by
   closing the event log (``server.py``), which is why the library's listener
   stays idle there anyway.
+
+Each chunk of the stream and each heartbeat go to uvicorn's own ``send``, which
+:func:`with_raw_send` (the server wraps the whole app in it) leaves in the
+request's scope: on their way there, a chunk would otherwise pass through three
+wrappers of the middleware stack (Starlette's error and exception middleware, and
+the route's exception handler), which only note the response *start*, and the
+start still goes through them.  Without that wrapper (an app run by a test
+client, say), every message takes the usual way.
 
 Anything else (a send timeout, a HEAD request, a shutdown event, a disconnect
 callback, a data sender, a background task) goes to the library's own
@@ -37,11 +46,22 @@ from datetime import UTC, datetime
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.event import ensure_bytes
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+RAW_SEND = "learn_sse.raw_send"  # the scope key of the server's own send (with_raw_send)
+
+
+def with_raw_send(app: ASGIApp) -> ASGIApp:
+    """``app`` with the server's ``send`` kept in each HTTP request's scope, for the stream's chunks."""
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[RAW_SEND] = send
+        await app(scope, receive, send)
+    return wrapped
 
 
 class LeanEventSourceResponse(EventSourceResponse):
-    """sse-starlette's response, streamed from the request's task with one watcher beside it."""
+    """sse-starlette's response, streamed from one task with one watcher beside it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["method"].upper() == "HEAD" or self.send_timeout is not None
@@ -49,29 +69,39 @@ class LeanEventSourceResponse(EventSourceResponse):
                 or self.data_sender_callable is not None or self.background is not None):
             await super().__call__(scope, receive, send)  # the cases this class does not cover
             return
-        stream = asyncio.current_task()
-        assert stream is not None
         self._client_gone = False
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        watcher = asyncio.create_task(self._watch(receive, send, stream))
+        chunk = scope.get(RAW_SEND, send)  # with_raw_send's: past the middleware, for the body
+        # The stream in a task of its own: a wake-up resumes its few frames, not the ~20 of
+        # the request's middleware and routing that the request's task is suspended in.
+        stream = asyncio.create_task(self._stream(chunk))
+        watcher = asyncio.create_task(self._watch(receive, chunk, stream))
         try:
-            async for data in self.body_iterator:
-                await send({"type": "http.response.body", "body": ensure_bytes(data, self.sep),
-                            "more_body": True})
+            await stream  # a cancellation of this task (the server's) cancels the stream too
             self.active = False
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)  # no heartbeat after the last chunk
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            if not self._client_gone:
+            if not (self._client_gone and stream.cancelled()):
                 raise  # not ours: let the server's cancellation go on
-            stream.uncancel()  # the client went away: the response ends quietly, as in the library
+            # the client went away: the response ends quietly, as in the library
         finally:
             self.active = False
             watcher.cancel()
+            if not stream.done():
+                stream.cancel()
+                await asyncio.gather(stream, return_exceptions=True)
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()  # a no-op after a normal end; runs the generator's cleanup otherwise
+
+    async def _stream(self, chunk: Send) -> None:
+        """Every chunk of the body, as the generator yields it."""
+        sep = self.sep
+        async for data in self.body_iterator:
+            await chunk({"type": "http.response.body", "more_body": True,
+                         "body": data if type(data) is bytes else ensure_bytes(data, sep)})
 
     async def _watch(self, receive: Receive, send: Send, stream: asyncio.Task) -> None:
         """Heartbeats every ``ping_interval`` s while waiting for the client's disconnect."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from .app import Settings, create_app
+from .fast_log import SWITCH_INTERVAL
+from .fast_response import with_raw_send
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token-delay", type=float, default=0.02,
                         help="seconds between streamed completion tokens")
     parser.add_argument("--plain-response", action="store_true",
-                        help="sse-starlette's own EventSourceResponse, not fast_response.py's (slower)")
+                        help="sse-starlette's own EventSourceResponse and the lesson's event log bell, "
+                             "not fast_response.py's and fast_log.py's (slower)")
     parser.add_argument("--no-accel-header", action="store_true",
                         help="omit X-Accel-Buffering: no (only to show nginx buffering an SSE stream)")
     args = parser.parse_args(argv)
@@ -94,8 +98,11 @@ async def serve(args: argparse.Namespace) -> None:
                             lean_response=not args.plain_response,
                             trace=trace, trace_events=not args.quiet)
         app = create_app(settings)
+        if settings.lean_response:  # the fast path (fast_response.py, fast_log.py)
+            sys.setswitchinterval(SWITCH_INTERVAL)
+        asgi = with_raw_send(app) if settings.lean_response else app
         # Before uvicorn waits for open responses: end every /events stream (clients reconnect).
-        server = TracedServer(config(app, args.host, args.port), trace, describe(settings),
+        server = TracedServer(config(asgi, args.host, args.port), trace, describe(settings),
                               before_shutdown=app.state.begin_shutdown)
         await server.serve()
 
