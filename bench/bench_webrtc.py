@@ -13,7 +13,9 @@ two aiortc peers, alternately, in one run:
   association, DCEP.  Each side by its own clock (``time.perf_counter`` for
   ours, ``performance.now()`` in the page); also from the offer leaving on the
   WebSocket to ``open``.  N connections each; median and p90.  Target: ours
-  within 1.5x of Chromium's median.
+  within 1.5x of Chromium's median.  Then where the time goes: the median of
+  each phase between the offerer's marks (``PHASES``: offer created, answer
+  applied, ICE connected or completed, connectionState connected, open).
 - **throughput**: N MiB in 16 KiB binary messages on that reliable, ordered
   channel, pausing above 1 MiB queued until ``bufferedamountlow`` (256 KiB);
   ours ends when the receiver has every byte, Chromium's when the sender gets
@@ -78,6 +80,11 @@ async def connected_pair(url: str, config=None) -> tuple[Peer, Peer, object, obj
     marks: dict[str, float] = {}
     chat = alice.pc.createDataChannel("bench")
     chat.on("open", lambda: marks.setdefault("open", time.perf_counter()))
+    pc = alice.pc  # the same marks as the page's window.webrtcTimes (the phases' table)
+    pc.on("iceconnectionstatechange", lambda: pc.iceConnectionState in ("connected", "completed")
+          and marks.setdefault("iceDone", time.perf_counter()))
+    pc.on("connectionstatechange", lambda: pc.connectionState == "connected"
+          and marks.setdefault("connected", time.perf_counter()))
     plain_offer = alice._offer  # noqa: SLF001 - the moment peer-joined makes alice offer
 
     async def offer() -> None:
@@ -85,6 +92,14 @@ async def connected_pair(url: str, config=None) -> tuple[Peer, Peer, object, obj
         await plain_offer()
 
     alice._offer = offer  # noqa: SLF001
+    plain_description = alice._on_description  # noqa: SLF001
+
+    async def on_description(message: dict) -> None:
+        await plain_description(message)
+        if message["type"] == "answer":
+            marks["answerApplied"] = time.perf_counter()
+
+    alice._on_description = on_description  # noqa: SLF001
     await alice.join()
     plain_send = alice.signaling.send
 
@@ -154,12 +169,21 @@ async def tcp_throughput(total: int) -> float:
         server.close()
 
 
-async def our_setup(url: str) -> tuple[float, float]:
-    """(peer-joined -> open, offer sent -> open) of one aiortc pair, seconds."""
+PHASES = (  # (from mark, to mark, what happens between), at the offerer
+    ("peerJoined", "offerSent", "create the offer"),
+    ("offerSent", "answerApplied", "signaling: answer applied"),
+    ("answerApplied", "iceDone", "ICE checks"),
+    ("iceDone", "connected", "DTLS handshake"),
+    ("connected", "open", "SCTP association, DCEP"),
+)
+
+
+async def our_setup(url: str) -> dict[str, float]:
+    """One aiortc pair's marks (seconds): peerJoined, offerSent, answerApplied, iceDone, connected, open."""
     alice, bob, _, _, marks = await connected_pair(url)
     await alice.close()
     await bob.close()
-    return marks["open"] - marks["peerJoined"], marks["open"] - marks["offerSent"]
+    return marks
 
 
 async def tcp_connect_times(count: int) -> list[float]:
@@ -206,10 +230,11 @@ async def measure(args: argparse.Namespace) -> dict[str, list]:
                 for _ in range(args.setups):
                     rows["setup ours"].append(await our_setup(url))
                     async with ChromiumPair(browser, server.url, f"setup{next(ROOMS)}") as pair:
-                        rows["setup Chromium"].append(pair.setup_seconds())
+                        rows["setup Chromium"].append({k: v / 1000 for k, v in pair.times.items()})
             finally:
                 await browser.close()
-    rows["TCP connect"] = [(t, t) for t in await tcp_connect_times(args.setups)]
+    connects = await tcp_connect_times(args.setups)
+    rows["TCP connect"] = [{"peerJoined": 0.0, "offerSent": 0.0, "open": t} for t in connects]
     return rows
 
 
@@ -226,13 +251,18 @@ def print_and_report(args: argparse.Namespace, rows: dict[str, list]) -> None:
           f"(median, p90; and from the offer sent)")
     for name, label in (("setup ours", "ours (aiortc)"), ("setup Chromium", "Chromium <-> Chromium"),
                         ("TCP connect", "TCP connect (orientation)")):
-        whole = [1000 * w for w, _ in rows[name]]
-        sent = statistics.median(1000 * s for _, s in rows[name])
+        whole = [1000 * (m["open"] - m["peerJoined"]) for m in rows[name]]
+        sent = statistics.median(1000 * (m["open"] - m["offerSent"]) for m in rows[name])
         tail = f"   offer sent -> open {sent:8.2f} ms" if name != "TCP connect" else ""
         print(f"{label:<28} {statistics.median(whole):8.2f} ms  p90 {p90(whole):8.2f} ms{tail}")
-    ours = statistics.median(w for w, _ in rows["setup ours"])
-    theirs = statistics.median(w for w, _ in rows["setup Chromium"])
+    ours = statistics.median(m["open"] - m["peerJoined"] for m in rows["setup ours"])
+    theirs = statistics.median(m["open"] - m["peerJoined"] for m in rows["setup Chromium"])
     print(f"setup ours / Chromium  x{ours / theirs:.2f}   (target <= 1.5)")
+    print("\n# where the setup goes, at the offerer (median ms per phase)       ours   Chromium")
+    for start, end, what in PHASES:
+        cells = [statistics.median(1000 * (m[end] - m[start]) for m in rows[name])
+                 for name in ("setup ours", "setup Chromium")]
+        print(f"{start} -> {end} ({what})".ljust(62) + "".join(f"{c:9.2f}" for c in cells))
     chromium = f"Chromium {args.chromium_version}"
     report("webrtc", "data channel throughput", statistics.median(rows["data channel (ours)"]) / anchor, None,
            anchor=chromium)

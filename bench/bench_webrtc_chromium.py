@@ -7,7 +7,10 @@ joins the room; when the second joins, the first gets ``peer-joined``, creates
 the ``chat`` channel, offers, and trickles its candidates.  The page keeps its
 own marks in ``window.webrtcTimes`` (``performance.now()``, its own clock):
 ``peerJoined`` (before ``createOffer``), ``offerSent`` (before the offer goes
-out on the WebSocket), ``open`` (the offerer's channel fires ``open``).
+out on the WebSocket), ``answerApplied`` (its ``setRemoteDescription`` of the
+answer resolved), ``iceDone`` (``iceConnectionState`` connected or completed),
+``connected`` (``connectionState``: DTLS is up), ``open`` (the offerer's
+channel fires ``open``).
 
 Throughput: ``window.sendBulk(total, size)`` sends ``total`` bytes in binary
 messages of ``size`` with the Python sender's flow control (pause above 1 MiB
@@ -20,11 +23,12 @@ from __future__ import annotations
 
 from learn_webrtc.browser import CHROMIUM_ARGS
 
+MARKS = ("peerJoined", "offerSent", "answerApplied", "iceDone", "connected", "open")
 READY = "window.webrtcLog && window.webrtcLog.some(l => l.includes('signal joined'))"
 
 
 class ChromiumPair:
-    """Two pages of ``browser`` in ``room``, connected: ``times`` are the offerer's marks (ms)."""
+    """Two pages of ``browser`` in ``room``, connected: ``times`` are the offerer's marks (ms, its clock)."""
 
     def __init__(self, browser, url: str, room: str) -> None:
         self.browser, self.url, self.room = browser, url, room
@@ -38,7 +42,9 @@ class ChromiumPair:
         await self.offerer.wait_for_function(READY, timeout=30_000)
         await self.answerer.goto(f"{self.url}/?room={self.room}")  # its join makes the offerer offer
         try:
-            await self.offerer.wait_for_function("window.webrtcTimes.open !== undefined", timeout=30_000)
+            # Every mark, not just "open": Chromium may deliver connectionstatechange after it.
+            await self.offerer.wait_for_function(f"{list(MARKS)}.every(k => k in window.webrtcTimes)",
+                                                 timeout=30_000)
         except Exception as exc:
             log = await self.offerer.evaluate("window.webrtcLog")
             raise RuntimeError(f"Chromium <-> Chromium did not open a data channel: {log}") from exc
@@ -49,11 +55,6 @@ class ChromiumPair:
         for page in (self.offerer, self.answerer):
             if page is not None:
                 await page.close()
-
-    def setup_seconds(self) -> tuple[float, float]:
-        """(peer-joined -> open, offer sent -> open) in seconds, by the offerer's clock."""
-        t = self.times
-        return (t["open"] - t["peerJoined"]) / 1000, (t["open"] - t["offerSent"]) / 1000
 
     async def throughput(self, total: int, message: int) -> float:
         """MiB/s of ``total`` bytes in ``message``-byte binary messages, offerer to answerer."""

@@ -7,9 +7,10 @@
 // options): with "relay", the browser gathers only TURN relay candidates.
 // Everything that happens is appended to window.webrtcLog (the Chromium test reads it),
 // including the selected candidate pair, read from getStats() once connected.
-// For bench/bench_webrtc.py: window.webrtcTimes holds when the setup started and ended by this
-// page's clock (performance.now(), ms), and window.sendBulk / window.expectBulk move binary
-// messages with the same flow control as the Python sender (chat.drain).
+// For bench/bench_webrtc.py: window.webrtcTimes holds when each step of the setup happened at the
+// offerer by this page's clock (performance.now(), ms: peerJoined, offerSent, answerApplied,
+// iceDone, connected, open), and window.sendBulk / window.expectBulk move binary messages with
+// the same flow control as the Python sender (chat.drain).
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -112,8 +113,12 @@ async function start() {
       ? { type: "candidate", candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }
       : { type: "candidate", candidate: null });
   };
-  pc.oniceconnectionstatechange = () => note("=", `iceConnectionState -> ${pc.iceConnectionState}`);
+  pc.oniceconnectionstatechange = () => {
+    if (["connected", "completed"].includes(pc.iceConnectionState)) times.iceDone = times.iceDone || performance.now();
+    note("=", `iceConnectionState -> ${pc.iceConnectionState}`);
+  };
   pc.onconnectionstatechange = async () => {
+    if (pc.connectionState === "connected") times.connected = times.connected || performance.now();
     note("=", `connectionState -> ${pc.connectionState}`);
     if (pc.connectionState === "connected") note("=", `selected pair ${await selectedPair()}`);
   };
@@ -137,6 +142,7 @@ async function start() {
       send({ type: "answer", sdp: pc.localDescription.sdp });
     } else if (message.type === "answer") {
       await pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+      times.answerApplied = performance.now();
     } else if (message.type === "candidate") {
       await pc.addIceCandidate(message.candidate
         ? { candidate: message.candidate, sdpMid: message.sdpMid, sdpMLineIndex: message.sdpMLineIndex }
