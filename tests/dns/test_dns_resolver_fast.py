@@ -50,7 +50,7 @@ def service_and_fast() -> tuple[ResolverService, FoldedAnswers, Clock]:
     allow = AllowList(["127.0.0.0/8"])
     service = ResolverService(None, AnswerCache(clock), allow, ResponseRateLimit(0),  # type: ignore[arg-type]
                               Trace("t", stream=io.StringIO()), clock, log_queries=False)
-    service.folded = FoldedAnswers(clock, allow,
+    service.folded = FoldedAnswers(clock, allow, service.answers,
                                    lambda data, client: service.fast_answer(data, client, udp=True)[0])
     return service, service.folded, clock
 

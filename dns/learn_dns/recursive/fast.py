@@ -25,7 +25,11 @@ and until when those bytes are right:
 - a query that would be truncated, or logged (without ``--quiet``), is never
   copied: the lesson's path keeps handling it.
 
-When there is no fresh copy, :meth:`FoldedAnswers.answer` asks the lesson's
+When a copy is a second old, the entry also knows the ``AnswerCache`` key and
+the client's UDP size that the lesson's path computed for this query shape,
+so it takes the lesson's next step itself: ``AnswerCache.get`` renders the
+answer afresh (id, RD, QNAME, TTLs), the same size check applies, and the
+copy is refilled.  With no entry at all, :meth:`FoldedAnswers.answer` asks the lesson's
 hot path itself (``lesson(data, client)``, which is ``fast_answer``) and
 returns what it returns, so that a cache hit whose copy is a second old
 still leaves in the same ``sendmmsg`` as the others (and refills its copy);
@@ -39,33 +43,37 @@ import ipaddress
 import socket
 from collections.abc import Callable
 
+from .cache import AnswerCache
 from .policy import AllowList
 
 MAX_ENTRIES = 50_000
-# name end, query head (bytes 2-11), query tail, answer head, answer tail, good until
-Entry = tuple[int, bytes, bytes, bytes, bytes, float]
+# name end, query head (bytes 2-11), query tail, answer head, answer tail, good until,
+# AnswerCache key, the client's UDP size (0: none)
+Entry = tuple[int, bytes, bytes, bytes, bytes, float, bytes, int]
 
 
 class FoldedAnswers:
     """Recent hot-cache answers by folded query bytes; :meth:`answer` is ``udp_batch``'s ``fast``."""
 
-    def __init__(self, clock: Callable[[], float], allow: AllowList,
+    def __init__(self, clock: Callable[[], float], allow: AllowList, answers: AnswerCache,
                  lesson: Callable[[bytes, str], bytes | None] = lambda data, client: None,
                  max_entries: int = MAX_ENTRIES) -> None:
         self.clock = clock
         self.allow = allow
+        self.answers = answers  # the lesson's AnswerCache, which renders a copy afresh
         self.lesson = lesson  # the lesson's hot path: its answer (bytes), or None
         self.max_entries = max_entries
         self.entries: dict[bytes, Entry] = {}
         self.verdicts: dict[bytes, bool] = {}  # raw source address -> allowed (AllowList's networks)
         self.hits = 0
 
-    def put(self, query: bytes, name_end: int, response: bytes, until: float) -> None:
-        """``response`` is what the lesson's path sent to ``query``, right until ``until``."""
+    def put(self, query: bytes, name_end: int, response: bytes, until: float, key: bytes, limit: int) -> None:
+        """``response`` is what the lesson's path sent to ``query``, right until ``until``; ``key``
+        and ``limit`` are the AnswerCache key and UDP size it found for it."""
         if len(self.entries) >= self.max_entries:
             self.entries.clear()
         self.entries[query[2:].lower()] = (name_end, query[2:12], query[name_end:], response[2:12],
-                                           response[name_end:], until)
+                                           response[name_end:], until, key, limit)
 
     def allowed(self, source: bytes) -> bool:
         verdict = self.verdicts.get(source)
@@ -81,10 +89,15 @@ class FoldedAnswers:
         """The answer the lesson's path would send ``data`` from ``source`` now, or None: ask it."""
         entry = self.entries.get(data[2:].lower())
         if entry is not None:
-            name_end, head, tail, answer_head, answer_tail, until = entry
-            if (data[name_end:] == tail and data[2:12] == head and self.clock() < until
+            name_end, head, tail, answer_head, answer_tail, until, key, limit = entry
+            if (data[name_end:] == tail and data[2:12] == head
                     and (self.verdicts.get(source) or self.allowed(source))):
-                self.hits += 1
-                return data[:2] + answer_head + data[12:name_end] + answer_tail
+                if self.clock() < until:
+                    self.hits += 1
+                    return data[:2] + answer_head + data[12:name_end] + answer_tail
+                wire = self.answers.get(key, data, name_end)  # the lesson's step: rendered afresh
+                if wire is not None and not (limit and len(wire) > limit):
+                    self.put(data, name_end, wire, self.answers.rendered_until, key, limit)
+                    return wire
         family = socket.AF_INET if len(source) == 4 else socket.AF_INET6
         return self.lesson(data, socket.inet_ntop(family, source)) or None  # b"" (drop) too: its own way

@@ -137,7 +137,7 @@ class ResolverService:
         if limit and len(cached) > limit:
             return truncated(query), limit
         if self.folded is not None and udp and not self.log_queries and not self.rrl.on:
-            self.folded.put(query, key[1] - 4, cached, self.answers.rendered_until)
+            self.folded.put(query, key[1] - 4, cached, self.answers.rendered_until, key[0], limit)
         return cached, limit
 
     async def slow_answer(self, query_wire: bytes, client: str, limit: int) -> bytes:
@@ -311,7 +311,7 @@ async def serve(args: argparse.Namespace) -> None:
                               log_queries=not args.quiet)
     service.peer_names.update(args.peer_name)
     if args.fast == "on" and udp_batch.available() and not service.rrl.on:  # fast.py: off with --rrl
-        service.folded = FoldedAnswers(time.monotonic, service.allow,
+        service.folded = FoldedAnswers(time.monotonic, service.allow, answers,
                                        lambda data, client: service.fast_answer(data, client, udp=True)[0])
     loop = asyncio.get_running_loop()
     udp = UDPServer(service, args.host, args.port)
