@@ -1,14 +1,17 @@
 """mini_git network benchmark: a clone from our server beside git http-backend.
 
-    python bench/bench_mini_git_clone.py [--files 5000] [--commits 300] [--rounds 3]
+    python bench/bench_mini_git_clone.py                  # both repositories of issue 27, 3 rounds each
+    python bench/bench_mini_git_clone.py [--files 5000] [--commits 300] [--changes 20] [--rounds 3]
     python bench/bench_mini_git_clone.py --small          # 500 files, 50 commits, 1 round: quick
     python bench/bench_mini_git_clone.py --profile        # where our server's time goes (cProfile)
 
-One generated repository (``git fast-import``): a first commit of ``--files``
+A generated repository (``git fast-import``): a first commit of ``--files``
 small text files in 100 directories, then ``--commits`` - 1 commits each
 editing ``--changes`` of them, then ``git gc`` (one pack with deltas, as a
-served repository usually is).  It is served from one root by two servers in
-the same run:
+served repository usually is).  Without those options the benchmark runs
+the two repositories of issue 27 (:data:`NAMED`): 5,000 files x 300 commits
+(20 files edited each), then 200 files x 1,000 commits (one edited each).
+Each is served from one root by two servers in the same run:
 
 - **ours**: ``learn_git.network.http_server`` (FastAPI/uvicorn, protocol v2 ``fetch``,
   pack built in Python, stored entries and deltas copied, no delta search);
@@ -20,15 +23,18 @@ The client is real git both times (``git clone --bare``: transfer and
 ``index-pack``, no checkout), so the client's work is the same apart from the
 pack it is handed.  The first clone from each freshly started server is the
 *cold* row (ours resolves the stored pack then, and caches it); the *warm*
-rows are the medians of ``--rounds`` further clones, alternating servers.  A
-last row shows our own client (``python -m learn_git clone``, which also
-checks out) against our server.  Beside wall time, each row gives the CPU
+rows are the medians of ``--rounds`` further clones, alternating servers.
+The last two rows compare the clients: real ``git clone`` and ours
+(``python -m learn_git clone``), both checking out the work tree, both from
+our server, one after the other in each round; our client's ratio is to
+real git's.  Beside wall time, each row gives the CPU
 seconds of the server process (with the CGI children it reaped: http-backend,
 upload-pack, pack-objects) and of the client, from ``/proc`` and
 ``getrusage``: on a shared machine they move much less than wall time.  The
-target (bench/README.md): a warm clone served by ours in at most 1.25x the
+targets (bench/README.md): a warm clone served by ours in at most 1.25x the
 wall time of git http-backend, and our own client cloning within 3x real git;
-the ratios are printed, nothing is asserted.
+the ratios are printed, nothing is asserted, and for the two named
+repositories each is also handed to ``wirelab_common.bench_report.report``.
 
 ``--profile`` runs our server's answer to a clone (v2 ``fetch``: resolving
 the stored pack, the walk, the pack) in this process: first step by step in
@@ -54,16 +60,19 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from learn_git.network import pkt_line, upload_pack_v2, walk_fast
+from learn_git.network import pack_write_ofs, pkt_line, upload_pack_v2, walk_fast
 from learn_git.network.pack_stream import ResolvedPacks
 from learn_git.network.pack_write import pack_from_store
 from learn_git.network.smart_http_peers import git, git_env, start_backend, start_our_server
 from learn_git.network.walk import objects_to_send
 from learn_git.objects import parse_tree
 from learn_git.odb import ObjectStore
+from wirelab_common.bench_report import report
 from wirelab_common.errors import run_main
 
 DIRECTORIES = 100
+# (files, commits, changes) -> the name of its rows in bench/README.md's targets table
+NAMED = {(5000, 300, 20): "5,000 files x 300 commits", (200, 1000, 1): "1,000 commits"}
 
 
 def fast_import_stream(files: int, commits: int, changes: int) -> bytes:
@@ -145,7 +154,8 @@ def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> No
         backend = start_backend(root, env)
         our_port, backend_port = ours.port, backend.port
         servers = (("ours", our_port, ours.pid), ("backend", backend_port, backend.pid))
-        samples: dict[str, list[Sample]] = {"ours": [], "backend": [], "mini_git client": []}
+        samples: dict[str, list[Sample]] = {name: [] for name in
+                                            ("ours", "backend", "mini_git client", "git client")}
         cold: dict[str, Sample] = {}
         sizes: dict[str, int] = {}
         try:
@@ -156,8 +166,10 @@ def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> No
                     sample, sizes[name] = clone(env, port, pid, base / f"{name}-{number}.git")
                     samples[name].append(sample)
                 if client:
-                    mine = [sys.executable, "-m", "learn_git", "clone",
-                            f"http://127.0.0.1:{our_port}/big.git", str(base / f"mini-{number}")]
+                    url = f"http://127.0.0.1:{our_port}/big.git"
+                    theirs = ["git", "clone", "-q", url, str(base / f"git-{number}")]
+                    samples["git client"].append(timed(theirs, env, ours.pid))
+                    mine = [sys.executable, "-m", "learn_git", "clone", url, str(base / f"mini-{number}")]
                     samples["mini_git client"].append(timed(mine, env, ours.pid))
         finally:
             ours.stop()
@@ -174,15 +186,24 @@ def run(files: int, commits: int, changes: int, rounds: int, client: bool) -> No
                 ("http_server (git), cold", cold["ours"], cold["backend"], "ours"),
                 ("git http-backend (git), cold", cold["backend"], cold["backend"], "backend")]
         if client:
-            rows.append(("http_server (mini_git client)", median(samples["mini_git client"]),
-                         warm_backend, ""))
+            git_client = median(samples["git client"])
+            rows += [("http_server (git clone, checkout)", git_client, git_client, ""),
+                     ("http_server (mini_git clone)", median(samples["mini_git client"]), git_client, "")]
         for label, sample, against, key in rows:
             size = f"{sizes[key]:>11,}" if key else f"{'-':>11}"
             print(f"{label:<40} {sample.wall:>7.2f} {sample.wall / against.wall:>5.2f}x "
                   f"{sample.server_cpu:>10.2f} {sample.server_cpu / max(against.server_cpu, 0.01):>5.2f}x "
                   f"{sample.client_cpu:>10.2f} {size}")
         print("\ntargets (bench/README.md): serving a warm clone <= 1.25x git http-backend; "
-              "our client <= 3x git")
+              "our client <= 3x git (both clients check out, from our server)")
+        name = NAMED.get((files, commits, changes))
+        if name is not None:
+            report("mini_git", f"clone served to real git, {name}", warm_ours.wall / warm_backend.wall,
+                   1.25, better="lower", anchor="git http-backend 2.39")
+            if client:
+                report("mini_git", f"our client cloning, {name}",
+                       median(samples["mini_git client"]).wall / git_client.wall, 3, better="lower",
+                       anchor="git clone 2.39")
 
 
 def clone_request(wants: list[str]) -> bytes:
@@ -201,10 +222,12 @@ def phases(bare: Path, wants: list[str]) -> None:
     resolved = clock()
     oids = objects_to_send(store, wants, [], walk_fast.tree_objects)  # what the server runs
     walked = clock()
-    pack = pack_from_store(store, oids)
+    pack = pack_write_ofs.pack_from_store(store, oids)  # what the server runs for git (ofs-delta)
     packed = clock()
     plain = objects_to_send(store, wants, [])  # the lesson's walk (walk.tree_objects)
     walked_plain = clock()
+    pack_from_store(store, oids)  # the lesson's pack (REF_DELTA)
+    packed_plain = clock()
     assert plain == oids, "walk_fast.py and walk.py disagree"
     trees = [store.read(oid)[1] for oid in oids if store.read(oid)[0] == "tree"]
     before = clock()
@@ -220,7 +243,8 @@ def phases(bare: Path, wants: list[str]) -> None:
              (f"  of which reading {len(trees):,} trees ({entries:,} entries)", linked - parsed),
              ("the lesson's walk instead (walk.py)", walked_plain - packed),
              ("  of which parsing the trees (objects.parse_tree)", parsed - before),
-             ("write the pack (copy stored entries, SHA-1)", packed - walked))
+             ("write the pack (copy stored entries, OFS_DELTA, SHA-1)", packed - walked),
+             ("the lesson's pack instead (REF_DELTA; pack_write.py)", packed_plain - walked_plain))
     for label, seconds in steps:
         print(f"  {label:<58} {seconds:6.2f} s")
 
@@ -253,9 +277,9 @@ def profile(files: int, commits: int, changes: int, top: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=5000)
-    parser.add_argument("--commits", type=int, default=300)
-    parser.add_argument("--changes", type=int, default=20, help="files edited by each later commit")
+    parser.add_argument("--files", type=int, default=None, help="default: both repositories of NAMED")
+    parser.add_argument("--commits", type=int, default=None)
+    parser.add_argument("--changes", type=int, default=None, help="files edited by each later commit")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--small", action="store_true", help="500 files, 50 commits, 1 round (quick)")
     parser.add_argument("--no-client", action="store_true", help="skip the mini_git client row")
@@ -263,11 +287,19 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=18, help="functions listed by --profile")
     args = parser.parse_args()
     if args.small:
-        args.files, args.commits, args.rounds = 500, 50, 1
-    if args.profile:
-        run_main(lambda: profile(args.files, args.commits, args.changes, args.top))
+        args.files, args.commits, args.changes, args.rounds = 500, 50, 20, 1
+    if args.files is None and args.commits is None and args.changes is None:
+        shapes = list(NAMED) if not args.profile else [(5000, 300, 20)]
     else:
-        run_main(lambda: run(args.files, args.commits, args.changes, args.rounds, not args.no_client))
+        shapes = [(args.files or 5000, args.commits or 300, args.changes or 20)]
+    if args.profile:
+        run_main(lambda: profile(*shapes[0], args.top))
+    else:
+        def both() -> None:
+            for files, commits, changes in shapes:
+                run(files, commits, changes, args.rounds, not args.no_client)
+                print()
+        run_main(both)
 
 
 if __name__ == "__main__":
