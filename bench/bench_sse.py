@@ -19,7 +19,8 @@ Beside each rate, the server's CPU time per delivered event (from /proc, during
 the burst), which moves less than the rate when other processes load the machine.
 
 ``--plain`` adds a third server: ours with ``--plain-response`` (sse-starlette's
-own response class instead of ``fast_response.py``'s), to price the fast path.
+own response class and the lesson's log bell instead of ``fast_response.py``'s
+and ``fast_log.py``'s), to price the fast path.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small counts: checks the benchmark runs")
     parser.add_argument("--rounds", type=int, help="rounds per server (default 3; 1 with --quick)")
     parser.add_argument("--plain", action="store_true",
-                        help="also run ours with --plain-response (sse-starlette's own response class)")
+                        help="also run ours with --plain-response (no fast path)")
     args = parser.parse_args()
     subscribers, events, rounds = (50, 10, 1) if args.quick else (1000, 100, 3)
     rounds = args.rounds or rounds

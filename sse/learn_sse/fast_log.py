@@ -17,11 +17,11 @@ events in the window and sends them as one chunk (``app.subscribe`` already
 joins what one wake-up finds).  Fewer, larger writes, and no idle loop.
 
 The commit's thread needs the GIL between its SQLite calls, and a thread that
-asks for it waits up to the interpreter's switch interval (5 ms by default)
-while the loop's thread is busy sending: four or five such waits per commit, and
-the commit ends when the burst of sends has ended anyway.  So the server,
-when it uses this log, lowers the interval to :data:`SWITCH_INTERVAL`
-(``server.py``; ``sys.setswitchinterval``, a setting of the whole process).
+asks for it while the loop's thread is busy sending waits up to the
+interpreter's switch interval (5 ms by default) each time.  So the server, when
+it uses this log, lowers the interval to :data:`SWITCH_INTERVAL` (``server.py``;
+``sys.setswitchinterval``, a setting of the whole process; the README's
+benchmark section has the runs with and without it).
 
 Nothing else changes: the same window, the same store and its fsync before an
 event is visible, the same ``wait_beyond`` contract (it returns when an event
