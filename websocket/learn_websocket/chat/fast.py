@@ -42,9 +42,9 @@ pumped ``send``, the close frame, a ping) takes the same bytes first, in order.
 
 **Reading.**  uvicorn stops reading a socket after every message until the app
 has taken it (``pause_reading``, then ``resume_reading`` in ``receive()``): two
-calls into the event loop per message.  The fast path lets :data:`READ_AHEAD`
-messages wait for the app before it pauses; input stays bounded, by 16 messages
-of at most 64 KiB instead of one.
+calls into the event loop per message.  The fast path lets :data:`READ_AHEAD` text
+messages wait for the app before it pauses: input stays bounded, by 16 messages
+(of at most 64 KiB) instead of one, plus whatever else arrived in the same read.
 """
 
 from __future__ import annotations
