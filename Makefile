@@ -20,7 +20,7 @@ help:
 	@echo "make demo             every demo in turn (a guided tour), then a summary table"
 	@echo "make demo-<pattern>   one demo: $(PATTERNS)"
 	@echo "make test             the whole test suite"
-	@echo "make bench            every benchmark (figures, not tests)"
+	@echo "make bench            every benchmark, then one table of every target met or missed (figures, not tests)"
 	@echo "make lint             ruff"
 	@echo "make setup            .venv with the pinned dependencies (done by every target)"
 	@echo "make system-deps      the Debian packages the demos and tests use (as root; done by demo and test)"
@@ -124,7 +124,18 @@ test: setup system-deps-auto npm-peers
 compose-test: setup system-deps-auto
 	PY=$(PY) tools/compose-test.sh
 
-bench: $(addprefix bench-,$(PATTERNS))
+# Every benchmark in turn, each adding its rows to one results file (wirelab_common.bench_report);
+# a benchmark that fails is noted and the others still run; then one table of every row against
+# its target (bench/summary.py), also written into bench/README.md.  Exit 1 if one crashed.
+BENCH_RESULTS ?= .cache/bench/results.jsonl
+
+bench: setup
+	@$(PY) bench/summary.py begin $(BENCH_RESULTS)
+	@for p in $(PATTERNS); do \
+	    WIRELAB_BENCH_RESULTS=$(abspath $(BENCH_RESULTS)) $(MAKE) --no-print-directory bench-$$p \
+	        || $(PY) bench/summary.py crashed $(BENCH_RESULTS) $$p; \
+	done
+	@$(PY) bench/summary.py end $(BENCH_RESULTS)
 
 bench-websocket: setup
 	$(PY) bench/bench_websocket.py $(ARGS)
