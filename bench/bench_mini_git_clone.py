@@ -14,7 +14,8 @@ the two repositories of issue 27 (:data:`NAMED`): 5,000 files x 300 commits
 Each is served from one root by two servers in the same run:
 
 - **ours**: ``learn_git.network.http_server`` (FastAPI/uvicorn, protocol v2 ``fetch``,
-  pack built in Python, stored entries and deltas copied, no delta search);
+  pack built in Python, stored entries and deltas copied, no delta search; from the
+  second clone on, the stored pack sent as it is, ``pack_reuse.py``);
 - **git http-backend** behind ``learn_git.network.cgi_bridge`` (the same uvicorn front,
   so the difference is the server behind it: C, with deltas reused from the
   stored pack).
@@ -22,7 +23,8 @@ Each is served from one root by two servers in the same run:
 The client is real git both times (``git clone --bare``: transfer and
 ``index-pack``, no checkout), so the client's work is the same apart from the
 pack it is handed.  The first clone from each freshly started server is the
-*cold* row (ours resolves the stored pack then, and caches it); the *warm*
+*cold* row (ours resolves the stored pack then, and caches it, walks, and
+finds that the clone wants exactly the stored pack's objects); the *warm*
 rows are the medians of ``--rounds`` further clones, alternating servers.
 The last two rows compare the clients: real ``git clone`` and ours
 (``python -m learn_git clone``), both checking out the work tree, both from
@@ -37,7 +39,7 @@ the ratios are printed, nothing is asserted, and for the two named
 repositories each is also handed to ``wirelab_common.bench_report.report``.
 
 ``--profile`` runs our server's answer to a clone (v2 ``fetch``: resolving
-the stored pack, the walk, the pack) in this process: first step by step in
+the stored pack, the walk, the pack; then the reused pack) in this process: first step by step in
 CPU seconds without a profiler, then under cProfile, cold and warm, listing
 the functions that take the time.  It is in-process because the server does
 this work in a worker thread, which a ``python -m cProfile`` of the server
@@ -60,7 +62,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from learn_git.network import pack_write_ofs, pkt_line, upload_pack_v2, walk_fast
+from learn_git.network import pack_reuse, pack_write_ofs, pkt_line, upload_pack, upload_pack_v2, walk_fast
 from learn_git.network.pack_stream import ResolvedPacks
 from learn_git.network.pack_write import pack_from_store
 from learn_git.network.smart_http_peers import git, git_env, start_backend, start_our_server
@@ -228,6 +230,11 @@ def phases(bare: Path, wants: list[str]) -> None:
     walked_plain = clock()
     pack_from_store(store, oids)  # the lesson's pack (REF_DELTA)
     packed_plain = clock()
+    upload_pack.pack_for(bare, store, wants, [], True, True)   # the server's first clone: walk, verdict kept
+    first = clock()
+    reused_count, reused = upload_pack.pack_for(bare, store, wants, [], True, True)   # the next ones
+    again = clock()
+    assert reused_count == len(oids), "pack_reuse.py and the walk disagree"
     assert plain == oids, "walk_fast.py and walk.py disagree"
     trees = [store.read(oid)[1] for oid in oids if store.read(oid)[0] == "tree"]
     before = clock()
@@ -244,7 +251,8 @@ def phases(bare: Path, wants: list[str]) -> None:
              ("the lesson's walk instead (walk.py)", walked_plain - packed),
              ("  of which parsing the trees (objects.parse_tree)", parsed - before),
              ("write the pack (copy stored entries, OFS_DELTA, SHA-1)", packed - walked),
-             ("the lesson's pack instead (REF_DELTA; pack_write.py)", packed_plain - walked_plain))
+             ("the lesson's pack instead (REF_DELTA; pack_write.py)", packed_plain - walked_plain),
+             ("later clones: the stored pack as it is (pack_reuse.py)", again - first))
     for label, seconds in steps:
         print(f"  {label:<58} {seconds:6.2f} s")
 
@@ -260,7 +268,8 @@ def profile(files: int, commits: int, changes: int, top: int) -> None:
         phases(bare, wants)
         body = clone_request(wants)
         cache = ResolvedPacks()
-        for label in ("cold (pack resolved, then cached)", "warm (pack already resolved)"):
+        pack_reuse.VERDICTS.clear()   # as in a fresh server: the first clone walks
+        for label in ("cold (pack resolved, then cached; walked)", "warm (the stored pack reused, no walk)"):
             profiler = cProfile.Profile()
             start = time.perf_counter()
             profiler.enable()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ..errors import GitError
 from ..refs import list_refs, read_head
-from . import pack_write_ofs, pkt_line, walk_fast
+from . import pack_reuse, pack_write_ofs, pkt_line, walk_fast
 from .pack_write import pack_from_store
 from .pkt_line import Data, Flush
 from .smart_http import UPLOAD_PACK_CAPS, is_oid
@@ -142,6 +142,24 @@ def include_tags(git_dir, odb, oids: list[str]) -> list[str]:
     return list(dict.fromkeys(extra))
 
 
+def pack_for(git_dir, odb, wants: list[str], common: list[str], ofs_delta: bool,
+             include_tag: bool) -> tuple[int, bytes]:
+    """(object count, pack) of what ``wants`` reach and ``common`` does not: the answer to ``done``."""
+    # A clone asking for exactly the objects of the store's one pack gets that pack as it is,
+    # once a walk has shown it is exactly that (pack_reuse.py, as git's pack reuse).
+    tags = tuple(sorted(list_refs(git_dir, "refs/tags/").items())) if include_tag else None
+    key = pack_reuse.request_key(odb, wants, common, ofs_delta, tags)
+    reused = pack_reuse.stored_pack(odb, key)
+    if reused is not None:
+        return reused
+    oids = objects_to_send(odb, wants, common, walk_fast.tree_objects)  # walk_fast.py: same list
+    if include_tag:
+        oids += include_tags(git_dir, odb, oids)
+    pack_reuse.remember(odb, key, oids)
+    # ofs-delta asked for: reused deltas name their base by distance (pack_write_ofs.py)
+    return len(oids), (pack_write_ofs.pack_from_store if ofs_delta else pack_from_store)(odb, oids)
+
+
 def serve_upload_pack(git_dir, odb, body: bytes, progress_every: bool = True) -> tuple[bytes, dict]:
     """The whole response body for one POST, and numbers for the trace."""
     request = parse_request(body)
@@ -156,15 +174,12 @@ def serve_upload_pack(git_dir, odb, body: bytes, progress_every: bool = True) ->
              "done": request.done, "objects": 0, "pack_bytes": 0}
     if not request.done:
         return bytes(out), stats
-    oids = objects_to_send(odb, request.wants, common, walk_fast.tree_objects)  # walk_fast.py: same list
-    if "include-tag" in request.caps:
-        oids += include_tags(git_dir, odb, oids)
-    # ofs-delta asked for: reused deltas name their base by distance (pack_write_ofs.py)
-    pack = (pack_write_ofs.pack_from_store if "ofs-delta" in request.caps else pack_from_store)(odb, oids)
-    stats.update(objects=len(oids), pack_bytes=len(pack))
+    count, pack = pack_for(git_dir, odb, request.wants, common,
+                           "ofs-delta" in request.caps, "include-tag" in request.caps)
+    stats.update(objects=count, pack_bytes=len(pack))
     if "side-band-64k" in request.caps:
         if "no-progress" not in request.caps and progress_every:
-            note = f"mini_git: sending {len(oids)} objects, {len(pack)} bytes\n"
+            note = f"mini_git: sending {count} objects, {len(pack)} bytes\n"
             out += pkt_line.encode_sideband(2, note.encode())
         out += pkt_line.encode_sideband(1, pack)
         out += pkt_line.FLUSH

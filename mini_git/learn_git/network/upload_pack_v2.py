@@ -23,19 +23,18 @@ A fetch response is in sections: ``acknowledgments`` (while negotiating) or
 from __future__ import annotations
 
 from ..refs import list_refs, read_head
-from . import pack_write_ofs, pkt_line, walk_fast
-from .pack_write import pack_from_store
+from . import pkt_line
 from .pkt_line import Data, Delim, Flush
 from .smart_http import AGENT
 from .upload_pack import (
     UploadPackError,
     UploadRequest,
     advertised_refs,
-    include_tags,
     negotiate,
+    pack_for,
     parse_request,
 )
-from .walk import objects_to_send, peel
+from .walk import peel
 
 CAPABILITIES = ["version 2", AGENT, "ls-refs=unborn", "fetch", "object-format=sha1"]
 
@@ -111,16 +110,13 @@ def fetch(git_dir, odb, args: list[bytes]) -> tuple[bytes, dict]:
     if not request.done:
         acks = [f"ACK {oid}" for oid in common] or ["NAK"]   # v2 ACKs carry no status word
         return pkt_line.encode_all(["acknowledgments", *acks]), stats
-    oids = objects_to_send(odb, request.wants, common, walk_fast.tree_objects)  # walk_fast.py: same list
-    if b"include-tag" in args:
-        oids += include_tags(git_dir, odb, oids)
-    # The client asked for ofs-delta (git always does): reused deltas name their base by distance
-    # (pack_write_ofs.py); otherwise the lesson's pack, deltas as REF_DELTA.
-    pack = (pack_write_ofs.pack_from_store if b"ofs-delta" in args else pack_from_store)(odb, oids)
-    stats.update(objects=len(oids), pack_bytes=len(pack))
+    # The walk and the pack, as in v0 (upload_pack.pack_for): OFS_DELTA when the client asked
+    # for ofs-delta (git always does), a clone of exactly the stored pack gets that pack.
+    count, pack = pack_for(git_dir, odb, request.wants, common, b"ofs-delta" in args, b"include-tag" in args)
+    stats.update(objects=count, pack_bytes=len(pack))
     out = pkt_line.encode("packfile")
     if b"no-progress" not in args:
-        out += pkt_line.encode_sideband(2, f"mini_git: sending {len(oids)} objects\n".encode())
+        out += pkt_line.encode_sideband(2, f"mini_git: sending {count} objects\n".encode())
     return out + pkt_line.encode_sideband(1, pack) + pkt_line.FLUSH, stats
 
 
