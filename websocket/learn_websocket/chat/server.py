@@ -29,7 +29,8 @@ uvicorn's WebSocket protocol):
 - **Invalid UTF-8** in a text message: close 1007 and one trace line, not a traceback.
 
 By default each message takes ``fast.py``'s shorter path (written to the socket
-at once while the member's outbox is empty, read a few messages ahead); ``--plain``
+at once while the member's outbox is empty, read a few messages ahead; with
+``--quiet`` and no Redis, a valid ``say`` parsed and answered in fewer steps); ``--plain``
 runs the lesson's (``hub.py``: every message through the outbox's pump task; one
 message read at a time, as uvicorn does).
 
