@@ -3,7 +3,7 @@
 Reading order: ... -> server_core -> stdio_transport / sessions + http_headers + http_transport ->
 **server**.
 
-    python -m learn_mcp.server --transport stdio [-v | -q]
+    python -m learn_mcp.server --transport stdio [--stdio-reader fast|stream] [-v | -q]
     python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port 8000] [--token T]
                                [--allow-origin ORIGIN ...] [--sse-poll-ms N]
                                [--sse-close-after SECONDS] [--loop auto]
@@ -16,6 +16,9 @@ Contract (what clients, the demo and the tests rely on; keep it stable):
 
 - **stdio**: newline-delimited JSON-RPC on stdin/stdout, nothing else on stdout.
   Ready line on stderr: ``= mcp      listening on stdio``.  End of input: exit 0.
+  ``--stdio-reader stream`` reads lines with the lesson's ``StreamReader`` loop
+  (stdio_transport.py); the default ``fast`` splits them in the pipe's callback
+  (stdio_fast.py), with the same behaviour.
 - **http**: one endpoint, ``POST/GET/DELETE http://HOST:PORT/mcp``.  Ready line on
   stdout: ``= mcp      listening on http://HOST:PORT`` (the real port, also with
   ``--port 0``).  SIGTERM: exit 0.
@@ -66,6 +69,7 @@ from wirelab_common.wiretrace import Trace
 from . import conformance_fixtures
 from .http_transport import HttpSettings, McpHttpApp
 from .server_core import ServerCore
+from .stdio_fast import serve_stdio_fast
 from .stdio_transport import serve_stdio
 
 
@@ -74,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
     add_server_options(parser, port=8000)  # --host --port --loop -v -q (--loop: http only)
+    parser.add_argument("--stdio-reader", choices=("fast", "stream"), default="fast",
+                        help="stdio: split lines in the pipe's callback (stdio_fast.py, the default) "
+                             "or read them with the lesson's StreamReader loop (stdio_transport.py)")
     parser.add_argument("--token", help="require Authorization: Bearer TOKEN (http)")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="a browser origin allowed besides the server's own (http; repeatable)")
@@ -130,7 +137,8 @@ async def serve_stdio_main(args: argparse.Namespace) -> None:
     # stdout is for protocol messages only
     trace = Trace("mcp", verbose=args.verbose, stream=sys.stderr, quiet=args.quiet)
     wire = wire_trace(args.verbose)
-    await serve_stdio(make_core(args), trace, wire)
+    serve = serve_stdio_fast if args.stdio_reader == "fast" else serve_stdio
+    await serve(make_core(args), trace, wire)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Coroutine
 from typing import BinaryIO
 
 from wirelab_common.server_cli import announce
@@ -48,9 +49,10 @@ EOF_GRACE = 2.0  # seconds in-flight requests may finish after stdin closes
 
 
 class StdioConnection:
-    def __init__(self, core: ServerCore, reader: asyncio.StreamReader, output: BinaryIO, trace: Trace,
-                 wire: Trace | None = None) -> None:
+    def __init__(self, core: ServerCore, reader: asyncio.StreamReader | None, output: BinaryIO, trace: Trace,
+                 wire: Trace | None = None, limit: int = MAX_LINE) -> None:
         self.core, self.reader, self.output = core, reader, output
+        self.limit = limit  # the longest line accepted (the reader's limit)
         self.trace, self.wire = trace, wire
         self.lifecycle = Lifecycle()
         self.tasks: dict[RequestId, asyncio.Task] = {}
@@ -76,6 +78,8 @@ class StdioConnection:
             self.write(note)
 
     async def serve(self) -> None:
+        """Read lines until end of input (the lesson's reader; stdio_fast.py reads the same lines faster)."""
+        assert self.reader is not None
         try:
             while True:
                 try:
@@ -85,14 +89,19 @@ class StdioConnection:
                     if not line.strip():
                         break
                 except asyncio.LimitOverrunError:
-                    self.write(JsonRpcError(-32600, f"message longer than {MAX_LINE} bytes").to_response())
+                    self.write(JsonRpcError(-32600, f"message longer than {self.limit} bytes").to_response())
                     break  # the stream cannot be re-synchronised reliably
                 if line.strip():
                     self.receive(line)
         finally:
-            # Requests already read get a short grace to finish, then are cancelled.
+            await self.finish()
+
+    async def finish(self) -> None:
+        """End of input: requests already read get a short grace to finish, then are cancelled."""
+        try:
             if self.tasks:
                 await asyncio.wait(list(self.tasks.values()), timeout=EOF_GRACE)
+        finally:
             for task in list(self.tasks.values()):
                 task.cancel()
             try:
@@ -157,11 +166,17 @@ async def serve_stdio(core: ServerCore, trace: Trace, wire: Trace | None = None)
     reader = asyncio.StreamReader(limit=MAX_LINE)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     connection = StdioConnection(core, reader, sys.stdout.buffer, trace, wire)
+    await until_stopped(connection.serve(), trace)
+
+
+async def until_stopped(serve: Coroutine[None, None, None], trace: Trace) -> None:
+    """Run ``serve`` until it ends (end of input) or SIGINT/SIGTERM arrives."""
+    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # a server exits 0 on SIGTERM, like end of input
         loop.add_signal_handler(sig, stop.set)
     announce(trace, "stdio")  # the ready line, on stderr (stdout is the protocol's)
-    serving, stopping = asyncio.create_task(connection.serve()), asyncio.create_task(stop.wait())
+    serving, stopping = asyncio.create_task(serve), asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     for task in (serving, stopping):
         task.cancel()
