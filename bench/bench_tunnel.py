@@ -84,11 +84,11 @@ def main() -> None:
         verdict = "met" if ratio >= 0.5 else "MISSED"
         print(f"through the tunnel: {ratio:.2f}x direct requests/s (target >= 0.5x: {verdict}); "
               f"added p50 {best['tunnel'][1] - best['direct'][1]:.2f} ms")
+        report("tunnel", "requests/s through the tunnel", ratio, 0.5, anchor="direct to the app, wrk")
         direct_mb = download(f"{app.url}/download?size={BODY}", None)
         tunnel_mb = download(f"http://127.0.0.1:{relay.port}/download?size={BODY}", host)
         print(f"one {BODY // 1_000_000} MB body: direct {direct_mb:.1f} MB/s, tunnel {tunnel_mb:.1f} MB/s "
               f"({tunnel_mb / direct_mb:.2f}x)")
-        report("tunnel", "requests/s through the tunnel", ratio, 0.5, anchor="direct to the app, wrk")
     finally:
         for proc in (agent, relay, app):
             proc.stop()

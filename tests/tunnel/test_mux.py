@@ -104,6 +104,22 @@ def test_late_frames_on_a_stream_we_reset_are_ignored():
     assert relay.closed is None
 
 
+def test_a_response_that_crosses_our_reset_is_ignored_not_taken_for_a_new_stream():
+    # The public client leaves while the agent is answering: the agent's HEADERS were already on
+    # the wire when our RST_STREAM went out.  Seen under wrk load (bench_tunnel.py): the relay
+    # took them for the agent opening a stream and closed the whole tunnel.
+    relay, agent = pair()
+    sid = relay.open_stream(GET, end_stream=True)
+    agent.receive_data(wire(relay))
+    agent.send_headers(sid, {"status": 200, "headers": []})
+    agent.send_data(sid, b"body", end_stream=True)
+    relay.reset(sid, ErrorCode.CANCEL, "public client went away")
+    assert relay.receive_data(wire(agent)) == []
+    assert relay.closed is None
+    assert agent.receive_data(wire(relay)) == []  # the agent already ended the stream on its side
+    assert agent.closed is None and relay.open_stream(GET) == sid + 2
+
+
 def test_data_after_the_peer_ended_its_side_is_a_stream_error():
     relay, agent = pair()
     sid = relay.open_stream(GET, end_stream=True)

@@ -285,12 +285,14 @@ class Connection:
                              f"flood: {self.unasked} frames without data since we last sent any")
         stream = self.streams.get(frame.stream_id)
         if stream is None:
+            if self._was_opened(frame.stream_id):
+                # A stream we already closed: frames in flight are expected (section 5.1), such as
+                # the agent's response HEADERS crossing our RST_STREAM when a public client left.
+                return []
             if frame.type is FrameType.HEADERS:
                 return self._peer_opens(frame)
-            if not self._was_opened(frame.stream_id):
-                raise FrameError(ErrorCode.PROTOCOL_ERROR,
-                                 f"{frame.type.name} on stream {frame.stream_id}, which was never opened")
-            return []  # a stream we already closed: frames in flight are expected (section 5.1)
+            raise FrameError(ErrorCode.PROTOCOL_ERROR,
+                             f"{frame.type.name} on stream {frame.stream_id}, which was never opened")
         try:
             return self._on_stream(stream, frame)
         except BadTransition as exc:
