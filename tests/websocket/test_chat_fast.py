@@ -16,10 +16,8 @@ both.  The slow consumer's 4008 on a real socket is tested against both kinds in
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
-import socket
 import struct
 import sys
 
@@ -27,6 +25,7 @@ import pytest
 
 from learn_websocket.chat.fast import DirectHub
 from learn_websocket.chat.hub import SLOW_CONSUMER, Hub
+from tests.websocket.test_chat import OP_TEXT, RawPeer
 from wirelab_common.processes import start_server
 
 pytestmark = pytest.mark.differential
@@ -129,26 +128,12 @@ def client_frame(text: str) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-class Client:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.got: list[str] = []
+class Client(RawPeer):
+    """test_chat's hand-written client, plus a burst of messages in one write and a record of every text."""
 
-    @classmethod
-    async def open(cls, port: int, token: str, rcvbuf: int | None = None) -> Client:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                      ).encode())
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        assert head.startswith(b"HTTP/1.1 101"), head
-        return cls(reader, writer)
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__(reader, writer)
+        self.got: list[str] = []
 
     def send(self, *messages: dict | str) -> None:
         """All in one write: the server reads them as one burst."""
@@ -157,20 +142,14 @@ class Client:
 
     async def read_until(self, marker: str) -> None:
         while True:
-            first, second = await asyncio.wait_for(self.reader.readexactly(2), 10)
-            n = second & 0x7F
-            if n == 126:
-                (n,) = struct.unpack("!H", await self.reader.readexactly(2))
-            elif n == 127:
-                (n,) = struct.unpack("!Q", await self.reader.readexactly(8))
-            text = (await self.reader.readexactly(n)).decode()
-            assert first == 0x81, (first, text)
+            frame = await self.read_frame(timeout=10)
+            assert frame is not None, f"the server closed before sending {marker!r}"
+            opcode, payload = frame
+            text = payload.decode()
+            assert opcode == OP_TEXT, (opcode, text)
             self.got.append(text)
             if marker in text:
                 return
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 COUNT = 600
