@@ -175,7 +175,10 @@ def target_text(target: float | None, better: str, unit: str) -> str:
 def line(r: dict) -> str:
     """One measured row as a line of the Markdown table."""
     said = verdict(r["value"], r["target"], r["better"])
-    return (f"| {r['pattern']} | {r['row']} | {r['anchor'] or '-'} | {number(r['value'], r['unit'])} "
+    shown = number(r["value"], r["unit"])
+    if r["target"] is not None and r["value"] is not None and shown == number(r["target"], r["unit"]):
+        shown = f"{r['value']:.4f}{r['unit']}"  # 2.9984x, not a "3.00x" beside ">= 3.00x: missed"
+    return (f"| {r['pattern']} | {r['row']} | {r['anchor'] or '-'} | {shown} "
             f"| {target_text(r['target'], r['better'], r['unit'])} | {said} |")
 
 
