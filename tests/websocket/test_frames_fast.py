@@ -16,8 +16,9 @@ import random
 import pytest
 from wsproto.frame_protocol import FrameProtocol
 
-from learn_websocket.frames import Frame, FrameParser, Opcode, ProtocolError, encode
-from learn_websocket.frames_fast import FastFrameParser
+from learn_websocket import frames_fast
+from learn_websocket.frames import Frame, FrameParser, Opcode, ProtocolError, apply_mask, encode
+from learn_websocket.frames_fast import FastFrameParser, apply_mask_fast, encode_fast
 from learn_websocket.protocol import Connection, Role, TextMessage
 
 pytestmark = pytest.mark.differential
@@ -105,3 +106,47 @@ def test_a_connection_runs_on_either_parser(parser: type[FrameParser]) -> None:
     client.send_text("fragmented €", fragment_size=3)
     server.receive_data(client.data_to_send())
     assert server.events_received() == [TextMessage("fragmented €")]
+
+
+def test_a_feed_whose_frames_are_not_read_keeps_its_bytes() -> None:
+    """A parser that reads the caller's bytes in place keeps them for the next feed, as the lesson's does."""
+    wire = encode(Opcode.TEXT, b"one", True, b"abcd") + encode(Opcode.TEXT, b"two", True, b"efgh")
+    for parser_class in (FrameParser, FastFrameParser):
+        parser = parser_class(expect_masked=True)
+        parser.feed(wire[:5])  # never iterated
+        frames = parser.feed(wire[5:])
+        assert [frame.payload for frame in frames] == [b"one", b"two"]
+        reader = parser_class(expect_masked=True)
+        for frame in reader.feed(wire):
+            assert frame.payload == b"one"
+            break  # the rest stays for the next feed
+        assert [frame.payload for frame in reader.feed(b"")] == [b"two"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_encode_fast_and_apply_mask_fast_give_the_lesson_bytes(seed: int) -> None:
+    rng = random.Random(seed)
+    for length in [*LENGTHS, *(rng.randint(0, 300) for _ in range(20))]:
+        payload, mask = rng.randbytes(length), rng.randbytes(4)
+        assert apply_mask_fast(payload, mask) == apply_mask(payload, mask)
+        for opcode in Opcode:
+            for fin in (True, False):
+                for key in (None, mask):
+                    assert encode_fast(opcode, payload, fin, key) == encode(opcode, payload, fin, key)
+
+
+def test_random_pool_hands_out_urandom_bytes_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masks and other sizes are consecutive slices of what os.urandom returned, never reused."""
+    stream = random.Random(7)
+    given: list[bytes] = []
+
+    def urandom(n: int) -> bytes:
+        given.append(stream.randbytes(n))
+        return given[-1]
+
+    monkeypatch.setattr(frames_fast.os, "urandom", urandom)
+    pool = frames_fast.RandomPool(size=64)
+    masks = [pool(4) for _ in range(40)]  # 2.5 pools of 16 masks
+    assert all(len(mask) == 4 for mask in masks)
+    assert b"".join(masks) == b"".join(given)[:160]
+    assert len(pool(10)) == 10 and len(pool(100)) == 100

@@ -176,6 +176,9 @@ class FrameParser:
     random and malformed frames), with the checks folded into one table lookup.
     """
 
+    # The encoder that goes with this parser: a Connection writes its frames with it.
+    encode = staticmethod(encode)
+
     def __init__(self, *, expect_masked: bool, max_size: int | None = None) -> None:
         self.expect_masked = expect_masked
         self.max_size = max_size

@@ -129,7 +129,8 @@ class Connection:
 
     ``parser`` reads the frames: ``frames_fast.FastFrameParser`` by default (what
     the benchmark measures), or ``frames.FrameParser``, the one to read; both give
-    the same frames and errors.
+    the same frames and errors.  Frames are written with the parser's ``encode``
+    (``frames.encode``, or ``frames_fast.encode_fast``: the same bytes).
 
     ``machine`` is the opening handshake's, once it reached OPEN (``opening.py``);
     without one the connection starts OPEN, as after any successful handshake.
@@ -152,6 +153,7 @@ class Connection:
         # A client's masks (§5.3): os.urandom's bytes, read 1 KiB at a time unless told otherwise.
         self._mask_source = (mask_source or RandomPool()) if role is Role.CLIENT else None
         self._parser = parser(expect_masked=role is Role.SERVER, max_size=max_message_size)
+        self._encode = parser.encode  # frames.encode, or the fast parser's (the same bytes)
         self._events: list[Event] = []
         self._output: list[bytes] = []
         self.record_frames = record_frames
@@ -331,7 +333,7 @@ class Connection:
 
     def _send_frame(self, opcode: Opcode, payload: bytes, fin: bool = True) -> None:
         mask = self._mask_source(4) if self._mask_source else None  # §5.3: a fresh key per frame
-        self._output.append(frames.encode(opcode, payload, fin, mask))
+        self._output.append(self._encode(opcode, payload, fin, mask))
         if self.record_frames:
             self.frames_sent.append(Frame(fin, opcode, payload))
 
