@@ -6,7 +6,8 @@ Reading order: ... -> server_core -> stdio_transport / sessions + http_headers +
     python -m learn_mcp.server --transport stdio [--stdio-reader fast|stream] [-v | -q]
     python -m learn_mcp.server --transport http [--host 127.0.0.1] [--port 8000] [--token T]
                                [--allow-origin ORIGIN ...] [--sse-poll-ms N]
-                               [--sse-close-after SECONDS] [--loop auto]
+                               [--sse-close-after SECONDS] [--http-writes coalesce|plain]
+                               [--loop auto]
                                [--conformance-fixtures] [-v | -q]
 
 The options ``--host``, ``--port`` (0: any free port), ``--loop``, ``-v`` and ``-q`` are
@@ -22,6 +23,9 @@ Contract (what clients, the demo and the tests rely on; keep it stable):
 - **http**: one endpoint, ``POST/GET/DELETE http://HOST:PORT/mcp``.  Ready line on
   stdout: ``= mcp      listening on http://HOST:PORT`` (the real port, also with
   ``--port 0``).  SIGTERM: exit 0.
+  ``--http-writes plain`` lets uvicorn write each response's head and body apart;
+  the default ``coalesce`` sends what one turn of the event loop wrote in one socket
+  write (http_fast.py), with the same bytes.
   ``--token T`` requires ``Authorization: Bearer T`` (else 401 with
   ``WWW-Authenticate``); ``--allow-origin`` adds browser origins besides our own
   (any other ``Origin`` gets 403).  Binds 127.0.0.1 unless told otherwise.
@@ -67,6 +71,7 @@ from wirelab_common.server_cli import add_server_options
 from wirelab_common.wiretrace import Trace
 
 from . import conformance_fixtures
+from .http_fast import CoalescingHttpToolsProtocol
 from .http_transport import HttpSettings, McpHttpApp
 from .server_core import ServerCore
 from .stdio_fast import serve_stdio_fast
@@ -81,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stdio-reader", choices=("fast", "stream"), default="fast",
                         help="stdio: split lines in the pipe's callback (stdio_fast.py, the default) "
                              "or read them with the lesson's StreamReader loop (stdio_transport.py)")
+    parser.add_argument("--http-writes", choices=("coalesce", "plain"), default="coalesce",
+                        help="http: send each loop turn's response bytes in one socket write (http_fast.py, "
+                             "the default) or let uvicorn write head and body apart")
     parser.add_argument("--token", help="require Authorization: Bearer TOKEN (http)")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="a browser origin allowed besides the server's own (http; repeatable)")
@@ -130,7 +138,8 @@ async def serve_http(args: argparse.Namespace) -> None:
                 "auth: bearer token required" if args.token else "auth: none",
                 f"extra origins: {', '.join(args.allow_origin) or 'none'}"]
 
-    await TracedServer(config(mcp.app, args.host, args.port), trace, describe, mcp.close).serve()
+    options = {"http": CoalescingHttpToolsProtocol} if args.http_writes == "coalesce" else {}
+    await TracedServer(config(mcp.app, args.host, args.port, **options), trace, describe, mcp.close).serve()
 
 
 async def serve_stdio_main(args: argparse.Namespace) -> None:
