@@ -58,33 +58,19 @@ def report(
     path = os.environ.get(ENV)
     if not path:
         return
-    line = json.dumps(record(pattern, row, value, target, better=better, unit=unit, anchor=anchor))
-    with open(path, "a", encoding="utf-8") as out:
-        out.write(line + "\n")
-
-
-def record(
-    pattern: str,
-    row: str,
-    value: float,
-    target: float | None,
-    *,
-    better: str = "higher",
-    unit: str = "x",
-    anchor: str = "",
-) -> dict[str, Any]:
-    """The JSON object :func:`report` writes (a value that is not finite becomes ``None``)."""
     measured = float(value)
-    return {
+    row_record = {
         "pattern": pattern,
         "row": row,
-        "value": measured if math.isfinite(measured) else None,
+        "value": measured if math.isfinite(measured) else None,  # JSON has no inf or nan
         "target": None if target is None else float(target),
         "better": better,
         "unit": unit,
         "anchor": anchor,
         "time": time.time(),
     }
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(row_record) + "\n")
 
 
 def verdict(value: float | None, target: float | None, better: str) -> str:
